@@ -1,0 +1,110 @@
+# make            library (float and double builds), ./sasrec, benchmarks, examples, tests
+# make test       every Check suite
+# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer
+# make valgrind   the suites under valgrind (CK_FORK=no)
+# make bench      the benchmarks
+# make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
+# make clean
+# Options: OPENMP=0 (serial build), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
+
+CC ?= gcc
+OPENMP ?= 1
+NATIVE ?= 0
+SAN ?= 0
+BUILD ?= build
+OPT ?= -O2
+
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno
+ifeq ($(OPENMP),1)
+  CFLAGS_BASE += -fopenmp
+endif
+ifeq ($(NATIVE),1)
+  CFLAGS_BASE += -march=native
+endif
+ifeq ($(SAN),1)
+  CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
+LDLIBS_ALL := -lm -lpthread $(LDLIBS)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+
+LIB_SRC := $(wildcard tensor/*.c autograd/*.c nn/*.c)
+SASREC_SRC := $(filter-out models/sasrec/main.c,$(wildcard models/sasrec/*.c))
+LIB32 := $(BUILD)/libnn.a
+LIB64 := $(BUILD)/libnn64.a
+LIBSASREC := $(BUILD)/libsasrec.a
+
+OBJ32 := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
+OBJ64 := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
+OBJSASREC := $(SASREC_SRC:%.c=$(BUILD)/f32/%.o)
+
+# Test suites: tests/grad_*.c run on the double build (tight gradient checks), the rest on float.
+TEST32_SRC := $(filter-out tests/grad_%,$(wildcard tests/test_*.c))
+TEST64_SRC := $(wildcard tests/grad_*.c)
+TESTS32 := $(TEST32_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTS64 := $(TEST64_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTS := $(TESTS32) $(TESTS64)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES := $(BENCH_SRC:%.c=%)
+EXAMPLE_SRC := $(wildcard examples/*.c)
+EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+
+.PHONY: all lib test sanitize valgrind bench fuzz clean
+all: lib sasrec $(BENCHES) $(EXAMPLES) $(TESTS)
+lib: $(LIB32) $(LIB64)
+
+$(BUILD)/f32/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DNN_DOUBLE -MMD -MP -c $< -o $@
+
+$(LIB32): $(OBJ32)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIB64): $(OBJ64)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(LIBSASREC): $(OBJSASREC)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+sasrec: $(BUILD)/f32/models/sasrec/main.o $(LIBSASREC) $(LIB32)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+
+bench/%: $(BUILD)/f32/bench/%.o $(LIBSASREC) $(LIB32)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+
+$(BUILD)/tests/test_%: $(BUILD)/f32/tests/test_%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+$(BUILD)/tests/grad_%: $(BUILD)/f64/tests/grad_%.o $(BUILD)/f64/tests/support.o $(LIB64)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+
+# Runs every suite; stops at the first failing one. Each ends with Check's summary line.
+test: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+
+sanitize:
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 lib $(patsubst $(BUILD)/%,build/san/%,$(TESTS))
+	@set -e; for t in $(patsubst $(BUILD)/%,build/san/%,$(TESTS)); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 $$t; done
+
+VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
+valgrind: $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 $(VALGRIND) $$t; done
+
+bench: $(BENCHES)
+	@set -e; for b in $(BENCHES); do echo "== $$b"; ./$$b; done
+
+clean:
+	rm -rf build sasrec $(BENCHES)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,107 @@
+/* Reverse-mode automatic differentiation, define-by-run.
+ *
+ * Every op (autograd/ops.h) computes its output into a Graph's arena and, when
+ * gradients are enabled and an input requires them, records a Node: the op
+ * name, its inputs, what its backward needs, and the backward function.
+ * ag_backward(g, loss) orders the recorded nodes topologically (creation order
+ * is one, since an op's inputs exist before it) without recursion, walks them
+ * in reverse, and accumulates into the .grad of every tensor that requires it.
+ *
+ * Semantics follow PyTorch:
+ *  - leaf gradients (parameters) accumulate across backward calls until
+ *    tensor_zero_grad; a tensor used twice receives the sum;
+ *  - inside a no-grad scope (ag_set_grad_enabled(0)) nothing is recorded;
+ *  - backward releases the graph it walked: a second backward through it
+ *    aborts with a message (build the graph again instead);
+ *  - a gradient always has its tensor's shape: views map gradients back to
+ *    their base, and ag_accumulate, the one place gradients are summed, undoes
+ *    broadcasting.
+ *
+ * Memory: op outputs, nodes and non-leaf gradients live in the graph's arena
+ * until graph_reset; a leaf's gradient is owned by the leaf (tensor_free).
+ * Leaves that require grad must be owned tensors (tensor_zeros, ...) or
+ * graph tensors, not views returned by value. */
+#ifndef NN_AUTOGRAD_H
+#define NN_AUTOGRAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor/arena.h"
+#include "tensor/tensor.h"
+
+typedef struct Graph Graph;
+
+/* Pushes n->out->grad into the gradients of n's inputs (via ag_grad / ag_accumulate). */
+typedef void (*BackwardFn)(Graph *g, Node *n);
+
+struct Node {
+    const char *op;      /* op name, for messages and printed graphs */
+    BackwardFn backward; /* NULL for ops whose inputs need no gradient */
+    Tensor *out;         /* the tensor this op made */
+    int n_in;
+    Tensor **in;       /* inputs, in the op's argument order */
+    real f[4];         /* scalar arguments of the op */
+    int64_t i[4];      /* integer arguments of the op */
+    void *saved;       /* what the op keeps for its backward (arena memory) */
+    uint64_t seq;      /* creation order, a topological order */
+    uint64_t visit;    /* stamp of the last backward pass that reached it */
+    int released;      /* a backward pass already ran through it */
+};
+
+#define TENSOR_IN_ARENA 4u /* flag: the tensor lives in a graph's arena */
+
+/* A new, empty graph with its own arena. */
+Graph *graph_new(void);
+/* Releases every tensor, node and gradient made in g since the last reset. */
+void graph_reset(Graph *g);
+/* Frees the graph and its arena. NULL is allowed. */
+void graph_free(Graph *g);
+/* The graph's arena, for op-specific scratch memory that lives until reset. */
+Arena *graph_arena(Graph *g);
+/* Bytes in use now, and the most ever in use at once. */
+size_t graph_bytes_used(const Graph *g);
+size_t graph_high_water(const Graph *g);
+/* Number of nodes recorded since the last reset. */
+size_t graph_num_nodes(const Graph *g);
+
+/* A contiguous tensor in g's arena, uninitialised. */
+Tensor *ag_new(Graph *g, int ndim, const int64_t *shape);
+/* A contiguous tensor in g's arena, zero-filled. */
+Tensor *ag_zeros(Graph *g, int ndim, const int64_t *shape);
+/* A contiguous tensor in g's arena holding a copy of buf. */
+Tensor *ag_from_buffer(Graph *g, int ndim, const int64_t *shape, const real *buf);
+/* An arena header for a view (from tensor_reshape etc.), not recorded. */
+Tensor *ag_view_header(Graph *g, const Tensor *view);
+
+/* Whether ops record nodes (the global no-grad flag; on by default). */
+int ag_grad_enabled(void);
+/* Turns recording on or off; returns the previous setting, to restore it. */
+int ag_set_grad_enabled(int on);
+
+/* Marks a leaf as requiring gradients (or not). */
+void tensor_set_requires_grad(Tensor *t, int on);
+/* Zeroes t's accumulated gradient, if it has one. */
+void tensor_zero_grad(Tensor *t);
+
+/* Records that op made out from in[0..n_in): returns the node, or NULL when
+ * recording is off or no input requires grad (then out is a constant). For
+ * ops defined outside the library too: see tests/test_autograd.c. */
+Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in);
+
+/* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */
+Tensor *ag_grad(Graph *g, Tensor *t);
+/* Adds d into t's gradient. d has t's shape, or a shape t broadcasts to, in
+ * which case it is summed over the broadcast dims. The one place gradients
+ * are summed. Does nothing if t does not require grad. */
+void ag_accumulate(Graph *g, Tensor *t, const Tensor *d);
+
+/* Backpropagates from a scalar loss (d loss = 1). */
+void ag_backward(Graph *g, Tensor *loss);
+/* Backpropagates from y with the given output gradient dy (y's shape). */
+void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy);
+
+/* Writes the graph that produced y as Graphviz dot. */
+void ag_write_dot(const Tensor *y, FILE *f);
+
+#endif

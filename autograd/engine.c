@@ -1,0 +1,241 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd/autograd.h"
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+
+struct Graph {
+    Arena *arena;
+    size_t n_nodes;   /* since the last reset */
+    uint64_t n_passes; /* backward passes so far, for visit stamps */
+};
+
+static int grad_enabled = 1; /* the documented global no-grad flag */
+static uint64_t next_seq = 1; /* node creation counter, shared by all graphs */
+
+int ag_grad_enabled(void) { return grad_enabled; }
+
+int ag_set_grad_enabled(int on) {
+    int prev = grad_enabled;
+    grad_enabled = on != 0;
+    return prev;
+}
+
+Graph *graph_new(void) {
+    Graph *g = nn_calloc(1, sizeof *g);
+    g->arena = arena_new(1 << 20);
+    return g;
+}
+
+void graph_reset(Graph *g) {
+    arena_reset(g->arena);
+    g->n_nodes = 0;
+}
+
+void graph_free(Graph *g) {
+    if (!g) return;
+    arena_free(g->arena);
+    free(g);
+}
+
+Arena *graph_arena(Graph *g) { return g->arena; }
+size_t graph_bytes_used(const Graph *g) { return arena_used(g->arena); }
+size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
+size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
+
+Tensor *ag_new(Graph *g, int ndim, const int64_t *shape) {
+    Tensor *t = arena_alloc(g->arena, sizeof *t);
+    *t = tensor_wrap(NULL, ndim, shape);
+    t->data = arena_alloc(g->arena, (size_t)t->numel * sizeof(real));
+    t->flags = TENSOR_IN_ARENA;
+    return t;
+}
+
+Tensor *ag_zeros(Graph *g, int ndim, const int64_t *shape) {
+    Tensor *t = ag_new(g, ndim, shape);
+    memset(t->data, 0, (size_t)t->numel * sizeof(real));
+    return t;
+}
+
+Tensor *ag_from_buffer(Graph *g, int ndim, const int64_t *shape, const real *buf) {
+    Tensor *t = ag_new(g, ndim, shape);
+    memcpy(t->data, buf, (size_t)t->numel * sizeof(real));
+    return t;
+}
+
+Tensor *ag_view_header(Graph *g, const Tensor *view) {
+    Tensor *t = arena_alloc(g->arena, sizeof *t);
+    *t = *view;
+    t->flags = TENSOR_IN_ARENA;
+    t->requires_grad = 0;
+    t->grad = NULL;
+    t->node = NULL;
+    t->name = NULL;
+    return t;
+}
+
+void tensor_set_requires_grad(Tensor *t, int on) {
+    NN_CHECK(!on || t->node == NULL, "requires_grad", "only leaves can be marked (this tensor was made by %s)",
+             t->node ? t->node->op : "");
+    NN_CHECK(!on || (t->flags & (TENSOR_OWNS_STRUCT | TENSOR_IN_ARENA)), "requires_grad",
+             "a view returned by value cannot hold a gradient; mark the tensor it views");
+    t->requires_grad = on != 0;
+}
+
+void tensor_zero_grad(Tensor *t) {
+    if (t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * sizeof(real));
+}
+
+Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
+    if (!grad_enabled) return NULL;
+    int needed = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] && in[k]->requires_grad) needed = 1;
+    if (!needed) return NULL;
+    Node *n = arena_calloc(g->arena, sizeof *n);
+    n->op = op;
+    n->backward = backward;
+    n->out = out;
+    n->n_in = n_in;
+    n->in = arena_alloc(g->arena, (size_t)n_in * sizeof *n->in);
+    memcpy(n->in, in, (size_t)n_in * sizeof *n->in);
+    n->seq = next_seq++;
+    out->node = n;
+    out->requires_grad = 1;
+    g->n_nodes++;
+    return n;
+}
+
+Tensor *ag_grad(Graph *g, Tensor *t) {
+    if (!t->grad) {
+        if (t->flags & TENSOR_IN_ARENA) {
+            t->grad = ag_zeros(g, t->ndim, t->shape);
+        } else {
+            NN_CHECK(t->flags & TENSOR_OWNS_STRUCT, "backward",
+                     "a gradient reached a view returned by value; leaves must be owned tensors");
+            t->grad = tensor_zeros(t->ndim, t->shape);
+        }
+    }
+    return t->grad;
+}
+
+void ag_accumulate(Graph *g, Tensor *t, const Tensor *d) {
+    if (!t->requires_grad) return;
+    Tensor *grad = ag_grad(g, t);
+    if (tensor_same_shape(grad, d))
+        tensor_binary(grad, grad, d, BINARY_ADD);
+    else
+        tensor_sum_to(grad, d, 1);
+}
+
+static int cmp_seq_desc(const void *a, const void *b) {
+    uint64_t x = (*(Node *const *)a)->seq, y = (*(Node *const *)b)->seq;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Every node that y depends on through tensors requiring grad, found with an
+ * explicit stack, returned in reverse creation order. */
+static Node **collect(Graph *g, Tensor *y, size_t *count) {
+    uint64_t stamp = ++g->n_passes;
+    size_t cap = 64, n = 0, top = 0;
+    Node **order = nn_malloc(cap * sizeof *order);
+    Node **stack = nn_malloc(cap * sizeof *stack);
+    if (y->node) {
+        y->node->visit = stamp;
+        stack[top++] = y->node;
+    }
+    while (top > 0) {
+        Node *node = stack[--top];
+        NN_CHECK(!node->released, "backward",
+                 "the graph was already released: backward() ran through this '%s' node before; "
+                 "run the forward pass again to build a new graph",
+                 node->op);
+        if (n == cap || top + (size_t)node->n_in >= cap) {
+            cap = cap * 2 + (size_t)node->n_in;
+            order = nn_realloc(order, cap * sizeof *order);
+            stack = nn_realloc(stack, cap * sizeof *stack);
+        }
+        order[n++] = node;
+        for (int k = 0; k < node->n_in; k++) {
+            Node *p = node->in[k] ? node->in[k]->node : NULL;
+            if (p && p->visit != stamp && node->in[k]->requires_grad) {
+                p->visit = stamp;
+                stack[top++] = p;
+            }
+        }
+    }
+    free(stack);
+    qsort(order, n, sizeof *order, cmp_seq_desc);
+    *count = n;
+    return order;
+}
+
+void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
+    char s1[128], s2[128];
+    NN_CHECK(y->requires_grad, "backward", "the tensor does not require grad (no input of its graph does, "
+                                           "or it was computed with gradients disabled)");
+    NN_CHECK(tensor_same_shape(y, dy), "backward", "output gradient of shape %s for a tensor of shape %s",
+             shape_str(dy->ndim, dy->shape, s1, sizeof s1), shape_str(y->ndim, y->shape, s2, sizeof s2));
+    size_t n;
+    Node **order = collect(g, y, &n);
+    ag_accumulate(g, y, dy);
+    int prev = ag_set_grad_enabled(0); /* backward passes record nothing */
+    for (size_t k = 0; k < n; k++) {
+        Node *node = order[k];
+        if (node->out->grad && node->backward) node->backward(g, node);
+        node->released = 1;
+        node->saved = NULL;
+    }
+    ag_set_grad_enabled(prev);
+    free(order);
+}
+
+void ag_backward(Graph *g, Tensor *loss) {
+    char s[128];
+    NN_CHECK(loss->numel == 1, "backward", "the loss must have one element, got shape %s (use ag_backward_with)",
+             shape_str(loss->ndim, loss->shape, s, sizeof s));
+    real one = 1;
+    Tensor d = tensor_wrap(&one, loss->ndim, loss->shape);
+    ag_backward_with(g, loss, &d);
+}
+
+void ag_write_dot(const Tensor *y, FILE *f) {
+    char s[128];
+    fprintf(f, "digraph autograd {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
+    /* Walk like collect(), without stamps: a small visited list is enough for printing. */
+    size_t cap = 64, n = 0, top = 0;
+    const Node **seen = nn_malloc(cap * sizeof *seen);
+    const Node **stack = nn_malloc(cap * sizeof *stack);
+    if (y->node) stack[top++] = y->node, seen[n++] = y->node;
+    while (top > 0) {
+        const Node *node = stack[--top];
+        fprintf(f, "  n%llu [shape=box, label=\"%s\\n%s\"];\n", (unsigned long long)node->seq, node->op,
+                shape_str(node->out->ndim, node->out->shape, s, sizeof s));
+        for (int k = 0; k < node->n_in; k++) {
+            const Tensor *in = node->in[k];
+            if (!in) continue;
+            if (in->node) {
+                fprintf(f, "  n%llu -> n%llu;\n", (unsigned long long)in->node->seq, (unsigned long long)node->seq);
+                int known = 0;
+                for (size_t j = 0; j < n && !known; j++) known = seen[j] == in->node;
+                if (!known) {
+                    if (n == cap || top == cap) {
+                        cap *= 2;
+                        seen = nn_realloc(seen, cap * sizeof *seen);
+                        stack = nn_realloc(stack, cap * sizeof *stack);
+                    }
+                    seen[n++] = in->node;
+                    stack[top++] = in->node;
+                }
+            } else if (in->requires_grad) {
+                fprintf(f, "  l%p [shape=ellipse, style=filled, fillcolor=lightblue, label=\"%s\\n%s\"];\n",
+                        (const void *)in, in->name ? in->name : "leaf", shape_str(in->ndim, in->shape, s, sizeof s));
+                fprintf(f, "  l%p -> n%llu;\n", (const void *)in, (unsigned long long)node->seq);
+            }
+        }
+    }
+    fprintf(f, "}\n");
+    free(seen);
+    free(stack);
+}

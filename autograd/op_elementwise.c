@@ -1,0 +1,116 @@
+/* Elementwise ops: forward through tensor/ kernels, backward right below. */
+#include "autograd/op_util.h"
+#include "autograd/ops.h"
+#include "tensor/kernels.h"
+#include "tensor/rmath.h"
+
+/* ---- binary ---- */
+
+static Tensor *binary(Graph *g, Tensor *a, Tensor *b, BinaryOp op, BackwardFn backward) {
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nd = shape_broadcast(binary_op_name(op), a->ndim, a->shape, b->ndim, b->shape, shape);
+    Tensor *out = ag_new(g, nd, shape);
+    tensor_binary(out, a, b, op);
+    ag_record(g, binary_op_name(op), backward, out, 2, (Tensor *[]){a, b});
+    return out;
+}
+
+/* d (out's shape) = dy op v, then accumulated into t (undoing broadcasting). */
+static void accumulate_product(Graph *g, Tensor *t, const Tensor *dy, const Tensor *v, BinaryOp op) {
+    if (!t->requires_grad) return;
+    Tensor *d = ag_new(g, dy->ndim, dy->shape);
+    tensor_binary(d, dy, v, op);
+    ag_accumulate(g, t, d);
+}
+
+static void add_backward(Graph *g, Node *n) {
+    ag_accumulate(g, n->in[0], n->out->grad);
+    ag_accumulate(g, n->in[1], n->out->grad);
+}
+
+static void sub_backward(Graph *g, Node *n) {
+    Tensor *dy = n->out->grad, *b = n->in[1];
+    ag_accumulate(g, n->in[0], dy);
+    if (b->requires_grad) {
+        Tensor *d = ag_new(g, dy->ndim, dy->shape);
+        tensor_unary(d, dy, UNARY_NEG, 0);
+        ag_accumulate(g, b, d);
+    }
+}
+
+static void mul_backward(Graph *g, Node *n) {
+    Tensor *dy = n->out->grad, *a = n->in[0], *b = n->in[1];
+    accumulate_product(g, a, dy, b, BINARY_MUL);
+    accumulate_product(g, b, dy, a, BINARY_MUL);
+}
+
+static void div_backward(Graph *g, Node *n) {
+    Tensor *dy = n->out->grad, *a = n->in[0], *b = n->in[1], *y = n->out;
+    accumulate_product(g, a, dy, b, BINARY_DIV);
+    if (b->requires_grad) { /* d/db (a / b) = -y / b */
+        Tensor *d = ag_new(g, dy->ndim, dy->shape);
+        tensor_binary(d, y, b, BINARY_DIV);
+        tensor_binary(d, d, dy, BINARY_MUL);
+        tensor_unary(d, d, UNARY_NEG, 0);
+        ag_accumulate(g, b, d);
+    }
+}
+
+Tensor *ag_add(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_ADD, add_backward); }
+Tensor *ag_sub(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_SUB, sub_backward); }
+Tensor *ag_mul(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_MUL, mul_backward); }
+Tensor *ag_div(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_DIV, div_backward); }
+
+/* ---- unary ---- */
+
+static void unary_backward(Graph *g, Node *n) {
+    Tensor *x = n->in[0], *y = n->out;
+    UnaryOp op = (UnaryOp)n->i[0];
+    real c = n->f[0];
+    const real *dy = y->grad->data, *yv = y->data;
+    const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? row_major(g, x) : NULL;
+    real *gx = ag_grad(g, x)->data;
+    int64_t count = y->numel;
+#pragma omp parallel for schedule(static) if (count > 32768)
+    for (int64_t i = 0; i < count; i++) {
+        real d;
+        switch (op) {
+        case UNARY_NEG: d = -dy[i]; break;
+        case UNARY_EXP: d = dy[i] * yv[i]; break;
+        case UNARY_LOG: d = dy[i] / xv[i]; break;
+        case UNARY_SQRT: d = dy[i] / (2 * yv[i]); break;
+        case UNARY_TANH: d = dy[i] * (1 - yv[i] * yv[i]); break;
+        case UNARY_SIGMOID: d = dy[i] * yv[i] * (1 - yv[i]); break;
+        case UNARY_RELU: d = yv[i] > 0 ? dy[i] : 0; break;
+        case UNARY_GELU: d = dy[i] * r_gelu_grad(xv[i]); break;
+        case UNARY_ADD_SCALAR: d = dy[i]; break;
+        case UNARY_MUL_SCALAR: d = dy[i] * c; break;
+        case UNARY_POW_SCALAR: d = dy[i] * c * R_POW(xv[i], c - 1); break;
+        default: d = 0;
+        }
+        gx[i] += d;
+    }
+}
+
+static Tensor *unary(Graph *g, Tensor *x, UnaryOp op, real c) {
+    Tensor *y = ag_new(g, x->ndim, x->shape);
+    tensor_unary(y, x, op, c);
+    Node *n = ag_record(g, unary_op_name(op), unary_backward, y, 1, &x);
+    if (n) {
+        n->i[0] = op;
+        n->f[0] = c;
+    }
+    return y;
+}
+
+Tensor *ag_neg(Graph *g, Tensor *x) { return unary(g, x, UNARY_NEG, 0); }
+Tensor *ag_add_scalar(Graph *g, Tensor *x, real c) { return unary(g, x, UNARY_ADD_SCALAR, c); }
+Tensor *ag_mul_scalar(Graph *g, Tensor *x, real c) { return unary(g, x, UNARY_MUL_SCALAR, c); }
+Tensor *ag_pow_scalar(Graph *g, Tensor *x, real c) { return unary(g, x, UNARY_POW_SCALAR, c); }
+Tensor *ag_exp(Graph *g, Tensor *x) { return unary(g, x, UNARY_EXP, 0); }
+Tensor *ag_log(Graph *g, Tensor *x) { return unary(g, x, UNARY_LOG, 0); }
+Tensor *ag_sqrt(Graph *g, Tensor *x) { return unary(g, x, UNARY_SQRT, 0); }
+Tensor *ag_tanh(Graph *g, Tensor *x) { return unary(g, x, UNARY_TANH, 0); }
+Tensor *ag_sigmoid(Graph *g, Tensor *x) { return unary(g, x, UNARY_SIGMOID, 0); }
+Tensor *ag_relu(Graph *g, Tensor *x) { return unary(g, x, UNARY_RELU, 0); }
+Tensor *ag_gelu(Graph *g, Tensor *x) { return unary(g, x, UNARY_GELU, 0); }

@@ -1,0 +1,101 @@
+/* Matrix products: batched matmul and the fused Linear (x w^T + b). */
+#include "autograd/op_util.h"
+#include "autograd/ops.h"
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+
+/* ---- matmul ---- */
+
+/* t's gradient gets a @ b, summed over batch dims t was broadcast along. */
+static void accumulate_matmul(Graph *g, Tensor *t, const Tensor *a, const Tensor *b) {
+    if (!t->requires_grad) return;
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nb = shape_broadcast("matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, shape);
+    shape[nb] = a->shape[a->ndim - 2];
+    shape[nb + 1] = b->shape[b->ndim - 1];
+    if (shape_equal(nb + 2, shape, t->ndim, t->shape)) {
+        tensor_matmul(ag_grad(g, t), a, b, 1);
+        return;
+    }
+    if (t->ndim == 2 && a->ndim > 2 && tensor_is_contiguous(b)) {
+        /* t (K, N) shared by every batch: sum over batches as one product with a long inner dim,
+         * a (..., K, R) @ b (..., R, N) where a is a transposed contiguous (..., R, K). */
+        Tensor at = tensor_transpose(a, -1, -2);
+        if (tensor_is_contiguous(&at)) {
+            int64_t R = a->shape[a->ndim - 1], K = a->shape[a->ndim - 2], N = b->shape[b->ndim - 1];
+            int64_t rows = at.numel / K;
+            if (b->numel == rows * N && a->numel / (K * R) == b->numel / (R * N)) {
+                gemm(K, N, rows, at.data, 1, K, b->data, N, 1, 1, ag_grad(g, t)->data, N);
+                return;
+            }
+        }
+    }
+    Tensor *d = ag_new(g, nb + 2, shape);
+    tensor_matmul(d, a, b, 0);
+    ag_accumulate(g, t, d);
+}
+
+static void matmul_backward(Graph *g, Node *n) {
+    Tensor *a = n->in[0], *b = n->in[1], *dy = n->out->grad;
+    Tensor bt = tensor_transpose(b, -1, -2), at = tensor_transpose(a, -1, -2);
+    accumulate_matmul(g, a, dy, &bt); /* da = dy b^T */
+    accumulate_matmul(g, b, &at, dy); /* db = a^T dy */
+}
+
+Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b) {
+    char s1[128], s2[128];
+    NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
+             "cannot multiply %s by %s", shape_str(a->ndim, a->shape, s1, sizeof s1),
+             shape_str(b->ndim, b->shape, s2, sizeof s2));
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nb = shape_broadcast("matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, shape);
+    shape[nb] = a->shape[a->ndim - 2];
+    shape[nb + 1] = b->shape[b->ndim - 1];
+    Tensor *out = ag_new(g, nb + 2, shape);
+    tensor_matmul(out, a, b, 0);
+    ag_record(g, "matmul", matmul_backward, out, 2, (Tensor *[]){a, b});
+    return out;
+}
+
+/* ---- linear ---- */
+
+/* x (rows, in), w (out, in), bias (out), y (rows, out) */
+static void linear_backward(Graph *g, Node *n) {
+    Tensor *x = n->in[0], *w = n->in[1], *bias = n->in[2], *y = n->out;
+    int64_t in = w->shape[1], out = w->shape[0], rows = y->numel / out;
+    const real *dy = y->grad->data; /* (rows, out) */
+    if (x->requires_grad) /* dx (rows, in) += dy (rows, out) @ w (out, in) */
+        gemm(rows, in, out, dy, out, 1, w->data, w->stride[0], w->stride[1], 1, ag_grad(g, x)->data, in);
+    if (w->requires_grad) { /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
+        const real *xv = n->saved;
+        gemm(out, in, rows, dy, 1, out, xv, in, 1, 1, ag_grad(g, w)->data, in);
+    }
+    if (bias && bias->requires_grad) {
+        Tensor d = tensor_wrap(y->grad->data, 2, (int64_t[]){rows, out});
+        tensor_sum_to(ag_grad(g, bias), &d, 1);
+    }
+}
+
+Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
+    char s1[128], s2[128], s3[128];
+    NN_CHECK(w->ndim == 2 && x->ndim >= 1 && x->shape[x->ndim - 1] == w->shape[1] &&
+                 (!bias || (bias->ndim == 1 && bias->shape[0] == w->shape[0])),
+             "linear", "input %s, weight %s, bias %s", shape_str(x->ndim, x->shape, s1, sizeof s1),
+             shape_str(w->ndim, w->shape, s2, sizeof s2),
+             bias ? shape_str(bias->ndim, bias->shape, s3, sizeof s3) : "none");
+    int64_t in = w->shape[1], out = w->shape[0], rows = x->numel / (in ? in : 1);
+    int64_t shape[TENSOR_MAX_DIMS];
+    for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
+    shape[x->ndim - 1] = out;
+    Tensor *y = ag_new(g, x->ndim, shape);
+    const real *xv = row_major(g, x); /* (rows, in) */
+    if (bias) {
+        Tensor yv = tensor_wrap(y->data, 2, (int64_t[]){rows, out});
+        Tensor bv = tensor_expand(bias, 2, (int64_t[]){rows, out});
+        tensor_copy(&yv, &bv);
+    }
+    gemm(rows, out, in, xv, in, 1, w->data, w->stride[1], w->stride[0], bias ? 1 : 0, y->data, out);
+    Node *n = ag_record(g, "linear", linear_backward, y, 3, (Tensor *[]){x, w, bias});
+    if (n) n->saved = (void *)xv;
+    return y;
+}

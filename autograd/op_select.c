@@ -1,0 +1,143 @@
+/* Selection: masked_fill, where, index_select and the embedding gather. */
+#include <string.h>
+
+#include "autograd/op_util.h"
+#include "autograd/ops.h"
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+
+/* ---- where and masked_fill ---- */
+
+/* in[0] = a, in[1] = b; saved = cond. a's gradient is dy where cond holds, b's where it does not. */
+static void where_backward(Graph *g, Node *n) {
+    const Tensor *cond = n->saved, *dy = n->out->grad;
+    real zero = 0;
+    Tensor z = tensor_wrap(&zero, 0, NULL);
+    for (int k = 0; k < 2; k++) {
+        Tensor *t = n->in[k];
+        if (!t || !t->requires_grad) continue;
+        Tensor *d = ag_new(g, dy->ndim, dy->shape);
+        if (k == 0)
+            tensor_where(d, cond, dy, &z);
+        else
+            tensor_where(d, cond, &z, dy);
+        ag_accumulate(g, t, d);
+    }
+}
+
+Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
+    int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
+    int nab = shape_broadcast("where", a->ndim, a->shape, b->ndim, b->shape, ab);
+    int nd = shape_broadcast("where", cond->ndim, cond->shape, nab, ab, shape);
+    Tensor *y = ag_new(g, nd, shape);
+    tensor_where(y, cond, a, b);
+    Node *n = ag_record(g, "where", where_backward, y, 2, (Tensor *[]){a, b});
+    if (n) n->saved = (void *)cond;
+    return y;
+}
+
+Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
+    char s1[128], s2[128];
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nd = shape_broadcast("masked_fill", x->ndim, x->shape, mask->ndim, mask->shape, shape);
+    NN_CHECK(shape_equal(nd, shape, x->ndim, x->shape), "masked_fill", "mask %s does not broadcast to input %s",
+             shape_str(mask->ndim, mask->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+    Tensor *fill = ag_from_buffer(g, 0, NULL, &value);
+    Tensor *y = ag_where(g, mask, fill, x);
+    if (y->node) y->node->op = "masked_fill";
+    return y;
+}
+
+/* ---- index_select ---- */
+
+/* x viewed as (outer, size along dim, inner) */
+typedef struct {
+    int64_t outer, size, inner;
+} Split3;
+
+static Split3 split_at(const Tensor *x, int dim) {
+    Split3 s = {1, x->shape[dim], 1};
+    for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
+    for (int d = dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
+    return s;
+}
+
+/* in[0] = x; i[0] = dim, i[1] = n, i[2] = padding index (-1: none); saved = idx. */
+static void index_select_backward(Graph *g, Node *n) {
+    Tensor *x = n->in[0];
+    const int64_t *idx = n->saved;
+    int64_t count = n->i[1], pad = n->i[2];
+    Split3 s = split_at(x, (int)n->i[0]);
+    real *gx = ag_grad(g, x)->data;
+    const real *dy = n->out->grad->data;
+    /* Threads split the outer dim or the inner columns, never the indices, so
+     * repeated indices add up in index order: race-free and deterministic. */
+    if (s.outer > 1) {
+#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > 32768)
+        for (int64_t o = 0; o < s.outer; o++)
+            for (int64_t k = 0; k < count; k++) {
+                if (idx[k] == pad) continue;
+                real *dst = gx + (o * s.size + idx[k]) * s.inner;
+                const real *src = dy + (o * count + k) * s.inner;
+                for (int64_t j = 0; j < s.inner; j++) dst[j] += src[j];
+            }
+    } else {
+        const int64_t block = 64;
+        int64_t nblocks = (s.inner + block - 1) / block;
+#pragma omp parallel for schedule(static) if (count * s.inner > 32768 && nblocks > 1)
+        for (int64_t bl = 0; bl < nblocks; bl++) {
+            int64_t j0 = bl * block, j1 = j0 + block < s.inner ? j0 + block : s.inner;
+            for (int64_t k = 0; k < count; k++) {
+                if (idx[k] == pad) continue;
+                real *dst = gx + idx[k] * s.inner;
+                const real *src = dy + k * s.inner;
+                for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
+            }
+        }
+    }
+}
+
+static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t count, int64_t pad, const char *op) {
+    char s[128];
+    Split3 sp = split_at(x, dim);
+    for (int64_t k = 0; k < count; k++)
+        NN_CHECK(idx[k] >= 0 && idx[k] < sp.size, op, "index %lld out of range for dim %d of shape %s",
+                 (long long)idx[k], dim, shape_str(x->ndim, x->shape, s, sizeof s));
+    int64_t shape[TENSOR_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[dim] = count;
+    Tensor *y = ag_new(g, x->ndim, shape);
+    const real *xv = row_major(g, x);
+#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > 32768)
+    for (int64_t w = 0; w < sp.outer * count; w++) {
+        int64_t o = w / count, k = w % count;
+        memcpy(y->data + w * sp.inner, xv + (o * sp.size + idx[k]) * sp.inner, (size_t)sp.inner * sizeof(real));
+    }
+    Node *n = ag_record(g, op, index_select_backward, y, 1, &x);
+    if (n) {
+        int64_t *copy = arena_alloc(graph_arena(g), (size_t)count * sizeof *copy);
+        memcpy(copy, idx, (size_t)count * sizeof *copy);
+        n->saved = copy;
+        n->i[0] = dim;
+        n->i[1] = count;
+        n->i[2] = pad;
+    }
+    return y;
+}
+
+Tensor *ag_index_select(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n) {
+    return gather(g, x, tensor_dim("index_select", x->ndim, dim), idx, n, -1, "index_select");
+}
+
+Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, const int64_t *shape, int64_t padding_idx) {
+    char s[128];
+    NN_CHECK(table->ndim == 2 && ndim + 1 <= TENSOR_MAX_DIMS, "embedding", "table %s must be (rows, dim)",
+             shape_str(table->ndim, table->shape, s, sizeof s));
+    int64_t count = shape_numel(ndim, shape);
+    Tensor *rows = gather(g, table, 0, ids, count, padding_idx, "embedding");
+    int64_t out[TENSOR_MAX_DIMS];
+    memcpy(out, shape, (size_t)ndim * sizeof *out);
+    out[ndim] = table->shape[1];
+    if (!rows->node) return reshaped_header(g, rows, ndim + 1, out);
+    return ag_reshape(g, rows, ndim + 1, out);
+}

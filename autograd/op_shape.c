@@ -1,0 +1,135 @@
+/* Shape ops. Views share their input's data; their backward maps the
+ * gradient (contiguous, the view's shape) back onto the input's layout. */
+#include <string.h>
+
+#include "autograd/op_util.h"
+#include "autograd/ops.h"
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+
+/* ---- contiguous and reshape ---- */
+
+static void copy_backward(Graph *g, Node *n) {
+    /* Same shape, both gradients contiguous: add element by element. */
+    Tensor *gx = ag_grad(g, n->in[0]);
+    Tensor dy = tensor_wrap(n->out->grad->data, gx->ndim, gx->shape);
+    tensor_binary(gx, gx, &dy, BINARY_ADD);
+}
+
+Tensor *ag_contiguous(Graph *g, Tensor *x) {
+    if (tensor_is_contiguous(x)) return x;
+    Tensor *y = ag_new(g, x->ndim, x->shape);
+    tensor_copy(y, x);
+    ag_record(g, "contiguous", copy_backward, y, 1, &x);
+    return y;
+}
+
+Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
+    Tensor *c = ag_contiguous(g, x);
+    Tensor *y = reshaped_header(g, c, ndim, shape);
+    ag_record(g, "reshape", copy_backward, y, 1, &c);
+    return y;
+}
+
+/* ---- permute and transpose ---- */
+
+static void permute_backward(Graph *g, Node *n) {
+    /* View x's gradient through the same permutation and add dy into that view. */
+    int perm[TENSOR_MAX_DIMS];
+    for (int d = 0; d < n->out->ndim; d++) perm[d] = (int)((n->i[0] >> (4 * d)) & 15);
+    Tensor gv = tensor_permute(ag_grad(g, n->in[0]), perm);
+    tensor_binary(&gv, &gv, n->out->grad, BINARY_ADD);
+}
+
+Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
+    Tensor v = tensor_permute(x, perm);
+    Tensor *y = ag_view_header(g, &v);
+    Node *n = ag_record(g, "permute", permute_backward, y, 1, &x);
+    if (n)
+        for (int d = 0; d < x->ndim; d++) n->i[0] |= (int64_t)perm[d] << (4 * d);
+    return y;
+}
+
+Tensor *ag_transpose(Graph *g, Tensor *x, int d0, int d1) {
+    int perm[TENSOR_MAX_DIMS];
+    d0 = tensor_dim("transpose", x->ndim, d0);
+    d1 = tensor_dim("transpose", x->ndim, d1);
+    for (int d = 0; d < x->ndim; d++) perm[d] = d;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return ag_permute(g, x, perm);
+}
+
+/* ---- narrow ---- */
+
+static void narrow_backward(Graph *g, Node *n) {
+    Tensor gv = tensor_narrow(ag_grad(g, n->in[0]), (int)n->i[0], n->i[1], n->i[2]);
+    tensor_binary(&gv, &gv, n->out->grad, BINARY_ADD);
+}
+
+Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length) {
+    dim = tensor_dim("narrow", x->ndim, dim);
+    Tensor v = tensor_narrow(x, dim, start, length);
+    Tensor *y = ag_view_header(g, &v);
+    Node *n = ag_record(g, "narrow", narrow_backward, y, 1, &x);
+    if (n) {
+        n->i[0] = dim;
+        n->i[1] = start;
+        n->i[2] = length;
+    }
+    return y;
+}
+
+/* ---- expand ---- */
+
+static void expand_backward(Graph *g, Node *n) { ag_accumulate(g, n->in[0], n->out->grad); }
+
+Tensor *ag_expand(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
+    Tensor v = tensor_expand(x, ndim, shape);
+    Tensor *y = ag_view_header(g, &v);
+    ag_record(g, "expand", expand_backward, y, 1, &x);
+    return y;
+}
+
+/* ---- concat ---- */
+
+static void concat_backward(Graph *g, Node *n) {
+    int dim = (int)n->i[0];
+    int64_t start = 0;
+    for (int k = 0; k < n->n_in; k++) {
+        Tensor *x = n->in[k];
+        Tensor part = tensor_narrow(n->out->grad, dim, start, x->shape[dim]);
+        start += x->shape[dim];
+        if (x->requires_grad) {
+            Tensor *gx = ag_grad(g, x);
+            tensor_binary(gx, gx, &part, BINARY_ADD);
+        }
+    }
+}
+
+Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
+    char s1[128], s2[128];
+    NN_CHECK(n >= 1, "concat", "no tensors to join");
+    dim = tensor_dim("concat", xs[0]->ndim, dim);
+    int64_t shape[TENSOR_MAX_DIMS];
+    memcpy(shape, xs[0]->shape, sizeof shape);
+    shape[dim] = 0;
+    for (int k = 0; k < n; k++) {
+        int same = xs[k]->ndim == xs[0]->ndim;
+        for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
+        NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d",
+                 shape_str(xs[0]->ndim, xs[0]->shape, s1, sizeof s1), shape_str(xs[k]->ndim, xs[k]->shape, s2, sizeof s2),
+                 dim);
+        shape[dim] += xs[k]->shape[dim];
+    }
+    Tensor *y = ag_new(g, xs[0]->ndim, shape);
+    int64_t start = 0;
+    for (int k = 0; k < n; k++) {
+        Tensor part = tensor_narrow(y, dim, start, xs[k]->shape[dim]);
+        tensor_copy(&part, xs[k]);
+        start += xs[k]->shape[dim];
+    }
+    Node *node = ag_record(g, "concat", concat_backward, y, n, xs);
+    if (node) node->i[0] = dim;
+    return y;
+}

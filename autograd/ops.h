@@ -1,0 +1,116 @@
+/* Differentiable ops. Each computes its output into g's arena and records a
+ * node whose backward the gradient checks in tests/grad_ops.c exercise.
+ *
+ * Inputs may be views (strided, broadcast). Shapes follow numpy/PyTorch
+ * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
+ * Index arrays are int64_t; masks and targets are real tensors of 0/1 that
+ * never receive gradients. */
+#ifndef NN_OPS_H
+#define NN_OPS_H
+
+#include "autograd/autograd.h"
+
+/* ---- elementwise, with broadcasting ---- */
+
+/* a + b */
+Tensor *ag_add(Graph *g, Tensor *a, Tensor *b);
+/* a - b */
+Tensor *ag_sub(Graph *g, Tensor *a, Tensor *b);
+/* a * b */
+Tensor *ag_mul(Graph *g, Tensor *a, Tensor *b);
+/* a / b */
+Tensor *ag_div(Graph *g, Tensor *a, Tensor *b);
+/* -x */
+Tensor *ag_neg(Graph *g, Tensor *x);
+/* x + c */
+Tensor *ag_add_scalar(Graph *g, Tensor *x, real c);
+/* x * c */
+Tensor *ag_mul_scalar(Graph *g, Tensor *x, real c);
+/* x ^ c */
+Tensor *ag_pow_scalar(Graph *g, Tensor *x, real c);
+/* e ^ x */
+Tensor *ag_exp(Graph *g, Tensor *x);
+/* natural log */
+Tensor *ag_log(Graph *g, Tensor *x);
+/* square root */
+Tensor *ag_sqrt(Graph *g, Tensor *x);
+/* hyperbolic tangent */
+Tensor *ag_tanh(Graph *g, Tensor *x);
+/* logistic sigmoid */
+Tensor *ag_sigmoid(Graph *g, Tensor *x);
+/* max(x, 0); the gradient at 0 is 0 */
+Tensor *ag_relu(Graph *g, Tensor *x);
+/* GELU, exact erf form: x/2 (1 + erf(x / sqrt 2)) */
+Tensor *ag_gelu(Graph *g, Tensor *x);
+
+/* ---- reductions: over the listed axes (all when naxes is 0) ---- */
+
+/* Sum; keepdim keeps reduced dims with size 1. */
+Tensor *ag_sum(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+/* Mean. */
+Tensor *ag_mean(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+/* Maximum; the gradient goes to the first maximal element of each reduced set. */
+Tensor *ag_max(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+
+/* ---- products ---- */
+
+/* a @ b: (..., M, K) @ (..., K, N), batch dims broadcast; transposes are views. */
+Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b);
+/* x @ w^T + bias: x (..., in), w (out, in), bias (out) or NULL -> (..., out). */
+Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias);
+
+/* ---- shape (views where possible) ---- */
+
+/* Another shape for the same elements (one size may be -1); copies if x is not contiguous. */
+Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape);
+/* Dims reordered: result dim i is x's dim perm[i]. */
+Tensor *ag_permute(Graph *g, Tensor *x, const int *perm);
+/* Dims d0 and d1 swapped. */
+Tensor *ag_transpose(Graph *g, Tensor *x, int d0, int d1);
+/* Slice [start, start + length) of dim. */
+Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length);
+/* Broadcast to shape. */
+Tensor *ag_expand(Graph *g, Tensor *x, int ndim, const int64_t *shape);
+/* xs[0..n) joined along dim. */
+Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim);
+/* A contiguous copy (x itself if already contiguous). */
+Tensor *ag_contiguous(Graph *g, Tensor *x);
+
+/* ---- softmax ---- */
+
+/* Softmax over the last dim. */
+Tensor *ag_softmax(Graph *g, Tensor *x);
+/* Log-softmax over the last dim. */
+Tensor *ag_log_softmax(Graph *g, Tensor *x);
+
+/* ---- selection ---- */
+
+/* x where mask is 0, value where it is not; mask broadcasts to x. */
+Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value);
+/* cond ? a : b elementwise, all three broadcast together. */
+Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b);
+/* x's slices idx[0..n) along dim; repeated indices sum their gradients. */
+Tensor *ag_index_select(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n);
+/* Rows of table (V, H) at ids of shape (ndim, shape) -> (shape..., H). Rows
+ * equal to padding_idx get no gradient (-1: none). */
+Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, const int64_t *shape, int64_t padding_idx);
+
+/* ---- layers as fused ops ---- */
+
+/* Inverted dropout: zero with probability p, scale the rest by 1/(1-p). The
+ * mask comes from a new stream of rng, so it is a function of rng's state
+ * only. Identity (x itself) when !training or p == 0. */
+Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng);
+/* (x - mean) / sqrt(var + eps) * w + b over the last dim; w, b (H) may be NULL. */
+Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps);
+
+/* ---- losses (scalar results) ---- */
+
+/* Binary cross-entropy on logits: sum(weight * bce(x, target)) / sum(weight);
+ * weight may be NULL (all ones). 0 when the weights sum to 0. */
+Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight);
+/* Cross-entropy over classes: logits (N, C), target[N] class ids; the mean
+ * over rows whose target is not ignore_index. 0 when every row is ignored. */
+Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
+
+#endif

@@ -1,0 +1,329 @@
+#include "tensor/tensor.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tensor/error.h"
+
+/* ---- shape ---- */
+
+int64_t shape_numel(int ndim, const int64_t *shape) {
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+void shape_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride) {
+    int64_t s = 1;
+    for (int i = ndim - 1; i >= 0; i--) {
+        stride[i] = s;
+        s *= shape[i];
+    }
+}
+
+int shape_equal(int na, const int64_t *a, int nb, const int64_t *b) {
+    if (na != nb) return 0;
+    for (int i = 0; i < na; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
+const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
+    size_t n = 0;
+    n += (size_t)snprintf(buf + n, size - n, "(");
+    for (int i = 0; i < ndim && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (n < size) snprintf(buf + n, size - n, ")");
+    return buf;
+}
+
+int shape_broadcast(const char *op, int na, const int64_t *a, int nb, const int64_t *b, int64_t *out) {
+    int n = na > nb ? na : nb;
+    for (int i = 0; i < n; i++) {
+        int64_t da = i < n - na ? 1 : a[i - (n - na)];
+        int64_t db = i < n - nb ? 1 : b[i - (n - nb)];
+        if (da != db && da != 1 && db != 1) {
+            char sa[128], sb[128];
+            nn_abort(op, "shapes %s and %s do not broadcast", shape_str(na, a, sa, sizeof sa),
+                     shape_str(nb, b, sb, sizeof sb));
+        }
+        out[i] = da == 1 ? db : da;
+    }
+    return n;
+}
+
+int tensor_is_contiguous(const Tensor *t) {
+    int64_t s = 1;
+    for (int i = t->ndim - 1; i >= 0; i--) {
+        if (t->shape[i] != 1 && t->stride[i] != s) return 0;
+        s *= t->shape[i];
+    }
+    return 1;
+}
+
+int tensor_same_shape(const Tensor *a, const Tensor *b) { return shape_equal(a->ndim, a->shape, b->ndim, b->shape); }
+
+int tensor_dim(const char *op, int ndim, int dim) {
+    int d = dim < 0 ? dim + ndim : dim;
+    NN_CHECK(d >= 0 && d < ndim, op, "dimension %d out of range for a tensor of %d dims", dim, ndim);
+    return d;
+}
+
+int64_t tensor_size(const Tensor *t, int dim) { return t->shape[tensor_dim("tensor_size", t->ndim, dim)]; }
+
+/* ---- creation ---- */
+
+static void header_init(Tensor *t, int ndim, const int64_t *shape) {
+    char s[128];
+    NN_CHECK(ndim >= 0 && ndim <= TENSOR_MAX_DIMS, "tensor", "%d dims, at most %d supported", ndim, TENSOR_MAX_DIMS);
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        NN_CHECK(shape[i] >= 0, "tensor", "negative size in shape %s", shape_str(ndim, shape, s, sizeof s));
+        t->shape[i] = shape[i];
+    }
+    shape_contiguous_strides(ndim, shape, t->stride);
+    t->numel = shape_numel(ndim, shape);
+}
+
+Tensor tensor_wrap(real *buf, int ndim, const int64_t *shape) {
+    Tensor t;
+    header_init(&t, ndim, shape);
+    t.data = buf;
+    return t;
+}
+
+static Tensor *tensor_alloc(int ndim, const int64_t *shape) {
+    Tensor *t = nn_malloc(sizeof *t);
+    header_init(t, ndim, shape);
+    t->data = nn_aligned_alloc((size_t)t->numel * sizeof(real));
+    t->flags = TENSOR_OWNS_DATA | TENSOR_OWNS_STRUCT;
+    return t;
+}
+
+Tensor *tensor_full(int ndim, const int64_t *shape, real value) {
+    Tensor *t = tensor_alloc(ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = value;
+    return t;
+}
+
+Tensor *tensor_zeros(int ndim, const int64_t *shape) {
+    Tensor *t = tensor_alloc(ndim, shape);
+    memset(t->data, 0, (size_t)t->numel * sizeof(real));
+    return t;
+}
+
+Tensor *tensor_ones(int ndim, const int64_t *shape) { return tensor_full(ndim, shape, 1); }
+
+Tensor *tensor_from_buffer(int ndim, const int64_t *shape, const real *buf) {
+    Tensor *t = tensor_alloc(ndim, shape);
+    memcpy(t->data, buf, (size_t)t->numel * sizeof(real));
+    return t;
+}
+
+Tensor *tensor_uniform(int ndim, const int64_t *shape, real lo, real hi, Rng *rng) {
+    Tensor *t = tensor_alloc(ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (real)(lo + (hi - lo) * rng_uniform(rng));
+    return t;
+}
+
+Tensor *tensor_normal(int ndim, const int64_t *shape, real mean, real std, Rng *rng) {
+    Tensor *t = tensor_alloc(ndim, shape);
+    for (int64_t i = 0; i < t->numel; i++) t->data[i] = (real)(mean + std * rng_normal(rng));
+    return t;
+}
+
+Tensor *tensor_clone(const Tensor *t) {
+    Tensor *c = tensor_alloc(t->ndim, t->shape);
+    tensor_copy(c, t);
+    return c;
+}
+
+void tensor_free(Tensor *t) {
+    if (!t) return;
+    tensor_free(t->grad);
+    if (t->flags & TENSOR_OWNS_DATA) free(t->data);
+    if (t->flags & TENSOR_OWNS_STRUCT) free(t);
+}
+
+/* ---- views ---- */
+
+static Tensor view_of(const Tensor *t) {
+    Tensor v = *t;
+    v.flags = 0;
+    v.requires_grad = 0;
+    v.grad = NULL;
+    v.node = NULL;
+    v.name = NULL;
+    return v;
+}
+
+Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
+    char s1[128], s2[128];
+    NN_CHECK(ndim >= 0 && ndim <= TENSOR_MAX_DIMS, "reshape", "%d dims, at most %d supported", ndim, TENSOR_MAX_DIMS);
+    NN_CHECK(tensor_is_contiguous(t), "reshape", "tensor of shape %s is not contiguous (call contiguous first)",
+             shape_str(t->ndim, t->shape, s1, sizeof s1));
+    int64_t sh[TENSOR_MAX_DIMS], known = 1;
+    int infer = -1;
+    for (int i = 0; i < ndim; i++) {
+        sh[i] = shape[i];
+        if (shape[i] == -1) {
+            NN_CHECK(infer < 0, "reshape", "more than one -1 in %s", shape_str(ndim, shape, s1, sizeof s1));
+            infer = i;
+        } else {
+            known *= shape[i];
+        }
+    }
+    if (infer >= 0) sh[infer] = known ? t->numel / known : 0;
+    NN_CHECK(shape_numel(ndim, sh) == t->numel, "reshape", "cannot view shape %s as %s",
+             shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+    Tensor v = view_of(t);
+    v.ndim = ndim;
+    for (int i = 0; i < ndim; i++) v.shape[i] = sh[i];
+    shape_contiguous_strides(ndim, sh, v.stride);
+    return v;
+}
+
+Tensor tensor_permute(const Tensor *t, const int *perm) {
+    char s[128];
+    int seen[TENSOR_MAX_DIMS] = {0};
+    Tensor v = view_of(t);
+    for (int i = 0; i < t->ndim; i++) {
+        NN_CHECK(perm[i] >= 0 && perm[i] < t->ndim && !seen[perm[i]], "permute",
+                 "not a permutation of the %d dims of shape %s", t->ndim, shape_str(t->ndim, t->shape, s, sizeof s));
+        seen[perm[i]] = 1;
+        v.shape[i] = t->shape[perm[i]];
+        v.stride[i] = t->stride[perm[i]];
+    }
+    return v;
+}
+
+Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
+    int perm[TENSOR_MAX_DIMS];
+    d0 = tensor_dim("transpose", t->ndim, d0);
+    d1 = tensor_dim("transpose", t->ndim, d1);
+    for (int i = 0; i < t->ndim; i++) perm[i] = i;
+    perm[d0] = d1;
+    perm[d1] = d0;
+    return tensor_permute(t, perm);
+}
+
+Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
+    char s[128];
+    dim = tensor_dim("narrow", t->ndim, dim);
+    NN_CHECK(start >= 0 && length >= 0 && start + length <= t->shape[dim], "narrow",
+             "range [%lld, %lld) out of bounds for dim %d of shape %s", (long long)start, (long long)(start + length),
+             dim, shape_str(t->ndim, t->shape, s, sizeof s));
+    Tensor v = view_of(t);
+    v.data = t->data + start * t->stride[dim];
+    v.shape[dim] = length;
+    v.numel = shape_numel(v.ndim, v.shape);
+    return v;
+}
+
+Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
+    char s1[128], s2[128];
+    NN_CHECK(ndim >= t->ndim && ndim <= TENSOR_MAX_DIMS, "expand", "cannot expand shape %s to %s",
+             shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+    Tensor v = view_of(t);
+    int lead = ndim - t->ndim;
+    v.ndim = ndim;
+    for (int i = 0; i < ndim; i++) {
+        int64_t size = i < lead ? 1 : t->shape[i - lead];
+        int64_t stride = i < lead ? 0 : t->stride[i - lead];
+        NN_CHECK(size == shape[i] || size == 1, "expand", "cannot expand shape %s to %s",
+                 shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+        v.shape[i] = shape[i];
+        v.stride[i] = size == shape[i] ? stride : 0;
+    }
+    v.numel = shape_numel(ndim, shape);
+    return v;
+}
+
+/* ---- copying and access ---- */
+
+int64_t tensor_offset_of(const Tensor *t, int64_t i) {
+    int64_t off = 0;
+    for (int d = t->ndim - 1; d >= 0; d--) {
+        int64_t n = t->shape[d];
+        off += (i % n) * t->stride[d];
+        i /= n;
+    }
+    return off;
+}
+
+void tensor_copy(Tensor *dst, const Tensor *src) {
+    char s1[128], s2[128];
+    NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ",
+             shape_str(dst->ndim, dst->shape, s1, sizeof s1), shape_str(src->ndim, src->shape, s2, sizeof s2));
+    if (tensor_is_contiguous(dst) && tensor_is_contiguous(src)) {
+        memmove(dst->data, src->data, (size_t)src->numel * sizeof(real));
+        return;
+    }
+    /* Walk rows of the last dimension; the outer index is decoded per row. */
+    int64_t inner = src->ndim ? src->shape[src->ndim - 1] : 1;
+    int64_t rows = inner ? src->numel / inner : 0;
+    int64_t ss = src->ndim ? src->stride[src->ndim - 1] : 0, ds = dst->ndim ? dst->stride[dst->ndim - 1] : 0;
+#pragma omp parallel for schedule(static) if (src->numel > 65536)
+    for (int64_t r = 0; r < rows; r++) {
+        const real *s = src->data + tensor_offset_of(src, r * inner);
+        real *d = dst->data + tensor_offset_of(dst, r * inner);
+        for (int64_t j = 0; j < inner; j++) d[j * ds] = s[j * ss];
+    }
+}
+
+void tensor_to_buffer(const Tensor *t, real *buf) {
+    Tensor dst = tensor_wrap(buf, t->ndim, t->shape);
+    tensor_copy(&dst, t);
+}
+
+void tensor_fill(Tensor *t, real value) {
+    for (int64_t i = 0; i < t->numel; i++) t->data[tensor_offset_of(t, i)] = value;
+}
+
+real tensor_get(const Tensor *t, const int64_t *index) {
+    int64_t off = 0;
+    for (int d = 0; d < t->ndim; d++) {
+        NN_CHECK(index[d] >= 0 && index[d] < t->shape[d], "tensor_get", "index %lld out of range for dim %d of size %lld",
+                 (long long)index[d], d, (long long)t->shape[d]);
+        off += index[d] * t->stride[d];
+    }
+    return t->data[off];
+}
+
+static void print_rec(const Tensor *t, FILE *f, int dim, int64_t off, int indent) {
+    const int64_t edge = 3; /* show this many at each end when summarising */
+    int64_t n = t->shape[dim];
+    int summarise = n > 2 * edge;
+    fputc('[', f);
+    for (int64_t i = 0; i < n; i++) {
+        if (summarise && i == edge) {
+            fprintf(f, dim == t->ndim - 1 ? "..., " : "...,\n%*s", dim == t->ndim - 1 ? 0 : indent + 1, "");
+            i = n - edge;
+        }
+        int64_t o = off + i * t->stride[dim];
+        if (dim == t->ndim - 1)
+            fprintf(f, "%.4g", (double)t->data[o]);
+        else
+            print_rec(t, f, dim + 1, o, indent + 1);
+        if (i + 1 < n) {
+            if (dim == t->ndim - 1)
+                fputs(", ", f);
+            else
+                fprintf(f, ",\n%*s", indent + 1, "");
+        }
+    }
+    fputc(']', f);
+}
+
+void tensor_print(const Tensor *t, FILE *f) {
+    char s[128];
+    fprintf(f, "tensor%s ", shape_str(t->ndim, t->shape, s, sizeof s));
+    if (t->ndim == 0)
+        fprintf(f, "%.4g", (double)t->data[0]);
+    else if (t->numel == 0)
+        fputs("[]", f);
+    else
+        print_rec(t, f, 0, 0, 0);
+    fputc('\n', f);
+}

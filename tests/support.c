@@ -1,0 +1,51 @@
+#include "tests/support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int test_forking(void) {
+    const char *f = getenv("CK_FORK");
+    return !(f && strcmp(f, "no") == 0);
+}
+
+int test_quick(void) {
+    const char *q = getenv("NN_TEST_QUICK");
+    return q && strcmp(q, "1") == 0;
+}
+
+Tensor *test_randn(uint64_t seed, int ndim, const int64_t *shape) {
+    Rng r = rng_new(seed, 99);
+    return tensor_normal(ndim, shape, 0, 1, &r);
+}
+
+Tensor *test_uniform(uint64_t seed, int ndim, const int64_t *shape, real lo, real hi) {
+    Rng r = rng_new(seed, 98);
+    return tensor_uniform(ndim, shape, lo, hi, &r);
+}
+
+Tensor *test_param(Tensor *t) {
+    tensor_set_requires_grad(t, 1);
+    return t;
+}
+
+void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
+    GradcheckResult r = gradcheck(f, ctx, n, inputs, NULL);
+    ck_assert_msg(r.checked > 0, "%s: no element was checked", what);
+    ck_assert_msg(r.passed,
+                  "%s: %lld of %lld gradient elements wrong; worst: input %d element %lld analytic %.10g numeric %.10g",
+                  what, (long long)r.failures, (long long)r.checked, r.worst_input, (long long)r.worst_index,
+                  r.worst_analytic, r.worst_numeric);
+}
+
+void test_free_all(int n, Tensor *const *ts) {
+    for (int k = 0; k < n; k++) tensor_free(ts[k]);
+}
+
+void test_assert_close(const char *what, const real *a, const real *b, int64_t n, double atol, double rtol) {
+    for (int64_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        ck_assert_msg(d <= atol + rtol * fabs((double)b[i]), "%s: element %lld is %.9g, expected %.9g", what,
+                      (long long)i, (double)a[i], (double)b[i]);
+    }
+}

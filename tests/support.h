@@ -1,0 +1,39 @@
+/* Helpers shared by the Check suites. */
+#ifndef NN_TEST_SUPPORT_H
+#define NN_TEST_SUPPORT_H
+
+#include <check.h>
+#include <stdlib.h>
+
+#include "autograd/gradcheck.h"
+#include "autograd/ops.h"
+
+/* main() for a suite file: runs suite_fn's suite and exits non-zero on failure. */
+#define TEST_MAIN(suite_fn)                                                                                            \
+    int main(void) {                                                                                                   \
+        SRunner *sr = srunner_create(suite_fn());                                                                      \
+        srunner_run_all(sr, CK_NORMAL);                                                                                \
+        int failed = srunner_ntests_failed(sr);                                                                        \
+        srunner_free(sr);                                                                                              \
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;                                                                   \
+    }
+
+/* Whether tests run in forked children (not with CK_FORK=no, as under valgrind):
+ * tests that expect an abort are only added when they do. */
+int test_forking(void);
+/* Whether to shrink the work (NN_TEST_QUICK=1, set by make valgrind). */
+int test_quick(void);
+/* An owned tensor of normal values (mean 0, std 1) from a generator seeded with seed. */
+Tensor *test_randn(uint64_t seed, int ndim, const int64_t *shape);
+/* An owned tensor of uniform values in [lo, hi). */
+Tensor *test_uniform(uint64_t seed, int ndim, const int64_t *shape, real lo, real hi);
+/* Owned leaf that requires grad. */
+Tensor *test_param(Tensor *t);
+/* Runs gradcheck with the build's defaults and fails the test (naming what) if it does not pass. */
+void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
+/* Frees n owned tensors. */
+void test_free_all(int n, Tensor *const *ts);
+/* Asserts |a - b| <= atol + rtol |b| element by element over n values. */
+void test_assert_close(const char *what, const real *a, const real *b, int64_t n, double atol, double rtol);
+
+#endif

@@ -28,7 +28,7 @@ static double run_reduce(const real *p, int64_t n, int64_t s, ReduceOp op) {
         return m;
     }
     if (s == 1) {
-        real lane[8] = {0};
+        double lane[8] = {0}; /* double lanes: float sums of 4096 terms would lose 5 digits */
         int64_t j = 0;
         for (; j + 8 <= n; j += 8)
             for (int l = 0; l < 8; l++) lane[l] += p[j + l];

@@ -104,6 +104,31 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng);
 /* (x - mean) / sqrt(var + eps) * w + b over the last dim; w, b (H) may be NULL. */
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps);
 
+/* ---- attention ---- */
+
+/* How the rows of q, k, v group into sequences, and what each query may see. */
+typedef struct {
+    int64_t n_seq;                  /* number of sequences */
+    const int64_t *offsets;         /* (n_seq + 1): sequence s is rows [offsets[s], offsets[s + 1]) */
+    int heads;                      /* H = heads * head_dim */
+    int causal;                     /* query i may see keys j <= i of its sequence */
+    const unsigned char *key_valid; /* (rows) 0 marks a padding key; NULL: every key is real */
+    int neg_inf;                    /* 1: masked keys are left out and a query always sees itself;
+                                       0: -10000 is added to masked scores (the SASRec baseline) */
+    real dropout;                   /* on the attention probabilities, when training */
+    int training;
+    Rng *rng; /* dropout masks: one new stream per call */
+} AttentionSpec;
+
+/* Scaled dot-product attention, fused: per sequence and head,
+ * softmax(q k^T / sqrt(head_dim) + mask) v. q, k, v are (rows, H) with a
+ * contiguous last dim (row strides may differ, e.g. column slices of one
+ * (rows, 3H) projection). Returns (rows, H). With -10000 masking, a query
+ * whose keys are all masked gets the softmax of its raw scores over the whole
+ * sequence, as the dense baseline does; when it has a visible key, masked keys
+ * get weight exactly 0 (exp underflows unless scores differ by ~9900). */
+Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionSpec *spec);
+
 /* ---- losses (scalar results) ---- */
 
 /* Binary cross-entropy on logits: sum(weight * bce(x, target)) / sum(weight);

@@ -403,6 +403,45 @@ START_TEST(grad_cross_entropy) {
 }
 END_TEST
 
+/* ---- attention ---- */
+
+typedef struct {
+    AttentionSpec spec;
+    uint64_t drop_seed;
+} AttnCase;
+
+/* q, k, v are column slices of one (rows, 3H) input: non-contiguous rows */
+static Tensor *f_attention(Graph *g, Tensor *const *in, void *ctx) {
+    AttnCase *c = ctx;
+    int64_t H = in[0]->shape[1] / 3;
+    Rng r = rng_new(c->drop_seed, 3);
+    AttentionSpec spec = c->spec;
+    spec.rng = &r;
+    return ag_attention(g, ag_narrow(g, in[0], 1, 0, H), ag_narrow(g, in[0], 1, H, H), ag_narrow(g, in[0], 1, 2 * H, H),
+                        &spec);
+}
+
+START_TEST(grad_attention) {
+    /* 3 sequences of 5 rows, left-padded with 0, 2 and 5 (all) padding keys */
+    int64_t dense_off[] = {0, 5, 10, 15}, var_off[] = {0, 1, 4, 9};
+    unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    unsigned char holes[9] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
+    AttnCase cases[] = {
+        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},  /* SASRec dense: causal + padding, -10000 */
+        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},     /* length-aware: packed, causal */
+        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},    /* -inf, not causal, masked keys inside */
+        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},  /* -inf: fully padded rows see themselves */
+        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t rows = cases[c].spec.offsets[3];
+        Tensor *x = test_param(test_randn(190 + c, NN_SHAPE(rows, 3 * 4)));
+        test_gradcheck("attention", f_attention, &cases[c], 1, &x);
+        tensor_free(x);
+    }
+}
+END_TEST
+
 /* ---- the checker itself ---- */
 
 /* A user-defined op whose backward is 1% off: the checker must reject it. */
@@ -467,6 +506,7 @@ static Suite *grad_ops_suite(void) {
     tcase_add_test(tc, grad_layer_norm);
     tcase_add_test(tc, grad_bce_with_logits);
     tcase_add_test(tc, grad_cross_entropy);
+    tcase_add_test(tc, grad_attention);
     tcase_add_test(tc, gradcheck_rejects_a_one_percent_error);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,67 @@
+/* Adam and AdamW, written as torch.optim.Adam's single-tensor step: the bias
+ * corrections are computed in double, the update in the parameters' type. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "nn/optim.h"
+#include "tensor/error.h"
+#include "tensor/rmath.h"
+
+AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0}; }
+
+Adam *adam_new(Module *m, AdamConfig cfg) {
+    NN_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps >= 0,
+             "adam_new", "invalid settings: lr %g, betas (%g, %g), eps %g", (double)cfg.lr, (double)cfg.beta1,
+             (double)cfg.beta2, (double)cfg.eps);
+    Adam *a = nn_calloc(1, sizeof *a);
+    a->module = m;
+    a->cfg = cfg;
+    a->m = nn_calloc((size_t)m->n_params, sizeof *a->m);
+    a->v = nn_calloc((size_t)m->n_params, sizeof *a->v);
+    for (int i = 0; i < m->n_params; i++) {
+        const Tensor *p = m->params[i].value;
+        a->m[i] = tensor_zeros(p->ndim, p->shape);
+        a->v[i] = tensor_zeros(p->ndim, p->shape);
+    }
+    return a;
+}
+
+void adam_step(Adam *a) {
+    const AdamConfig *c = &a->cfg;
+    a->step++;
+    double bc1 = 1 - pow((double)c->beta1, (double)a->step);
+    double bc2_sqrt = sqrt(1 - pow((double)c->beta2, (double)a->step));
+    real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
+    real b1 = c->beta1, b2 = c->beta2, one_b1 = 1 - c->beta1, one_b2 = 1 - c->beta2, eps = c->eps;
+    real wd = c->weight_decay, decay = (real)(1 - (double)c->lr * c->weight_decay);
+    for (int i = 0; i < a->module->n_params; i++) {
+        Tensor *p = a->module->params[i].value;
+        if (!p->grad) continue; /* torch skips parameters without a gradient */
+        real *w = p->data, *gr = p->grad->data, *m = a->m[i]->data, *v = a->v[i]->data;
+        int64_t n = p->numel;
+        int decoupled = c->decoupled;
+#pragma omp parallel for schedule(static) if (n > 65536)
+        for (int64_t k = 0; k < n; k++) {
+            real gk = gr[k];
+            if (decoupled)
+                w[k] *= decay;
+            else if (wd != 0)
+                gk += wd * w[k];
+            m[k] = m[k] * b1 + gk * one_b1;
+            v[k] = v[k] * b2 + one_b2 * gk * gk;
+            real denom = R_SQRT(v[k]) / bc2_root + eps;
+            w[k] -= step_size * (m[k] / denom);
+        }
+    }
+}
+
+void adam_free(Adam *a) {
+    if (!a) return;
+    for (int i = 0; i < a->module->n_params; i++) {
+        tensor_free(a->m[i]);
+        tensor_free(a->v[i]);
+    }
+    free(a->m);
+    free(a->v);
+    free(a);
+}

@@ -1,0 +1,13 @@
+#include "nn/dropout.h"
+
+#include "autograd/ops.h"
+#include "tensor/error.h"
+
+Dropout dropout_new(real p) {
+    NN_CHECK(p >= 0 && p < 1, "dropout_new", "probability %g outside [0, 1)", (double)p);
+    return (Dropout){p};
+}
+
+Tensor *dropout_forward(const Dropout *d, Module *m, Graph *g, Tensor *x) {
+    return ag_dropout(g, x, d->p, m->training, &m->dropout_rng);
+}

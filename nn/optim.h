@@ -1,0 +1,54 @@
+/* Optimizers over a Module's parameters, matching torch.optim step for step. */
+#ifndef NN_OPTIM_H
+#define NN_OPTIM_H
+
+#include "nn/module.h"
+
+typedef struct {
+    real lr;           /* 1e-3 */
+    real beta1, beta2; /* 0.9, 0.999 */
+    real eps;          /* 1e-8 */
+    real weight_decay; /* 0 */
+    int decoupled;     /* 0: Adam (decay added to the gradient); 1: AdamW (decay applied to the weight) */
+} AdamConfig;
+
+typedef struct {
+    Module *module;
+    AdamConfig cfg;
+    int64_t step; /* steps taken */
+    Tensor **m;   /* first moments, one per parameter, same shapes */
+    Tensor **v;   /* second moments */
+} Adam;
+
+typedef struct {
+    real lr, momentum, dampening, weight_decay;
+    int nesterov;
+} SgdConfig;
+
+typedef struct {
+    Module *module;
+    SgdConfig cfg;
+    Tensor **buf; /* momentum buffers, NULL until the first step */
+} Sgd;
+
+/* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay. */
+AdamConfig adam_defaults(void);
+/* Adam (or AdamW) over every parameter of m; moments start at zero. */
+Adam *adam_new(Module *m, AdamConfig cfg);
+/* One update from the parameters' current gradients (missing gradients count as zero). */
+void adam_step(Adam *a);
+/* Frees the moments. NULL is allowed. */
+void adam_free(Adam *a);
+
+/* SGD with optional momentum, dampening, Nesterov and weight decay, as torch.optim.SGD. */
+Sgd *sgd_new(Module *m, SgdConfig cfg);
+/* One update. */
+void sgd_step(Sgd *s);
+/* Frees the buffers. NULL is allowed. */
+void sgd_free(Sgd *s);
+
+/* Scales all gradients so their global L2 norm is at most max_norm, as
+ * torch.nn.utils.clip_grad_norm_; returns the norm before clipping. */
+double clip_grad_norm(Module *m, double max_norm);
+
+#endif

@@ -1,0 +1,27 @@
+#include "nn/transformer.h"
+
+TransformerBlock transformer_block_new(Module *m, const char *name, const TransformerConfig *cfg) {
+    char sub[256];
+    TransformerBlock t;
+    t.attn = mha_new(m, module_join(sub, sizeof sub, name, "attn"), cfg->hidden, cfg->heads, cfg->attn_dropout,
+                     cfg->mask);
+    t.attn_norm = layernorm_new(m, module_join(sub, sizeof sub, name, "attn_norm"), cfg->hidden, cfg->eps);
+    t.ffn = feedforward_new(m, module_join(sub, sizeof sub, name, "ffn"), cfg->hidden, cfg->inner, cfg->act);
+    t.ffn_norm = layernorm_new(m, module_join(sub, sizeof sub, name, "ffn_norm"), cfg->hidden, cfg->eps);
+    t.dropout = dropout_new(cfg->dropout);
+    t.norm = cfg->norm;
+    return t;
+}
+
+Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
+    if (t->norm == NORM_POST) {
+        Tensor *a = dropout_forward(&t->dropout, m, g, mha_forward(&t->attn, m, g, x, layout));
+        Tensor *h = layernorm_forward(&t->attn_norm, g, ag_add(g, x, a));
+        Tensor *f = dropout_forward(&t->dropout, m, g, feedforward_forward(&t->ffn, g, h));
+        return layernorm_forward(&t->ffn_norm, g, ag_add(g, h, f));
+    }
+    Tensor *a = mha_forward(&t->attn, m, g, layernorm_forward(&t->attn_norm, g, x), layout);
+    Tensor *h = ag_add(g, x, dropout_forward(&t->dropout, m, g, a));
+    Tensor *f = feedforward_forward(&t->ffn, g, layernorm_forward(&t->ffn_norm, g, h));
+    return ag_add(g, h, dropout_forward(&t->dropout, m, g, f));
+}

@@ -29,13 +29,19 @@ Tensor *test_param(Tensor *t) {
     return t;
 }
 
-void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
-    GradcheckResult r = gradcheck(f, ctx, n, inputs, NULL);
+void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    GradcheckOptions o = gradcheck_defaults();
+    if (eps > 0) o.eps = eps;
+    GradcheckResult r = gradcheck(f, ctx, n, inputs, &o);
     ck_assert_msg(r.checked > 0, "%s: no element was checked", what);
     ck_assert_msg(r.passed,
                   "%s: %lld of %lld gradient elements wrong; worst: input %d element %lld analytic %.10g numeric %.10g",
                   what, (long long)r.failures, (long long)r.checked, r.worst_input, (long long)r.worst_index,
                   r.worst_analytic, r.worst_numeric);
+}
+
+void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
+    test_gradcheck_eps(what, f, ctx, n, inputs, 0);
 }
 
 void test_free_all(int n, Tensor *const *ts) {

@@ -1,0 +1,103 @@
+/* Times gemm on float products: square 512, 1024, 2048 and the products of a
+ * SASRec step (batch 256, length 50, hidden 64, 12103 items on Beauty).
+ *
+ * One JSON line per shape, with the keys of /work/shared/peer/matmul_torch.py
+ * so the two can be compared line by line:
+ *   {"op": "matmul", "M": .., "K": .., "N": .., "ms": .., "gflops": .., "threads": ..}
+ * ms is the median of --iters runs after --warmup runs. Operands are
+ * row-major, filled with normal values from a seeded generator. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+#include "tensor/parallel.h"
+#include "tensor/rng.h"
+
+static const int64_t SHAPES[][3] = {/* M, K, N */
+                                    {512, 512, 512},  {1024, 1024, 1024}, {2048, 2048, 2048},
+                                    {12800, 64, 64},  {12800, 64, 256},   {256, 64, 12103}};
+
+static const char USAGE[] = "usage: matmul [--threads N (2)] [--iters N (20)] [--warmup N (3)] [--help]\n";
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Parses the value of flag argv[*i] as an integer >= lo into *out; 0 on success. */
+static int int_flag(int argc, char **argv, int *i, int lo, int *out) {
+    const char *flag = argv[*i];
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "matmul: %s needs a value\n", flag);
+        return -1;
+    }
+    char *end;
+    long v = strtol(argv[++*i], &end, 10);
+    if (*end != '\0' || end == argv[*i] || v < lo || v > 1000000) {
+        fprintf(stderr, "matmul: %s '%s': expected an integer >= %d\n", flag, argv[*i], lo);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* A (rows, cols) buffer of standard normal values from stream `stream` of seed 0. */
+static float *randn(int64_t n, uint64_t stream) {
+    float *x = nn_aligned_alloc((size_t)n * sizeof(float));
+    Rng r = rng_new(0, stream);
+    for (int64_t i = 0; i < n; i++) x[i] = (float)rng_normal(&r);
+    return x;
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, iters = 20, warmup = 3;
+    for (int i = 1; i < argc; i++) {
+        int bad = 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--threads") == 0) {
+            bad = int_flag(argc, argv, &i, 1, &threads);
+        } else if (strcmp(argv[i], "--iters") == 0) {
+            bad = int_flag(argc, argv, &i, 1, &iters);
+        } else if (strcmp(argv[i], "--warmup") == 0) {
+            bad = int_flag(argc, argv, &i, 0, &warmup);
+        } else {
+            fprintf(stderr, "matmul: unknown argument '%s' (try --help)\n", argv[i]);
+            bad = 1;
+        }
+        if (bad) return 2;
+    }
+    nn_set_threads(threads);
+    double *times = malloc((size_t)iters * sizeof(double));
+    for (size_t s = 0; s < sizeof SHAPES / sizeof SHAPES[0]; s++) {
+        int64_t M = SHAPES[s][0], K = SHAPES[s][1], N = SHAPES[s][2];
+        float *a = randn(M * K, 2 * s), *b = randn(K * N, 2 * s + 1), *c = randn(M * N, 99);
+        for (int i = 0; i < warmup; i++) gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
+        for (int i = 0; i < iters; i++) {
+            double t0 = now_ms();
+            gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
+            times[i] = now_ms() - t0;
+        }
+        qsort(times, (size_t)iters, sizeof(double), cmp_double);
+        double ms = times[iters / 2];
+        printf("{\"op\": \"matmul\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"ms\": %.4f, \"gflops\": %.2f, "
+               "\"threads\": %d}\n",
+               (long long)M, (long long)K, (long long)N, ms, 2.0 * M * K * N / (ms * 1e6), threads);
+        fflush(stdout);
+        free(a);
+        free(b);
+        free(c);
+    }
+    free(times);
+    return 0;
+}

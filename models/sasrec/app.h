@@ -1,0 +1,15 @@
+/* The subcommands of the sasrec program; each takes the arguments after its
+ * name and returns the process exit code (see main.c). */
+#ifndef SASREC_APP_H
+#define SASREC_APP_H
+
+/* sasrec train */
+int app_train(int argc, char **argv);
+/* sasrec eval */
+int app_eval(int argc, char **argv);
+/* sasrec predict */
+int app_predict(int argc, char **argv);
+/* sasrec explain */
+int app_explain(int argc, char **argv);
+
+#endif

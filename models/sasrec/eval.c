@@ -1,0 +1,158 @@
+#include "models/sasrec/eval.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd/ops.h"
+#include "tensor/error.h"
+#include "tensor/kernels.h"
+#include "tensor/parallel.h"
+
+/* The rank of the answer among candidates: how many other candidates score at
+ * least as high. skip[j] marks items that never rank (full ranking). */
+static int64_t rank_full(const real *score, int64_t n, int64_t answer, const unsigned char *skip) {
+    if (skip[answer]) return n; /* excluded: a miss */
+    real a = score[answer];
+    int64_t r = 0;
+    for (int64_t j = 1; j < n; j++) r += !skip[j] && j != answer && score[j] >= a;
+    return r;
+}
+
+/* Marks the input part of user u for split (valid: s[:-2], test: s[:-1]) in skip. */
+static void mark_seen(const Dataset *ds, int64_t u, Split split, unsigned char *skip, int on) {
+    int64_t len;
+    const int32_t *seq = dataset_seq(ds, u, &len);
+    int64_t n = len - (split == SPLIT_VALID ? 2 : split == SPLIT_TEST ? 1 : 0);
+    for (int64_t i = 0; i < n; i++) skip[seq[i]] = (unsigned char)on;
+}
+
+/* Ranks one batch given a function scoring the batch's users: scores (B, N + 1). */
+static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, const SeqBatch *b, const real *scores,
+                       int64_t *rank) {
+    int64_t N1 = ds->n_items + 1;
+#pragma omp parallel
+    {
+        unsigned char *skip = opt->protocol == PROTOCOL_FULL ? nn_calloc((size_t)N1, 1) : NULL;
+        real *zeroed = opt->protocol == PROTOCOL_FULL && opt->seen == SEEN_ZERO ? nn_malloc((size_t)N1 * sizeof(real)) : NULL;
+#pragma omp for schedule(static)
+        for (int i = 0; i < b->B; i++) {
+            int64_t u = b->user[i], ans = b->answer[i];
+            const real *sc = scores + (int64_t)i * N1;
+            if (opt->protocol == PROTOCOL_SAMPLE) {
+                const int32_t *neg = opt->samples->neg + u * opt->samples->n_neg;
+                int64_t r = 0;
+                for (int k = 0; k < opt->samples->n_neg; k++) r += sc[neg[k]] >= sc[ans];
+                rank[i] = r;
+            } else if (opt->seen == SEEN_EXCLUDE) {
+                mark_seen(ds, u, split, skip, 1);
+                skip[0] = 1;
+                rank[i] = rank_full(sc, N1, ans, skip);
+                mark_seen(ds, u, split, skip, 0);
+            } else { /* seen items score 0 and compete */
+                memcpy(zeroed, sc, (size_t)N1 * sizeof(real));
+                int64_t len;
+                const int32_t *seq = dataset_seq(ds, u, &len);
+                for (int64_t k = 0; k < len - (split == SPLIT_VALID ? 2 : 1); k++) zeroed[seq[k]] = 0;
+                skip[0] = 1;
+                rank[i] = rank_full(zeroed, N1, ans, skip);
+            }
+        }
+        free(skip);
+        free(zeroed);
+    }
+}
+
+void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
+    const Tensor *E = s->item_emb.weight; /* (N + 1, H) */
+    int64_t B = U->shape[0], H = U->shape[1], N1 = E->shape[0];
+    gemm(B, N1, H, U->data, H, 1, E->data, 1, H, 0, out, N1);
+}
+
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    int64_t L = s->cfg.max_len, N1 = ds->n_items + 1, nb = opt->batch;
+    int was_training = s->m.training, grad = ag_set_grad_enabled(0);
+    module_train(&s->m, 0);
+    Graph *g = graph_new();
+    SeqBatch b;
+    batch_alloc(&b, (int)nb, (int)L);
+    int64_t *users = nn_malloc((size_t)nb * sizeof *users);
+    real *scores = nn_malloc((size_t)(nb * N1) * sizeof *scores);
+    for (int64_t start = 0; start < ds->n_users; start += nb) {
+        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
+        for (int i = 0; i < n; i++) users[i] = start + i;
+        batch_fill(&b, ds, split, users, n, NULL, 0);
+        Tokens t = sasrec_tokens(g, b.input, b.len, n, L, 1);
+        Tensor *U = sasrec_last(g, sasrec_forward(s, g, &t), &t);
+        if (opt->protocol == PROTOCOL_FULL) {
+            eval_score_all(s, U, scores);
+        } else { /* only the candidates' scores are needed */
+            const Tensor *E = s->item_emb.weight;
+            int64_t H = U->shape[1];
+            for (int i = 0; i < n; i++) {
+                const int32_t *neg = opt->samples->neg + (start + i) * opt->samples->n_neg;
+                real *row = scores + (int64_t)i * N1;
+                const real *u = U->data + i * H;
+                for (int k = -1; k < opt->samples->n_neg; k++) {
+                    int64_t item = k < 0 ? b.answer[i] : neg[k];
+                    real acc = 0;
+                    for (int64_t h = 0; h < H; h++) acc += u[h] * E->data[item * H + h];
+                    row[item] = acc;
+                }
+            }
+        }
+        rank_batch(ds, split, opt, &b, scores, rank + start);
+        graph_reset(g);
+    }
+    free(users);
+    free(scores);
+    batch_free(&b);
+    graph_free(g);
+    module_train(&s->m, was_training);
+    ag_set_grad_enabled(grad);
+}
+
+void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    int64_t N1 = ds->n_items + 1, nb = 256;
+    real *pop = nn_calloc((size_t)N1, sizeof *pop);
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        int64_t len;
+        const int32_t *seq = dataset_seq(ds, u, &len);
+        for (int64_t k = 0; k + 2 < len; k++) pop[seq[k]] += 1;
+    }
+    for (int64_t j = 1; j < N1; j++) { /* a tie-break in [0, 0.5): keeps the order of distinct counts */
+        uint32_t w[4];
+        philox4x32(0x907, 0, (uint64_t)j, w);
+        pop[j] += (real)(0.5 * rng_word_to_unit(w[0]));
+    }
+    SeqBatch b;
+    batch_alloc(&b, (int)nb, 1);
+    int64_t *users = nn_malloc((size_t)nb * sizeof *users);
+    real *scores = nn_malloc((size_t)(nb * N1) * sizeof *scores);
+    for (int64_t start = 0; start < ds->n_users; start += nb) {
+        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
+        for (int i = 0; i < n; i++) users[i] = start + i;
+        batch_fill(&b, ds, split, users, n, NULL, 0);
+        for (int i = 0; i < n; i++) memcpy(scores + (int64_t)i * N1, pop, (size_t)N1 * sizeof *pop);
+        rank_batch(ds, split, opt, &b, scores, rank + start);
+    }
+    free(users);
+    free(scores);
+    free(pop);
+    batch_free(&b);
+}
+
+Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt) {
+    int64_t *rank = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *rank);
+    eval_rank_model(s, ds, split, opt, rank);
+    Metrics m = metrics_from_ranks(opt->protocol, rank, ds->n_users);
+    free(rank);
+    return m;
+}
+
+Metrics eval_popular(const Dataset *ds, Split split, const EvalOptions *opt) {
+    int64_t *rank = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *rank);
+    eval_rank_popular(ds, split, opt, rank);
+    Metrics m = metrics_from_ranks(opt->protocol, rank, ds->n_users);
+    free(rank);
+    return m;
+}

@@ -1,0 +1,37 @@
+/* Evaluation: the rank of each user's held-out answer under the sampled
+ * protocol (answer + n_neg negatives) or full ranking (every item), and the
+ * most-popular baseline ranked the same way. Ties count against the answer. */
+#ifndef SASREC_EVAL_H
+#define SASREC_EVAL_H
+
+#include "models/sasrec/batch.h"
+#include "models/sasrec/metrics.h"
+#include "models/sasrec/model.h"
+#include "models/sasrec/sample.h"
+
+typedef enum {
+    SEEN_EXCLUDE, /* items of the model input never rank (the default) */
+    SEEN_ZERO,    /* their score is set to 0, as the seed does */
+} SeenPolicy;
+
+typedef struct {
+    Protocol protocol;
+    SeenPolicy seen;          /* full ranking only */
+    const SampleSet *samples; /* sampled protocol: the negatives */
+    int batch;                /* users per forward pass */
+} EvalOptions;
+
+/* Ranks (n_users) of the answers of split (SPLIT_VALID or SPLIT_TEST) under the model. */
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank);
+/* The same ranks for the most-popular baseline: items scored by how often they
+ * occur in the training part (all but each user's last two items), ties broken
+ * at random by a fixed hash of the item. */
+void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank);
+/* Metrics of the model on split. */
+Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt);
+/* Metrics of the most-popular baseline on split. */
+Metrics eval_popular(const Dataset *ds, Split split, const EvalOptions *opt);
+/* Scores of every item for each user of the batch: out (B, N + 1) = U (B, H) item_emb^T. */
+void eval_score_all(const Sasrec *s, const Tensor *U, real *out);
+
+#endif

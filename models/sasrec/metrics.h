@@ -1,0 +1,36 @@
+/* Ranking metrics from the rank of each user's answer (0 = first).
+ *   HR@k   = mean [r < k]                (= Recall@k with one answer)
+ *   NDCG@k = mean [r < k] / log2(r + 2)
+ *   MRR    = mean 1 / (r + 1)
+ * The sampled protocol reports HR@1, HR@5, HR@10, NDCG@5, NDCG@10 and MRR;
+ * full ranking HR@5, HR@10, HR@20, NDCG@5, NDCG@10, NDCG@20. */
+#ifndef SASREC_METRICS_H
+#define SASREC_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum { PROTOCOL_SAMPLE, PROTOCOL_FULL } Protocol;
+
+#define METRICS_MAX 6
+
+typedef struct {
+    Protocol protocol;
+    int n;                        /* number of metrics */
+    const char *name[METRICS_MAX]; /* "HR@10", ... */
+    double value[METRICS_MAX];     /* in [0, 1] */
+    int64_t users;                 /* answers ranked */
+} Metrics;
+
+/* The protocol's metrics over n ranks. */
+Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n);
+/* The value of the named metric, or -1 if the protocol lacks it. */
+double metrics_get(const Metrics *m, const char *name);
+/* The metric early stopping watches: MRR (sampled) or NDCG@20 (full). */
+const char *metrics_monitor(Protocol protocol);
+/* Writes the metrics as JSON members ("HR@10": 0.4651, ...) without braces. */
+void metrics_write_json(const Metrics *m, FILE *f);
+/* "sample" or "full". */
+const char *protocol_name(Protocol p);
+
+#endif

@@ -1,0 +1,80 @@
+/* SASRec (Kang & McAuley 2018) as in the S3-Rec codebase, built from nn/ layers:
+ *
+ *   E = Dropout(LayerNorm(item_emb[x] + pos_emb[0..L-1]))           (B, L, H)
+ *   N post-LayerNorm transformer blocks, causal + key-padding mask     (B, L, H)
+ *   score(item j at position t) = <F[b, t], item_emb[j]>
+ *
+ * A batch runs dense (B * L rows, padding included, as the reference) or
+ * packed (only the real positions of each left-padded sequence: the length-
+ * aware step). Padded keys are masked and padded targets carry no loss, so
+ * both give the same loss and gradients; packed skips ~88% of the work on
+ * Beauty. */
+#ifndef SASREC_MODEL_H
+#define SASREC_MODEL_H
+
+#include "nn/embedding.h"
+#include "nn/transformer.h"
+
+typedef enum { LOSS_BCE, LOSS_CE } LossKind;
+
+typedef struct {
+    int64_t n_items;     /* N; the item table has N + 1 rows, row 0 is padding */
+    int64_t max_len;     /* L, 50 */
+    int64_t hidden;      /* H, 64 */
+    int layers, heads;   /* 2, 2 */
+    double dropout;      /* hidden dropout, 0.5 */
+    double attn_dropout; /* on attention probabilities, 0.5 */
+    double init_std;     /* N(0, init_std) for Linear and Embedding weights, 0.02 */
+    NormPlacement norm;  /* post (the seed) or pre */
+    MaskKind mask;       /* -10000 (the seed) or -inf */
+} SasrecConfig;
+
+/* Called with the output of each stage of sasrec_forward (sasrec explain). */
+typedef void (*SasrecTrace)(void *ctx, const char *stage, const Tensor *t);
+
+typedef struct {
+    SasrecConfig cfg;
+    Module m;                 /* owns every parameter */
+    Embedding item_emb;       /* (N + 1, H), padding row 0 */
+    Embedding pos_emb;        /* (L, H) */
+    LayerNorm emb_norm;       /* eps 1e-12 */
+    Dropout dropout;
+    TransformerBlock *blocks; /* (layers) */
+    LayerNorm final_norm;     /* pre-LayerNorm only: after the last block */
+    SasrecTrace trace;        /* NULL, or a hook that sees every stage */
+    void *trace_ctx;
+} Sasrec;
+
+/* The rows a batch feeds the model. */
+typedef struct {
+    int64_t B, L, T;          /* sequences, max length, rows (B * L dense; real positions packed) */
+    int64_t *ids;             /* (T) input item ids (0 = padding, dense only) */
+    int64_t *slot;            /* (T) position 0..L-1 of each row in the left-padded input */
+    int64_t *offsets;         /* (B + 1) rows of sequence b: [offsets[b], offsets[b + 1]) */
+    unsigned char *key_valid; /* (T) dense: 1 where the input is real; NULL when packed */
+    int64_t *last;            /* (B) row of each sequence's last position, -1 if it is empty */
+} Tokens;
+
+/* Default settings of the seed (H 64, L 50, 2 layers, 2 heads, dropout 0.5, post-LN, -10000 mask). */
+SasrecConfig sasrec_default_config(void);
+/* Builds the model and initialises it as the seed does: Linear and Embedding
+ * weights N(0, init_std) (padding row zero), biases 0, LayerNorm 1 and 0. */
+void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed);
+/* Frees the model. */
+void sasrec_free(Sasrec *s);
+
+/* The rows of a left-padded (B, L) input with len[b] real items each, in g's arena. */
+Tokens sasrec_tokens(Graph *g, const int64_t *input, const int32_t *len, int64_t B, int64_t L, int packed);
+/* values (B, L) at the rows of t, as (T) ids in g's arena (targets, negatives). */
+int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values);
+/* The sequence output F (T, H). */
+Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t);
+/* The training loss on F: BCE over the positive and negative of each real
+ * target (SASRec), or cross-entropy over all items. pos and neg are (T); rows
+ * whose pos is 0 carry no loss. */
+Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
+                    LossKind loss);
+/* The user vectors F[last] (B, H) of a forward pass (rows of empty sequences are 0). */
+Tensor *sasrec_last(Graph *g, Tensor *F, const Tokens *t);
+
+#endif

@@ -1,0 +1,71 @@
+#include "models/sasrec/topk.h"
+
+#include <stdlib.h>
+
+#include "tensor/error.h"
+
+/* A min-heap of (score, index) by "worse first": the root is the entry that
+ * leaves first when a better one arrives. */
+static int worse(real sa, int64_t ia, real sb, int64_t ib) { return sa < sb || (sa == sb && ia > ib); }
+
+static void sift_down(real *hs, int64_t *hi, int64_t n, int64_t i) {
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && worse(hs[l], hi[l], hs[m], hi[m])) m = l;
+        if (r < n && worse(hs[r], hi[r], hs[m], hi[m])) m = r;
+        if (m == i) return;
+        real ts = hs[i];
+        hs[i] = hs[m];
+        hs[m] = ts;
+        int64_t ti = hi[i];
+        hi[i] = hi[m];
+        hi[m] = ti;
+        i = m;
+    }
+}
+
+int64_t topk_select(const real *scores, const unsigned char *skip, int64_t n, int64_t k, int64_t *out) {
+    if (k <= 0 || n <= 1) return 0;
+    if (k > n) k = n;
+    real *hs = nn_malloc((size_t)k * sizeof *hs); /* heap scores */
+    int64_t *hi = out;                             /* heap indices live in out */
+    int64_t size = 0;
+    for (int64_t i = 1; i < n; i++) {
+        if (skip && skip[i]) continue;
+        real s = scores[i];
+        if (s != s) continue; /* NaN never ranks */
+        if (size < k) {
+            /* sift up */
+            int64_t c = size++;
+            hs[c] = s;
+            hi[c] = i;
+            while (c > 0) {
+                int64_t p = (c - 1) / 2;
+                if (!worse(hs[c], hi[c], hs[p], hi[p])) break;
+                real ts = hs[c];
+                hs[c] = hs[p];
+                hs[p] = ts;
+                int64_t ti = hi[c];
+                hi[c] = hi[p];
+                hi[p] = ti;
+                c = p;
+            }
+        } else if (worse(hs[0], hi[0], s, i)) {
+            hs[0] = s;
+            hi[0] = i;
+            sift_down(hs, hi, size, 0);
+        }
+    }
+    /* Pop worst-first into the back: out ends best first. */
+    for (int64_t end = size - 1; end > 0; end--) {
+        real ts = hs[0];
+        hs[0] = hs[end];
+        hs[end] = ts;
+        int64_t ti = hi[0];
+        hi[0] = hi[end];
+        hi[end] = ti;
+        sift_down(hs, hi, end, 0);
+    }
+    free(hs);
+    return size;
+}

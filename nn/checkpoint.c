@@ -1,0 +1,143 @@
+#include "nn/checkpoint.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/safetensors.h"
+
+#define OPT_M "optim.m."
+#define OPT_V "optim.v."
+#define OPT_STEP "optim.step"
+
+static char *prefixed(const char *prefix, const char *name) {
+    size_t n = strlen(prefix) + strlen(name) + 1;
+    char *s = nn_malloc(n);
+    snprintf(s, n, "%s%s", prefix, name);
+    return s;
+}
+
+int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_meta, const char *const *meta_keys,
+                    const char *const *meta_values, NnError *err) {
+    int n = m->n_params * (opt ? 3 : 1);
+    const char **names = nn_calloc((size_t)n, sizeof *names);
+    const Tensor **tensors = nn_calloc((size_t)n, sizeof *tensors);
+    char **owned = nn_calloc((size_t)n, sizeof *owned);
+    for (int i = 0; i < m->n_params; i++) {
+        names[i] = m->params[i].name;
+        tensors[i] = m->params[i].value;
+        if (opt) {
+            names[m->n_params + 2 * i] = owned[2 * i] = prefixed(OPT_M, m->params[i].name);
+            tensors[m->n_params + 2 * i] = opt->m[i];
+            names[m->n_params + 2 * i + 1] = owned[2 * i + 1] = prefixed(OPT_V, m->params[i].name);
+            tensors[m->n_params + 2 * i + 1] = opt->v[i];
+        }
+    }
+    const char **keys = nn_calloc((size_t)n_meta + 2, sizeof *keys), **values = nn_calloc((size_t)n_meta + 2, sizeof *values);
+    char step[32];
+    snprintf(step, sizeof step, "%" PRId64, opt ? opt->step : 0);
+    int nm = 0;
+    keys[nm] = "format";
+    values[nm++] = "nn checkpoint 1";
+    if (opt) {
+        keys[nm] = OPT_STEP;
+        values[nm++] = step;
+    }
+    for (int i = 0; i < n_meta; i++) {
+        keys[nm] = meta_keys[i];
+        values[nm++] = meta_values[i];
+    }
+    int rc = safetensors_write(path, n, names, tensors, nm, keys, values, err);
+    for (int i = 0; i < n; i++) free(owned[i]);
+    free(owned);
+    free(names);
+    free(tensors);
+    free(keys);
+    free(values);
+    return rc;
+}
+
+/* Whether the stored tensor i has t's shape; a message naming both otherwise. */
+static int check_shape(const char *path, const SafeTensors *st, int i, const Tensor *t, NnError *err) {
+    const int64_t *shape;
+    int nd = safetensors_shape(st, i, &shape);
+    if (shape_equal(nd, shape, t->ndim, t->shape)) return 0;
+    char s1[128], s2[128];
+    int nds = nd <= TENSOR_MAX_DIMS ? nd : TENSOR_MAX_DIMS;
+    return nn_fail(err, "%s: tensor '%s' has shape %s%s, the model expects %s (was it saved with other settings?)", path,
+                   safetensors_name(st, i), shape_str(nds, shape, s1, sizeof s1), nd > nds ? " (and more dims)" : "",
+                   shape_str(t->ndim, t->shape, s2, sizeof s2));
+}
+
+int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
+    SafeTensors *st = safetensors_read(path, err);
+    if (!st) return -1;
+    int rc = -1;
+    const char *step_text = safetensors_meta(st, OPT_STEP);
+    int has_opt = step_text != NULL;
+    int expected = m->n_params * (has_opt ? 3 : 1);
+    int64_t step = 0;
+    if (opt && !has_opt) {
+        nn_fail(err, "%s: holds no optimizer state (it was saved without one)", path);
+        goto done;
+    }
+    if (has_opt) {
+        char *end;
+        long long v = strtoll(step_text, &end, 10);
+        if (*step_text == '\0' || *end != '\0' || v < 0) {
+            nn_fail(err, "%s: metadata %s is \"%s\", expected a step count", path, OPT_STEP, step_text);
+            goto done;
+        }
+        step = v;
+    }
+    /* Check everything before changing anything. */
+    for (int i = 0; i < m->n_params; i++) {
+        const char *name = m->params[i].name;
+        int k = safetensors_find(st, name);
+        if (k < 0) {
+            nn_fail(err, "%s: no tensor '%s' (the model has %d parameters; is this a checkpoint of this model?)", path,
+                    name, m->n_params);
+            goto done;
+        }
+        if (check_shape(path, st, k, m->params[i].value, err)) goto done;
+        for (int which = 0; has_opt && which < 2; which++) {
+            char *full = prefixed(which ? OPT_V : OPT_M, name);
+            int j = safetensors_find(st, full);
+            if (j < 0)
+                nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
+            free(full);
+            if (j < 0 || check_shape(path, st, j, m->params[i].value, err)) goto done;
+        }
+    }
+    if (safetensors_count(st) != expected) {
+        for (int k = 0; k < safetensors_count(st); k++) {
+            const char *name = safetensors_name(st, k);
+            if (strncmp(name, OPT_M, strlen(OPT_M)) == 0)
+                name += strlen(OPT_M);
+            else if (strncmp(name, OPT_V, strlen(OPT_V)) == 0)
+                name += strlen(OPT_V);
+            if (!module_find(m, name)) {
+                nn_fail(err, "%s: tensor '%s' is not a parameter of this model", path, safetensors_name(st, k));
+                goto done;
+            }
+        }
+        nn_fail(err, "%s: %d tensors, expected %d", path, safetensors_count(st), expected);
+        goto done;
+    }
+    for (int i = 0; i < m->n_params; i++) {
+        if (safetensors_load_into(st, m->params[i].name, m->params[i].value, err)) goto done;
+        if (opt) {
+            char *mn = prefixed(OPT_M, m->params[i].name), *vn = prefixed(OPT_V, m->params[i].name);
+            int bad = safetensors_load_into(st, mn, opt->m[i], err) || safetensors_load_into(st, vn, opt->v[i], err);
+            free(mn);
+            free(vn);
+            if (bad) goto done;
+        }
+    }
+    if (opt) opt->step = step;
+    rc = 0;
+done:
+    safetensors_free(st);
+    return rc;
+}

@@ -1,0 +1,23 @@
+/* Checkpoints: a Module's parameters (and optionally Adam's state) in one
+ * safetensors file, saved atomically and loaded only if it matches.
+ *
+ * Parameters are stored under their names; Adam's moments under
+ * "optim.m.<name>" and "optim.v.<name>", its step count in the metadata key
+ * "optim.step". Loading checks every name, dtype and shape against the model
+ * before it changes anything, so a refused file leaves the model as it was. */
+#ifndef NN_CHECKPOINT_H
+#define NN_CHECKPOINT_H
+
+#include "nn/optim.h"
+#include "tensor/error.h"
+
+/* Writes m's parameters (and opt's state when opt is non-NULL) and n_meta
+ * extra metadata strings to path atomically; -1 and a message on failure. */
+int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_meta, const char *const *meta_keys,
+                    const char *const *meta_values, NnError *err);
+/* Loads path into m (and into opt when non-NULL: the file must then hold an
+ * optimizer state). The file must hold exactly m's parameters with m's shapes;
+ * -1 and a message saying what differs otherwise, m untouched. */
+int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err);
+
+#endif

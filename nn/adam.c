@@ -16,6 +16,7 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
     Adam *a = nn_calloc(1, sizeof *a);
     a->module = m;
     a->cfg = cfg;
+    a->skipped = nn_calloc((size_t)m->n_params, sizeof *a->skipped);
     a->m = nn_calloc((size_t)m->n_params, sizeof *a->m);
     a->v = nn_calloc((size_t)m->n_params, sizeof *a->v);
     for (int i = 0; i < m->n_params; i++) {
@@ -29,14 +30,17 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
     a->step++;
-    double bc1 = 1 - pow((double)c->beta1, (double)a->step);
-    double bc2_sqrt = sqrt(1 - pow((double)c->beta2, (double)a->step));
-    real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
-    real b1 = c->beta1, b2 = c->beta2, one_b1 = 1 - c->beta1, one_b2 = 1 - c->beta2, eps = c->eps;
-    real wd = c->weight_decay, decay = (real)(1 - (double)c->lr * c->weight_decay);
+    real b1 = (real)c->beta1, b2 = (real)c->beta2, one_b1 = (real)(1 - c->beta1), one_b2 = (real)(1 - c->beta2);
+    real eps = (real)c->eps, wd = (real)c->weight_decay, decay = (real)(1 - c->lr * c->weight_decay);
     for (int i = 0; i < a->module->n_params; i++) {
         Tensor *p = a->module->params[i].value;
-        if (!p->grad) continue; /* torch skips parameters without a gradient */
+        if (!p->grad) { /* torch skips parameters without a gradient, and their step counts */
+            a->skipped[i]++;
+            continue;
+        }
+        double t = (double)(a->step - a->skipped[i]);
+        double bc1 = 1 - pow(c->beta1, t), bc2_sqrt = sqrt(1 - pow(c->beta2, t));
+        real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
         real *w = p->data, *gr = p->grad->data, *m = a->m[i]->data, *v = a->v[i]->data;
         int64_t n = p->numel;
         int decoupled = c->decoupled;
@@ -61,6 +65,7 @@ void adam_free(Adam *a) {
         tensor_free(a->m[i]);
         tensor_free(a->v[i]);
     }
+    free(a->skipped);
     free(a->m);
     free(a->v);
     free(a);

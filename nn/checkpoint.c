@@ -10,6 +10,7 @@
 #define OPT_M "optim.m."
 #define OPT_V "optim.v."
 #define OPT_STEP "optim.step"
+#define OPT_SKIPPED "optim.skipped" /* per parameter: steps it had no gradient, comma separated */
 
 static char *prefixed(const char *prefix, const char *name) {
     size_t n = strlen(prefix) + strlen(name) + 1;
@@ -34,15 +35,20 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
             tensors[m->n_params + 2 * i + 1] = opt->v[i];
         }
     }
-    const char **keys = nn_calloc((size_t)n_meta + 2, sizeof *keys), **values = nn_calloc((size_t)n_meta + 2, sizeof *values);
+    const char **keys = nn_calloc((size_t)n_meta + 3, sizeof *keys), **values = nn_calloc((size_t)n_meta + 3, sizeof *values);
     char step[32];
     snprintf(step, sizeof step, "%" PRId64, opt ? opt->step : 0);
+    char *skipped = nn_calloc((size_t)m->n_params * 21 + 1, 1);
+    for (int i = 0, len = 0; opt && i < m->n_params; i++)
+        len += snprintf(skipped + len, 22, "%s%" PRId64, i ? "," : "", opt->skipped[i]);
     int nm = 0;
     keys[nm] = "format";
     values[nm++] = "nn checkpoint 1";
     if (opt) {
         keys[nm] = OPT_STEP;
         values[nm++] = step;
+        keys[nm] = OPT_SKIPPED;
+        values[nm++] = skipped;
     }
     for (int i = 0; i < n_meta; i++) {
         keys[nm] = meta_keys[i];
@@ -51,6 +57,7 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
     int rc = safetensors_write(path, n, names, tensors, nm, keys, values, err);
     for (int i = 0; i < n; i++) free(owned[i]);
     free(owned);
+    free(skipped);
     free(names);
     free(tensors);
     free(keys);
@@ -74,6 +81,7 @@ int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
     SafeTensors *st = safetensors_read(path, err);
     if (!st) return -1;
     int rc = -1;
+    int64_t *skipped = NULL;
     const char *step_text = safetensors_meta(st, OPT_STEP);
     int has_opt = step_text != NULL;
     int expected = m->n_params * (has_opt ? 3 : 1);
@@ -90,6 +98,20 @@ int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
             goto done;
         }
         step = v;
+    }
+    skipped = nn_calloc((size_t)m->n_params + 1, sizeof *skipped);
+    if (has_opt) { /* per-parameter skipped steps; absent in files of older writers: all 0 */
+        const char *p = safetensors_meta(st, OPT_SKIPPED);
+        for (int i = 0; p && i < m->n_params; i++) {
+            char *end;
+            long long v = strtoll(p, &end, 10);
+            if (end == p || v < 0 || v > step || (*end != ',' && *end != '\0') || (*end == '\0') != (i == m->n_params - 1)) {
+                nn_fail(err, "%s: metadata %s must list %d step counts", path, OPT_SKIPPED, m->n_params);
+                goto done;
+            }
+            skipped[i] = v;
+            p = *end ? end + 1 : end;
+        }
     }
     /* Check everything before changing anything. */
     for (int i = 0; i < m->n_params; i++) {
@@ -135,9 +157,13 @@ int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
             if (bad) goto done;
         }
     }
-    if (opt) opt->step = step;
+    if (opt) {
+        opt->step = step;
+        for (int i = 0; i < m->n_params; i++) opt->skipped[i] = skipped[i];
+    }
     rc = 0;
 done:
+    free(skipped);
     safetensors_free(st);
     return rc;
 }

@@ -4,20 +4,23 @@
 
 #include "nn/module.h"
 
+/* Settings in double, as torch keeps them: with beta2 = 0.999f, 1 - beta2 would be off by 1.3e-5. */
 typedef struct {
-    real lr;           /* 1e-3 */
-    real beta1, beta2; /* 0.9, 0.999 */
-    real eps;          /* 1e-8 */
-    real weight_decay; /* 0 */
-    int decoupled;     /* 0: Adam (decay added to the gradient); 1: AdamW (decay applied to the weight) */
+    double lr;           /* 1e-3 */
+    double beta1, beta2; /* 0.9, 0.999 */
+    double eps;          /* 1e-8 */
+    double weight_decay; /* 0 */
+    int decoupled;       /* 0: Adam (decay added to the gradient); 1: AdamW (decay applied to the weight) */
 } AdamConfig;
 
 typedef struct {
     Module *module;
     AdamConfig cfg;
-    int64_t step; /* steps taken */
-    Tensor **m;   /* first moments, one per parameter, same shapes */
-    Tensor **v;   /* second moments */
+    int64_t step;     /* steps taken */
+    int64_t *skipped; /* per parameter: steps it had no gradient; its own step count, as torch's
+                         state["step"], is step - skipped */
+    Tensor **m;       /* first moments, one per parameter, same shapes */
+    Tensor **v;       /* second moments */
 } Adam;
 
 typedef struct {
@@ -35,7 +38,8 @@ typedef struct {
 AdamConfig adam_defaults(void);
 /* Adam (or AdamW) over every parameter of m; moments start at zero. */
 Adam *adam_new(Module *m, AdamConfig cfg);
-/* One update from the parameters' current gradients (missing gradients count as zero). */
+/* One update from the parameters' current gradients; a parameter without a gradient is
+ * skipped and its step count does not advance, as in torch. */
 void adam_step(Adam *a);
 /* Frees the moments. NULL is allowed. */
 void adam_free(Adam *a);

@@ -54,8 +54,8 @@ static int create_tmp(AtomicFile *af, NnError *err) {
     size_t n = strlen(af->path);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t seed = (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec * 1000000000u ^ (uint64_t)ts.tv_nsec ^
-                    (uint64_t)(uintptr_t)af;
+    uint64_t seed =
+        (uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_sec * 1000000000u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)af;
     memcpy(af->tmp, af->path, n);
     memcpy(af->tmp + n, TMP_INFIX, strlen(TMP_INFIX));
     char *r = af->tmp + n + strlen(TMP_INFIX);
@@ -73,8 +73,8 @@ static int create_tmp(AtomicFile *af, NnError *err) {
          * header). A cleaner may have locked and removed it between open and
          * flock: then the name is gone and we try another. */
         struct stat a, b;
-        if (flock(fd, LOCK_EX) == 0 && (fstat(fd, &a) != 0 || stat(af->tmp, &b) != 0 || a.st_ino != b.st_ino ||
-                                         a.st_dev != b.st_dev)) {
+        if (flock(fd, LOCK_EX) == 0 &&
+            (fstat(fd, &a) != 0 || stat(af->tmp, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
             close(fd);
             continue;
         }
@@ -137,7 +137,8 @@ static void remove_leftovers(const char *dir, const char *path) {
     struct dirent *e;
     while ((e = readdir(d))) {
         const char *name = e->d_name;
-        if (strlen(name) != nb + ni + TMP_RANDOM || memcmp(name, base, nb) != 0 || memcmp(name + nb, TMP_INFIX, ni) != 0)
+        if (strlen(name) != nb + ni + TMP_RANDOM || memcmp(name, base, nb) != 0 ||
+            memcmp(name + nb, TMP_INFIX, ni) != 0)
             continue;
         if (strspn(name + nb + ni, ALNUM) != TMP_RANDOM) continue;
         char *full = nn_malloc(nd + 1 + strlen(name) + 1);

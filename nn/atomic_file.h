@@ -11,7 +11,10 @@
  * folder (same file system, so the final rename is atomic). atomic_commit
  * flushes it, fsyncs it, renames it over the target, then fsyncs the folder
  * so that the rename itself survives a crash. Until the rename, the previous
- * file at the path is untouched.
+ * file at the path is untouched. A failed commit removes the temporary file
+ * and leaves the old file; only if the last step (the folder fsync) fails is
+ * the new file already in place when -1 comes back. atomic_abort drops the
+ * new contents instead.
  *
  * A process killed while writing leaves its temporary file behind. Each
  * successful atomic_commit removes such leftovers for the same target: every
@@ -27,11 +30,11 @@
 
 typedef struct AtomicFile AtomicFile;
 
-/* Creates a temporary file beside path for writing; NULL and a message naming the path and the OS error on failure. */
+/* Starts writing a new version of path; NULL and a message naming the path and the OS error. */
 AtomicFile *atomic_open(const char *path, NnError *err);
 /* The stream to write the new contents to (binary; do not fclose it). */
 FILE *atomic_stream(AtomicFile *af);
-/* Flushes, fsyncs and renames the temporary file over the target, then fsyncs the folder; releases af. -1 and a message on failure, with the temporary file removed. */
+/* Makes the new contents the file at the path, durably; releases af. -1 and a message on failure. */
 int atomic_commit(AtomicFile *af, NnError *err);
 /* Drops the new contents: removes the temporary file and releases af. NULL is allowed. */
 void atomic_abort(AtomicFile *af);

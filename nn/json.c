@@ -289,7 +289,8 @@ static int parse_string(Parser *ps, Json *out) {
                 size_t j = i + 6;
                 if (!(j + 1 < ps->len && p[j] == '\\' && p[j + 1] == 'u' && hex4(p + j + 2, ps->len - (j + 2), &lo) &&
                       lo >= 0xDC00 && lo <= 0xDFFF))
-                    return bad(ps, i, "lone high surrogate \\u%04X (it must be followed by a low surrogate \\uDC00-\\uDFFF)",
+                    return bad(ps, i,
+                               "lone high surrogate \\u%04X (it must be followed by a low surrogate \\uDC00-\\uDFFF)",
                                cp);
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 i += 6;
@@ -462,7 +463,9 @@ static int parse_document(Parser *ps) {
             }
         } else {
             Json v;
-            int rc = c == '"' ? parse_string(ps, &v) : c == '-' || (c >= '0' && c <= '9') ? parse_number(ps, &v) : parse_literal(ps, &v);
+            int rc = c == '"'                             ? parse_string(ps, &v)
+                     : c == '-' || (c >= '0' && c <= '9') ? parse_number(ps, &v)
+                                                          : parse_literal(ps, &v);
             if (rc) return -1;
             push_value(ps, v);
             done = 1;

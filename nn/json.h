@@ -64,11 +64,11 @@ const char *json_key_at(const Json *v, size_t i, size_t *len);
 const Json *json_value_at(const Json *v, size_t i);
 /* The value of the member named key (a C string), found by a linear scan; NULL if none. */
 const Json *json_get(const Json *v, const char *key);
-/* A string's decoded UTF-8 bytes, NUL-terminated; the length (which counts any \u0000) in *len (may be NULL). NULL if not a string. */
+/* A string's decoded UTF-8, NUL-terminated, its length (counting any \u0000) in *len (may be NULL). */
 const char *json_string(const Json *v, size_t *len);
 /* A number's text exactly as written, NUL-terminated; NULL if not a number. */
 const char *json_number_text(const Json *v);
-/* 0 and *out = the integer if v is a number written without fraction or exponent that fits int64; else -1. */
+/* 0 and *out = v if v is a number without fraction or exponent that fits int64; else -1. */
 int json_int64(const Json *v, int64_t *out);
 /* 0 and *out = the nearest double if v is a finite number whose value fits a double; else -1. */
 int json_double(const Json *v, double *out);
@@ -77,12 +77,12 @@ int json_bool(const Json *v, int *out);
 
 /* ---- writing ---- */
 
-/* Length of the longest prefix of s that is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF): len when all of s is. */
+/* Length of the longest valid UTF-8 prefix of s (no overlongs, surrogates, or past U+10FFFF). */
 size_t json_utf8_valid_len(const char *s, size_t len);
 /* Writes a short printable rendering of len bytes at s into out (control characters and bad
  * UTF-8 as \xNN, cut with "..." when longer than fits) for error messages; returns out. */
 const char *json_preview(char *out, size_t cap, const char *s, size_t len);
-/* Writes s (len bytes of UTF-8) as a quoted JSON string with every needed escape; -1 and a message if s is not UTF-8 or writing fails. */
+/* Writes len bytes of UTF-8 as a quoted, escaped JSON string; -1 and a message if not UTF-8 or on error. */
 int json_write_string(FILE *f, const char *s, size_t len, NnError *err);
 
 #endif

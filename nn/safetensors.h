@@ -13,9 +13,18 @@
  * checks the whole header up front, so that loading afterwards can only fail
  * on a shape the caller did not expect.
  *
- * The writer stores every tensor as F32, in the order given (the header lists
- * them in that order too), with the data section aligned to 8 bytes, and
- * replaces the file atomically (nn/atomic_file.h). */
+ * Loading converts any dtype to real: floats exactly (F16 and BF16 too,
+ * subnormals, inf and NaN payloads included); what a real cannot hold exactly
+ * (integers past 2^24 and F64 in the float build) is rounded to nearest; BOOL
+ * gives 0 or 1 (any nonzero byte is 1).
+ *
+ * The writer stores every tensor as F32 in row-major order whatever its
+ * strides, in the order given (the header lists them in that order too), pads
+ * the header with spaces so that the data section begins at a multiple of 8,
+ * and replaces the file atomically (nn/atomic_file.h). Tensor names must be
+ * unique, non-empty and not "__metadata__", metadata keys unique: anything
+ * else is a programming error and aborts. A name, key or value that is not
+ * UTF-8 cannot be stored in JSON and is returned as an error. */
 #ifndef NN_SAFETENSORS_H
 #define NN_SAFETENSORS_H
 
@@ -31,7 +40,7 @@ typedef enum StDtype {
     ST_NDTYPES
 } StDtype;
 
-#define SAFETENSORS_MAX_HEADER ((uint64_t)100 << 20) /* longest header accepted, as in the reference reader */
+#define SAFETENSORS_MAX_HEADER ((uint64_t)100 << 20) /* longest header accepted (100 MiB) */
 #define SAFETENSORS_MAX_FILE ((uint64_t)16 << 30)    /* largest file safetensors_read loads into memory */
 #define SAFETENSORS_MAX_DIMS 64                      /* most dimensions accepted in a shape */
 
@@ -44,7 +53,7 @@ int st_dtype_size(StDtype d);
 
 /* ---- writing ---- */
 
-/* Writes n tensors (any strides, converted to F32) under names[i], and n_meta metadata strings, atomically to path; -1 and a message on failure. Names must be unique, non-empty and not "__metadata__"; metadata keys unique. */
+/* Writes tensors[i] as names[i] plus metadata strings, atomically; -1 and a message on failure. */
 int safetensors_write(const char *path, int n, const char *const *names, const Tensor *const *tensors, int n_meta,
                       const char *const *meta_keys, const char *const *meta_values, NnError *err);
 
@@ -52,7 +61,7 @@ int safetensors_write(const char *path, int n, const char *const *names, const T
 
 /* Reads and checks the file at path; NULL and a message on any problem. */
 SafeTensors *safetensors_read(const char *path, NnError *err);
-/* Checks len bytes of a file's contents in memory (copied; buf may be freed afterwards); NULL and a message on any problem. */
+/* Checks a file's len bytes held in memory (copied: buf may go afterwards); NULL and a message on any problem. */
 SafeTensors *safetensors_parse(const void *buf, size_t len, NnError *err);
 /* Releases what safetensors_read or safetensors_parse returned. NULL is allowed. */
 void safetensors_free(SafeTensors *st);
@@ -67,7 +76,7 @@ const char *safetensors_name(const SafeTensors *st, int i);
 StDtype safetensors_dtype(const SafeTensors *st, int i);
 /* Number of dimensions of tensor i, and its sizes in *shape (may be NULL). */
 int safetensors_shape(const SafeTensors *st, int i, const int64_t **shape);
-/* The raw little-endian bytes of tensor i and their count in *bytes (may be NULL); not aligned. */
+/* The raw little-endian bytes of tensor i (not aligned), their count in *bytes (may be NULL). */
 const void *safetensors_raw(const SafeTensors *st, int i, size_t *bytes);
 /* Number of metadata entries. */
 int safetensors_meta_count(const SafeTensors *st);
@@ -76,9 +85,9 @@ void safetensors_meta_at(const SafeTensors *st, int i, const char **key, const c
 /* The metadata value stored under key, or NULL. */
 const char *safetensors_meta(const SafeTensors *st, const char *key);
 
-/* Converts tensor name into dst (any strides), whose shape must equal the stored one; -1 and a message naming both shapes otherwise, or if there is no such tensor. Floats are decoded exactly (F16/BF16 subnormals, inf, NaN included); values a real cannot hold exactly (large integers, F64 in the float build) are rounded to nearest; BOOL gives 0 or 1. */
+/* Converts tensor name into dst (any strides); -1 and a message if absent or dst's shape differs. */
 int safetensors_load_into(const SafeTensors *st, const char *name, Tensor *dst, NnError *err);
-/* A new owned tensor of the stored shape holding tensor name; NULL and a message if there is none or it has more than TENSOR_MAX_DIMS dims. */
+/* A new owned tensor holding tensor name; NULL and a message if absent or of more than TENSOR_MAX_DIMS dims. */
 Tensor *safetensors_load(const SafeTensors *st, const char *name, NnError *err);
 
 #endif

@@ -19,7 +19,7 @@ static void push_field(CsvRow *row, size_t start, size_t end, size_t col) {
     row->n++;
 }
 
-int csv_split(CsvRow *row, const char *p, size_t len, const char *name, int64_t line, NnError *err) {
+int csv_split(CsvRow *row, const char *p, size_t len, int max_fields, const char *name, int64_t line, NnError *err) {
     /* the unquoted text is never longer than the line, plus one NUL per field */
     if (row->cap < 2 * len + 2) {
         row->cap = 2 * len + 2;
@@ -62,6 +62,7 @@ int csv_split(CsvRow *row, const char *p, size_t len, const char *name, int64_t 
             o = end; /* drop trailing spaces */
         }
         push_field(row, start, o, col);
+        if (row->n > max_fields) return CSV_TOO_MANY_FIELDS;
         o++;
         if (i >= len) break;
         i++; /* the comma */

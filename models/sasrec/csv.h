@@ -23,8 +23,11 @@ typedef struct {
     int field_cap;
 } CsvRow;
 
-/* Splits line p[0..len) (no line end) into row; -1 with "NAME:LINE:COL: ..." on a quoting error. */
-int csv_split(CsvRow *row, const char *p, size_t len, const char *name, int64_t line, NnError *err);
+enum { CSV_TOO_MANY_FIELDS = -2 };
+
+/* Splits line p[0..len) (no line end) into row; -1 with "NAME:LINE:COL: ..." on a quoting error;
+ * CSV_TOO_MANY_FIELDS (no message, row->n = max_fields + 1) as soon as the line has more than max_fields. */
+int csv_split(CsvRow *row, const char *p, size_t len, int max_fields, const char *name, int64_t line, NnError *err);
 /* Releases the row's storage. */
 void csv_free(CsvRow *row);
 

@@ -35,7 +35,8 @@
 #define DATASET_MAX_ID_BYTES 4096
 #define DATASET_MIN_INTERACTIONS 3 /* train, valid and test need one item each */
 
-typedef enum { FORMAT_AUTO, FORMAT_SEQ, FORMAT_PAIRS, FORMAT_CSV, FORMAT_DAT, FORMAT_UDATA } DataFormat;
+/* FORMAT_SYNTHETIC marks data made by synthetic.h; it is not a file format. */
+typedef enum { FORMAT_AUTO, FORMAT_SEQ, FORMAT_PAIRS, FORMAT_CSV, FORMAT_DAT, FORMAT_UDATA, FORMAT_SYNTHETIC } DataFormat;
 
 typedef struct {
     DataFormat format;                          /* FORMAT_AUTO: detect */
@@ -85,9 +86,9 @@ int64_t dataset_user_index(const Dataset *ds, const char *raw, size_t len);
  * -1 naming the first repeated id. */
 int dataset_build_maps(Dataset *ds, NnError *err);
 
-/* "auto", "seq", "pairs", "csv", "dat", "udata". */
+/* "auto", "seq", "pairs", "csv", "dat", "udata", "synthetic". */
 const char *dataset_format_name(DataFormat f);
-/* Parses a format name; -1 with the list of names when unknown. */
+/* Parses a file format name (auto, seq, pairs, csv, dat, udata); -1 with the list of names when unknown. */
 int dataset_format_parse(const char *name, DataFormat *out, NnError *err);
 /* One line for people: format, users, items, interactions, average length, what was skipped. */
 void dataset_summary(const Dataset *ds, char *buf, size_t size);

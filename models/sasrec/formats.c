@@ -35,17 +35,17 @@ static int next_token(const char *p, size_t len, size_t *i, size_t *start, size_
     return 1;
 }
 
-static int count_tokens(const TextLine *l) {
+static int64_t count_tokens(const TextLine *l) {
     size_t i = 0, s, n;
-    int count = 0;
+    int64_t count = 0;
     while (next_token(l->p, l->len, &i, &s, &n)) count++;
     return count;
 }
 
 /* Occurrences of the separator sep (1 or 2 bytes) in the line, plus one. */
-static int count_fields(const TextLine *l, const char *sep) {
+static int64_t count_fields(const TextLine *l, const char *sep) {
     size_t k = strlen(sep);
-    int n = 1;
+    int64_t n = 1;
     for (size_t i = 0; i + k <= l->len;) {
         if (memcmp(l->p + i, sep, k) == 0) n++, i += k;
         else i++;
@@ -71,11 +71,11 @@ int formats_detect(const TextFile *f, DataFormat *out, char *why, size_t why_siz
         *out = FORMAT_PAIRS;
         snprintf(why, why_size, "every line has 2 tokens");
         for (l = first;; ) {
-            int k = count_tokens(&l);
+            int64_t k = count_tokens(&l);
             if (k != 2) {
                 *out = FORMAT_SEQ;
-                snprintf(why, why_size, "no comma, \"::\" or 4 tab-separated fields on line %lld, and line %lld has %d token%s, not 2",
-                         n, (long long)l.number, k, k == 1 ? "" : "s");
+                snprintf(why, why_size, "no comma, \"::\" or 4 tab-separated fields on line %lld, and line %lld has %lld token%s, not 2",
+                         n, (long long)l.number, (long long)k, k == 1 ? "" : "s");
                 break;
             }
             if (!textfile_next_nonblank(&r, &l)) break;
@@ -93,11 +93,8 @@ typedef struct {
     NnError *err;
 } Parser;
 
-static int check_id(Parser *ps, const TextLine *l, const char *tok, size_t len, size_t col, const char *what) {
-    if (len == 0)
-        return nn_fail(ps->err, "%s:%lld:%zu: the %s is empty; expected %s", ps->f->name, (long long)l->number, col,
-                       what, expected_layout(ps->fmt));
-    if (len > DATASET_MAX_ID_BYTES)
+static int check_id(Parser *ps, const TextLine *l, size_t len, size_t col, const char *what) {
+    if (len > DATASET_MAX_ID_BYTES) /* empty ids are refused before, with the field's name */
         return nn_fail(ps->err, "%s:%lld:%zu: the %s is %zu bytes long; expected an id of at most %d bytes",
                        ps->f->name, (long long)l->number, col, what, len, DATASET_MAX_ID_BYTES);
     return 0;
@@ -142,11 +139,11 @@ static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, con
 static int parse_seq_line(Parser *ps, const TextLine *l) {
     size_t i = 0, us, ul, s, n;
     next_token(l->p, l->len, &i, &us, &ul);
-    if (check_id(ps, l, l->p + us, ul, us + 1, "user id")) return -1;
+    if (check_id(ps, l, ul, us + 1, "user id")) return -1;
     TimeKey t = {0, 0};
-    int count = 0;
+    int64_t count = 0;
     while (next_token(l->p, l->len, &i, &s, &n)) {
-        if (check_id(ps, l, l->p + s, n, s + 1, "item id")) return -1;
+        if (check_id(ps, l, n, s + 1, "item id")) return -1;
         /* only the first item of a line can meet a user seen before */
         if (add(ps, l, l->p + us, ul, l->p + s, n, t, count == 0)) return -1;
         count++;
@@ -166,7 +163,7 @@ static int parse_pairs_line(Parser *ps, const TextLine *l) {
     if (k != 2)
         return nn_fail(ps->err, "%s:%lld: %s; expected %s", ps->f->name, (long long)l->number,
                        k < 2 ? "only one field" : "more than 2 fields", expected_layout(ps->fmt));
-    if (check_id(ps, l, l->p + s[0], n[0], s[0] + 1, "user id") || check_id(ps, l, l->p + s[1], n[1], s[1] + 1, "item id"))
+    if (check_id(ps, l, n[0], s[0] + 1, "user id") || check_id(ps, l, n[1], s[1] + 1, "item id"))
         return -1;
     return add(ps, l, l->p + s[0], n[0], l->p + s[1], n[1], (TimeKey){0, 0}, 0);
 }
@@ -205,8 +202,8 @@ static int parse_fields4_line(Parser *ps, const TextLine *l, const char *sep) {
             return nn_fail(ps->err, "%s:%lld:%zu: the %s (field %d) is empty; expected %s", ps->f->name,
                            (long long)l->number, start[f] + 1, names[f], f + 1, expected_layout(ps->fmt));
     TimeKey t;
-    if (check_id(ps, l, l->p + start[0], len[0], start[0] + 1, "user id") ||
-        check_id(ps, l, l->p + start[1], len[1], start[1] + 1, "item id") ||
+    if (check_id(ps, l, len[0], start[0] + 1, "user id") ||
+        check_id(ps, l, len[1], start[1] + 1, "item id") ||
         check_number(ps, l, l->p + start[2], len[2], start[2] + 1, "rating (field 3)", NULL) ||
         check_number(ps, l, l->p + start[3], len[3], start[3] + 1, "time (field 4)", &t))
         return -1;
@@ -214,6 +211,8 @@ static int parse_fields4_line(Parser *ps, const TextLine *l, const char *sep) {
 }
 
 /* ---- csv ---- */
+
+#define CSV_MAX_COLUMNS 100000 /* bounds the memory a line of commas can take */
 
 typedef struct {
     int user, item, time; /* column indices */
@@ -266,7 +265,11 @@ static int parse_csv_header(Parser *ps, CsvRow *row, const TextLine *l, const Lo
     static const char *const user_names[] = {"user", "userId", NULL};
     static const char *const item_names[] = {"item", "itemId", "movieId", NULL};
     static const char *const time_names[] = {"time", "timestamp", NULL};
-    if (csv_split(row, l->p, l->len, ps->f->name, l->number, ps->err)) return -1;
+    int rc = csv_split(row, l->p, l->len, CSV_MAX_COLUMNS, ps->f->name, l->number, ps->err);
+    if (rc == CSV_TOO_MANY_FIELDS)
+        return nn_fail(ps->err, "%s:%lld: the header has more than %d columns; expected a CSV header such as "
+                       "user,item,time", ps->f->name, (long long)l->number, CSV_MAX_COLUMNS);
+    if (rc) return -1;
     list_header(row, c->header, sizeof c->header);
     c->n_fields = row->n;
     c->user = find_column(ps, row, l, c, "user", opt->user_col, user_names, "--user-col");
@@ -282,10 +285,12 @@ static int parse_csv_header(Parser *ps, CsvRow *row, const TextLine *l, const Lo
 }
 
 static int parse_csv_line(Parser *ps, CsvRow *row, const TextLine *l, const CsvColumns *c) {
-    if (csv_split(row, l->p, l->len, ps->f->name, l->number, ps->err)) return -1;
+    int rc = csv_split(row, l->p, l->len, c->n_fields, ps->f->name, l->number, ps->err);
+    if (rc != 0 && rc != CSV_TOO_MANY_FIELDS) return -1;
     if (row->n != c->n_fields)
-        return nn_fail(ps->err, "%s:%lld: %d field%s; expected %d like the header (%s)%s", ps->f->name,
-                       (long long)l->number, row->n, row->n == 1 ? "" : "s", c->n_fields, c->header,
+        return nn_fail(ps->err, "%s:%lld: %s%d field%s; expected %d like the header (%s)%s", ps->f->name,
+                       (long long)l->number, rc ? "more than " : "", rc ? c->n_fields : row->n,
+                       !rc && row->n == 1 ? "" : "s", c->n_fields, c->header,
                        row->n < c->n_fields ? ": fields are missing" : ": there are extra fields (quote ids that hold commas)");
     int cols[3] = {c->user, c->item, c->time};
     const char *what[3] = {"user id", "item id", "time"};
@@ -298,8 +303,8 @@ static int parse_csv_line(Parser *ps, CsvRow *row, const TextLine *l, const CsvC
     TimeKey t;
     char what_time[64];
     snprintf(what_time, sizeof what_time, "time (column %d)", c->time + 1);
-    if (check_id(ps, l, row->field[c->user], row->len[c->user], row->col[c->user], "user id") ||
-        check_id(ps, l, row->field[c->item], row->len[c->item], row->col[c->item], "item id") ||
+    if (check_id(ps, l, row->len[c->user], row->col[c->user], "user id") ||
+        check_id(ps, l, row->len[c->item], row->col[c->item], "item id") ||
         check_number(ps, l, row->field[c->time], row->len[c->time], row->col[c->time], what_time, &t))
         return -1;
     return add(ps, l, row->field[c->user], row->len[c->user], row->field[c->item], row->len[c->item], t, 0);

@@ -134,13 +134,22 @@ int textfile_next_nonblank(LineReader *r, TextLine *line) {
     return 0;
 }
 
+/* o, less the bytes of a UTF-8 character cut short at the end of out[0..o). */
+static size_t whole_chars(const char *out, size_t o) {
+    size_t j = o;
+    while (j > 0 && o - j < 3 && ((unsigned char)out[j - 1] & 0xC0) == 0x80) j--;
+    if (j == 0) return o;
+    unsigned lead = (unsigned char)out[j - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return o - (j - 1) < need ? j - 1 : o;
+}
+
 const char *textfile_quote(const char *s, size_t len, char *out, size_t max) {
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (o + 4 > max) {
-            while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80) o--; /* whole characters only */
-            if (o > 0 && (unsigned char)out[o - 1] >= 0xC0) o--;
+            o = whole_chars(out, o);
             memcpy(out + o, "...", 4);
             return out;
         }

@@ -1,0 +1,70 @@
+/* Leave-one-out splits, left padding, training negatives and the epoch shuffle
+ * (docs/sasrec.md, section 1).
+ *
+ * For a user with sequence s (at least 3 items; 1 for SPLIT_SUBMIT):
+ *   split   model input   target
+ *   train   s[:-3]        s[1:-2], every position
+ *   valid   s[:-2]        s[-2]
+ *   test    s[:-1]        s[-1]
+ *   submit  s             none
+ * Inputs are left-padded with 0 to L and keep their last L items, so the most
+ * recent one is at position L-1. A user with exactly 3 items has an empty
+ * training input (all padding, len 0).
+ *
+ * Training negatives: one per non-pad target, uniform over 1..n_items, drawn
+ * again while it is anywhere in the user's whole sequence. The draw for
+ * (seed, epoch, user, position in s, attempt) is a pure function of those
+ * through Philox, so negatives do not depend on batch composition, max_len or
+ * the thread count, and change every epoch. */
+#ifndef SASREC_BATCH_H
+#define SASREC_BATCH_H
+
+#include <stdint.h>
+
+#include "models/sasrec/dataset.h"
+#include "tensor/error.h"
+
+typedef enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, SPLIT_SUBMIT } Split;
+
+typedef struct {
+    int B, L;        /* users filled by the last batch_fill (at most cap), positions */
+    int cap;         /* rows allocated */
+    int64_t *input;  /* (B, L) left-padded item ids, 0 = pad */
+    int64_t *pos;    /* (B, L) train targets, 0 where input is pad (0 for other splits) */
+    int64_t *neg;    /* (B, L) train negatives, 0 where pos is 0 (0 for other splits) */
+    int32_t *len;    /* (B) non-pad positions of input */
+    int64_t *answer; /* (B) valid/test answer item (0 for train and submit) */
+    int64_t *user;   /* (B) user index */
+} SeqBatch;
+
+typedef struct {
+    const Dataset *ds;
+    uint64_t seed;       /* the run's seed */
+    int64_t *uniq_start; /* (n_users + 1) offsets into uniq */
+    int32_t *uniq;       /* each user's distinct items, sorted: the membership test */
+} NegSampler;
+
+/* A batch of cap rows of L positions (cap, L >= 1). */
+void batch_alloc(SeqBatch *b, int cap, int L);
+/* Releases the batch's arrays and zeroes it. */
+void batch_free(SeqBatch *b);
+/* "train", "valid", "test", "submit". */
+const char *batch_split_name(Split s);
+/* Fills b with users[0..n) (n <= cap) for split; ns and epoch are used for SPLIT_TRAIN only (ns non-NULL). */
+void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *users, int n, const NegSampler *ns,
+                int epoch);
+
+/* Prepares the per-user sorted item sets; -1 naming the first user whose sequence holds every item
+ * (no negative exists for them). */
+int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError *err);
+/* Releases the sets. */
+void batch_neg_free(NegSampler *ns);
+/* The negative for target s[position] of user u in epoch: not in u's sequence. */
+int32_t batch_neg_draw(const NegSampler *ns, int epoch, int64_t u, int64_t position);
+/* Whether item is in user u's sequence (binary search). */
+int batch_neg_in_seq(const NegSampler *ns, int64_t u, int32_t item);
+
+/* perm[0..n) = a permutation of 0..n-1 from (seed, epoch) alone (Fisher-Yates over Philox draws). */
+void batch_shuffle(uint64_t seed, int epoch, int64_t n, int64_t *perm);
+
+#endif

@@ -12,7 +12,7 @@ OPENMP ?= 1
 NATIVE ?= 0
 SAN ?= 0
 BUILD ?= build
-OPT ?= -O2
+OPT ?= -O3
 
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno
 ifeq ($(OPENMP),1)

@@ -2,39 +2,41 @@
  *
  * One work item is one (sequence, head): items write disjoint rows and
  * columns, so threads never share an output and the result is the same for
- * any thread count. The probabilities P (n x n per item) are kept for the
- * backward pass, as are the dropout keep bits. */
+ * any thread count. Within an item the products run as small gemms over
+ * blocks of ATTN_BLOCK query rows, each reaching only the keys its rows can
+ * see (with a causal mask, about half of the square). The probabilities P
+ * (n x n per item, 0 where masked) and the dropout keep bits are kept for the
+ * backward pass.
+ *
+ * Shapes, for one item of n rows and head size d:
+ *   S = Q K^T * scale (n, n); P = softmax(S + mask); P~ = P * keep / (1 - p)
+ *   O = P~ V (n, d)
+ * backward:
+ *   dP~ = dO V^T; dV += P~^T dO; dP = dP~ * keep / (1 - p)
+ *   dS = P * (dP - rowsum(P * dP)) * scale; dQ += dS K; dK += dS^T Q */
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd/ops.h"
 #include "tensor/error.h"
+#include "tensor/kernels.h"
 #include "tensor/rmath.h"
 
+#define ATTN_BLOCK 16 /* query rows per gemm block */
+
 typedef struct {
-    AttentionSpec spec;     /* offsets and key_valid copied into the arena */
+    AttentionSpec spec;      /* offsets and key_valid copied into the arena */
     int64_t head_dim;
-    int64_t *prob_start;    /* (n_seq + 1) start of sequence s's blocks in prob */
-    real *prob;             /* per (seq, head): (n, n) softmax probabilities, 0 where masked */
-    unsigned char *keep;    /* like prob: dropout keep bits, or NULL without dropout */
-    int64_t *row_end;       /* (rows) keys [0, row_end) may have nonzero probability */
+    int64_t *prob_start;     /* (n_seq + 1) start of sequence s's blocks in prob */
+    real *prob;              /* per (seq, head): (n, n) softmax probabilities, 0 where masked */
+    unsigned char *keep;     /* like prob: dropout keep bits, or NULL without dropout */
+    int64_t *row_end;        /* (rows) keys [0, row_end) may have nonzero probability */
     unsigned char *row_sees; /* (rows) 1 if the query has a visible key, 0 if all are masked */
-    real drop_scale;        /* 1 / (1 - p) */
+    real drop_scale;         /* 1 / (1 - p) */
+    uint64_t seed, stream;   /* dropout bits */
+    uint32_t threshold;      /* drop when the top 24 bits of the word fall below */
+    int64_t max_n;           /* the longest sequence */
 } AttnSaved;
-
-static inline real dot(const real *a, const real *b, int64_t n) {
-    real lane[8] = {0};
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-        for (int l = 0; l < 8; l++) lane[l] += a[k + l] * b[k + l];
-    real acc = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-    for (; k < n; k++) acc += a[k] * b[k];
-    return acc;
-}
-
-static inline void axpy(real *y, real a, const real *x, int64_t n) {
-    for (int64_t k = 0; k < n; k++) y[k] += a * x[k];
-}
 
 static int allowed(const AttentionSpec *sp, int64_t r0, int64_t i, int64_t j) {
     if (sp->neg_inf && j == i) return 1; /* with -inf masking a query always sees itself */
@@ -43,100 +45,142 @@ static int allowed(const AttentionSpec *sp, int64_t r0, int64_t i, int64_t j) {
     return 1;
 }
 
-/* Forward for one (sequence, head). */
+/* Keys [0, end) that rows [i0, i1) of an item may need: the largest row_end among them. */
+static int64_t block_end(const AttnSaved *s, int64_t r0, int64_t i0, int64_t i1) {
+    int64_t end = 0;
+    for (int64_t i = i0; i < i1; i++) end = s->row_end[r0 + i] > end ? s->row_end[r0 + i] : end;
+    return end;
+}
+
+/* The first row whose keys reach past column j0 (rows before it have P = 0 from j0 on). */
+static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int64_t j0) {
+    for (int64_t i = 0; i < n; i++)
+        if (s->row_end[r0 + i] > j0) return i;
+    return n;
+}
+
+/* Softmax of row i of S over its keys, written as P in place; masked keys get 0. */
+static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p) {
+    const AttentionSpec *sp = &s->spec;
+    int64_t end = s->row_end[r0 + i];
+    int any = s->row_sees[r0 + i];
+    real m = -INFINITY;
+    for (int64_t j = 0; j < end; j++) {
+        /* a fully masked row (-10000 everywhere) keeps the raw scores of all keys */
+        if (any && !allowed(sp, r0, i, j)) p[j] = -INFINITY;
+        if (p[j] > m) m = p[j];
+    }
+    real sum = 0;
+    for (int64_t j = 0; j < end; j++) {
+        p[j] = r_exp(p[j] - m);
+        sum += p[j];
+    }
+    real inv = 1 / sum;
+    for (int64_t j = 0; j < end; j++) p[j] *= inv;
+    for (int64_t j = end; j < n; j++) p[j] = 0;
+}
+
+/* The keep bit of probability `index` of the whole op: a pure function of it. */
+static inline int keep_bit(const AttnSaved *s, uint64_t index) {
+    uint32_t word[4];
+    philox4x32(s->seed, s->stream, index >> 2, word);
+    return (word[index & 3] >> 8) >= s->threshold;
+}
+
+/* Forward of one (sequence, head); pt is (n, n) scratch for P~. */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
-                   real *out, int64_t H, uint64_t seed, uint64_t stream) {
+                   real *out, int64_t H, real *pt) {
     const AttentionSpec *sp = &s->spec;
     int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     real scale = 1 / R_SQRT((real)d);
-    real *P = s->prob + s->prob_start[seq] + (int64_t)head * n * n;
-    unsigned char *keep = s->keep ? s->keep + s->prob_start[seq] + (int64_t)head * n * n : NULL;
-    uint32_t threshold = (uint32_t)((double)sp->dropout * 16777216.0);
-    for (int64_t i = 0; i < n; i++) {
-        const real *qi = q->data + (r0 + i) * q->stride[0] + c0;
-        real *p = P + i * n;
-        int any = s->row_sees[r0 + i];
-        /* keys of this row: visible ones; or, fully masked, all (-10000) or itself (-inf) */
-        int64_t end = s->row_end[r0 + i];
-        real m = -INFINITY;
-        for (int64_t j = 0; j < end; j++) {
-            int in = any ? allowed(sp, r0, i, j) : 1; /* fully masked (-10000): raw scores of all keys */
-            p[j] = in ? dot(qi, k->data + (r0 + j) * k->stride[0] + c0, d) * scale : -INFINITY;
-            if (p[j] > m) m = p[j];
+    int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
+    real *P = s->prob + base;
+    unsigned char *keep = s->keep ? s->keep + base : NULL;
+    for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
+        int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
+        /* S rows (i1 - i0, end) = Q rows K^T */
+        gemm(i1 - i0, end, d, Q + i0 * qs, qs, 1, K, 1, ks, 0, P + i0 * n, n);
+        for (int64_t i = i0; i < i1; i++) {
+            real *p = P + i * n;
+            for (int64_t j = 0; j < end; j++) p[j] *= scale;
+            softmax_row(s, r0, i, n, p);
+            real *t = pt + i * n;
+            for (int64_t j = 0; j < n; j++) t[j] = p[j];
+            if (keep)
+                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) {
+                    keep[i * n + j] = (unsigned char)keep_bit(s, (uint64_t)(base + i * n + j));
+                    t[j] = keep[i * n + j] ? t[j] * s->drop_scale : 0;
+                }
         }
-        real sum = 0;
-        for (int64_t j = 0; j < end; j++) {
-            p[j] = p[j] == -INFINITY ? 0 : R_EXP(p[j] - m);
-            sum += p[j];
-        }
-        real inv = 1 / sum;
-        for (int64_t j = 0; j < end; j++) p[j] *= inv;
-        for (int64_t j = end; j < n; j++) p[j] = 0;
-        real *o = out + (r0 + i) * H + c0;
-        memset(o, 0, (size_t)d * sizeof(real));
-        for (int64_t j = 0; j < end; j++) {
-            real w = p[j];
-            if (keep) {
-                /* the keep bit of probability (seq, head, i, j): a pure function of that index */
-                uint64_t index = (uint64_t)(s->prob_start[seq] + (int64_t)head * n * n + i * n + j);
-                uint32_t word[4];
-                philox4x32(seed, stream, index >> 2, word);
-                keep[i * n + j] = (word[index & 3] >> 8) >= threshold;
-                w = keep[i * n + j] ? w * s->drop_scale : 0;
-            }
-            if (w != 0) axpy(o, w, v->data + (r0 + j) * v->stride[0] + c0, d);
-        }
+        /* O rows = P~ rows V */
+        gemm(i1 - i0, d, end, pt + i0 * n, n, 1, V, vs, 1, 0, out + (r0 + i0) * H + c0, H);
     }
 }
 
-/* Backward for one (sequence, head): dq, dk, dv are (rows, H) contiguous, or NULL. */
+/* Backward of one (sequence, head): dq, dk, dv are (rows, H) contiguous, or NULL;
+ * pt and dp are (n, n) scratch. */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
-                            const Tensor *v, const real *dout, real *dq, real *dk, real *dv, int64_t H, real *dp) {
+                            const Tensor *v, const real *dout, real *dq, real *dk, real *dv, int64_t H, real *pt,
+                            real *dp) {
     const AttentionSpec *sp = &s->spec;
     int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
+    const real *dO = dout + r0 * H + c0;
     real scale = 1 / R_SQRT((real)d);
-    const real *P = s->prob + s->prob_start[seq] + (int64_t)head * n * n;
-    const unsigned char *keep = s->keep ? s->keep + s->prob_start[seq] + (int64_t)head * n * n : NULL;
-    for (int64_t i = 0; i < n; i++) {
-        const real *p = P + i * n, *doi = dout + (r0 + i) * H + c0;
-        int64_t end = s->row_end[r0 + i];
-        /* dP~ = dO V^T; dV += P~^T dO; dP = dP~ * keep / (1 - p) */
-        real rowdot = 0;
-        for (int64_t j = 0; j < end; j++) {
-            real drop = keep ? (keep[i * n + j] ? s->drop_scale : 0) : 1;
-            const real *vj = v->data + (r0 + j) * v->stride[0] + c0;
-            dp[j] = p[j] == 0 ? 0 : dot(doi, vj, d) * drop;
-            if (dv && p[j] * drop != 0) axpy(dv + (r0 + j) * H + c0, p[j] * drop, doi, d);
-            rowdot += p[j] * dp[j];
+    int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
+    const real *P = s->prob + base;
+    const unsigned char *keep = s->keep ? s->keep + base : NULL;
+    /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
+    for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
+        int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
+        /* dP~ rows = dO rows V^T */
+        gemm(i1 - i0, end, d, dO + i0 * H, H, 1, V, 1, vs, 0, dp + i0 * n, n);
+        for (int64_t i = i0; i < i1; i++) {
+            const real *p = P + i * n;
+            real *t = pt + i * n, *g = dp + i * n, rowdot = 0;
+            for (int64_t j = 0; j < n; j++) t[j] = p[j];
+            if (keep)
+                for (int64_t j = 0; j < end; j++) {
+                    real drop = keep[i * n + j] ? s->drop_scale : 0;
+                    t[j] *= drop;
+                    g[j] *= drop;
+                }
+            for (int64_t j = 0; j < end; j++) rowdot += p[j] * g[j];
+            for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
+            for (int64_t j = end; j < n; j++) g[j] = 0;
         }
-        /* dS = P (dP - sum_j P dP), through the 1/sqrt(d) scale into dQ and dK */
-        real *dqi = dq ? dq + (r0 + i) * H + c0 : NULL;
-        const real *qi = q->data + (r0 + i) * q->stride[0] + c0;
-        for (int64_t j = 0; j < end; j++) {
-            if (p[j] == 0) continue;
-            real ds = p[j] * (dp[j] - rowdot) * scale;
-            if (dqi) axpy(dqi, ds, k->data + (r0 + j) * k->stride[0] + c0, d);
-            if (dk) axpy(dk + (r0 + j) * H + c0, ds, qi, d);
-        }
+        /* dQ rows += dS rows K */
+        if (dq) gemm(i1 - i0, d, end, dp + i0 * n, n, 1, K, ks, 1, 1, dq + (r0 + i0) * H + c0, H);
+    }
+    /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
+    for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
+        int64_t j1 = j0 + ATTN_BLOCK < n ? j0 + ATTN_BLOCK : n, from = first_row_reaching(s, r0, n, j0);
+        if (from >= n) continue;
+        /* dV rows j += P~^T (j, i) dO rows i */
+        if (dv) gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1, dv + (r0 + j0) * H + c0, H);
+        /* dK rows j += dS^T (j, i) Q rows i */
+        if (dk) gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1, dk + (r0 + j0) * H + c0, H);
     }
 }
 
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
-    int64_t H = y->shape[1], nseq = s->spec.n_seq, heads = s->spec.heads, maxn = 0;
-    for (int64_t b = 0; b < nseq; b++)
-        if (s->spec.offsets[b + 1] - s->spec.offsets[b] > maxn) maxn = s->spec.offsets[b + 1] - s->spec.offsets[b];
+    int64_t H = y->shape[1], items = s->spec.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
     real *dq = q->requires_grad ? ag_grad(g, q)->data : NULL;
     real *dk = k->requires_grad ? ag_grad(g, k)->data : NULL;
     real *dv = v->requires_grad ? ag_grad(g, v)->data : NULL;
-#pragma omp parallel
+#pragma omp parallel if (items > 1)
     {
-        real *dp = nn_malloc((size_t)(maxn ? maxn : 1) * sizeof(real));
+        real *scratch = nn_aligned_alloc((size_t)(2 * nn + 1) * sizeof(real));
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t w = 0; w < nseq * heads; w++)
-            attend_backward(s, w / heads, (int)(w % heads), q, k, v, y->grad->data, dq, dk, dv, H, dp);
-        free(dp);
+        for (int64_t w = 0; w < items; w++)
+            attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), q, k, v, y->grad->data, dq, dk, dv, H,
+                            scratch, scratch + nn);
+        free(scratch);
     }
 }
 
@@ -160,7 +204,7 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
     memcpy(off, spec->offsets, (size_t)(spec->n_seq + 1) * sizeof *off);
     s->spec.offsets = off;
     if (spec->key_valid) {
-        unsigned char *kv = arena_alloc(a, (size_t)rows);
+        unsigned char *kv = arena_alloc(a, (size_t)(rows ? rows : 1));
         memcpy(kv, spec->key_valid, (size_t)rows);
         s->spec.key_valid = kv;
     }
@@ -172,15 +216,18 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
         int64_t len = off[b + 1] - off[b];
         NN_CHECK(len >= 0, "attention", "offsets decrease at sequence %lld", (long long)b);
         s->prob_start[b + 1] = s->prob_start[b] + len * len * spec->heads;
+        if (len > s->max_n) s->max_n = len;
     }
-    s->prob = arena_alloc(a, (size_t)s->prob_start[spec->n_seq] * sizeof(real));
+    s->prob = arena_alloc(a, (size_t)(s->prob_start[spec->n_seq] ? s->prob_start[spec->n_seq] : 1) * sizeof(real));
     int drop = spec->training && spec->dropout > 0;
-    s->keep = drop ? arena_alloc(a, (size_t)s->prob_start[spec->n_seq]) : NULL;
+    s->keep = drop ? arena_alloc(a, (size_t)(s->prob_start[spec->n_seq] ? s->prob_start[spec->n_seq] : 1)) : NULL;
     s->drop_scale = 1 / (1 - spec->dropout);
-    uint64_t seed = drop ? spec->rng->seed : 0, stream = drop ? rng_u64(spec->rng) : 0;
+    s->seed = drop ? spec->rng->seed : 0;
+    s->stream = drop ? rng_u64(spec->rng) : 0;
+    s->threshold = (uint32_t)((double)spec->dropout * 16777216.0);
     /* keys [0, row_end) of each query can carry weight */
-    s->row_end = arena_alloc(a, (size_t)rows * sizeof(int64_t));
-    s->row_sees = arena_alloc(a, (size_t)rows);
+    s->row_end = arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(int64_t));
+    s->row_sees = arena_alloc(a, (size_t)(rows ? rows : 1));
     for (int64_t b = 0; b < spec->n_seq; b++) {
         int64_t r0 = off[b], n = off[b + 1] - r0;
         for (int64_t i = 0; i < n; i++) {
@@ -191,9 +238,14 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
         }
     }
     Tensor *y = ag_new(g, 2, (int64_t[]){rows, H});
-#pragma omp parallel for schedule(dynamic, 4)
-    for (int64_t w = 0; w < spec->n_seq * spec->heads; w++)
-        attend(s, w / spec->heads, (int)(w % spec->heads), q, k, v, y->data, H, seed, stream);
+    int64_t items = spec->n_seq * spec->heads, nn = s->max_n * s->max_n;
+#pragma omp parallel if (items > 1)
+    {
+        real *pt = nn_aligned_alloc((size_t)(nn + 1) * sizeof(real));
+#pragma omp for schedule(dynamic, 4)
+        for (int64_t w = 0; w < items; w++) attend(s, w / spec->heads, (int)(w % spec->heads), q, k, v, y->data, H, pt);
+        free(pt);
+    }
     Node *n = ag_record(g, "attention", attention_backward, y, 3, (Tensor *[]){q, k, v});
     if (n) n->saved = s;
     return y;

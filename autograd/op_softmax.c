@@ -29,7 +29,7 @@ static void log_softmax_backward(Graph *g, Node *n) {
         const real *py = yv + r * len, *pd = dy + r * len;
         real sum = 0;
         for (int64_t j = 0; j < len; j++) sum += pd[j];
-        for (int64_t j = 0; j < len; j++) gx[r * len + j] += pd[j] - R_EXP(py[j]) * sum;
+        for (int64_t j = 0; j < len; j++) gx[r * len + j] += pd[j] - r_exp(py[j]) * sum;
     }
 }
 

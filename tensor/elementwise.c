@@ -72,7 +72,7 @@ static inline int64_t iter_row_offset(const Iter *it, int o, int64_t r) {
 static inline real unary_apply(UnaryOp op, real x, real arg) {
     switch (op) {
     case UNARY_NEG: return -x;
-    case UNARY_EXP: return R_EXP(x);
+    case UNARY_EXP: return r_exp(x);
     case UNARY_LOG: return R_LOG(x);
     case UNARY_SQRT: return R_SQRT(x);
     case UNARY_TANH: return R_TANH(x);

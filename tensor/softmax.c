@@ -21,7 +21,7 @@ static void softmax_rows(Tensor *out, const Tensor *x, int take_log) {
             if (px[j * s] > m) m = px[j * s];
         real sum = 0;
         for (int64_t j = 0; j < n; j++) {
-            po[j] = R_EXP(px[j * s] - m);
+            po[j] = r_exp(px[j * s] - m);
             sum += po[j];
         }
         if (take_log) {

@@ -14,7 +14,7 @@ SAN ?= 0
 BUILD ?= build
 OPT ?= -O3
 
-CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno
+CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno -fno-trapping-math
 ifeq ($(OPENMP),1)
   CFLAGS_BASE += -fopenmp
 endif

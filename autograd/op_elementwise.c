@@ -3,6 +3,7 @@
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
+#include "tensor/simd.h"
 
 /* ---- binary ---- */
 
@@ -63,33 +64,40 @@ Tensor *ag_div(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_D
 
 /* ---- unary ---- */
 
+/* gx += dy * f'(x), with f' from the input x or the output y; the op is fixed
+ * outside each loop so that the compiler vectorizes it. */
+#define GRAD_CASE(OP, EXPR)                                                                                            \
+    case OP:                                                                                                           \
+        for (int64_t i = i0; i < i1; i++) gx[i] += EXPR;                                                               \
+        break
+
+NN_VECTORIZE static void unary_grad_range(UnaryOp op, real c, const real *dy, const real *xv, const real *yv, real *gx, int64_t i0,
+                             int64_t i1) {
+    switch (op) {
+        GRAD_CASE(UNARY_NEG, -dy[i]);
+        GRAD_CASE(UNARY_EXP, dy[i] * yv[i]);
+        GRAD_CASE(UNARY_LOG, dy[i] / xv[i]);
+        GRAD_CASE(UNARY_SQRT, dy[i] / (2 * yv[i]));
+        GRAD_CASE(UNARY_TANH, dy[i] * (1 - yv[i] * yv[i]));
+        GRAD_CASE(UNARY_SIGMOID, dy[i] * yv[i] * (1 - yv[i]));
+        GRAD_CASE(UNARY_RELU, yv[i] > 0 ? dy[i] : 0);
+        GRAD_CASE(UNARY_GELU, dy[i] * r_gelu_grad(xv[i]));
+        GRAD_CASE(UNARY_ADD_SCALAR, dy[i]);
+        GRAD_CASE(UNARY_MUL_SCALAR, dy[i] * c);
+        GRAD_CASE(UNARY_POW_SCALAR, dy[i] * c * R_POW(xv[i], c - 1));
+    }
+}
+
 static void unary_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     UnaryOp op = (UnaryOp)n->i[0];
-    real c = n->f[0];
     const real *dy = y->grad->data, *yv = y->data;
     const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? row_major(g, x) : NULL;
     real *gx = ag_grad(g, x)->data;
-    int64_t count = y->numel;
+    int64_t count = y->numel, chunk = 4096, nchunks = (count + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (count > 32768)
-    for (int64_t i = 0; i < count; i++) {
-        real d;
-        switch (op) {
-        case UNARY_NEG: d = -dy[i]; break;
-        case UNARY_EXP: d = dy[i] * yv[i]; break;
-        case UNARY_LOG: d = dy[i] / xv[i]; break;
-        case UNARY_SQRT: d = dy[i] / (2 * yv[i]); break;
-        case UNARY_TANH: d = dy[i] * (1 - yv[i] * yv[i]); break;
-        case UNARY_SIGMOID: d = dy[i] * yv[i] * (1 - yv[i]); break;
-        case UNARY_RELU: d = yv[i] > 0 ? dy[i] : 0; break;
-        case UNARY_GELU: d = dy[i] * r_gelu_grad(xv[i]); break;
-        case UNARY_ADD_SCALAR: d = dy[i]; break;
-        case UNARY_MUL_SCALAR: d = dy[i] * c; break;
-        case UNARY_POW_SCALAR: d = dy[i] * c * R_POW(xv[i], c - 1); break;
-        default: d = 0;
-        }
-        gx[i] += d;
-    }
+    for (int64_t c = 0; c < nchunks; c++)
+        unary_grad_range(op, n->f[0], dy, xv, yv, gx, c * chunk, c * chunk + chunk < count ? c * chunk + chunk : count);
 }
 
 static Tensor *unary(Graph *g, Tensor *x, UnaryOp op, real c) {

@@ -4,6 +4,7 @@
 #include "tensor/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
+#include "tensor/simd.h"
 
 const char *unary_op_name(UnaryOp op) {
     static const char *names[] = {"neg",     "exp",  "log",  "sqrt",       "tanh",       "sigmoid",
@@ -69,21 +70,29 @@ static inline int64_t iter_row_offset(const Iter *it, int o, int64_t r) {
     return off;
 }
 
-static inline real unary_apply(UnaryOp op, real x, real arg) {
+/* Loops with the op fixed outside them, so that the compiler vectorizes each. */
+#define UNARY_CASE(OP, EXPR)                                                                                           \
+    case OP:                                                                                                           \
+        for (int64_t j = 0; j < n; j++) {                                                                              \
+            real x = px[j * sx];                                                                                       \
+            po[j] = EXPR;                                                                                              \
+        }                                                                                                              \
+        break
+
+NN_VECTORIZE static void unary_row(UnaryOp op, real arg, const real *px, int64_t sx, real *po, int64_t n) {
     switch (op) {
-    case UNARY_NEG: return -x;
-    case UNARY_EXP: return r_exp(x);
-    case UNARY_LOG: return R_LOG(x);
-    case UNARY_SQRT: return R_SQRT(x);
-    case UNARY_TANH: return R_TANH(x);
-    case UNARY_SIGMOID: return r_sigmoid(x);
-    case UNARY_RELU: return x > 0 ? x : 0;
-    case UNARY_GELU: return r_gelu(x);
-    case UNARY_ADD_SCALAR: return x + arg;
-    case UNARY_MUL_SCALAR: return x * arg;
-    case UNARY_POW_SCALAR: return R_POW(x, arg);
+        UNARY_CASE(UNARY_NEG, -x);
+        UNARY_CASE(UNARY_EXP, r_exp(x));
+        UNARY_CASE(UNARY_LOG, R_LOG(x));
+        UNARY_CASE(UNARY_SQRT, R_SQRT(x));
+        UNARY_CASE(UNARY_TANH, R_TANH(x));
+        UNARY_CASE(UNARY_SIGMOID, r_sigmoid(x));
+        UNARY_CASE(UNARY_RELU, x > 0 ? x : 0);
+        UNARY_CASE(UNARY_GELU, r_gelu(x));
+        UNARY_CASE(UNARY_ADD_SCALAR, x + arg);
+        UNARY_CASE(UNARY_MUL_SCALAR, x * arg);
+        UNARY_CASE(UNARY_POW_SCALAR, R_POW(x, arg));
     }
-    return 0;
 }
 
 void tensor_unary(Tensor *out, const Tensor *x, UnaryOp op, real arg) {
@@ -100,43 +109,48 @@ void tensor_unary(Tensor *out, const Tensor *x, UnaryOp op, real arg) {
     for (int64_t r = 0; r < rows; r++) {
         const real *px = x->data + iter_row_offset(&it, 0, r);
         real *po = out->data + r * inner;
-        if (sx == 1) {
-            switch (op) { /* the common cases as plain loops the compiler vectorises */
-            case UNARY_NEG: for (int64_t j = 0; j < inner; j++) po[j] = -px[j]; break;
-            case UNARY_ADD_SCALAR: for (int64_t j = 0; j < inner; j++) po[j] = px[j] + arg; break;
-            case UNARY_MUL_SCALAR: for (int64_t j = 0; j < inner; j++) po[j] = px[j] * arg; break;
-            case UNARY_RELU: for (int64_t j = 0; j < inner; j++) po[j] = px[j] > 0 ? px[j] : 0; break;
-            default: for (int64_t j = 0; j < inner; j++) po[j] = unary_apply(op, px[j], arg);
-            }
-        } else {
-            for (int64_t j = 0; j < inner; j++) po[j] = unary_apply(op, px[j * sx], arg);
-        }
+        if (sx == 1)
+            unary_row(op, arg, px, 1, po, inner); /* a constant stride: the contiguous loop */
+        else
+            unary_row(op, arg, px, sx, po, inner);
     }
 }
 
+/* One row of a binary op; the common stride patterns get loops of their own
+ * so that the compiler vectorizes them. */
 #define BINARY_LOOP(EXPR)                                                                                              \
     do {                                                                                                               \
-        if (so == 1 && sa == 1 && sb == 1)                                                                                      \
-            for (int64_t j = 0; j < inner; j++) {                                                                      \
+        if (so == 1 && sa == 1 && sb == 1)                                                                             \
+            for (int64_t j = 0; j < n; j++) {                                                                          \
                 real x = pa[j], y = pb[j];                                                                             \
                 po[j] = EXPR;                                                                                          \
             }                                                                                                          \
         else if (so == 1 && sa == 1 && sb == 0)                                                                        \
-            for (int64_t j = 0; j < inner; j++) {                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                                                          \
                 real x = pa[j], y = pb[0];                                                                             \
                 po[j] = EXPR;                                                                                          \
             }                                                                                                          \
         else if (so == 1 && sa == 0 && sb == 1)                                                                        \
-            for (int64_t j = 0; j < inner; j++) {                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                                                          \
                 real x = pa[0], y = pb[j];                                                                             \
                 po[j] = EXPR;                                                                                          \
             }                                                                                                          \
         else                                                                                                           \
-            for (int64_t j = 0; j < inner; j++) {                                                                      \
+            for (int64_t j = 0; j < n; j++) {                                                                          \
                 real x = pa[j * sa], y = pb[j * sb];                                                                   \
                 po[j * so] = EXPR;                                                                                     \
             }                                                                                                          \
     } while (0)
+
+NN_VECTORIZE static void binary_row(BinaryOp op, const real *pa, int64_t sa, const real *pb, int64_t sb, real *po,
+                                    int64_t so, int64_t n) {
+    switch (op) {
+    case BINARY_ADD: BINARY_LOOP(x + y); break;
+    case BINARY_SUB: BINARY_LOOP(x - y); break;
+    case BINARY_MUL: BINARY_LOOP(x * y); break;
+    case BINARY_DIV: BINARY_LOOP(x / y); break;
+    }
+}
 
 void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
     char s1[128], s2[128], s3[128];
@@ -152,17 +166,9 @@ void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
     int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
     int64_t sa = it.stride[0][last], sb = it.stride[1][last], so = it.stride[2][last];
 #pragma omp parallel for schedule(static) if (out->numel > 32768)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *pa = a->data + iter_row_offset(&it, 0, r);
-        const real *pb = b->data + iter_row_offset(&it, 1, r);
-        real *po = out->data + iter_row_offset(&it, 2, r);
-        switch (op) {
-        case BINARY_ADD: BINARY_LOOP(x + y); break;
-        case BINARY_SUB: BINARY_LOOP(x - y); break;
-        case BINARY_MUL: BINARY_LOOP(x * y); break;
-        case BINARY_DIV: BINARY_LOOP(x / y); break;
-        }
-    }
+    for (int64_t r = 0; r < rows; r++)
+        binary_row(op, a->data + iter_row_offset(&it, 0, r), sa, b->data + iter_row_offset(&it, 1, r), sb,
+                   out->data + iter_row_offset(&it, 2, r), so, inner);
 }
 
 void tensor_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b) {

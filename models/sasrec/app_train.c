@@ -69,7 +69,7 @@ int app_train(int argc, char **argv) {
     fflush(stdout);
     EvalOptions eo = {(Protocol)c.protocol, (SeenPolicy)c.seen, &samples, (int)c.eval_batch};
     TrainResult res;
-    TrainStatus st = train_run(&s, &ds, &c, &eo, &res, &err);
+    TrainStatus st = train_run(&s, &ds, &c, &eo, stdout, &res, &err);
     if (st != TRAIN_OK) {
         code = st == TRAIN_NOT_FINITE ? 3 : 1;
         goto fail;

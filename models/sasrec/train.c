@@ -89,8 +89,19 @@ static int write_log(FILE *log, int epoch, double loss, double train_s, double e
     return fflush(log);
 }
 
-TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, TrainResult *res,
-                      NnError *err) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    if (n == 0) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, FILE *report,
+                      TrainResult *res, NnError *err) {
     memset(res, 0, sizeof *res);
     res->best_epoch = -1;
     TrainStatus status = TRAIN_OK;
@@ -118,6 +129,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
     batch_alloc(&b, (int)c->batch, (int)c->max_len);
     real *best = nn_malloc((size_t)module_num_params(&s->m) * sizeof(real));
     double *losses = nn_calloc((size_t)c->epochs, sizeof *losses), *scores = nn_calloc((size_t)c->epochs, sizeof *scores);
+    double *train_s = nn_calloc((size_t)c->epochs, sizeof *train_s), *eval_s = nn_calloc((size_t)c->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
     int show = isatty(fileno(stderr)), counter = 0;
 
@@ -154,14 +166,18 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
         res->last_loss = loss;
         res->train_seconds += t1 - t0;
         res->eval_seconds += t2 - t1;
+        train_s[epoch] = t1 - t0;
+        eval_s[epoch] = t2 - t1;
         if (write_log(log, epoch, loss, t1 - t0, t2 - t1, &m, improved, counter)) {
             nn_fail(err, "%s: write failed", log_path);
             status = TRAIN_ERROR;
             break;
         }
-        printf("epoch %d: loss %.4f, valid %s %.4f%s, %.1f s + %.1f s\n", epoch, loss, monitor, score,
-               improved ? " (best)" : "", t1 - t0, t2 - t1);
-        fflush(stdout);
+        if (report) {
+            fprintf(report, "epoch %d: loss %.4f, valid %s %.4f%s, %.1f s + %.1f s\n", epoch, loss, monitor, score,
+                    improved ? " (best)" : "", t1 - t0, t2 - t1);
+            fflush(report);
+        }
         if (curve_write_svg(curve_path, epoch + 1, losses, scores, monitor, res->best_epoch, err)) {
             status = TRAIN_ERROR;
             break;
@@ -180,6 +196,10 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
         nn_fail(err, "%s: write failed", log_path);
         status = TRAIN_ERROR;
     }
+    res->train_median = median(train_s, res->epochs_run);
+    res->eval_median = median(eval_s, res->epochs_run);
+    free(train_s);
+    free(eval_s);
     free(best);
     free(losses);
     free(scores);

@@ -18,15 +18,16 @@ typedef struct {
     int early_stopped;
     double first_loss, last_loss; /* mean training loss of the first and last epoch */
     double train_seconds, eval_seconds; /* totals over epochs */
+    double train_median, eval_median;   /* seconds of the median epoch and validation pass */
     Metrics test, popular;            /* test metrics of the best weights, and of most-popular */
 } TrainResult;
 
 /* Trains s on ds as c says, writing c->out/model.safetensors (best epoch),
  * log.jsonl and curve.svg as it goes; restores the best weights and evaluates
- * them on the test split. Prints one line per epoch to stdout and a progress
- * bar to stderr when it is a terminal. */
-TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, TrainResult *res,
-                      NnError *err);
+ * them on the test split. Prints one line per epoch to report (may be NULL)
+ * and a progress bar to stderr when it is a terminal. */
+TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, FILE *report,
+                      TrainResult *res, NnError *err);
 /* Seconds on a monotonic clock. */
 double train_now(void);
 

@@ -1,0 +1,88 @@
+/* bench/sasrec_epoch: seconds per SASRec training epoch and per evaluation
+ * pass (sampled and full ranking) on a data file, and the peak resident
+ * memory, with the seed's defaults. Compare with
+ *   /usr/bin/python3 ../shared/peer/sasrec_torch.py --data FILE --sample FILE \
+ *       --threads 2 --blas-threads 1 --max-epochs-timing 3
+ * One JSON line per measurement: {"op", "seconds" (median over epochs or
+ * passes), "runs", "threads", ...}; the last line has "peak_rss_mib". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/sasrec/app_common.h"
+#include "models/sasrec/eval.h"
+#include "models/sasrec/train.h"
+#include "tensor/parallel.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double peak_rss_mib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
+    if (f) fclose(f);
+    return kb / 1024;
+}
+
+int main(int argc, char **argv) {
+    RunConfig c = config_defaults();
+    c.data = "../shared/data/beauty/Beauty.txt";
+    c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
+    c.epochs = 3;
+    c.out = "build/bench_sasrec";
+    int rc = app_parse("bench/sasrec_epoch", "usage: bench/sasrec_epoch [--data PATH] [--sample-file PATH] [--epochs N] "
+                                            "[train flags]\nTimes --epochs training epochs and as many evaluation passes.",
+                       argc - 1, argv + 1, &c, config_train_flags);
+    if (rc != APP_CONTINUE) return rc;
+    NnError err;
+    if (app_check_input("bench", "--data", c.data, &err) || app_prepare_dir("bench", "--out", c.out, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return 2;
+    }
+    Dataset ds = {0};
+    SampleSet samples = {0};
+    if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err) || app_samples(&c, &ds, &samples, &err))
+        return app_fail("bench", &err, 1);
+    SasrecConfig mc = config_model(&c, ds.n_items);
+    Sasrec s;
+    sasrec_init(&s, &mc, (uint64_t)c.seed);
+    /* training epochs through the real loop, patience high enough not to stop */
+    c.patience = c.epochs + 1;
+    EvalOptions sample = {PROTOCOL_SAMPLE, SEEN_EXCLUDE, &samples, (int)c.eval_batch};
+    EvalOptions full = {PROTOCOL_FULL, (SeenPolicy)c.seen, NULL, (int)c.eval_batch};
+    TrainResult res;
+    if (train_run(&s, &ds, &c, &sample, stderr, &res, &err) != TRAIN_OK) return app_fail("bench", &err, 1);
+    int n = (int)c.epochs;
+    double *ts = malloc((size_t)n * sizeof *ts), *tf = malloc((size_t)n * sizeof *tf);
+    for (int k = 0; k < n; k++) {
+        double t0 = train_now();
+        eval_model(&s, &ds, SPLIT_VALID, &sample);
+        double t1 = train_now();
+        eval_model(&s, &ds, SPLIT_VALID, &full);
+        tf[k] = train_now() - t1;
+        ts[k] = t1 - t0;
+    }
+    printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", res.train_median,
+           res.epochs_run, (long long)c.threads);
+    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", median(ts, n), n,
+           (long long)c.threads);
+    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", median(tf, n), n,
+           (long long)c.threads);
+    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
+    free(ts);
+    free(tf);
+    sasrec_free(&s);
+    sample_free(&samples);
+    dataset_free(&ds);
+    return 0;
+}

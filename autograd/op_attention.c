@@ -21,6 +21,7 @@
 #include "tensor/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
+#include "tensor/simd.h"
 
 #define ATTN_BLOCK 16 /* query rows per gemm block */
 
@@ -59,25 +60,31 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
     return n;
 }
 
-/* Softmax of row i of S over its keys, written as P in place; masked keys get 0. */
-static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p) {
-    const AttentionSpec *sp = &s->spec;
-    int64_t end = s->row_end[r0 + i];
-    int any = s->row_sees[r0 + i];
+/* p[0..end) = softmax(p * scale) in place, p[end..n) = 0. */
+NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real scale) {
     real m = -INFINITY;
-    for (int64_t j = 0; j < end; j++) {
-        /* a fully masked row (-10000 everywhere) keeps the raw scores of all keys */
-        if (any && !allowed(sp, r0, i, j)) p[j] = -INFINITY;
-        if (p[j] > m) m = p[j];
-    }
+    for (int64_t j = 0; j < end; j++) m = p[j] > m ? p[j] : m;
     real sum = 0;
     for (int64_t j = 0; j < end; j++) {
-        p[j] = r_exp(p[j] - m);
+        p[j] = r_exp((p[j] - m) * scale); /* scale > 0: the max of p * scale is m * scale */
         sum += p[j];
     }
     real inv = 1 / sum;
     for (int64_t j = 0; j < end; j++) p[j] *= inv;
     for (int64_t j = end; j < n; j++) p[j] = 0;
+}
+
+/* Softmax of row i of the raw scores p (S before scaling), written as P in
+ * place; masked keys get 0. Keys [0, end) are visible except where key_valid
+ * (or, with -inf, the query's own key) says otherwise; a fully masked row
+ * (-10000 everywhere) keeps the raw scores of all keys. */
+static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p, real scale) {
+    const AttentionSpec *sp = &s->spec;
+    int64_t end = s->row_end[r0 + i];
+    if (s->row_sees[r0 + i] && sp->key_valid)
+        for (int64_t j = 0; j < end; j++)
+            if (!allowed(sp, r0, i, j)) p[j] = -INFINITY;
+    softmax_scaled(p, end, n, scale);
 }
 
 /* The keep bit of probability `index` of the whole op: a pure function of it. */
@@ -104,8 +111,7 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
         gemm(i1 - i0, end, d, Q + i0 * qs, qs, 1, K, 1, ks, 0, P + i0 * n, n);
         for (int64_t i = i0; i < i1; i++) {
             real *p = P + i * n;
-            for (int64_t j = 0; j < end; j++) p[j] *= scale;
-            softmax_row(s, r0, i, n, p);
+            softmax_row(s, r0, i, n, p, scale);
             real *t = pt + i * n;
             for (int64_t j = 0; j < n; j++) t[j] = p[j];
             if (keep)

@@ -71,8 +71,11 @@ $(LIBSASREC): $(OBJSASREC)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-sasrec: $(BUILD)/f32/models/sasrec/main.o $(LIBSASREC) $(LIB32)
+# The program is linked under BUILD (so sanitizer builds have their own) and copied to ./sasrec.
+$(BUILD)/sasrec: $(BUILD)/f32/models/sasrec/main.o $(LIBSASREC) $(LIB32)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+sasrec: $(BUILD)/sasrec
+	cp $< $@
 
 bench/%: $(BUILD)/f32/bench/%.o $(LIBSASREC) $(LIB32)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
@@ -89,17 +92,22 @@ $(BUILD)/tests/grad_%: $(BUILD)/f64/tests/grad_%.o $(BUILD)/f64/tests/support.o 
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 
 # Runs every suite; stops at the first failing one. Each ends with Check's summary line.
-test: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+# NN_SASREC is the program the command-line tests run.
+test: $(TESTS) sasrec
+	@set -e; for t in $(TESTS); do echo "== $$t"; NN_SASREC=./sasrec $$t; done
 
+SAN_TESTS := $(patsubst $(BUILD)/%,build/san/%,$(TESTS))
 sanitize:
-	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 lib $(patsubst $(BUILD)/%,build/san/%,$(TESTS))
-	@set -e; for t in $(patsubst $(BUILD)/%,build/san/%,$(TESTS)); do echo "== $$t"; \
-	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 $$t; done
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 lib build/san/sasrec $(SAN_TESTS)
+	@set -e; for t in $(SAN_TESTS); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
+	  NN_SASREC=build/san/sasrec $$t; done
 
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
-valgrind: $(TESTS)
-	@set -e; for t in $(TESTS); do echo "== $$t"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 $(VALGRIND) $$t; done
+valgrind: $(TESTS) sasrec
+	@set -e; for t in $(TESTS); do echo "== $$t"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 \
+	  NN_SASREC="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q ./sasrec" \
+	  $(VALGRIND) $$t; done
 
 bench: $(BENCHES)
 	@set -e; for b in $(BENCHES); do echo "== $$b"; ./$$b; done

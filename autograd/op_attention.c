@@ -87,16 +87,19 @@ static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, re
     softmax_scaled(p, end, n, scale);
 }
 
-/* The keep bit of probability `index` of the whole op: a pure function of it. */
-static inline int keep_bit(const AttnSaved *s, uint64_t index) {
-    uint32_t word[4];
-    philox4x32(s->seed, s->stream, index >> 2, word);
-    return (word[index & 3] >> 8) >= s->threshold;
+/* Keep bits of probabilities [index, index + count) of the whole op, each a
+ * pure function of its index (word index % 4 of Philox block index / 4);
+ * words is scratch of count + 8. */
+static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned char *keep, uint32_t *words) {
+    int64_t first = index / 4, blocks = (index + count + 3) / 4 - first;
+    philox4x32_blocks(s->seed, s->stream, (uint64_t)first, blocks, words);
+    const uint32_t *w = words + (index - 4 * first);
+    for (int64_t j = 0; j < count; j++) keep[j] = (w[j] >> 8) >= s->threshold;
 }
 
-/* Forward of one (sequence, head); pt is (n, n) scratch for P~. */
+/* Forward of one (sequence, head); pt is (n, n) scratch for P~, words (n + 8) scratch. */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
-                   real *out, int64_t H, real *pt) {
+                   real *out, int64_t H, real *pt, uint32_t *words) {
     const AttentionSpec *sp = &s->spec;
     int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
@@ -114,11 +117,10 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
             softmax_row(s, r0, i, n, p, scale);
             real *t = pt + i * n;
             for (int64_t j = 0; j < n; j++) t[j] = p[j];
-            if (keep)
-                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) {
-                    keep[i * n + j] = (unsigned char)keep_bit(s, (uint64_t)(base + i * n + j));
-                    t[j] = keep[i * n + j] ? t[j] * s->drop_scale : 0;
-                }
+            if (keep) {
+                keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, words);
+                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) t[j] = keep[i * n + j] ? t[j] * s->drop_scale : 0;
+            }
         }
         /* O rows = P~ rows V */
         gemm(i1 - i0, d, end, pt + i0 * n, n, 1, V, vs, 1, 0, out + (r0 + i0) * H + c0, H);
@@ -248,9 +250,12 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
 #pragma omp parallel if (items > 1)
     {
         real *pt = nn_aligned_alloc((size_t)(nn + 1) * sizeof(real));
+        uint32_t *words = nn_malloc((size_t)(s->max_n + 8) * sizeof *words);
 #pragma omp for schedule(dynamic, 4)
-        for (int64_t w = 0; w < items; w++) attend(s, w / spec->heads, (int)(w % spec->heads), q, k, v, y->data, H, pt);
+        for (int64_t w = 0; w < items; w++)
+            attend(s, w / spec->heads, (int)(w % spec->heads), q, k, v, y->data, H, pt, words);
         free(pt);
+        free(words);
     }
     Node *n = ag_record(g, "attention", attention_backward, y, 3, (Tensor *[]){q, k, v});
     if (n) n->saved = s;

@@ -58,8 +58,10 @@ int main(int argc, char **argv) {
     sasrec_init(&s, &mc, (uint64_t)c.seed);
     /* training epochs through the real loop, patience high enough not to stop */
     c.patience = c.epochs + 1;
-    EvalOptions sample = {PROTOCOL_SAMPLE, SEEN_EXCLUDE, &samples, (int)c.eval_batch};
-    EvalOptions full = {PROTOCOL_FULL, (SeenPolicy)c.seen, NULL, (int)c.eval_batch};
+    EvalOptions sample = {.protocol = PROTOCOL_SAMPLE, .samples = &samples, .batch = (int)c.eval_batch};
+    EvalOptions full = {.protocol = PROTOCOL_FULL, .seen = (SeenPolicy)c.seen, .batch = (int)c.eval_batch};
+    Graph *g = graph_new(); /* one arena for all the passes below, as train_run has for its own */
+    sample.graph = full.graph = g;
     TrainResult res;
     if (train_run(&s, &ds, &c, &sample, stderr, &res, &err) != TRAIN_OK) return app_fail("bench", &err, 1);
     int n = (int)c.epochs;
@@ -81,6 +83,7 @@ int main(int argc, char **argv) {
     printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
     free(ts);
     free(tf);
+    graph_free(g);
     sasrec_free(&s);
     sample_free(&samples);
     dataset_free(&ds);

@@ -20,6 +20,10 @@ typedef struct Rng {
 /* The Philox4x32-10 block for (key, counter): four independent 32-bit words. */
 void philox4x32(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t out[4]);
 
+/* Philox blocks for counters (counter_hi, lo + i), i in [0, n): out[4 i + l] is
+ * word l of block i, as philox4x32 gives it. Vectorized: use it for masks. */
+void philox4x32_blocks(uint64_t key, uint64_t counter_hi, uint64_t lo, int64_t n, uint32_t *out);
+
 /* A generator positioned at the start of (seed, stream). */
 Rng rng_new(uint64_t seed, uint64_t stream);
 /* The next 32 random bits. */

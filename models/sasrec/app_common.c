@@ -46,6 +46,20 @@ int app_check_input(const char *cmd, const char *flag, const char *path, NnError
     return 0;
 }
 
+int app_check_model_dir(const char *cmd, const char *dir, NnError *err) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return nn_fail(err, "%s: --model %s: %s", cmd, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return nn_fail(err, "%s: --model %s is not a folder (give the folder sasrec train wrote)", cmd, dir);
+    const char *needed[] = {CONFIG_FILE, MODEL_FILE};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        config_path(path, sizeof path, dir, needed[i]);
+        if (stat(path, &st) != 0)
+            return nn_fail(err, "%s: --model %s holds no %s (is it a folder written by sasrec train?)", cmd, dir, needed[i]);
+    }
+    return 0;
+}
+
 /* mkdir -p */
 static int make_dirs(const char *dir) {
     char buf[4096];
@@ -109,5 +123,8 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
 
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
     if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
-    return sample_generate(ds, SAMPLE_DEFAULT_NEG, (uint64_t)c->sample_seed, out, err);
+    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, (uint64_t)c->sample_seed, out, err) == 0) return 0;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, " (for a catalogue this small, use --eval full)");
+    return -1;
 }

@@ -14,6 +14,8 @@ int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConf
               int (*table)(RunConfig *, Flag *));
 /* 0 if path is a readable regular file; else a message naming flag and path. */
 int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err);
+/* 0 if dir is a model folder written by sasrec train (it holds config.json and the model). */
+int app_check_model_dir(const char *cmd, const char *dir, NnError *err);
 /* Creates dir (and its parents) if needed and checks that files can be written in it. */
 int app_prepare_dir(const char *cmd, const char *flag, const char *dir, NnError *err);
 /* Checks that a file can be created at path (its folder exists and is writable). */

@@ -19,7 +19,7 @@ int app_eval(int argc, char **argv) {
         fprintf(stderr, "sasrec eval: --model DIR is required (a folder written by sasrec train)\n");
         return 2;
     }
-    if ((c.data && app_check_input("eval", "--data", c.data, &err)) ||
+    if (app_check_model_dir("eval", c.model, &err) || (c.data && app_check_input("eval", "--data", c.data, &err)) ||
         (c.sample_file && app_check_input("eval", "--sample-file", c.sample_file, &err))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
@@ -35,7 +35,7 @@ int app_eval(int argc, char **argv) {
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
     if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
-    EvalOptions eo = {(Protocol)c.protocol, (SeenPolicy)c.seen, &samples, (int)c.eval_batch};
+    EvalOptions eo = {.protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
     Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &eo);
     printf("{");
     metrics_write_json(&m, stdout);

@@ -7,6 +7,7 @@
 #include "tensor/error.h"
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
+#include "tensor/simd.h"
 
 /* The rank of the answer among candidates: how many other candidates score at
  * least as high. skip[j] marks items that never rank (full ranking). */
@@ -62,6 +63,24 @@ static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, c
     }
 }
 
+/* row[item] = <u, item_emb[item]> for the answer and the negatives. */
+NN_VECTORIZE static void score_candidates(const Sasrec *s, const real *u, int64_t answer, const int32_t *neg, int n_neg,
+                                          real *row) {
+    const Tensor *E = s->item_emb.weight;
+    int64_t H = E->shape[1];
+    for (int k = -1; k < n_neg; k++) {
+        int64_t item = k < 0 ? answer : neg[k];
+        const real *e = E->data + item * H;
+        real lane[16] = {0}, acc = 0;
+        int64_t h = 0;
+        for (; h + 16 <= H; h += 16)
+            for (int l = 0; l < 16; l++) lane[l] += u[h + l] * e[h + l];
+        for (int l = 0; l < 16; l++) acc += lane[l];
+        for (; h < H; h++) acc += u[h] * e[h];
+        row[item] = acc;
+    }
+}
+
 void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
     const Tensor *E = s->item_emb.weight; /* (N + 1, H) */
     int64_t B = U->shape[0], H = U->shape[1], N1 = E->shape[0];
@@ -72,7 +91,8 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
     int64_t L = s->cfg.max_len, N1 = ds->n_items + 1, nb = opt->batch;
     int was_training = s->m.training, grad = ag_set_grad_enabled(0);
     module_train(&s->m, 0);
-    Graph *g = graph_new();
+    Graph *g = opt->graph ? opt->graph : graph_new();
+    graph_reset(g);
     SeqBatch b;
     batch_alloc(&b, (int)nb, (int)L);
     int64_t *users = nn_malloc((size_t)nb * sizeof *users);
@@ -86,19 +106,11 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
         if (opt->protocol == PROTOCOL_FULL) {
             eval_score_all(s, U, scores);
         } else { /* only the candidates' scores are needed */
-            const Tensor *E = s->item_emb.weight;
-            int64_t H = U->shape[1];
-            for (int i = 0; i < n; i++) {
-                const int32_t *neg = opt->samples->neg + (start + i) * opt->samples->n_neg;
-                real *row = scores + (int64_t)i * N1;
-                const real *u = U->data + i * H;
-                for (int k = -1; k < opt->samples->n_neg; k++) {
-                    int64_t item = k < 0 ? b.answer[i] : neg[k];
-                    real acc = 0;
-                    for (int64_t h = 0; h < H; h++) acc += u[h] * E->data[item * H + h];
-                    row[item] = acc;
-                }
-            }
+#pragma omp parallel for schedule(static)
+            for (int i = 0; i < n; i++)
+                score_candidates(s, U->data + i * U->shape[1], b.answer[i],
+                                 opt->samples->neg + (start + i) * opt->samples->n_neg, opt->samples->n_neg,
+                                 scores + (int64_t)i * N1);
         }
         rank_batch(ds, split, opt, &b, scores, rank + start);
         graph_reset(g);
@@ -106,7 +118,7 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
     free(users);
     free(scores);
     batch_free(&b);
-    graph_free(g);
+    if (g != opt->graph) graph_free(g);
     module_train(&s->m, was_training);
     ag_set_grad_enabled(grad);
 }

@@ -19,6 +19,7 @@ typedef struct {
     SeenPolicy seen;          /* full ranking only */
     const SampleSet *samples; /* sampled protocol: the negatives */
     int batch;                /* users per forward pass */
+    Graph *graph;             /* scratch graph to reuse across passes (its arena keeps its size); NULL: a new one */
 } EvalOptions;
 
 /* Ranks (n_users) of the answers of split (SPLIT_VALID or SPLIT_TEST) under the model. */

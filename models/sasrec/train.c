@@ -125,6 +125,9 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
     ac.weight_decay = (real)c->weight_decay;
     Adam *opt = adam_new(&s->m, ac);
     Graph *g = graph_new();
+    EvalOptions ev = *eval;
+    ev.graph = g; /* one arena for training steps and evaluation passes */
+    eval = &ev;
     SeqBatch b;
     batch_alloc(&b, (int)c->batch, (int)c->max_len);
     real *best = nn_malloc((size_t)module_num_params(&s->m) * sizeof(real));

@@ -1,0 +1,231 @@
+/* The sasrec program as a user runs it: every bad command line and bad input
+ * ends in a one-line message and the documented exit code, and leaves no
+ * output behind; good runs train, evaluate and predict.
+ *
+ * The program is $NN_SASREC (default ./sasrec; make sets it, with valgrind in
+ * front under make valgrind). */
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support.h"
+
+static char dir[64];         /* this run's scratch folder */
+static char out[1 << 16];    /* stdout of the last run */
+static char errout[1 << 16]; /* stderr of the last run */
+
+static void slurp(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
+/* Runs "$NN_SASREC <args>" in the scratch folder's parent (the repository) and returns its exit code. */
+static int run(const char *args) {
+    const char *prog = getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec";
+    char cmd[8192], o[128], e[128];
+    snprintf(o, sizeof o, "%s/.stdout", dir);
+    snprintf(e, sizeof e, "%s/.stderr", dir);
+    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s", prog, args, o, e);
+    int status = system(cmd);
+    slurp(o, out, sizeof out);
+    slurp(e, errout, sizeof errout);
+    unlink(o);
+    unlink(e);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void write_file(const char *name, const char *text) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *name) {
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* Number of lines of stderr (a one-line message has exactly 1). */
+static int err_lines(void) {
+    int n = 0;
+    for (const char *p = errout; *p; p++) n += *p == '\n';
+    return n;
+}
+
+static void setup(void) {
+    snprintf(dir, sizeof dir, "/tmp/nn_cli_XXXXXX");
+    ck_assert(mkdtemp(dir) != NULL);
+}
+
+static void teardown(void) {
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert(system(cmd) == 0);
+}
+
+/* A bad command line: exit 2, one line naming the problem, no model folder. */
+static void expect_usage_error(const char *args, const char *needle) {
+    char full[1024];
+    snprintf(full, sizeof full, "train --out %s/run %s", dir, args);
+    int code = run(full);
+    ck_assert_msg(code == 2, "'%s' exited %d, expected 2; stderr: %s", args, code, errout);
+    ck_assert_msg(strstr(errout, needle), "'%s': stderr lacks '%s': %s", args, needle, errout);
+    ck_assert_msg(err_lines() == 1, "'%s': the message is not one line: %s", args, errout);
+    ck_assert_msg(!exists("run"), "'%s' left an output folder", args);
+}
+
+START_TEST(bad_flags_exit_2_before_any_work) {
+    expect_usage_error("--frobnicate 3", "unknown flag '--frobnicate'");
+    expect_usage_error("--hidden", "--hidden needs a value");
+    expect_usage_error("--hidden 64 --heads 3", "--hidden 64 is not divisible by --heads 3");
+    expect_usage_error("--max-len 0", "--max-len 0 is out of range");
+    expect_usage_error("--lr -0.001", "--lr -0.001 is out of range");
+    expect_usage_error("--lr nan", "--lr expects a finite number, got 'nan'");
+    expect_usage_error("--batch 0", "--batch 0 is out of range");
+    expect_usage_error("--epochs -3", "--epochs -3 is out of range");
+    expect_usage_error("--dropout 1", "--dropout 1 is out of range");
+    expect_usage_error("--dropout -0.1", "--dropout -0.1 is out of range");
+    expect_usage_error("--threads 0", "--threads 0 is out of range");
+    expect_usage_error("--hidden 6x4", "--hidden expects a whole number, got '6x4'");
+    expect_usage_error("--eval fast", "--eval must be one of sample|full, got 'fast'");
+    expect_usage_error("--data /nonexistent/ratings.csv", "--data /nonexistent/ratings.csv: No such file");
+    expect_usage_error("--data /tmp", "is a folder");
+    expect_usage_error("--sample-file /nonexistent/s.txt", "--sample-file /nonexistent/s.txt: No such file");
+    expect_usage_error("stray", "unexpected argument 'stray'");
+}
+END_TEST
+
+START_TEST(unwritable_output_exits_2) {
+    write_file("file", "x");
+    char args[512];
+    snprintf(args, sizeof args, "train --out %s/file/run", dir); /* a path through a file */
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--out") && err_lines() == 1, "%s", errout);
+    ck_assert_int_eq(run("eval --model /nonexistent/run"), 2);
+    ck_assert_msg(strstr(errout, "--model /nonexistent/run"), "%s", errout);
+    ck_assert_int_eq(run("predict --model /nonexistent/run --out x.csv"), 2);
+    ck_assert_int_eq(run("predict --out x.csv"), 2);
+    ck_assert_msg(strstr(errout, "--model DIR is required"), "%s", errout);
+    ck_assert_int_eq(run("frobnicate"), 2);
+    ck_assert_int_eq(run("train --help"), 0);
+    ck_assert_msg(strstr(out, "--max-len") && strstr(out, "default 50"), "%s", out);
+}
+END_TEST
+
+/* Data the loader refuses: exit 1, the file and line named, no model folder. */
+static void expect_data_error(const char *name, const char *text, const char *needle) {
+    char args[512];
+    write_file(name, text);
+    snprintf(args, sizeof args, "train --data %s/%s --out %s/run --epochs 1", dir, name, dir);
+    int code = run(args);
+    ck_assert_msg(code == 1, "%s exited %d, expected 1; stderr: %s", name, code, errout);
+    ck_assert_msg(strstr(errout, name) && strstr(errout, needle), "%s: stderr lacks '%s': %s", name, needle, errout);
+    ck_assert_msg(err_lines() == 1, "%s: the message is not one line: %s", name, errout);
+    ck_assert_msg(!exists("run/model.safetensors") && !exists("run/config.json"), "%s left model files", name);
+}
+
+START_TEST(bad_data_exits_1_with_a_message) {
+    expect_data_error("empty.txt", "", "empty");
+    expect_data_error("header.csv", "user,item,time\n", "header");
+    expect_data_error("cols.csv", "user,item,time\nu1,i1\n", ":2");
+    expect_data_error("time.csv", "user,item,time\nu1,i1,yesterday\n", ":2");
+    expect_data_error("nul.txt", "u1 a b\0c d\n", "");
+    expect_data_error("short.txt", "u1 a b\nu2 c d\n", "at least 3");
+}
+END_TEST
+
+/* A tiny data set that trains in a second: 60 users over 150 items, in string ids. */
+static void write_tiny_data(void) {
+    char text[1 << 14];
+    size_t n = 0;
+    n += (size_t)snprintf(text + n, sizeof text - n, "user,item,time\n");
+    for (int u = 0; u < 60; u++)
+        for (int k = 0; k < 8; k++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
+    write_file("tiny.csv", text);
+}
+
+START_TEST(train_eval_predict_round_trip) {
+    write_tiny_data();
+    char args[1024];
+    snprintf(args, sizeof args, "train --data %s/tiny.csv --out %s/run --epochs 2 --hidden 16 --max-len 8 --batch 16",
+             dir, dir);
+    ck_assert_msg(run(args) == 0, "train failed: %s", errout);
+    /* the last stdout line is one flat JSON object with metrics in [0, 1] */
+    char *last = strrchr(out, '{');
+    ck_assert_msg(last && strstr(last, "\"HR@10\": ") && strstr(last, "\"MRR\": ") && strchr(last, '}'), "%s", out);
+    const char *files[] = {"run/model.safetensors", "run/config.json", "run/items.txt", "run/users.txt",
+                           "run/log.jsonl", "run/curve.svg"};
+    for (int i = 0; i < 6; i++) ck_assert_msg(exists(files[i]), "train did not write %s", files[i]);
+    snprintf(args, sizeof args, "eval --data %s/tiny.csv --model %s/run --eval full", dir, dir);
+    ck_assert_msg(run(args) == 0, "eval failed: %s", errout);
+    last = strrchr(out, '{');
+    ck_assert_msg(last && strstr(last, "\"HR@20\": ") && strstr(last, "\"NDCG@20\": "), "%s", out);
+    /* predict: header, K rows per user, raw ids, never an item the user has */
+    snprintf(args, sizeof args, "predict --data %s/tiny.csv --model %s/run --k 5 --out %s/pred.csv", dir, dir, dir);
+    ck_assert_msg(run(args) == 0, "predict failed: %s", errout);
+    char path[256], line[256];
+    snprintf(path, sizeof path, "%s/pred.csv", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert(f && fgets(line, sizeof line, f) && strcmp(line, "user,item\n") == 0);
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        int u, item;
+        ck_assert_msg(sscanf(line, "user%d,item-%d", &u, &item) == 2, "bad row: %s", line);
+        for (int k = 0; k < 8; k++) ck_assert_msg(item != (u * 2 + 3 * k) % 150, "user%d got item-%d it has seen", u, item);
+        rows++;
+    }
+    fclose(f);
+    ck_assert_int_eq(rows, 60 * 5);
+    /* --k beyond the catalogue is a problem of the data: exit 1, nothing written */
+    snprintf(args, sizeof args, "predict --data %s/tiny.csv --model %s/run --k 500 --out %s/big.csv", dir, dir, dir);
+    ck_assert_int_eq(run(args), 1);
+    ck_assert_msg(strstr(errout, "--k 500 is larger than the"), "%s", errout);
+    ck_assert(!exists("big.csv"));
+    /* a checkpoint cut short is refused */
+    snprintf(args, sizeof args, "truncate -s 100 %s/run/model.safetensors", dir);
+    ck_assert(system(args) == 0);
+    snprintf(args, sizeof args, "eval --data %s/tiny.csv --model %s/run", dir, dir);
+    ck_assert_int_eq(run(args), 1);
+    ck_assert_msg(strstr(errout, "model.safetensors"), "%s", errout);
+}
+END_TEST
+
+START_TEST(explain_prints_shapes_of_the_batch) {
+    write_tiny_data();
+    char args[512];
+    snprintf(args, sizeof args, "explain --data %s/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --dot %s/g.dot",
+             dir, dir);
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    ck_assert_msg(strstr(out, "(B=4, L=8)") && strstr(out, "sequence output") && strstr(out, "(B=4, L=8, H=16)"), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "(B=4, heads=4, L=8, d=4)"), "%s", out);
+    ck_assert(exists("g.dot"));
+}
+END_TEST
+
+static Suite *cli_suite(void) {
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, bad_flags_exit_2_before_any_work);
+    tcase_add_test(tc, unwritable_output_exits_2);
+    tcase_add_test(tc, bad_data_exits_1_with_a_message);
+    tcase_add_test(tc, train_eval_predict_round_trip);
+    tcase_add_test(tc, explain_prints_shapes_of_the_batch);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(cli_suite)

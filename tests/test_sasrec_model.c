@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "models/sasrec/eval.h"
+#include "models/sasrec/train.h"
 #include "models/sasrec/synthetic.h"
 #include "models/sasrec/topk.h"
 #include "nn/checkpoint.h"
@@ -165,6 +166,57 @@ START_TEST(checkpoint_round_trip_gives_identical_outputs) {
 }
 END_TEST
 
+/* Trains on the built-in synthetic data with the seed's defaults, as `sasrec train` does. */
+static TrainStatus train_synthetic(const char *dir, int64_t epochs, Sasrec *s, TrainResult *res, NnError *err,
+                                   int poison) {
+    Dataset ds = {0};
+    SampleSet samples = {0};
+    SyntheticOptions so = synthetic_default_options();
+    ck_assert(synthetic_generate(&so, &ds, err) == 0);
+    ck_assert(sample_generate(&ds, 99, 12345, &samples, err) == 0);
+    RunConfig c = config_defaults();
+    c.epochs = epochs;
+    c.out = dir;
+    SasrecConfig mc = config_model(&c, ds.n_items);
+    sasrec_init(s, &mc, (uint64_t)c.seed);
+    if (poison) s->pos_emb.weight->data[(mc.max_len - 1) * mc.hidden] = NAN; /* the last position: always used */
+    EvalOptions eo = {.protocol = PROTOCOL_SAMPLE, .samples = &samples, .batch = 512};
+    TrainStatus st = train_run(s, &ds, &c, &eo, NULL, res, err);
+    sample_free(&samples);
+    dataset_free(&ds);
+    return st;
+}
+
+START_TEST(synthetic_run_beats_most_popular_twice) {
+    char dir[] = "/tmp/nn_syn_XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    Sasrec s;
+    TrainResult r;
+    NnError err;
+    ck_assert_msg(train_synthetic(dir, 12, &s, &r, &err, 0) == TRAIN_OK, "%s", err.msg);
+    double hr = metrics_get(&r.test, "HR@10"), pop = metrics_get(&r.popular, "HR@10");
+    ck_assert_msg(hr >= 2 * pop, "test HR@10 %.4f after 12 epochs, most popular %.4f", hr, pop);
+    ck_assert_msg(r.first_loss > 1.3 && r.first_loss < 1.45 && r.last_loss < r.first_loss, "loss %.4f -> %.4f",
+                  r.first_loss, r.last_loss);
+    sasrec_free(&s);
+    /* a NaN in the weights: training stops at once, naming epoch and batch, and the checkpoint stays */
+    ck_assert(train_synthetic(dir, 3, &s, &r, &err, 1) == TRAIN_NOT_FINITE);
+    ck_assert_msg(strstr(err.msg, "NaN in epoch 0, batch 0"), "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    Sasrec fresh;
+    SasrecConfig mc = s.cfg;
+    sasrec_init(&fresh, &mc, 9);
+    ck_assert_msg(checkpoint_load(path, &fresh.m, NULL, &err) == 0, "%s", err.msg);
+    for (int64_t i = 0; i < fresh.pos_emb.weight->numel; i++) ck_assert(isfinite(fresh.pos_emb.weight->data[i]));
+    sasrec_free(&fresh);
+    sasrec_free(&s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
 static Suite *sasrec_model_suite(void) {
     Suite *s = suite_create("sasrec_model");
     TCase *tc = tcase_create("model");
@@ -175,6 +227,10 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, length_aware_step_equals_dense_step);
     tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);
     suite_add_tcase(s, tc);
+    TCase *run = tcase_create("synthetic run");
+    tcase_set_timeout(run, 120);
+    tcase_add_test(run, synthetic_run_beats_most_popular_twice);
+    suite_add_tcase(s, run);
     return s;
 }
 

@@ -112,6 +112,23 @@ valgrind: $(TESTS) sasrec
 bench: $(BENCHES)
 	@set -e; for b in $(BENCHES); do echo "== $$b"; ./$$b; done
 
+# libFuzzer harnesses (clang): each runs FUZZ_SECONDS on a working corpus seeded from fuzz/corpus/<name>.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SRC := $(wildcard tensor/*.c autograd/*.c nn/*.c) $(SASREC_SRC)
+FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I. -fsanitize=fuzzer,address,undefined \
+  -fno-sanitize-recover=undefined
+build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_SRC) -lm -o $@
+fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
+	@set -e; for n in $(FUZZ_NAMES); do echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	  mkdir -p build/fuzz/work_$$n build/fuzz/crashes; \
+	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
+	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
+	    -artifact_prefix=build/fuzz/crashes/$$n- build/fuzz/work_$$n fuzz/corpus/$$n; done
+
 clean:
 	rm -rf build sasrec $(BENCHES)
 

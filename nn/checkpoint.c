@@ -80,6 +80,12 @@ static int check_shape(const char *path, const SafeTensors *st, int i, const Ten
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
     SafeTensors *st = safetensors_read(path, err);
     if (!st) return -1;
+    int rc = checkpoint_apply(st, path, m, opt, err);
+    safetensors_free(st);
+    return rc;
+}
+
+int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, NnError *err) {
     int rc = -1;
     int64_t *skipped = NULL;
     const char *step_text = safetensors_meta(st, OPT_STEP);
@@ -164,6 +170,5 @@ int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
     rc = 0;
 done:
     free(skipped);
-    safetensors_free(st);
     return rc;
 }

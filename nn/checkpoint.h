@@ -20,4 +20,8 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
  * -1 and a message saying what differs otherwise, m untouched. */
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err);
 
+typedef struct SafeTensors SafeTensors;
+/* checkpoint_load on a file already read (nn/safetensors.h); name stands for its path in messages. */
+int checkpoint_apply(const SafeTensors *st, const char *name, Module *m, Adam *opt, NnError *err);
+
 #endif

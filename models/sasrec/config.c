@@ -253,8 +253,13 @@ int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *
         len += got;
     } while (got > 0 && len < (1u << 20));
     fclose(f);
-    JsonDoc *doc = json_parse(buf, len, NULL, err);
+    int rc = config_parse_model(path, buf, len, c, n_items, err);
     free(buf);
+    return rc;
+}
+
+int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, int64_t *n_items, NnError *err) {
+    JsonDoc *doc = json_parse(buf, len, NULL, err);
     if (!doc) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);

@@ -58,6 +58,8 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err);
 int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *err);
 /* Reads the model settings (and n_items) of DIR/config.json into c; -1 and a message naming the file and the setting. */
 int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *err);
+/* config_read_model on the bytes of a config.json; path names it in messages. */
+int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, int64_t *n_items, NnError *err);
 /* dir/name into buf (aborts if it does not fit). */
 const char *config_path(char *buf, size_t size, const char *dir, const char *name);
 

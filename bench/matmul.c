@@ -1,5 +1,6 @@
-/* Times gemm on float products: square 512, 1024, 2048 and the products of a
- * SASRec step (batch 256, length 50, hidden 64, 12103 items on Beauty).
+/* Times gemm on float products (the bench/% rule links the float library):
+ * square 512, 1024, 2048 and the products of a SASRec step (batch 256,
+ * length 50, hidden 64, 12103 items on Beauty).
  *
  * One JSON line per shape, with the keys of /work/shared/peer/matmul_torch.py
  * so the two can be compared line by line:
@@ -50,11 +51,11 @@ static int int_flag(int argc, char **argv, int *i, int lo, int *out) {
     return 0;
 }
 
-/* A (rows, cols) buffer of standard normal values from stream `stream` of seed 0. */
-static float *randn(int64_t n, uint64_t stream) {
-    float *x = nn_aligned_alloc((size_t)n * sizeof(float));
+/* n standard normal values from stream `stream` of seed 0. */
+static real *randn(int64_t n, uint64_t stream) {
+    real *x = nn_aligned_alloc((size_t)n * sizeof(real));
     Rng r = rng_new(0, stream);
-    for (int64_t i = 0; i < n; i++) x[i] = (float)rng_normal(&r);
+    for (int64_t i = 0; i < n; i++) x[i] = (real)rng_normal(&r);
     return x;
 }
 
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
     double *times = malloc((size_t)iters * sizeof(double));
     for (size_t s = 0; s < sizeof SHAPES / sizeof SHAPES[0]; s++) {
         int64_t M = SHAPES[s][0], K = SHAPES[s][1], N = SHAPES[s][2];
-        float *a = randn(M * K, 2 * s), *b = randn(K * N, 2 * s + 1), *c = randn(M * N, 99);
+        real *a = randn(M * K, 2 * s), *b = randn(K * N, 2 * s + 1), *c = randn(M * N, 99);
         for (int i = 0; i < warmup; i++) gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
         for (int i = 0; i < iters; i++) {
             double t0 = now_ms();

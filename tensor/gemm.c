@@ -4,7 +4,7 @@
  * Loops, for one block of C (rows m0..m1, columns n0..n1):
  *   for jc in steps of nc:             columns of C and B
  *     for pc in steps of kc:           K, in fixed steps
- *       pack B (kc, nc) into panels of nr columns (L2)
+ *       B (kc, nc): packed into panels of nr columns (L2), or read in place
  *       for ir in steps of mr:         rows of C and A
  *         A (mr, kc): read in place, or packed (L1)
  *         for jr in steps of nr:       one tile: C (mr, nr) (+)= A B
@@ -25,13 +25,14 @@
 #include "tensor/kernels.h"
 #include "tensor/parallel.h"
 
-/* Below this many multiply-adds a product runs in the calling thread: waking
- * threads costs more than it saves. */
-#define GEMM_PARALLEL_MIN (1 << 20)
+/* Below this many multiply-adds a product runs in the calling thread: a
+ * parallel region costs about 1.5 us, and 64 x 64 x 64 (this threshold) takes
+ * 5.5 us on one Zen 4 core, 4 us on two. */
+#define GEMM_PARALLEL_MIN (1 << 18)
 
-/* Scratch up to this many reals lives on the stack, so that small products
- * (attention heads) do not go through malloc. */
-#define GEMM_STACK_REALS 4096
+/* Scratch up to this size lives on the stack, so that small products
+ * (attention heads, 64 x 64 weights) do not go through malloc. */
+#define GEMM_STACK_REALS (32768 / (int)sizeof(real))
 
 /* A (M, K) B (K, N) + beta C with its strides; see gemm() in tensor/kernels.h. */
 typedef struct {
@@ -49,46 +50,25 @@ typedef struct {
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
-/* Packs B (kc, nc) into panels of nr columns, each (kc, nr) row-major and
- * zero-padded past nc: panel p starts at out + p*kc*nr. */
-static void pack_b(int64_t kc, int64_t nc, const real *B, int64_t b_rs, int64_t b_cs, int nr, real *out) {
-    for (int64_t j0 = 0; j0 < nc; j0 += nr, out += kc * nr) {
-        int n = (int)min64(nr, nc - j0);
-        const real *b = B + j0 * b_cs;
-        if (b_cs == 1) {
-            for (int64_t k = 0; k < kc; k++) {
-                memcpy(out + k * nr, b + k * b_rs, (size_t)n * sizeof(real));
-                memset(out + k * nr + n, 0, (size_t)(nr - n) * sizeof(real));
-            }
-        } else {
-            /* columns of B are read along k: contiguous for a transposed B */
-            for (int j = 0; j < n; j++)
-                for (int64_t k = 0; k < kc; k++) out[k * nr + j] = b[j * b_cs + k * b_rs];
-            for (int64_t k = 0; k < kc; k++) memset(out + k * nr + n, 0, (size_t)(nr - n) * sizeof(real));
-        }
-    }
-}
-
-/* Packs A (m, kc), m <= mr, into out (kc, mr): out[k*mr + r] = A(r, k), zero
- * for r >= m. */
-static void pack_a(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, int mr, real *out) {
-    if (a_rs == 1) {
-        for (int64_t k = 0; k < kc; k++) {
-            memcpy(out + k * mr, A + k * a_cs, (size_t)m * sizeof(real));
-            memset(out + k * mr + m, 0, (size_t)(mr - m) * sizeof(real));
-        }
-        return;
-    }
-    for (int r = 0; r < m; r++)
-        for (int64_t k = 0; k < kc; k++) out[k * mr + r] = A[r * a_rs + k * a_cs];
-    for (int64_t k = 0; k < kc; k++) memset(out + k * mr + m, 0, (size_t)(mr - m) * sizeof(real));
-}
-
 /* Reals of scratch one block needs: packed B (kc, nc rounded to nr) and a packed A panel (mr, kc). */
 static int64_t scratch_reals(const Product *p, int64_t ncols) {
     const GemmKernel *kn = p->kern;
     int64_t kc = min64(kn->kc, p->K);
     return kc * round_up(min64(kn->nc, ncols), kn->nr) + kn->mr * kc;
+}
+
+/* Whether to read an operand panel in place rather than pack it: always when
+ * it serves few tiles (packing would cost more than it saves), otherwise only
+ * if its rows (or columns) are close in memory: A's mr rows read for every k
+ * should not fight over L1 sets as rows 8 KiB apart do; B's kc rows should
+ * fit in L2 without a long stride through pages. */
+static int a_in_place(const GemmKernel *kn, int64_t nc, int64_t lead) {
+    int64_t bytes = (lead < 0 ? -lead : lead) * (int64_t)sizeof(real);
+    return nc <= 4 * kn->nr || bytes <= 1024;
+}
+static int b_in_place(const GemmKernel *kn, int64_t rows, int64_t kc, int64_t lead) {
+    int64_t bytes = (lead < 0 ? -lead : lead) * (int64_t)sizeof(real);
+    return rows <= 4 * kn->mr || bytes * kc <= (256 << 10);
 }
 
 /* C (m0..m1, n0..n1) of the product, in the calling thread, with scratch of scratch_reals(p, n1 - n0). */
@@ -99,30 +79,42 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
     real *bpack = scratch, *apack = scratch + kc_max * round_up(min64(kn->nc, n1 - n0), nr);
     for (int64_t jc = n0; jc < n1; jc += kn->nc) {
         int64_t nc = min64(kn->nc, n1 - jc);
-        /* A panel is used for nc/nr tiles: when few, packing it costs more than it saves. */
-        int a_in_place = nc <= 4 * nr;
+        int rows_in_place = p->a_cs == 1 && a_in_place(kn, nc, p->a_rs);
+        int cols_in_place = p->a_rs == 1 && a_in_place(kn, nc, p->a_cs);
         for (int64_t pc = 0; pc < p->K; pc += kn->kc) {
             int64_t kc = min64(kn->kc, p->K - pc);
             int add = pc > 0 || p->beta != 0;
-            pack_b(kc, nc, p->B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs, nr, bpack);
+            /* B (kc, nc): panels of nr columns in place, or packed; a last panel of other
+             * than nr/2 columns (which the half-width tiles read in place) always packed */
+            const real *b = p->B + pc * p->b_rs + jc * p->b_cs;
+            int64_t in_place = nc % nr == 0 || nc % nr == nr / 2 ? nc : nc / nr * nr;
+            if (!(p->b_cs == 1 && b_in_place(kn, m1 - m0, kc, p->b_rs))) in_place = 0;
+            if (in_place < nc) kn->pack_b(kc, nc, in_place, b, p->b_rs, p->b_cs, bpack);
             for (int64_t ir = m0; ir < m1; ir += mr) {
                 int m = (int)min64(mr, m1 - ir);
+                int r = (3 * m - 1) / mr, rows = (r + 1) * mr / 3; /* the smallest tile with m rows */
                 const real *a = p->A + ir * p->a_rs + pc * p->a_cs;
-                GemmTileFn *tile = kn->tile_cols;
+                int layout = 0;
                 int64_t a_rs = 1, a_cs = mr;
-                if (a_in_place && m == mr && p->a_cs == 1) {
-                    tile = kn->tile_rows;
+                if (m == rows && rows_in_place) {
+                    layout = 1;
                     a_rs = p->a_rs;
                     a_cs = 1;
-                } else if (a_in_place && m == mr && p->a_rs == 1) {
+                } else if (m == rows && cols_in_place) {
                     a_cs = p->a_cs;
                 } else {
-                    pack_a(kc, m, a, p->a_rs, p->a_cs, mr, apack);
+                    kn->pack_a(kc, m, a, p->a_rs, p->a_cs, apack);
                     a = apack;
                 }
+                GemmTileFn *const *tile = kn->tiles[layout][r];
                 real *c = p->C + ir * p->ldc + jc;
-                for (int64_t jr = 0; jr < nc; jr += nr)
-                    tile(kc, a, a_rs, a_cs, bpack + jr * kc, nr, c + jr, p->ldc, m, (int)min64(nr, nc - jr), add);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int n = (int)min64(nr, nc - jr);
+                    if (jr < in_place)
+                        tile[n > nr / 2](kc, a, a_rs, a_cs, b + jr, p->b_rs, c + jr, p->ldc, m, n, add);
+                    else
+                        tile[n > nr / 2](kc, a, a_rs, a_cs, bpack + jr * kc, nr, c + jr, p->ldc, m, n, add);
+                }
             }
         }
     }
@@ -148,9 +140,12 @@ void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const re
         return;
     }
     Product p = {kern, K, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, ldc};
+    /* Threads split C along the dimension with more tiles, one block of whole tiles each. */
+    int64_t mt = (M + kern->mr - 1) / kern->mr, nt = (N + kern->nr - 1) / kern->nr;
+    int split_rows = mt >= nt;
+    int64_t tiles = split_rows ? mt : nt, step = split_rows ? kern->mr : kern->nr;
     int threads = gemm_threads(M, N, K);
-    int64_t mt = (M + kern->mr - 1) / kern->mr, nt = (N + kern->nr - 1) / kern->nr; /* tiles */
-    if (threads > 1 && mt < 2 && nt < 2) threads = 1;
+    if (threads > tiles) threads = (int)tiles;
     if (threads == 1) {
         _Alignas(64) real stack[GEMM_STACK_REALS];
         int64_t need = scratch_reals(&p, N);
@@ -159,14 +154,12 @@ void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const re
         if (scratch != stack) free(scratch);
         return;
     }
-    /* Split C along the dimension with more tiles into one block of whole tiles per thread. */
-    int split_rows = mt >= nt;
-    int64_t tiles = split_rows ? mt : nt, step = split_rows ? kern->mr : kern->nr;
-    if (threads > tiles) threads = (int)tiles;
     int64_t per = (tiles + threads - 1) / threads * step; /* rows or columns per block */
     int64_t stride = round_up(scratch_reals(&p, split_rows ? N : per), 64 / (int64_t)sizeof(real));
     real *scratch = nn_aligned_alloc((size_t)(stride * threads) * sizeof(real));
+#ifdef _OPENMP
 #pragma omp parallel for schedule(static, 1) num_threads(threads)
+#endif
     for (int t = 0; t < threads; t++) {
         int64_t lo = t * per, hi = min64((t + 1) * per, split_rows ? M : N);
         if (lo >= hi) continue;

@@ -1,6 +1,6 @@
 /* Internal to gemm: the micro-kernels for each instruction set, the choice
- * among them at run time, and the driver that takes a kernel explicitly so
- * that tests can run every kernel the machine supports. */
+ * among them at run time, and the driver taking a kernel explicitly so that
+ * tests can run every kernel the machine supports. */
 #ifndef NN_GEMM_KERNEL_H
 #define NN_GEMM_KERNEL_H
 
@@ -8,21 +8,32 @@
 
 #include "tensor/real.h"
 
-/* C (m, n) (+)= A (mr, kc) B (kc, nr), m <= mr, n <= nr, with A(r, k) =
- * A[r*a_rs + k*a_cs] readable for all mr rows and B(k, j) = B[k*b_rs + j]
- * readable for all nr columns. add = 0 stores the product, 1 adds it to C. */
+/* One tile: C (m, n) (+)= A (rows, kc) B (kc, nr), m <= rows, n <= nr, where
+ * A(r, k) = A[r*a_rs + k*a_cs] must be readable for all `rows` rows of the
+ * tile and B(k, j) = B[k*b_rs + j] for all nr columns. add = 0 stores the
+ * product into C, add = 1 adds it. */
 typedef void GemmTileFn(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs, real *C,
                         int64_t ldc, int m, int n, int add);
 
+/* Packs A (m, kc), m <= mr, into out (kc, mr), zero-padded: a tile reads it with a_rs = 1, a_cs = mr. */
+typedef void GemmPackAFn(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, real *out);
+/* Packs the panels from column `from` on of B (kc, nc) into out: panel p, columns p*nr.., is (kc, nr)
+ * row-major at out + p*kc*nr, zero-padded past nc; a tile reads it with b_rs = nr. */
+typedef void GemmPackBFn(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs, real *out);
+
 typedef struct GemmKernel {
-    const char *name;     /* instruction set: "avx512", "avx2", "sse2" or "generic" */
-    int mr, nr;           /* tile: mr rows of C by nr columns */
-    int kc, nc;           /* blocking: K in steps of kc (fixed, so sums do not depend on threads), N in nc */
-    GemmTileFn *tile_cols; /* for a_rs == 1: packed A panels (a_cs = mr) and transposed A */
-    GemmTileFn *tile_rows; /* for a_cs == 1: row-major A read in place */
+    const char *name; /* instruction set: "avx512", "avx2", "sse2" or "generic" */
+    int mr, nr;       /* the largest tile: mr rows of C (a multiple of 3) by nr columns (even vectors) */
+    int kc;           /* K is summed in steps of kc: fixed, so sums do not depend on the threads */
+    int nc;           /* columns of B packed at a time */
+    /* tiles[layout][r][c]: layout 0 for a_rs == 1 (packed A panels with a_cs = mr, transposed A),
+     * 1 for a_cs == 1 (row-major A read in place); (r + 1) mr/3 rows; nr/2 columns for c = 0, nr for 1. */
+    GemmTileFn *const (*tiles)[3][2];
+    GemmPackAFn *pack_a;
+    GemmPackBFn *pack_b;
 } GemmKernel;
 
-/* The fastest kernel this CPU runs (checked on every call: it is cheap). */
+/* The fastest kernel this CPU runs (asked of the CPU on every call: it is cheap). */
 const GemmKernel *gemm_kernel_best(void);
 /* The i-th kernel this CPU runs, fastest first, or NULL past the last. */
 const GemmKernel *gemm_kernel_get(int i);

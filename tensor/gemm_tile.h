@@ -4,52 +4,69 @@
  * time under a different `#pragma GCC target` and with these macros set:
  *   TILE_NAME(x)  appends the instruction set to a name (x##_avx512, ...)
  *   TILE_BYTES    bytes in one vector register (64, 32, 16)
- *   TILE_MR       rows of C in a tile: scalars of A broadcast per k
- *   TILE_NV       vectors per tile row: the tile is TILE_MR x TILE_NV*lanes
+ *   TILE_MR       rows of C in a tile, a multiple of 3
+ *   TILE_NV       vectors per tile row, even: a tile is TILE_MR x TILE_NV*lanes
+ * It defines TILE_NAME(tiles), the GemmTileFn table of tensor/gemm_kernel.h:
+ * tiles of 1/3, 2/3 and all of TILE_MR rows by half or all of the columns, so
+ * that the short last row and column of tiles (50 = 8 x 6 + 2 rows, 32 of 64
+ * columns) do not pay for a whole tile; and TILE_NAME(pack_a),
+ * TILE_NAME(pack_b), which lay operands out as the tiles read them.
  *
- * A tile keeps TILE_MR x TILE_NV accumulators in registers. For each k it
- * loads one row of B (TILE_NV vectors), broadcasts TILE_MR values of A and
- * does TILE_MR x TILE_NV multiply-adds, which the compiler contracts to FMA
- * (-ffp-contract=fast) when the target has it. Every element of C is summed
- * over k in increasing order from zero and then stored or added to C, so its
- * value does not depend on which tile, thread or edge case computed it. */
+ * A tile keeps rows x nv accumulators in registers. For each k it loads one
+ * row of B (nv vectors), broadcasts `rows` values of A and does rows x nv
+ * multiply-adds, which the compiler contracts to FMA (-ffp-contract=fast)
+ * where the target has it. Every element of C is summed over k in increasing
+ * order from zero, then stored or added to C, so its value does not depend
+ * on which tile, thread or edge computed it. */
 
 #define TILE_LANES (TILE_BYTES / (int)sizeof(real))
 #define TILE_NR (TILE_NV * TILE_LANES)
 
 typedef real TILE_NAME(vec) __attribute__((vector_size(TILE_BYTES)));
 
-/* C (m, n) (+)= A (TILE_MR, kc) B (kc, TILE_NR) for m <= TILE_MR, n <= TILE_NR.
- * A(r, k) = A[r*a_rs + k*a_cs] for all TILE_MR rows, B(k, j) = B[k*b_rs + j]
- * for all TILE_NR columns: edge tiles come from zero-padded packed panels, so
- * the tile never reads past the operands. Inlined into the variants below so
- * that constant strides become constants. */
+/* C (m, n) (+)= A (rows, kc) B (kc, nv*lanes), m <= rows, n <= nv*lanes, with
+ * A(r, k) = A[r*a_rs + k*a_cs] readable for all `rows` rows and B(k, j) =
+ * B[k*b_rs + j] readable for all nv*lanes columns (edge tiles come from
+ * zero-padded packed panels, so nothing past the operands is read). Always
+ * inlined into the functions below, where rows, nv and one stride of A are
+ * constants. */
 static inline __attribute__((always_inline)) void TILE_NAME(tile_body)(int64_t kc, const real *A, int64_t a_rs,
                                                                        int64_t a_cs, const real *B, int64_t b_rs,
-                                                                       real *C, int64_t ldc, int m, int n, int add) {
+                                                                       real *C, int64_t ldc, int m, int n, int add,
+                                                                       const int rows, const int nv) {
     typedef TILE_NAME(vec) vec;
     vec acc[TILE_MR][TILE_NV];
 #pragma GCC unroll 32
-    for (int r = 0; r < TILE_MR; r++)
+    for (int r = 0; r < rows; r++) {
 #pragma GCC unroll 8
-        for (int v = 0; v < TILE_NV; v++) acc[r][v] = (vec){0};
+        for (int v = 0; v < nv; v++) acc[r][v] = (vec){0};
+        /* C's rows are written after the k loop: fetch them now so that the stores do not wait on memory */
+        if (r < m) {
+            __builtin_prefetch(C + r * ldc, 1);
+            __builtin_prefetch(C + r * ldc + n - 1, 1);
+        }
+    }
     for (int64_t k = 0; k < kc; k++) {
         vec b[TILE_NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < TILE_NV; v++) memcpy(&b[v], B + k * b_rs + v * TILE_LANES, sizeof(vec));
+        for (int v = 0; v < nv; v++) memcpy(&b[v], B + k * b_rs + v * TILE_LANES, sizeof(vec));
 #pragma GCC unroll 32
-        for (int r = 0; r < TILE_MR; r++) {
+        for (int r = 0; r < rows; r++) {
             real a = A[r * a_rs + k * a_cs];
 #pragma GCC unroll 8
-            for (int v = 0; v < TILE_NV; v++) acc[r][v] += a * b[v];
+            for (int v = 0; v < nv; v++) acc[r][v] += a * b[v];
         }
     }
-    if (m == TILE_MR && n == TILE_NR) {
+    /* Rows past m and columns past n were computed from zero padding but are
+     * not written; a vector that straddles n is written element by element. */
 #pragma GCC unroll 32
-        for (int r = 0; r < TILE_MR; r++)
+    for (int r = 0; r < rows; r++) {
+        if (r >= m) break;
 #pragma GCC unroll 8
-            for (int v = 0; v < TILE_NV; v++) {
-                real *c = C + r * ldc + v * TILE_LANES;
+        for (int v = 0; v < nv; v++) {
+            real *c = C + r * ldc + v * TILE_LANES;
+            int cols = n - v * TILE_LANES;
+            if (cols >= TILE_LANES) {
                 vec out = acc[r][v];
                 if (add) {
                     vec old;
@@ -57,29 +74,145 @@ static inline __attribute__((always_inline)) void TILE_NAME(tile_body)(int64_t k
                     out = old + out;
                 }
                 memcpy(c, &out, sizeof out);
+            } else {
+                vec out = acc[r][v];
+                real part[TILE_LANES];
+                memcpy(part, &out, sizeof part);
+                for (int j = 0; j < cols; j++) c[j] = add ? c[j] + part[j] : part[j];
             }
-        return;
+        }
     }
-    /* Edge tile: the same sums, written through a buffer to the m x n valid part. */
-    real buf[TILE_MR][TILE_NR];
-    memcpy(buf, acc, sizeof buf);
-    for (int r = 0; r < m; r++)
-        for (int j = 0; j < n; j++) C[r * ldc + j] = add ? C[r * ldc + j] + buf[r][j] : buf[r][j];
 }
 
-/* A with adjacent rows (a_rs == 1): packed panels and transposed views. */
-static void TILE_NAME(tile_cols)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
-                                 real *C, int64_t ldc, int m, int n, int add) {
-    (void)a_rs;
-    TILE_NAME(tile_body)(kc, A, 1, a_cs, B, b_rs, C, ldc, m, n, add);
+/* One tile of `rows` rows and nv vectors, in two flavours: `cols` for A with
+ * adjacent rows (a_rs == 1: packed panels and transposed views), `rows` for A
+ * with adjacent columns (a_cs == 1: row-major A read in place). */
+#define TILE_DEFINE(name, rows, nv)                                                                                   \
+    static void TILE_NAME(name##_cols)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,         \
+                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                   \
+        (void)a_rs;                                                                                                    \
+        TILE_NAME(tile_body)(kc, A, 1, a_cs, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
+    }                                                                                                                  \
+    static void TILE_NAME(name##_rows)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,         \
+                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                   \
+        (void)a_cs;                                                                                                    \
+        TILE_NAME(tile_body)(kc, A, a_rs, 1, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
+    }
+
+TILE_DEFINE(tile_r1_c1, TILE_MR / 3, TILE_NV / 2)
+TILE_DEFINE(tile_r1_c2, TILE_MR / 3, TILE_NV)
+TILE_DEFINE(tile_r2_c1, 2 * TILE_MR / 3, TILE_NV / 2)
+TILE_DEFINE(tile_r2_c2, 2 * TILE_MR / 3, TILE_NV)
+TILE_DEFINE(tile_r3_c1, TILE_MR, TILE_NV / 2)
+TILE_DEFINE(tile_r3_c2, TILE_MR, TILE_NV)
+
+static GemmTileFn *const TILE_NAME(tiles)[2][3][2] = {
+    {{TILE_NAME(tile_r1_c1_cols), TILE_NAME(tile_r1_c2_cols)},
+     {TILE_NAME(tile_r2_c1_cols), TILE_NAME(tile_r2_c2_cols)},
+     {TILE_NAME(tile_r3_c1_cols), TILE_NAME(tile_r3_c2_cols)}},
+    {{TILE_NAME(tile_r1_c1_rows), TILE_NAME(tile_r1_c2_rows)},
+     {TILE_NAME(tile_r2_c1_rows), TILE_NAME(tile_r2_c2_rows)},
+     {TILE_NAME(tile_r3_c1_rows), TILE_NAME(tile_r3_c2_rows)}},
+};
+
+/* Packs A (m, kc), m <= TILE_MR, into out (kc, TILE_MR): out[k*TILE_MR + r] =
+ * A(r, k), zero for r >= m. */
+static void TILE_NAME(pack_a)(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, real *out) {
+    for (int64_t k = 0; k < kc; k++, out += TILE_MR) {
+        const real *a = A + k * a_cs;
+        int r = 0;
+        if (a_rs == 1)
+            for (; r < m; r++) out[r] = a[r];
+        else
+            for (; r < m; r++) out[r] = a[r * a_rs];
+        for (; r < TILE_MR; r++) out[r] = 0;
+    }
 }
 
-/* A with adjacent columns (a_cs == 1): row-major A read in place. */
-static void TILE_NAME(tile_rows)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
-                                 real *C, int64_t ldc, int m, int n, int add) {
-    (void)a_cs;
-    TILE_NAME(tile_body)(kc, A, a_rs, 1, B, b_rs, C, ldc, m, n, add);
+#ifndef __clang__ /* clang has no __builtin_shuffle; pack_b then moves elements one by one */
+/* Transposes the TILE_LANES x TILE_LANES block whose rows are x[0..]: in
+ * log2(lanes) stages, each swapping the off-diagonal s x s blocks of every
+ * 2s x 2s block (element (i, l) with bit s clear in i and set in l trades
+ * places with (i + s, l - s)). */
+static inline __attribute__((always_inline)) void TILE_NAME(transpose)(TILE_NAME(vec) * x) {
+    typedef TILE_NAME(vec) vec;
+#ifdef NN_DOUBLE
+    typedef int64_t lane_index;
+#else
+    typedef int32_t lane_index;
+#endif
+    typedef lane_index index __attribute__((vector_size(TILE_BYTES)));
+    static const lane_index lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    index iota;
+    memcpy(&iota, lanes, sizeof iota);
+#pragma GCC unroll 8
+    for (int s = 1; s < TILE_LANES; s *= 2) {
+        /* lane l of the new rows i and i+s, as indices into (x[i], x[i+s]) */
+        index swap = (iota & s) != 0;                                          /* -1 where bit s is set */
+        index lo = iota + (swap & (TILE_LANES - s)), hi = iota + s + (swap & (TILE_LANES - s));
+#pragma GCC unroll 16
+        for (int i = 0; i < TILE_LANES; i++) {
+            if (i & s) continue;
+            vec a = x[i], b = x[i + s];
+            x[i] = __builtin_shuffle(a, b, lo);
+            x[i + s] = __builtin_shuffle(a, b, hi);
+        }
+    }
+}
+#endif
+
+/* Packs B (kc, nc) into panels of TILE_NR columns, each (kc, TILE_NR)
+ * row-major and zero-padded past nc: panel p starts at out + p*kc*TILE_NR.
+ * Panels before `from` (a multiple of TILE_NR) are skipped. A transposed B
+ * (b_rs == 1, the usual x w^T and q k^T) is moved in square blocks through
+ * registers: element by element it would cost as much as a small product. */
+static void TILE_NAME(pack_b)(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs,
+                              real *out) {
+    for (int64_t j0 = from; j0 < nc; j0 += TILE_NR) {
+        int n = nc - j0 < TILE_NR ? (int)(nc - j0) : TILE_NR;
+        const real *b = B + j0 * b_cs;
+        real *o = out + j0 * kc;
+        int64_t k = 0;
+#ifndef __clang__
+        if (b_rs == 1 && b_cs != 1) {
+            int blocks = n / TILE_LANES; /* whole blocks of columns */
+            for (; k + TILE_LANES <= kc; k += TILE_LANES) {
+                for (int q = 0; q < blocks; q++) {
+                    TILE_NAME(vec) x[TILE_LANES];
+#pragma GCC unroll 16
+                    for (int l = 0; l < TILE_LANES; l++)
+                        memcpy(&x[l], b + (q * TILE_LANES + l) * b_cs + k, sizeof x[l]);
+                    TILE_NAME(transpose)(x);
+#pragma GCC unroll 16
+                    for (int l = 0; l < TILE_LANES; l++)
+                        memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &x[l], sizeof x[l]);
+                }
+                for (int l = 0; l < TILE_LANES; l++) {
+                    real *ok = o + (k + l) * TILE_NR;
+                    int j = blocks * TILE_LANES;
+                    for (; j < n; j++) ok[j] = b[j * b_cs + k + l];
+                    for (; j < TILE_NR; j++) ok[j] = 0;
+                }
+            }
+        }
+#endif
+        for (; k < kc; k++) {
+            const real *bk = b + k * b_rs;
+            real *ok = o + k * TILE_NR;
+            int j = 0;
+            if (b_cs == 1 && n == TILE_NR) {
+                memcpy(ok, bk, sizeof(real) * TILE_NR);
+                continue;
+            }
+            if (b_cs == 1)
+                for (; j < n; j++) ok[j] = bk[j];
+            else
+                for (; j < n; j++) ok[j] = bk[j * b_cs];
+            for (; j < TILE_NR; j++) ok[j] = 0;
+        }
+    }
 }
 
+#undef TILE_DEFINE
 #undef TILE_LANES
 #undef TILE_NR

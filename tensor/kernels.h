@@ -52,7 +52,11 @@ void tensor_log_softmax(Tensor *out, const Tensor *x);
 void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate);
 
 /* C (M, N) = A (M, K) B (K, N) + beta C, where A(i, k) = A[i*a_rs + k*a_cs],
- * B(k, j) = B[k*b_rs + j*b_cs], C(i, j) = C[i*ldc + j]; beta is 0 or 1. */
+ * B(k, j) = B[k*b_rs + j*b_cs], C(i, j) = C[i*ldc + j]; beta is 0 or 1.
+ * A and B may have any strides (transposed views need no copy); K = 0 gives
+ * beta C; with beta 0 the old C is never read. Large products use
+ * nn_threads() threads, calls from inside a parallel region run serially,
+ * and the result is bit-identical for any thread count (tensor/gemm.c). */
 void gemm(int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
           int64_t b_cs, real beta, real *C, int64_t ldc);
 

@@ -17,6 +17,8 @@ OPT ?= -O3
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno -fno-trapping-math
 ifeq ($(OPENMP),1)
   CFLAGS_BASE += -fopenmp
+else
+  CFLAGS_BASE += -Wno-unknown-pragmas
 endif
 ifeq ($(NATIVE),1)
   CFLAGS_BASE += -march=native
@@ -47,11 +49,14 @@ TESTS := $(TESTS32) $(TESTS64)
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(BENCH_SRC:%.c=%)
+BENCH_BINS := $(BENCH_SRC:%.c=$(BUILD)/%)
+# ./sasrec and bench/* are copies of the default build's programs; other BUILDs keep theirs in BUILD.
+ROOT_COPIES := $(if $(filter build,$(BUILD)),sasrec $(BENCHES))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 
 .PHONY: all lib test sanitize valgrind bench fuzz clean
-all: lib sasrec $(BENCHES) $(EXAMPLES) $(TESTS)
+all: lib $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES)
 lib: $(LIB32) $(LIB64)
 
 $(BUILD)/f32/%.o: %.c
@@ -77,8 +82,11 @@ $(BUILD)/sasrec: $(BUILD)/f32/models/sasrec/main.o $(LIBSASREC) $(LIB32)
 sasrec: $(BUILD)/sasrec
 	cp $< $@
 
-bench/%: $(BUILD)/f32/bench/%.o $(LIBSASREC) $(LIB32)
+$(BUILD)/bench/%: $(BUILD)/f32/bench/%.o $(LIBSASREC) $(LIB32)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
+bench/%: $(BUILD)/bench/%
+	cp $< $@
 
 $(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
 	@mkdir -p $(dir $@)

@@ -473,6 +473,7 @@ END_TEST
 static Suite *grad_ops_suite(void) {
     Suite *s = suite_create("grad_ops");
     TCase *tc = tcase_create("ops");
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, grad_add);
     tcase_add_test(tc, grad_sub);
     tcase_add_test(tc, grad_mul);

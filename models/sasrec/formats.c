@@ -137,7 +137,7 @@ static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, con
 /* ---- seq and pairs: whitespace-separated tokens ---- */
 
 static int parse_seq_line(Parser *ps, const TextLine *l) {
-    size_t i = 0, us, ul, s, n;
+    size_t i = 0, us = 0, ul = 0, s, n; /* the line is not blank: the first token exists */
     next_token(l->p, l->len, &i, &us, &ul);
     if (check_id(ps, l, ul, us + 1, "user id")) return -1;
     TimeKey t = {0, 0};

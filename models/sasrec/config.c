@@ -157,15 +157,6 @@ const char *config_path(char *buf, size_t size, const char *dir, const char *nam
 
 /* ---- config.json ---- */
 
-static const char *choice_name(const char *choices, int index) {
-    static char buf[64];
-    const char *p = choices;
-    for (int i = 0; i < index && strchr(p, '|'); i++) p = strchr(p, '|') + 1;
-    const char *bar = strchr(p, '|');
-    snprintf(buf, sizeof buf, "%.*s", (int)(bar ? bar - p : (long)strlen(p)), p);
-    return buf;
-}
-
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
                   *LOSSES = "bce|ce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero";
 
@@ -179,13 +170,13 @@ static void write_str(FILE *f, const char *key, const char *value, int last) {
 }
 
 int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *err) {
-    char path[4096];
+    char path[4096], name[64];
     AtomicFile *af = atomic_open(config_path(path, sizeof path, dir, CONFIG_FILE), err);
     if (!af) return -1;
     FILE *f = atomic_stream(af);
     fprintf(f, "{\n");
     write_str(f, "data", c->data, 0);
-    write_str(f, "format", choice_name(FORMATS, c->format), 0);
+    write_str(f, "format", flags_choice_name(FORMATS, c->format, name, sizeof name), 0);
     write_str(f, "user_col", c->user_col, 0);
     write_str(f, "item_col", c->item_col, 0);
     write_str(f, "time_col", c->time_col, 0);
@@ -194,18 +185,18 @@ int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *
             (long long)c->max_len, (long long)c->hidden, (long long)c->layers, (long long)c->heads);
     fprintf(f, "  \"dropout\": %.17g,\n  \"attn_dropout\": %.17g,\n  \"init_std\": %.17g,\n", c->dropout,
             c->attn_dropout, c->init_std);
-    write_str(f, "norm", choice_name(NORMS, c->norm), 0);
-    write_str(f, "mask", choice_name(MASKS, c->mask), 0);
+    write_str(f, "norm", flags_choice_name(NORMS, c->norm, name, sizeof name), 0);
+    write_str(f, "mask", flags_choice_name(MASKS, c->mask, name, sizeof name), 0);
     fprintf(f, "  \"batch\": %lld,\n  \"epochs\": %lld,\n  \"patience\": %lld,\n  \"seed\": %lld,\n  \"threads\": %lld,\n",
             (long long)c->batch, (long long)c->epochs, (long long)c->patience, (long long)c->seed,
             (long long)c->threads);
     fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", c->lr, c->weight_decay, c->clip);
-    write_str(f, "loss", choice_name(LOSSES, c->loss), 0);
+    write_str(f, "loss", flags_choice_name(LOSSES, c->loss, name, sizeof name), 0);
     fprintf(f, "  \"dense\": %s,\n", c->dense ? "true" : "false");
-    write_str(f, "eval", choice_name(PROTOCOLS, c->protocol), 0);
+    write_str(f, "eval", flags_choice_name(PROTOCOLS, c->protocol, name, sizeof name), 0);
     write_str(f, "sample_file", c->sample_file, 0);
     fprintf(f, "  \"sample_seed\": %lld,\n", (long long)c->sample_seed);
-    write_str(f, "seen", choice_name(SEENS, c->seen), 0);
+    write_str(f, "seen", flags_choice_name(SEENS, c->seen, name, sizeof name), 0);
     fprintf(f, "  \"eval_batch\": %lld\n}\n", (long long)c->eval_batch);
     return atomic_commit(af, err);
 }
@@ -232,8 +223,9 @@ static int read_double(const char *path, const Json *root, const char *key, doub
 static int read_choice(const char *path, const Json *root, const char *key, const char *choices, int *out,
                        NnError *err) {
     const char *s = json_string(json_get(root, key), NULL);
+    char name[64];
     for (int i = 0; s && i < 8; i++)
-        if (strcmp(choice_name(choices, i), s) == 0) {
+        if (strcmp(flags_choice_name(choices, i, name, sizeof name), s) == 0) {
             *out = i;
             return 0;
         }

@@ -101,6 +101,14 @@ int flags_parse(const char *cmd, int argc, char **argv, Flag *flags, int n, int 
     return 0;
 }
 
+const char *flags_choice_name(const char *choices, int index, char *buf, size_t size) {
+    const char *p = choices;
+    for (int i = 0; i < index && strchr(p, '|'); i++) p = strchr(p, '|') + 1;
+    const char *bar = strchr(p, '|');
+    snprintf(buf, size, "%.*s", (int)(bar ? bar - p : (long)strlen(p)), p);
+    return buf;
+}
+
 int flags_given(const Flag *flags, int n, const char *name) {
     for (int k = 0; k < n; k++)
         if (strcmp(flags[k].name, name) == 0) return flags[k].given;
@@ -116,14 +124,7 @@ void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n) {
         case FLAG_INT: snprintf(def, sizeof def, "%lld", (long long)*(int64_t *)fl->dest); break;
         case FLAG_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)fl->dest); break;
         case FLAG_STRING: snprintf(def, sizeof def, "%s", *(const char **)fl->dest ? *(const char **)fl->dest : ""); break;
-        case FLAG_CHOICE: {
-            int idx = *(int *)fl->dest, i = 0;
-            const char *p = fl->choices;
-            for (; i < idx && strchr(p, '|'); i++) p = strchr(p, '|') + 1;
-            const char *bar = strchr(p, '|');
-            snprintf(def, sizeof def, "%.*s", (int)(bar ? bar - p : (long)strlen(p)), p);
-            break;
-        }
+        case FLAG_CHOICE: flags_choice_name(fl->choices, *(int *)fl->dest, def, sizeof def); break;
         case FLAG_SWITCH: break;
         }
         char left[64];

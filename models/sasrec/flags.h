@@ -34,6 +34,8 @@ typedef struct {
 int flags_parse(const char *cmd, int argc, char **argv, Flag *flags, int n, int *help, NnError *err);
 /* Prints usage and one line per flag with its current value as the default. */
 void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n);
+/* The index-th name of choices "a|b|c" (the last one past the end), written into buf. */
+const char *flags_choice_name(const char *choices, int index, char *buf, size_t size);
 /* Whether the flag called name was given on the command line. */
 int flags_given(const Flag *flags, int n, const char *name);
 

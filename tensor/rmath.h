@@ -39,8 +39,9 @@ static inline real r_erf(real x) { return erf(x); }
 #else
 static inline float r_exp(float x) {
     const float log2e = 1.44269504088896341f, ln2_hi = 0.693359375f, ln2_lo = -2.12194440e-4f;
-    float xc = x < -87.3f ? -87.3f : x > 88.7f ? 88.7f : x;
-    float n = (xc * log2e + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23 */
+    /* NaN goes to -87.3 here (no undefined conversion below) and is passed through at the end */
+    float xc = x > -87.3f ? (x < 89.0f ? x : 89.0f) : -87.3f;
+    float n = (xc * log2e + 12582912.0f) - 12582912.0f; /* round to nearest: 1.5 * 2^23; n in [-126, 128] */
     float r = xc - n * ln2_hi - n * ln2_lo;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -49,10 +50,14 @@ static inline float r_exp(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23; /* 2^n */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return x < -87.3f ? 0.0f : p * scale;
+    /* 2^n as two factors 2^(n/2) and 2^(n - n/2), each a normal float: e^88.7 stays finite, past it inf */
+    int32_t ni = (int32_t)n, half = ni / 2;
+    uint32_t b1 = (uint32_t)(half + 127) << 23, b2 = (uint32_t)(ni - half + 127) << 23;
+    float s1, s2;
+    memcpy(&s1, &b1, sizeof s1);
+    memcpy(&s2, &b2, sizeof s2);
+    float y = p * s1 * s2;
+    return x < -87.3f ? 0.0f : (x == x ? y : x);
 }
 static inline float r_erf(float x) {
     float ax = fabsf(x), t = 1.0f / (1.0f + 0.3275911f * ax);

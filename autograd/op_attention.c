@@ -150,8 +150,8 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
             const real *p = P + i * n;
             real *t = pt + i * n, *g = dp + i * n, rowdot = 0;
             for (int64_t j = 0; j < n; j++) t[j] = p[j];
-            if (keep)
-                for (int64_t j = 0; j < end; j++) {
+            if (keep) /* bits exist up to the row's own end; P is 0 past it */
+                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) {
                     real drop = keep[i * n + j] ? s->drop_scale : 0;
                     t[j] *= drop;
                     g[j] *= drop;

@@ -193,9 +193,13 @@ START_TEST(synthetic_run_beats_most_popular_twice) {
     Sasrec s;
     TrainResult r;
     NnError err;
-    ck_assert_msg(train_synthetic(dir, 12, &s, &r, &err, 0) == TRAIN_OK, "%s", err.msg);
+    /* under valgrind (NN_TEST_QUICK) a shorter run, held to a lower bar */
+    int64_t epochs = test_quick() ? 4 : 12;
+    double factor = test_quick() ? 1.5 : 2;
+    ck_assert_msg(train_synthetic(dir, epochs, &s, &r, &err, 0) == TRAIN_OK, "%s", err.msg);
     double hr = metrics_get(&r.test, "HR@10"), pop = metrics_get(&r.popular, "HR@10");
-    ck_assert_msg(hr >= 2 * pop, "test HR@10 %.4f after 12 epochs, most popular %.4f", hr, pop);
+    ck_assert_msg(hr >= factor * pop, "test HR@10 %.4f after %lld epochs, most popular %.4f", hr, (long long)epochs,
+                  pop);
     ck_assert_msg(r.first_loss > 1.3 && r.first_loss < 1.45 && r.last_loss < r.first_loss, "loss %.4f -> %.4f",
                   r.first_loss, r.last_loss);
     sasrec_free(&s);

@@ -91,6 +91,11 @@ Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int 
 
 /* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */
 Tensor *ag_grad(Graph *g, Tensor *t);
+/* Where t's gradient can be added to: the matching view of the gradient of
+ * the tensor t views, when t is a reshape, permute or narrow view made by an
+ * op (so that view's backward has nothing left to do), else t's own gradient.
+ * Add into it, never assign: other contributions may be there already. */
+Tensor ag_grad_view(Graph *g, Tensor *t);
 /* Adds d into t's gradient. d has t's shape, or a shape t broadcasts to, in
  * which case it is summed over the broadcast dims. The one place gradients
  * are summed. Does nothing if t does not require grad. */

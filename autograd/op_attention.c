@@ -127,11 +127,16 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     }
 }
 
-/* Backward of one (sequence, head): dq, dk, dv are (rows, H) contiguous, or NULL;
- * pt and dp are (n, n) scratch. */
+/* Where a gradient of q, k or v goes: rows of ld reals, or NULL when not needed. */
+typedef struct {
+    real *data;
+    int64_t ld;
+} GradRows;
+
+/* Backward of one (sequence, head); pt and dp are (n, n) scratch. */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
-                            const Tensor *v, const real *dout, real *dq, real *dk, real *dv, int64_t H, real *pt,
-                            real *dp) {
+                            const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
+                            real *pt, real *dp) {
     const AttentionSpec *sp = &s->spec;
     int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
@@ -161,16 +166,20 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
             for (int64_t j = end; j < n; j++) g[j] = 0;
         }
         /* dQ rows += dS rows K */
-        if (dq) gemm(i1 - i0, d, end, dp + i0 * n, n, 1, K, ks, 1, 1, dq + (r0 + i0) * H + c0, H);
+        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * n, n, 1, K, ks, 1, 1, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
         int64_t j1 = j0 + ATTN_BLOCK < n ? j0 + ATTN_BLOCK : n, from = first_row_reaching(s, r0, n, j0);
         if (from >= n) continue;
         /* dV rows j += P~^T (j, i) dO rows i */
-        if (dv) gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1, dv + (r0 + j0) * H + c0, H);
+        if (dv.data)
+            gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1, dv.data + (r0 + j0) * dv.ld + c0,
+                 dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
-        if (dk) gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1, dk + (r0 + j0) * H + c0, H);
+        if (dk.data)
+            gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1, dk.data + (r0 + j0) * dk.ld + c0,
+                 dk.ld);
     }
 }
 
@@ -178,9 +187,15 @@ static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
     int64_t H = y->shape[1], items = s->spec.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
-    real *dq = q->requires_grad ? ag_grad(g, q)->data : NULL;
-    real *dk = k->requires_grad ? ag_grad(g, k)->data : NULL;
-    real *dv = v->requires_grad ? ag_grad(g, v)->data : NULL;
+    /* gradients land straight in the base when q, k, v are column slices of one projection */
+    GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
+    GradRows *dst[3] = {&dq, &dk, &dv};
+    for (int i = 0; i < 3; i++) {
+        if (!n->in[i]->requires_grad) continue;
+        Tensor view = ag_grad_view(g, n->in[i]);
+        if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
+        *dst[i] = (GradRows){view.data, view.stride[0]};
+    }
 #pragma omp parallel if (items > 1)
     {
         real *scratch = nn_aligned_alloc((size_t)(2 * nn + 1) * sizeof(real));

@@ -80,6 +80,31 @@ Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length) {
     return y;
 }
 
+/* ---- gradients of views, written straight into their base ---- */
+
+Tensor ag_grad_view(Graph *g, Tensor *t) {
+    Node *n = t->node;
+    Tensor *base = n && n->n_in == 1 ? n->in[0] : NULL;
+    if (base && base->requires_grad) {
+        if (n->backward == narrow_backward) {
+            Tensor b = ag_grad_view(g, base);
+            return tensor_narrow(&b, (int)n->i[0], n->i[1], n->i[2]);
+        }
+        if (n->backward == permute_backward) {
+            int perm[TENSOR_MAX_DIMS];
+            for (int d = 0; d < t->ndim; d++) perm[d] = (int)((n->i[0] >> (4 * d)) & 15);
+            Tensor b = ag_grad_view(g, base);
+            return tensor_permute(&b, perm);
+        }
+        if (n->backward == copy_backward && base->numel == t->numel) { /* reshape (or contiguous) */
+            Tensor b = ag_grad_view(g, base);
+            if (tensor_is_contiguous(&b) && tensor_is_contiguous(base) && tensor_is_contiguous(t))
+                return tensor_reshape(&b, t->ndim, t->shape);
+        }
+    }
+    return *ag_grad(g, t);
+}
+
 /* ---- expand ---- */
 
 static void expand_backward(Graph *g, Node *n) { ag_accumulate(g, n->in[0], n->out->grad); }

@@ -62,14 +62,9 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
 
 /* p[0..end) = softmax(p * scale) in place, p[end..n) = 0. */
 NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real scale) {
-    real m = -INFINITY;
-    for (int64_t j = 0; j < end; j++) m = p[j] > m ? p[j] : m;
-    real sum = 0;
-    for (int64_t j = 0; j < end; j++) {
-        p[j] = r_exp((p[j] - m) * scale); /* scale > 0: the max of p * scale is m * scale */
-        sum += p[j];
-    }
-    real inv = 1 / sum;
+    real m = r_lane_max(p, end);
+    for (int64_t j = 0; j < end; j++) p[j] = r_exp((p[j] - m) * scale); /* scale > 0: max of p * scale is m * scale */
+    real inv = 1 / r_lane_sum(p, end);
     for (int64_t j = 0; j < end; j++) p[j] *= inv;
     for (int64_t j = end; j < n; j++) p[j] = 0;
 }

@@ -67,6 +67,32 @@ static inline float r_erf(float x) {
 }
 #endif
 
+/* Sum and maximum of x[0..n) in 16 lanes, combined in a fixed order: the
+ * compiler vectorizes them (a plain running sum it may not reorder). */
+static inline real r_lane_sum(const real *x, int64_t n) {
+    real lane[16] = {0}, acc = 0;
+    int64_t j = 0;
+    for (; j + 16 <= n; j += 16)
+        for (int l = 0; l < 16; l++) lane[l] += x[j + l];
+    for (int l = 0; l < 16; l++) acc += lane[l];
+    for (; j < n; j++) acc += x[j];
+    return acc;
+}
+
+static inline real r_lane_max(const real *x, int64_t n) {
+    real m = n > 0 ? x[0] : -INFINITY;
+    int64_t j = 0;
+    if (n >= 16) {
+        real lane[16];
+        for (int l = 0; l < 16; l++) lane[l] = x[l];
+        for (j = 16; j + 16 <= n; j += 16)
+            for (int l = 0; l < 16; l++) lane[l] = x[j + l] > lane[l] ? x[j + l] : lane[l];
+        for (int l = 0; l < 16; l++) m = lane[l] > m ? lane[l] : m;
+    }
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
 #define R_SQRT1_2 ((real)0.70710678118654752440)   /* 1/sqrt(2) */
 #define R_INV_SQRT_2PI ((real)0.39894228040143267794) /* 1/sqrt(2 pi) */
 

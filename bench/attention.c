@@ -23,22 +23,10 @@
 #include "nn/attention.h"
 #include "nn/layernorm.h"
 #include "tensor/parallel.h"
+#include "bench/bench.h"
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
-}
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 typedef struct {
     int64_t B, L, H, heads;
@@ -110,17 +98,17 @@ static void run(const Shape *s, int op) {
             for (int i = 0; i < 3; i++) tensor_zero_grad(ins[i]);
             tensor_zero_grad(b.x);
             graph_reset(g);
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             Tensor *y = op == 0 ? block_forward(&b, g) : sdpa_forward(&b, g, q, k, v);
             if (pass == 1) ag_backward_with(g, y, ones);
-            double t1 = now_ms();
+            double t1 = bench_now_ms();
             if (it >= 0) (pass ? both : fwd)[it] = t1 - t0;
         }
     double L = (double)s->L, H = (double)s->H, B = (double)s->B;
     double attn_flops = 12 * B * L * L * H;           /* QK^T and PV, forward and twice backward */
     double proj_flops = 3 * 4 * 2 * B * L * H * H;    /* four projections, forward and backward */
     double flops = op == 0 ? attn_flops + proj_flops : attn_flops;
-    double f = median(fwd, s->iters), fb = median(both, s->iters);
+    double f = bench_median(fwd, s->iters), fb = bench_median(both, s->iters);
     printf("{\"op\": \"%s\", \"B\": %lld, \"L\": %lld, \"H\": %lld, \"heads\": %lld, \"threads\": %d, "
            "\"fwd_ms\": %.4f, \"fwdbwd_ms\": %.4f, \"gflops\": %.2f}\n",
            op == 0 ? "block" : "sdpa", (long long)s->B, (long long)s->L, (long long)s->H, (long long)s->heads,

@@ -14,6 +14,7 @@
 
 #include "tensor/error.h"
 #include "tensor/kernels.h"
+#include "bench/bench.h"
 #include "tensor/parallel.h"
 #include "tensor/rng.h"
 
@@ -23,16 +24,7 @@ static const int64_t SHAPES[][3] = {/* M, K, N */
 
 static const char USAGE[] = "usage: matmul [--threads N (2)] [--iters N (20)] [--warmup N (3)] [--help]\n";
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Parses the value of flag argv[*i] as an integer >= lo into *out; 0 on success. */
 static int int_flag(int argc, char **argv, int *i, int lo, int *out) {
@@ -85,11 +77,11 @@ int main(int argc, char **argv) {
         real *a = randn(M * K, 2 * s), *b = randn(K * N, 2 * s + 1), *c = randn(M * N, 99);
         for (int i = 0; i < warmup; i++) gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
         for (int i = 0; i < iters; i++) {
-            double t0 = now_ms();
+            double t0 = bench_now_ms();
             gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
-            times[i] = now_ms() - t0;
+            times[i] = bench_now_ms() - t0;
         }
-        qsort(times, (size_t)iters, sizeof(double), cmp_double);
+        qsort(times, (size_t)iters, sizeof(double), bench_cmp_double);
         double ms = times[iters / 2];
         printf("{\"op\": \"matmul\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"ms\": %.4f, \"gflops\": %.2f, "
                "\"threads\": %d}\n",

@@ -13,16 +13,9 @@
 #include "models/sasrec/eval.h"
 #include "models/sasrec/train.h"
 #include "tensor/parallel.h"
+#include "bench/bench.h"
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static double peak_rss_mib(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -76,9 +69,9 @@ int main(int argc, char **argv) {
     }
     printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", res.train_median,
            res.epochs_run, (long long)c.threads);
-    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", median(ts, n), n,
+    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", bench_median(ts, n), n,
            (long long)c.threads);
-    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", median(tf, n), n,
+    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", bench_median(tf, n), n,
            (long long)c.threads);
     printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
     free(ts);

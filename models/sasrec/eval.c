@@ -87,12 +87,13 @@ void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
     gemm(B, N1, H, U->data, H, 1, E->data, 1, H, 0, out, N1);
 }
 
-void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
-    int64_t L = s->cfg.max_len, N1 = ds->n_items + 1, nb = opt->batch;
-    int was_training = s->m.training, grad = ag_set_grad_enabled(0);
-    module_train(&s->m, 0);
-    Graph *g = opt->graph ? opt->graph : graph_new();
-    graph_reset(g);
+/* Fills scores (b->B, N + 1) for the users of batch b (the first is user `start`). */
+typedef void (*ScoreFn)(void *ctx, const SeqBatch *b, int64_t start, real *scores);
+
+/* Ranks every user's answer of split in batches of opt->batch users with inputs of L positions. */
+static void rank_all(const Dataset *ds, Split split, const EvalOptions *opt, int64_t L, ScoreFn score, void *ctx,
+                     int64_t *rank) {
+    int64_t N1 = ds->n_items + 1, nb = opt->batch;
     SeqBatch b;
     batch_alloc(&b, (int)nb, (int)L);
     int64_t *users = nn_malloc((size_t)nb * sizeof *users);
@@ -101,30 +102,62 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
         int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
         for (int i = 0; i < n; i++) users[i] = start + i;
         batch_fill(&b, ds, split, users, n, NULL, 0);
-        Tokens t = sasrec_tokens(g, b.input, b.len, n, L, 1);
-        Tensor *U = sasrec_last(g, sasrec_forward(s, g, &t), &t);
-        if (opt->protocol == PROTOCOL_FULL) {
-            eval_score_all(s, U, scores);
-        } else { /* only the candidates' scores are needed */
-#pragma omp parallel for schedule(static)
-            for (int i = 0; i < n; i++)
-                score_candidates(s, U->data + i * U->shape[1], b.answer[i],
-                                 opt->samples->neg + (start + i) * opt->samples->n_neg, opt->samples->n_neg,
-                                 scores + (int64_t)i * N1);
-        }
+        score(ctx, &b, start, scores);
         rank_batch(ds, split, opt, &b, scores, rank + start);
-        graph_reset(g);
     }
     free(users);
     free(scores);
     batch_free(&b);
-    if (g != opt->graph) graph_free(g);
+}
+
+typedef struct {
+    Sasrec *s;
+    const EvalOptions *opt;
+    Graph *g;
+    int64_t n_items;
+} ModelScorer;
+
+static void score_model(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
+    ModelScorer *m = ctx;
+    int64_t N1 = m->n_items + 1;
+    const SampleSet *samples = m->opt->samples;
+    Tokens t = sasrec_tokens(m->g, b->input, b->len, b->B, b->L, 1);
+    Tensor *U = sasrec_last(m->g, sasrec_forward(m->s, m->g, &t), &t); /* (B, H) */
+    if (m->opt->protocol == PROTOCOL_FULL) {
+        eval_score_all(m->s, U, scores);
+    } else { /* only the candidates' scores are needed */
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < b->B; i++)
+            score_candidates(m->s, U->data + i * U->shape[1], b->answer[i], samples->neg + (start + i) * samples->n_neg,
+                             samples->n_neg, scores + (int64_t)i * N1);
+    }
+    graph_reset(m->g);
+}
+
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    int was_training = s->m.training, grad = ag_set_grad_enabled(0);
+    module_train(&s->m, 0);
+    ModelScorer m = {s, opt, opt->graph ? opt->graph : graph_new(), ds->n_items};
+    graph_reset(m.g);
+    rank_all(ds, split, opt, s->cfg.max_len, score_model, &m, rank);
+    if (m.g != opt->graph) graph_free(m.g);
     module_train(&s->m, was_training);
     ag_set_grad_enabled(grad);
 }
 
+typedef struct {
+    const real *pop; /* (N + 1) */
+    int64_t n_items;
+} PopularScorer;
+
+static void score_popular(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
+    const PopularScorer *p = ctx;
+    (void)start;
+    for (int i = 0; i < b->B; i++) memcpy(scores + (int64_t)i * (p->n_items + 1), p->pop, (size_t)(p->n_items + 1) * sizeof(real));
+}
+
 void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
-    int64_t N1 = ds->n_items + 1, nb = 256;
+    int64_t N1 = ds->n_items + 1;
     real *pop = nn_calloc((size_t)N1, sizeof *pop);
     for (int64_t u = 0; u < ds->n_users; u++) {
         int64_t len;
@@ -136,21 +169,9 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
         philox4x32(0x907, 0, (uint64_t)j, w);
         pop[j] += (real)(0.5 * rng_word_to_unit(w[0]));
     }
-    SeqBatch b;
-    batch_alloc(&b, (int)nb, 1);
-    int64_t *users = nn_malloc((size_t)nb * sizeof *users);
-    real *scores = nn_malloc((size_t)(nb * N1) * sizeof *scores);
-    for (int64_t start = 0; start < ds->n_users; start += nb) {
-        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
-        for (int i = 0; i < n; i++) users[i] = start + i;
-        batch_fill(&b, ds, split, users, n, NULL, 0);
-        for (int i = 0; i < n; i++) memcpy(scores + (int64_t)i * N1, pop, (size_t)N1 * sizeof *pop);
-        rank_batch(ds, split, opt, &b, scores, rank + start);
-    }
-    free(users);
-    free(scores);
+    PopularScorer p = {pop, ds->n_items};
+    rank_all(ds, split, opt, 1, score_popular, &p, rank);
     free(pop);
-    batch_free(&b);
 }
 
 Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt) {

@@ -8,18 +8,22 @@
  * leaves first when a better one arrives. */
 static int worse(real sa, int64_t ia, real sb, int64_t ib) { return sa < sb || (sa == sb && ia > ib); }
 
+static void swap(real *hs, int64_t *hi, int64_t a, int64_t b) {
+    real ts = hs[a];
+    hs[a] = hs[b];
+    hs[b] = ts;
+    int64_t ti = hi[a];
+    hi[a] = hi[b];
+    hi[b] = ti;
+}
+
 static void sift_down(real *hs, int64_t *hi, int64_t n, int64_t i) {
     for (;;) {
         int64_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < n && worse(hs[l], hi[l], hs[m], hi[m])) m = l;
         if (r < n && worse(hs[r], hi[r], hs[m], hi[m])) m = r;
         if (m == i) return;
-        real ts = hs[i];
-        hs[i] = hs[m];
-        hs[m] = ts;
-        int64_t ti = hi[i];
-        hi[i] = hi[m];
-        hi[m] = ti;
+        swap(hs, hi, i, m);
         i = m;
     }
 }
@@ -42,12 +46,7 @@ int64_t topk_select(const real *scores, const unsigned char *skip, int64_t n, in
             while (c > 0) {
                 int64_t p = (c - 1) / 2;
                 if (!worse(hs[c], hi[c], hs[p], hi[p])) break;
-                real ts = hs[c];
-                hs[c] = hs[p];
-                hs[p] = ts;
-                int64_t ti = hi[c];
-                hi[c] = hi[p];
-                hi[p] = ti;
+                swap(hs, hi, c, p);
                 c = p;
             }
         } else if (worse(hs[0], hi[0], s, i)) {
@@ -58,12 +57,7 @@ int64_t topk_select(const real *scores, const unsigned char *skip, int64_t n, in
     }
     /* Pop worst-first into the back: out ends best first. */
     for (int64_t end = size - 1; end > 0; end--) {
-        real ts = hs[0];
-        hs[0] = hs[end];
-        hs[end] = ts;
-        int64_t ti = hi[0];
-        hi[0] = hi[end];
-        hi[end] = ti;
+        swap(hs, hi, 0, end);
         sift_down(hs, hi, end, 0);
     }
     free(hs);

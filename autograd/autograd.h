@@ -40,13 +40,13 @@ struct Node {
     BackwardFn backward; /* NULL for ops whose inputs need no gradient */
     Tensor *out;         /* the tensor this op made */
     int n_in;
-    Tensor **in;       /* inputs, in the op's argument order */
-    real f[4];         /* scalar arguments of the op */
-    int64_t i[4];      /* integer arguments of the op */
-    void *saved;       /* what the op keeps for its backward (arena memory) */
-    uint64_t seq;      /* creation order, a topological order */
-    uint64_t visit;    /* stamp of the last backward pass that reached it */
-    int released;      /* a backward pass already ran through it */
+    Tensor **in;    /* inputs, in the op's argument order */
+    real f[4];      /* scalar arguments of the op */
+    int64_t i[4];   /* integer arguments of the op */
+    void *saved;    /* what the op keeps for its backward (arena memory) */
+    uint64_t seq;   /* creation order, a topological order */
+    uint64_t visit; /* stamp of the last backward pass that reached it */
+    int released;   /* a backward pass already ran through it */
 };
 
 #define TENSOR_IN_ARENA 4u /* flag: the tensor lives in a graph's arena */

@@ -7,11 +7,11 @@
 
 struct Graph {
     Arena *arena;
-    size_t n_nodes;   /* since the last reset */
+    size_t n_nodes;    /* since the last reset */
     uint64_t n_passes; /* backward passes so far, for visit stamps */
 };
 
-static int grad_enabled = 1; /* the documented global no-grad flag */
+static int grad_enabled = 1;  /* the documented global no-grad flag */
 static uint64_t next_seq = 1; /* node creation counter, shared by all graphs */
 
 int ag_grad_enabled(void) { return grad_enabled; }
@@ -173,8 +173,9 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
 
 void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
     char s1[128], s2[128];
-    NN_CHECK(y->requires_grad, "backward", "the tensor does not require grad (no input of its graph does, "
-                                           "or it was computed with gradients disabled)");
+    NN_CHECK(y->requires_grad, "backward",
+             "the tensor does not require grad (no input of its graph does, "
+             "or it was computed with gradients disabled)");
     NN_CHECK(tensor_same_shape(y, dy), "backward", "output gradient of shape %s for a tensor of shape %s",
              shape_str(dy->ndim, dy->shape, s1, sizeof s1), shape_str(y->ndim, y->shape, s2, sizeof s2));
     size_t n;

@@ -79,8 +79,8 @@ GradcheckResult gradcheck(GradcheckFn f, void *ctx, int n, Tensor *const *inputs
                 res.failures++;
                 res.passed = 0;
                 if (o.verbose && res.failures <= 5)
-                    fprintf(stderr, "gradcheck: input %d element %lld: analytic %.9g, numeric %.9g\n", k,
-                            (long long)i, a, numeric);
+                    fprintf(stderr, "gradcheck: input %d element %lld: analytic %.9g, numeric %.9g\n", k, (long long)i,
+                            a, numeric);
             }
             if (!(ratio <= res.worst_ratio)) {
                 res.worst_ratio = ratio;

@@ -26,7 +26,7 @@
 #define ATTN_BLOCK 16 /* query rows per gemm block */
 
 typedef struct {
-    AttentionSpec spec;      /* offsets and key_valid copied into the arena */
+    AttentionSpec spec; /* offsets and key_valid copied into the arena */
     int64_t head_dim;
     int64_t *prob_start;     /* (n_seq + 1) start of sequence s's blocks in prob */
     real *prob;              /* per (seq, head): (n, n) softmax probabilities, 0 where masked */
@@ -169,12 +169,12 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         if (from >= n) continue;
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
-            gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1, dv.data + (r0 + j0) * dv.ld + c0,
-                 dv.ld);
+            gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1,
+                 dv.data + (r0 + j0) * dv.ld + c0, dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
         if (dk.data)
-            gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1, dk.data + (r0 + j0) * dk.ld + c0,
-                 dk.ld);
+            gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1,
+                 dk.data + (r0 + j0) * dk.ld + c0, dk.ld);
     }
 }
 

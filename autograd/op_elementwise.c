@@ -71,8 +71,8 @@ Tensor *ag_div(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_D
         for (int64_t i = i0; i < i1; i++) gx[i] += EXPR;                                                               \
         break
 
-NN_VECTORIZE static void unary_grad_range(UnaryOp op, real c, const real *dy, const real *xv, const real *yv, real *gx, int64_t i0,
-                             int64_t i1) {
+NN_VECTORIZE static void unary_grad_range(UnaryOp op, real c, const real *dy, const real *xv, const real *yv, real *gx,
+                                          int64_t i0, int64_t i1) {
     switch (op) {
         GRAD_CASE(UNARY_NEG, -dy[i]);
         GRAD_CASE(UNARY_EXP, dy[i] * yv[i]);

@@ -131,7 +131,8 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
     Tensor *y = ag_new(g, x->ndim, x->shape);
     const real *wv = w ? row_major(g, w) : NULL, *bv = b ? row_major(g, b) : NULL;
 #pragma omp parallel for schedule(static) if (x->numel > 16384)
-    for (int64_t r = 0; r < rows; r++) norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);
+    for (int64_t r = 0; r < rows; r++)
+        norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);
     Node *n = ag_record(g, "layer_norm", layer_norm_backward, y, 3, (Tensor *[]){x, w, b});
     if (n) n->saved = s;
     return y;

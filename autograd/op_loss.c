@@ -30,7 +30,8 @@ static void bce_backward(Graph *g, Node *n) {
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
     char s1[128], s2[128];
     NN_CHECK(tensor_same_shape(logits, target) && (!weight || tensor_same_shape(logits, weight)), "bce_with_logits",
-             "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape, s1, sizeof s1),
+             "logits %s, target %s and weight must have one shape",
+             shape_str(logits->ndim, logits->shape, s1, sizeof s1),
              shape_str(target->ndim, target->shape, s2, sizeof s2));
     BceSaved *s = arena_alloc(graph_arena(g), sizeof *s);
     s->x = row_major(g, logits);

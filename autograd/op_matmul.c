@@ -66,7 +66,7 @@ static void linear_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *w = n->in[1], *bias = n->in[2], *y = n->out;
     int64_t in = w->shape[1], out = w->shape[0], rows = y->numel / out;
     const real *dy = y->grad->data; /* (rows, out) */
-    if (x->requires_grad) { /* dx (rows, in) += dy (rows, out) @ w (out, in), into x's base when it is a view */
+    if (x->requires_grad) {         /* dx (rows, in) += dy (rows, out) @ w (out, in), into x's base when it is a view */
         Tensor gx = ag_grad_view(g, x);
         int64_t ld = in; /* rows of dx are ld apart: contiguous, or a 2-D slice of columns */
         if (gx.ndim == 2 && gx.stride[1] == 1)
@@ -98,7 +98,7 @@ Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
     shape[x->ndim - 1] = out;
     Tensor *y = ag_new(g, x->ndim, shape);
     const real *xv = row_major(g, x); /* (rows, in) */
-    if (bias) { /* y starts as the bias in every row; gemm adds x w^T */
+    if (bias) {                       /* y starts as the bias in every row; gemm adds x w^T */
         Tensor b0 = tensor_wrap(y->data, 1, bias->shape);
         tensor_copy(&b0, bias);
         for (int64_t r = 1; r < rows; r++) memcpy(y->data + r * out, y->data, (size_t)out * sizeof(real));

@@ -143,8 +143,8 @@ Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
         int same = xs[k]->ndim == xs[0]->ndim;
         for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
         NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d",
-                 shape_str(xs[0]->ndim, xs[0]->shape, s1, sizeof s1), shape_str(xs[k]->ndim, xs[k]->shape, s2, sizeof s2),
-                 dim);
+                 shape_str(xs[0]->ndim, xs[0]->shape, s1, sizeof s1),
+                 shape_str(xs[k]->ndim, xs[k]->shape, s2, sizeof s2), dim);
         shape[dim] += xs[k]->shape[dim];
     }
     Tensor *y = ag_new(g, xs[0]->ndim, shape);

@@ -20,13 +20,10 @@
 #include <time.h>
 
 #include "autograd/ops.h"
+#include "bench/bench.h"
 #include "nn/attention.h"
 #include "nn/layernorm.h"
 #include "tensor/parallel.h"
-#include "bench/bench.h"
-
-
-
 
 typedef struct {
     int64_t B, L, H, heads;
@@ -56,7 +53,8 @@ static void block_init(Block *b, const Shape *s) {
     int64_t lo = s->L / 2 > 1 ? (s->L + 1) / 2 : 1;
     b->offsets = malloc((size_t)(s->B + 1) * sizeof *b->offsets);
     b->offsets[0] = 0;
-    for (int64_t i = 0; i < s->B; i++) b->offsets[i + 1] = b->offsets[i] + lo + (int64_t)rng_below(&r, (uint64_t)(s->L - lo + 1));
+    for (int64_t i = 0; i < s->B; i++)
+        b->offsets[i + 1] = b->offsets[i] + lo + (int64_t)rng_below(&r, (uint64_t)(s->L - lo + 1));
     b->x = tensor_normal(NN_SHAPE(b->offsets[s->B], s->H), 0, 1, &r);
     tensor_set_requires_grad(b->x, 1);
     b->layout = (SeqLayout){s->B, b->offsets, NULL, 1};
@@ -105,8 +103,8 @@ static void run(const Shape *s, int op) {
             if (it >= 0) (pass ? both : fwd)[it] = t1 - t0;
         }
     double L = (double)s->L, H = (double)s->H, B = (double)s->B;
-    double attn_flops = 12 * B * L * L * H;           /* QK^T and PV, forward and twice backward */
-    double proj_flops = 3 * 4 * 2 * B * L * H * H;    /* four projections, forward and backward */
+    double attn_flops = 12 * B * L * L * H;        /* QK^T and PV, forward and twice backward */
+    double proj_flops = 3 * 4 * 2 * B * L * H * H; /* four projections, forward and backward */
     double flops = op == 0 ? attn_flops + proj_flops : attn_flops;
     double f = bench_median(fwd, s->iters), fb = bench_median(both, s->iters);
     printf("{\"op\": \"%s\", \"B\": %lld, \"L\": %lld, \"H\": %lld, \"heads\": %lld, \"threads\": %d, "
@@ -153,24 +151,32 @@ int main(int argc, char **argv) {
             return 2;
         }
         const char *val = argv[++i];
-        int64_t *dest = strcmp(a, "--batch") == 0 ? &s.B : strcmp(a, "--seq") == 0 ? &s.L
-                      : strcmp(a, "--hidden") == 0 ? &s.H : strcmp(a, "--heads") == 0 ? &s.heads : NULL;
+        int64_t *dest = strcmp(a, "--batch") == 0    ? &s.B
+                        : strcmp(a, "--seq") == 0    ? &s.L
+                        : strcmp(a, "--hidden") == 0 ? &s.H
+                        : strcmp(a, "--heads") == 0  ? &s.heads
+                                                     : NULL;
         if (dest) {
             if (parse_int(a, val, 1, dest)) return 2;
         } else if (strcmp(a, "--iters") == 0 || strcmp(a, "--warmup") == 0 || strcmp(a, "--threads") == 0 ||
                    strcmp(a, "--seed") == 0) {
             if (parse_int(a, val, strcmp(a, "--warmup") == 0 || strcmp(a, "--seed") == 0 ? 0 : 1, &v)) return 2;
-            if (a[2] == 'i') s.iters = (int)v;
-            else if (a[2] == 'w') s.warmup = (int)v;
-            else if (a[2] == 't') s.threads = (int)v;
-            else s.seed = (uint64_t)v;
+            if (a[2] == 'i')
+                s.iters = (int)v;
+            else if (a[2] == 'w')
+                s.warmup = (int)v;
+            else if (a[2] == 't')
+                s.threads = (int)v;
+            else
+                s.seed = (uint64_t)v;
         } else {
             fprintf(stderr, "attention: unknown flag '%s' (see --help)\n", a);
             return 2;
         }
     }
     if (s.H % s.heads) {
-        fprintf(stderr, "attention: --hidden %lld is not divisible by --heads %lld\n", (long long)s.H, (long long)s.heads);
+        fprintf(stderr, "attention: --hidden %lld is not divisible by --heads %lld\n", (long long)s.H,
+                (long long)s.heads);
         return 2;
     }
     nn_set_threads(s.threads);

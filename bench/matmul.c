@@ -12,19 +12,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "tensor/error.h"
 #include "tensor/kernels.h"
-#include "bench/bench.h"
 #include "tensor/parallel.h"
 #include "tensor/rng.h"
 
 static const int64_t SHAPES[][3] = {/* M, K, N */
-                                    {512, 512, 512},  {1024, 1024, 1024}, {2048, 2048, 2048},
-                                    {12800, 64, 64},  {12800, 64, 256},   {256, 64, 12103}};
+                                    {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048},
+                                    {12800, 64, 64}, {12800, 64, 256},   {256, 64, 12103}};
 
 static const char USAGE[] = "usage: matmul [--threads N (2)] [--iters N (20)] [--warmup N (3)] [--help]\n";
-
-
 
 /* Parses the value of flag argv[*i] as an integer >= lo into *out; 0 on success. */
 static int int_flag(int argc, char **argv, int *i, int lo, int *out) {

@@ -9,13 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "models/sasrec/app_common.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/train.h"
 #include "tensor/parallel.h"
-#include "bench/bench.h"
-
-
 
 static double peak_rss_mib(void) {
     FILE *f = fopen("/proc/self/status", "r");
@@ -33,8 +31,9 @@ int main(int argc, char **argv) {
     c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
     c.epochs = 3;
     c.out = "build/bench_sasrec";
-    int rc = app_parse("bench/sasrec_epoch", "usage: bench/sasrec_epoch [--data PATH] [--sample-file PATH] [--epochs N] "
-                                            "[train flags]\nTimes --epochs training epochs and as many evaluation passes.",
+    int rc = app_parse("bench/sasrec_epoch",
+                       "usage: bench/sasrec_epoch [--data PATH] [--sample-file PATH] [--epochs N] "
+                       "[train flags]\nTimes --epochs training epochs and as many evaluation passes.",
                        argc - 1, argv + 1, &c, config_train_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;

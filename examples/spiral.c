@@ -13,7 +13,7 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 
-#define POINTS 300 /* per class */
+#define POINTS  300 /* per class */
 #define CLASSES 3
 
 /* Points (x, y) on three interleaved spiral arms with a little noise. */
@@ -48,9 +48,9 @@ int main(void) {
     Adam *opt = adam_new(&m, ac);
     Graph *g = graph_new();
     for (int step = 0; step <= 300; step++) {
-        Tensor *h = ag_relu(g, linear_forward(&in, g, &x));          /* (N, 64) */
-        h = ag_add(g, h, feedforward_forward(&hidden, g, h));        /* residual (N, 64) */
-        Tensor *logits = linear_forward(&out, g, h);                 /* (N, 3) */
+        Tensor *h = ag_relu(g, linear_forward(&in, g, &x));   /* (N, 64) */
+        h = ag_add(g, h, feedforward_forward(&hidden, g, h)); /* residual (N, 64) */
+        Tensor *logits = linear_forward(&out, g, h);          /* (N, 3) */
         Tensor *loss = loss_cross_entropy(g, logits, label, -1);
         ag_backward(g, loss);
         adam_step(opt);

@@ -22,7 +22,7 @@
 #define REQUIRE(cond)                                                                                                  \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_dataset: %s failed (line %d)\n", #cond, __LINE__);                                  \
+            fprintf(stderr, "fuzz_dataset: %s failed (line %d)\n", #cond, __LINE__);                                   \
             abort();                                                                                                   \
         }                                                                                                              \
     } while (0)
@@ -106,8 +106,10 @@ static void exercise(const Dataset *ds) {
     for (Split s = SPLIT_VALID; s <= SPLIT_SUBMIT; s++) batch_fill(&b, ds, s, users, n, NULL, 0);
     batch_free(&b);
     SampleSet ss;
-    if (sample_generate(ds, 2, 12345, &ss, &err) == 0) sample_free(&ss);
-    else check_message(&err);
+    if (sample_generate(ds, 2, 12345, &ss, &err) == 0)
+        sample_free(&ss);
+    else
+        check_message(&err);
     char line[512];
     dataset_summary(ds, line, sizeof line);
 }

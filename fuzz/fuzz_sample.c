@@ -15,7 +15,7 @@
 #define REQUIRE(cond)                                                                                                  \
     do {                                                                                                               \
         if (!(cond)) {                                                                                                 \
-            fprintf(stderr, "fuzz_sample: %s failed (line %d)\n", #cond, __LINE__);                                   \
+            fprintf(stderr, "fuzz_sample: %s failed (line %d)\n", #cond, __LINE__);                                    \
             abort();                                                                                                   \
         }                                                                                                              \
     } while (0)

@@ -20,7 +20,7 @@ struct AtomicFile {
     char *tmp;  /* "<path>.tmp.XXXXXX" */
 };
 
-#define TMP_INFIX ".tmp."
+#define TMP_INFIX  ".tmp."
 #define TMP_RANDOM 6 /* characters after the infix */
 
 static const char ALNUM[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

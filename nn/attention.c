@@ -33,23 +33,25 @@ Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
     Tensor *w = ag_concat(g, 3, (Tensor *[]){a->query.weight, a->key.weight, a->value.weight}, 0);
     Tensor *b = ag_concat(g, 3, (Tensor *[]){a->query.bias, a->key.bias, a->value.bias}, 0);
     Tensor *qkv = ag_linear(g, x2, w, b); /* (rows, 3H) */
-    AttentionSpec spec = {layout->n_seq, layout->offsets, a->heads, layout->causal, layout->key_valid,
+    AttentionSpec spec = {layout->n_seq,           layout->offsets, a->heads,    layout->causal, layout->key_valid,
                           a->mask == MASK_NEG_INF, a->attn_dropout, m->training, &m->dropout_rng};
-    Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H), ag_narrow(g, qkv, 1, 2 * H, H),
-                               &spec); /* (rows, H) */
+    Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H),
+                               ag_narrow(g, qkv, 1, 2 * H, H), &spec); /* (rows, H) */
     Tensor *y = linear_forward(&a->out, g, ctx);
     return ag_reshape(g, y, x->ndim, x->shape);
 }
 
-Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
-                            const unsigned char *key_valid, int causal) {
+Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x, const unsigned char *key_valid,
+                            int causal) {
     char s[128];
     NN_CHECK(x->ndim == 3, "mha_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape, s, sizeof s));
     int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2], h = a->heads, d = H / h;
     /* (B, L, H) -> (B, heads, L, d) */
-    Tensor *q = ag_permute(g, ag_reshape(g, linear_forward(&a->query, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+    Tensor *q =
+        ag_permute(g, ag_reshape(g, linear_forward(&a->query, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
     Tensor *k = ag_permute(g, ag_reshape(g, linear_forward(&a->key, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
-    Tensor *v = ag_permute(g, ag_reshape(g, linear_forward(&a->value, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+    Tensor *v =
+        ag_permute(g, ag_reshape(g, linear_forward(&a->value, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
     Tensor *scores = ag_mul_scalar(g, ag_matmul(g, q, ag_transpose(g, k, -1, -2)), (real)(1 / sqrt((double)d)));
     /* the additive mask (B, 1, L, L): 0 where allowed, -10000 (or -inf) elsewhere */
     Tensor *mask = ag_zeros(g, NN_SHAPE(B, 1, L, L));

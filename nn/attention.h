@@ -35,8 +35,8 @@ Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
 /* The same for a dense x (B, L, H) built from unfused ops (matmul, an explicit
  * additive (B, 1, L, L) mask, softmax, dropout, matmul): a reference for the
  * fused op. key_valid is (B, L) or NULL. */
-Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
-                            const unsigned char *key_valid, int causal);
+Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x, const unsigned char *key_valid,
+                            int causal);
 /* A layout for B dense sequences of length L, offsets in g's arena. */
 SeqLayout seq_layout_dense(Graph *g, int64_t B, int64_t L, const unsigned char *key_valid, int causal);
 

@@ -7,9 +7,9 @@
 
 #include "nn/safetensors.h"
 
-#define OPT_M "optim.m."
-#define OPT_V "optim.v."
-#define OPT_STEP "optim.step"
+#define OPT_M       "optim.m."
+#define OPT_V       "optim.v."
+#define OPT_STEP    "optim.step"
 #define OPT_SKIPPED "optim.skipped" /* per parameter: steps it had no gradient, comma separated */
 
 static char *prefixed(const char *prefix, const char *name) {
@@ -35,7 +35,8 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
             tensors[m->n_params + 2 * i + 1] = opt->v[i];
         }
     }
-    const char **keys = nn_calloc((size_t)n_meta + 3, sizeof *keys), **values = nn_calloc((size_t)n_meta + 3, sizeof *values);
+    const char **keys = nn_calloc((size_t)n_meta + 3, sizeof *keys),
+               **values = nn_calloc((size_t)n_meta + 3, sizeof *values);
     char step[32];
     snprintf(step, sizeof step, "%" PRId64, opt ? opt->step : 0);
     char *skipped = nn_calloc((size_t)m->n_params * 21 + 1, 1);
@@ -72,9 +73,9 @@ static int check_shape(const char *path, const SafeTensors *st, int i, const Ten
     if (shape_equal(nd, shape, t->ndim, t->shape)) return 0;
     char s1[128], s2[128];
     int nds = nd <= TENSOR_MAX_DIMS ? nd : TENSOR_MAX_DIMS;
-    return nn_fail(err, "%s: tensor '%s' has shape %s%s, the model expects %s (was it saved with other settings?)", path,
-                   safetensors_name(st, i), shape_str(nds, shape, s1, sizeof s1), nd > nds ? " (and more dims)" : "",
-                   shape_str(t->ndim, t->shape, s2, sizeof s2));
+    return nn_fail(err, "%s: tensor '%s' has shape %s%s, the model expects %s (was it saved with other settings?)",
+                   path, safetensors_name(st, i), shape_str(nds, shape, s1, sizeof s1),
+                   nd > nds ? " (and more dims)" : "", shape_str(t->ndim, t->shape, s2, sizeof s2));
 }
 
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
@@ -111,7 +112,8 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
         for (int i = 0; p && i < m->n_params; i++) {
             char *end;
             long long v = strtoll(p, &end, 10);
-            if (end == p || v < 0 || v > step || (*end != ',' && *end != '\0') || (*end == '\0') != (i == m->n_params - 1)) {
+            if (end == p || v < 0 || v > step || (*end != ',' && *end != '\0') ||
+                (*end == '\0') != (i == m->n_params - 1)) {
                 nn_fail(err, "%s: metadata %s must list %d step counts", path, OPT_SKIPPED, m->n_params);
                 goto done;
             }
@@ -132,8 +134,7 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
         for (int which = 0; has_opt && which < 2; which++) {
             char *full = prefixed(which ? OPT_V : OPT_M, name);
             int j = safetensors_find(st, full);
-            if (j < 0)
-                nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
+            if (j < 0) nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
             free(full);
             if (j < 0 || check_shape(path, st, j, m->params[i].value, err)) goto done;
         }

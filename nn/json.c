@@ -30,7 +30,7 @@ struct JsonDoc {
 };
 
 #define BLOCK_FIRST 1024
-#define BLOCK_MAX ((size_t)1 << 20)
+#define BLOCK_MAX   ((size_t)1 << 20)
 
 static void *doc_alloc(JsonDoc *d, size_t bytes) {
     bytes = (bytes + 15) & ~(size_t)15;

@@ -78,8 +78,7 @@ void init_normal(Tensor *t, real mean, real std, Rng *rng) {
 }
 
 void init_uniform(Tensor *t, real lo, real hi, Rng *rng) {
-    for (int64_t i = 0; i < t->numel; i++)
-        t->data[tensor_offset_of(t, i)] = (real)(lo + (hi - lo) * rng_uniform(rng));
+    for (int64_t i = 0; i < t->numel; i++) t->data[tensor_offset_of(t, i)] = (real)(lo + (hi - lo) * rng_uniform(rng));
 }
 
 void init_xavier_uniform(Tensor *t, Rng *rng) {

@@ -36,13 +36,25 @@
 
 /* Element types of the format. */
 typedef enum StDtype {
-    ST_BOOL, ST_U8, ST_I8, ST_U16, ST_I16, ST_F16, ST_BF16, ST_U32, ST_I32, ST_F32, ST_U64, ST_I64, ST_F64,
+    ST_BOOL,
+    ST_U8,
+    ST_I8,
+    ST_U16,
+    ST_I16,
+    ST_F16,
+    ST_BF16,
+    ST_U32,
+    ST_I32,
+    ST_F32,
+    ST_U64,
+    ST_I64,
+    ST_F64,
     ST_NDTYPES
 } StDtype;
 
 #define SAFETENSORS_MAX_HEADER ((uint64_t)100 << 20) /* longest header accepted (100 MiB) */
-#define SAFETENSORS_MAX_FILE ((uint64_t)16 << 30)    /* largest file safetensors_read loads into memory */
-#define SAFETENSORS_MAX_DIMS 64                      /* most dimensions accepted in a shape */
+#define SAFETENSORS_MAX_FILE   ((uint64_t)16 << 30)  /* largest file safetensors_read loads into memory */
+#define SAFETENSORS_MAX_DIMS   64                    /* most dimensions accepted in a shape */
 
 typedef struct SafeTensors SafeTensors; /* a file read into memory, checked */
 

@@ -6,9 +6,9 @@
 #include "tensor/error.h"
 
 Sgd *sgd_new(Module *m, SgdConfig cfg) {
-    NN_CHECK(cfg.lr >= 0 && cfg.momentum >= 0 && (!cfg.nesterov || (cfg.momentum > 0 && cfg.dampening == 0)),
-             "sgd_new", "invalid settings: lr %g, momentum %g, dampening %g, nesterov %d", (double)cfg.lr,
-             (double)cfg.momentum, (double)cfg.dampening, cfg.nesterov);
+    NN_CHECK(cfg.lr >= 0 && cfg.momentum >= 0 && (!cfg.nesterov || (cfg.momentum > 0 && cfg.dampening == 0)), "sgd_new",
+             "invalid settings: lr %g, momentum %g, dampening %g, nesterov %d", (double)cfg.lr, (double)cfg.momentum,
+             (double)cfg.dampening, cfg.nesterov);
     Sgd *s = nn_calloc(1, sizeof *s);
     s->module = m;
     s->cfg = cfg;

@@ -3,8 +3,8 @@
 TransformerBlock transformer_block_new(Module *m, const char *name, const TransformerConfig *cfg) {
     char sub[256];
     TransformerBlock t;
-    t.attn = mha_new(m, module_join(sub, sizeof sub, name, "attn"), cfg->hidden, cfg->heads, cfg->attn_dropout,
-                     cfg->mask);
+    t.attn =
+        mha_new(m, module_join(sub, sizeof sub, name, "attn"), cfg->hidden, cfg->heads, cfg->attn_dropout, cfg->mask);
     t.attn_norm = layernorm_new(m, module_join(sub, sizeof sub, name, "attn_norm"), cfg->hidden, cfg->eps);
     t.ffn = feedforward_new(m, module_join(sub, sizeof sub, name, "ffn"), cfg->hidden, cfg->inner, cfg->act);
     t.ffn_norm = layernorm_new(m, module_join(sub, sizeof sub, name, "ffn_norm"), cfg->hidden, cfg->eps);

@@ -7,8 +7,8 @@
 #include "tensor/simd.h"
 
 const char *unary_op_name(UnaryOp op) {
-    static const char *names[] = {"neg",     "exp",  "log",  "sqrt",       "tanh",       "sigmoid",
-                                  "relu",    "gelu", "add_scalar", "mul_scalar", "pow_scalar"};
+    static const char *names[] = {"neg",  "exp",  "log",        "sqrt",       "tanh",      "sigmoid",
+                                  "relu", "gelu", "add_scalar", "mul_scalar", "pow_scalar"};
     return names[op];
 }
 

@@ -23,9 +23,9 @@ int nn_fail(NnError *err, const char *fmt, ...) __attribute__((format(printf, 2,
 _Noreturn void nn_abort(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Aborts with the op name and the formatted message unless cond holds. */
-#define NN_CHECK(cond, op, ...)                                                \
-    do {                                                                       \
-        if (!(cond)) nn_abort(op, __VA_ARGS__);                                \
+#define NN_CHECK(cond, op, ...)                                                                                        \
+    do {                                                                                                               \
+        if (!(cond)) nn_abort(op, __VA_ARGS__);                                                                        \
     } while (0)
 
 /* malloc/calloc/realloc that abort with a message when memory runs out. */

@@ -28,18 +28,18 @@
 #define TARGET_PRAGMA(x) _Pragma(#x)
 #if defined(__clang__)
 #define TARGET_BEGIN(isa) TARGET_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
-#define TARGET_END TARGET_PRAGMA(clang attribute pop)
+#define TARGET_END        TARGET_PRAGMA(clang attribute pop)
 #else
 #define TARGET_BEGIN(isa) TARGET_PRAGMA(GCC push_options) TARGET_PRAGMA(GCC target(isa))
-#define TARGET_END TARGET_PRAGMA(GCC pop_options)
+#define TARGET_END        TARGET_PRAGMA(GCC pop_options)
 #endif
 
 #if GEMM_X86
 TARGET_BEGIN("avx512f,avx2,fma")
 #define TILE_NAME(x) x##_avx512
-#define TILE_BYTES 64
-#define TILE_MR 6
-#define TILE_NV 4
+#define TILE_BYTES   64
+#define TILE_MR      6
+#define TILE_NV      4
 #include "tensor/gemm_tile.h"
 #undef TILE_NAME
 #undef TILE_BYTES
@@ -49,9 +49,9 @@ TARGET_END
 
 TARGET_BEGIN("avx2,fma")
 #define TILE_NAME(x) x##_avx2
-#define TILE_BYTES 32
-#define TILE_MR 6
-#define TILE_NV 2
+#define TILE_BYTES   32
+#define TILE_MR      6
+#define TILE_NV      2
 #include "tensor/gemm_tile.h"
 #undef TILE_NAME
 #undef TILE_BYTES
@@ -62,9 +62,9 @@ TARGET_END
 
 /* The baseline: SSE2 on x86-64, plain 16-byte vectors elsewhere. */
 #define TILE_NAME(x) x##_base
-#define TILE_BYTES 16
-#define TILE_MR 6
-#define TILE_NV 2
+#define TILE_BYTES   16
+#define TILE_MR      6
+#define TILE_NV      2
 #include "tensor/gemm_tile.h"
 #undef TILE_NAME
 #undef TILE_BYTES

@@ -20,7 +20,7 @@
  * on which tile, thread or edge computed it. */
 
 #define TILE_LANES (TILE_BYTES / (int)sizeof(real))
-#define TILE_NR (TILE_NV * TILE_LANES)
+#define TILE_NR    (TILE_NV * TILE_LANES)
 
 typedef real TILE_NAME(vec) __attribute__((vector_size(TILE_BYTES)));
 
@@ -87,14 +87,14 @@ static inline __attribute__((always_inline)) void TILE_NAME(tile_body)(int64_t k
 /* One tile of `rows` rows and nv vectors, in two flavours: `cols` for A with
  * adjacent rows (a_rs == 1: packed panels and transposed views), `rows` for A
  * with adjacent columns (a_cs == 1: row-major A read in place). */
-#define TILE_DEFINE(name, rows, nv)                                                                                   \
-    static void TILE_NAME(name##_cols)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,         \
-                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                   \
+#define TILE_DEFINE(name, rows, nv)                                                                                    \
+    static void TILE_NAME(name##_cols)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,           \
+                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                    \
         (void)a_rs;                                                                                                    \
         TILE_NAME(tile_body)(kc, A, 1, a_cs, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
     }                                                                                                                  \
-    static void TILE_NAME(name##_rows)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,         \
-                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                   \
+    static void TILE_NAME(name##_rows)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,           \
+                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                    \
         (void)a_cs;                                                                                                    \
         TILE_NAME(tile_body)(kc, A, a_rs, 1, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
     }
@@ -148,7 +148,7 @@ static inline __attribute__((always_inline)) void TILE_NAME(transpose)(TILE_NAME
 #pragma GCC unroll 8
     for (int s = 1; s < TILE_LANES; s *= 2) {
         /* lane l of the new rows i and i+s, as indices into (x[i], x[i+s]) */
-        index swap = (iota & s) != 0;                                          /* -1 where bit s is set */
+        index swap = (iota & s) != 0; /* -1 where bit s is set */
         index lo = iota + (swap & (TILE_LANES - s)), hi = iota + s + (swap & (TILE_LANES - s));
 #pragma GCC unroll 16
         for (int i = 0; i < TILE_LANES; i++) {

@@ -192,8 +192,8 @@ void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int
 void tensor_sum_to(Tensor *out, const Tensor *x, int accumulate) {
     char s1[128], s2[128];
     int lead = x->ndim - out->ndim;
-    NN_CHECK(lead >= 0, "sum_to", "cannot reduce %s to the larger shape %s", shape_str(x->ndim, x->shape, s1, sizeof s1),
-             shape_str(out->ndim, out->shape, s2, sizeof s2));
+    NN_CHECK(lead >= 0, "sum_to", "cannot reduce %s to the larger shape %s",
+             shape_str(x->ndim, x->shape, s1, sizeof s1), shape_str(out->ndim, out->shape, s2, sizeof s2));
     int64_t shape[TENSOR_MAX_DIMS];
     unsigned axes = 0;
     for (int d = 0; d < x->ndim; d++) {

@@ -7,23 +7,23 @@
 #include "tensor/real.h"
 
 #ifdef NN_DOUBLE
-#define R_EXP exp
-#define R_LOG log
+#define R_EXP   exp
+#define R_LOG   log
 #define R_LOG1P log1p
-#define R_SQRT sqrt
-#define R_TANH tanh
-#define R_ERF erf
-#define R_POW pow
-#define R_FABS fabs
+#define R_SQRT  sqrt
+#define R_TANH  tanh
+#define R_ERF   erf
+#define R_POW   pow
+#define R_FABS  fabs
 #else
-#define R_EXP expf
-#define R_LOG logf
+#define R_EXP   expf
+#define R_LOG   logf
 #define R_LOG1P log1pf
-#define R_SQRT sqrtf
-#define R_TANH tanhf
-#define R_ERF erff
-#define R_POW powf
-#define R_FABS fabsf
+#define R_SQRT  sqrtf
+#define R_TANH  tanhf
+#define R_ERF   erff
+#define R_POW   powf
+#define R_FABS  fabsf
 #endif
 
 #include <stdint.h>
@@ -93,7 +93,7 @@ static inline real r_lane_max(const real *x, int64_t n) {
     return m;
 }
 
-#define R_SQRT1_2 ((real)0.70710678118654752440)   /* 1/sqrt(2) */
+#define R_SQRT1_2      ((real)0.70710678118654752440) /* 1/sqrt(2) */
 #define R_INV_SQRT_2PI ((real)0.39894228040143267794) /* 1/sqrt(2 pi) */
 
 /* Logistic sigmoid, stable for large |x|. */

@@ -36,7 +36,7 @@ void philox4x32(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t
 #include <immintrin.h>
 
 __attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo,
-                                                                        int64_t n, uint32_t *out) {
+                                                                       int64_t n, uint32_t *out) {
     const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
     const __m512i mask = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i c2 = _mm512_set1_epi64((uint32_t)counter_hi), c3 = _mm512_set1_epi64(counter_hi >> 32);
@@ -73,7 +73,7 @@ __attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t 
 }
 
 __attribute__((target("avx2"))) static int64_t philox_blocks_avx2(uint64_t key, uint64_t counter_hi, uint64_t lo,
-                                                                    int64_t n, uint32_t *out) {
+                                                                  int64_t n, uint32_t *out) {
     const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
     const __m256i mask = _mm256_set1_epi64x(0xffffffff), step = _mm256_set_epi64x(3, 2, 1, 0);
     const __m256i c2 = _mm256_set1_epi64x((uint32_t)counter_hi), c3 = _mm256_set1_epi64x((long long)(counter_hi >> 32));

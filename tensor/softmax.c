@@ -29,7 +29,8 @@ NN_VECTORIZE static void softmax_row(const real *px, int64_t s, real *po, int64_
 static void softmax_rows(Tensor *out, const Tensor *x, int take_log) {
     int64_t n = x->shape[x->ndim - 1], rows = n ? x->numel / n : 0, s = x->stride[x->ndim - 1];
 #pragma omp parallel for schedule(static) if (x->numel > 16384)
-    for (int64_t r = 0; r < rows; r++) softmax_row(x->data + tensor_offset_of(x, r * n), s, out->data + r * n, n, take_log);
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(x->data + tensor_offset_of(x, r * n), s, out->data + r * n, n, take_log);
 }
 
 void tensor_softmax(Tensor *out, const Tensor *x) {

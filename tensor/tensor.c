@@ -284,8 +284,8 @@ void tensor_fill(Tensor *t, real value) {
 real tensor_get(const Tensor *t, const int64_t *index) {
     int64_t off = 0;
     for (int d = 0; d < t->ndim; d++) {
-        NN_CHECK(index[d] >= 0 && index[d] < t->shape[d], "tensor_get", "index %lld out of range for dim %d of size %lld",
-                 (long long)index[d], d, (long long)t->shape[d]);
+        NN_CHECK(index[d] >= 0 && index[d] < t->shape[d], "tensor_get",
+                 "index %lld out of range for dim %d of size %lld", (long long)index[d], d, (long long)t->shape[d]);
         off += index[d] * t->stride[d];
     }
     return t->data[off];

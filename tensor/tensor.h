@@ -22,7 +22,7 @@
 #define TENSOR_MAX_DIMS 6
 
 /* NN_SHAPE(d0, d1, ...) -> ndim, (int64_t[]){d0, d1, ...} */
-#define NN_SHAPE(...)                                                          \
+#define NN_SHAPE(...)                                                                                                  \
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]) { __VA_ARGS__ }
 
 typedef struct Node Node; /* autograd/autograd.h */
@@ -42,7 +42,7 @@ struct Tensor {
     const char *name;  /* optional, shown in printed graphs */
 };
 
-#define TENSOR_OWNS_DATA 1u   /* tensor_free releases data */
+#define TENSOR_OWNS_DATA   1u /* tensor_free releases data */
 #define TENSOR_OWNS_STRUCT 2u /* tensor_free releases the struct itself */
 
 /* ---- creation (heap, owned; release with tensor_free) ---- */

@@ -30,7 +30,9 @@ typedef struct {
 
 static void fix_dropout(LayerCase *c) { c->m.dropout_rng = rng_new(11, 22); } /* the same masks every call */
 
-static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) { return linear_forward(((LayerCase *)ctx)->layer, g, in[0]); }
+static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) {
+    return linear_forward(((LayerCase *)ctx)->layer, g, in[0]);
+}
 
 START_TEST(grad_linear_layer) {
     for (int bias = 0; bias < 2; bias++) {
@@ -103,7 +105,9 @@ START_TEST(grad_dropout_layer) {
 }
 END_TEST
 
-static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) { return feedforward_forward(((LayerCase *)ctx)->layer, g, in[0]); }
+static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
+    return feedforward_forward(((LayerCase *)ctx)->layer, g, in[0]);
+}
 
 START_TEST(grad_feedforward_layer) {
     for (int act = 0; act < 2; act++) {
@@ -142,7 +146,8 @@ START_TEST(grad_multihead_attention) {
             MultiHeadAttention a = mha_new(&c.m, "attn", 4, 2, 0.25, kind ? MASK_NEG_INF : MASK_MINUS_10000);
             randomise(&c.m, 6);
             c.layer = &a;
-            Tensor *in[9], *x = test_param(variant == 2 ? test_randn(6, NN_SHAPE(7, 4)) : test_randn(6, NN_SHAPE(3, 4, 4)));
+            Tensor *in[9],
+                *x = test_param(variant == 2 ? test_randn(6, NN_SHAPE(7, 4)) : test_randn(6, NN_SHAPE(3, 4, 4)));
             /* The unfused -10000 mask adds 10000 to scores of fully masked rows, which rounds them to
              * 1e-12: a step of 1e-4 keeps that noise below the tolerance. */
             double eps = variant == 1 && kind == 0 ? 1e-4 : 0;
@@ -169,7 +174,8 @@ START_TEST(grad_transformer_block) {
         randomise(&c.m, 7);
         c.layer = &t;
         Tensor *in[20], *x = test_param(test_randn(7, NN_SHAPE(3, 4, 4)));
-        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, with_params(in, x, &c.m), in);
+        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, with_params(in, x, &c.m),
+                       in);
         tensor_free(x);
         module_free(&c.m);
     }

@@ -22,11 +22,11 @@ static void check_binary(const char *name, Binary op, real lo) {
         int na, nb;
         int64_t a[3], b[3];
     } cases[] = {
-        {2, 2, {3, 4}, {3, 4}},       /* same shape */
-        {3, 2, {3, 1, 4}, {5, 4}},    /* both broadcast */
-        {2, 1, {3, 4}, {4}},          /* row vector */
-        {2, 0, {2, 3}, {0}},          /* scalar */
-        {1, 3, {4}, {2, 3, 4}},       /* left operand broadcast */
+        {2, 2, {3, 4}, {3, 4}},    /* same shape */
+        {3, 2, {3, 1, 4}, {5, 4}}, /* both broadcast */
+        {2, 1, {3, 4}, {4}},       /* row vector */
+        {2, 0, {2, 3}, {0}},       /* scalar */
+        {1, 3, {4}, {2, 3, 4}},    /* left operand broadcast */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         Tensor *in[2] = {test_param(test_uniform(c + 1, cases[c].na, cases[c].a, lo, 2)),
@@ -34,7 +34,8 @@ static void check_binary(const char *name, Binary op, real lo) {
         test_gradcheck(name, f_binary, ctx, 2, in);
         test_free_all(2, in);
     }
-    Tensor *in[2] = {test_param(test_uniform(7, NN_SHAPE(4, 3), lo, 2)), test_param(test_uniform(8, NN_SHAPE(3, 4), lo, 2))};
+    Tensor *in[2] = {test_param(test_uniform(7, NN_SHAPE(4, 3), lo, 2)),
+                     test_param(test_uniform(8, NN_SHAPE(3, 4), lo, 2))};
     test_gradcheck(name, f_binary_t, ctx, 2, in);
     test_free_all(2, in);
 }
@@ -133,9 +134,8 @@ static Tensor *f_reduce(Graph *g, Tensor *const *in, void *ctx) {
 
 static void check_reduce(const char *name, int kind) {
     ReduceCase cases[] = {
-        {kind, 0, {0}, 0, 0},         {kind, 1, {0}, 0, 0},  {kind, 1, {-1}, 1, 0},
-        {kind, 2, {0, 2}, 1, 0},      {kind, 2, {0, 2}, 0, 0}, {kind, 1, {1}, 0, 1},
-        {kind, 2, {1, 2}, 1, 1},
+        {kind, 0, {0}, 0, 0},    {kind, 1, {0}, 0, 0}, {kind, 1, {-1}, 1, 0},   {kind, 2, {0, 2}, 1, 0},
+        {kind, 2, {0, 2}, 0, 0}, {kind, 1, {1}, 0, 1}, {kind, 2, {1, 2}, 1, 1},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         Tensor *x = test_param(test_randn(20 + k, NN_SHAPE(3, 4, 5)));
@@ -173,7 +173,7 @@ START_TEST(grad_matmul) {
         {2, 2, {3, 4}, {4, 5}, {0, 0}},       {3, 3, {2, 3, 4}, {2, 4, 5}, {0, 0}}, /* batched */
         {3, 2, {2, 3, 4}, {4, 5}, {0, 0}},    {2, 3, {3, 4}, {2, 4, 5}, {0, 0}},    /* broadcast batch */
         {3, 3, {2, 1, 4}, {1, 4, 5}, {0, 0}}, /* size-1 batch dims broadcast both ways */
-        {2, 2, {4, 3}, {5, 4}, {1, 1}},       {3, 2, {2, 4, 3}, {4, 5}, {1, 0}},    /* transposed views */
+        {2, 2, {4, 3}, {5, 4}, {1, 1}},       {3, 2, {2, 4, 3}, {4, 5}, {1, 0}}, /* transposed views */
         {3, 2, {2, 3, 4}, {5, 4}, {0, 1}},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -219,8 +219,8 @@ static Tensor *f_shape(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_shape_ops) {
-    const char *names[] = {"reshape", "reshape(copy)", "permute", "transpose", "narrow", "expand", "contiguous",
-                           "concat(overlap)"};
+    const char *names[] = {"reshape", "reshape(copy)", "permute",    "transpose",
+                           "narrow",  "expand",        "contiguous", "concat(overlap)"};
     for (int v = 0; v < 8; v++) {
         Tensor *x = test_param(test_randn(60 + v, NN_SHAPE(2, 3, 4)));
         test_gradcheck(names[v], f_shape, &v, 1, &x);
@@ -286,7 +286,9 @@ START_TEST(grad_masked_fill) {
 }
 END_TEST
 
-static Tensor *f_where(Graph *g, Tensor *const *in, void *ctx) { return ag_where(g, (const Tensor *)ctx, in[0], in[1]); }
+static Tensor *f_where(Graph *g, Tensor *const *in, void *ctx) {
+    return ag_where(g, (const Tensor *)ctx, in[0], in[1]);
+}
 
 START_TEST(grad_where) {
     real c[] = {1, 0, 1, 1, 0, 0};
@@ -366,7 +368,8 @@ START_TEST(grad_layer_norm) {
     /* v 0: affine, eps 1e-12; v 1: no affine; v 2: on a transposed (non-contiguous) input */
     for (int v = 0; v < 3; v++) {
         Tensor *in[3] = {test_param(test_randn(150 + v, NN_SHAPE(4, 3, 6))),
-                         test_param(test_uniform(151, NN_SHAPE(6), 0.5, 1.5)), test_param(test_randn(152, NN_SHAPE(6)))};
+                         test_param(test_uniform(151, NN_SHAPE(6), 0.5, 1.5)),
+                         test_param(test_randn(152, NN_SHAPE(6)))};
         test_gradcheck("layer_norm", f_layer_norm, &v, 3, in);
         test_free_all(3, in);
     }
@@ -427,10 +430,10 @@ START_TEST(grad_attention) {
     unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
     unsigned char holes[9] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
     AttnCase cases[] = {
-        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},  /* SASRec dense: causal + padding, -10000 */
-        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},     /* length-aware: packed, causal */
-        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},    /* -inf, not causal, masked keys inside */
-        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},  /* -inf: fully padded rows see themselves */
+        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},   /* SASRec dense: causal + padding, -10000 */
+        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},      /* length-aware: packed, causal */
+        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},     /* -inf, not causal, masked keys inside */
+        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},   /* -inf: fully padded rows see themselves */
         {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

@@ -66,9 +66,9 @@ END_TEST
 START_TEST(gradients_through_views_and_broadcasting_have_the_right_shape) {
     Tensor *x = test_param(test_randn(1, NN_SHAPE(2, 3))), *b = test_param(test_randn(2, NN_SHAPE(3, 1)));
     Graph *g = graph_new();
-    Tensor *xt = ag_transpose(g, x, 0, 1);         /* (3, 2) view */
-    Tensor *y = ag_add(g, xt, b);                  /* b broadcast over columns */
-    Tensor *z = ag_narrow(g, y, 1, 1, 1);          /* (3, 1) */
+    Tensor *xt = ag_transpose(g, x, 0, 1); /* (3, 2) view */
+    Tensor *y = ag_add(g, xt, b);          /* b broadcast over columns */
+    Tensor *z = ag_narrow(g, y, 1, 1, 1);  /* (3, 1) */
     ag_backward(g, ag_sum(g, z, 0, NULL, 0));
     ck_assert(x->grad->ndim == 2 && x->grad->shape[0] == 2 && x->grad->shape[1] == 3);
     ck_assert(b->grad->ndim == 2 && b->grad->shape[0] == 3 && b->grad->shape[1] == 1);
@@ -117,8 +117,8 @@ static double step(int threads, real *grads, int64_t *n_grads) {
     Tensor target = tensor_wrap(tgt, NN_SHAPE(40, 50));
     Graph *g = graph_new();
     Rng drop = rng_new(9, 1);
-    Tensor *x = ag_embedding(g, emb, ids, NN_SHAPE(40, 50), 0);           /* (40, 50, 64) */
-    Tensor *h = ag_gelu(g, ag_linear(g, x, w1, b1));                       /* (40, 50, 96) */
+    Tensor *x = ag_embedding(g, emb, ids, NN_SHAPE(40, 50), 0); /* (40, 50, 64) */
+    Tensor *h = ag_gelu(g, ag_linear(g, x, w1, b1));            /* (40, 50, 96) */
     h = ag_dropout(g, ag_layer_norm(g, h, ln_w, ln_b, 1e-12), 0.3, 1, &drop);
     Tensor *att = ag_softmax(g, ag_matmul(g, h, ag_transpose(g, h, 1, 2))); /* (40, 50, 50) */
     Tensor *ctx = ag_matmul(g, att, h);                                     /* (40, 50, 96) */

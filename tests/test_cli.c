@@ -164,8 +164,8 @@ START_TEST(train_eval_predict_round_trip) {
     /* the last stdout line is one flat JSON object with metrics in [0, 1] */
     char *last = strrchr(out, '{');
     ck_assert_msg(last && strstr(last, "\"HR@10\": ") && strstr(last, "\"MRR\": ") && strchr(last, '}'), "%s", out);
-    const char *files[] = {"run/model.safetensors", "run/config.json", "run/items.txt", "run/users.txt",
-                           "run/log.jsonl", "run/curve.svg"};
+    const char *files[] = {"run/model.safetensors", "run/config.json", "run/items.txt",
+                           "run/users.txt",         "run/log.jsonl",   "run/curve.svg"};
     for (int i = 0; i < 6; i++) ck_assert_msg(exists(files[i]), "train did not write %s", files[i]);
     snprintf(args, sizeof args, "eval --data %s/tiny.csv --model %s/run --eval full", dir, dir);
     ck_assert_msg(run(args) == 0, "eval failed: %s", errout);
@@ -182,7 +182,8 @@ START_TEST(train_eval_predict_round_trip) {
     while (fgets(line, sizeof line, f)) {
         int u, item;
         ck_assert_msg(sscanf(line, "user%d,item-%d", &u, &item) == 2, "bad row: %s", line);
-        for (int k = 0; k < 8; k++) ck_assert_msg(item != (u * 2 + 3 * k) % 150, "user%d got item-%d it has seen", u, item);
+        for (int k = 0; k < 8; k++)
+            ck_assert_msg(item != (u * 2 + 3 * k) % 150, "user%d got item-%d it has seen", u, item);
         rows++;
     }
     fclose(f);

@@ -24,8 +24,8 @@ static const char *const LAYOUT_NAMES[] = {"row-major", "col-major", "padded", "
 
 /* An operand view: X(i, j) = data[i*rs + j*cs], into an owned buffer. */
 typedef struct {
-    real *buf;   /* owned */
-    real *data;  /* element (0, 0) */
+    real *buf;  /* owned */
+    real *data; /* element (0, 0) */
     int64_t rs, cs;
 } Operand;
 
@@ -36,10 +36,10 @@ static Operand operand_new(int64_t rows, int64_t cols, Layout layout, uint64_t s
     switch (layout) {
     case ROW_MAJOR: o.rs = cols, o.cs = 1, size = rows * cols; break;
     case COL_MAJOR: o.rs = 1, o.cs = rows, size = rows * cols; break;
-    case PADDED: o.rs = cols + 3, o.cs = 1, size = rows * (cols + 3); break;       /* a narrowed view */
+    case PADDED: o.rs = cols + 3, o.cs = 1, size = rows * (cols + 3); break;          /* a narrowed view */
     case GENERAL: o.rs = 2, o.cs = 2 * rows + 1, size = cols * (2 * rows + 1); break; /* neither stride 1 */
-    case FLIPPED: o.rs = -cols, o.cs = 1, size = rows * cols; break;                /* rows reversed */
-    case BROADCAST: o.rs = 0, o.cs = 1, size = cols; break;                         /* one row repeated */
+    case FLIPPED: o.rs = -cols, o.cs = 1, size = rows * cols; break;                  /* rows reversed */
+    case BROADCAST: o.rs = 0, o.cs = 1, size = cols; break;                           /* one row repeated */
     default: break;
     }
     o.buf = nn_malloc((size_t)(size > 0 ? size : 1) * sizeof(real));
@@ -67,7 +67,7 @@ static void reference(int64_t M, int64_t N, int64_t K, Operand a, Operand b, rea
         }
 }
 
-#define PAD 5              /* extra columns of C past N: must not be written */
+#define PAD      5           /* extra columns of C past N: must not be written */
 #define SENTINEL ((real)777) /* value of C's padding */
 
 /* Runs gemm_with(kern) on one case and checks it against the reference. */
@@ -77,7 +77,8 @@ static void check_case(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, 
     int64_t ldc = N + PAD;
     real *c = nn_malloc((size_t)(M * ldc + 1) * sizeof(real));
     real *c0 = nn_malloc((size_t)(M * ldc + 1) * sizeof(real));
-    double *ref = nn_malloc((size_t)(M * N + 1) * sizeof(double)), *bound = nn_malloc((size_t)(M * N + 1) * sizeof(double));
+    double *ref = nn_malloc((size_t)(M * N + 1) * sizeof(double)),
+           *bound = nn_malloc((size_t)(M * N + 1) * sizeof(double));
     Rng r = rng_new(seed, 6);
     for (int64_t i = 0; i < M; i++)
         for (int64_t j = 0; j < ldc; j++)
@@ -114,11 +115,11 @@ static void check_case(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, 
  * short edges); past kc = 256 and nc = 2048; SASRec-like; big enough to run
  * on several threads. */
 static const int64_t SHAPES[][3] = {
-    {1, 1, 1},     {1, 7, 1},     {1, 5, 40},    {40, 5, 1},     {2, 3, 4},      {5, 4, 3},      {6, 8, 8},
-    {7, 9, 17},    {9, 2, 16},    {11, 13, 31},  {12, 16, 32},   {13, 17, 33},   {16, 6, 48},    {23, 31, 65},
-    {24, 64, 64},  {25, 1, 97},   {7, 33, 96},   {20, 70, 160},  {50, 32, 50},   {50, 50, 32},   {52, 20, 70},
-    {3, 600, 5},   {17, 257, 9},  {13, 513, 70}, {4, 20, 1100},  {5, 40, 2100},  {37, 70, 150},  {129, 80, 260},
-    {130, 70, 140}, {10, 300, 1500},
+    {1, 1, 1},     {1, 7, 1},     {1, 5, 40},    {40, 5, 1},     {2, 3, 4},      {5, 4, 3},
+    {6, 8, 8},     {7, 9, 17},    {9, 2, 16},    {11, 13, 31},   {12, 16, 32},   {13, 17, 33},
+    {16, 6, 48},   {23, 31, 65},  {24, 64, 64},  {25, 1, 97},    {7, 33, 96},    {20, 70, 160},
+    {50, 32, 50},  {50, 50, 32},  {52, 20, 70},  {3, 600, 5},    {17, 257, 9},   {13, 513, 70},
+    {4, 20, 1100}, {5, 40, 2100}, {37, 70, 150}, {129, 80, 260}, {130, 70, 140}, {10, 300, 1500},
 };
 
 static void check_kernel_shapes(const GemmKernel *kern, int quick) {
@@ -198,7 +199,8 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
         for (int t = 2; t <= 3; t++) {
             run_threads(t, M, N, K, a, b, cn);
             ck_assert_msg(memcmp(c1, cn, (size_t)(M * N) * sizeof(real)) == 0,
-                          "(%lld x %lld x %lld): %d threads differ from 1", (long long)M, (long long)K, (long long)N, t);
+                          "(%lld x %lld x %lld): %d threads differ from 1", (long long)M, (long long)K, (long long)N,
+                          t);
         }
 #ifdef _OPENMP
         /* called from inside a parallel region, gemm runs serially in each thread with its own scratch */

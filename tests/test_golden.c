@@ -22,7 +22,7 @@
 #include "tests/support.h"
 
 #define FIXTURE_DIR "tests/fixtures/"
-#define REGENERATE "/usr/bin/python3 tests/fixtures/gen_fixtures.py"
+#define REGENERATE  "/usr/bin/python3 tests/fixtures/gen_fixtures.py"
 
 /* ---- fixtures ---- */
 

@@ -214,16 +214,9 @@ START_TEST(st_metadata_and_escaped_names) {
     tmp_make(&td);
     char path[1024];
     tmp_path(&td, "m.safetensors", path, sizeof path);
-    const char *names[] = {"a\"quote",
-                           "back\\slash",
-                           "tab\there",
-                           "nl\nx",
-                           "\001ctl\037",
-                           "\xC3\xBCn\xC3\xAF\xC2\xA9 \xF0\x9F\x98\x80",
-                           "a/b.c[0]",
-                           " ",
-                           "__metadata",
-                           "\x7F"};
+    const char *names[] = {
+        "a\"quote", "back\\slash", "tab\there",  "nl\nx", "\001ctl\037", "\xC3\xBCn\xC3\xAF\xC2\xA9 \xF0\x9F\x98\x80",
+        "a/b.c[0]", " ",           "__metadata", "\x7F"};
     enum { N = sizeof names / sizeof names[0] };
     const Tensor *ts[N];
     Tensor *owned[N];
@@ -697,8 +690,9 @@ START_TEST(st_size_limits) {
     write_all(path, "", 0);
     if (truncate(path, (off_t)SAFETENSORS_MAX_FILE + 1) == 0) {
         ck_assert_ptr_null(safetensors_read(path, &err));
-        ck_assert_msg(strstr(err.msg, "huge.safetensors: 17179869185 bytes, more than the 17179869184 bytes this reader "
-                                      "loads into memory"),
+        ck_assert_msg(strstr(err.msg,
+                             "huge.safetensors: 17179869185 bytes, more than the 17179869184 bytes this reader "
+                             "loads into memory"),
                       "%s", err.msg);
     } else {
         printf("test_safetensors: SKIPPED file size limit: cannot make a sparse file: %s\n", strerror(errno));

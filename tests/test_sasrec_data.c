@@ -217,8 +217,8 @@ END_TEST
 
 START_TEST(dat_sorts_by_time) {
     Dataset ds;
-    LOAD_OK("ratings.dat", "1::10::5::300\n1::20::3::100\n2::10::4::5\n1::30::1::200\n2::40::4::1\n2::30::2::9\n",
-            NULL, &ds);
+    LOAD_OK("ratings.dat", "1::10::5::300\n1::20::3::100\n2::10::4::5\n1::30::1::200\n2::40::4::1\n2::30::2::9\n", NULL,
+            &ds);
     ck_assert_int_eq(ds.format, FORMAT_DAT);
     expect_seq(&ds, 0, "1", "20 30 10");
     expect_seq(&ds, 1, "2", "40 10 30");
@@ -228,8 +228,9 @@ END_TEST
 
 START_TEST(udata_sorts_by_time) {
     Dataset ds;
-    LOAD_OK("u.data", "196\t242\t3\t881250949\n196\t302\t3\t881250000\n186\t302\t3.5\t891717742\n"
-                      "196\t377\t1\t881250950\n186\t242\t3\t1\n186\t1\t3\t2\n",
+    LOAD_OK("u.data",
+            "196\t242\t3\t881250949\n196\t302\t3\t881250000\n186\t302\t3.5\t891717742\n"
+            "196\t377\t1\t881250950\n186\t242\t3\t1\n186\t1\t3\t2\n",
             NULL, &ds);
     ck_assert_int_eq(ds.format, FORMAT_UDATA);
     expect_seq(&ds, 0, "196", "302 242 377");
@@ -348,8 +349,8 @@ START_TEST(filters_users_with_few_interactions) {
 END_TEST
 
 START_TEST(seq_user_on_two_lines_is_an_error) {
-    EXPECT_ERROR("twice.txt", "u1 a b c\nu2 a b c\n\nu1 d e f\n", NULL, "twice.txt:4:", "\"u1\" has a line already (line 1)",
-                 "one line per user", "--format pairs");
+    EXPECT_ERROR("twice.txt", "u1 a b c\nu2 a b c\n\nu1 d e f\n", NULL,
+                 "twice.txt:4:", "\"u1\" has a line already (line 1)", "one line per user", "--format pairs");
 }
 END_TEST
 
@@ -396,8 +397,8 @@ START_TEST(refuses_empty_tokens) {
 END_TEST
 
 START_TEST(refuses_bad_timestamps) {
-    EXPECT_ERROR("t.csv", "user,item,time\nu,a,1\nu,b,yesterday\n", NULL, "t.csv:3:5:",
-                 "time (column 3) \"yesterday\" is not a number", "expected an integer or a decimal");
+    EXPECT_ERROR("t.csv", "user,item,time\nu,a,1\nu,b,yesterday\n", NULL,
+                 "t.csv:3:5:", "time (column 3) \"yesterday\" is not a number", "expected an integer or a decimal");
     EXPECT_ERROR("nan.csv", "user,item,time\nu,a,NaN\n", NULL, "nan.csv:2:", "\"NaN\" is not a number", "no NaN");
     EXPECT_ERROR("inf.csv", "user,item,time\nu,a,inf\n", NULL, "inf.csv:2:", "\"inf\" is not a number");
     EXPECT_ERROR("exp.csv", "user,item,time\nu,a,1e9\n", NULL, "exp.csv:2:", "not a number");
@@ -413,7 +414,7 @@ START_TEST(refuses_binary_garbage) {
     EXPECT_ERROR("nul.txt", "u a b c\nu2 a\0b c\n", NULL, "nul.txt:2:5:", "NUL byte", "binary", "expected UTF-8 text");
     EXPECT_ERROR("utf.txt", "u a b c\nu2 \xff\xfe c d\n", NULL, "utf.txt:2:4:", "invalid UTF-8 (byte 0xFF)");
     EXPECT_ERROR("trunc.txt", "u a b \xC3", NULL, "trunc.txt:1:7:", "invalid UTF-8");
-    EXPECT_ERROR("over.txt", "u a b \xC0\xAF\n", NULL, "over.txt:1:7:", "invalid UTF-8"); /* overlong '/' */
+    EXPECT_ERROR("over.txt", "u a b \xC0\xAF\n", NULL, "over.txt:1:7:", "invalid UTF-8");   /* overlong '/' */
     EXPECT_ERROR("sur.txt", "u a b \xED\xA0\x80\n", NULL, "sur.txt:1:7:", "invalid UTF-8"); /* a surrogate */
     EXPECT_ERROR("ctl.txt", "u a\x01 b c\n", NULL, "ctl.txt:1:4:", "control character 0x01");
     EXPECT_ERROR("c1.txt", "u a\xC2\x85 b c\n", NULL, "c1.txt:1:4:", "control character U+0085");
@@ -448,7 +449,8 @@ START_TEST(refuses_missing_csv_columns) {
     o.time_col = "item";
     EXPECT_ERROR("c4.csv", "user,item,time\nu,a,1\n", &o, "c4.csv:1:", "must differ");
     /* a headerless CSV: the first row is taken as the header and has no user column */
-    EXPECT_ERROR("c5.csv", "1,2,3.5,100\n1,3,4,101\n", NULL, "c5.csv:1:", "no user column", "if the file has no header");
+    EXPECT_ERROR("c5.csv", "1,2,3.5,100\n1,3,4,101\n", NULL, "c5.csv:1:", "no user column",
+                 "if the file has no header");
 }
 END_TEST
 
@@ -530,8 +532,19 @@ START_TEST(format_names_round_trip) {
 END_TEST
 
 START_TEST(timekeys_order_exactly) {
-    const char *sorted[] = {"-99999999999999999.5", "-3", "-2.5", "-2.25", "-2", "-0.000001", "0", ".5", "0.75", "7.",
-                            "9007199254740992", "9007199254740993", "999999999999999999"};
+    const char *sorted[] = {"-99999999999999999.5",
+                            "-3",
+                            "-2.5",
+                            "-2.25",
+                            "-2",
+                            "-0.000001",
+                            "0",
+                            ".5",
+                            "0.75",
+                            "7.",
+                            "9007199254740992",
+                            "9007199254740993",
+                            "999999999999999999"};
     size_t n = sizeof sorted / sizeof *sorted;
     for (size_t i = 0; i + 1 < n; i++) {
         TimeKey a, b;
@@ -672,7 +685,8 @@ START_TEST(training_negatives_avoid_the_sequence_and_are_reproducible) {
                 ck_assert_int_eq(neg, b2.neg[(3 - r) * 12 + j]);
                 if (!b1.pos[r * 12 + j]) continue;
                 ck_assert(neg >= 1 && neg <= ds.n_items);
-                for (int64_t k = 0; k < len; k++) ck_assert_msg(s[k] != neg, "negative %lld is in the sequence", (long long)neg);
+                for (int64_t k = 0; k < len; k++)
+                    ck_assert_msg(s[k] != neg, "negative %lld is in the sequence", (long long)neg);
             }
         }
         if (epoch > 0) { /* redraw of epoch 0 and of seed 43 */
@@ -743,8 +757,8 @@ static void sample_data(Dataset *ds) {
     ck_assert_int_eq(ds->n_items, 8);
 }
 
-static int sample_read_text(const char *name, const char *text, size_t len, const Dataset *ds, int n_neg,
-                            SampleSet *s, NnError *err) {
+static int sample_read_text(const char *name, const char *text, size_t len, const Dataset *ds, int n_neg, SampleSet *s,
+                            NnError *err) {
     return sample_read(put(name, text, len), ds, n_neg, s, err);
 }
 
@@ -782,12 +796,12 @@ END_TEST
 START_TEST(sample_file_refusals) {
     Dataset ds;
     sample_data(&ds);
-    EXPECT_SAMPLE_ERROR("x1.txt", "u1 d e f\nu2 a b c\nu9 a b c\n-5 e f g\n", &ds, "x1.txt:3:1:",
-                        "user \"u9\" is not in the data");
+    EXPECT_SAMPLE_ERROR("x1.txt", "u1 d e f\nu2 a b c\nu9 a b c\n-5 e f g\n", &ds,
+                        "x1.txt:3:1:", "user \"u9\" is not in the data");
     EXPECT_SAMPLE_ERROR("x2.txt", "u1 d e f\n-5 e f g\n", &ds, "x2.txt:", "user \"u2\" of the data has no line",
                         "1 of the 3 users");
-    EXPECT_SAMPLE_ERROR("x3.txt", "u1 d e f\nu2 a b c\nu1 d e f\n-5 e f g\n", &ds, "x3.txt:3:",
-                        "\"u1\" has a line already (line 1)");
+    EXPECT_SAMPLE_ERROR("x3.txt", "u1 d e f\nu2 a b c\nu1 d e f\n-5 e f g\n", &ds,
+                        "x3.txt:3:", "\"u1\" has a line already (line 1)");
     EXPECT_SAMPLE_ERROR("x4.txt", "u1 d e f\nu2 a b zz\n", &ds, "x4.txt:2:8:", "negative \"zz\" is not an item");
     EXPECT_SAMPLE_ERROR("x5.txt", "u1 d e\n", &ds, "x5.txt:1:", "has 2 negatives; expected exactly 3");
     EXPECT_SAMPLE_ERROR("x6.txt", "u1 d e f g\n", &ds, "x6.txt:1:10:", "more than 3 negatives");
@@ -912,7 +926,8 @@ START_TEST(synthetic_data_meets_size_and_skew) {
         for (int64_t k = 0; k < len; k++) count[s[k]]++;
     }
     /* skewed lengths: more short users than long ones */
-    ck_assert_int_gt(hist[5] + hist[6] + hist[7] + hist[8] + hist[9], 2 * (hist[36] + hist[37] + hist[38] + hist[39] + hist[40]));
+    ck_assert_int_gt(hist[5] + hist[6] + hist[7] + hist[8] + hist[9],
+                     2 * (hist[36] + hist[37] + hist[38] + hist[39] + hist[40]));
     /* skewed popularity: the top 10% of items hold over a quarter of the interactions */
     int64_t top = 0;
     for (int64_t t = 0; t < ds.n_items / 10; t++) {
@@ -987,8 +1002,7 @@ START_TEST(synthetic_data_is_learnable) {
     }
     hit_pop /= (double)ds.n_users;
     hit_seq /= (double)ds.n_users;
-    ck_assert_msg(hit_seq >= 2.5 * hit_pop && hit_seq > 0.8, "HR@10: bigram %.3f, most popular %.3f", hit_seq,
-                  hit_pop);
+    ck_assert_msg(hit_seq >= 2.5 * hit_pop && hit_seq > 0.8, "HR@10: bigram %.3f, most popular %.3f", hit_seq, hit_pop);
     free(pop);
     free(next);
     sample_free(&neg);
@@ -1000,8 +1014,10 @@ END_TEST
 
 START_TEST(idmap_round_trip) {
     Dataset ds, vocab, again;
-    LOAD_OK("ids.csv", "user,item,time\n\"a, b\",x y,1\n\"a, b\",-5,2\n\"a, b\",0,3\nz\xC3\xA9,0,1\nz\xC3\xA9,q,2\nz\xC3\xA9,-5,3\n",
-            NULL, &ds);
+    LOAD_OK(
+        "ids.csv",
+        "user,item,time\n\"a, b\",x y,1\n\"a, b\",-5,2\n\"a, b\",0,3\nz\xC3\xA9,0,1\nz\xC3\xA9,q,2\nz\xC3\xA9,-5,3\n",
+        NULL, &ds);
     NnError err;
     ck_assert_msg(idmap_write(tmp_dir, &ds, &err) == 0, "%s", err.msg);
     ck_assert_msg(idmap_read_items(tmp_dir, &vocab, &err) == 0, "%s", err.msg);

@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "models/sasrec/eval.h"
-#include "models/sasrec/train.h"
 #include "models/sasrec/synthetic.h"
 #include "models/sasrec/topk.h"
+#include "models/sasrec/train.h"
 #include "nn/checkpoint.h"
 #include "tests/support.h"
 
@@ -67,7 +67,7 @@ START_TEST(causality_later_items_do_not_change_earlier_outputs) {
         Graph *g = graph_new();
         int64_t changed[18];
         memcpy(changed, INPUT, sizeof changed);
-        changed[5] = 9; /* the last item of sequence 0 */
+        changed[5] = 9;  /* the last item of sequence 0 */
         changed[11] = 2; /* the last item of sequence 1 */
         Tokens a = sasrec_tokens(g, INPUT, LEN, 3, 6, packed), b = sasrec_tokens(g, changed, LEN, 3, 6, packed);
         Tensor *fa = sasrec_forward(&s, g, &a), *fb = sasrec_forward(&s, g, &b);

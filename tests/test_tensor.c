@@ -194,7 +194,7 @@ END_TEST
 
 START_TEST(matmul_batched_broadcast_transposed) {
     Tensor *a = test_randn(5, NN_SHAPE(2, 1, 3, 4)), *b = test_randn(6, NN_SHAPE(5, 6, 4)); /* b used transposed */
-    Tensor bt = tensor_transpose(b, -1, -2); /* (5, 4, 6) */
+    Tensor bt = tensor_transpose(b, -1, -2);                                                /* (5, 4, 6) */
     Tensor *o = tensor_zeros(NN_SHAPE(2, 5, 3, 6));
     tensor_matmul(o, a, &bt, 0);
     for (int i = 0; i < 2; i++)

@@ -49,13 +49,15 @@ int app_check_input(const char *cmd, const char *flag, const char *path, NnError
 int app_check_model_dir(const char *cmd, const char *dir, NnError *err) {
     struct stat st;
     if (stat(dir, &st) != 0) return nn_fail(err, "%s: --model %s: %s", cmd, dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return nn_fail(err, "%s: --model %s is not a folder (give the folder sasrec train wrote)", cmd, dir);
+    if (!S_ISDIR(st.st_mode))
+        return nn_fail(err, "%s: --model %s is not a folder (give the folder sasrec train wrote)", cmd, dir);
     const char *needed[] = {CONFIG_FILE, MODEL_FILE};
     for (int i = 0; i < 2; i++) {
         char path[4096];
         config_path(path, sizeof path, dir, needed[i]);
         if (stat(path, &st) != 0)
-            return nn_fail(err, "%s: --model %s holds no %s (is it a folder written by sasrec train?)", cmd, dir, needed[i]);
+            return nn_fail(err, "%s: --model %s holds no %s (is it a folder written by sasrec train?)", cmd, dir,
+                           needed[i]);
     }
     return 0;
 }
@@ -94,7 +96,8 @@ int app_check_output_file(const char *cmd, const char *flag, const char *path, N
 }
 
 int app_prepare_dir(const char *cmd, const char *flag, const char *dir, NnError *err) {
-    if (make_dirs(dir) != 0) return nn_fail(err, "%s: %s %s: cannot create the folder: %s", cmd, flag, dir, strerror(errno));
+    if (make_dirs(dir) != 0)
+        return nn_fail(err, "%s: %s %s: cannot create the folder: %s", cmd, flag, dir, strerror(errno));
     char probe[4096];
     return app_check_output_file(cmd, flag, config_path(probe, sizeof probe, dir, CONFIG_FILE), err);
 }
@@ -107,8 +110,10 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
         /* a model trained on the synthetic data: its vocabulary must be the same */
         if (item_vocab->n_items != ds->n_items) {
             dataset_free(ds);
-            return nn_fail(err, "the model was not trained on the built-in synthetic data (%lld items, the data has %lld); "
-                                "give --data", (long long)item_vocab->n_items, (long long)ds->n_items);
+            return nn_fail(err,
+                           "the model was not trained on the built-in synthetic data (%lld items, the data has %lld); "
+                           "give --data",
+                           (long long)item_vocab->n_items, (long long)ds->n_items);
         }
         return 0;
     }

@@ -35,7 +35,8 @@ int app_eval(int argc, char **argv) {
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
     if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
-    EvalOptions eo = {.protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
+    EvalOptions eo = {
+        .protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
     Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &eo);
     printf("{");
     metrics_write_json(&m, stdout);

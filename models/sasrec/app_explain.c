@@ -109,7 +109,8 @@ int app_explain(int argc, char **argv) {
         print_shape("logits F item_emb^T", s1);
     }
     printf("  %-44s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
-           c.loss == LOSS_BCE ? "loss: BCE over real targets" : "loss: cross-entropy over items", (double)loss->data[0]);
+           c.loss == LOSS_BCE ? "loss: BCE over real targets" : "loss: cross-entropy over items",
+           (double)loss->data[0]);
     if (c.dot) {
         FILE *f = fopen(c.dot, "w");
         if (f) {

@@ -10,8 +10,8 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     if (config_read_model(c->model, c, &lm->n_items, err)) return -1;
     if (idmap_read_items(c->model, &lm->vocab, err)) return -1;
     if (lm->vocab.n_items != lm->n_items) {
-        nn_fail(err, "%s: items.txt lists %lld items but config.json says %lld", c->model,
-                (long long)lm->vocab.n_items, (long long)lm->n_items);
+        nn_fail(err, "%s: items.txt lists %lld items but config.json says %lld", c->model, (long long)lm->vocab.n_items,
+                (long long)lm->n_items);
         dataset_free(&lm->vocab);
         return -1;
     }

@@ -41,7 +41,8 @@ int app_predict(int argc, char **argv) {
         fprintf(stderr, "sasrec predict: %s is required\n", !c.model ? "--model DIR" : "--out FILE.csv");
         return 2;
     }
-    if (app_check_model_dir("predict", c.model, &err) || (c.data && app_check_input("predict", "--data", c.data, &err)) ||
+    if (app_check_model_dir("predict", c.model, &err) ||
+        (c.data && app_check_input("predict", "--data", c.data, &err)) ||
         app_check_output_file("predict", "--out", c.out, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;

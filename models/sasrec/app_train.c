@@ -67,7 +67,8 @@ int app_train(int argc, char **argv) {
     printf("model: %lld parameters, %s step, %lld threads\n", (long long)module_num_params(&s.m),
            c.dense ? "dense" : "length-aware", (long long)c.threads);
     fflush(stdout);
-    EvalOptions eo = {.protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
+    EvalOptions eo = {
+        .protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
     TrainResult res;
     TrainStatus st = train_run(&s, &ds, &c, &eo, stdout, &res, &err);
     if (st != TRAIN_OK) {

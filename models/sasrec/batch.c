@@ -8,7 +8,7 @@
 
 /* Domains keep the streams of one seed apart: negatives, shuffles (and whatever else uses the seed). */
 #define DOMAIN_NEGATIVES 0x4E45474154495645ull /* "NEGATIVE" */
-#define DOMAIN_SHUFFLE 0x53485546464C4500ull   /* "SHUFFLE" */
+#define DOMAIN_SHUFFLE   0x53485546464C4500ull /* "SHUFFLE" */
 
 void batch_alloc(SeqBatch *b, int cap, int L) {
     NN_CHECK(cap >= 1 && L >= 1, "batch_alloc", "cap %d and L %d must be >= 1", cap, L);
@@ -55,8 +55,8 @@ void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *user
         int need = split == SPLIT_SUBMIT ? 1 : 3;
         NN_CHECK(len >= need, "batch_fill", "user %lld has %lld items; the %s split needs at least %d", (long long)u,
                  (long long)len, batch_split_name(split), need);
-        int64_t m = len - held_out[split];          /* input is s[0..m) */
-        int64_t k = m < L ? m : L;                  /* of which the last k are kept */
+        int64_t m = len - held_out[split]; /* input is s[0..m) */
+        int64_t k = m < L ? m : L;         /* of which the last k are kept */
         int64_t *in = b->input + (size_t)r * L + (L - k);
         for (int64_t j = 0; j < k; j++) in[j] = s[m - k + j];
         if (split == SPLIT_TRAIN) {
@@ -98,10 +98,11 @@ int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError 
             char q[80];
             ns->uniq_start[u + 1] = o;
             batch_neg_free(ns);
-            return nn_fail(err, "user \"%s\" interacted with every one of the %lld items, so no training negative "
+            return nn_fail(err,
+                           "user \"%s\" interacted with every one of the %lld items, so no training negative "
                            "exists for them; expected every user to leave at least one item out (remove this user "
-                           "or add items)", textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60),
-                           (long long)ds->n_items);
+                           "or add items)",
+                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60), (long long)ds->n_items);
         }
     }
     ns->uniq_start[ds->n_users] = o;
@@ -119,8 +120,10 @@ int batch_neg_in_seq(const NegSampler *ns, int64_t u, int32_t item) {
     int64_t lo = 0, hi = ns->uniq_start[u + 1] - ns->uniq_start[u];
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < item) lo = mid + 1;
-        else hi = mid;
+        if (a[mid] < item)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < ns->uniq_start[u + 1] - ns->uniq_start[u] && a[lo] == item;
 }

@@ -53,11 +53,16 @@ SasrecConfig config_model(const RunConfig *c, int64_t n_items) {
     return m;
 }
 
-#define F_INT(n, d, lo, hi, h) {n, FLAG_INT, d, NULL, lo, hi, 0, 0, h, 0}
-#define F_DBL(n, d, lo, hi, lo_open, hi_open, h) {n, FLAG_DOUBLE, d, NULL, lo, hi, lo_open, hi_open, h, 0}
-#define F_STR(n, d, h) {n, FLAG_STRING, d, NULL, 0, 0, 0, 0, h, 0}
-#define F_CHOICE(n, d, choices, h) {n, FLAG_CHOICE, d, choices, 0, 0, 0, 0, h, 0}
-#define F_SWITCH(n, d, h) {n, FLAG_SWITCH, d, NULL, 0, 0, 0, 0, h, 0}
+#define F_INT(n, d, lo, hi, h)                                                                                         \
+    { n, FLAG_INT, d, NULL, lo, hi, 0, 0, h, 0 }
+#define F_DBL(n, d, lo, hi, lo_open, hi_open, h)                                                                       \
+    { n, FLAG_DOUBLE, d, NULL, lo, hi, lo_open, hi_open, h, 0 }
+#define F_STR(n, d, h)                                                                                                 \
+    { n, FLAG_STRING, d, NULL, 0, 0, 0, 0, h, 0 }
+#define F_CHOICE(n, d, choices, h)                                                                                     \
+    { n, FLAG_CHOICE, d, choices, 0, 0, 0, 0, h, 0 }
+#define F_SWITCH(n, d, h)                                                                                              \
+    { n, FLAG_SWITCH, d, NULL, 0, 0, 0, 0, h, 0 }
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -88,7 +93,8 @@ static int eval_flags(RunConfig *c, Flag *f) {
     f[n++] = (Flag)F_CHOICE("--eval", &c->protocol, "sample|full", "protocol: answer + 99 negatives, or every item");
     f[n++] = (Flag)F_STR("--sample-file", &c->sample_file, "99 negatives per user (S3-Rec *_sample.txt layout)");
     f[n++] = (Flag)F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
-    f[n++] = (Flag)F_CHOICE("--seen", &c->seen, "exclude|zero", "full ranking: items of the input never rank, or score 0");
+    f[n++] =
+        (Flag)F_CHOICE("--seen", &c->seen, "exclude|zero", "full ranking: items of the input never rank, or score 0");
     f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 1000000, "users per evaluation pass");
     return n;
 }
@@ -102,7 +108,8 @@ int config_train_flags(RunConfig *c, Flag *f) {
     f[n++] = (Flag)F_DBL("--lr", &c->lr, 0, 10, 1, 0, "Adam learning rate, > 0");
     f[n++] = (Flag)F_DBL("--weight-decay", &c->weight_decay, 0, 10, 0, 0, "Adam L2 weight decay");
     f[n++] = (Flag)F_DBL("--clip", &c->clip, 0, BIG, 0, 0, "clip gradients to this global norm (0: off)");
-    f[n++] = (Flag)F_CHOICE("--loss", &c->loss, "bce|ce", "BCE on one negative per position (the seed), or softmax over all items");
+    f[n++] = (Flag)F_CHOICE("--loss", &c->loss, "bce|ce",
+                            "BCE on one negative per position (the seed), or softmax over all items");
     f[n++] = (Flag)F_INT("--seed", &c->seed, 0, 9.2e18, "seed of initialisation, dropout, negatives and shuffling");
     f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
     f[n++] = (Flag)F_SWITCH("--dense", &c->dense, "run the dense step over padding too (slower, same result)");
@@ -187,9 +194,9 @@ int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *
             c->attn_dropout, c->init_std);
     write_str(f, "norm", flags_choice_name(NORMS, c->norm, name, sizeof name), 0);
     write_str(f, "mask", flags_choice_name(MASKS, c->mask, name, sizeof name), 0);
-    fprintf(f, "  \"batch\": %lld,\n  \"epochs\": %lld,\n  \"patience\": %lld,\n  \"seed\": %lld,\n  \"threads\": %lld,\n",
-            (long long)c->batch, (long long)c->epochs, (long long)c->patience, (long long)c->seed,
-            (long long)c->threads);
+    fprintf(
+        f, "  \"batch\": %lld,\n  \"epochs\": %lld,\n  \"patience\": %lld,\n  \"seed\": %lld,\n  \"threads\": %lld,\n",
+        (long long)c->batch, (long long)c->epochs, (long long)c->patience, (long long)c->seed, (long long)c->threads);
     fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", c->lr, c->weight_decay, c->clip);
     write_str(f, "loss", flags_choice_name(LOSSES, c->loss, name, sizeof name), 0);
     fprintf(f, "  \"dense\": %s,\n", c->dense ? "true" : "false");
@@ -206,7 +213,8 @@ static int read_int(const char *path, const Json *root, const char *key, int64_t
                     NnError *err) {
     int64_t v;
     if (json_int64(json_get(root, key), &v) || v < lo || v > hi)
-        return nn_fail(err, "%s: \"%s\" must be a whole number in [%lld, %lld]", path, key, (long long)lo, (long long)hi);
+        return nn_fail(err, "%s: \"%s\" must be a whole number in [%lld, %lld]", path, key, (long long)lo,
+                       (long long)hi);
     *out = v;
     return 0;
 }
@@ -271,8 +279,8 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_double(path, root, "dropout", 0, 1, &c->dropout, err) ||
         read_double(path, root, "attn_dropout", 0, 1, &c->attn_dropout, err) ||
         read_double(path, root, "init_std", 0, 10, &c->init_std, err) ||
-        read_choice(path, root, "norm", NORMS, &c->norm, err) || read_choice(path, root, "mask", MASKS, &c->mask, err) ||
-        read_choice(path, root, "loss", LOSSES, &c->loss, err))
+        read_choice(path, root, "norm", NORMS, &c->norm, err) ||
+        read_choice(path, root, "mask", MASKS, &c->mask, err) || read_choice(path, root, "loss", LOSSES, &c->loss, err))
         goto done;
     if (c->hidden % c->heads) {
         nn_fail(err, "%s: hidden %lld is not divisible by heads %lld", path, (long long)c->hidden, (long long)c->heads);

@@ -8,9 +8,9 @@
 #include "models/sasrec/model.h"
 
 #define CONFIG_FILE "config.json"
-#define MODEL_FILE "model.safetensors"
-#define LOG_FILE "log.jsonl"
-#define CURVE_FILE "curve.svg"
+#define MODEL_FILE  "model.safetensors"
+#define LOG_FILE    "log.jsonl"
+#define CURVE_FILE  "curve.svg"
 
 typedef struct {
     /* data */
@@ -35,9 +35,9 @@ typedef struct {
     int64_t eval_batch;
     int64_t k; /* predict: items per user */
     /* output */
-    const char *out;  /* train: the model folder; predict: the CSV file */
+    const char *out;   /* train: the model folder; predict: the CSV file */
     const char *model; /* eval, predict: the model folder */
-    const char *dot;  /* explain: Graphviz file of one training step */
+    const char *dot;   /* explain: Graphviz file of one training step */
 } RunConfig;
 
 /* The seed's defaults (docs/sasrec.md), output in run/. */
@@ -56,7 +56,8 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err);
 
 /* Writes every setting and n_items as DIR/config.json, atomically. */
 int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *err);
-/* Reads the model settings (and n_items) of DIR/config.json into c; -1 and a message naming the file and the setting. */
+/* Reads the model settings (and n_items) of DIR/config.json into c; -1 and a message naming the file and the setting.
+ */
 int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *err);
 /* config_read_model on the bytes of a config.json; path names it in messages. */
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, int64_t *n_items, NnError *err);

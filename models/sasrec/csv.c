@@ -39,15 +39,17 @@ int csv_split(CsvRow *row, const char *p, size_t len, int max_fields, const char
                                    "quote (newlines inside quoted fields are not supported)",
                                    name, (long long)line, col);
                 if (p[i] == '"') {
-                    if (i + 1 < len && p[i + 1] == '"') i++;
-                    else break;
+                    if (i + 1 < len && p[i + 1] == '"')
+                        i++;
+                    else
+                        break;
                 }
                 row->buf[o++] = p[i];
             }
             for (i++; i < len && is_space(p[i]);) i++;
             if (i < len && p[i] != ',')
-                return nn_fail(err, "%s:%lld:%zu: text after the closing quote of a field; expected a comma",
-                               name, (long long)line, i + 1);
+                return nn_fail(err, "%s:%lld:%zu: text after the closing quote of a field; expected a comma", name,
+                               (long long)line, i + 1);
         } else {
             size_t end = o;
             for (; i < len && p[i] != ','; i++) {

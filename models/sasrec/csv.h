@@ -14,11 +14,11 @@
 #include "tensor/error.h"
 
 typedef struct {
-    int n;          /* fields on the last line split */
-    char **field;   /* (n) NUL-terminated, unquoted; point into buf */
-    size_t *len;    /* (n) lengths */
-    size_t *col;    /* (n) 1-based byte column where each field starts */
-    char *buf;      /* (cap) storage of the fields */
+    int n;        /* fields on the last line split */
+    char **field; /* (n) NUL-terminated, unquoted; point into buf */
+    size_t *len;  /* (n) lengths */
+    size_t *col;  /* (n) 1-based byte column where each field starts */
+    char *buf;    /* (cap) storage of the fields */
     size_t cap;
     int field_cap;
 } CsvRow;

@@ -5,8 +5,8 @@
 
 #include "nn/atomic_file.h"
 
-#define PANEL_W 420
-#define PANEL_H 300
+#define PANEL_W  420
+#define PANEL_H  300
 #define MARGIN_L 60
 #define MARGIN_B 40
 #define MARGIN_T 30
@@ -39,7 +39,7 @@ static void panel(FILE *f, int x0, int n, const double *y, const char *title, co
     int px = x0 + MARGIN_L, py = MARGIN_T;
     int last = n > 1 ? n - 1 : 1;
 #define X(i) (px + (double)(i) / last * w)
-#define Y(v) (py + h - ((v) - lo) / (hi - lo) * h)
+#define Y(v) (py + h - ((v)-lo) / (hi - lo) * h)
     fprintf(f, "<text x=\"%d\" y=\"18\" font-size=\"14\" text-anchor=\"middle\">%s</text>\n", px + w / 2, title);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n", px, py, w, h);
     double step = tick_step(hi - lo);
@@ -49,15 +49,17 @@ static void panel(FILE *f, int x0, int n, const double *y, const char *title, co
     }
     double xstep = n > 1 ? fmax(1, tick_step(n - 1)) : 1;
     for (double e = 0; e <= last; e += xstep)
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%.0f</text>\n", X(e), py + h + 14, e);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">epoch</text>\n", px + w / 2, py + h + 30);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%.0f</text>\n", X(e), py + h + 14,
+                e);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"middle\">epoch</text>\n", px + w / 2,
+            py + h + 30);
     fprintf(f, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", color);
     for (int i = 0; i < n; i++)
         if (isfinite(y[i])) fprintf(f, "%.1f,%.1f ", X(i), Y(y[i]));
     fprintf(f, "\"/>\n");
     if (best >= 0 && best < n && isfinite(y[best]))
-        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>best epoch %d</title></circle>\n", X(best),
-                Y(y[best]), color, best);
+        fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"%s\"><title>best epoch %d</title></circle>\n",
+                X(best), Y(y[best]), color, best);
 #undef X
 #undef Y
 }

@@ -45,8 +45,7 @@ static void merge_sort(Timed *a, Timed *tmp, int64_t n) {
 
 /* ---- from raw interactions to a Dataset ---- */
 
-static int build(const char *name, Interactions *in, int min_inter, const Dataset *vocab, Dataset *out,
-                 NnError *err) {
+static int build(const char *name, Interactions *in, int min_inter, const Dataset *vocab, Dataset *out, NnError *err) {
     int64_t n_raw_items = in->n_items, n_raw_users = in->n_users;
     int32_t *item_new = nn_calloc((size_t)n_raw_items + 1, sizeof *item_new); /* raw -> internal id, 0: none */
     int64_t *count = nn_calloc((size_t)n_raw_users + 1, sizeof *count);
@@ -55,8 +54,10 @@ static int build(const char *name, Interactions *in, int min_inter, const Datase
         for (int64_t r = 0; r < n_raw_items; r++)
             item_new[r] = dataset_item_id(vocab, in->item_tok[r], strlen(in->item_tok[r]));
     for (int64_t k = 0; k < in->n; k++) {
-        if (vocab && !item_new[in->item[k]]) out->unknown_items++;
-        else count[in->user[k]]++;
+        if (vocab && !item_new[in->item[k]])
+            out->unknown_items++;
+        else
+            count[in->user[k]]++;
     }
     int64_t n_users = 0, total = 0;
     for (int64_t u = 0; u < n_raw_users; u++) {
@@ -72,11 +73,14 @@ static int build(const char *name, Interactions *in, int min_inter, const Datase
     if (n_users == 0) {
         free(item_new), free(count), free(keep);
         if (vocab && out->unknown_items == in->n)
-            return nn_fail(err, "%s: none of its %lld items is known to the model (%lld items); expected data with "
-                           "the items the model was trained on", name, (long long)n_raw_items,
-                           (long long)vocab->n_items);
-        return nn_fail(err, "%s: none of its %lld users has at least %d interactions%s; expected users with at least "
-                       "%d (one each for training, validation and test)", name, (long long)n_raw_users, min_inter,
+            return nn_fail(err,
+                           "%s: none of its %lld items is known to the model (%lld items); expected data with "
+                           "the items the model was trained on",
+                           name, (long long)n_raw_items, (long long)vocab->n_items);
+        return nn_fail(err,
+                       "%s: none of its %lld users has at least %d interactions%s; expected users with at least "
+                       "%d (one each for training, validation and test)",
+                       name, (long long)n_raw_users, min_inter,
                        vocab && out->unknown_items ? " with items known to the model" : "", min_inter);
     }
 
@@ -96,13 +100,16 @@ static int build(const char *name, Interactions *in, int min_inter, const Datase
         int32_t u = in->user[k], r = in->item[k];
         if (keep[u] < 0 || (vocab && !item_new[r])) continue;
         int64_t at = cursor[u]++;
-        if (timed) timed[at] = (Timed){in->time[k], r};
-        else out->items[at] = r;
+        if (timed)
+            timed[at] = (Timed){in->time[k], r};
+        else
+            out->items[at] = r;
     }
     if (timed) {
         int64_t longest = 0;
         for (int64_t u = 0; u < n_users; u++)
-            if (out->seq_start[u + 1] - out->seq_start[u] > longest) longest = out->seq_start[u + 1] - out->seq_start[u];
+            if (out->seq_start[u + 1] - out->seq_start[u] > longest)
+                longest = out->seq_start[u + 1] - out->seq_start[u];
         Timed *tmp = nn_malloc(((size_t)longest / 2 + 1) * sizeof *tmp);
         for (int64_t u = 0; u < n_users; u++)
             merge_sort(timed + out->seq_start[u], tmp, out->seq_start[u + 1] - out->seq_start[u]);

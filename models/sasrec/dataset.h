@@ -32,11 +32,19 @@
 
 #include "tensor/error.h"
 
-#define DATASET_MAX_ID_BYTES 4096
+#define DATASET_MAX_ID_BYTES     4096
 #define DATASET_MIN_INTERACTIONS 3 /* train, valid and test need one item each */
 
 /* FORMAT_SYNTHETIC marks data made by synthetic.h; it is not a file format. */
-typedef enum { FORMAT_AUTO, FORMAT_SEQ, FORMAT_PAIRS, FORMAT_CSV, FORMAT_DAT, FORMAT_UDATA, FORMAT_SYNTHETIC } DataFormat;
+typedef enum {
+    FORMAT_AUTO,
+    FORMAT_SEQ,
+    FORMAT_PAIRS,
+    FORMAT_CSV,
+    FORMAT_DAT,
+    FORMAT_UDATA,
+    FORMAT_SYNTHETIC
+} DataFormat;
 
 typedef struct {
     DataFormat format;                          /* FORMAT_AUTO: detect */
@@ -56,13 +64,13 @@ typedef struct {
     StrMap *user_map;         /* raw user token -> user index */
     StrMap *item_map;         /* raw item token -> internal item id */
     /* for the summary */
-    DataFormat format;        /* as detected */
-    int min_interactions;     /* the filter applied */
-    int64_t n_lines;          /* data lines read (no header, no blank lines) */
-    int64_t n_interactions;   /* in the kept users' sequences */
+    DataFormat format;                           /* as detected */
+    int min_interactions;                        /* the filter applied */
+    int64_t n_lines;                             /* data lines read (no header, no blank lines) */
+    int64_t n_interactions;                      /* in the kept users' sequences */
     int64_t skipped_users, skipped_interactions; /* users with too few interactions, and theirs */
-    int64_t duplicates;       /* interactions repeating an item earlier in the same user's sequence */
-    int64_t unknown_items;    /* interactions dropped because item_vocab lacks the item */
+    int64_t duplicates;    /* interactions repeating an item earlier in the same user's sequence */
+    int64_t unknown_items; /* interactions dropped because item_vocab lacks the item */
 } Dataset;
 
 /* The defaults: FORMAT_AUTO, columns found by name, min_interactions 3. */

@@ -34,7 +34,8 @@ static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, c
 #pragma omp parallel
     {
         unsigned char *skip = opt->protocol == PROTOCOL_FULL ? nn_calloc((size_t)N1, 1) : NULL;
-        real *zeroed = opt->protocol == PROTOCOL_FULL && opt->seen == SEEN_ZERO ? nn_malloc((size_t)N1 * sizeof(real)) : NULL;
+        real *zeroed =
+            opt->protocol == PROTOCOL_FULL && opt->seen == SEEN_ZERO ? nn_malloc((size_t)N1 * sizeof(real)) : NULL;
 #pragma omp for schedule(static)
         for (int i = 0; i < b->B; i++) {
             int64_t u = b->user[i], ans = b->answer[i];
@@ -153,7 +154,8 @@ typedef struct {
 static void score_popular(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
     const PopularScorer *p = ctx;
     (void)start;
-    for (int i = 0; i < b->B; i++) memcpy(scores + (int64_t)i * (p->n_items + 1), p->pop, (size_t)(p->n_items + 1) * sizeof(real));
+    for (int i = 0; i < b->B; i++)
+        memcpy(scores + (int64_t)i * (p->n_items + 1), p->pop, (size_t)(p->n_items + 1) * sizeof(real));
 }
 
 void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {

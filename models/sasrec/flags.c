@@ -123,13 +123,18 @@ void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n) {
         switch (fl->type) {
         case FLAG_INT: snprintf(def, sizeof def, "%lld", (long long)*(int64_t *)fl->dest); break;
         case FLAG_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)fl->dest); break;
-        case FLAG_STRING: snprintf(def, sizeof def, "%s", *(const char **)fl->dest ? *(const char **)fl->dest : ""); break;
+        case FLAG_STRING:
+            snprintf(def, sizeof def, "%s", *(const char **)fl->dest ? *(const char **)fl->dest : "");
+            break;
         case FLAG_CHOICE: flags_choice_name(fl->choices, *(int *)fl->dest, def, sizeof def); break;
         case FLAG_SWITCH: break;
         }
         char left[64];
         snprintf(left, sizeof left, "%s%s%s", fl->name, fl->type == FLAG_SWITCH ? "" : " ",
-                 fl->type == FLAG_CHOICE ? fl->choices : fl->type == FLAG_SWITCH ? "" : fl->type == FLAG_STRING ? "S" : "N");
+                 fl->type == FLAG_CHOICE   ? fl->choices
+                 : fl->type == FLAG_SWITCH ? ""
+                 : fl->type == FLAG_STRING ? "S"
+                                           : "N");
         fprintf(f, "  %-28s %s", left, fl->help);
         if (*def) fprintf(f, " (default %s)", def);
         fputc('\n', f);

@@ -22,8 +22,8 @@ typedef struct {
     const char *name; /* "--hidden" */
     FlagType type;
     void *dest;
-    const char *choices; /* FLAG_CHOICE: "sample|full" */
-    double lo, hi;       /* numeric range */
+    const char *choices;  /* FLAG_CHOICE: "sample|full" */
+    double lo, hi;        /* numeric range */
     int lo_open, hi_open; /* 1: the bound itself is excluded */
     const char *help;     /* one line; the default is printed after it */
     int given;            /* set by flags_parse: the flag was on the command line */

@@ -47,8 +47,10 @@ static int64_t count_fields(const TextLine *l, const char *sep) {
     size_t k = strlen(sep);
     int64_t n = 1;
     for (size_t i = 0; i + k <= l->len;) {
-        if (memcmp(l->p + i, sep, k) == 0) n++, i += k;
-        else i++;
+        if (memcmp(l->p + i, sep, k) == 0)
+            n++, i += k;
+        else
+            i++;
     }
     return n;
 }
@@ -70,12 +72,14 @@ int formats_detect(const TextFile *f, DataFormat *out, char *why, size_t why_siz
     } else {
         *out = FORMAT_PAIRS;
         snprintf(why, why_size, "every line has 2 tokens");
-        for (l = first;; ) {
+        for (l = first;;) {
             int64_t k = count_tokens(&l);
             if (k != 2) {
                 *out = FORMAT_SEQ;
-                snprintf(why, why_size, "no comma, \"::\" or 4 tab-separated fields on line %lld, and line %lld has %lld token%s, not 2",
-                         n, (long long)l.number, (long long)k, k == 1 ? "" : "s");
+                snprintf(
+                    why, why_size,
+                    "no comma, \"::\" or 4 tab-separated fields on line %lld, and line %lld has %lld token%s, not 2", n,
+                    (long long)l.number, (long long)k, k == 1 ? "" : "s");
                 break;
             }
             if (!textfile_next_nonblank(&r, &l)) break;
@@ -106,18 +110,21 @@ static int check_number(Parser *ps, const TextLine *l, const char *tok, size_t l
     TimeKey scratch;
     int rc = timekey_parse(tok, len, t ? t : &scratch);
     if (rc == TIMEKEY_OUT_OF_RANGE)
-        return nn_fail(ps->err, "%s:%lld:%zu: the %s \"%s\" is out of range; expected at most 18 digits before the "
-                       "decimal point", ps->f->name, (long long)l->number, col, what, textfile_quote(tok, len, q, 60));
+        return nn_fail(ps->err,
+                       "%s:%lld:%zu: the %s \"%s\" is out of range; expected at most 18 digits before the "
+                       "decimal point",
+                       ps->f->name, (long long)l->number, col, what, textfile_quote(tok, len, q, 60));
     if (rc != TIMEKEY_OK)
-        return nn_fail(ps->err, "%s:%lld:%zu: the %s \"%s\" is not a number; expected an integer or a decimal such "
-                       "as 964982703 or 4.5 (no NaN, infinity or exponent)", ps->f->name, (long long)l->number, col,
-                       what, textfile_quote(tok, len, q, 60));
+        return nn_fail(ps->err,
+                       "%s:%lld:%zu: the %s \"%s\" is not a number; expected an integer or a decimal such "
+                       "as 964982703 or 4.5 (no NaN, infinity or exponent)",
+                       ps->f->name, (long long)l->number, col, what, textfile_quote(tok, len, q, 60));
     return 0;
 }
 
 /* Interns the user and item and records the interaction; for seq, a user seen before is an error. */
-static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, const char *item, size_t ilen,
-               TimeKey t, int new_user_required) {
+static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, const char *item, size_t ilen, TimeKey t,
+               int new_user_required) {
     int is_new;
     int32_t u = interactions_user(ps->in, user, ulen, l->number, &is_new);
     int32_t i = interactions_item(ps->in, item, ilen);
@@ -126,9 +133,11 @@ static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, con
                        (long long)l->number, INT32_MAX - 1, u < 0 ? "users" : "items");
     if (new_user_required && !is_new) {
         char q[80];
-        return nn_fail(ps->err, "%s:%lld: user \"%s\" has a line already (line %lld); a seq file has one line per user "
-                       "(merge the lines, or use --format pairs for one interaction per line)", ps->f->name,
-                       (long long)l->number, textfile_quote(user, ulen, q, 60), (long long)ps->in->user_line[u]);
+        return nn_fail(ps->err,
+                       "%s:%lld: user \"%s\" has a line already (line %lld); a seq file has one line per user "
+                       "(merge the lines, or use --format pairs for one interaction per line)",
+                       ps->f->name, (long long)l->number, textfile_quote(user, ulen, q, 60),
+                       (long long)ps->in->user_line[u]);
     }
     interactions_add(ps->in, u, i, t);
     return 0;
@@ -163,8 +172,7 @@ static int parse_pairs_line(Parser *ps, const TextLine *l) {
     if (k != 2)
         return nn_fail(ps->err, "%s:%lld: %s; expected %s", ps->f->name, (long long)l->number,
                        k < 2 ? "only one field" : "more than 2 fields", expected_layout(ps->fmt));
-    if (check_id(ps, l, n[0], s[0] + 1, "user id") || check_id(ps, l, n[1], s[1] + 1, "item id"))
-        return -1;
+    if (check_id(ps, l, n[0], s[0] + 1, "user id") || check_id(ps, l, n[1], s[1] + 1, "item id")) return -1;
     return add(ps, l, l->p + s[0], n[0], l->p + s[1], n[1], (TimeKey){0, 0}, 0);
 }
 
@@ -175,7 +183,7 @@ static int parse_fields4_line(Parser *ps, const TextLine *l, const char *sep) {
     size_t k = strlen(sep), start[4], len[4];
     int nf = 0;
     size_t i = 0, field_start = 0;
-    for (;; ) {
+    for (;;) {
         int at_sep = i + k <= l->len && memcmp(l->p + i, sep, k) == 0;
         if (at_sep || i >= l->len) {
             if (nf == 4)
@@ -202,8 +210,7 @@ static int parse_fields4_line(Parser *ps, const TextLine *l, const char *sep) {
             return nn_fail(ps->err, "%s:%lld:%zu: the %s (field %d) is empty; expected %s", ps->f->name,
                            (long long)l->number, start[f] + 1, names[f], f + 1, expected_layout(ps->fmt));
     TimeKey t;
-    if (check_id(ps, l, len[0], start[0] + 1, "user id") ||
-        check_id(ps, l, len[1], start[1] + 1, "item id") ||
+    if (check_id(ps, l, len[0], start[0] + 1, "user id") || check_id(ps, l, len[1], start[1] + 1, "item id") ||
         check_number(ps, l, l->p + start[2], len[2], start[2] + 1, "rating (field 3)", NULL) ||
         check_number(ps, l, l->p + start[3], len[3], start[3] + 1, "time (field 4)", &t))
         return -1;
@@ -217,7 +224,7 @@ static int parse_fields4_line(Parser *ps, const TextLine *l, const char *sep) {
 typedef struct {
     int user, item, time; /* column indices */
     int n_fields;
-    char header[200];     /* the header, quoted for messages */
+    char header[200]; /* the header, quoted for messages */
 } CsvColumns;
 
 static void list_header(const CsvRow *h, char *out, size_t size) {
@@ -237,26 +244,30 @@ static int find_column(Parser *ps, const CsvRow *h, const TextLine *l, const Csv
     int found = -1;
     for (int f = 0; f < h->n; f++) {
         int match = 0;
-        if (given) match = strcmp(h->field[f], given) == 0;
+        if (given)
+            match = strcmp(h->field[f], given) == 0;
         else
             for (int k = 0; cand[k]; k++) match |= strcasecmp(h->field[f], cand[k]) == 0;
         if (!match) continue;
         if (found >= 0)
-            return nn_fail(ps->err, "%s:%lld: the header has two %s columns, \"%s\" (column %d) and \"%s\" (column %d); "
-                           "choose one with %s", ps->f->name, (long long)l->number, what, h->field[found], found + 1,
-                           h->field[f], f + 1, flag);
+            return nn_fail(ps->err,
+                           "%s:%lld: the header has two %s columns, \"%s\" (column %d) and \"%s\" (column %d); "
+                           "choose one with %s",
+                           ps->f->name, (long long)l->number, what, h->field[found], found + 1, h->field[f], f + 1,
+                           flag);
         found = f;
     }
     if (found < 0) {
         if (given)
-            return nn_fail(ps->err, "%s:%lld: the header has no column \"%s\" (%s); its columns are: %s",
-                           ps->f->name, (long long)l->number, given, flag, c->header);
+            return nn_fail(ps->err, "%s:%lld: the header has no column \"%s\" (%s); its columns are: %s", ps->f->name,
+                           (long long)l->number, given, flag, c->header);
         char names[120] = "";
         for (int k = 0; cand[k]; k++)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", cand[k]);
-        return nn_fail(ps->err, "%s:%lld: the header has no %s column (looked for %s, in any case); its columns are: "
-                       "%s. Name the column with %s (or, if the file has no header, add one)", ps->f->name,
-                       (long long)l->number, what, names, c->header, flag);
+        return nn_fail(ps->err,
+                       "%s:%lld: the header has no %s column (looked for %s, in any case); its columns are: "
+                       "%s. Name the column with %s (or, if the file has no header, add one)",
+                       ps->f->name, (long long)l->number, what, names, c->header, flag);
     }
     return found;
 }
@@ -267,8 +278,10 @@ static int parse_csv_header(Parser *ps, CsvRow *row, const TextLine *l, const Lo
     static const char *const time_names[] = {"time", "timestamp", NULL};
     int rc = csv_split(row, l->p, l->len, CSV_MAX_COLUMNS, ps->f->name, l->number, ps->err);
     if (rc == CSV_TOO_MANY_FIELDS)
-        return nn_fail(ps->err, "%s:%lld: the header has more than %d columns; expected a CSV header such as "
-                       "user,item,time", ps->f->name, (long long)l->number, CSV_MAX_COLUMNS);
+        return nn_fail(ps->err,
+                       "%s:%lld: the header has more than %d columns; expected a CSV header such as "
+                       "user,item,time",
+                       ps->f->name, (long long)l->number, CSV_MAX_COLUMNS);
     if (rc) return -1;
     list_header(row, c->header, sizeof c->header);
     c->n_fields = row->n;
@@ -288,10 +301,10 @@ static int parse_csv_line(Parser *ps, CsvRow *row, const TextLine *l, const CsvC
     int rc = csv_split(row, l->p, l->len, c->n_fields, ps->f->name, l->number, ps->err);
     if (rc != 0 && rc != CSV_TOO_MANY_FIELDS) return -1;
     if (row->n != c->n_fields)
-        return nn_fail(ps->err, "%s:%lld: %s%d field%s; expected %d like the header (%s)%s", ps->f->name,
-                       (long long)l->number, rc ? "more than " : "", rc ? c->n_fields : row->n,
-                       !rc && row->n == 1 ? "" : "s", c->n_fields, c->header,
-                       row->n < c->n_fields ? ": fields are missing" : ": there are extra fields (quote ids that hold commas)");
+        return nn_fail(
+            ps->err, "%s:%lld: %s%d field%s; expected %d like the header (%s)%s", ps->f->name, (long long)l->number,
+            rc ? "more than " : "", rc ? c->n_fields : row->n, !rc && row->n == 1 ? "" : "s", c->n_fields, c->header,
+            row->n < c->n_fields ? ": fields are missing" : ": there are extra fields (quote ids that hold commas)");
     int cols[3] = {c->user, c->item, c->time};
     const char *what[3] = {"user id", "item id", "time"};
     for (int k = 0; k < 3; k++) {

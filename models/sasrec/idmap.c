@@ -21,8 +21,8 @@ static int write_list(const char *path, char *const *ids, int64_t first, int64_t
     for (int64_t k = first; k < first + n; k++) {
         if (!ids[k][0] || strpbrk(ids[k], "\r\n")) {
             char q[80];
-            return nn_fail(err, "cannot write %s: %s \"%s\" %s, which a one-id-per-line list cannot hold", path,
-                           what, textfile_quote(ids[k], strlen(ids[k]), q, 60),
+            return nn_fail(err, "cannot write %s: %s \"%s\" %s, which a one-id-per-line list cannot hold", path, what,
+                           textfile_quote(ids[k], strlen(ids[k]), q, 60),
                            ids[k][0] ? "holds a line break" : "is empty");
         }
     }
@@ -63,9 +63,10 @@ int idmap_read_items_buffer(const char *name, const char *data, size_t size, Dat
         if (len && p[len - 1] == '\r') len--;
         if (len == 0 || len > DATASET_MAX_ID_BYTES) {
             dataset_free(vocab);
-            return nn_fail(err, "%s:%lld: %s; expected one raw item id (at most %d bytes) per line, line k holding "
-                           "the id of item k", name, (long long)k, len ? "an id that is too long" : "an empty line",
-                           DATASET_MAX_ID_BYTES);
+            return nn_fail(err,
+                           "%s:%lld: %s; expected one raw item id (at most %d bytes) per line, line k holding "
+                           "the id of item k",
+                           name, (long long)k, len ? "an id that is too long" : "an empty line", DATASET_MAX_ID_BYTES);
         }
         vocab->item_ids[k] = memcpy(nn_malloc(len + 1), p, len);
         vocab->item_ids[k][len] = '\0';

@@ -16,14 +16,14 @@ typedef struct {
     int64_t *user_line; /* (n_users) line of the user's first appearance */
     StrMap *user_map;   /* token -> index */
     int32_t n_items, cap_items;
-    char **item_tok;    /* (n_items) owned copies */
-    StrMap *item_map;   /* token -> index */
-    int64_t n, cap;     /* interactions, in file order */
-    int32_t *user;      /* (n) user index */
-    int32_t *item;      /* (n) raw item index */
-    TimeKey *time;      /* (n) for timed formats, else NULL */
+    char **item_tok;  /* (n_items) owned copies */
+    StrMap *item_map; /* token -> index */
+    int64_t n, cap;   /* interactions, in file order */
+    int32_t *user;    /* (n) user index */
+    int32_t *item;    /* (n) raw item index */
+    TimeKey *time;    /* (n) for timed formats, else NULL */
     int timed;
-    int64_t n_lines;    /* data lines read */
+    int64_t n_lines; /* data lines read */
 } Interactions;
 
 /* An empty set; timed: whether interactions carry a time. */

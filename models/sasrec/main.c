@@ -13,16 +13,15 @@
 
 #include "models/sasrec/app.h"
 
-static const char *USAGE =
-    "usage: sasrec <command> [flags]\n"
-    "\n"
-    "commands:\n"
-    "  train     train a model (on --data, or on built-in synthetic data) and test it\n"
-    "  eval      evaluate a trained model on the test split of --data\n"
-    "  predict   write the top-K unseen items of every user of --data as CSV\n"
-    "  explain   print the data flow of one batch through the model, with shapes\n"
-    "\n"
-    "Run 'sasrec <command> --help' for the flags of a command.";
+static const char *USAGE = "usage: sasrec <command> [flags]\n"
+                           "\n"
+                           "commands:\n"
+                           "  train     train a model (on --data, or on built-in synthetic data) and test it\n"
+                           "  eval      evaluate a trained model on the test split of --data\n"
+                           "  predict   write the top-K unseen items of every user of --data as CSV\n"
+                           "  explain   print the data flow of one batch through the model, with shapes\n"
+                           "\n"
+                           "Run 'sasrec <command> --help' for the flags of a command.";
 
 int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

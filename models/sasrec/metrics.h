@@ -16,7 +16,7 @@ typedef enum { PROTOCOL_SAMPLE, PROTOCOL_FULL } Protocol;
 
 typedef struct {
     Protocol protocol;
-    int n;                        /* number of metrics */
+    int n;                         /* number of metrics */
     const char *name[METRICS_MAX]; /* "HR@10", ... */
     double value[METRICS_MAX];     /* in [0, 1] */
     int64_t users;                 /* answers ranked */

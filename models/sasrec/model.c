@@ -32,8 +32,8 @@ void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
     s->pos_emb = embedding_new(&s->m, "pos_emb", cfg->max_len, H, -1);
     s->emb_norm = layernorm_new(&s->m, "emb_norm", H, 1e-12);
     s->dropout = dropout_new((real)cfg->dropout);
-    TransformerConfig tc = {H, 4 * H, cfg->heads, (real)cfg->dropout, (real)cfg->attn_dropout, 1e-12, ACT_GELU,
-                            cfg->mask, cfg->norm};
+    TransformerConfig tc = {H,     4 * H,    cfg->heads, (real)cfg->dropout, (real)cfg->attn_dropout,
+                            1e-12, ACT_GELU, cfg->mask,  cfg->norm};
     s->blocks = nn_calloc((size_t)(cfg->layers ? cfg->layers : 1), sizeof *s->blocks);
     for (int i = 0; i < cfg->layers; i++) {
         char name[64];
@@ -129,7 +129,7 @@ static Tensor *row_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
                     LossKind loss) {
     int64_t T = t->T;
-    if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored */
+    if (loss == LOSS_CE) {                                          /* softmax over every item, padding rows ignored */
         Tensor *logits = ag_linear(g, F, s->item_emb.weight, NULL); /* (T, N + 1) */
         return loss_cross_entropy(g, logits, pos, 0);
     }

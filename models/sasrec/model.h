@@ -34,10 +34,10 @@ typedef void (*SasrecTrace)(void *ctx, const char *stage, const Tensor *t);
 
 typedef struct {
     SasrecConfig cfg;
-    Module m;                 /* owns every parameter */
-    Embedding item_emb;       /* (N + 1, H), padding row 0 */
-    Embedding pos_emb;        /* (L, H) */
-    LayerNorm emb_norm;       /* eps 1e-12 */
+    Module m;           /* owns every parameter */
+    Embedding item_emb; /* (N + 1, H), padding row 0 */
+    Embedding pos_emb;  /* (L, H) */
+    LayerNorm emb_norm; /* eps 1e-12 */
     Dropout dropout;
     TransformerBlock *blocks; /* (layers) */
     LayerNorm final_norm;     /* pre-LayerNorm only: after the last block */

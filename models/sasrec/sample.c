@@ -37,12 +37,14 @@ static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, in
     size_t ul = i - us;
     int64_t u = dataset_user_index(ds, p + us, ul);
     if (u < 0)
-        return nn_fail(err, "%s:%lld:%zu: user \"%s\" is not in the data (%lld users with at least %d interactions); "
-                       "expected a sample file made for this data", f->name, (long long)l->number, us + 1,
-                       textfile_quote(p + us, ul, q, 60), (long long)ds->n_users, ds->min_interactions);
+        return nn_fail(err,
+                       "%s:%lld:%zu: user \"%s\" is not in the data (%lld users with at least %d interactions); "
+                       "expected a sample file made for this data",
+                       f->name, (long long)l->number, us + 1, textfile_quote(p + us, ul, q, 60), (long long)ds->n_users,
+                       ds->min_interactions);
     if (line_of_user[u])
-        return nn_fail(err, "%s:%lld: user \"%s\" has a line already (line %lld); expected one line per user",
-                       f->name, (long long)l->number, ds->user_ids[u], (long long)line_of_user[u]);
+        return nn_fail(err, "%s:%lld: user \"%s\" has a line already (line %lld); expected one line per user", f->name,
+                       (long long)l->number, ds->user_ids[u], (long long)line_of_user[u]);
     line_of_user[u] = l->number;
     mark_user(ds, u, mark);
     int32_t *neg = out->neg + u * n_neg;
@@ -53,17 +55,20 @@ static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, in
         size_t s = i;
         while (i < n && !is_space(p[i])) i++;
         if (k == n_neg)
-            return nn_fail(err, "%s:%lld:%zu: user \"%s\" has more than %d negatives; expected exactly %d",
-                           f->name, (long long)l->number, s + 1, ds->user_ids[u], n_neg, n_neg);
+            return nn_fail(err, "%s:%lld:%zu: user \"%s\" has more than %d negatives; expected exactly %d", f->name,
+                           (long long)l->number, s + 1, ds->user_ids[u], n_neg, n_neg);
         int32_t id = dataset_item_id(ds, p + s, i - s);
         if (!id)
-            return nn_fail(err, "%s:%lld:%zu: negative \"%s\" is not an item of the data (%lld items); expected "
-                           "item ids of this data", f->name, (long long)l->number, s + 1,
-                           textfile_quote(p + s, i - s, q, 60), (long long)ds->n_items);
+            return nn_fail(err,
+                           "%s:%lld:%zu: negative \"%s\" is not an item of the data (%lld items); expected "
+                           "item ids of this data",
+                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
+                           (long long)ds->n_items);
         if (mark[id] == 2 * u)
-            return nn_fail(err, "%s:%lld:%zu: negative \"%s\" is in user \"%s\"'s own sequence; expected items the "
-                           "user never interacted with (was this file made for other data?)", f->name,
-                           (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
+            return nn_fail(err,
+                           "%s:%lld:%zu: negative \"%s\" is in user \"%s\"'s own sequence; expected items the "
+                           "user never interacted with (was this file made for other data?)",
+                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
                            textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q2, 60));
         if (mark[id] == 2 * u + 1) out->duplicates++;
         mark[id] = 2 * u + 1;
@@ -103,10 +108,11 @@ int sample_read_buffer(const char *name, const char *data, size_t size, const Da
             if (!line_of_user[u] && missing++ == 0) first = u;
         if (missing) {
             char q[80];
-            rc = nn_fail(err, "%s: user \"%s\" of the data has no line (%lld of the %lld users have none); expected "
-                         "one line \"user neg1 ... neg%d\" per user of the data", name,
-                         textfile_quote(ds->user_ids[first], strlen(ds->user_ids[first]), q, 60), (long long)missing,
-                         (long long)ds->n_users, n_neg);
+            rc = nn_fail(err,
+                         "%s: user \"%s\" of the data has no line (%lld of the %lld users have none); expected "
+                         "one line \"user neg1 ... neg%d\" per user of the data",
+                         name, textfile_quote(ds->user_ids[first], strlen(ds->user_ids[first]), q, 60),
+                         (long long)missing, (long long)ds->n_users, n_neg);
         }
     }
     free(line_of_user);
@@ -141,7 +147,8 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
             free(mark);
             free(pool);
             sample_free(out);
-            return nn_fail(err, "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
+            return nn_fail(err,
+                           "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
                            "negatives from; expected at least %d items the user never interacted with",
                            textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60),
                            (long long)(ds->n_items - avail), (long long)ds->n_items, (long long)avail, n_neg, n_neg);
@@ -192,9 +199,10 @@ int sample_write(const char *path, const Dataset *ds, const SampleSet *s, NnErro
             if (has_space(id)) {
                 char q[80];
                 atomic_abort(af);
-                return nn_fail(err, "cannot write %s: the %s id \"%s\" holds whitespace, which a sample file (ids "
-                               "separated by spaces) cannot represent", path, k < 0 ? "user" : "item",
-                               textfile_quote(id, strlen(id), q, 60));
+                return nn_fail(err,
+                               "cannot write %s: the %s id \"%s\" holds whitespace, which a sample file (ids "
+                               "separated by spaces) cannot represent",
+                               path, k < 0 ? "user" : "item", textfile_quote(id, strlen(id), q, 60));
             }
             fputs(id, fp);
             fputc(k + 1 < s->n_neg ? ' ' : '\n', fp);

@@ -19,7 +19,7 @@
 #include "models/sasrec/dataset.h"
 #include "tensor/error.h"
 
-#define SAMPLE_DEFAULT_NEG 99
+#define SAMPLE_DEFAULT_NEG  99
 #define SAMPLE_DEFAULT_SEED 12345 /* --sample-seed */
 
 typedef struct {

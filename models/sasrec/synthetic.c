@@ -8,11 +8,11 @@
 #include "tensor/rng.h"
 
 /* How a next item is chosen (probabilities add to 1). */
-#define P_LAST 0.75     /* a successor of the last item */
+#define P_LAST     0.75 /* a successor of the last item */
 #define P_PREVIOUS 0.15 /* a successor of the item before it */
 /* otherwise (10%): a popularity jump */
 #define POPULARITY_SKEW 1.0 /* Zipf exponent of the jumps and first items */
-#define SUCCESSOR_SKEW 0.3  /* Zipf exponent of the successors: milder, so that popularity alone predicts little */
+#define SUCCESSOR_SKEW  0.3 /* Zipf exponent of the successors: milder, so that popularity alone predicts little */
 static const double successor_weight[SYNTHETIC_SUCCESSORS] = {0.45, 0.25, 0.18, 0.12};
 
 SyntheticOptions synthetic_default_options(void) {
@@ -32,8 +32,10 @@ static int64_t draw_cdf(const double *cdf, int64_t n, Rng *r) {
     int64_t lo = 0, hi = n - 1;
     while (lo < hi) {
         int64_t mid = (lo + hi) / 2;
-        if (cdf[mid] <= x) lo = mid + 1;
-        else hi = mid;
+        if (cdf[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo;
 }
@@ -59,9 +61,10 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
         return nn_fail(err, "synthetic data: lengths %d..%d; expected 3 <= min_len <= max_len", opt->min_len,
                        opt->max_len);
     if (opt->n_items < (int64_t)opt->max_len + 100 || opt->n_items > INT32_MAX - 1)
-        return nn_fail(err, "synthetic data: %lld items; expected at least max_len + 100 = %d (so that 99 negatives "
-                       "exist for every user) and at most %d", (long long)opt->n_items, opt->max_len + 100,
-                       INT32_MAX - 1);
+        return nn_fail(err,
+                       "synthetic data: %lld items; expected at least max_len + 100 = %d (so that 99 negatives "
+                       "exist for every user) and at most %d",
+                       (long long)opt->n_items, opt->max_len + 100, INT32_MAX - 1);
     int64_t n = opt->n_items, U = opt->n_users;
     Rng r = rng_new(opt->seed, 0x53594E5448000000ull); /* "SYNTH" */
 

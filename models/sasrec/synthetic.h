@@ -31,11 +31,11 @@
 #define SYNTHETIC_SUCCESSORS 4
 
 typedef struct {
-    int64_t n_users;  /* default 2000 */
-    int64_t n_items;  /* catalogue size (default 1000); at least max_len + 100, so 99 negatives always exist */
-    int min_len;      /* default 5; at least 3 */
-    int max_len;      /* default 40 */
-    uint64_t seed;    /* default 42 */
+    int64_t n_users; /* default 2000 */
+    int64_t n_items; /* catalogue size (default 1000); at least max_len + 100, so 99 negatives always exist */
+    int min_len;     /* default 5; at least 3 */
+    int max_len;     /* default 40 */
+    uint64_t seed;   /* default 42 */
 } SyntheticOptions;
 
 /* The defaults above. */

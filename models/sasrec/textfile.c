@@ -47,13 +47,20 @@ static int utf8_len(const unsigned char *p, size_t n) {
     unsigned b = p[0];
     int len;
     unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (b >= 0xC2 && b <= 0xDF) len = 2;
-    else if (b == 0xE0) len = 3, lo = 0xA0;
-    else if (b >= 0xE1 && b <= 0xEF) len = 3, hi = (b == 0xED) ? 0x9F : 0xBF; /* no surrogates */
-    else if (b == 0xF0) len = 4, lo = 0x90;
-    else if (b >= 0xF1 && b <= 0xF3) len = 4;
-    else if (b == 0xF4) len = 4, hi = 0x8F; /* at most U+10FFFF */
-    else return 0;
+    if (b >= 0xC2 && b <= 0xDF)
+        len = 2;
+    else if (b == 0xE0)
+        len = 3, lo = 0xA0;
+    else if (b >= 0xE1 && b <= 0xEF)
+        len = 3, hi = (b == 0xED) ? 0x9F : 0xBF; /* no surrogates */
+    else if (b == 0xF0)
+        len = 4, lo = 0x90;
+    else if (b >= 0xF1 && b <= 0xF3)
+        len = 4;
+    else if (b == 0xF4)
+        len = 4, hi = 0x8F; /* at most U+10FFFF */
+    else
+        return 0;
     if (n < (size_t)len || p[1] < lo || p[1] > hi) return 0;
     for (int i = 2; i < len; i++)
         if ((p[i] & 0xC0) != 0x80) return 0;
@@ -84,8 +91,8 @@ int textfile_check(const TextFile *f, NnError *err) {
                                f->name, (long long)line, col);
             i++;
         } else if (b == 0) {
-            return nn_fail(err, "%s:%lld:%lld: a NUL byte: this looks like a binary file; expected UTF-8 text",
-                           f->name, (long long)line, col);
+            return nn_fail(err, "%s:%lld:%lld: a NUL byte: this looks like a binary file; expected UTF-8 text", f->name,
+                           (long long)line, col);
         } else if (b < 0x80) {
             return nn_fail(err, "%s:%lld:%lld: control character 0x%02X; expected printable UTF-8 text", f->name,
                            (long long)line, col, b);
@@ -97,8 +104,8 @@ int textfile_check(const TextFile *f, NnError *err) {
                                "(convert it, e.g. with iconv)",
                                f->name, (long long)line, col, b);
             if (len == 2 && b == 0xC2 && p[i + 1] < 0xA0)
-                return nn_fail(err, "%s:%lld:%lld: control character U+%04X; expected printable UTF-8 text",
-                               f->name, (long long)line, col, p[i + 1]);
+                return nn_fail(err, "%s:%lld:%lld: control character U+%04X; expected printable UTF-8 text", f->name,
+                               (long long)line, col, p[i + 1]);
             i += (size_t)len;
         }
     }
@@ -153,8 +160,10 @@ const char *textfile_quote(const char *s, size_t len, char *out, size_t max) {
             memcpy(out + o, "...", 4);
             return out;
         }
-        if (c >= 0x20 && c != 0x7F) out[o++] = (char)c;
-        else o += (size_t)snprintf(out + o, 5, "\\x%02X", c);
+        if (c >= 0x20 && c != 0x7F)
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, 5, "\\x%02X", c);
     }
     out[o] = '\0';
     return out;

@@ -18,19 +18,19 @@ typedef struct {
     const char *name; /* for messages: the path, or the name given to textfile_wrap */
     const char *data; /* (size) the bytes after any byte order mark; not NUL-terminated */
     size_t size;
-    char *owned;      /* the buffer read by textfile_read, else NULL */
+    char *owned; /* the buffer read by textfile_read, else NULL */
 } TextFile;
 
 typedef struct {
-    const char *p;  /* (len) the line without its line end and trailing spaces, tabs, CRs */
+    const char *p; /* (len) the line without its line end and trailing spaces, tabs, CRs */
     size_t len;
     int64_t number; /* 1-based line number */
 } TextLine;
 
 typedef struct {
     const TextFile *file;
-    size_t pos;      /* offset of the next line */
-    int64_t number;  /* number of the last line returned */
+    size_t pos;     /* offset of the next line */
+    int64_t number; /* number of the last line returned */
 } LineReader;
 
 /* Reads the file at path into out; -1 with "cannot open/read PATH: reason" on failure. */

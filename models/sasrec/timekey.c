@@ -8,8 +8,10 @@ int timekey_parse(const char *p, size_t len, TimeKey *out) {
     int digits = 0, overflow = 0;
     for (; i < len && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
         unsigned d = (unsigned)(p[i] - '0');
-        if (whole > ((uint64_t)INT64_MAX - 1 - d) / 10) overflow = 1;
-        else whole = whole * 10 + d;
+        if (whole > ((uint64_t)INT64_MAX - 1 - d) / 10)
+            overflow = 1;
+        else
+            whole = whole * 10 + d;
     }
     /* the fraction: up to 18 digits exactly in an integer, the rest cannot change a double */
     uint64_t num = 0, den = 1;

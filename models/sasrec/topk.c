@@ -32,7 +32,7 @@ int64_t topk_select(const real *scores, const unsigned char *skip, int64_t n, in
     if (k <= 0 || n <= 1) return 0;
     if (k > n) k = n;
     real *hs = nn_malloc((size_t)k * sizeof *hs); /* heap scores */
-    int64_t *hi = out;                             /* heap indices live in out */
+    int64_t *hi = out;                            /* heap indices live in out */
     int64_t size = 0;
     for (int64_t i = 1; i < n; i++) {
         if (skip && skip[i]) continue;

@@ -131,8 +131,10 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
     SeqBatch b;
     batch_alloc(&b, (int)c->batch, (int)c->max_len);
     real *best = nn_malloc((size_t)module_num_params(&s->m) * sizeof(real));
-    double *losses = nn_calloc((size_t)c->epochs, sizeof *losses), *scores = nn_calloc((size_t)c->epochs, sizeof *scores);
-    double *train_s = nn_calloc((size_t)c->epochs, sizeof *train_s), *eval_s = nn_calloc((size_t)c->epochs, sizeof *eval_s);
+    double *losses = nn_calloc((size_t)c->epochs, sizeof *losses),
+           *scores = nn_calloc((size_t)c->epochs, sizeof *scores);
+    double *train_s = nn_calloc((size_t)c->epochs, sizeof *train_s),
+           *eval_s = nn_calloc((size_t)c->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
     int show = isatty(fileno(stderr)), counter = 0;
 
@@ -142,7 +144,8 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
         double loss = train_epoch(s, opt, g, &b, ds, &ns, c, epoch, show, &bad);
         double t1 = train_now();
         if (!isfinite(loss)) {
-            nn_fail(err, "the training loss became %s in epoch %d, batch %d; stopping (%s holds the best epoch so far, %d)",
+            nn_fail(err,
+                    "the training loss became %s in epoch %d, batch %d; stopping (%s holds the best epoch so far, %d)",
                     isnan(loss) ? "NaN" : "infinite", epoch, bad, path, res->best_epoch);
             status = TRAIN_NOT_FINITE;
             break;

@@ -8,7 +8,7 @@
 
 typedef enum {
     TRAIN_OK = 0,
-    TRAIN_ERROR = 1,     /* a file could not be written */
+    TRAIN_ERROR = 1,      /* a file could not be written */
     TRAIN_NOT_FINITE = 3, /* the loss became NaN or Inf */
 } TrainStatus;
 
@@ -16,10 +16,10 @@ typedef struct {
     int epochs_run, best_epoch; /* best_epoch -1 if no epoch finished */
     double best_valid;          /* the monitored validation metric at best_epoch */
     int early_stopped;
-    double first_loss, last_loss; /* mean training loss of the first and last epoch */
+    double first_loss, last_loss;       /* mean training loss of the first and last epoch */
     double train_seconds, eval_seconds; /* totals over epochs */
     double train_median, eval_median;   /* seconds of the median epoch and validation pass */
-    Metrics test, popular;            /* test metrics of the best weights, and of most-popular */
+    Metrics test, popular;              /* test metrics of the best weights, and of most-popular */
 } TrainResult;
 
 /* Trains s on ds as c says, writing c->out/model.safetensors (best epoch),

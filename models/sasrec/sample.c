@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/sasrec/mt19937.h"
 #include "models/sasrec/textfile.h"
 #include "nn/atomic_file.h"
 #include "tensor/rng.h"
@@ -130,22 +131,24 @@ int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, 
     return rc;
 }
 
-#define SAMPLE_STREAM 0x53414D5000000000ull /* "SAMP": keeps these draws apart from other uses of a seed */
 
 int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err) {
-    NN_CHECK(n_neg >= 1, "sample_generate", "n_neg %d < 1", n_neg);
+    NN_CHECK(n_neg >= 1 && n_neg <= ds->n_items, "sample_generate", "n_neg %d outside [1, %lld items]", n_neg,
+             (long long)ds->n_items);
     memset(out, 0, sizeof *out);
     out->n_users = ds->n_users;
     out->n_neg = n_neg;
     out->neg = nn_malloc(((size_t)ds->n_users * (size_t)n_neg + 1) * sizeof *out->neg);
     int64_t *mark = new_marks(ds);
-    int32_t *pool = NULL; /* the items left, for users who leave few */
+    int64_t *perm = nn_malloc((size_t)ds->n_items * sizeof *perm);
+    Mt19937 mt;
+    mt_seed(&mt, (uint32_t)seed);
     for (int64_t u = 0; u < ds->n_users; u++) {
         int64_t avail = ds->n_items - mark_user(ds, u, mark);
         if (avail < n_neg) {
             char q[80];
             free(mark);
-            free(pool);
+            free(perm);
             sample_free(out);
             return nn_fail(err,
                            "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
@@ -153,30 +156,19 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
                            textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60),
                            (long long)(ds->n_items - avail), (long long)ds->n_items, (long long)avail, n_neg, n_neg);
         }
-        Rng r = rng_new(seed, SAMPLE_STREAM | (uint64_t)u);
+        /* generate_test.py: while fewer than n_neg, take rs.choice(all_item, n_neg, replace=False) (the first
+         * n_neg of a permutation of all items) and keep those not in the user's sequence */
         int32_t *neg = out->neg + u * n_neg;
-        if (avail <= 4 * (int64_t)n_neg) { /* rejection would be slow: partial Fisher-Yates over the items left */
-            if (!pool) pool = nn_malloc(((size_t)ds->n_items + 1) * sizeof *pool);
-            int64_t m = 0;
-            for (int32_t i = 1; i <= ds->n_items; i++)
-                if (mark[i] != 2 * u) pool[m++] = i;
-            for (int k = 0; k < n_neg; k++) {
-                int64_t j = k + (int64_t)rng_below(&r, (uint64_t)(m - k));
-                int32_t t = pool[k];
-                pool[k] = pool[j], pool[j] = t;
-                neg[k] = pool[k];
-            }
-        } else {
-            for (int k = 0; k < n_neg;) {
-                int32_t i = 1 + (int32_t)rng_below(&r, (uint64_t)ds->n_items);
-                if (mark[i] == 2 * u || mark[i] == 2 * u + 1) continue;
-                mark[i] = 2 * u + 1;
-                neg[k++] = i;
+        for (int k = 0; k < n_neg;) {
+            mt_permutation(&mt, ds->n_items, perm);
+            for (int t = 0; t < n_neg && k < n_neg; t++) {
+                int32_t item = (int32_t)perm[t] + 1; /* all_item lists the items in order of first appearance */
+                if (mark[item] != 2 * u) neg[k++] = item;
             }
         }
     }
     free(mark);
-    free(pool);
+    free(perm);
     return 0;
 }
 

@@ -34,9 +34,14 @@ int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, 
 /* sample_read on bytes in memory (not NUL-terminated); name stands for the path in messages. */
 int sample_read_buffer(const char *name, const char *data, size_t size, const Dataset *ds, int n_neg, SampleSet *out,
                        NnError *err);
-/* Draws n_neg distinct negatives per user, uniform over the items the user never interacted with,
- * from seed alone (Philox; user u's draws depend only on (seed, u)). -1 naming the first user with
- * fewer than n_neg such items. */
+/* Draws n_neg negatives per user exactly as S3-Rec's generate_test.py does with
+ * numpy.random.RandomState(seed): for each user in order, while fewer than
+ * n_neg, the first n_neg of a permutation of all items, keeping those not in
+ * the user's sequence (so a negative can repeat when a user needs a second
+ * round, as in S3-Rec's files). Items count in order of first appearance, so
+ * on a seq file with no user skipped the lists equal S3-Rec's (and the
+ * PyTorch reference's). -1 naming the first user with fewer than n_neg items
+ * never interacted with. */
 int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err);
 /* Writes s in the sample-file layout with raw ids, atomically; -1 if an id holds whitespace. */
 int sample_write(const char *path, const Dataset *ds, const SampleSet *s, NnError *err);

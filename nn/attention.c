@@ -33,10 +33,12 @@ Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
     Tensor *w = ag_concat(g, 3, (Tensor *[]){a->query.weight, a->key.weight, a->value.weight}, 0);
     Tensor *b = ag_concat(g, 3, (Tensor *[]){a->query.bias, a->key.bias, a->value.bias}, 0);
     Tensor *qkv = ag_linear(g, x2, w, b); /* (rows, 3H) */
+    module_trace(m, "  Q, K, V projections, stacked", qkv);
     AttentionSpec spec = {layout->n_seq,           layout->offsets, a->heads,    layout->causal, layout->key_valid,
                           a->mask == MASK_NEG_INF, a->attn_dropout, m->training, &m->dropout_rng};
     Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H),
-                               ag_narrow(g, qkv, 1, 2 * H, H), &spec); /* (rows, H) */
+                               ag_narrow(g, qkv, 1, 2 * H, H), &spec);
+    module_trace(m, "  attention context, heads merged", ctx); /* (rows, H) */
     Tensor *y = linear_forward(&a->out, g, ctx);
     return ag_reshape(g, y, x->ndim, x->shape);
 }

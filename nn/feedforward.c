@@ -12,7 +12,7 @@ FeedForward feedforward_new(Module *m, const char *name, int64_t dim, int64_t in
 }
 
 Tensor *feedforward_forward(const FeedForward *f, Graph *g, Tensor *x) {
-    Tensor *h = linear_forward(&f->fc1, g, x);
+    Tensor *h = linear_forward(&f->fc1, g, x); /* (..., inner) */
     h = f->act == ACT_GELU ? ag_gelu(g, h) : ag_relu(g, h);
     return linear_forward(&f->fc2, g, h);
 }

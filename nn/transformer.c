@@ -1,5 +1,7 @@
 #include "nn/transformer.h"
 
+#include <stdio.h>
+
 TransformerBlock transformer_block_new(Module *m, const char *name, const TransformerConfig *cfg) {
     char sub[256];
     TransformerBlock t;
@@ -10,15 +12,29 @@ TransformerBlock transformer_block_new(Module *m, const char *name, const Transf
     t.ffn_norm = layernorm_new(m, module_join(sub, sizeof sub, name, "ffn_norm"), cfg->hidden, cfg->eps);
     t.dropout = dropout_new(cfg->dropout);
     t.norm = cfg->norm;
+    snprintf(t.name, sizeof t.name, "%s", name);
     return t;
+}
+
+/* Reports "<block name>: <stage>" to m's trace hook. */
+static void trace(const TransformerBlock *t, Module *m, const char *stage, const Tensor *x) {
+    char full[160];
+    if (!m->trace) return;
+    snprintf(full, sizeof full, "%s: %s", t->name, stage);
+    module_trace(m, full, x);
 }
 
 Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
     if (t->norm == NORM_POST) {
         Tensor *a = dropout_forward(&t->dropout, m, g, mha_forward(&t->attn, m, g, x, layout));
+        trace(t, m, "self-attention (Q, K, V, softmax, context, out)", a);
         Tensor *h = layernorm_forward(&t->attn_norm, g, ag_add(g, x, a));
+        trace(t, m, "LayerNorm(x + attention)", h);
         Tensor *f = dropout_forward(&t->dropout, m, g, feedforward_forward(&t->ffn, g, h));
-        return layernorm_forward(&t->ffn_norm, g, ag_add(g, h, f));
+        trace(t, m, "feed-forward (Linear, GELU, Linear)", f);
+        Tensor *y = layernorm_forward(&t->ffn_norm, g, ag_add(g, h, f));
+        trace(t, m, "LayerNorm(h + feed-forward)", y);
+        return y;
     }
     Tensor *a = mha_forward(&t->attn, m, g, layernorm_forward(&t->attn_norm, g, x), layout);
     Tensor *h = ag_add(g, x, dropout_forward(&t->dropout, m, g, a));

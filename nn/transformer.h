@@ -18,6 +18,7 @@ typedef struct {
     LayerNorm ffn_norm;
     Dropout dropout; /* after each sublayer, before the residual add */
     NormPlacement norm;
+    char name[64]; /* for traces: the prefix of its parameters */
 } TransformerBlock;
 
 typedef struct {

@@ -15,21 +15,31 @@ static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
                            "come from the tensors of that batch; --dot FILE writes the autograd graph of the step.";
 
 typedef struct {
-    int64_t B, L;
+    int64_t B, L, H;
 } Layout;
 
-static void print_shape(const char *what, const char *shape) { printf("  %-44s %s\n", what, shape); }
+static void print_shape(const char *what, const char *shape) { printf("  %-52s %s\n", what, shape); }
 
-/* Rows of the dense layout are (B * L): show them as (B, L, H). */
-static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
-    const Layout *l = ctx;
-    char s[128];
-    if (t->ndim == 2 && t->shape[0] == l->B * l->L)
-        snprintf(s, sizeof s, "(B=%lld, L=%lld, H=%lld)", (long long)l->B, (long long)l->L, (long long)t->shape[1]);
-    else
+/* A tensor's shape, with rows of the dense layout (B * L) shown as (B, L, ...) and
+ * the common sizes named. */
+static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
+    char s[160];
+    if (t->ndim >= 1 && t->shape[0] == l->B * l->L) {
+        int n = snprintf(s, sizeof s, "(B=%lld, L=%lld", (long long)l->B, (long long)l->L);
+        if (t->ndim == 2) {
+            int64_t w = t->shape[1];
+            const char *name = w == l->H ? "H" : w == 3 * l->H ? "3H" : w == 4 * l->H ? "4H" : "";
+            snprintf(s + n, sizeof s - (size_t)n, ", %s%s%lld)", name, *name ? "=" : "", (long long)w);
+        } else {
+            snprintf(s + n, sizeof s - (size_t)n, ")");
+        }
+    } else {
         shape_str(t->ndim, t->shape, s, sizeof s);
-    print_shape(stage, s);
+    }
+    print_shape(what, s);
 }
+
+static void trace_stage(void *ctx, const char *stage, const Tensor *t) { print_tensor(ctx, stage, t); }
 
 int app_explain(int argc, char **argv) {
     RunConfig c = config_defaults();
@@ -46,7 +56,7 @@ int app_explain(int argc, char **argv) {
     }
     Dataset ds = {0};
     if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) return app_fail("explain", &err, 1);
-    char summary[512], s1[128];
+    char summary[512], s1[160], s2[96];
     dataset_summary(&ds, summary, sizeof summary);
     int64_t B = c.batch < ds.n_users ? c.batch : ds.n_users, L = c.max_len, H = c.hidden;
     printf("data: %s\n\n", summary);
@@ -76,40 +86,44 @@ int app_explain(int argc, char **argv) {
     SasrecConfig mc = config_model(&c, ds.n_items);
     Sasrec s;
     sasrec_init(&s, &mc, (uint64_t)c.seed);
-    Layout layout = {B, L};
-    s.trace = trace_stage;
-    s.trace_ctx = &layout;
+    Layout layout = {B, L, H};
     printf("model (%lld parameters, %s-LayerNorm, %lld heads of %lld)\n", (long long)module_num_params(&s.m),
            c.norm == NORM_POST ? "post" : "pre", (long long)c.heads, (long long)(H / c.heads));
-    snprintf(s1, sizeof s1, "(N+1=%lld, H=%lld)", (long long)(ds.n_items + 1), (long long)H);
-    print_shape("item embedding table (row 0: padding)", s1);
-    snprintf(s1, sizeof s1, "(L=%lld, H=%lld)", (long long)L, (long long)H);
-    print_shape("positional embedding table", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, 1, L=%lld, L=%lld)", (long long)B, (long long)L, (long long)L);
-    print_shape("attention mask: causal x key padding, -10000", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, d=%lld)", (long long)B, (long long)c.heads, (long long)L,
-             (long long)(H / c.heads));
-    print_shape("per layer: Q, K, V split into heads", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, L=%lld)", (long long)B, (long long)c.heads, (long long)L,
-             (long long)L);
-    print_shape("per layer: attention scores and probabilities", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, L=%lld, 4H=%lld)", (long long)B, (long long)L, (long long)(4 * H));
-    print_shape("per layer: feed-forward inner (GELU)", s1);
+    print_tensor(&layout, "item embedding table (row 0: padding)", s.item_emb.weight);
+    print_tensor(&layout, "positional embedding table", s.pos_emb.weight);
 
     Graph *g = graph_new();
     Tokens t = sasrec_tokens(g, b.input, b.len, B, L, 0);
+    /* the additive mask the dense baseline adds to every head's scores: causal x key padding */
+    Tensor *mask = ag_new(g, NN_SHAPE(B, 1, L, L));
+    int64_t masked = 0;
+    for (int64_t r = 0; r < B; r++)
+        for (int64_t i = 0; i < L; i++)
+            for (int64_t j = 0; j < L; j++) {
+                int ok = j <= i && t.key_valid[r * L + j];
+                mask->data[(r * L + i) * L + j] = ok ? 0 : -10000;
+                masked += !ok;
+            }
+    snprintf(s1, sizeof s1, "%s (%.1f%% of entries -10000)", shape_str(mask->ndim, mask->shape, s2, sizeof s2),
+             100.0 * (double)masked / (double)mask->numel);
+    print_shape("attention mask: causal x key padding", s1);
+    snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, d=%lld) and (B, heads, L, L)", (long long)B,
+             (long long)c.heads, (long long)L, (long long)(H / c.heads));
+    print_shape("inside the fused attention op: Q, K, V heads, scores", s1);
+    s.m.trace = trace_stage;
+    s.m.trace_ctx = &layout;
     Tensor *F = sasrec_forward(&s, g, &t);
+    s.m.trace = NULL;
     int64_t *pos = sasrec_gather(g, &t, b.pos), *neg = sasrec_gather(g, &t, b.neg);
-    Tensor *loss = sasrec_loss(&s, g, F, &t, pos, neg, (LossKind)c.loss);
     if (c.loss == LOSS_BCE) {
-        snprintf(s1, sizeof s1, "(B*L=%lld)", (long long)(B * L));
-        print_shape("positive / negative logits <F, item_emb[target]>", s1);
+        print_tensor(&layout, "positive logits <F, item_emb[target_pos]>", sasrec_scores(&s, g, F, pos));
+        print_tensor(&layout, "negative logits <F, item_emb[target_neg]>", sasrec_scores(&s, g, F, neg));
     } else {
-        snprintf(s1, sizeof s1, "(B*L=%lld, N+1=%lld)", (long long)(B * L), (long long)(ds.n_items + 1));
-        print_shape("logits F item_emb^T", s1);
+        print_tensor(&layout, "logits F item_emb^T", ag_linear(g, F, s.item_emb.weight, NULL));
     }
-    printf("  %-44s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
-           c.loss == LOSS_BCE ? "loss: BCE over real targets" : "loss: cross-entropy over items",
+    Tensor *loss = sasrec_loss(&s, g, F, &t, pos, neg, (LossKind)c.loss);
+    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
+           c.loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
            (double)loss->data[0]);
     if (c.dot) {
         FILE *f = fopen(c.dot, "w");
@@ -124,16 +138,21 @@ int app_explain(int argc, char **argv) {
     printf("\none evaluation batch (valid split, the first %lld users)\n", (long long)B);
     for (int64_t i = 0; i < B; i++) perm[i] = i;
     batch_fill(&b, &ds, SPLIT_VALID, perm, (int)B, NULL, 0);
-    s.trace = NULL;
     module_train(&s.m, 0);
     Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
     Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
-    snprintf(s1, sizeof s1, "(B=%lld, H=%lld)", (long long)B, (long long)H);
-    print_shape("user vectors F[:, -1, :]", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, 1+99=100)", (long long)B);
-    print_shape("sampled: scores of answer + 99 negatives", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, N+1=%lld)", (long long)U->shape[0], (long long)(ds.n_items + 1));
-    print_shape("full ranking: scores U item_emb^T", s1);
+    print_tensor(&layout, "user vectors F[:, -1, :]", U);
+    Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
+    eval_score_all(&s, U, full->data);
+    print_tensor(&layout, "full ranking: scores U item_emb^T", full);
+    /* the answer, then 99 items the user never interacted with */
+    Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
+    for (int64_t r = 0; r < B; r++)
+        for (int k = 0; k <= SAMPLE_DEFAULT_NEG; k++) {
+            int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
+            sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
+        }
+    print_tensor(&layout, "sampled: scores of the answer and 99 negatives", sampled);
     graph_free(g);
     sasrec_free(&s);
     free(perm);

@@ -96,32 +96,22 @@ int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values) {
     return out;
 }
 
-static void trace(Sasrec *s, const char *stage, const Tensor *t) {
-    if (s->trace) s->trace(s->trace_ctx, stage, t);
-}
-
 Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     int64_t T = t->T;
     Tensor *item = embedding_forward(&s->item_emb, g, t->ids, NN_SHAPE(T)); /* (T, H) */
     Tensor *pos = embedding_forward(&s->pos_emb, g, t->slot, NN_SHAPE(T));  /* (T, H) */
-    trace(s, "item embedding", item);
-    trace(s, "positional embedding", pos);
+    module_trace(&s->m, "item embedding", item);
+    module_trace(&s->m, "positional embedding", pos);
     Tensor *h = dropout_forward(&s->dropout, &s->m, g, layernorm_forward(&s->emb_norm, g, ag_add(g, item, pos)));
-    trace(s, "LayerNorm(item + position), dropout", h);
+    module_trace(&s->m, "LayerNorm(item + position), dropout", h);
     SeqLayout layout = {t->B, t->offsets, t->key_valid, 1};
-    for (int i = 0; i < s->cfg.layers; i++) {
-        char stage[64];
-        h = transformer_block_forward(&s->blocks[i], &s->m, g, h, &layout);
-        snprintf(stage, sizeof stage, "encoder layer %d (attention + feed-forward)", i);
-        trace(s, stage, h);
-    }
+    for (int i = 0; i < s->cfg.layers; i++) h = transformer_block_forward(&s->blocks[i], &s->m, g, h, &layout);
     if (s->cfg.norm == NORM_PRE) h = layernorm_forward(&s->final_norm, g, h);
-    trace(s, "sequence output", h);
+    module_trace(&s->m, "sequence output F", h);
     return h; /* (T, H) */
 }
 
-/* <F[r], item_emb[ids[r]]> for every row: (T) */
-static Tensor *row_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
+Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
     Tensor *e = embedding_forward(&s->item_emb, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
     return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
 }
@@ -135,7 +125,7 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;
-    return loss_bce_pos_neg(g, row_scores(s, g, F, pos), row_scores(s, g, F, neg), mask);
+    return loss_bce_pos_neg(g, sasrec_scores(s, g, F, pos), sasrec_scores(s, g, F, neg), mask);
 }
 
 Tensor *sasrec_last(Graph *g, Tensor *F, const Tokens *t) {

@@ -29,9 +29,6 @@ typedef struct {
     MaskKind mask;       /* -10000 (the seed) or -inf */
 } SasrecConfig;
 
-/* Called with the output of each stage of sasrec_forward (sasrec explain). */
-typedef void (*SasrecTrace)(void *ctx, const char *stage, const Tensor *t);
-
 typedef struct {
     SasrecConfig cfg;
     Module m;           /* owns every parameter */
@@ -41,8 +38,6 @@ typedef struct {
     Dropout dropout;
     TransformerBlock *blocks; /* (layers) */
     LayerNorm final_norm;     /* pre-LayerNorm only: after the last block */
-    SasrecTrace trace;        /* NULL, or a hook that sees every stage */
-    void *trace_ctx;
 } Sasrec;
 
 /* The rows a batch feeds the model. */
@@ -69,6 +64,8 @@ Tokens sasrec_tokens(Graph *g, const int64_t *input, const int32_t *len, int64_t
 int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values);
 /* The sequence output F (T, H). */
 Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t);
+/* <F[r], item_emb[ids[r]]> for every row r: the scores of the given items, (T). */
+Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids);
 /* The training loss on F: BCE over the positive and negative of each real
  * target (SASRec), or cross-entropy over all items. pos and neg are (T); rows
  * whose pos is 0 carry no loss. */

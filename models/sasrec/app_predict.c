@@ -63,7 +63,8 @@ int app_predict(int argc, char **argv) {
     fputs("user,item\n", f);
 
     Sasrec *s = &lm.model;
-    int64_t L = s->cfg.max_len, N1 = ds.n_items + 1, nb = c.eval_batch, rows = 0;
+    int64_t L = s->cfg.max_len, N1 = ds.n_items + 1, rows = 0;
+    int64_t nb = eval_batch_users(c.eval_batch, ds.n_users, ds.n_items);
     int grad = ag_set_grad_enabled(0);
     module_train(&s->m, 0);
     Graph *g = graph_new();

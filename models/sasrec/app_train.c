@@ -62,6 +62,15 @@ int app_train(int argc, char **argv) {
     printf("data: %s\n", summary);
     if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     if (idmap_write(c.out, &ds, &err) || config_write(c.out, &c, ds.n_items, &err)) goto fail;
+    /* parameters, gradients and two Adam moments, mostly the item table */
+    double gib = 4.0 * sizeof(real) *
+                 (double)((ds.n_items + 1 + c.max_len) * c.hidden + c.layers * 12 * c.hidden * c.hidden) / (1 << 30);
+    if (gib > 16) {
+        nn_fail(&err, "a model of --hidden %lld over %lld items and %lld layers needs %.1f GiB for its weights, "
+                      "gradients and Adam moments; use a smaller --hidden",
+                (long long)c.hidden, (long long)ds.n_items, (long long)c.layers, gib);
+        goto fail;
+    }
     SasrecConfig mc = config_model(&c, ds.n_items);
     sasrec_init(&s, &mc, (uint64_t)c.seed);
     printf("model: %lld parameters, %s step, %lld threads\n", (long long)module_num_params(&s.m),

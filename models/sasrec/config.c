@@ -76,10 +76,10 @@ static int data_flags(RunConfig *c, Flag *f) {
 
 static int model_flags(RunConfig *c, Flag *f) {
     int n = 0;
-    f[n++] = (Flag)F_INT("--max-len", &c->max_len, 1, 100000, "positions per sequence");
-    f[n++] = (Flag)F_INT("--hidden", &c->hidden, 1, 100000, "hidden size");
-    f[n++] = (Flag)F_INT("--layers", &c->layers, 0, 1000, "transformer blocks");
-    f[n++] = (Flag)F_INT("--heads", &c->heads, 1, 1000, "attention heads (must divide --hidden)");
+    f[n++] = (Flag)F_INT("--max-len", &c->max_len, 1, 10000, "positions per sequence");
+    f[n++] = (Flag)F_INT("--hidden", &c->hidden, 1, 4096, "hidden size");
+    f[n++] = (Flag)F_INT("--layers", &c->layers, 0, 64, "transformer blocks");
+    f[n++] = (Flag)F_INT("--heads", &c->heads, 1, 4096, "attention heads (must divide --hidden)");
     f[n++] = (Flag)F_DBL("--dropout", &c->dropout, 0, 1, 0, 1, "hidden dropout, in [0, 1)");
     f[n++] = (Flag)F_DBL("--attn-dropout", &c->attn_dropout, 0, 1, 0, 1, "attention-probability dropout, in [0, 1)");
     f[n++] = (Flag)F_DBL("--init-std", &c->init_std, 0, 10, 0, 0, "std of the initial weights");
@@ -95,14 +95,14 @@ static int eval_flags(RunConfig *c, Flag *f) {
     f[n++] = (Flag)F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
     f[n++] =
         (Flag)F_CHOICE("--seen", &c->seen, "exclude|zero", "full ranking: items of the input never rank, or score 0");
-    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 1000000, "users per evaluation pass");
+    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 65536, "users per evaluation pass");
     return n;
 }
 
 int config_train_flags(RunConfig *c, Flag *f) {
     int n = data_flags(c, f);
     n += model_flags(c, f + n);
-    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 1000000, "users per training step");
+    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 65536, "users per training step");
     f[n++] = (Flag)F_INT("--epochs", &c->epochs, 1, 1000000, "most epochs");
     f[n++] = (Flag)F_INT("--patience", &c->patience, 1, 1000000, "epochs without a strict gain before stopping");
     f[n++] = (Flag)F_DBL("--lr", &c->lr, 0, 10, 1, 0, "Adam learning rate, > 0");
@@ -131,7 +131,7 @@ int config_predict_flags(RunConfig *c, Flag *f) {
     f[n++] = (Flag)F_STR("--model", &c->model, "model folder written by train");
     f[n++] = (Flag)F_INT("--k", &c->k, 1, 1000000, "items per user");
     f[n++] = (Flag)F_STR("--out", &c->out, "CSV file to write (user,item)");
-    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 1000000, "users per pass");
+    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 65536, "users per pass");
     f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
     return n;
 }
@@ -139,7 +139,7 @@ int config_predict_flags(RunConfig *c, Flag *f) {
 int config_explain_flags(RunConfig *c, Flag *f) {
     int n = data_flags(c, f);
     n += model_flags(c, f + n);
-    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 1000000, "users in the batch");
+    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 65536, "users in the batch");
     f[n++] = (Flag)F_CHOICE("--loss", &c->loss, "bce|ce", "training loss");
     f[n++] = (Flag)F_INT("--seed", &c->seed, 0, 9.2e18, "seed");
     f[n++] = (Flag)F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
@@ -272,10 +272,10 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         goto done;
     }
     if (read_int(path, root, "n_items", 1, INT32_MAX - 1, n_items, err) ||
-        read_int(path, root, "max_len", 1, 100000, &c->max_len, err) ||
-        read_int(path, root, "hidden", 1, 100000, &c->hidden, err) ||
-        read_int(path, root, "layers", 0, 1000, &c->layers, err) ||
-        read_int(path, root, "heads", 1, 1000, &c->heads, err) ||
+        read_int(path, root, "max_len", 1, 10000, &c->max_len, err) ||
+        read_int(path, root, "hidden", 1, 4096, &c->hidden, err) ||
+        read_int(path, root, "layers", 0, 64, &c->layers, err) ||
+        read_int(path, root, "heads", 1, 4096, &c->heads, err) ||
         read_double(path, root, "dropout", 0, 1, &c->dropout, err) ||
         read_double(path, root, "attn_dropout", 0, 1, &c->attn_dropout, err) ||
         read_double(path, root, "init_std", 0, 10, &c->init_std, err) ||

@@ -82,6 +82,12 @@ NN_VECTORIZE static void score_candidates(const Sasrec *s, const real *u, int64_
     }
 }
 
+int64_t eval_batch_users(int64_t requested, int64_t n_users, int64_t n_items) {
+    int64_t nb = requested < n_users ? requested : n_users;
+    while (nb > 1 && nb * (n_items + 1) > ((int64_t)1 << 26)) nb /= 2;
+    return nb > 0 ? nb : 1;
+}
+
 void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
     const Tensor *E = s->item_emb.weight; /* (N + 1, H) */
     int64_t B = U->shape[0], H = U->shape[1], N1 = E->shape[0];
@@ -94,7 +100,7 @@ typedef void (*ScoreFn)(void *ctx, const SeqBatch *b, int64_t start, real *score
 /* Ranks every user's answer of split in batches of opt->batch users with inputs of L positions. */
 static void rank_all(const Dataset *ds, Split split, const EvalOptions *opt, int64_t L, ScoreFn score, void *ctx,
                      int64_t *rank) {
-    int64_t N1 = ds->n_items + 1, nb = opt->batch;
+    int64_t N1 = ds->n_items + 1, nb = eval_batch_users(opt->batch, ds->n_users, ds->n_items);
     SeqBatch b;
     batch_alloc(&b, (int)nb, (int)L);
     int64_t *users = nn_malloc((size_t)nb * sizeof *users);

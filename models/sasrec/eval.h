@@ -32,6 +32,9 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
 Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt);
 /* Metrics of the most-popular baseline on split. */
 Metrics eval_popular(const Dataset *ds, Split split, const EvalOptions *opt);
+/* Users per pass for a requested batch: at most the users there are, and
+ * few enough that their (users, N + 1) scores stay within 256 MiB. */
+int64_t eval_batch_users(int64_t requested, int64_t n_users, int64_t n_items);
 /* Scores of every item for each user of the batch: out (B, N + 1) = U (B, H) item_emb^T. */
 void eval_score_all(const Sasrec *s, const Tensor *U, real *out);
 

@@ -129,7 +129,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
     ev.graph = g; /* one arena for training steps and evaluation passes */
     eval = &ev;
     SeqBatch b;
-    batch_alloc(&b, (int)c->batch, (int)c->max_len);
+    batch_alloc(&b, (int)(c->batch < ds->n_users ? c->batch : ds->n_users), (int)c->max_len);
     real *best = nn_malloc((size_t)module_num_params(&s->m) * sizeof(real));
     double *losses = nn_calloc((size_t)c->epochs, sizeof *losses),
            *scores = nn_calloc((size_t)c->epochs, sizeof *scores);

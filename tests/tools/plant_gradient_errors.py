@@ -66,8 +66,8 @@ MUTATIONS = [
     ("bce_with_logits", "op_loss.c", "gx[i] += scale * w *", f"gx[i] += {SCALE} * scale * w *"),
     ("cross_entropy", "op_loss.c", "d[j] += scale * p[j];", f"d[j] += {SCALE} * scale * p[j];"),
     ("attention (q, k)", "op_attention.c", "g[j] = p[j] * (g[j] - rowdot) * scale;", f"g[j] = {SCALE} * p[j] * (g[j] - rowdot) * scale;"),
-    ("attention (v)", "op_attention.c", "for (int64_t j = 0; j < n; j++) t[j] = p[j];\n            if (keep)\n                for (int64_t j = 0; j < end; j++) {",
-     f"for (int64_t j = 0; j < n; j++) t[j] = {SCALE} * p[j];\n            if (keep)\n                for (int64_t j = 0; j < end; j++) {{"),
+    ("attention (v)", "op_attention.c", "for (int64_t j = 0; j < n; j++) t[j] = p[j];\n            if (keep) /* bits",
+     f"for (int64_t j = 0; j < n; j++) t[j] = {SCALE} * p[j];\n            if (keep) /* bits"),
 ]
 
 

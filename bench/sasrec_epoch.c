@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
                        argc - 1, argv + 1, &c, config_train_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
-    if (app_check_input("bench", "--data", c.data, &err) || app_prepare_dir("bench", "--out", c.out, &err)) {
+    if (app_check_input("bench", "--data", c.data, &err) || app_prepare_dir("bench", "--out", c.out, NULL, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }

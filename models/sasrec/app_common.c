@@ -95,7 +95,9 @@ int app_check_output_file(const char *cmd, const char *flag, const char *path, N
     return 0;
 }
 
-int app_prepare_dir(const char *cmd, const char *flag, const char *dir, NnError *err) {
+int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err) {
+    struct stat st;
+    if (created) *created = stat(dir, &st) != 0;
     if (make_dirs(dir) != 0)
         return nn_fail(err, "%s: %s %s: cannot create the folder: %s", cmd, flag, dir, strerror(errno));
     char probe[4096];

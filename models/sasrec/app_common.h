@@ -16,8 +16,9 @@ int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConf
 int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err);
 /* 0 if dir is a model folder written by sasrec train (it holds config.json and the model). */
 int app_check_model_dir(const char *cmd, const char *dir, NnError *err);
-/* Creates dir (and its parents) if needed and checks that files can be written in it. */
-int app_prepare_dir(const char *cmd, const char *flag, const char *dir, NnError *err);
+/* Creates dir (and its parents) if needed and checks that files can be written in it;
+ * *created (may be NULL) tells whether dir itself was made now. */
+int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err);
 /* Checks that a file can be created at path (its folder exists and is writable). */
 int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err);
 /* Loads c->data (or the built-in synthetic data when c->data is NULL) with

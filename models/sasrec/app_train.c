@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "models/sasrec/app.h"
 #include "models/sasrec/app_common.h"
@@ -42,12 +43,13 @@ static void print_summary(const RunConfig *c, const TrainResult *r, double secon
 
 int app_train(int argc, char **argv) {
     RunConfig c = config_defaults();
+    int created = 0;
     int rc = app_parse("train", USAGE, argc, argv, &c, config_train_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
     if ((c.data && app_check_input("train", "--data", c.data, &err)) ||
         (c.sample_file && app_check_input("train", "--sample-file", c.sample_file, &err)) ||
-        app_prepare_dir("train", "--out", c.out, &err)) {
+        app_prepare_dir("train", "--out", c.out, &created, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
@@ -89,6 +91,7 @@ int app_train(int argc, char **argv) {
     goto done;
 fail:
     app_fail("train", &err, code);
+    if (created) rmdir(c.out); /* a folder this run made and left empty goes again (a non-empty one stays) */
 done:
     sasrec_free(&s);
     sample_free(&samples);

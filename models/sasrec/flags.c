@@ -26,8 +26,8 @@ static int in_range(const Flag *f, double v) {
 
 static int range_error(const char *cmd, const Flag *f, const char *value, NnError *err) {
     char lo[32], hi[32];
-    snprintf(lo, sizeof lo, "%g", f->lo);
-    snprintf(hi, sizeof hi, "%g", f->hi);
+    snprintf(lo, sizeof lo, f->type == FLAG_INT ? "%.0f" : "%g", f->lo);
+    snprintf(hi, sizeof hi, f->type == FLAG_INT ? "%.0f" : "%g", f->hi);
     return nn_fail(err, "%s: %s %s is out of range: expected a value in %s%s, %s%s", cmd, f->name, value,
                    f->lo_open ? "(" : "[", lo, f->hi >= 1e18 ? "inf" : hi, f->hi_open || f->hi >= 1e18 ? ")" : "]");
 }

@@ -7,6 +7,7 @@
 #include "models/sasrec/eval.h"
 #include "nn/atomic_file.h"
 #include "nn/json.h"
+#include "tensor/parallel.h"
 
 #define BIG 1e18 /* no upper bound */
 
@@ -26,7 +27,7 @@ RunConfig config_defaults(void) {
     c.epochs = 200;
     c.patience = 10;
     c.seed = 42;
-    c.threads = 2;
+    c.threads = nn_threads(); /* every core (or OMP_NUM_THREADS): results do not depend on it */
     c.lr = 1e-3;
     c.loss = LOSS_BCE;
     c.protocol = PROTOCOL_SAMPLE;

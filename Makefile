@@ -117,8 +117,12 @@ valgrind: $(TESTS) sasrec
 	  NN_SASREC="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q ./sasrec" \
 	  $(VALGRIND) $$t; done
 
+# Timings, one JSON line each; the SASRec epoch needs ../shared/data (skipped without it).
 bench: $(BENCHES)
-	@set -e; for b in $(BENCHES); do echo "== $$b"; ./$$b; done
+	@set -e; echo "== bench/attention --grid"; ./bench/attention --grid; \
+	echo "== bench/matmul"; ./bench/matmul; \
+	if [ -f ../shared/data/beauty/Beauty.txt ]; then echo "== bench/sasrec_epoch"; ./bench/sasrec_epoch; \
+	else echo "== bench/sasrec_epoch skipped: ../shared/data/beauty/Beauty.txt is absent"; fi
 
 # libFuzzer harnesses (clang): each runs FUZZ_SECONDS on a working corpus seeded from fuzz/corpus/<name>.
 FUZZ_CC ?= clang

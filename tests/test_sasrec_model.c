@@ -229,6 +229,52 @@ START_TEST(synthetic_run_beats_most_popular_twice) {
 }
 END_TEST
 
+/* Two Adam steps on a small model from fixed gradients. */
+static void adam_steps(Sasrec *s, Adam *a, int steps, uint64_t seed) {
+    Rng r = rng_new(seed, 3);
+    for (int k = 0; k < steps; k++) {
+        for (int i = 0; i < s->m.n_params; i++) {
+            Tensor *p = s->m.params[i].value;
+            if (!p->grad) p->grad = tensor_zeros(p->ndim, p->shape);
+            init_normal(p->grad, 0, 1, &r);
+        }
+        adam_step(a);
+    }
+}
+
+START_TEST(checkpoint_with_optimizer_state_resumes_exactly) {
+    char dir[] = "/tmp/nn_resume_XXXXXX", path[256];
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    SasrecConfig cfg = small_config(10);
+    Sasrec a, b;
+    sasrec_init(&a, &cfg, 5);
+    sasrec_init(&b, &cfg, 6);
+    Adam *oa = adam_new(&a.m, adam_defaults()), *ob = adam_new(&b.m, adam_defaults());
+    adam_steps(&a, oa, 2, 1);
+    NnError err;
+    ck_assert_msg(checkpoint_save(path, &a.m, oa, 0, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(checkpoint_load(path, &b.m, ob, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ob->step, 2);
+    /* the same third step on both: identical weights, as if never interrupted */
+    adam_steps(&a, oa, 1, 9);
+    adam_steps(&b, ob, 1, 9);
+    for (int i = 0; i < a.m.n_params; i++)
+        ck_assert(memcmp(a.m.params[i].value->data, b.m.params[i].value->data,
+                         (size_t)a.m.params[i].value->numel * sizeof(real)) == 0);
+    /* a file without optimizer state cannot resume one */
+    ck_assert_msg(checkpoint_save(path, &a.m, NULL, 0, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(checkpoint_load(path, &b.m, ob, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no optimizer state"), "%s", err.msg);
+    adam_free(oa);
+    adam_free(ob);
+    sasrec_free(&a);
+    sasrec_free(&b);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *sasrec_model_suite(void) {
     Suite *s = suite_create("sasrec_model");
     TCase *tc = tcase_create("model");
@@ -238,6 +284,7 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, causality_later_items_do_not_change_earlier_outputs);
     tcase_add_test(tc, length_aware_step_equals_dense_step);
     tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);
+    tcase_add_test(tc, checkpoint_with_optimizer_state_resumes_exactly);
     suite_add_tcase(s, tc);
     TCase *run = tcase_create("synthetic run");
     tcase_set_timeout(run, 120);

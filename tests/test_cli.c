@@ -141,6 +141,8 @@ START_TEST(bad_data_exits_1_with_a_message) {
     expect_data_error("time.csv", "user,item,time\nu1,i1,yesterday\n", ":2");
     expect_data_error("nul.txt", "u1 a b\0c d\n", "");
     expect_data_error("short.txt", "u1 a b\nu2 c d\n", "at least 3");
+    /* a catalogue smaller than the 99 sampled negatives: refused, with the way out */
+    expect_data_error("small.txt", "u1 a b c\nu2 b c d\nu3 a c d\n", "use --eval full");
 }
 END_TEST
 

@@ -131,7 +131,8 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
     if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
     if (sample_generate(ds, SAMPLE_DEFAULT_NEG, (uint64_t)c->sample_seed, out, err) == 0) return 0;
-    size_t n = strlen(err->msg);
-    snprintf(err->msg + n, sizeof err->msg - n, " (for a catalogue this small, use --eval full)");
-    return -1;
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",
+                   msg);
 }

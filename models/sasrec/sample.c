@@ -133,9 +133,11 @@ int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, 
 
 
 int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err) {
-    NN_CHECK(n_neg >= 1 && n_neg <= ds->n_items, "sample_generate", "n_neg %d outside [1, %lld items]", n_neg,
-             (long long)ds->n_items);
+    NN_CHECK(n_neg >= 1, "sample_generate", "n_neg %d < 1", n_neg);
     memset(out, 0, sizeof *out);
+    if (ds->n_items < n_neg)
+        return nn_fail(err, "the data has %lld items, fewer than the %d negatives drawn per user for evaluation",
+                       (long long)ds->n_items, n_neg);
     out->n_users = ds->n_users;
     out->n_neg = n_neg;
     out->neg = nn_malloc(((size_t)ds->n_users * (size_t)n_neg + 1) * sizeof *out->neg);

@@ -15,16 +15,6 @@
 #include "models/sasrec/train.h"
 #include "tensor/parallel.h"
 
-static double peak_rss_mib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    double kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
-    if (f) fclose(f);
-    return kb / 1024;
-}
-
 int main(int argc, char **argv) {
     RunConfig c = config_defaults();
     c.data = "../shared/data/beauty/Beauty.txt";
@@ -72,7 +62,7 @@ int main(int argc, char **argv) {
            (long long)c.threads);
     printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", bench_median(tf, n), n,
            (long long)c.threads);
-    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
+    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", train_peak_rss_mib());
     free(ts);
     free(tf);
     graph_free(g);

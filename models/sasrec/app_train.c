@@ -14,18 +14,6 @@ static const char *USAGE = "usage: sasrec train [--data PATH] [flags]\n"
                            "validation metric, tests it, and writes the model folder (--out). The last line of\n"
                            "stdout is a JSON object with the test metrics.";
 
-/* Peak resident memory in MiB (VmHWM), or -1. */
-static double peak_rss_mib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    double kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
-    fclose(f);
-    return kb < 0 ? -1 : kb / 1024;
-}
-
 static void print_summary(const RunConfig *c, const TrainResult *r, double seconds) {
     const char *k10 = "HR@10", *n10 = "NDCG@10";
     printf("test (%s, best epoch %d of %d): %s %.4f, %s %.4f; most popular: %s %.4f, %s %.4f\n",
@@ -38,7 +26,7 @@ static void print_summary(const RunConfig *c, const TrainResult *r, double secon
            "\"popular_HR@10\": %.6f, \"popular_NDCG@10\": %.6f, \"peak_rss_mib\": %.1f}\n",
            protocol_name((Protocol)c->protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
            r->first_loss, r->last_loss, r->train_seconds / r->epochs_run, r->eval_seconds / r->epochs_run, seconds,
-           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), peak_rss_mib());
+           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), train_peak_rss_mib());
 }
 
 int app_train(int argc, char **argv) {
@@ -68,8 +56,9 @@ int app_train(int argc, char **argv) {
     double gib = 4.0 * sizeof(real) *
                  (double)((ds.n_items + 1 + c.max_len) * c.hidden + c.layers * 12 * c.hidden * c.hidden) / (1 << 30);
     if (gib > 16) {
-        nn_fail(&err, "a model of --hidden %lld over %lld items and %lld layers needs %.1f GiB for its weights, "
-                      "gradients and Adam moments; use a smaller --hidden",
+        nn_fail(&err,
+                "a model of --hidden %lld over %lld items and %lld layers needs %.1f GiB for its weights, "
+                "gradients and Adam moments; use a smaller --hidden",
                 (long long)c.hidden, (long long)ds.n_items, (long long)c.layers, gib);
         goto fail;
     }

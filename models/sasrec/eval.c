@@ -19,11 +19,18 @@ static int64_t rank_full(const real *score, int64_t n, int64_t answer, const uns
     return r;
 }
 
-/* Marks the input part of user u for split (valid: s[:-2], test: s[:-1]) in skip. */
-static void mark_seen(const Dataset *ds, int64_t u, Split split, unsigned char *skip, int on) {
+/* The model input of user u for split (valid: s[:-2], test: s[:-1]): its items and *n. */
+static const int32_t *seen_items(const Dataset *ds, int64_t u, Split split, int64_t *n) {
     int64_t len;
     const int32_t *seq = dataset_seq(ds, u, &len);
-    int64_t n = len - (split == SPLIT_VALID ? 2 : split == SPLIT_TEST ? 1 : 0);
+    *n = len - (split == SPLIT_VALID ? 2 : split == SPLIT_TEST ? 1 : 0);
+    return seq;
+}
+
+/* Marks (on = 1) or unmarks the items of u's model input in skip. */
+static void mark_seen(const Dataset *ds, int64_t u, Split split, unsigned char *skip, int on) {
+    int64_t n;
+    const int32_t *seq = seen_items(ds, u, split, &n);
     for (int64_t i = 0; i < n; i++) skip[seq[i]] = (unsigned char)on;
 }
 
@@ -52,9 +59,9 @@ static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, c
                 mark_seen(ds, u, split, skip, 0);
             } else { /* seen items score 0 and compete */
                 memcpy(zeroed, sc, (size_t)N1 * sizeof(real));
-                int64_t len;
-                const int32_t *seq = dataset_seq(ds, u, &len);
-                for (int64_t k = 0; k < len - (split == SPLIT_VALID ? 2 : 1); k++) zeroed[seq[k]] = 0;
+                int64_t n;
+                const int32_t *seq = seen_items(ds, u, split, &n);
+                for (int64_t k = 0; k < n; k++) zeroed[seq[k]] = 0;
                 skip[0] = 1;
                 rank[i] = rank_full(zeroed, N1, ans, skip);
             }

@@ -16,6 +16,17 @@ double train_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+double train_peak_rss_mib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    double kb = -1;
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
+    fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
     double el = train_now() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
     int width = 30, filled = total ? (int)(width * done / total) : width;

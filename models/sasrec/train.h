@@ -30,5 +30,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
                       TrainResult *res, NnError *err);
 /* Seconds on a monotonic clock. */
 double train_now(void);
+/* Peak resident memory of this process in MiB (VmHWM), or -1 if unknown. */
+double train_peak_rss_mib(void);
 
 #endif

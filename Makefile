@@ -30,8 +30,9 @@ CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := -lm -lpthread $(LDLIBS)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
 
-LIB_SRC := $(wildcard tensor/*.c autograd/*.c nn/*.c)
-SASREC_SRC := $(filter-out models/sasrec/main.c,$(wildcard models/sasrec/*.c))
+LIB_DIRS := base tensor autograd io nn
+LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+SASREC_SRC := $(filter-out models/sasrec/cli/main.c,$(wildcard models/sasrec/*.c models/sasrec/data/*.c models/sasrec/cli/*.c))
 LIB32 := $(BUILD)/libnn.a
 LIB64 := $(BUILD)/libnn64.a
 LIBSASREC := $(BUILD)/libsasrec.a
@@ -40,11 +41,11 @@ OBJ32 := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64 := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 OBJSASREC := $(SASREC_SRC:%.c=$(BUILD)/f32/%.o)
 
-# Test suites: tests/grad_*.c run on the double build (tight gradient checks), the rest on float.
-TEST32_SRC := $(filter-out tests/grad_%,$(wildcard tests/test_*.c))
-TEST64_SRC := $(wildcard tests/grad_*.c)
-TESTS32 := $(TEST32_SRC:tests/%.c=$(BUILD)/tests/%)
-TESTS64 := $(TEST64_SRC:tests/%.c=$(BUILD)/tests/%)
+# Test suites, one folder per layer: tests/*/grad_*.c run on the double build (tight gradient checks), the rest on float.
+TEST32_SRC := $(wildcard tests/*/test_*.c)
+TEST64_SRC := $(wildcard tests/*/grad_*.c)
+TESTS32 := $(TEST32_SRC:%.c=$(BUILD)/%)
+TESTS64 := $(TEST64_SRC:%.c=$(BUILD)/%)
 TESTS := $(TESTS32) $(TESTS64)
 
 BENCH_SRC := $(wildcard bench/*.c)
@@ -77,7 +78,7 @@ $(LIBSASREC): $(OBJSASREC)
 	rm -f $@ && ar rcs $@ $^
 
 # The program is linked under BUILD (so sanitizer builds have their own) and copied to ./sasrec.
-$(BUILD)/sasrec: $(BUILD)/f32/models/sasrec/main.o $(LIBSASREC) $(LIB32)
+$(BUILD)/sasrec: $(BUILD)/f32/models/sasrec/cli/main.o $(LIBSASREC) $(LIB32)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
 sasrec: $(BUILD)/sasrec
 	cp $< $@
@@ -92,10 +93,10 @@ $(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
 
-$(BUILD)/tests/test_%: $(BUILD)/f32/tests/test_%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
+$(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
-$(BUILD)/tests/grad_%: $(BUILD)/f64/tests/grad_%.o $(BUILD)/f64/tests/support.o $(LIB64)
+$(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.o $(LIB64)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 
@@ -128,7 +129,7 @@ bench: $(BENCHES)
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_SRC := $(wildcard tensor/*.c autograd/*.c nn/*.c) $(SASREC_SRC)
+FUZZ_SRC := $(LIB_SRC) $(SASREC_SRC)
 FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I. -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)

@@ -27,7 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tensor/arena.h"
+#include "base/arena.h"
 #include "tensor/tensor.h"
 
 typedef struct Graph Graph;

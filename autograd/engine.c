@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "autograd/autograd.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 
 struct Graph {

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 
 GradcheckOptions gradcheck_defaults(void) {
     GradcheckOptions o = {.seed = 1234, .max_elems = 0, .verbose = 1};

@@ -18,10 +18,10 @@
 #include <string.h>
 
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
-#include "tensor/simd.h"
+#include "base/simd.h"
 
 #define ATTN_BLOCK 16 /* query rows per gemm block */
 

@@ -4,8 +4,8 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
-#include "tensor/simd.h"
+#include "base/error.h"
+#include "base/simd.h"
 
 #define DROP_CHUNK 4096 /* elements per chunk: a multiple of 4, the words of one Philox block */
 

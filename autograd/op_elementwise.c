@@ -3,7 +3,7 @@
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
-#include "tensor/simd.h"
+#include "base/simd.h"
 
 /* ---- binary ---- */
 

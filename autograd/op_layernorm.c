@@ -4,9 +4,9 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/rmath.h"
-#include "tensor/simd.h"
+#include "base/simd.h"
 
 /* Rows per chunk when summing the weight and bias gradients: fixed, so the
  * order of additions does not depend on the thread count. */

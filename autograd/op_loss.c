@@ -3,9 +3,9 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 #include "tensor/rmath.h"
 
 /* ---- binary cross-entropy with logits ---- */

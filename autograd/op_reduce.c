@@ -3,7 +3,7 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 
 /* Axis bit mask from a list (all axes when naxes is 0). */

@@ -3,7 +3,7 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 
 /* ---- where and masked_fill ---- */

@@ -4,7 +4,7 @@
 
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 
 /* ---- contiguous and reshape ---- */

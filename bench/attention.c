@@ -23,7 +23,7 @@
 #include "bench/bench.h"
 #include "nn/attention.h"
 #include "nn/layernorm.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 
 typedef struct {
     int64_t B, L, H, heads;

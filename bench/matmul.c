@@ -13,10 +13,10 @@
 #include <time.h>
 
 #include "bench/bench.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
-#include "tensor/parallel.h"
-#include "tensor/rng.h"
+#include "base/parallel.h"
+#include "base/rng.h"
 
 static const int64_t SHAPES[][3] = {/* M, K, N */
                                     {512, 512, 512}, {1024, 1024, 1024}, {2048, 2048, 2048},

@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "models/sasrec/app_common.h"
+#include "models/sasrec/cli/common.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/train.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 
 int main(int argc, char **argv) {
     RunConfig c = config_defaults();

@@ -7,7 +7,7 @@
 
 #include "models/sasrec/model.h"
 #include "nn/checkpoint.h"
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "models/sasrec/config.h"
+#include "models/sasrec/cli/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "models/sasrec/batch.h"
-#include "models/sasrec/dataset.h"
-#include "models/sasrec/idmap.h"
-#include "models/sasrec/sample.h"
+#include "models/sasrec/data/dataset.h"
+#include "models/sasrec/data/idmap.h"
+#include "models/sasrec/data/sample.h"
 
 #define REQUIRE(cond)                                                                                                  \
     do {                                                                                                               \

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/sasrec/dataset.h"
-#include "models/sasrec/sample.h"
+#include "models/sasrec/data/dataset.h"
+#include "models/sasrec/data/sample.h"
 
 #define REQUIRE(cond)                                                                                                  \
     do {                                                                                                               \

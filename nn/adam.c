@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "nn/optim.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/rmath.h"
 
 AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0}; }

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 
 MultiHeadAttention mha_new(Module *m, const char *name, int64_t hidden, int heads, real attn_dropout, MaskKind mask) {
     char sub[256];

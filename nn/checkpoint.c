@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/safetensors.h"
+#include "io/safetensors.h"
 
 #define OPT_M       "optim.m."
 #define OPT_V       "optim.v."

@@ -9,7 +9,7 @@
 #define NN_CHECKPOINT_H
 
 #include "nn/optim.h"
-#include "tensor/error.h"
+#include "base/error.h"
 
 /* Writes m's parameters (and opt's state when opt is non-NULL) and n_meta
  * extra metadata strings to path atomically; -1 and a message on failure. */
@@ -21,7 +21,7 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err);
 
 typedef struct SafeTensors SafeTensors;
-/* checkpoint_load on a file already read (nn/safetensors.h); name stands for its path in messages. */
+/* checkpoint_load on a file already read (io/safetensors.h); name stands for its path in messages. */
 int checkpoint_apply(const SafeTensors *st, const char *name, Module *m, Adam *opt, NnError *err);
 
 #endif

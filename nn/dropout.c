@@ -1,7 +1,7 @@
 #include "nn/dropout.h"
 
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 
 Dropout dropout_new(real p) {
     NN_CHECK(p >= 0 && p < 1, "dropout_new", "probability %g outside [0, 1)", (double)p);

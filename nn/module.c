@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 
 void module_init(Module *m, uint64_t seed) {
     memset(m, 0, sizeof *m);

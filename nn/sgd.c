@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "nn/optim.h"
-#include "tensor/error.h"
+#include "base/error.h"
 
 Sgd *sgd_new(Module *m, SgdConfig cfg) {
     NN_CHECK(cfg.lr >= 0 && cfg.momentum >= 0 && (!cfg.nesterov || (cfg.momentum > 0 && cfg.dampening == 0)), "sgd_new",

@@ -1,10 +1,10 @@
 /* Elementwise kernels: unary ops and binary ops with numpy broadcasting. */
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
-#include "tensor/simd.h"
+#include "base/simd.h"
 
 const char *unary_op_name(UnaryOp op) {
     static const char *names[] = {"neg",  "exp",  "log",        "sqrt",       "tanh",      "sigmoid",

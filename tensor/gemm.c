@@ -20,10 +20,10 @@
 #include <omp.h>
 #endif
 
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 
 /* Below this many multiply-adds a product runs in the calling thread: a
  * parallel region costs about 1.5 us, and 64 x 64 x 64 (this threshold) takes

@@ -1,5 +1,5 @@
 /* Batched matmul over gemm: batch dims broadcast, transposes are strides. */
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 
 void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate) {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 
 typedef struct {
     int n;                          /* number of reduced dims */

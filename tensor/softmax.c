@@ -1,8 +1,8 @@
 /* Softmax and log-softmax over the last dim, one row per thread. */
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
-#include "tensor/simd.h"
+#include "base/simd.h"
 
 static void check_rows(const char *op, const Tensor *out, const Tensor *x) {
     char s1[128], s2[128];

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 
 /* ---- shape ---- */
 

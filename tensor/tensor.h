@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #include "tensor/real.h"
-#include "tensor/rng.h"
+#include "base/rng.h"
 
 #define TENSOR_MAX_DIMS 6
 

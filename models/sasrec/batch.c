@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/sasrec/textfile.h"
-#include "tensor/rng.h"
+#include "io/textfile.h"
+#include "base/rng.h"
 
 /* Domains keep the streams of one seed apart: negatives, shuffles (and whatever else uses the seed). */
 #define DOMAIN_NEGATIVES 0x4E45474154495645ull /* "NEGATIVE" */

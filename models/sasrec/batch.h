@@ -21,8 +21,8 @@
 
 #include <stdint.h>
 
-#include "models/sasrec/dataset.h"
-#include "tensor/error.h"
+#include "models/sasrec/data/dataset.h"
+#include "base/error.h"
 
 typedef enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, SPLIT_SUBMIT } Split;
 

@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "autograd/ops.h"
-#include "tensor/error.h"
+#include "base/error.h"
 #include "tensor/kernels.h"
-#include "tensor/parallel.h"
-#include "tensor/simd.h"
+#include "base/parallel.h"
+#include "base/simd.h"
 
 /* The rank of the answer among candidates: how many other candidates score at
  * least as high. skip[j] marks items that never rank (full ranking). */

@@ -7,7 +7,7 @@
 #include "models/sasrec/batch.h"
 #include "models/sasrec/metrics.h"
 #include "models/sasrec/model.h"
-#include "models/sasrec/sample.h"
+#include "models/sasrec/data/sample.h"
 
 typedef enum {
     SEEN_EXCLUDE, /* items of the model input never rank (the default) */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "nn/loss.h"
-#include "tensor/error.h"
+#include "base/error.h"
 
 SasrecConfig sasrec_default_config(void) {
     return (SasrecConfig){.n_items = 0,

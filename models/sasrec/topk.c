@@ -2,7 +2,7 @@
 
 #include <stdlib.h>
 
-#include "tensor/error.h"
+#include "base/error.h"
 
 /* A min-heap of (score, index) by "worse first": the root is the entry that
  * leaves first when a better one arrives. */

@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "models/sasrec/curve.h"
+#include "models/sasrec/cli/curve.h"
 #include "nn/checkpoint.h"
-#include "tensor/parallel.h"
+#include "base/parallel.h"
 
 double train_now(void) {
     struct timespec ts;

@@ -3,7 +3,7 @@
 #ifndef SASREC_TRAIN_H
 #define SASREC_TRAIN_H
 
-#include "models/sasrec/config.h"
+#include "models/sasrec/cli/config.h"
 #include "models/sasrec/eval.h"
 
 typedef enum {

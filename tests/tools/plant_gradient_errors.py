@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Plants a 1% error in the backward pass of each op, one at a time, and
-checks that the gradient-check suites (tests/grad_ops.c, tests/grad_nn.c)
+checks that the gradient-check suites (tests/autograd/grad_ops.c, tests/nn/grad_nn.c)
 fail for every one of them; then restores the source.
 
     python3 tests/tools/plant_gradient_errors.py        # from the repository root
@@ -77,7 +77,7 @@ def run(cmd):
 
 def main():
     build = "build/mutants"
-    tests = f"{build}/tests/grad_ops {build}/tests/grad_nn"
+    tests = f"{build}/tests/autograd/grad_ops {build}/tests/nn/grad_nn"
     base = run(f"make -s BUILD={build} {tests}")
     if base.returncode != 0:
         sys.exit("the unmutated build failed:\n" + base.stdout)

@@ -1,0 +1,96 @@
+#include "base/arena.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+
+typedef struct Block {
+    struct Block *prev; /* the block filled before this one */
+    size_t size;        /* usable bytes after the header */
+    size_t used;
+    unsigned char *mem; /* 64-byte aligned */
+} Block;
+
+struct Arena {
+    Block *top;        /* the block being filled */
+    size_t used;       /* bytes handed out since reset, all blocks */
+    size_t high_water; /* max of used */
+    size_t reserved;   /* sum of block sizes */
+};
+
+static Block *block_new(size_t size) {
+    Block *b = nn_malloc(sizeof *b);
+    b->mem = nn_aligned_alloc(size);
+    b->size = size;
+    b->used = 0;
+    b->prev = NULL;
+    return b;
+}
+
+static void block_free_chain(Block *b) {
+    while (b) {
+        Block *prev = b->prev;
+        free(b->mem);
+        free(b);
+        b = prev;
+    }
+}
+
+Arena *arena_new(size_t initial_bytes) {
+    Arena *a = nn_calloc(1, sizeof *a);
+    size_t size = initial_bytes < 4096 ? 4096 : initial_bytes;
+    a->top = block_new(size);
+    a->reserved = size;
+    return a;
+}
+
+void *arena_alloc(Arena *a, size_t bytes) {
+    size_t need = (bytes + 63) & ~(size_t)63;
+    if (need == 0) need = 64;
+    Block *b = a->top;
+    if (b->used + need > b->size) {
+        size_t size = b->size * 2;
+        if (size < need) size = need;
+        Block *nb = block_new(size);
+        nb->prev = b;
+        a->top = nb;
+        a->reserved += size;
+        b = nb;
+    }
+    void *p = b->mem + b->used;
+    b->used += need;
+    a->used += need;
+    if (a->used > a->high_water) a->high_water = a->used;
+    return p;
+}
+
+void *arena_calloc(Arena *a, size_t bytes) {
+    void *p = arena_alloc(a, bytes);
+    memset(p, 0, bytes);
+    return p;
+}
+
+void arena_reset(Arena *a) {
+    if (a->top->prev) {
+        /* Several blocks: replace them by one that holds the whole step. */
+        block_free_chain(a->top);
+        a->top = block_new(a->high_water);
+        a->reserved = a->high_water;
+    }
+    a->top->used = 0;
+    a->used = 0;
+}
+
+size_t arena_used(const Arena *a) { return a->used; }
+
+size_t arena_high_water(const Arena *a) { return a->high_water; }
+
+size_t arena_reserved(const Arena *a) { return a->reserved; }
+
+void arena_free(Arena *a) {
+    if (!a) return;
+    block_free_chain(a->top);
+    free(a);
+}

@@ -1,0 +1,42 @@
+#include "base/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int nn_fail(NnError *err, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void nn_abort(const char *op, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "nn: %s: ", op);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+
+static void *check_alloc(void *p, size_t bytes) {
+    if (!p && bytes) nn_abort("alloc", "out of memory allocating %zu bytes", bytes);
+    return p;
+}
+
+void *nn_malloc(size_t bytes) { return check_alloc(malloc(bytes ? bytes : 1), bytes); }
+
+void *nn_calloc(size_t n, size_t size) { return check_alloc(calloc(n ? n : 1, size ? size : 1), n * size); }
+
+void *nn_realloc(void *p, size_t bytes) { return check_alloc(realloc(p, bytes ? bytes : 1), bytes); }
+
+void *nn_aligned_alloc(size_t bytes) {
+    size_t rounded = (bytes + 63) / 64 * 64;
+    return check_alloc(aligned_alloc(64, rounded ? rounded : 64), bytes);
+}

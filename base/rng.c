@@ -1,0 +1,159 @@
+#include "base/rng.h"
+
+#include <math.h>
+
+/* Philox4x32 with 10 rounds (Salmon et al., SC'11; the Random123 constants). */
+#define PHILOX_M0 0xD2511F53ull
+#define PHILOX_M1 0xCD9E8D57ull
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+void philox4x32(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t out[4]) {
+    uint32_t c0 = (uint32_t)counter_lo, c1 = (uint32_t)(counter_lo >> 32);
+    uint32_t c2 = (uint32_t)counter_hi, c3 = (uint32_t)(counter_hi >> 32);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * c0;
+        uint64_t p1 = (uint64_t)PHILOX_M1 * c2;
+        uint32_t hi0 = (uint32_t)(p0 >> 32), lo0 = (uint32_t)p0;
+        uint32_t hi1 = (uint32_t)(p1 >> 32), lo1 = (uint32_t)p1;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+/* Batches of blocks in 64-bit vector lanes: _mm*_mul_epu32 multiplies the low
+ * 32 bits of each lane into a full 64-bit product, which is Philox's round. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+__attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo,
+                                                                       int64_t n, uint32_t *out) {
+    const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
+    const __m512i mask = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i c2 = _mm512_set1_epi64((uint32_t)counter_hi), c3 = _mm512_set1_epi64(counter_hi >> 32);
+    int64_t b0 = 0;
+    for (; b0 + 8 <= n; b0 += 8) {
+        __m512i c = _mm512_add_epi64(_mm512_set1_epi64((long long)(lo + (uint64_t)b0)), step);
+        __m512i x0 = _mm512_and_si512(c, mask), x1 = _mm512_srli_epi64(c, 32), x2 = c2, x3 = c3;
+        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+        for (int round = 0; round < 10; round++) {
+            __m512i p0 = _mm512_mul_epu32(x0, m0), p1 = _mm512_mul_epu32(x2, m1);
+            __m512i y0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(k0));
+            __m512i y2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(k1));
+            x1 = _mm512_and_si512(p1, mask);
+            x3 = _mm512_and_si512(p0, mask);
+            x0 = y0;
+            x2 = y2;
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        uint64_t w0[8], w1[8], w2[8], w3[8];
+        _mm512_storeu_si512(w0, x0);
+        _mm512_storeu_si512(w1, x1);
+        _mm512_storeu_si512(w2, x2);
+        _mm512_storeu_si512(w3, x3);
+        for (int l = 0; l < 8; l++) {
+            uint32_t *o = out + 4 * (b0 + l);
+            o[0] = (uint32_t)w0[l];
+            o[1] = (uint32_t)w1[l];
+            o[2] = (uint32_t)w2[l];
+            o[3] = (uint32_t)w3[l];
+        }
+    }
+    return b0;
+}
+
+__attribute__((target("avx2"))) static int64_t philox_blocks_avx2(uint64_t key, uint64_t counter_hi, uint64_t lo,
+                                                                  int64_t n, uint32_t *out) {
+    const __m256i m0 = _mm256_set1_epi64x(PHILOX_M0), m1 = _mm256_set1_epi64x(PHILOX_M1);
+    const __m256i mask = _mm256_set1_epi64x(0xffffffff), step = _mm256_set_epi64x(3, 2, 1, 0);
+    const __m256i c2 = _mm256_set1_epi64x((uint32_t)counter_hi), c3 = _mm256_set1_epi64x((long long)(counter_hi >> 32));
+    int64_t b0 = 0;
+    for (; b0 + 4 <= n; b0 += 4) {
+        __m256i c = _mm256_add_epi64(_mm256_set1_epi64x((long long)(lo + (uint64_t)b0)), step);
+        __m256i x0 = _mm256_and_si256(c, mask), x1 = _mm256_srli_epi64(c, 32), x2 = c2, x3 = c3;
+        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+        for (int round = 0; round < 10; round++) {
+            __m256i p0 = _mm256_mul_epu32(x0, m0), p1 = _mm256_mul_epu32(x2, m1);
+            __m256i y0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), x1), _mm256_set1_epi64x(k0));
+            __m256i y2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), x3), _mm256_set1_epi64x(k1));
+            x1 = _mm256_and_si256(p1, mask);
+            x3 = _mm256_and_si256(p0, mask);
+            x0 = y0;
+            x2 = y2;
+            k0 += PHILOX_W0;
+            k1 += PHILOX_W1;
+        }
+        uint64_t w0[4], w1[4], w2[4], w3[4];
+        _mm256_storeu_si256((__m256i *)w0, x0);
+        _mm256_storeu_si256((__m256i *)w1, x1);
+        _mm256_storeu_si256((__m256i *)w2, x2);
+        _mm256_storeu_si256((__m256i *)w3, x3);
+        for (int l = 0; l < 4; l++) {
+            uint32_t *o = out + 4 * (b0 + l);
+            o[0] = (uint32_t)w0[l];
+            o[1] = (uint32_t)w1[l];
+            o[2] = (uint32_t)w2[l];
+            o[3] = (uint32_t)w3[l];
+        }
+    }
+    return b0;
+}
+#endif
+
+void philox4x32_blocks(uint64_t key, uint64_t counter_hi, uint64_t lo, int64_t n, uint32_t *out) {
+    int64_t done = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (__builtin_cpu_supports("avx512f"))
+        done = philox_blocks_avx512(key, counter_hi, lo, n, out);
+    else if (__builtin_cpu_supports("avx2"))
+        done = philox_blocks_avx2(key, counter_hi, lo, n, out);
+#endif
+    for (int64_t b = done; b < n; b++) philox4x32(key, counter_hi, lo + (uint64_t)b, out + 4 * b);
+}
+
+Rng rng_new(uint64_t seed, uint64_t stream) {
+    Rng r = {.seed = seed, .stream = stream, .index = 0, .avail = 0};
+    return r;
+}
+
+uint32_t rng_u32(Rng *r) {
+    if (r->avail == 0) {
+        philox4x32(r->seed, r->stream, r->index++, r->buf);
+        r->avail = 4;
+    }
+    return r->buf[--r->avail];
+}
+
+uint64_t rng_u64(Rng *r) {
+    uint64_t hi = rng_u32(r);
+    return hi << 32 | rng_u32(r);
+}
+
+double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+uint64_t rng_below(Rng *r, uint64_t n) {
+    /* Rejection on the top of the 64-bit range keeps every value equally likely. */
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do {
+        x = rng_u64(r);
+    } while (x >= limit);
+    return x % n;
+}
+
+double rng_normal(Rng *r) {
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * 3.14159265358979323846 * u2);
+}
+
+Rng rng_split(Rng *r) { return rng_new(r->seed, rng_u64(r)); }

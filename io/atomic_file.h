@@ -1,0 +1,44 @@
+/* Atomic file writing: the file at a path is either the old one or the
+ * complete new one, never a half-written mix, even if the process is killed
+ * or the machine loses power.
+ *
+ *     AtomicFile *af = atomic_open("run/model.safetensors", &err);
+ *     if (!af) return -1;
+ *     fprintf(atomic_stream(af), ...);
+ *     if (atomic_commit(af, &err)) return -1;   // af is released either way
+ *
+ * The data goes to a new temporary file "<path>.tmp.XXXXXX" in the target's
+ * folder (same file system, so the final rename is atomic). atomic_commit
+ * flushes it, fsyncs it, renames it over the target, then fsyncs the folder
+ * so that the rename itself survives a crash. Until the rename, the previous
+ * file at the path is untouched. A failed commit removes the temporary file
+ * and leaves the old file; only if the last step (the folder fsync) fails is
+ * the new file already in place when -1 comes back. atomic_abort drops the
+ * new contents instead.
+ *
+ * A process killed while writing leaves its temporary file behind. Each
+ * successful atomic_commit removes such leftovers for the same target: every
+ * writer holds an flock on its temporary file, so a leftover is one that can
+ * be locked (its writer is gone), and files still being written are never
+ * touched. New files get mode 0666 less the umask, as fopen would give. */
+#ifndef NN_ATOMIC_FILE_H
+#define NN_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "base/error.h"
+
+typedef struct AtomicFile AtomicFile;
+
+/* Starts writing a new version of path; NULL and a message naming the path and the OS error. */
+AtomicFile *atomic_open(const char *path, NnError *err);
+/* The stream to write the new contents to (binary; do not fclose it). */
+FILE *atomic_stream(AtomicFile *af);
+/* Makes the new contents the file at the path, durably; releases af. -1 and a message on failure. */
+int atomic_commit(AtomicFile *af, NnError *err);
+/* Drops the new contents: removes the temporary file and releases af. NULL is allowed. */
+void atomic_abort(AtomicFile *af);
+/* The target path af was opened for. */
+const char *atomic_path(const AtomicFile *af);
+
+#endif

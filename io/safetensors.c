@@ -1,0 +1,686 @@
+#include "io/safetensors.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/atomic_file.h"
+#include "io/json.h"
+
+static const struct {
+    const char *name;
+    int size;
+} DTYPES[ST_NDTYPES] = {
+    [ST_BOOL] = {"BOOL", 1}, [ST_U8] = {"U8", 1},   [ST_I8] = {"I8", 1},     [ST_U16] = {"U16", 2},
+    [ST_I16] = {"I16", 2},   [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_U32] = {"U32", 4},
+    [ST_I32] = {"I32", 4},   [ST_F32] = {"F32", 4}, [ST_U64] = {"U64", 8},   [ST_I64] = {"I64", 8},
+    [ST_F64] = {"F64", 8},
+};
+
+const char *st_dtype_name(StDtype d) {
+    NN_CHECK(d >= 0 && d < ST_NDTYPES, "st_dtype_name", "dtype %d out of range", (int)d);
+    return DTYPES[d].name;
+}
+
+int st_dtype_size(StDtype d) {
+    NN_CHECK(d >= 0 && d < ST_NDTYPES, "st_dtype_size", "dtype %d out of range", (int)d);
+    return DTYPES[d].size;
+}
+
+typedef struct {
+    const char *name; /* an Entry's */
+    int index;        /* into entries */
+} NameIndex;
+
+typedef struct {
+    char *name;
+    StDtype dtype;
+    int ndim;
+    int64_t *shape;      /* (ndim) */
+    uint64_t begin, end; /* byte range in the data section */
+} Entry;
+
+struct SafeTensors {
+    char *label;               /* the path, for messages */
+    unsigned char *buf;        /* the whole file (len) */
+    const unsigned char *data; /* the data section inside buf (data_len) */
+    uint64_t data_len;
+    int n;
+    Entry *entries;     /* (n) in header order */
+    NameIndex *by_name; /* (n) sorted by name, for lookups */
+    int n_meta;
+    char **meta_keys, **meta_values; /* (n_meta) in header order */
+};
+
+static char *dup_bytes(const char *s, size_t n) {
+    char *d = nn_malloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/* "[64, 64]" */
+static const char *shape_fmt(char *buf, size_t cap, int ndim, const int64_t *shape) {
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (o < cap) snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
+/* ---- little-endian bytes ---- */
+
+static uint16_t le16(const unsigned char *p) { return (uint16_t)(p[0] | p[1] << 8); }
+static uint32_t le32(const unsigned char *p) { return (uint32_t)le16(p) | (uint32_t)le16(p + 2) << 16; }
+static uint64_t le64(const unsigned char *p) { return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32; }
+
+static float f32_of_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* IEEE half to float; exact, since every half is a float. */
+static float f16_to_float(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = h >> 10 & 0x1F, man = h & 0x3FF;
+    if (exp == 0) { /* zero or subnormal: man * 2^-24 */
+        float f = ldexpf((float)man, -24);
+        return sign ? -f : f;
+    }
+    if (exp == 31) return f32_of_bits(sign | 0x7F800000u | man << 13); /* inf, NaN (payload kept) */
+    return f32_of_bits(sign | (exp + 127 - 15) << 23 | man << 13);
+}
+
+/* count elements of dtype at src (unaligned, little-endian) into out. */
+static void convert(StDtype dtype, const unsigned char *src, int64_t count, real *out) {
+    for (int64_t i = 0; i < count; i++) {
+        const unsigned char *p = src + i * DTYPES[dtype].size;
+        real v;
+        switch (dtype) {
+        case ST_BOOL: v = p[0] != 0; break;
+        case ST_U8: v = (real)p[0]; break;
+        case ST_I8: v = (real)(int8_t)p[0]; break;
+        case ST_U16: v = (real)le16(p); break;
+        case ST_I16: v = (real)(int16_t)le16(p); break;
+        case ST_F16: v = (real)f16_to_float(le16(p)); break;
+        case ST_BF16: v = (real)f32_of_bits((uint32_t)le16(p) << 16); break;
+        case ST_U32: v = (real)le32(p); break;
+        case ST_I32: v = (real)(int32_t)le32(p); break;
+        case ST_F32: v = (real)f32_of_bits(le32(p)); break;
+        case ST_U64: v = (real)le64(p); break;
+        case ST_I64: v = (real)(int64_t)le64(p); break;
+        case ST_F64: {
+            uint64_t u = le64(p);
+            double d;
+            memcpy(&d, &u, sizeof d);
+            v = (real)d;
+            break;
+        }
+        default: nn_abort("safetensors", "dtype %d out of range", (int)dtype);
+        }
+        out[i] = v;
+    }
+}
+
+/* ---- writing ---- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* Aborts if a string appears twice in names: the caller built the list. */
+static void check_unique(const char *what, int n, const char *const *names) {
+    if (n < 2) return;
+    const char **s = nn_malloc((size_t)n * sizeof *s + 1);
+    memcpy(s, names, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, cmp_str);
+    for (int i = 1; i < n; i++)
+        NN_CHECK(strcmp(s[i - 1], s[i]) != 0, "safetensors_write", "%s '%s' given twice", what, s[i]);
+    free(s);
+}
+
+/* -1 and a message if s is not UTF-8 (JSON cannot hold it). */
+static int check_utf8(const char *path, const char *what, const char *s, NnError *err) {
+    size_t n = strlen(s), ok = json_utf8_valid_len(s, n);
+    char pv[160];
+    if (ok == n) return 0;
+    return nn_fail(err, "%s: %s '%s' is not valid UTF-8 (byte %zu is 0x%02X)", path, what,
+                   json_preview(pv, sizeof pv, s, n), ok, (unsigned char)s[ok]);
+}
+
+/* The JSON header, padded with spaces so that the data section begins at a multiple of 8. */
+static char *build_header(int n, const char *const *names, const Tensor *const *tensors, int n_meta,
+                          const char *const *meta_keys, const char *const *meta_values, size_t *len) {
+    char *hdr = NULL;
+    FILE *h = open_memstream(&hdr, len);
+    NN_CHECK(h, "safetensors_write", "open_memstream failed: %s", strerror(errno));
+    putc('{', h);
+    if (n_meta) {
+        fputs("\"__metadata__\":{", h);
+        for (int i = 0; i < n_meta; i++) {
+            if (i) putc(',', h);
+            json_write_string(h, meta_keys[i], strlen(meta_keys[i]), NULL);
+            putc(':', h);
+            json_write_string(h, meta_values[i], strlen(meta_values[i]), NULL);
+        }
+        putc('}', h);
+    }
+    uint64_t offset = 0;
+    for (int i = 0; i < n; i++) {
+        const Tensor *t = tensors[i];
+        if (i || n_meta) putc(',', h);
+        json_write_string(h, names[i], strlen(names[i]), NULL);
+        fputs(":{\"dtype\":\"F32\",\"shape\":[", h);
+        for (int d = 0; d < t->ndim; d++) fprintf(h, d ? ",%lld" : "%lld", (long long)t->shape[d]);
+        uint64_t bytes = (uint64_t)t->numel * 4;
+        fprintf(h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset, (unsigned long long)(offset + bytes));
+        offset += bytes;
+    }
+    putc('}', h);
+    fflush(h);
+    for (size_t pad = (8 - *len % 8) % 8; pad; pad--) putc(' ', h);
+    NN_CHECK(fclose(h) == 0 && hdr, "safetensors_write", "building the header in memory failed");
+    return hdr;
+}
+
+/* t's elements in row-major order (any strides) as little-endian F32. */
+static void write_f32(FILE *f, const Tensor *t) {
+    unsigned char buf[16384];
+    size_t k = 0;
+    int64_t inner = t->ndim ? t->shape[t->ndim - 1] : 1, step = t->ndim ? t->stride[t->ndim - 1] : 1;
+    int64_t rows = inner ? t->numel / inner : 0;
+    for (int64_t r = 0; r < rows; r++) {
+        const real *row = t->data + tensor_offset_of(t, r * inner);
+        for (int64_t j = 0; j < inner; j++) {
+            float v = (float)row[j * step];
+            uint32_t u;
+            memcpy(&u, &v, sizeof u);
+            buf[k] = (unsigned char)u;
+            buf[k + 1] = (unsigned char)(u >> 8);
+            buf[k + 2] = (unsigned char)(u >> 16);
+            buf[k + 3] = (unsigned char)(u >> 24);
+            if ((k += 4) == sizeof buf) {
+                fwrite(buf, 1, k, f);
+                k = 0;
+            }
+        }
+    }
+    fwrite(buf, 1, k, f);
+}
+
+int safetensors_write(const char *path, int n, const char *const *names, const Tensor *const *tensors, int n_meta,
+                      const char *const *meta_keys, const char *const *meta_values, NnError *err) {
+    const char *op = "safetensors_write";
+    NN_CHECK(path && n >= 0 && n_meta >= 0, op, "bad arguments (path %p, %d tensors, %d metadata)", (const void *)path,
+             n, n_meta);
+    NN_CHECK(!n || (names && tensors), op, "NULL names or tensors for %d tensors", n);
+    NN_CHECK(!n_meta || (meta_keys && meta_values), op, "NULL metadata arrays for %d entries", n_meta);
+    for (int i = 0; i < n; i++) {
+        NN_CHECK(names[i] && names[i][0], op, "tensor %d has an empty name", i);
+        NN_CHECK(strcmp(names[i], "__metadata__") != 0, op, "tensor %d is named __metadata__, a reserved key", i);
+        NN_CHECK(tensors[i], op, "tensor '%s' is NULL", names[i]);
+        if (check_utf8(path, "tensor name", names[i], err)) return -1;
+    }
+    for (int i = 0; i < n_meta; i++) {
+        NN_CHECK(meta_keys[i] && meta_values[i], op, "metadata entry %d has a NULL key or value", i);
+        if (check_utf8(path, "metadata key", meta_keys[i], err) ||
+            check_utf8(path, "metadata value", meta_values[i], err))
+            return -1;
+    }
+    check_unique("tensor name", n, names);
+    check_unique("metadata key", n_meta, meta_keys);
+
+    size_t hlen;
+    char *hdr = build_header(n, names, tensors, n_meta, meta_keys, meta_values, &hlen);
+    AtomicFile *af = atomic_open(path, err);
+    if (!af) {
+        free(hdr);
+        return -1;
+    }
+    FILE *f = atomic_stream(af);
+    unsigned char len8[8];
+    for (int b = 0; b < 8; b++) len8[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
+    fwrite(len8, 1, 8, f);
+    fwrite(hdr, 1, hlen, f);
+    free(hdr);
+    for (int i = 0; i < n; i++) write_f32(f, tensors[i]);
+    /* Write errors are sticky on the stream; atomic_commit reports them. */
+    return atomic_commit(af, err);
+}
+
+/* ---- reading: checking the header ---- */
+
+typedef struct {
+    SafeTensors *st;
+    NnError *err;
+} Ctx;
+
+static int bad_length(const char *label, uint64_t header_len, uint64_t file_len, NnError *err) {
+    if (header_len > file_len - 8)
+        return nn_fail(err,
+                       "%s: header length %llu is more than the %llu bytes that follow it (a truncated file, or not "
+                       "a safetensors file)",
+                       label, (unsigned long long)header_len, (unsigned long long)(file_len - 8));
+    if (header_len > SAFETENSORS_MAX_HEADER)
+        return nn_fail(err, "%s: header length %llu is more than the limit of %llu bytes", label,
+                       (unsigned long long)header_len, (unsigned long long)SAFETENSORS_MAX_HEADER);
+    return 0;
+}
+
+/* 0 and *out = v if v is a non-negative integer (no fraction, no exponent); else -1. */
+static int get_uint(const Json *v, int64_t *out) {
+    return json_type(v) == JSON_NUMBER && !json_int64(v, out) && *out >= 0 ? 0 : -1;
+}
+
+/* "3.5", "-2", "a string": how a bad value looks, for messages. */
+static const char *describe(const Json *v, char *buf, size_t cap) {
+    if (json_type(v) == JSON_NUMBER) {
+        const char *t = json_number_text(v);
+        return json_preview(buf, cap, t, strlen(t));
+    }
+    snprintf(buf, cap, "a JSON %s", json_type_name(json_type(v)));
+    return buf;
+}
+
+static int read_metadata(Ctx *c, const Json *meta) {
+    SafeTensors *st = c->st;
+    char k[160], d[64];
+    if (json_type(meta) != JSON_OBJECT)
+        return nn_fail(c->err, "%s: __metadata__ is %s, expected an object of string values", st->label,
+                       describe(meta, d, sizeof d));
+    size_t m = json_count(meta);
+    st->meta_keys = nn_calloc(m, sizeof(char *));
+    st->meta_values = nn_calloc(m, sizeof(char *));
+    for (size_t i = 0; i < m; i++) {
+        size_t kl, vl;
+        const char *key = json_key_at(meta, i, &kl);
+        const char *val = json_string(json_value_at(meta, i), &vl);
+        json_preview(k, sizeof k, key, kl);
+        if (!val)
+            return nn_fail(c->err, "%s: __metadata__ value of key '%s' is %s, expected a string", st->label, k,
+                           describe(json_value_at(meta, i), d, sizeof d));
+        if (memchr(key, 0, kl) || memchr(val, 0, vl))
+            return nn_fail(c->err, "%s: __metadata__ entry '%s' contains a NUL character (\\u0000)", st->label, k);
+        st->meta_keys[i] = dup_bytes(key, kl);
+        st->meta_values[i] = dup_bytes(val, vl);
+        st->n_meta++;
+    }
+    return 0;
+}
+
+static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_t at, Entry *e) {
+    const char *L = c->st->label;
+    char nm[160], d[64], s1[256];
+    json_preview(nm, sizeof nm, key, klen);
+    if (!klen) return nn_fail(c->err, "%s: a tensor has an empty name (its entry is at byte %zu of the header)", L, at);
+    if (memchr(key, 0, klen))
+        return nn_fail(c->err, "%s: tensor '%s': the name contains a NUL character (\\u0000)", L, nm);
+    if (json_type(v) != JSON_OBJECT)
+        return nn_fail(c->err, "%s: tensor '%s': entry is %s, expected an object with dtype, shape and data_offsets", L,
+                       nm, describe(v, d, sizeof d));
+    for (size_t i = 0; i < json_count(v); i++) {
+        size_t n;
+        const char *k = json_key_at(v, i, &n);
+        /* lengths compared too: a key may hold a NUL */
+        if (!(n == 5 && !memcmp(k, "dtype", 5)) && !(n == 5 && !memcmp(k, "shape", 5)) &&
+            !(n == 12 && !memcmp(k, "data_offsets", 12)))
+            return nn_fail(c->err,
+                           "%s: tensor '%s': unexpected key '%s' (an entry has only dtype, shape and data_offsets)", L,
+                           nm, json_preview(d, sizeof d, k, n));
+    }
+    const Json *jd = json_get(v, "dtype"), *js = json_get(v, "shape"), *jo = json_get(v, "data_offsets");
+    const char *missing = !jd ? "dtype" : !js ? "shape" : !jo ? "data_offsets" : NULL;
+    if (missing) return nn_fail(c->err, "%s: tensor '%s': missing key '%s'", L, nm, missing);
+
+    size_t dl;
+    const char *ds = json_string(jd, &dl);
+    if (!ds)
+        return nn_fail(c->err, "%s: tensor '%s': dtype is %s, expected a string", L, nm, describe(jd, d, sizeof d));
+    int dt = -1;
+    for (int k = 0; k < ST_NDTYPES; k++)
+        if (strlen(DTYPES[k].name) == dl && memcmp(DTYPES[k].name, ds, dl) == 0) dt = k;
+    if (dt < 0)
+        return nn_fail(
+            c->err,
+            "%s: tensor '%s': unknown dtype '%s' (known: BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, "
+            "I64, F64)",
+            L, nm, json_preview(d, sizeof d, ds, dl));
+    e->dtype = (StDtype)dt;
+
+    if (json_type(js) != JSON_ARRAY)
+        return nn_fail(c->err, "%s: tensor '%s': shape is %s, expected an array of sizes", L, nm,
+                       describe(js, d, sizeof d));
+    if (json_count(js) > SAFETENSORS_MAX_DIMS)
+        return nn_fail(c->err, "%s: tensor '%s': shape has %zu dims, at most %d are supported", L, nm, json_count(js),
+                       SAFETENSORS_MAX_DIMS);
+    e->ndim = (int)json_count(js);
+    e->shape = nn_malloc((size_t)e->ndim * sizeof(int64_t) + 1);
+    /* numel, checked for overflow; zero sizes are left out of the check so that
+     * every stride a tensor of this shape would have fits too. */
+    uint64_t nonzero = 1, size = (uint64_t)DTYPES[dt].size;
+    int any_zero = 0;
+    for (int i = 0; i < e->ndim; i++) {
+        if (get_uint(json_at(js, (size_t)i), &e->shape[i]))
+            return nn_fail(c->err, "%s: tensor '%s': shape element %d is %s, expected a non-negative integer", L, nm, i,
+                           describe(json_at(js, (size_t)i), d, sizeof d));
+        uint64_t s = (uint64_t)e->shape[i];
+        if (!s)
+            any_zero = 1;
+        else if (nonzero > (uint64_t)INT64_MAX / size / s)
+            return nn_fail(c->err, "%s: tensor '%s': shape %s of %s is larger than 2^63 bytes", L, nm,
+                           shape_fmt(s1, sizeof s1, i + 1, e->shape), DTYPES[dt].name);
+        else
+            nonzero *= s;
+    }
+    uint64_t need = any_zero ? 0 : nonzero * size;
+
+    int64_t off[2];
+    if (json_type(jo) != JSON_ARRAY || json_count(jo) != 2 || get_uint(json_at(jo, 0), &off[0]) ||
+        get_uint(json_at(jo, 1), &off[1]))
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets must be two non-negative integers [begin, end]", L, nm);
+    e->begin = (uint64_t)off[0];
+    e->end = (uint64_t)off[1];
+    if (e->begin > e->end)
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", L, nm,
+                       (unsigned long long)e->begin, (unsigned long long)e->end);
+    if (e->end - e->begin != need)
+        return nn_fail(
+            c->err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu", L, nm,
+            (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
+            shape_fmt(s1, sizeof s1, e->ndim, e->shape), DTYPES[dt].name, (unsigned long long)need);
+    if (e->end > c->st->data_len)
+        return nn_fail(c->err,
+                       "%s: tensor '%s': data_offsets [%llu, %llu] go past the end of the data section (%llu bytes; is "
+                       "the file truncated?)",
+                       L, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
+                       (unsigned long long)c->st->data_len);
+    e->name = dup_bytes(key, klen);
+    return 0;
+}
+
+static int cmp_range(const void *a, const void *b) {
+    const Entry *x = *(const Entry *const *)a, *y = *(const Entry *const *)b;
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+/* The tensors, ordered by where they begin, must cover the data section exactly. */
+static int check_tiling(Ctx *c) {
+    SafeTensors *st = c->st;
+    const Entry **by = nn_malloc((size_t)st->n * sizeof *by + 1);
+    for (int i = 0; i < st->n; i++) by[i] = &st->entries[i];
+    qsort(by, (size_t)st->n, sizeof *by, cmp_range);
+    uint64_t at = 0;
+    const Entry *prev = NULL;
+    char a[160], b[160];
+    int rc = 0;
+    for (int i = 0; i < st->n && !rc; i++) {
+        const Entry *e = by[i];
+        json_preview(b, sizeof b, e->name, strlen(e->name));
+        if (prev) json_preview(a, sizeof a, prev->name, strlen(prev->name));
+        if (e->begin < at)
+            rc = nn_fail(c->err,
+                         "%s: tensors '%s' (data_offsets [%llu, %llu]) and '%s' (data_offsets [%llu, %llu]) overlap",
+                         st->label, a, (unsigned long long)prev->begin, (unsigned long long)prev->end, b,
+                         (unsigned long long)e->begin, (unsigned long long)e->end);
+        else if (e->begin > at && prev)
+            rc =
+                nn_fail(c->err,
+                        "%s: %llu bytes of the data section belong to no tensor: a gap between '%s' (ends at %llu) and "
+                        "'%s' (begins at %llu)",
+                        st->label, (unsigned long long)(e->begin - at), a, (unsigned long long)at, b,
+                        (unsigned long long)e->begin);
+        else if (e->begin > at)
+            rc =
+                nn_fail(c->err,
+                        "%s: %llu bytes of the data section belong to no tensor: the first tensor '%s' begins at %llu, "
+                        "not 0",
+                        st->label, (unsigned long long)e->begin, b, (unsigned long long)e->begin);
+        at = e->end;
+        prev = e;
+    }
+    if (!rc && at != st->data_len)
+        rc = nn_fail(c->err,
+                     "%s: the data section is %llu bytes, but the tensors end at %llu: %llu bytes at the end belong to "
+                     "no tensor",
+                     st->label, (unsigned long long)st->data_len, (unsigned long long)at,
+                     (unsigned long long)(st->data_len - at));
+    free(by);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const NameIndex *)a)->name, ((const NameIndex *)b)->name);
+}
+
+static int check(SafeTensors *st, size_t len, NnError *err) {
+    Ctx c = {st, err};
+    if (len < 8)
+        return nn_fail(err, "%s: %zu bytes, too short for a safetensors file (it begins with an 8-byte header length)",
+                       st->label, len);
+    uint64_t hl = le64(st->buf);
+    if (bad_length(st->label, hl, len, err)) return -1;
+    if (hl == 0) return nn_fail(err, "%s: the header is empty, expected a JSON object", st->label);
+    if (st->buf[8] != '{')
+        return nn_fail(err, "%s: the header must be a JSON object beginning with '{', found byte 0x%02X", st->label,
+                       st->buf[8]);
+    st->data = st->buf + 8 + hl;
+    st->data_len = len - 8 - hl;
+    NnError jerr;
+    JsonLimits lim = {.max_bytes = SAFETENSORS_MAX_HEADER, .max_depth = 8};
+    JsonDoc *doc = json_parse((const char *)st->buf + 8, hl, &lim, &jerr);
+    if (!doc) return nn_fail(err, "%s: header: %s", st->label, jerr.msg);
+    const Json *root = json_root(doc);
+    size_t m = json_count(root);
+    int rc = 0;
+    if (m > INT_MAX) rc = nn_fail(err, "%s: the header lists %zu tensors, more than supported", st->label, m);
+    st->entries = nn_calloc(m, sizeof(Entry));
+    for (size_t i = 0; i < m && !rc; i++) {
+        size_t kl;
+        const char *key = json_key_at(root, i, &kl);
+        const Json *v = json_value_at(root, i);
+        if (kl == 12 && memcmp(key, "__metadata__", 12) == 0)
+            rc = read_metadata(&c, v);
+        else if (!(rc = read_entry(&c, key, kl, v, json_offset(v), &st->entries[st->n])))
+            st->n++;
+        else
+            free(st->entries[st->n].shape); /* the failed entry is not counted, so free its shape here */
+    }
+    json_free(doc);
+    if (!rc) rc = check_tiling(&c);
+    if (!rc) {
+        st->by_name = nn_malloc((size_t)st->n * sizeof *st->by_name + 1);
+        for (int i = 0; i < st->n; i++) st->by_name[i] = (NameIndex){st->entries[i].name, i};
+        qsort(st->by_name, (size_t)st->n, sizeof *st->by_name, cmp_name);
+    }
+    return rc;
+}
+
+/* Takes ownership of buf. */
+static SafeTensors *parse_owned(unsigned char *buf, size_t len, const char *label, NnError *err) {
+    SafeTensors *st = nn_calloc(1, sizeof *st);
+    st->label = dup_bytes(label, strlen(label));
+    st->buf = buf;
+    if (check(st, len, err)) {
+        safetensors_free(st);
+        return NULL;
+    }
+    return st;
+}
+
+SafeTensors *safetensors_parse(const void *buf, size_t len, NnError *err) {
+    NN_CHECK(buf || !len, "safetensors_parse", "NULL buffer of %zu bytes", len);
+    unsigned char *copy = nn_malloc(len + 1);
+    if (len) memcpy(copy, buf, len);
+    return parse_owned(copy, len, "safetensors data", err);
+}
+
+SafeTensors *safetensors_read(const char *path, NnError *err) {
+    NN_CHECK(path, "safetensors_read", "NULL path");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat sb;
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    if (fstat(fileno(f), &sb) != 0) {
+        nn_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+        goto fail;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        nn_fail(err, "%s: not a regular file", path);
+        goto fail;
+    }
+    if ((uint64_t)sb.st_size > SAFETENSORS_MAX_FILE || (uint64_t)sb.st_size > SIZE_MAX - 1) {
+        nn_fail(err, "%s: %llu bytes, more than the %llu bytes this reader loads into memory", path,
+                (unsigned long long)sb.st_size, (unsigned long long)SAFETENSORS_MAX_FILE);
+        goto fail;
+    }
+    size = (size_t)sb.st_size;
+    /* Check the header length before reading what may be a large file of another kind. */
+    unsigned char head[8];
+    if (size >= 8) {
+        if (fread(head, 1, 8, f) != 8 || fseek(f, 0, SEEK_SET) != 0) {
+            nn_fail(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "the file shrank while reading");
+            goto fail;
+        }
+        if (bad_length(path, le64(head), size, err)) goto fail;
+    }
+    buf = malloc(size + 1);
+    if (!buf) {
+        nn_fail(err, "%s: out of memory reading %zu bytes", path, size);
+        goto fail;
+    }
+    if (fread(buf, 1, size, f) != size) {
+        nn_fail(err, "%s: cannot read: %s", path, ferror(f) ? strerror(errno) : "the file shrank while reading");
+        goto fail;
+    }
+    fclose(f);
+    return parse_owned(buf, size, path, err);
+fail:
+    free(buf);
+    fclose(f);
+    return NULL;
+}
+
+void safetensors_free(SafeTensors *st) {
+    if (!st) return;
+    for (int i = 0; i < st->n; i++) {
+        free(st->entries[i].name);
+        free(st->entries[i].shape);
+    }
+    for (int i = 0; i < st->n_meta; i++) {
+        free(st->meta_keys[i]);
+        free(st->meta_values[i]);
+    }
+    free(st->meta_keys);
+    free(st->meta_values);
+    free(st->entries);
+    free(st->by_name);
+    free(st->buf);
+    free(st->label);
+    free(st);
+}
+
+/* ---- access ---- */
+
+static const Entry *entry(const SafeTensors *st, int i, const char *op) {
+    NN_CHECK(st && i >= 0 && i < st->n, op, "tensor index %d out of range (%d tensors)", i, st ? st->n : 0);
+    return &st->entries[i];
+}
+
+int safetensors_count(const SafeTensors *st) { return st->n; }
+
+int safetensors_find(const SafeTensors *st, const char *name) {
+    int lo = 0, hi = st->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2, c = strcmp(st->by_name[mid].name, name);
+        if (!c) return st->by_name[mid].index;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+const char *safetensors_name(const SafeTensors *st, int i) { return entry(st, i, "safetensors_name")->name; }
+
+StDtype safetensors_dtype(const SafeTensors *st, int i) { return entry(st, i, "safetensors_dtype")->dtype; }
+
+int safetensors_shape(const SafeTensors *st, int i, const int64_t **shape) {
+    const Entry *e = entry(st, i, "safetensors_shape");
+    if (shape) *shape = e->shape;
+    return e->ndim;
+}
+
+const void *safetensors_raw(const SafeTensors *st, int i, size_t *bytes) {
+    const Entry *e = entry(st, i, "safetensors_raw");
+    if (bytes) *bytes = (size_t)(e->end - e->begin);
+    return st->data + e->begin;
+}
+
+int safetensors_meta_count(const SafeTensors *st) { return st->n_meta; }
+
+void safetensors_meta_at(const SafeTensors *st, int i, const char **key, const char **value) {
+    NN_CHECK(i >= 0 && i < st->n_meta, "safetensors_meta_at", "index %d out of range (%d entries)", i, st->n_meta);
+    if (key) *key = st->meta_keys[i];
+    if (value) *value = st->meta_values[i];
+}
+
+const char *safetensors_meta(const SafeTensors *st, const char *key) {
+    for (int i = 0; i < st->n_meta; i++)
+        if (strcmp(st->meta_keys[i], key) == 0) return st->meta_values[i];
+    return NULL;
+}
+
+static const Entry *find_or_fail(const SafeTensors *st, const char *name, NnError *err) {
+    int i = safetensors_find(st, name);
+    if (i >= 0) return &st->entries[i];
+    char nm[160];
+    nn_fail(err, "%s: no tensor named '%s' (the file holds %d tensors)", st->label,
+            json_preview(nm, sizeof nm, name, strlen(name)), st->n);
+    return NULL;
+}
+
+int safetensors_load_into(const SafeTensors *st, const char *name, Tensor *dst, NnError *err) {
+    NN_CHECK(st && name && dst, "safetensors_load_into", "NULL argument");
+    const Entry *e = find_or_fail(st, name, err);
+    if (!e) return -1;
+    if (!shape_equal(e->ndim, e->shape, dst->ndim, dst->shape)) {
+        char nm[160], s1[256], s2[256];
+        return nn_fail(err, "%s: tensor '%s' has shape %s, but the destination has shape %s", st->label,
+                       json_preview(nm, sizeof nm, name, strlen(name)), shape_fmt(s1, sizeof s1, e->ndim, e->shape),
+                       shape_fmt(s2, sizeof s2, dst->ndim, dst->shape));
+    }
+    if (tensor_is_contiguous(dst)) {
+        convert(e->dtype, st->data + e->begin, dst->numel, dst->data);
+    } else {
+        real *tmp = nn_malloc((size_t)dst->numel * sizeof(real) + 1);
+        convert(e->dtype, st->data + e->begin, dst->numel, tmp);
+        Tensor src = tensor_wrap(tmp, dst->ndim, dst->shape);
+        tensor_copy(dst, &src);
+        free(tmp);
+    }
+    return 0;
+}
+
+Tensor *safetensors_load(const SafeTensors *st, const char *name, NnError *err) {
+    NN_CHECK(st && name, "safetensors_load", "NULL argument");
+    const Entry *e = find_or_fail(st, name, err);
+    if (!e) return NULL;
+    if (e->ndim > TENSOR_MAX_DIMS) {
+        char nm[160], s1[256];
+        nn_fail(err, "%s: tensor '%s' has shape %s, more than the %d dims a Tensor holds", st->label,
+                json_preview(nm, sizeof nm, name, strlen(name)), shape_fmt(s1, sizeof s1, e->ndim, e->shape),
+                TENSOR_MAX_DIMS);
+        return NULL;
+    }
+    Tensor *t = tensor_zeros(e->ndim, e->shape);
+    convert(e->dtype, st->data + e->begin, t->numel, t->data);
+    return t;
+}

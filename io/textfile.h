@@ -1,0 +1,58 @@
+/* Text input files: read whole into memory, checked once, walked line by line.
+ *
+ * Every data file (interactions, sample files, id lists) goes through here, so
+ * the byte-level rules are the same everywhere: a leading UTF-8 byte order
+ * mark is skipped; lines end with LF or CRLF; NUL bytes, invalid UTF-8 and
+ * control characters (other than tab) are refused with the line and column.
+ * Lines may be of any length. Line numbers count from 1 and include blank
+ * lines, so they match what an editor shows. */
+#ifndef SASREC_TEXTFILE_H
+#define SASREC_TEXTFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/error.h"
+
+typedef struct {
+    const char *name; /* for messages: the path, or the name given to textfile_wrap */
+    const char *data; /* (size) the bytes after any byte order mark; not NUL-terminated */
+    size_t size;
+    char *owned; /* the buffer read by textfile_read, else NULL */
+} TextFile;
+
+typedef struct {
+    const char *p; /* (len) the line without its line end and trailing spaces, tabs, CRs */
+    size_t len;
+    int64_t number; /* 1-based line number */
+} TextLine;
+
+typedef struct {
+    const TextFile *file;
+    size_t pos;     /* offset of the next line */
+    int64_t number; /* number of the last line returned */
+} LineReader;
+
+/* Reads the file at path into out; -1 with "cannot open/read PATH: reason" on failure. */
+int textfile_read(const char *path, TextFile *out, NnError *err);
+/* Wraps bytes already in memory (not copied; not freed by textfile_free). */
+void textfile_wrap(const char *name, const char *data, size_t size, TextFile *out);
+/* Releases what textfile_read allocated. */
+void textfile_free(TextFile *f);
+/* Refuses NUL bytes, invalid UTF-8, control characters and lone CRs, naming line and column. */
+int textfile_check(const TextFile *f, NnError *err);
+
+/* A reader positioned before the first line. */
+LineReader textfile_lines(const TextFile *f);
+/* The next line (blank ones included); 0 at the end of the file. */
+int textfile_next(LineReader *r, TextLine *line);
+/* Whether the line holds nothing but spaces and tabs. */
+int textfile_blank(const TextLine *line);
+/* The next non-blank line; 0 at the end of the file. */
+int textfile_next_nonblank(LineReader *r, TextLine *line);
+
+/* Writes at most max bytes of s into out (size >= max + 8) for a message:
+ * printable text as is, other bytes as \xNN, "..." when cut. */
+const char *textfile_quote(const char *s, size_t len, char *out, size_t max);
+
+#endif

@@ -1,0 +1,138 @@
+#include "models/sasrec/cli/common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "models/sasrec/data/synthetic.h"
+#include "io/atomic_file.h"
+#include "base/parallel.h"
+
+int app_fail(const char *cmd, const NnError *err, int code) {
+    fprintf(stderr, "sasrec %s: %s\n", cmd, err->msg);
+    return code;
+}
+
+int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConfig *c,
+              int (*table)(RunConfig *, Flag *)) {
+    Flag flags[CONFIG_MAX_FLAGS];
+    int n = table(c, flags), help = 0;
+    NnError err;
+    if (flags_parse(cmd, argc, argv, flags, n, &help, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
+    if (help) {
+        flags_print_help(stdout, usage, flags, n);
+        return 0;
+    }
+    if (config_check(c, cmd, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
+    nn_set_threads((int)c->threads);
+    return APP_CONTINUE;
+}
+
+int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err) {
+    struct stat st;
+    if (stat(path, &st) != 0) return nn_fail(err, "%s: %s %s: %s", cmd, flag, path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) return nn_fail(err, "%s: %s %s is a folder, expected a file", cmd, flag, path);
+    FILE *f = fopen(path, "rb");
+    if (!f) return nn_fail(err, "%s: %s %s: %s", cmd, flag, path, strerror(errno));
+    fclose(f);
+    return 0;
+}
+
+int app_check_model_dir(const char *cmd, const char *dir, NnError *err) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return nn_fail(err, "%s: --model %s: %s", cmd, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return nn_fail(err, "%s: --model %s is not a folder (give the folder sasrec train wrote)", cmd, dir);
+    const char *needed[] = {CONFIG_FILE, MODEL_FILE};
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        config_path(path, sizeof path, dir, needed[i]);
+        if (stat(path, &st) != 0)
+            return nn_fail(err, "%s: --model %s holds no %s (is it a folder written by sasrec train?)", cmd, dir,
+                           needed[i]);
+    }
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+    char buf[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof buf) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err) {
+    NnError e;
+    AtomicFile *af = atomic_open(path, &e); /* creates, then drops, a temporary file beside path */
+    if (!af) return nn_fail(err, "%s: %s %s cannot be written: %s", cmd, flag, path, e.msg);
+    atomic_abort(af);
+    return 0;
+}
+
+int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err) {
+    struct stat st;
+    if (created) *created = stat(dir, &st) != 0;
+    if (make_dirs(dir) != 0)
+        return nn_fail(err, "%s: %s %s: cannot create the folder: %s", cmd, flag, dir, strerror(errno));
+    char probe[4096];
+    return app_check_output_file(cmd, flag, config_path(probe, sizeof probe, dir, CONFIG_FILE), err);
+}
+
+int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err) {
+    if (!c->data) {
+        SyntheticOptions so = synthetic_default_options();
+        if (synthetic_generate(&so, ds, err)) return -1;
+        if (!item_vocab) return 0;
+        /* a model trained on the synthetic data: its vocabulary must be the same */
+        if (item_vocab->n_items != ds->n_items) {
+            dataset_free(ds);
+            return nn_fail(err,
+                           "the model was not trained on the built-in synthetic data (%lld items, the data has %lld); "
+                           "give --data",
+                           (long long)item_vocab->n_items, (long long)ds->n_items);
+        }
+        return 0;
+    }
+    LoadOptions lo = dataset_default_options();
+    lo.format = (DataFormat)c->format;
+    lo.user_col = c->user_col;
+    lo.item_col = c->item_col;
+    lo.time_col = c->time_col;
+    lo.min_interactions = min_interactions;
+    return dataset_load(c->data, &lo, item_vocab, ds, err);
+}
+
+int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
+    if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
+    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, (uint64_t)c->sample_seed, out, err) == 0) return 0;
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",
+                   msg);
+}

@@ -1,0 +1,32 @@
+/* What the subcommands share: flags, input and output checks, data loading. */
+#ifndef SASREC_APP_COMMON_H
+#define SASREC_APP_COMMON_H
+
+#include "models/sasrec/cli/config.h"
+#include "models/sasrec/data/dataset.h"
+#include "models/sasrec/data/sample.h"
+
+#define APP_CONTINUE -1 /* app_parse: go on with the command */
+
+/* Parses argv with the table of cmd into c (defaults already in c). Returns
+ * APP_CONTINUE, 0 after printing --help, or 2 after printing the error. */
+int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConfig *c,
+              int (*table)(RunConfig *, Flag *));
+/* 0 if path is a readable regular file; else a message naming flag and path. */
+int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err);
+/* 0 if dir is a model folder written by sasrec train (it holds config.json and the model). */
+int app_check_model_dir(const char *cmd, const char *dir, NnError *err);
+/* Creates dir (and its parents) if needed and checks that files can be written in it;
+ * *created (may be NULL) tells whether dir itself was made now. */
+int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err);
+/* Checks that a file can be created at path (its folder exists and is writable). */
+int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err);
+/* Loads c->data (or the built-in synthetic data when c->data is NULL) with
+ * users of at least min_interactions; item_vocab as in dataset_load. */
+int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err);
+/* The evaluation negatives: read from c->sample_file or generated from c->sample_seed. */
+int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err);
+/* Prints "sasrec <cmd>: <message>" to stderr and returns code. */
+int app_fail(const char *cmd, const NnError *err, int code);
+
+#endif

@@ -1,0 +1,54 @@
+/* sasrec eval */
+#include <stdio.h>
+
+#include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/model_dir.h"
+#include "models/sasrec/eval.h"
+#include "models/sasrec/train.h"
+
+static const char *USAGE = "usage: sasrec eval --model DIR [--data PATH] [flags]\n"
+                           "Evaluates a trained model on the test split (each user's last item) of --data (default:\n"
+                           "the data the model was trained on). The last line of stdout is a JSON object.";
+
+int app_eval(int argc, char **argv) {
+    RunConfig c = config_defaults();
+    int rc = app_parse("eval", USAGE, argc, argv, &c, config_eval_flags);
+    if (rc != APP_CONTINUE) return rc;
+    NnError err;
+    if (!c.model) {
+        fprintf(stderr, "sasrec eval: --model DIR is required (a folder written by sasrec train)\n");
+        return 2;
+    }
+    if (app_check_model_dir("eval", c.model, &err) || (c.data && app_check_input("eval", "--data", c.data, &err)) ||
+        (c.sample_file && app_check_input("eval", "--sample-file", c.sample_file, &err))) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
+    double started = train_now();
+    LoadedModel lm;
+    Dataset ds = {0};
+    SampleSet samples = {0};
+    int code = 1;
+    if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, 1);
+    if (app_load_data(&c, &lm.vocab, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
+    char summary[512];
+    dataset_summary(&ds, summary, sizeof summary);
+    printf("data: %s\n", summary);
+    if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
+    EvalOptions eo = {
+        .protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
+    Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &eo);
+    printf("{");
+    metrics_write_json(&m, stdout);
+    printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", protocol_name(m.protocol),
+           (long long)m.users, train_now() - started);
+    code = 0;
+    goto done;
+fail:
+    app_fail("eval", &err, code);
+done:
+    sample_free(&samples);
+    dataset_free(&ds);
+    app_free_model(&lm);
+    return code;
+}

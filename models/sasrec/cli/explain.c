@@ -1,0 +1,163 @@
+/* sasrec explain: one real batch through the model, stage by stage, with the
+ * shapes of the tensors involved (dense layout, as the seed's diagrams). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/common.h"
+#include "models/sasrec/batch.h"
+#include "models/sasrec/eval.h"
+
+static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
+                           "Prints the data flow of one training batch (the dataset fields, every stage of the model\n"
+                           "with its output shape, the loss) and of one evaluation batch (the scores). The shapes\n"
+                           "come from the tensors of that batch; --dot FILE writes the autograd graph of the step.";
+
+typedef struct {
+    int64_t B, L, H;
+} Layout;
+
+static void print_shape(const char *what, const char *shape) { printf("  %-52s %s\n", what, shape); }
+
+/* A tensor's shape, with rows of the dense layout (B * L) shown as (B, L, ...) and
+ * the common sizes named. */
+static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
+    char s[160];
+    if (t->ndim >= 1 && t->shape[0] == l->B * l->L) {
+        int n = snprintf(s, sizeof s, "(B=%lld, L=%lld", (long long)l->B, (long long)l->L);
+        if (t->ndim == 2) {
+            int64_t w = t->shape[1];
+            const char *name = w == l->H ? "H" : w == 3 * l->H ? "3H" : w == 4 * l->H ? "4H" : "";
+            snprintf(s + n, sizeof s - (size_t)n, ", %s%s%lld)", name, *name ? "=" : "", (long long)w);
+        } else {
+            snprintf(s + n, sizeof s - (size_t)n, ")");
+        }
+    } else {
+        shape_str(t->ndim, t->shape, s, sizeof s);
+    }
+    print_shape(what, s);
+}
+
+static void trace_stage(void *ctx, const char *stage, const Tensor *t) { print_tensor(ctx, stage, t); }
+
+int app_explain(int argc, char **argv) {
+    RunConfig c = config_defaults();
+    int rc = app_parse("explain", USAGE, argc, argv, &c, config_explain_flags);
+    if (rc != APP_CONTINUE) return rc;
+    NnError err;
+    if (c.data && app_check_input("explain", "--data", c.data, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
+    if (c.dot && app_check_output_file("explain", "--dot", c.dot, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
+    Dataset ds = {0};
+    if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) return app_fail("explain", &err, 1);
+    char summary[512], s1[160], s2[96];
+    dataset_summary(&ds, summary, sizeof summary);
+    int64_t B = c.batch < ds.n_users ? c.batch : ds.n_users, L = c.max_len, H = c.hidden;
+    printf("data: %s\n\n", summary);
+
+    NegSampler ns;
+    if (batch_neg_prepare(&ns, &ds, (uint64_t)c.seed, &err)) {
+        dataset_free(&ds);
+        return app_fail("explain", &err, 1);
+    }
+    SeqBatch b;
+    batch_alloc(&b, (int)B, (int)L);
+    int64_t *perm = nn_malloc((size_t)ds.n_users * sizeof *perm);
+    batch_shuffle((uint64_t)c.seed, 0, ds.n_users, perm);
+    batch_fill(&b, &ds, SPLIT_TRAIN, perm, (int)B, &ns, 0);
+    int64_t real_positions = 0;
+    for (int64_t i = 0; i < B; i++) real_positions += b.len[i];
+    printf("one training batch (epoch 0, the first %lld users of the shuffle)\n", (long long)B);
+    snprintf(s1, sizeof s1, "(B=%lld, L=%lld)", (long long)B, (long long)L);
+    print_shape("input_ids   s[:-3], left-padded with 0", s1);
+    print_shape("target_pos  s[1:-2], the next item at each position", s1);
+    print_shape("target_neg  one negative per real target", s1);
+    snprintf(s1, sizeof s1, "(B=%lld)", (long long)B);
+    print_shape("answer      s[-2] (valid) / s[-1] (test)", s1);
+    printf("  %lld of %lld positions are real items (%.1f%% padding)\n\n", (long long)real_positions,
+           (long long)(B * L), 100.0 * (double)(B * L - real_positions) / (double)(B * L));
+
+    SasrecConfig mc = config_model(&c, ds.n_items);
+    Sasrec s;
+    sasrec_init(&s, &mc, (uint64_t)c.seed);
+    Layout layout = {B, L, H};
+    printf("model (%lld parameters, %s-LayerNorm, %lld heads of %lld)\n", (long long)module_num_params(&s.m),
+           c.norm == NORM_POST ? "post" : "pre", (long long)c.heads, (long long)(H / c.heads));
+    print_tensor(&layout, "item embedding table (row 0: padding)", s.item_emb.weight);
+    print_tensor(&layout, "positional embedding table", s.pos_emb.weight);
+
+    Graph *g = graph_new();
+    Tokens t = sasrec_tokens(g, b.input, b.len, B, L, 0);
+    /* the additive mask the dense baseline adds to every head's scores: causal x key padding */
+    Tensor *mask = ag_new(g, NN_SHAPE(B, 1, L, L));
+    int64_t masked = 0;
+    for (int64_t r = 0; r < B; r++)
+        for (int64_t i = 0; i < L; i++)
+            for (int64_t j = 0; j < L; j++) {
+                int ok = j <= i && t.key_valid[r * L + j];
+                mask->data[(r * L + i) * L + j] = ok ? 0 : -10000;
+                masked += !ok;
+            }
+    snprintf(s1, sizeof s1, "%s (%.1f%% of entries -10000)", shape_str(mask->ndim, mask->shape, s2, sizeof s2),
+             100.0 * (double)masked / (double)mask->numel);
+    print_shape("attention mask: causal x key padding", s1);
+    snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, d=%lld) and (B, heads, L, L)", (long long)B,
+             (long long)c.heads, (long long)L, (long long)(H / c.heads));
+    print_shape("inside the fused attention op: Q, K, V heads, scores", s1);
+    s.m.trace = trace_stage;
+    s.m.trace_ctx = &layout;
+    Tensor *F = sasrec_forward(&s, g, &t);
+    s.m.trace = NULL;
+    int64_t *pos = sasrec_gather(g, &t, b.pos), *neg = sasrec_gather(g, &t, b.neg);
+    if (c.loss == LOSS_BCE) {
+        print_tensor(&layout, "positive logits <F, item_emb[target_pos]>", sasrec_scores(&s, g, F, pos));
+        print_tensor(&layout, "negative logits <F, item_emb[target_neg]>", sasrec_scores(&s, g, F, neg));
+    } else {
+        print_tensor(&layout, "logits F item_emb^T", ag_linear(g, F, s.item_emb.weight, NULL));
+    }
+    Tensor *loss = sasrec_loss(&s, g, F, &t, pos, neg, (LossKind)c.loss);
+    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
+           c.loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
+           (double)loss->data[0]);
+    if (c.dot) {
+        FILE *f = fopen(c.dot, "w");
+        if (f) {
+            ag_write_dot(loss, f);
+            fclose(f);
+            printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(g), c.dot);
+        }
+    }
+    graph_reset(g);
+
+    printf("\none evaluation batch (valid split, the first %lld users)\n", (long long)B);
+    for (int64_t i = 0; i < B; i++) perm[i] = i;
+    batch_fill(&b, &ds, SPLIT_VALID, perm, (int)B, NULL, 0);
+    module_train(&s.m, 0);
+    Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
+    Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
+    print_tensor(&layout, "user vectors F[:, -1, :]", U);
+    Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
+    eval_score_all(&s, U, full->data);
+    print_tensor(&layout, "full ranking: scores U item_emb^T", full);
+    /* the answer, then 99 items the user never interacted with */
+    Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
+    for (int64_t r = 0; r < B; r++)
+        for (int k = 0; k <= SAMPLE_DEFAULT_NEG; k++) {
+            int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
+            sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
+        }
+    print_tensor(&layout, "sampled: scores of the answer and 99 negatives", sampled);
+    graph_free(g);
+    sasrec_free(&s);
+    free(perm);
+    batch_free(&b);
+    batch_neg_free(&ns);
+    dataset_free(&ds);
+    return 0;
+}

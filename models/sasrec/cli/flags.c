@@ -1,0 +1,142 @@
+#include "models/sasrec/cli/flags.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int choice_index(const char *choices, const char *value) {
+    int index = 0;
+    size_t n = strlen(value);
+    for (const char *p = choices; *p; index++) {
+        const char *bar = strchr(p, '|');
+        size_t len = bar ? (size_t)(bar - p) : strlen(p);
+        if (len == n && strncmp(p, value, n) == 0) return index;
+        if (!bar) break;
+        p = bar + 1;
+    }
+    return -1;
+}
+
+static int in_range(const Flag *f, double v) {
+    if (f->lo_open ? !(v > f->lo) : !(v >= f->lo)) return 0;
+    if (f->hi_open ? !(v < f->hi) : !(v <= f->hi)) return 0;
+    return 1;
+}
+
+static int range_error(const char *cmd, const Flag *f, const char *value, NnError *err) {
+    char lo[32], hi[32];
+    snprintf(lo, sizeof lo, f->type == FLAG_INT ? "%.0f" : "%g", f->lo);
+    snprintf(hi, sizeof hi, f->type == FLAG_INT ? "%.0f" : "%g", f->hi);
+    return nn_fail(err, "%s: %s %s is out of range: expected a value in %s%s, %s%s", cmd, f->name, value,
+                   f->lo_open ? "(" : "[", lo, f->hi >= 1e18 ? "inf" : hi, f->hi_open || f->hi >= 1e18 ? ")" : "]");
+}
+
+static int set_value(const char *cmd, const Flag *f, const char *value, NnError *err) {
+    char *end;
+    switch (f->type) {
+    case FLAG_INT: {
+        errno = 0;
+        long long v = strtoll(value, &end, 10);
+        if (*value == '\0' || *end != '\0' || errno == ERANGE)
+            return nn_fail(err, "%s: %s expects a whole number, got '%s'", cmd, f->name, value);
+        if (!in_range(f, (double)v)) return range_error(cmd, f, value, err);
+        *(int64_t *)f->dest = v;
+        return 0;
+    }
+    case FLAG_DOUBLE: {
+        errno = 0;
+        double v = strtod(value, &end);
+        if (*value == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
+            return nn_fail(err, "%s: %s expects a finite number, got '%s'", cmd, f->name, value);
+        if (!in_range(f, v)) return range_error(cmd, f, value, err);
+        *(double *)f->dest = v;
+        return 0;
+    }
+    case FLAG_STRING:
+        if (*value == '\0') return nn_fail(err, "%s: %s expects a non-empty value", cmd, f->name);
+        *(const char **)f->dest = value;
+        return 0;
+    case FLAG_CHOICE: {
+        int k = choice_index(f->choices, value);
+        if (k < 0) return nn_fail(err, "%s: %s must be one of %s, got '%s'", cmd, f->name, f->choices, value);
+        *(int *)f->dest = k;
+        return 0;
+    }
+    case FLAG_SWITCH: return nn_fail(err, "%s: %s takes no value", cmd, f->name);
+    }
+    return -1;
+}
+
+int flags_parse(const char *cmd, int argc, char **argv, Flag *flags, int n, int *help, NnError *err) {
+    for (int k = 0; k < n; k++) flags[k].given = 0;
+    *help = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            *help = 1;
+            return 0;
+        }
+        if (strncmp(arg, "--", 2) != 0)
+            return nn_fail(err, "%s: unexpected argument '%s' (flags start with --; see --help)", cmd, arg);
+        const char *eq = strchr(arg, '=');
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        int k = 0;
+        while (k < n && !(strlen(flags[k].name) == len && strncmp(flags[k].name, arg, len) == 0)) k++;
+        if (k == n) return nn_fail(err, "%s: unknown flag '%.*s' (see %s --help)", cmd, (int)len, arg, cmd);
+        Flag *f = &flags[k];
+        f->given = 1;
+        if (f->type == FLAG_SWITCH) {
+            if (eq) return nn_fail(err, "%s: %s takes no value", cmd, f->name);
+            *(int *)f->dest = 1;
+            continue;
+        }
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc) return nn_fail(err, "%s: %s needs a value", cmd, f->name);
+            value = argv[++i];
+        }
+        if (set_value(cmd, f, value, err)) return -1;
+    }
+    return 0;
+}
+
+const char *flags_choice_name(const char *choices, int index, char *buf, size_t size) {
+    const char *p = choices;
+    for (int i = 0; i < index && strchr(p, '|'); i++) p = strchr(p, '|') + 1;
+    const char *bar = strchr(p, '|');
+    snprintf(buf, size, "%.*s", (int)(bar ? bar - p : (long)strlen(p)), p);
+    return buf;
+}
+
+int flags_given(const Flag *flags, int n, const char *name) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(flags[k].name, name) == 0) return flags[k].given;
+    return 0;
+}
+
+void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n) {
+    fprintf(f, "%s\n\nFlags:\n", usage);
+    for (int k = 0; k < n; k++) {
+        const Flag *fl = &flags[k];
+        char def[256] = "";
+        switch (fl->type) {
+        case FLAG_INT: snprintf(def, sizeof def, "%lld", (long long)*(int64_t *)fl->dest); break;
+        case FLAG_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)fl->dest); break;
+        case FLAG_STRING:
+            snprintf(def, sizeof def, "%s", *(const char **)fl->dest ? *(const char **)fl->dest : "");
+            break;
+        case FLAG_CHOICE: flags_choice_name(fl->choices, *(int *)fl->dest, def, sizeof def); break;
+        case FLAG_SWITCH: break;
+        }
+        char left[64];
+        snprintf(left, sizeof left, "%s%s%s", fl->name, fl->type == FLAG_SWITCH ? "" : " ",
+                 fl->type == FLAG_CHOICE   ? fl->choices
+                 : fl->type == FLAG_SWITCH ? ""
+                 : fl->type == FLAG_STRING ? "S"
+                                           : "N");
+        fprintf(f, "  %-28s %s", left, fl->help);
+        if (*def) fprintf(f, " (default %s)", def);
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,31 @@
+#include "models/sasrec/cli/model_dir.h"
+
+#include <string.h>
+
+#include "models/sasrec/data/idmap.h"
+#include "nn/checkpoint.h"
+
+int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
+    memset(lm, 0, sizeof *lm);
+    if (config_read_model(c->model, c, &lm->n_items, err)) return -1;
+    if (idmap_read_items(c->model, &lm->vocab, err)) return -1;
+    if (lm->vocab.n_items != lm->n_items) {
+        nn_fail(err, "%s: items.txt lists %lld items but config.json says %lld", c->model, (long long)lm->vocab.n_items,
+                (long long)lm->n_items);
+        dataset_free(&lm->vocab);
+        return -1;
+    }
+    SasrecConfig mc = config_model(c, lm->n_items);
+    sasrec_init(&lm->model, &mc, 0);
+    char path[4096];
+    if (checkpoint_load(config_path(path, sizeof path, c->model, MODEL_FILE), &lm->model.m, NULL, err)) {
+        app_free_model(lm);
+        return -1;
+    }
+    return 0;
+}
+
+void app_free_model(LoadedModel *lm) {
+    sasrec_free(&lm->model);
+    dataset_free(&lm->vocab);
+}

@@ -1,0 +1,284 @@
+/* Loading: read and check the file, detect its format, parse it into raw
+ * interactions (formats.c), then group them by user, sort by time, drop users
+ * with too few interactions and number the items (here). */
+#include "models/sasrec/data/dataset.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/sasrec/data/formats.h"
+#include "models/sasrec/data/interactions.h"
+#include "io/strmap.h"
+#include "io/textfile.h"
+
+LoadOptions dataset_default_options(void) {
+    return (LoadOptions){.format = FORMAT_AUTO, .min_interactions = DATASET_MIN_INTERACTIONS};
+}
+
+/* ---- stable sort of one user's interactions by time ---- */
+
+typedef struct {
+    TimeKey t;
+    int32_t item;
+} Timed;
+
+static void merge_sort(Timed *a, Timed *tmp, int64_t n) {
+    if (n <= 16) { /* insertion sort: stable, and quick on the short runs of most users */
+        for (int64_t i = 1; i < n; i++) {
+            Timed x = a[i];
+            int64_t j = i;
+            for (; j > 0 && timekey_cmp(a[j - 1].t, x.t) > 0; j--) a[j] = a[j - 1];
+            a[j] = x;
+        }
+        return;
+    }
+    int64_t h = n / 2;
+    merge_sort(a, tmp, h);
+    merge_sort(a + h, tmp, n - h);
+    if (timekey_cmp(a[h - 1].t, a[h].t) <= 0) return; /* already in order */
+    memcpy(tmp, a, (size_t)h * sizeof *a);
+    int64_t i = 0, j = h, k = 0;
+    while (i < h && j < n) a[k++] = timekey_cmp(a[j].t, tmp[i].t) < 0 ? a[j++] : tmp[i++]; /* ties: left first */
+    while (i < h) a[k++] = tmp[i++];
+}
+
+/* ---- from raw interactions to a Dataset ---- */
+
+static int build(const char *name, Interactions *in, int min_inter, const Dataset *vocab, Dataset *out, NnError *err) {
+    int64_t n_raw_items = in->n_items, n_raw_users = in->n_users;
+    int32_t *item_new = nn_calloc((size_t)n_raw_items + 1, sizeof *item_new); /* raw -> internal id, 0: none */
+    int64_t *count = nn_calloc((size_t)n_raw_users + 1, sizeof *count);
+    int64_t *keep = nn_malloc(((size_t)n_raw_users + 1) * sizeof *keep); /* raw user -> kept index, or -1 */
+    if (vocab)
+        for (int64_t r = 0; r < n_raw_items; r++)
+            item_new[r] = dataset_item_id(vocab, in->item_tok[r], strlen(in->item_tok[r]));
+    for (int64_t k = 0; k < in->n; k++) {
+        if (vocab && !item_new[in->item[k]])
+            out->unknown_items++;
+        else
+            count[in->user[k]]++;
+    }
+    int64_t n_users = 0, total = 0;
+    for (int64_t u = 0; u < n_raw_users; u++) {
+        if (count[u] >= min_inter && count[u] > 0) {
+            keep[u] = n_users++;
+            total += count[u];
+        } else {
+            keep[u] = -1;
+            out->skipped_users++;
+            out->skipped_interactions += count[u];
+        }
+    }
+    if (n_users == 0) {
+        free(item_new), free(count), free(keep);
+        if (vocab && out->unknown_items == in->n)
+            return nn_fail(err,
+                           "%s: none of its %lld items is known to the model (%lld items); expected data with "
+                           "the items the model was trained on",
+                           name, (long long)n_raw_items, (long long)vocab->n_items);
+        return nn_fail(err,
+                       "%s: none of its %lld users has at least %d interactions%s; expected users with at least "
+                       "%d (one each for training, validation and test)",
+                       name, (long long)n_raw_users, min_inter,
+                       vocab && out->unknown_items ? " with items known to the model" : "", min_inter);
+    }
+
+    /* group by user, stably: file order within each user */
+    out->n_users = n_users;
+    out->seq_start = nn_malloc(((size_t)n_users + 1) * sizeof *out->seq_start);
+    out->items = nn_malloc(((size_t)total + 1) * sizeof *out->items);
+    out->seq_start[0] = 0;
+    for (int64_t u = 0; u < n_raw_users; u++)
+        if (keep[u] >= 0) out->seq_start[keep[u] + 1] = count[u];
+    for (int64_t u = 0; u < n_users; u++) out->seq_start[u + 1] += out->seq_start[u];
+    int64_t *cursor = count; /* reused: next free slot of each kept user */
+    for (int64_t u = 0; u < n_raw_users; u++)
+        if (keep[u] >= 0) cursor[u] = out->seq_start[keep[u]];
+    Timed *timed = in->timed ? nn_malloc(((size_t)total + 1) * sizeof *timed) : NULL;
+    for (int64_t k = 0; k < in->n; k++) {
+        int32_t u = in->user[k], r = in->item[k];
+        if (keep[u] < 0 || (vocab && !item_new[r])) continue;
+        int64_t at = cursor[u]++;
+        if (timed)
+            timed[at] = (Timed){in->time[k], r};
+        else
+            out->items[at] = r;
+    }
+    if (timed) {
+        int64_t longest = 0;
+        for (int64_t u = 0; u < n_users; u++)
+            if (out->seq_start[u + 1] - out->seq_start[u] > longest)
+                longest = out->seq_start[u + 1] - out->seq_start[u];
+        Timed *tmp = nn_malloc(((size_t)longest / 2 + 1) * sizeof *tmp);
+        for (int64_t u = 0; u < n_users; u++)
+            merge_sort(timed + out->seq_start[u], tmp, out->seq_start[u + 1] - out->seq_start[u]);
+        for (int64_t k = 0; k < total; k++) out->items[k] = timed[k].item;
+        free(tmp);
+        free(timed);
+    }
+
+    /* number the items in order of first appearance, unless the vocabulary fixes them */
+    int64_t n_items = vocab ? vocab->n_items : 0;
+    for (int64_t k = 0; k < total; k++) {
+        int32_t r = out->items[k];
+        if (!item_new[r]) item_new[r] = (int32_t)++n_items;
+        out->items[k] = item_new[r];
+    }
+    out->n_items = n_items;
+    out->n_interactions = total;
+
+    /* tokens: the kept ones move from the raw interactions into the Dataset */
+    out->user_ids = nn_malloc(((size_t)n_users + 1) * sizeof *out->user_ids);
+    for (int64_t u = 0; u < n_raw_users; u++)
+        if (keep[u] >= 0) out->user_ids[keep[u]] = in->user_tok[u], in->user_tok[u] = NULL;
+    out->item_ids = nn_calloc((size_t)n_items + 1, sizeof *out->item_ids);
+    if (vocab) {
+        for (int64_t i = 1; i <= n_items; i++) {
+            size_t len = strlen(vocab->item_ids[i]);
+            out->item_ids[i] = memcpy(nn_malloc(len + 1), vocab->item_ids[i], len + 1);
+        }
+    } else {
+        for (int64_t r = 0; r < n_raw_items; r++)
+            if (item_new[r]) out->item_ids[item_new[r]] = in->item_tok[r], in->item_tok[r] = NULL;
+    }
+
+    /* repeats: the same item again in one user's sequence */
+    int64_t *last_user = keep; /* reused, sized for raw users; need n_items + 1 */
+    last_user = nn_realloc(keep, ((size_t)n_items + 1) * sizeof *last_user);
+    for (int64_t i = 0; i <= n_items; i++) last_user[i] = -1;
+    for (int64_t u = 0; u < n_users; u++)
+        for (int64_t k = out->seq_start[u]; k < out->seq_start[u + 1]; k++) {
+            if (last_user[out->items[k]] == u) out->duplicates++;
+            last_user[out->items[k]] = u;
+        }
+    free(last_user);
+    free(item_new);
+    free(count);
+    return dataset_build_maps(out, err);
+}
+
+int dataset_load_buffer(const char *name, const char *data, size_t size, const LoadOptions *opt,
+                        const Dataset *item_vocab, Dataset *out, NnError *err) {
+    TextFile f;
+    textfile_wrap(name, data, size, &f);
+    LoadOptions defaults = dataset_default_options();
+    if (!opt) opt = &defaults;
+    NN_CHECK((unsigned)opt->format <= FORMAT_UDATA, "dataset_load", "format %d is not a file format", (int)opt->format);
+    NN_CHECK(opt->min_interactions >= 0, "dataset_load", "min_interactions %d < 0", opt->min_interactions);
+    NN_CHECK(!item_vocab || item_vocab->item_map, "dataset_load", "item_vocab has no item map");
+    memset(out, 0, sizeof *out);
+    if (textfile_check(&f, err)) return -1;
+    DataFormat fmt = opt->format;
+    char why[200] = "";
+    if (fmt == FORMAT_AUTO && formats_detect(&f, &fmt, why, sizeof why, err)) return -1;
+    Interactions in;
+    interactions_init(&in, fmt == FORMAT_CSV || fmt == FORMAT_DAT || fmt == FORMAT_UDATA);
+    int rc = formats_parse(&f, fmt, opt, &in, err);
+    if (rc && opt->format == FORMAT_AUTO && err) { /* say why this format was assumed */
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, " [read as %s because %s; choose another with --format]",
+                 dataset_format_name(fmt), why);
+    }
+    out->format = fmt;
+    out->min_interactions = opt->min_interactions;
+    out->n_lines = in.n_lines;
+    if (rc == 0) rc = build(name, &in, opt->min_interactions, item_vocab, out, err);
+    interactions_free(&in);
+    if (rc) dataset_free(out);
+    return rc;
+}
+
+int dataset_load(const char *path, const LoadOptions *opt, const Dataset *item_vocab, Dataset *out, NnError *err) {
+    TextFile f;
+    memset(out, 0, sizeof *out);
+    if (textfile_read(path, &f, err)) return -1;
+    int rc = dataset_load_buffer(path, f.data, f.size, opt, item_vocab, out, err);
+    textfile_free(&f);
+    return rc;
+}
+
+void dataset_free(Dataset *ds) {
+    if (ds->user_ids)
+        for (int64_t u = 0; u < ds->n_users; u++) free(ds->user_ids[u]);
+    if (ds->item_ids)
+        for (int64_t i = 0; i <= ds->n_items; i++) free(ds->item_ids[i]);
+    free(ds->user_ids);
+    free(ds->item_ids);
+    free(ds->seq_start);
+    free(ds->items);
+    strmap_free(ds->user_map);
+    strmap_free(ds->item_map);
+    memset(ds, 0, sizeof *ds);
+}
+
+const int32_t *dataset_seq(const Dataset *ds, int64_t u, int64_t *len) {
+    NN_CHECK(u >= 0 && u < ds->n_users, "dataset_seq", "user %lld out of range [0, %lld)", (long long)u,
+             (long long)ds->n_users);
+    *len = ds->seq_start[u + 1] - ds->seq_start[u];
+    return ds->items + ds->seq_start[u];
+}
+
+int32_t dataset_item_id(const Dataset *ds, const char *raw, size_t len) {
+    int64_t v = ds->item_map ? strmap_get(ds->item_map, raw, len) : -1;
+    return v < 0 ? 0 : (int32_t)v;
+}
+
+int64_t dataset_user_index(const Dataset *ds, const char *raw, size_t len) {
+    return ds->user_map ? strmap_get(ds->user_map, raw, len) : -1;
+}
+
+int dataset_build_maps(Dataset *ds, NnError *err) {
+    strmap_free(ds->user_map);
+    strmap_free(ds->item_map);
+    ds->user_map = strmap_new((size_t)ds->n_users);
+    ds->item_map = strmap_new((size_t)ds->n_items);
+    char q[80];
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        size_t len = strlen(ds->user_ids[u]);
+        int64_t old = strmap_put(ds->user_map, ds->user_ids[u], len, u);
+        if (old >= 0)
+            return nn_fail(err, "user \"%s\" appears twice (users %lld and %lld); expected distinct user ids",
+                           textfile_quote(ds->user_ids[u], len, q, 60), (long long)old, (long long)u);
+    }
+    for (int64_t i = 1; i <= ds->n_items; i++) {
+        size_t len = strlen(ds->item_ids[i]);
+        int64_t old = strmap_put(ds->item_map, ds->item_ids[i], len, i);
+        if (old >= 0)
+            return nn_fail(err, "item \"%s\" appears twice (ids %lld and %lld); expected distinct item ids",
+                           textfile_quote(ds->item_ids[i], len, q, 60), (long long)old, (long long)i);
+    }
+    return 0;
+}
+
+static const char *const format_names[] = {"auto", "seq", "pairs", "csv", "dat", "udata", "synthetic"};
+
+const char *dataset_format_name(DataFormat f) {
+    return (unsigned)f < sizeof format_names / sizeof *format_names ? format_names[f] : "?";
+}
+
+int dataset_format_parse(const char *name, DataFormat *out, NnError *err) {
+    for (unsigned f = 0; f <= FORMAT_UDATA; f++)
+        if (strcmp(name, format_names[f]) == 0) {
+            *out = (DataFormat)f;
+            return 0;
+        }
+    char q[80];
+    return nn_fail(err, "unknown data format \"%s\"; expected one of auto, seq, pairs, csv, dat, udata",
+                   textfile_quote(name, strlen(name), q, 60));
+}
+
+void dataset_summary(const Dataset *ds, char *buf, size_t size) {
+    double avg = ds->n_users ? (double)ds->n_interactions / (double)ds->n_users : 0.0;
+    int n = snprintf(buf, size, "%s: %lld users, %lld items, %lld interactions (%.2f per user)",
+                     dataset_format_name(ds->format), (long long)ds->n_users, (long long)ds->n_items,
+                     (long long)ds->n_interactions, avg);
+    if (n < 0 || (size_t)n >= size) return;
+    n += snprintf(buf + n, size - (size_t)n, "; skipped %lld users with fewer than %d interactions (%lld interactions)",
+                  (long long)ds->skipped_users, ds->min_interactions, (long long)ds->skipped_interactions);
+    if (n < 0 || (size_t)n >= size) return;
+    n += snprintf(buf + n, size - (size_t)n, "; %lld repeated interactions kept", (long long)ds->duplicates);
+    if (ds->unknown_items && n > 0 && (size_t)n < size)
+        snprintf(buf + n, size - (size_t)n, "; %lld interactions with items unknown to the model dropped",
+                 (long long)ds->unknown_items);
+}

@@ -1,0 +1,211 @@
+#include "models/sasrec/data/sample.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/sasrec/data/mt19937.h"
+#include "io/textfile.h"
+#include "io/atomic_file.h"
+#include "base/rng.h"
+
+/* Per-item marks, one pass per user: 2u = in user u's sequence, 2u + 1 = already drawn/read for u. */
+static int64_t *new_marks(const Dataset *ds) {
+    int64_t *mark = nn_malloc(((size_t)ds->n_items + 1) * sizeof *mark);
+    for (int64_t i = 0; i <= ds->n_items; i++) mark[i] = -1;
+    return mark;
+}
+
+/* Marks user u's items; returns how many distinct ones. */
+static int64_t mark_user(const Dataset *ds, int64_t u, int64_t *mark) {
+    int64_t len, distinct = 0;
+    const int32_t *s = dataset_seq(ds, u, &len);
+    for (int64_t k = 0; k < len; k++)
+        if (mark[s[k]] != 2 * u) mark[s[k]] = 2 * u, distinct++;
+    return distinct;
+}
+
+static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, int n_neg, SampleSet *out,
+                     int64_t *line_of_user, int64_t *mark, NnError *err) {
+    char q[80], q2[80];
+    const char *p = l->p;
+    size_t i = 0, n = l->len;
+    while (i < n && is_space(p[i])) i++;
+    size_t us = i;
+    while (i < n && !is_space(p[i])) i++;
+    size_t ul = i - us;
+    int64_t u = dataset_user_index(ds, p + us, ul);
+    if (u < 0)
+        return nn_fail(err,
+                       "%s:%lld:%zu: user \"%s\" is not in the data (%lld users with at least %d interactions); "
+                       "expected a sample file made for this data",
+                       f->name, (long long)l->number, us + 1, textfile_quote(p + us, ul, q, 60), (long long)ds->n_users,
+                       ds->min_interactions);
+    if (line_of_user[u])
+        return nn_fail(err, "%s:%lld: user \"%s\" has a line already (line %lld); expected one line per user", f->name,
+                       (long long)l->number, ds->user_ids[u], (long long)line_of_user[u]);
+    line_of_user[u] = l->number;
+    mark_user(ds, u, mark);
+    int32_t *neg = out->neg + u * n_neg;
+    int k = 0;
+    for (;;) {
+        while (i < n && is_space(p[i])) i++;
+        if (i >= n) break;
+        size_t s = i;
+        while (i < n && !is_space(p[i])) i++;
+        if (k == n_neg)
+            return nn_fail(err, "%s:%lld:%zu: user \"%s\" has more than %d negatives; expected exactly %d", f->name,
+                           (long long)l->number, s + 1, ds->user_ids[u], n_neg, n_neg);
+        int32_t id = dataset_item_id(ds, p + s, i - s);
+        if (!id)
+            return nn_fail(err,
+                           "%s:%lld:%zu: negative \"%s\" is not an item of the data (%lld items); expected "
+                           "item ids of this data",
+                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
+                           (long long)ds->n_items);
+        if (mark[id] == 2 * u)
+            return nn_fail(err,
+                           "%s:%lld:%zu: negative \"%s\" is in user \"%s\"'s own sequence; expected items the "
+                           "user never interacted with (was this file made for other data?)",
+                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
+                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q2, 60));
+        if (mark[id] == 2 * u + 1) out->duplicates++;
+        mark[id] = 2 * u + 1;
+        neg[k++] = id;
+    }
+    if (k < n_neg)
+        return nn_fail(err, "%s:%lld: user \"%s\" has %d negative%s; expected exactly %d", f->name,
+                       (long long)l->number, ds->user_ids[u], k, k == 1 ? "" : "s", n_neg);
+    return 0;
+}
+
+int sample_read_buffer(const char *name, const char *data, size_t size, const Dataset *ds, int n_neg, SampleSet *out,
+                       NnError *err) {
+    NN_CHECK(n_neg >= 1, "sample_read", "n_neg %d < 1", n_neg);
+    memset(out, 0, sizeof *out);
+    TextFile f;
+    textfile_wrap(name, data, size, &f);
+    if (textfile_check(&f, err)) return -1;
+    out->n_users = ds->n_users;
+    out->n_neg = n_neg;
+    out->neg = nn_calloc((size_t)ds->n_users * (size_t)n_neg + 1, sizeof *out->neg);
+    int64_t *line_of_user = nn_calloc((size_t)ds->n_users + 1, sizeof *line_of_user);
+    int64_t *mark = new_marks(ds);
+    LineReader r = textfile_lines(&f);
+    TextLine l;
+    int64_t lines = 0;
+    int rc = 0;
+    while (rc == 0 && textfile_next_nonblank(&r, &l)) {
+        lines++;
+        rc = read_line(&f, &l, ds, n_neg, out, line_of_user, mark, err);
+    }
+    if (rc == 0 && lines == 0)
+        rc = nn_fail(err, "%s is empty; expected one line \"user neg1 ... neg%d\" per user of the data", name, n_neg);
+    if (rc == 0) {
+        int64_t missing = 0, first = -1;
+        for (int64_t u = 0; u < ds->n_users; u++)
+            if (!line_of_user[u] && missing++ == 0) first = u;
+        if (missing) {
+            char q[80];
+            rc = nn_fail(err,
+                         "%s: user \"%s\" of the data has no line (%lld of the %lld users have none); expected "
+                         "one line \"user neg1 ... neg%d\" per user of the data",
+                         name, textfile_quote(ds->user_ids[first], strlen(ds->user_ids[first]), q, 60),
+                         (long long)missing, (long long)ds->n_users, n_neg);
+        }
+    }
+    free(line_of_user);
+    free(mark);
+    if (rc) sample_free(out);
+    return rc;
+}
+
+int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, NnError *err) {
+    TextFile f;
+    memset(out, 0, sizeof *out);
+    if (textfile_read(path, &f, err)) return -1;
+    int rc = sample_read_buffer(path, f.data, f.size, ds, n_neg, out, err);
+    textfile_free(&f);
+    return rc;
+}
+
+
+int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err) {
+    NN_CHECK(n_neg >= 1, "sample_generate", "n_neg %d < 1", n_neg);
+    memset(out, 0, sizeof *out);
+    if (ds->n_items < n_neg)
+        return nn_fail(err, "the data has %lld items, fewer than the %d negatives drawn per user for evaluation",
+                       (long long)ds->n_items, n_neg);
+    out->n_users = ds->n_users;
+    out->n_neg = n_neg;
+    out->neg = nn_malloc(((size_t)ds->n_users * (size_t)n_neg + 1) * sizeof *out->neg);
+    int64_t *mark = new_marks(ds);
+    int64_t *perm = nn_malloc((size_t)ds->n_items * sizeof *perm);
+    Mt19937 mt;
+    mt_seed(&mt, (uint32_t)seed);
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        int64_t avail = ds->n_items - mark_user(ds, u, mark);
+        if (avail < n_neg) {
+            char q[80];
+            free(mark);
+            free(perm);
+            sample_free(out);
+            return nn_fail(err,
+                           "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
+                           "negatives from; expected at least %d items the user never interacted with",
+                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60),
+                           (long long)(ds->n_items - avail), (long long)ds->n_items, (long long)avail, n_neg, n_neg);
+        }
+        /* generate_test.py: while fewer than n_neg, take rs.choice(all_item, n_neg, replace=False) (the first
+         * n_neg of a permutation of all items) and keep those not in the user's sequence */
+        int32_t *neg = out->neg + u * n_neg;
+        for (int k = 0; k < n_neg;) {
+            mt_permutation(&mt, ds->n_items, perm);
+            for (int t = 0; t < n_neg && k < n_neg; t++) {
+                int32_t item = (int32_t)perm[t] + 1; /* all_item lists the items in order of first appearance */
+                if (mark[item] != 2 * u) neg[k++] = item;
+            }
+        }
+    }
+    free(mark);
+    free(perm);
+    return 0;
+}
+
+static int has_space(const char *s) {
+    for (; *s; s++)
+        if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') return 1;
+    return 0;
+}
+
+int sample_write(const char *path, const Dataset *ds, const SampleSet *s, NnError *err) {
+    NN_CHECK(s->n_users == ds->n_users, "sample_write", "sample set for %lld users, data has %lld",
+             (long long)s->n_users, (long long)ds->n_users);
+    AtomicFile *af = atomic_open(path, err);
+    if (!af) return -1;
+    FILE *fp = atomic_stream(af);
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        const char *id = ds->user_ids[u];
+        for (int k = -1; k < s->n_neg; k++) {
+            if (k >= 0) id = ds->item_ids[s->neg[u * s->n_neg + k]];
+            if (has_space(id)) {
+                char q[80];
+                atomic_abort(af);
+                return nn_fail(err,
+                               "cannot write %s: the %s id \"%s\" holds whitespace, which a sample file (ids "
+                               "separated by spaces) cannot represent",
+                               path, k < 0 ? "user" : "item", textfile_quote(id, strlen(id), q, 60));
+            }
+            fputs(id, fp);
+            fputc(k + 1 < s->n_neg ? ' ' : '\n', fp);
+        }
+    }
+    return atomic_commit(af, err);
+}
+
+void sample_free(SampleSet *s) {
+    free(s->neg);
+    memset(s, 0, sizeof *s);
+}

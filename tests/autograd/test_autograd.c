@@ -1,0 +1,191 @@
+/* The engine's semantics: accumulation, reuse, no-grad, released graphs,
+ * gradients through views and broadcasting, and thread-count independence. */
+#include <math.h>
+#include <signal.h>
+#include <string.h>
+
+#include "base/parallel.h"
+#include "tests/support.h"
+
+START_TEST(leaf_gradients_accumulate_until_zeroed) {
+    Tensor *w = test_param(tensor_full(NN_SHAPE(3), 2));
+    Graph *g = graph_new();
+    for (int step = 1; step <= 2; step++) {
+        Tensor *y = ag_sum(g, ag_mul_scalar(g, w, 3), 0, NULL, 0);
+        ag_backward(g, y);
+        for (int i = 0; i < 3; i++) ck_assert(w->grad->data[i] == 3 * step);
+        graph_reset(g);
+    }
+    tensor_zero_grad(w);
+    ck_assert(w->grad->data[0] == 0);
+    graph_free(g);
+    tensor_free(w);
+}
+END_TEST
+
+START_TEST(tensor_used_twice_gets_the_sum) {
+    Tensor *x = test_param(tensor_full(NN_SHAPE(2), 3));
+    Graph *g = graph_new();
+    /* y = x * x + exp(x) x: dy/dx = 2x + exp(x)(1 + x) */
+    Tensor *y = ag_add(g, ag_mul(g, x, x), ag_mul(g, ag_exp(g, x), x));
+    ag_backward(g, ag_sum(g, y, 0, NULL, 0));
+    ck_assert(fabs(x->grad->data[0] - (6 + exp(3.0) * 4)) < 1e-3);
+    graph_free(g);
+    tensor_free(x);
+}
+END_TEST
+
+START_TEST(no_grad_records_nothing) {
+    Tensor *x = test_param(tensor_full(NN_SHAPE(2), 1));
+    Graph *g = graph_new();
+    int prev = ag_set_grad_enabled(0);
+    Tensor *y = ag_exp(g, x);
+    ck_assert(y->node == NULL && !y->requires_grad && graph_num_nodes(g) == 0);
+    ag_set_grad_enabled(prev);
+    ck_assert(ag_grad_enabled());
+    y = ag_exp(g, x);
+    ck_assert(y->node != NULL && graph_num_nodes(g) == 1);
+    /* inputs that need no gradient record nothing either */
+    Tensor *c = tensor_full(NN_SHAPE(2), 1);
+    ck_assert(ag_exp(g, c)->node == NULL);
+    graph_free(g);
+    tensor_free(x);
+    tensor_free(c);
+}
+END_TEST
+
+START_TEST(backward_twice_is_refused) {
+    Tensor *x = test_param(tensor_full(NN_SHAPE(2), 1));
+    Graph *g = graph_new();
+    Tensor *y = ag_sum(g, ag_exp(g, x), 0, NULL, 0);
+    ag_backward(g, y);
+    ag_backward(g, y); /* aborts: the graph was released */
+}
+END_TEST
+
+START_TEST(gradients_through_views_and_broadcasting_have_the_right_shape) {
+    Tensor *x = test_param(test_randn(1, NN_SHAPE(2, 3))), *b = test_param(test_randn(2, NN_SHAPE(3, 1)));
+    Graph *g = graph_new();
+    Tensor *xt = ag_transpose(g, x, 0, 1); /* (3, 2) view */
+    Tensor *y = ag_add(g, xt, b);          /* b broadcast over columns */
+    Tensor *z = ag_narrow(g, y, 1, 1, 1);  /* (3, 1) */
+    ag_backward(g, ag_sum(g, z, 0, NULL, 0));
+    ck_assert(x->grad->ndim == 2 && x->grad->shape[0] == 2 && x->grad->shape[1] == 3);
+    ck_assert(b->grad->ndim == 2 && b->grad->shape[0] == 3 && b->grad->shape[1] == 1);
+    for (int j = 0; j < 3; j++) {
+        ck_assert(x->grad->data[j] == 0);     /* row 0 of x is column 0 of y: not selected */
+        ck_assert(x->grad->data[3 + j] == 1); /* row 1 of x is column 1 */
+        ck_assert(b->grad->data[j] == 1);
+    }
+    graph_free(g);
+    tensor_free(x);
+    tensor_free(b);
+}
+END_TEST
+
+START_TEST(graph_memory_settles) {
+    Tensor *w = test_param(test_randn(3, NN_SHAPE(64, 64)));
+    Tensor *x = test_randn(4, NN_SHAPE(128, 64));
+    Graph *g = graph_new();
+    size_t hw = 0;
+    for (int step = 0; step < 3; step++) {
+        Tensor *y = ag_gelu(g, ag_linear(g, x, w, NULL));
+        ag_backward(g, ag_mean(g, ag_mul(g, y, y), 0, NULL, 0));
+        if (step == 1) hw = arena_reserved(graph_arena(g));
+        if (step == 2) ck_assert(arena_reserved(graph_arena(g)) == hw); /* no growth in the steady state */
+        graph_reset(g);
+    }
+    ck_assert(graph_high_water(g) > 3 * 128 * 64 * sizeof(real));
+    graph_free(g);
+    tensor_free(w);
+    tensor_free(x);
+}
+END_TEST
+
+/* A step through most ops at a size where kernels run in parallel; returns
+ * the loss and copies every gradient into grads. */
+static double step(int threads, real *grads, int64_t *n_grads) {
+    nn_set_threads(threads);
+    Tensor *w1 = test_param(test_randn(10, NN_SHAPE(96, 64))), *b1 = test_param(test_randn(11, NN_SHAPE(96)));
+    Tensor *emb = test_param(test_randn(12, NN_SHAPE(500, 64)));
+    Tensor *ln_w = test_param(tensor_ones(NN_SHAPE(96))), *ln_b = test_param(tensor_zeros(NN_SHAPE(96)));
+    int64_t ids[40 * 50];
+    Rng r = rng_new(5, 0);
+    for (int i = 0; i < 40 * 50; i++) ids[i] = (int64_t)rng_below(&r, 500);
+    real tgt[40 * 50];
+    for (int i = 0; i < 40 * 50; i++) tgt[i] = (real)(i % 3 == 0);
+    Tensor target = tensor_wrap(tgt, NN_SHAPE(40, 50));
+    Graph *g = graph_new();
+    Rng drop = rng_new(9, 1);
+    Tensor *x = ag_embedding(g, emb, ids, NN_SHAPE(40, 50), 0); /* (40, 50, 64) */
+    Tensor *h = ag_gelu(g, ag_linear(g, x, w1, b1));            /* (40, 50, 96) */
+    h = ag_dropout(g, ag_layer_norm(g, h, ln_w, ln_b, 1e-12), 0.3, 1, &drop);
+    Tensor *att = ag_softmax(g, ag_matmul(g, h, ag_transpose(g, h, 1, 2))); /* (40, 50, 50) */
+    Tensor *ctx = ag_matmul(g, att, h);                                     /* (40, 50, 96) */
+    Tensor *logit = ag_mean(g, ctx, 1, (int[]){-1}, 0);                     /* (40, 50) */
+    Tensor *loss = ag_add(g, ag_bce_with_logits(g, logit, &target, NULL), ag_sum(g, ag_mul(g, b1, b1), 0, NULL, 0));
+    ag_backward(g, loss);
+    double value = loss->data[0];
+    Tensor *ps[] = {w1, b1, emb, ln_w, ln_b};
+    int64_t k = 0;
+    for (int p = 0; p < 5; p++) {
+        memcpy(grads + k, ps[p]->grad->data, (size_t)ps[p]->numel * sizeof(real));
+        k += ps[p]->numel;
+    }
+    *n_grads = k;
+    graph_free(g);
+    test_free_all(5, ps);
+    return value;
+}
+
+START_TEST(results_identical_for_any_thread_count) {
+    int64_t n1, n2, n3;
+    real *g1 = malloc(60000 * sizeof(real)), *g2 = malloc(60000 * sizeof(real)), *g3 = malloc(60000 * sizeof(real));
+    int before = nn_threads();
+    double l1 = step(1, g1, &n1), l2 = step(2, g2, &n2), l3 = step(3, g3, &n3);
+    nn_set_threads(before);
+    ck_assert(l1 == l2 && l2 == l3);
+    ck_assert(n1 == n2 && n2 == n3);
+    ck_assert_msg(memcmp(g1, g2, (size_t)n1 * sizeof(real)) == 0, "gradients differ between 1 and 2 threads");
+    ck_assert_msg(memcmp(g1, g3, (size_t)n1 * sizeof(real)) == 0, "gradients differ between 1 and 3 threads");
+    free(g1);
+    free(g2);
+    free(g3);
+}
+END_TEST
+
+START_TEST(dot_graph_lists_ops) {
+    Tensor *x = test_param(tensor_full(NN_SHAPE(2), 1));
+    x->name = "x";
+    Graph *g = graph_new();
+    Tensor *y = ag_sum(g, ag_tanh(g, x), 0, NULL, 0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ag_write_dot(y, f);
+    fclose(f);
+    ck_assert(strstr(buf, "digraph") && strstr(buf, "tanh") && strstr(buf, "sum") && strstr(buf, "\\nx") == NULL);
+    ck_assert(strstr(buf, "label=\"x\\n(2)\""));
+    free(buf);
+    graph_free(g);
+    tensor_free(x);
+}
+END_TEST
+
+static Suite *autograd_suite(void) {
+    Suite *s = suite_create("autograd");
+    TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 20);
+    tcase_add_test(tc, leaf_gradients_accumulate_until_zeroed);
+    tcase_add_test(tc, tensor_used_twice_gets_the_sum);
+    tcase_add_test(tc, no_grad_records_nothing);
+    tcase_add_test(tc, gradients_through_views_and_broadcasting_have_the_right_shape);
+    tcase_add_test(tc, graph_memory_settles);
+    tcase_add_test(tc, results_identical_for_any_thread_count);
+    tcase_add_test(tc, dot_graph_lists_ops);
+    if (test_forking()) tcase_add_test_raise_signal(tc, backward_twice_is_refused, SIGABRT);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(autograd_suite)

@@ -1,0 +1,296 @@
+/* SASRec: metrics, top-K, causality, the length-aware step against the dense
+ * one, checkpoints, and a short run on the synthetic data against most-popular. */
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "models/sasrec/eval.h"
+#include "models/sasrec/data/synthetic.h"
+#include "models/sasrec/topk.h"
+#include "models/sasrec/train.h"
+#include "nn/checkpoint.h"
+#include "tests/support.h"
+
+START_TEST(metrics_by_hand) {
+    int64_t rank[] = {0, 3, 9, 10, 99};
+    Metrics s = metrics_from_ranks(PROTOCOL_SAMPLE, rank, 5);
+    ck_assert(fabs(metrics_get(&s, "HR@1") - 0.2) < 1e-12);
+    ck_assert(fabs(metrics_get(&s, "HR@5") - 0.4) < 1e-12);
+    ck_assert(fabs(metrics_get(&s, "HR@10") - 0.6) < 1e-12);
+    /* NDCG@5: (1/log2(2) + 1/log2(5)) / 5; NDCG@10 adds 1/log2(11) */
+    ck_assert(fabs(metrics_get(&s, "NDCG@5") - (1 + 1 / log2(5.0)) / 5) < 1e-12);
+    ck_assert(fabs(metrics_get(&s, "NDCG@10") - (1 + 1 / log2(5.0) + 1 / log2(11.0)) / 5) < 1e-12);
+    ck_assert(fabs(metrics_get(&s, "MRR") - (1 + 1 / 4.0 + 1 / 10.0 + 1 / 11.0 + 1 / 100.0) / 5) < 1e-12);
+    ck_assert(metrics_get(&s, "HR@20") == -1);
+    int64_t full_rank[] = {4, 5, 19, 20};
+    Metrics f = metrics_from_ranks(PROTOCOL_FULL, full_rank, 4);
+    ck_assert(fabs(metrics_get(&f, "HR@5") - 0.25) < 1e-12);
+    ck_assert(fabs(metrics_get(&f, "HR@10") - 0.5) < 1e-12);
+    ck_assert(fabs(metrics_get(&f, "HR@20") - 0.75) < 1e-12);
+    ck_assert(fabs(metrics_get(&f, "NDCG@20") - (1 / log2(6.0) + 1 / log2(7.0) + 1 / log2(21.0)) / 4) < 1e-12);
+    ck_assert_str_eq(metrics_monitor(PROTOCOL_SAMPLE), "MRR");
+    ck_assert_str_eq(metrics_monitor(PROTOCOL_FULL), "NDCG@20");
+}
+END_TEST
+
+START_TEST(topk_selects_best_unseen) {
+    real scores[] = {100, 0.5, 3, 3, -1, 7, 2, 9};
+    unsigned char skip[] = {0, 0, 0, 0, 0, 0, 0, 1}; /* item 7 seen; index 0 is padding */
+    int64_t out[8];
+    ck_assert_int_eq(topk_select(scores, skip, 8, 3, out), 3);
+    ck_assert(out[0] == 5 && out[1] == 2 && out[2] == 3); /* ties go to the lower index */
+    ck_assert_int_eq(topk_select(scores, skip, 8, 10, out), 6);
+    ck_assert(out[5] == 4);
+}
+END_TEST
+
+static SasrecConfig small_config(int64_t n_items) {
+    SasrecConfig c = sasrec_default_config();
+    c.n_items = n_items;
+    c.max_len = 6;
+    c.hidden = 8;
+    c.heads = 2;
+    c.init_std = 0.3; /* larger than the seed's so that outputs differ clearly */
+    return c;
+}
+
+/* Left-padded inputs (3, 6): lengths 6, 3, 1. */
+static const int64_t INPUT[18] = {1, 2, 3, 4, 5, 6, 0, 0, 0, 7, 8, 9, 0, 0, 0, 0, 0, 4};
+static const int32_t LEN[3] = {6, 3, 1};
+
+START_TEST(causality_later_items_do_not_change_earlier_outputs) {
+    for (int packed = 0; packed < 2; packed++) {
+        Sasrec s;
+        SasrecConfig cfg = small_config(10);
+        sasrec_init(&s, &cfg, 3);
+        module_train(&s.m, 0);
+        Graph *g = graph_new();
+        int64_t changed[18];
+        memcpy(changed, INPUT, sizeof changed);
+        changed[5] = 9;  /* the last item of sequence 0 */
+        changed[11] = 2; /* the last item of sequence 1 */
+        Tokens a = sasrec_tokens(g, INPUT, LEN, 3, 6, packed), b = sasrec_tokens(g, changed, LEN, 3, 6, packed);
+        Tensor *fa = sasrec_forward(&s, g, &a), *fb = sasrec_forward(&s, g, &b);
+        for (int64_t seq = 0; seq < 3; seq++)
+            for (int64_t r = a.offsets[seq]; r < a.offsets[seq + 1]; r++) {
+                if (a.ids[r] == 0) continue; /* padded rows (dense) see every key under -10000: not outputs */
+                int is_last = r == a.last[seq] && seq < 2;
+                double diff = 0;
+                for (int h = 0; h < 8; h++) diff += fabs(fa->data[r * 8 + h] - fb->data[r * 8 + h]);
+                if (is_last)
+                    ck_assert_msg(diff > 1e-3, "the changed position itself must change");
+                else
+                    ck_assert_msg(diff == 0, "row %lld changed though only later items did", (long long)r);
+            }
+        graph_free(g);
+        sasrec_free(&s);
+    }
+}
+END_TEST
+
+/* Loss and gradients of one step; dropout off so that both layouts see the same network. */
+static double step(int packed, LossKind loss, real *grads) {
+    Sasrec s;
+    SasrecConfig cfg = small_config(10);
+    cfg.dropout = cfg.attn_dropout = 0;
+    sasrec_init(&s, &cfg, 4);
+    Graph *g = graph_new();
+    int64_t pos[18], neg[18];
+    for (int i = 0; i < 18; i++) {
+        pos[i] = INPUT[i] ? 1 + (INPUT[i] * 3) % 10 : 0;
+        neg[i] = INPUT[i] ? 1 + (INPUT[i] * 7 + 1) % 10 : 0;
+    }
+    Tokens t = sasrec_tokens(g, INPUT, LEN, 3, 6, packed);
+    Tensor *F = sasrec_forward(&s, g, &t);
+    Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), sasrec_gather(g, &t, neg), loss);
+    ag_backward(g, l);
+    double value = l->data[0];
+    for (int i = 0; i < s.m.n_params; i++) {
+        const Tensor *gr = s.m.params[i].value->grad;
+        memcpy(grads, gr->data, (size_t)gr->numel * sizeof(real));
+        grads += gr->numel;
+    }
+    graph_free(g);
+    sasrec_free(&s);
+    return value;
+}
+
+START_TEST(length_aware_step_equals_dense_step) {
+    for (int loss = 0; loss < 2; loss++) {
+        real *gd = malloc(20000 * sizeof(real)), *gp = malloc(20000 * sizeof(real));
+        double ld = step(0, (LossKind)loss, gd), lp = step(1, (LossKind)loss, gp);
+        ck_assert_msg(fabs(ld - lp) <= 1e-6 * fabs(ld), "loss dense %.9g, packed %.9g", ld, lp);
+        Sasrec s;
+        SasrecConfig cfg = small_config(10);
+        sasrec_init(&s, &cfg, 4);
+        int64_t n = module_num_params(&s.m);
+        sasrec_free(&s);
+        double scale = 0;
+        for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(gd[i]));
+        for (int64_t i = 0; i < n; i++)
+            ck_assert_msg(fabs(gd[i] - gp[i]) <= 1e-5 * scale, "gradient %lld: dense %.9g, packed %.9g", (long long)i,
+                          gd[i], gp[i]);
+        free(gd);
+        free(gp);
+    }
+}
+END_TEST
+
+START_TEST(checkpoint_round_trip_gives_identical_outputs) {
+    char dir[] = "/tmp/nn_ckpt_XXXXXX", path[256];
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    Sasrec a, b;
+    SasrecConfig cfg = small_config(10);
+    sasrec_init(&a, &cfg, 5);
+    sasrec_init(&b, &cfg, 6);
+    NnError err;
+    ck_assert_msg(checkpoint_save(path, &a.m, NULL, 0, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(checkpoint_load(path, &b.m, NULL, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < a.m.n_params; i++)
+        ck_assert(memcmp(a.m.params[i].value->data, b.m.params[i].value->data,
+                         (size_t)a.m.params[i].value->numel * sizeof(real)) == 0);
+    /* a model of another size is refused, and left as it was */
+    Sasrec c;
+    SasrecConfig other = small_config(11);
+    sasrec_init(&c, &other, 7);
+    real before = c.item_emb.weight->data[9];
+    ck_assert(checkpoint_load(path, &c.m, NULL, &err) == -1);
+    ck_assert_msg(strstr(err.msg, "item_emb.weight") && strstr(err.msg, "(11, 8)"), "%s", err.msg);
+    ck_assert(c.item_emb.weight->data[9] == before);
+    sasrec_free(&a);
+    sasrec_free(&b);
+    sasrec_free(&c);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+/* Trains on the built-in synthetic data with the seed's defaults, as `sasrec train` does. */
+static TrainStatus train_synthetic(const char *dir, int64_t epochs, Sasrec *s, TrainResult *res, NnError *err,
+                                   int poison) {
+    Dataset ds = {0};
+    SampleSet samples = {0};
+    SyntheticOptions so = synthetic_default_options();
+    RunConfig c = config_defaults();
+    if (test_quick()) { /* valgrind runs ~450x slower: a small catalogue and model */
+        so.n_users = 300;
+        so.n_items = 150;
+        so.max_len = 20;
+        c.max_len = 20;
+        c.hidden = 16;
+        c.batch = 32;
+    }
+    ck_assert(synthetic_generate(&so, &ds, err) == 0);
+    ck_assert(sample_generate(&ds, 99, 12345, &samples, err) == 0);
+    c.epochs = epochs;
+    c.out = dir;
+    SasrecConfig mc = config_model(&c, ds.n_items);
+    sasrec_init(s, &mc, (uint64_t)c.seed);
+    if (poison) s->pos_emb.weight->data[(mc.max_len - 1) * mc.hidden] = NAN; /* the last position: always used */
+    EvalOptions eo = {.protocol = PROTOCOL_SAMPLE, .samples = &samples, .batch = 512};
+    TrainStatus st = train_run(s, &ds, &c, &eo, NULL, res, err);
+    sample_free(&samples);
+    dataset_free(&ds);
+    return st;
+}
+
+START_TEST(synthetic_run_beats_most_popular_twice) {
+    char dir[] = "/tmp/nn_syn_XXXXXX";
+    ck_assert(mkdtemp(dir) != NULL);
+    Sasrec s;
+    TrainResult r;
+    NnError err;
+    /* under valgrind (NN_TEST_QUICK) a shorter run, held to a lower bar */
+    int64_t epochs = test_quick() ? 6 : 12;
+    double factor = test_quick() ? 1.2 : 2;
+    ck_assert_msg(train_synthetic(dir, epochs, &s, &r, &err, 0) == TRAIN_OK, "%s", err.msg);
+    double hr = metrics_get(&r.test, "HR@10"), pop = metrics_get(&r.popular, "HR@10");
+    ck_assert_msg(hr >= factor * pop, "test HR@10 %.4f after %lld epochs, most popular %.4f", hr, (long long)epochs,
+                  pop);
+    ck_assert_msg(r.first_loss > 1.3 && r.first_loss < 1.45 && r.last_loss < r.first_loss, "loss %.4f -> %.4f",
+                  r.first_loss, r.last_loss);
+    sasrec_free(&s);
+    /* a NaN in the weights: training stops at once, naming epoch and batch, and the checkpoint stays */
+    ck_assert(train_synthetic(dir, 3, &s, &r, &err, 1) == TRAIN_NOT_FINITE);
+    ck_assert_msg(strstr(err.msg, "NaN in epoch 0, batch 0"), "%s", err.msg);
+    char path[256];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    Sasrec fresh;
+    SasrecConfig mc = s.cfg;
+    sasrec_init(&fresh, &mc, 9);
+    ck_assert_msg(checkpoint_load(path, &fresh.m, NULL, &err) == 0, "%s", err.msg);
+    for (int64_t i = 0; i < fresh.pos_emb.weight->numel; i++) ck_assert(isfinite(fresh.pos_emb.weight->data[i]));
+    sasrec_free(&fresh);
+    sasrec_free(&s);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
+/* Two Adam steps on a small model from fixed gradients. */
+static void adam_steps(Sasrec *s, Adam *a, int steps, uint64_t seed) {
+    Rng r = rng_new(seed, 3);
+    for (int k = 0; k < steps; k++) {
+        for (int i = 0; i < s->m.n_params; i++) {
+            Tensor *p = s->m.params[i].value;
+            if (!p->grad) p->grad = tensor_zeros(p->ndim, p->shape);
+            init_normal(p->grad, 0, 1, &r);
+        }
+        adam_step(a);
+    }
+}
+
+START_TEST(checkpoint_with_optimizer_state_resumes_exactly) {
+    char dir[] = "/tmp/nn_resume_XXXXXX", path[256];
+    ck_assert(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    SasrecConfig cfg = small_config(10);
+    Sasrec a, b;
+    sasrec_init(&a, &cfg, 5);
+    sasrec_init(&b, &cfg, 6);
+    Adam *oa = adam_new(&a.m, adam_defaults()), *ob = adam_new(&b.m, adam_defaults());
+    adam_steps(&a, oa, 2, 1);
+    NnError err;
+    ck_assert_msg(checkpoint_save(path, &a.m, oa, 0, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_msg(checkpoint_load(path, &b.m, ob, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ob->step, 2);
+    /* the same third step on both: identical weights, as if never interrupted */
+    adam_steps(&a, oa, 1, 9);
+    adam_steps(&b, ob, 1, 9);
+    for (int i = 0; i < a.m.n_params; i++)
+        ck_assert(memcmp(a.m.params[i].value->data, b.m.params[i].value->data,
+                         (size_t)a.m.params[i].value->numel * sizeof(real)) == 0);
+    /* a file without optimizer state cannot resume one */
+    ck_assert_msg(checkpoint_save(path, &a.m, NULL, 0, NULL, NULL, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(checkpoint_load(path, &b.m, ob, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no optimizer state"), "%s", err.msg);
+    adam_free(oa);
+    adam_free(ob);
+    sasrec_free(&a);
+    sasrec_free(&b);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
+static Suite *sasrec_model_suite(void) {
+    Suite *s = suite_create("sasrec_model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, metrics_by_hand);
+    tcase_add_test(tc, topk_selects_best_unseen);
+    tcase_add_test(tc, causality_later_items_do_not_change_earlier_outputs);
+    tcase_add_test(tc, length_aware_step_equals_dense_step);
+    tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);
+    tcase_add_test(tc, checkpoint_with_optimizer_state_resumes_exactly);
+    suite_add_tcase(s, tc);
+    TCase *run = tcase_create("synthetic run");
+    tcase_set_timeout(run, 120);
+    tcase_add_test(run, synthetic_run_beats_most_popular_twice);
+    suite_add_tcase(s, run);
+    return s;
+}
+
+TEST_MAIN(sasrec_model_suite)

@@ -117,12 +117,11 @@ static void layer_norm_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
-    char s1[128], s2[128];
     NN_CHECK(x->ndim >= 1, "layer_norm", "input must have at least one dim");
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     NN_CHECK((!w || (w->ndim == 1 && w->shape[0] == H)) && (!b || (b->ndim == 1 && b->shape[0] == H)), "layer_norm",
-             "weight/bias %s for input %s", w ? shape_str(w->ndim, w->shape, s1, sizeof s1) : "none",
-             shape_str(x->ndim, x->shape, s2, sizeof s2));
+             "weight/bias %s for input %s", w ? shape_str(w->ndim, w->shape).s : "none",
+             shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
     s->x = row_major(g, x);

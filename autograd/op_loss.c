@@ -28,11 +28,9 @@ static void bce_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
-    char s1[128], s2[128];
     NN_CHECK(tensor_same_shape(logits, target) && (!weight || tensor_same_shape(logits, weight)), "bce_with_logits",
-             "logits %s, target %s and weight must have one shape",
-             shape_str(logits->ndim, logits->shape, s1, sizeof s1),
-             shape_str(target->ndim, target->shape, s2, sizeof s2));
+             "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape).s,
+             shape_str(target->ndim, target->shape).s);
     BceSaved *s = arena_alloc(graph_arena(g), sizeof *s);
     s->x = row_major(g, logits);
     s->t = row_major(g, target);
@@ -91,9 +89,8 @@ static void ce_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
-    char s1[128];
     NN_CHECK(logits->ndim == 2, "cross_entropy", "logits %s must be (rows, classes)",
-             shape_str(logits->ndim, logits->shape, s1, sizeof s1));
+             shape_str(logits->ndim, logits->shape).s);
     int64_t N = logits->shape[0], C = logits->shape[1];
     for (int64_t r = 0; r < N; r++)
         NN_CHECK(target[r] == ignore_index || (target[r] >= 0 && target[r] < C), "cross_entropy",

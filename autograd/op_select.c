@@ -37,11 +37,10 @@ Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
 }
 
 Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
-    char s1[128], s2[128];
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast("masked_fill", x->ndim, x->shape, mask->ndim, mask->shape, shape);
     NN_CHECK(shape_equal(nd, shape, x->ndim, x->shape), "masked_fill", "mask %s does not broadcast to input %s",
-             shape_str(mask->ndim, mask->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+             shape_str(mask->ndim, mask->shape).s, shape_str(x->ndim, x->shape).s);
     Tensor *fill = ag_from_buffer(g, 0, NULL, &value);
     Tensor *y = ag_where(g, mask, fill, x);
     if (y->node) y->node->op = "masked_fill";
@@ -98,11 +97,10 @@ static void index_select_backward(Graph *g, Node *n) {
 }
 
 static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t count, int64_t pad, const char *op) {
-    char s[128];
     Split3 sp = split_at(x, dim);
     for (int64_t k = 0; k < count; k++)
         NN_CHECK(idx[k] >= 0 && idx[k] < sp.size, op, "index %lld out of range for dim %d of shape %s",
-                 (long long)idx[k], dim, shape_str(x->ndim, x->shape, s, sizeof s));
+                 (long long)idx[k], dim, shape_str(x->ndim, x->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = count;
@@ -130,9 +128,8 @@ Tensor *ag_index_select(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_
 }
 
 Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, const int64_t *shape, int64_t padding_idx) {
-    char s[128];
     NN_CHECK(table->ndim == 2 && ndim + 1 <= TENSOR_MAX_DIMS, "embedding", "table %s must be (rows, dim)",
-             shape_str(table->ndim, table->shape, s, sizeof s));
+             shape_str(table->ndim, table->shape).s);
     int64_t count = shape_numel(ndim, shape);
     Tensor *rows = gather(g, table, 0, ids, count, padding_idx, "embedding");
     int64_t out[TENSOR_MAX_DIMS];

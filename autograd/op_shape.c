@@ -133,7 +133,6 @@ static void concat_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
-    char s1[128], s2[128];
     NN_CHECK(n >= 1, "concat", "no tensors to join");
     dim = tensor_dim("concat", xs[0]->ndim, dim);
     int64_t shape[TENSOR_MAX_DIMS];
@@ -142,9 +141,8 @@ Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
     for (int k = 0; k < n; k++) {
         int same = xs[k]->ndim == xs[0]->ndim;
         for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
-        NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d",
-                 shape_str(xs[0]->ndim, xs[0]->shape, s1, sizeof s1),
-                 shape_str(xs[k]->ndim, xs[k]->shape, s2, sizeof s2), dim);
+        NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d", shape_str(xs[0]->ndim, xs[0]->shape).s,
+                 shape_str(xs[k]->ndim, xs[k]->shape).s, dim);
         shape[dim] += xs[k]->shape[dim];
     }
     Tensor *y = ag_new(g, xs[0]->ndim, shape);

@@ -5,9 +5,8 @@
 #include "base/simd.h"
 
 static void check_rows(const char *op, const Tensor *out, const Tensor *x) {
-    char s1[128], s2[128];
-    NN_CHECK(tensor_same_shape(out, x) && x->ndim >= 1, op, "output %s, input %s",
-             shape_str(out->ndim, out->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+    NN_CHECK(tensor_same_shape(out, x) && x->ndim >= 1, op, "output %s, input %s", shape_str(out->ndim, out->shape).s,
+             shape_str(x->ndim, x->shape).s);
     NN_CHECK(tensor_is_contiguous(out), op, "output must be contiguous");
 }
 

@@ -9,7 +9,7 @@
  *
  * Shapes are passed as (ndim, int64_t shape[]); NN_SHAPE(2, 3) expands to
  * that pair. Misuse (a bad axis, mismatched shapes) aborts with the op name
- * and the shapes: see tensor/error.h. */
+ * and the shapes: see base/error.h. */
 #ifndef NN_TENSOR_H
 #define NN_TENSOR_H
 
@@ -26,6 +26,13 @@
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]) { __VA_ARGS__ }
 
 typedef struct Node Node; /* autograd/autograd.h */
+
+/* Room for TENSOR_MAX_DIMS sizes of up to 20 digits each, with separators. */
+#define SHAPE_STR_MAX 144
+/* A shape written out by shape_str. */
+typedef struct ShapeStr {
+    char s[SHAPE_STR_MAX]; /* NUL-terminated */
+} ShapeStr;
 
 typedef struct Tensor Tensor;
 struct Tensor {
@@ -77,8 +84,12 @@ void shape_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 int shape_equal(int na, const int64_t *a, int nb, const int64_t *b);
 /* The numpy broadcast of two shapes into out (aborts if incompatible). */
 int shape_broadcast(const char *op, int na, const int64_t *a, int nb, const int64_t *b, int64_t *out);
-/* Writes "(2, 3, 4)" into buf and returns buf. */
-const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* "(2, 3, 4)": a shape as text, held in the returned value so that every call has
+ * its own storage. Use it inside the expression that prints it:
+ *   nn_abort("matmul", "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(...).s);
+ * (C11 keeps a returned struct alive to the end of the full expression.) Past
+ * SHAPE_STR_MAX - 1 characters the text ends in "...". */
+ShapeStr shape_str(int ndim, const int64_t *shape);
 /* Whether the elements are laid out row-major without gaps. */
 int tensor_is_contiguous(const Tensor *t);
 /* Whether a and b have the same shape. */

@@ -94,6 +94,40 @@ START_TEST(misuse_aborts_broadcast) {
 }
 END_TEST
 
+static void matmul_inner_mismatch(void) {
+    Tensor *a = tensor_zeros(NN_SHAPE(2, 3)), *b = tensor_zeros(NN_SHAPE(4, 5)), *o = tensor_zeros(NN_SHAPE(2, 5));
+    tensor_matmul(o, a, b, 0);
+}
+
+static void matmul_output_mismatch(void) {
+    Tensor *a = tensor_zeros(NN_SHAPE(2, 3)), *b = tensor_zeros(NN_SHAPE(3, 4)), *o = tensor_zeros(NN_SHAPE(2, 5));
+    tensor_matmul(o, a, b, 0);
+}
+
+/* Each shape in a message has its own text: one buffer shared by two shapes printed one of them twice. */
+START_TEST(matmul_mismatch_names_both_shapes) {
+    char msg[512];
+    ck_assert(test_abort_message(matmul_inner_mismatch, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "nn: matmul: cannot multiply (2, 3) by (4, 5)"), "message: %s", msg);
+    ck_assert(test_abort_message(matmul_output_mismatch, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "nn: matmul: output (2, 5), expected contiguous (2, 4) for (2, 3) @ (3, 4)"),
+                  "message: %s", msg);
+}
+END_TEST
+
+START_TEST(shape_str_has_room_for_every_dim) {
+    const int64_t big = INT64_MIN;
+    ck_assert_str_eq(shape_str(0, NULL).s, "()");
+    ck_assert_str_eq(shape_str(NN_SHAPE(2, 3)).s, "(2, 3)");
+    ShapeStr s = shape_str(NN_SHAPE(big, big, big, big, big, big));
+    ck_assert_int_eq(strlen(s.s), 6 * 20 + 5 * 2 + 2); /* whole, not cut */
+    ck_assert(s.s[strlen(s.s) - 1] == ')');
+    s = shape_str(NN_SHAPE(big, big, big, big, big, big, big, big)); /* more dims than a tensor holds: cut */
+    ck_assert_int_eq(strlen(s.s), SHAPE_STR_MAX - 1);
+    ck_assert_str_eq(s.s + SHAPE_STR_MAX - 4, "...");
+}
+END_TEST
+
 START_TEST(binary_broadcast_and_strides) {
     Tensor *a = test_randn(1, NN_SHAPE(3, 1, 4)), *b = test_randn(2, NN_SHAPE(5, 4));
     Tensor *o = tensor_zeros(NN_SHAPE(3, 5, 4));
@@ -235,9 +269,11 @@ static Suite *tensor_suite(void) {
     tcase_add_test(tc, softmax_rows);
     tcase_add_test(tc, matmul_batched_broadcast_transposed);
     tcase_add_test(tc, arena_grows_and_settles);
+    tcase_add_test(tc, shape_str_has_room_for_every_dim);
     if (test_forking()) {
         tcase_add_test_raise_signal(tc, misuse_aborts_reshape, SIGABRT);
         tcase_add_test_raise_signal(tc, misuse_aborts_broadcast, SIGABRT);
+        tcase_add_test(tc, matmul_mismatch_names_both_shapes);
     }
     suite_add_tcase(s, tc);
     return s;

@@ -51,8 +51,4 @@ int textfile_blank(const TextLine *line);
 /* The next non-blank line; 0 at the end of the file. */
 int textfile_next_nonblank(LineReader *r, TextLine *line);
 
-/* Writes at most max bytes of s into out (size >= max + 8) for a message:
- * printable text as is, other bytes as \xNN, "..." when cut. */
-const char *textfile_quote(const char *s, size_t len, char *out, size_t max);
-
 #endif

@@ -40,7 +40,6 @@ void graph_free(Graph *g) {
 }
 
 Arena *graph_arena(Graph *g) { return g->arena; }
-size_t graph_bytes_used(const Graph *g) { return arena_used(g->arena); }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 

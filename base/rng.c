@@ -155,5 +155,3 @@ double rng_normal(Rng *r) {
     double u1 = rng_uniform(r), u2 = rng_uniform(r);
     return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
-
-Rng rng_split(Rng *r) { return rng_new(r->seed, rng_u64(r)); }

@@ -20,7 +20,5 @@ int64_t strmap_get(const StrMap *m, const char *key, size_t len);
 /* Stores key -> value (value >= 0) unless key is present; returns the value
  * already stored, or -1 when the key was inserted. */
 int64_t strmap_put(StrMap *m, const char *key, size_t len, int64_t value);
-/* Number of keys. */
-size_t strmap_size(const StrMap *m);
 
 #endif

@@ -91,7 +91,8 @@ int textfile_check(const TextFile *f, NnError *err) {
 
 LineReader textfile_lines(const TextFile *f) { return (LineReader){.file = f, .pos = 0, .number = 0}; }
 
-int textfile_next(LineReader *r, TextLine *line) {
+/* The next line (blank ones included); 0 at the end of the file. */
+static int next_line(LineReader *r, TextLine *line) {
     const TextFile *f = r->file;
     if (r->pos >= f->size) return 0;
     const char *start = f->data + r->pos;
@@ -106,14 +107,15 @@ int textfile_next(LineReader *r, TextLine *line) {
     return 1;
 }
 
-int textfile_blank(const TextLine *line) {
+/* Whether the line holds nothing but spaces and tabs. */
+static int blank(const TextLine *line) {
     for (size_t i = 0; i < line->len; i++)
         if (line->p[i] != ' ' && line->p[i] != '\t') return 0;
     return 1;
 }
 
 int textfile_next_nonblank(LineReader *r, TextLine *line) {
-    while (textfile_next(r, line))
-        if (!textfile_blank(line)) return 1;
+    while (next_line(r, line))
+        if (!blank(line)) return 1;
     return 0;
 }

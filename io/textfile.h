@@ -44,10 +44,6 @@ int textfile_check(const TextFile *f, NnError *err);
 
 /* A reader positioned before the first line. */
 LineReader textfile_lines(const TextFile *f);
-/* The next line (blank ones included); 0 at the end of the file. */
-int textfile_next(LineReader *r, TextLine *line);
-/* Whether the line holds nothing but spaces and tabs. */
-int textfile_blank(const TextLine *line);
 /* The next non-blank line; 0 at the end of the file. */
 int textfile_next_nonblank(LineReader *r, TextLine *line);
 

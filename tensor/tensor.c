@@ -68,7 +68,6 @@ int tensor_dim(const char *op, int ndim, int dim) {
     return d;
 }
 
-int64_t tensor_size(const Tensor *t, int dim) { return t->shape[tensor_dim("tensor_size", t->ndim, dim)]; }
 
 /* ---- creation ---- */
 

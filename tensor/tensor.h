@@ -94,8 +94,6 @@ ShapeStr shape_str(int ndim, const int64_t *shape);
 int tensor_is_contiguous(const Tensor *t);
 /* Whether a and b have the same shape. */
 int tensor_same_shape(const Tensor *a, const Tensor *b);
-/* Size of dimension dim; negative dims count from the end. */
-int64_t tensor_size(const Tensor *t, int dim);
 /* Normalises a possibly negative dim for a tensor of ndim dims (aborts if out of range). */
 int tensor_dim(const char *op, int ndim, int dim);
 

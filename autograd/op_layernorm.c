@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 /* Rows per chunk when summing the weight and bias gradients: fixed, so the
  * order of additions does not depend on the thread count. */
@@ -88,7 +89,7 @@ static void layer_norm_backward(Graph *g, Node *n) {
     const real *dy = n->out->grad->data, *wc = w ? row_major(g, w) : NULL; /* contiguous weights */
     if (x->requires_grad) {
         real *gx = ag_grad(g, x)->data;
-#pragma omp parallel if (x->numel > 16384)
+#pragma omp parallel if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
         {
             real *t = nn_malloc((size_t)H * sizeof(real));
 #pragma omp for schedule(static)
@@ -129,7 +130,7 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
     s->rstd = arena_alloc(a, (size_t)rows * sizeof(real));
     Tensor *y = ag_new(g, x->ndim, x->shape);
     const real *wv = w ? row_major(g, w) : NULL, *bv = b ? row_major(g, b) : NULL;
-#pragma omp parallel for schedule(static) if (x->numel > 16384)
+#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);
     Node *n = ag_record(g, "layer_norm", layer_norm_backward, y, 3, (Tensor *[]){x, w, b});

@@ -20,7 +20,7 @@ static void bce_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
     real *gx = ag_grad(g, x)->data;
     real scale = s->wsum > 0 ? (real)(n->out->grad->data[0] / s->wsum) : 0;
-#pragma omp parallel for schedule(static) if (x->numel > 32768)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t i = 0; i < x->numel; i++) {
         real w = s->w ? s->w[i] : 1;
         gx[i] += scale * w * (r_sigmoid(s->x[i]) - s->t[i]);
@@ -39,7 +39,7 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
     double loss = 0, wsum = 0;
     /* Fixed chunks added in order: the same sum for any thread count. */
     double *part = arena_calloc(graph_arena(g), (size_t)(2 * nchunks + 2) * sizeof *part);
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nchunks; c++) {
         int64_t i1 = (c + 1) * NN_REDUCE_CHUNK < count ? (c + 1) * NN_REDUCE_CHUNK : count;
         double l = 0, ws = 0;
@@ -78,7 +78,7 @@ static void ce_backward(Graph *g, Node *n) {
     int64_t N = x->shape[0], C = x->shape[1];
     real *gx = ag_grad(g, x)->data;
     real scale = s->count ? n->out->grad->data[0] / (real)s->count : 0;
-#pragma omp parallel for schedule(static) if (x->numel > 32768)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < N; r++) {
         if (s->target[r] == s->ignore) continue;
         const real *p = s->prob + r * C;

@@ -5,6 +5,7 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
+#include "base/parallel.h"
 
 /* ---- where and masked_fill ---- */
 
@@ -72,7 +73,7 @@ static void index_select_backward(Graph *g, Node *n) {
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
     if (s.outer > 1) {
-#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > 32768)
+#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > NN_PARALLEL_MIN_WORK)
         for (int64_t o = 0; o < s.outer; o++)
             for (int64_t k = 0; k < count; k++) {
                 if (idx[k] == pad) continue;
@@ -83,7 +84,7 @@ static void index_select_backward(Graph *g, Node *n) {
     } else {
         const int64_t block = 64;
         int64_t nblocks = (s.inner + block - 1) / block;
-#pragma omp parallel for schedule(static) if (count * s.inner > 32768 && nblocks > 1)
+#pragma omp parallel for schedule(static) if (count * s.inner > NN_PARALLEL_MIN_WORK && nblocks > 1)
         for (int64_t bl = 0; bl < nblocks; bl++) {
             int64_t j0 = bl * block, j1 = j0 + block < s.inner ? j0 + block : s.inner;
             for (int64_t k = 0; k < count; k++) {
@@ -106,7 +107,7 @@ static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t 
     shape[dim] = count;
     Tensor *y = ag_new(g, x->ndim, shape);
     const real *xv = row_major(g, x);
-#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > 32768)
+#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < sp.outer * count; w++) {
         int64_t o = w / count, k = w % count;
         memcpy(y->data + w * sp.inner, xv + (o * sp.size + idx[k]) * sp.inner, (size_t)sp.inner * sizeof(real));

@@ -2,6 +2,7 @@
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
+#include "base/parallel.h"
 
 /* softmax: dx = y * (dy - sum(dy * y)) per row */
 static void softmax_backward(Graph *g, Node *n) {
@@ -9,7 +10,7 @@ static void softmax_backward(Graph *g, Node *n) {
     int64_t len = y->shape[y->ndim - 1], rows = len ? y->numel / len : 0;
     const real *yv = y->data, *dy = y->grad->data;
     real *gx = ag_grad(g, n->in[0])->data;
-#pragma omp parallel for schedule(static) if (y->numel > 16384)
+#pragma omp parallel for schedule(static) if (y->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *py = yv + r * len, *pd = dy + r * len;
         real dot = 0;
@@ -24,7 +25,7 @@ static void log_softmax_backward(Graph *g, Node *n) {
     int64_t len = y->shape[y->ndim - 1], rows = len ? y->numel / len : 0;
     const real *yv = y->data, *dy = y->grad->data;
     real *gx = ag_grad(g, n->in[0])->data;
-#pragma omp parallel for schedule(static) if (y->numel > 16384)
+#pragma omp parallel for schedule(static) if (y->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *py = yv + r * len, *pd = dy + r * len;
         real sum = 0;

@@ -5,6 +5,7 @@
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 const char *unary_op_name(UnaryOp op) {
     static const char *names[] = {"neg",  "exp",  "log",        "sqrt",       "tanh",      "sigmoid",
@@ -104,7 +105,7 @@ void tensor_unary(Tensor *out, const Tensor *x, UnaryOp op, real arg) {
     iter_init(&it, out, 1, ops);
     int64_t inner = it.shape[it.ndim - 1], rows = out->numel / (inner ? inner : 1);
     int64_t sx = it.stride[0][it.ndim - 1];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *px = x->data + iter_row_offset(&it, 0, r);
         real *po = out->data + r * inner;
@@ -163,7 +164,7 @@ void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
     int last = it.ndim - 1;
     int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
     int64_t sa = it.stride[0][last], sb = it.stride[1][last], so = it.stride[2][last];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         binary_row(op, a->data + iter_row_offset(&it, 0, r), sa, b->data + iter_row_offset(&it, 1, r), sb,
                    out->data + iter_row_offset(&it, 2, r), so, inner);
@@ -181,7 +182,7 @@ void tensor_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor
     int last = it.ndim - 1;
     int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
     int64_t sc = it.stride[0][last], sa = it.stride[1][last], sb = it.stride[2][last], so = it.stride[3][last];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *pc = cond->data + iter_row_offset(&it, 0, r);
         const real *pa = a->data + iter_row_offset(&it, 1, r);

@@ -1,6 +1,7 @@
 /* Batched matmul over gemm: batch dims broadcast, transposes are strides. */
 #include "base/error.h"
 #include "tensor/kernels.h"
+#include "base/parallel.h"
 
 void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate) {
     NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
@@ -37,7 +38,7 @@ void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate
         return;
     }
     /* Many products: threads take whole products when there are enough of them. */
-#pragma omp parallel for schedule(static) if (nbatch >= 4 && M * N * K * nbatch > 65536)
+#pragma omp parallel for schedule(static) if (nbatch >= 4 && M * N * K * nbatch > NN_PARALLEL_MIN_MACS)
     for (int64_t i = 0; i < nbatch; i++) {
         int64_t oa = 0, ob = 0, rest = i;
         for (int d = nb - 1; d >= 0; d--) {

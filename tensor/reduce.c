@@ -81,7 +81,7 @@ static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, in
     double *part = nn_malloc((size_t)(O * nchunks) * sizeof *part);
     /* part[o * nchunks + c]: chunk c of output o. x's offset for output o
      * follows out's index through x's strides (reduced dims have size 1 in out). */
-#pragma omp parallel for schedule(static) if (O * R > 32768)
+#pragma omp parallel for schedule(static) if (O * R > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < O * nchunks; w++) {
         int64_t o = w / nchunks, c = w % nchunks;
         int64_t start = c * NN_REDUCE_CHUNK, count = R - start < NN_REDUCE_CHUNK ? R - start : NN_REDUCE_CHUNK;
@@ -114,7 +114,7 @@ static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, in
     int last = x->ndim - 1;
     int64_t inner = x->shape[last], sx = x->stride[last];
     int64_t rows = out->numel / inner, nblocks = (inner + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if (out->numel * R > 32768)
+#pragma omp parallel for schedule(static) if (out->numel * R > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < rows * nblocks; w++) {
         int64_t row = w / nblocks, j0 = (w % nblocks) * COL_BLOCK;
         int64_t nj = inner - j0 < COL_BLOCK ? inner - j0 : COL_BLOCK;

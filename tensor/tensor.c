@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/parallel.h"
 
 /* ---- shape ---- */
 
@@ -256,7 +257,7 @@ void tensor_copy(Tensor *dst, const Tensor *src) {
     int64_t inner = src->ndim ? src->shape[src->ndim - 1] : 1;
     int64_t rows = inner ? src->numel / inner : 0;
     int64_t ss = src->ndim ? src->stride[src->ndim - 1] : 0, ds = dst->ndim ? dst->stride[dst->ndim - 1] : 0;
-#pragma omp parallel for schedule(static) if (src->numel > 65536)
+#pragma omp parallel for schedule(static) if (src->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *s = src->data + tensor_offset_of(src, r * inner);
         real *d = dst->data + tensor_offset_of(dst, r * inner);

@@ -52,11 +52,7 @@ Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
 
 Tensor *ag_transpose(Graph *g, Tensor *x, int d0, int d1) {
     int perm[TENSOR_MAX_DIMS];
-    d0 = tensor_dim("transpose", x->ndim, d0);
-    d1 = tensor_dim("transpose", x->ndim, d1);
-    for (int d = 0; d < x->ndim; d++) perm[d] = d;
-    perm[d0] = d1;
-    perm[d1] = d0;
+    tensor_transpose_perm(x->ndim, d0, d1, perm);
     return ag_permute(g, x, perm);
 }
 

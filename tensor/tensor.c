@@ -194,13 +194,17 @@ Tensor tensor_permute(const Tensor *t, const int *perm) {
     return v;
 }
 
-Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
-    int perm[TENSOR_MAX_DIMS];
-    d0 = tensor_dim("transpose", t->ndim, d0);
-    d1 = tensor_dim("transpose", t->ndim, d1);
-    for (int i = 0; i < t->ndim; i++) perm[i] = i;
+void tensor_transpose_perm(int ndim, int d0, int d1, int *perm) {
+    d0 = tensor_dim("transpose", ndim, d0);
+    d1 = tensor_dim("transpose", ndim, d1);
+    for (int i = 0; i < ndim; i++) perm[i] = i;
     perm[d0] = d1;
     perm[d1] = d0;
+}
+
+Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
+    int perm[TENSOR_MAX_DIMS];
+    tensor_transpose_perm(t->ndim, d0, d1, perm);
     return tensor_permute(t, perm);
 }
 

@@ -105,6 +105,8 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape);
 Tensor tensor_permute(const Tensor *t, const int *perm);
 /* Dimensions d0 and d1 swapped. */
 Tensor tensor_transpose(const Tensor *t, int d0, int d1);
+/* The permutation (ndim entries into perm) that tensor_transpose(t, d0, d1) applies. */
+void tensor_transpose_perm(int ndim, int d0, int d1, int *perm);
 /* The slice [start, start + length) of dimension dim. */
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
 /* Broadcast to a larger shape (size-1 dims repeat with stride 0, new dims are prepended). */

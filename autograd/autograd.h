@@ -21,8 +21,8 @@
  * until graph_reset; a leaf's gradient is owned by the leaf (tensor_free).
  * Leaves that require grad must be owned tensors (tensor_zeros, ...) or
  * graph tensors, not views returned by value. */
-#ifndef NN_AUTOGRAD_H
-#define NN_AUTOGRAD_H
+#ifndef NN_AUTOGRAD_AUTOGRAD_H
+#define NN_AUTOGRAD_AUTOGRAD_H
 
 #include <stddef.h>
 #include <stdint.h>

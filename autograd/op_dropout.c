@@ -44,7 +44,7 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     uint32_t threshold = (uint32_t)((double)p * 16777216.0); /* drop when the top 24 bits fall below */
     int64_t count = x->numel, nchunks = (count + DROP_CHUNK - 1) / DROP_CHUNK;
     unsigned char *keep = arena_alloc(graph_arena(g), (size_t)(count ? count : 1));
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real scale = 1 / (1 - p);
 #pragma omp parallel if (count > NN_PARALLEL_MIN_WORK)

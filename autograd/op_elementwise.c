@@ -93,7 +93,7 @@ static void unary_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     UnaryOp op = (UnaryOp)n->i[0];
     const real *dy = y->grad->data, *yv = y->data;
-    const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? row_major(g, x) : NULL;
+    const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? ag_row_major(g, x) : NULL;
     real *gx = ag_grad(g, x)->data;
     int64_t count = y->numel, chunk = 4096, nchunks = (count + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)

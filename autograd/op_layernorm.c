@@ -86,7 +86,7 @@ static void layer_norm_backward(Graph *g, Node *n) {
     const LayerNormSaved *s = n->saved;
     Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
-    const real *dy = n->out->grad->data, *wc = w ? row_major(g, w) : NULL; /* contiguous weights */
+    const real *dy = n->out->grad->data, *wc = w ? ag_row_major(g, w) : NULL; /* contiguous weights */
     if (x->requires_grad) {
         real *gx = ag_grad(g, x)->data;
 #pragma omp parallel if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
@@ -125,11 +125,11 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
              shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
-    s->x = row_major(g, x);
+    s->x = ag_row_major(g, x);
     s->mean = arena_alloc(a, (size_t)rows * sizeof(real));
     s->rstd = arena_alloc(a, (size_t)rows * sizeof(real));
     Tensor *y = ag_new(g, x->ndim, x->shape);
-    const real *wv = w ? row_major(g, w) : NULL, *bv = b ? row_major(g, b) : NULL;
+    const real *wv = w ? ag_row_major(g, w) : NULL, *bv = b ? ag_row_major(g, b) : NULL;
 #pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);

@@ -32,9 +32,9 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
              "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape).s,
              shape_str(target->ndim, target->shape).s);
     BceSaved *s = arena_alloc(graph_arena(g), sizeof *s);
-    s->x = row_major(g, logits);
-    s->t = row_major(g, target);
-    s->w = weight ? row_major(g, weight) : NULL;
+    s->x = ag_row_major(g, logits);
+    s->t = ag_row_major(g, target);
+    s->w = weight ? ag_row_major(g, weight) : NULL;
     int64_t count = logits->numel, nchunks = (count + NN_REDUCE_CHUNK - 1) / NN_REDUCE_CHUNK;
     double loss = 0, wsum = 0;
     /* Fixed chunks added in order: the same sum for any thread count. */

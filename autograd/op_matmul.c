@@ -93,7 +93,7 @@ Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
     for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = out;
     Tensor *y = ag_new(g, x->ndim, shape);
-    const real *xv = row_major(g, x); /* (rows, in) */
+    const real *xv = ag_row_major(g, x); /* (rows, in) */
     if (bias) {                       /* y starts as the bias in every row; gemm adds x w^T */
         Tensor b0 = tensor_wrap(y->data, 1, bias->shape);
         tensor_copy(&b0, bias);

@@ -106,7 +106,7 @@ static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t 
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = count;
     Tensor *y = ag_new(g, x->ndim, shape);
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
 #pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < sp.outer * count; w++) {
         int64_t o = w / count, k = w % count;
@@ -136,6 +136,6 @@ Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, cons
     int64_t out[TENSOR_MAX_DIMS];
     memcpy(out, shape, (size_t)ndim * sizeof *out);
     out[ndim] = table->shape[1];
-    if (!rows->node) return reshaped_header(g, rows, ndim + 1, out);
+    if (!rows->node) return ag_reshaped_header(g, rows, ndim + 1, out);
     return ag_reshape(g, rows, ndim + 1, out);
 }

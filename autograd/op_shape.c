@@ -26,7 +26,7 @@ Tensor *ag_contiguous(Graph *g, Tensor *x) {
 
 Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
     Tensor *c = ag_contiguous(g, x);
-    Tensor *y = reshaped_header(g, c, ndim, shape);
+    Tensor *y = ag_reshaped_header(g, c, ndim, shape);
     ag_record(g, "reshape", copy_backward, y, 1, &c);
     return y;
 }

@@ -2,8 +2,8 @@
  * no-grad flag. Every kernel gives each output element to exactly one thread
  * and reduces in fixed-size chunks added in chunk order, so results are
  * bit-identical for any thread count. Built with OPENMP=0, all is serial. */
-#ifndef NN_PARALLEL_H
-#define NN_PARALLEL_H
+#ifndef NN_BASE_PARALLEL_H
+#define NN_BASE_PARALLEL_H
 
 #include <stdint.h>
 

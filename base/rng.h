@@ -4,8 +4,8 @@
  * a negative sample does not depend on the number of threads or on which
  * elements a kernel happens to compute. An Rng is a cursor over one stream:
  * sequential draws advance its index. Nothing here has global state. */
-#ifndef NN_RNG_H
-#define NN_RNG_H
+#ifndef NN_BASE_RNG_H
+#define NN_BASE_RNG_H
 
 #include <stdint.h>
 

@@ -14,8 +14,8 @@
  *
  * Memory: about 32 bytes per value plus the decoded strings, so a document
  * of n bytes takes at most about 16n bytes. */
-#ifndef NN_JSON_H
-#define NN_JSON_H
+#ifndef NN_IO_JSON_H
+#define NN_IO_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>

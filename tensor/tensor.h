@@ -10,8 +10,8 @@
  * Shapes are passed as (ndim, int64_t shape[]); NN_SHAPE(2, 3) expands to
  * that pair. Misuse (a bad axis, mismatched shapes) aborts with the op name
  * and the shapes: see base/error.h. */
-#ifndef NN_TENSOR_H
-#define NN_TENSOR_H
+#ifndef NN_TENSOR_TENSOR_H
+#define NN_TENSOR_TENSOR_H
 
 #include <stdint.h>
 #include <stdio.h>

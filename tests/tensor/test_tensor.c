@@ -226,6 +226,18 @@ START_TEST(softmax_rows) {
 }
 END_TEST
 
+/* The vectorized blocks (AVX-512, AVX2, or the scalar loop, as the CPU allows) give philox4x32's words. */
+START_TEST(philox_blocks_equal_single_blocks) {
+    enum { N = 29 }; /* vector steps of 8 or 4 blocks, then a scalar tail */
+    uint32_t blocks[4 * N], one[4];
+    philox4x32_blocks(0x0123456789abcdefull, 77, UINT64_MAX - 10, N, blocks); /* the counter wraps */
+    for (int b = 0; b < N; b++) {
+        philox4x32(0x0123456789abcdefull, 77, UINT64_MAX - 10 + (uint64_t)b, one);
+        ck_assert_msg(memcmp(one, blocks + 4 * b, sizeof one) == 0, "block %d", b);
+    }
+}
+END_TEST
+
 START_TEST(matmul_batched_broadcast_transposed) {
     Tensor *a = test_randn(5, NN_SHAPE(2, 1, 3, 4)), *b = test_randn(6, NN_SHAPE(5, 6, 4)); /* b used transposed */
     Tensor bt = tensor_transpose(b, -1, -2);                                                /* (5, 4, 6) */
@@ -268,6 +280,7 @@ static Suite *tensor_suite(void) {
     tcase_add_test(tc, big_sum_is_chunked_and_accurate);
     tcase_add_test(tc, softmax_rows);
     tcase_add_test(tc, matmul_batched_broadcast_transposed);
+    tcase_add_test(tc, philox_blocks_equal_single_blocks);
     tcase_add_test(tc, arena_grows_and_settles);
     tcase_add_test(tc, shape_str_has_room_for_every_dim);
     if (test_forking()) {

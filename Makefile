@@ -5,20 +5,21 @@
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make clean
-# Options: OPENMP=0 (serial build), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
+# Options: THREADS=0 (serial build; OPENMP=0 is the old name), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
 
 CC ?= gcc
 OPENMP ?= 1
+THREADS ?= $(OPENMP)
 NATIVE ?= 0
 SAN ?= 0
 BUILD ?= build
 OPT ?= -O3
 
 CFLAGS_BASE := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -I. -g -ffp-contract=fast -fno-math-errno -fno-trapping-math
-ifeq ($(OPENMP),1)
-  CFLAGS_BASE += -fopenmp
+ifeq ($(THREADS),1)
+  CFLAGS_BASE += -pthread
 else
-  CFLAGS_BASE += -Wno-unknown-pragmas
+  CFLAGS_BASE += -DNN_NO_THREADS
 endif
 ifeq ($(NATIVE),1)
   CFLAGS_BASE += -march=native
@@ -130,7 +131,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_NAMES := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
 FUZZ_SRC := $(LIB_SRC) $(SASREC_SRC)
-FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -I. -fsanitize=fuzzer,address,undefined \
+FUZZ_FLAGS := -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -DNN_NO_THREADS -I. -fsanitize=fuzzer,address,undefined \
   -fno-sanitize-recover=undefined
 build/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_SRC)
 	@mkdir -p build/fuzz

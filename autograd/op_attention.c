@@ -21,6 +21,7 @@
 #include "base/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
+#include "base/parallel.h"
 #include "base/simd.h"
 
 #define ATTN_BLOCK 16 /* query rows per gemm block */
@@ -44,6 +45,20 @@ static int allowed(const AttentionSpec *sp, int64_t r0, int64_t i, int64_t j) {
     if (sp->causal && j > i) return 0;
     if (sp->key_valid && !sp->key_valid[r0 + j]) return 0;
     return 1;
+}
+
+/* Work units of one (sequence, head), for nn_parallel_for: the average item's
+ * products (n x n x d, twice) at NN_MACS_PER_WORK multiply-adds a unit. */
+static int64_t item_work(const AttnSaved *s) {
+    int64_t items = s->spec.n_seq * s->spec.heads, rows = s->spec.offsets[s->spec.n_seq];
+    int64_t n = items ? rows / s->spec.n_seq : 0;
+    return 2 * n * n * s->head_dim / NN_MACS_PER_WORK + 1;
+}
+
+/* reals rounded up to whole 64-byte lines */
+static int64_t round_to_lines(int64_t reals) {
+    int64_t line = 64 / (int64_t)sizeof(real);
+    return (reals + line - 1) / line * line;
 }
 
 /* Keys [0, end) that rows [i0, i1) of an item may need: the largest row_end among them. */
@@ -178,6 +193,25 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
     }
 }
 
+typedef struct {
+    const AttnSaved *s;
+    const Tensor *q, *k, *v;
+    const real *dout; /* (rows, H) */
+    GradRows dq, dk, dv;
+    int64_t H;
+    real *scratch; /* per worker: pt and dp, (max_n, max_n) each */
+    int64_t stride;
+} BackwardLoop;
+
+static void backward_items(void *ctx, NnChunk c) {
+    const BackwardLoop *l = ctx;
+    const AttnSaved *s = l->s;
+    real *pt = l->scratch + c.worker * l->stride, *dp = pt + s->max_n * s->max_n;
+    for (int64_t w = c.begin; w < c.end; w++)
+        attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
+                        l->H, pt, dp);
+}
+
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
@@ -191,15 +225,30 @@ static void attention_backward(Graph *g, Node *n) {
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
         *dst[i] = (GradRows){view.data, view.stride[0]};
     }
-#pragma omp parallel if (items > 1)
-    {
-        real *scratch = nn_aligned_alloc((size_t)(2 * nn + 1) * sizeof(real));
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t w = 0; w < items; w++)
-            attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), q, k, v, y->grad->data, dq, dk, dv, H,
-                            scratch, scratch + nn);
-        free(scratch);
-    }
+    int64_t stride = round_to_lines(2 * nn + 1);
+    int width = nn_parallel_width(items, item_work(s));
+    real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
+    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, scratch, stride};
+    nn_parallel_for(items, item_work(s), backward_items, &l);
+    free(scratch);
+}
+
+typedef struct {
+    const AttnSaved *s;
+    const Tensor *q, *k, *v;
+    real *out; /* (rows, H) */
+    int64_t H;
+    real *scratch; /* per worker: pt (max_n, max_n), dropout words (max_n + 8) */
+    int64_t stride;
+} ForwardLoop;
+
+static void forward_items(void *ctx, NnChunk c) {
+    const ForwardLoop *l = ctx;
+    const AttnSaved *s = l->s;
+    real *pt = l->scratch + c.worker * l->stride;
+    uint32_t *words = (uint32_t *)(pt + s->max_n * s->max_n + 1);
+    for (int64_t w = c.begin; w < c.end; w++)
+        attend(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->out, l->H, pt, words);
 }
 
 Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionSpec *spec) {
@@ -255,16 +304,13 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
     }
     Tensor *y = ag_new(g, 2, (int64_t[]){rows, H});
     int64_t items = spec->n_seq * spec->heads, nn = s->max_n * s->max_n;
-#pragma omp parallel if (items > 1)
-    {
-        real *pt = nn_aligned_alloc((size_t)(nn + 1) * sizeof(real));
-        uint32_t *words = nn_malloc((size_t)(s->max_n + 8) * sizeof *words);
-#pragma omp for schedule(dynamic, 4)
-        for (int64_t w = 0; w < items; w++)
-            attend(s, w / spec->heads, (int)(w % spec->heads), q, k, v, y->data, H, pt, words);
-        free(pt);
-        free(words);
-    }
+    /* per worker: pt (max_n, max_n), then the dropout words (max_n + 8) */
+    int64_t stride = round_to_lines(nn + 1 + (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+    int width = nn_parallel_width(items, item_work(s));
+    real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
+    ForwardLoop l = {s, q, k, v, y->data, H, scratch, stride};
+    nn_parallel_for(items, item_work(s), forward_items, &l);
+    free(scratch);
     Node *n = ag_record(g, "attention", attention_backward, y, 3, (Tensor *[]){q, k, v});
     if (n) n->saved = s;
     return y;

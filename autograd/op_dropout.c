@@ -24,17 +24,40 @@ NN_VECTORIZE static void dropout_apply(const uint32_t *words, uint32_t threshold
     }
 }
 
+typedef struct {
+    int64_t count;               /* elements */
+    const real *x;               /* (count) forward input */
+    uint64_t seed, stream;       /* of the mask's Philox words */
+    uint32_t threshold;          /* drop when the top 24 bits of a word fall below */
+    const real *dy;              /* (count) backward: output gradient */
+    real *y;                     /* (count) forward output, or backward input gradient */
+    unsigned char *keep;         /* (count) */
+    real scale;                  /* 1 / (1 - p) */
+    uint32_t *words;             /* forward, per worker: (DROP_CHUNK) */
+} DropLoop;
+
+/* Elements [begin, end) of the forward pass, in whole chunks of DROP_CHUNK (a
+ * chunk's words come in one call); element i uses word i % 4 of block i / 4
+ * of the stream. */
+static void forward_range(void *ctx, NnChunk c) {
+    const DropLoop *l = ctx;
+    uint32_t *words = l->words + c.worker * DROP_CHUNK;
+    for (int64_t i0 = c.begin * DROP_CHUNK; i0 < c.end * DROP_CHUNK && i0 < l->count; i0 += DROP_CHUNK) {
+        int64_t m = l->count - i0 < DROP_CHUNK ? l->count - i0 : DROP_CHUNK;
+        philox4x32_blocks(l->seed, l->stream, (uint64_t)(i0 / 4), (m + 3) / 4, words);
+        dropout_apply(words, l->threshold, l->x + i0, l->y + i0, l->keep + i0, l->scale, m);
+    }
+}
+
+static void backward_range(void *ctx, NnChunk c) {
+    const DropLoop *l = ctx;
+    dropout_grad(l->keep + c.begin, l->dy + c.begin, l->y + c.begin, l->scale, c.end - c.begin);
+}
+
 /* saved = keep mask (one byte per element); f[0] = 1 / (1 - p) */
 static void dropout_backward(Graph *g, Node *n) {
-    const unsigned char *keep = n->saved;
-    const real *dy = n->out->grad->data;
-    real *gx = ag_grad(g, n->in[0])->data, scale = n->f[0];
-    int64_t count = n->out->numel, nchunks = (count + DROP_CHUNK - 1) / DROP_CHUNK;
-#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t i0 = c * DROP_CHUNK, m = count - i0 < DROP_CHUNK ? count - i0 : DROP_CHUNK;
-        dropout_grad(keep + i0, dy + i0, gx + i0, scale, m);
-    }
+    DropLoop l = {n->out->numel, NULL, 0, 0, 0, n->out->grad->data, ag_grad(g, n->in[0])->data, n->saved, n->f[0], NULL};
+    nn_parallel_elements(l.count, 1, backward_range, &l);
 }
 
 Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
@@ -47,18 +70,10 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real scale = 1 / (1 - p);
-#pragma omp parallel if (count > NN_PARALLEL_MIN_WORK)
-    {
-        uint32_t *words = nn_malloc(DROP_CHUNK * sizeof *words);
-#pragma omp for schedule(static)
-        for (int64_t c = 0; c < nchunks; c++) {
-            /* element i uses word i % 4 of block i / 4 of the stream: chunk c starts at block c * DROP_CHUNK / 4 */
-            int64_t i0 = c * DROP_CHUNK, m = count - i0 < DROP_CHUNK ? count - i0 : DROP_CHUNK;
-            philox4x32_blocks(seed, stream, (uint64_t)(i0 / 4), (m + 3) / 4, words);
-            dropout_apply(words, threshold, xv + i0, y->data + i0, keep + i0, scale, m);
-        }
-        free(words);
-    }
+    DropLoop l = {count, xv, seed, stream, threshold, NULL, y->data, keep, scale, NULL};
+    l.words = nn_malloc((size_t)nn_parallel_width(nchunks, DROP_CHUNK) * DROP_CHUNK * sizeof *l.words);
+    nn_parallel_for(nchunks, DROP_CHUNK, forward_range, &l);
+    free(l.words);
     Node *n = ag_record(g, "dropout", dropout_backward, y, 1, &x);
     if (n) {
         n->saved = keep;

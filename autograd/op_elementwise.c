@@ -89,16 +89,25 @@ NN_VECTORIZE static void unary_grad_range(UnaryOp op, real c, const real *dy, co
     }
 }
 
+typedef struct {
+    UnaryOp op;
+    real c;
+    const real *dy, *xv, *yv; /* xv may be NULL when f' needs only y */
+    real *gx;
+} UnaryGradLoop;
+
+static void unary_grad_chunk(void *ctx, NnChunk c) {
+    const UnaryGradLoop *l = ctx;
+    unary_grad_range(l->op, l->c, l->dy, l->xv, l->yv, l->gx, c.begin, c.end);
+}
+
 static void unary_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     UnaryOp op = (UnaryOp)n->i[0];
     const real *dy = y->grad->data, *yv = y->data;
     const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? ag_row_major(g, x) : NULL;
-    real *gx = ag_grad(g, x)->data;
-    int64_t count = y->numel, chunk = 4096, nchunks = (count + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < nchunks; c++)
-        unary_grad_range(op, n->f[0], dy, xv, yv, gx, c * chunk, c * chunk + chunk < count ? c * chunk + chunk : count);
+    UnaryGradLoop l = {op, n->f[0], dy, xv, yv, ag_grad(g, x)->data};
+    nn_parallel_elements(y->numel, 1, unary_grad_chunk, &l);
 }
 
 static Tensor *unary(Graph *g, Tensor *x, UnaryOp op, real c) {

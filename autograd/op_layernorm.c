@@ -79,7 +79,37 @@ typedef struct {
     const real *x; /* (rows, H) row-major input */
     real *mean;    /* (rows) */
     real *rstd;    /* (rows) 1 / sqrt(var + eps) */
+    int64_t rows;
 } LayerNormSaved;
+
+typedef struct {
+    const LayerNormSaved *s;
+    const real *dy, *w; /* (rows, H); (H) contiguous weights or NULL */
+    int64_t H;
+    real *gx;      /* (rows, H) */
+    real *scratch; /* per worker: (H) */
+    real *part;    /* per chunk of LN_ROW_CHUNK rows: dw (H), db (H) */
+} BackwardLoop;
+
+static void input_grad_rows(void *ctx, NnChunk c) {
+    const BackwardLoop *l = ctx;
+    const LayerNormSaved *s = l->s;
+    int64_t H = l->H;
+    for (int64_t r = c.begin; r < c.end; r++)
+        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx + r * H,
+                          l->scratch + c.worker * H);
+}
+
+static void param_grad_chunks(void *ctx, NnChunk c) {
+    const BackwardLoop *l = ctx;
+    const LayerNormSaved *s = l->s;
+    int64_t H = l->H, rows = s->rows;
+    for (int64_t k = c.begin; k < c.end; k++) {
+        int64_t r1 = (k + 1) * LN_ROW_CHUNK < rows ? (k + 1) * LN_ROW_CHUNK : rows;
+        norm_param_grads(s->x, l->dy, s->mean, s->rstd, k * LN_ROW_CHUNK, r1, H, l->part + k * 2 * H,
+                         l->part + k * 2 * H + H);
+    }
+}
 
 /* in = {x, w, b} */
 static void layer_norm_backward(Graph *g, Node *n) {
@@ -87,27 +117,20 @@ static void layer_norm_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     const real *dy = n->out->grad->data, *wc = w ? ag_row_major(g, w) : NULL; /* contiguous weights */
+    BackwardLoop l = {s, dy, wc, H, NULL, NULL, NULL};
     if (x->requires_grad) {
-        real *gx = ag_grad(g, x)->data;
-#pragma omp parallel if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
-        {
-            real *t = nn_malloc((size_t)H * sizeof(real));
-#pragma omp for schedule(static)
-            for (int64_t r = 0; r < rows; r++)
-                norm_row_backward(s->x + r * H, dy + r * H, wc, H, s->mean[r], s->rstd[r], gx + r * H, t);
-            free(t);
-        }
+        l.gx = ag_grad(g, x)->data;
+        l.scratch = nn_malloc((size_t)(nn_parallel_width(rows, H * NN_ROW_WORK) * H) * sizeof(real));
+        nn_parallel_for(rows, H * NN_ROW_WORK, input_grad_rows, &l);
+        free(l.scratch);
     }
     int need_w = w && w->requires_grad, need_b = b && b->requires_grad;
     if (!need_w && !need_b) return;
     int64_t nchunks = (rows + LN_ROW_CHUNK - 1) / LN_ROW_CHUNK;
     real *part = calloc((size_t)(nchunks * 2 * H), sizeof *part); /* per chunk: dw (H), db (H) */
     if (!part) nn_abort("layer_norm", "out of memory");
-#pragma omp parallel for schedule(static) if (nchunks > 1)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t r1 = (c + 1) * LN_ROW_CHUNK < rows ? (c + 1) * LN_ROW_CHUNK : rows;
-        norm_param_grads(s->x, dy, s->mean, s->rstd, c * LN_ROW_CHUNK, r1, H, part + c * 2 * H, part + c * 2 * H + H);
-    }
+    l.part = part;
+    nn_parallel_for(nchunks, LN_ROW_CHUNK * H, param_grad_chunks, &l);
     real *gw = need_w ? ag_grad(g, w)->data : NULL, *gb = need_b ? ag_grad(g, b)->data : NULL;
     for (int64_t c = 0; c < nchunks; c++)
         for (int64_t j = 0; j < H; j++) {
@@ -115,6 +138,22 @@ static void layer_norm_backward(Graph *g, Node *n) {
             if (gb) gb[j] += part[c * 2 * H + H + j];
         }
     free(part);
+}
+
+typedef struct {
+    LayerNormSaved *s;
+    real *y;            /* (rows, H) */
+    const real *w, *b;  /* (H) contiguous, or NULL */
+    int64_t H;
+    real eps;
+} ForwardLoop;
+
+static void forward_rows(void *ctx, NnChunk c) {
+    const ForwardLoop *l = ctx;
+    LayerNormSaved *s = l->s;
+    int64_t H = l->H;
+    for (int64_t r = c.begin; r < c.end; r++)
+        norm_row(s->x + r * H, l->y + r * H, l->w, l->b, H, l->eps, &s->mean[r], &s->rstd[r]);
 }
 
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
@@ -128,11 +167,10 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
     s->x = ag_row_major(g, x);
     s->mean = arena_alloc(a, (size_t)rows * sizeof(real));
     s->rstd = arena_alloc(a, (size_t)rows * sizeof(real));
+    s->rows = rows;
     Tensor *y = ag_new(g, x->ndim, x->shape);
-    const real *wv = w ? ag_row_major(g, w) : NULL, *bv = b ? ag_row_major(g, b) : NULL;
-#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++)
-        norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);
+    ForwardLoop l = {s, y->data, w ? ag_row_major(g, w) : NULL, b ? ag_row_major(g, b) : NULL, H, eps};
+    nn_parallel_for(rows, H * NN_ROW_WORK, forward_rows, &l);
     Node *n = ag_record(g, "layer_norm", layer_norm_backward, y, 3, (Tensor *[]){x, w, b});
     if (n) n->saved = s;
     return y;

@@ -15,15 +15,45 @@ typedef struct {
     double wsum;
 } BceSaved;
 
+typedef struct {
+    const BceSaved *s;
+    real scale; /* backward: dloss / wsum */
+    real *gx;   /* backward: (count) */
+    double *part; /* forward: per chunk of NN_REDUCE_CHUNK, loss and weight sums */
+    int64_t count;
+} BceLoop;
+
+static void bce_grad_range(void *ctx, NnChunk c) {
+    const BceLoop *l = ctx;
+    const BceSaved *s = l->s;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        real w = s->w ? s->w[i] : 1;
+        l->gx[i] += l->scale * w * (r_sigmoid(s->x[i]) - s->t[i]);
+    }
+}
+
 static void bce_backward(Graph *g, Node *n) {
     const BceSaved *s = n->saved;
     Tensor *x = n->in[0];
-    real *gx = ag_grad(g, x)->data;
-    real scale = s->wsum > 0 ? (real)(n->out->grad->data[0] / s->wsum) : 0;
-#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t i = 0; i < x->numel; i++) {
-        real w = s->w ? s->w[i] : 1;
-        gx[i] += scale * w * (r_sigmoid(s->x[i]) - s->t[i]);
+    BceLoop l = {s, s->wsum > 0 ? (real)(n->out->grad->data[0] / s->wsum) : 0, ag_grad(g, x)->data, NULL, x->numel};
+    nn_parallel_elements(x->numel, 1, bce_grad_range, &l);
+}
+
+/* Loss and weight sums of chunks [begin, end) of NN_REDUCE_CHUNK elements. */
+static void bce_chunks(void *ctx, NnChunk ch) {
+    const BceLoop *l = ctx;
+    const BceSaved *s = l->s;
+    for (int64_t c = ch.begin; c < ch.end; c++) {
+        int64_t i1 = (c + 1) * NN_REDUCE_CHUNK < l->count ? (c + 1) * NN_REDUCE_CHUNK : l->count;
+        double loss = 0, ws = 0;
+        for (int64_t i = c * NN_REDUCE_CHUNK; i < i1; i++) {
+            real w = s->w ? s->w[i] : 1, xi = s->x[i], ti = s->t[i];
+            /* -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)), stably */
+            loss += w * (-ti * r_log_sigmoid(xi) - (1 - ti) * r_log_sigmoid(-xi));
+            ws += w;
+        }
+        l->part[2 * c] = loss;
+        l->part[2 * c + 1] = ws;
     }
 }
 
@@ -39,19 +69,8 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
     double loss = 0, wsum = 0;
     /* Fixed chunks added in order: the same sum for any thread count. */
     double *part = arena_calloc(graph_arena(g), (size_t)(2 * nchunks + 2) * sizeof *part);
-#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
-    for (int64_t c = 0; c < nchunks; c++) {
-        int64_t i1 = (c + 1) * NN_REDUCE_CHUNK < count ? (c + 1) * NN_REDUCE_CHUNK : count;
-        double l = 0, ws = 0;
-        for (int64_t i = c * NN_REDUCE_CHUNK; i < i1; i++) {
-            real w = s->w ? s->w[i] : 1, xi = s->x[i], ti = s->t[i];
-            /* -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)), stably */
-            l += w * (-ti * r_log_sigmoid(xi) - (1 - ti) * r_log_sigmoid(-xi));
-            ws += w;
-        }
-        part[2 * c] = l;
-        part[2 * c + 1] = ws;
-    }
+    BceLoop l = {s, 0, NULL, part, count};
+    nn_parallel_for(nchunks, NN_REDUCE_CHUNK, bce_chunks, &l);
     for (int64_t c = 0; c < nchunks; c++) {
         loss += part[2 * c];
         wsum += part[2 * c + 1];
@@ -72,20 +91,32 @@ typedef struct {
     int64_t ignore, count; /* ignored class id; rows that count */
 } CeSaved;
 
+typedef struct {
+    const CeSaved *s;
+    real *gx; /* (N, C) */
+    int64_t C;
+    real scale; /* dloss / rows that count */
+} CeLoop;
+
+static void ce_grad_rows(void *ctx, NnChunk c) {
+    const CeLoop *l = ctx;
+    const CeSaved *s = l->s;
+    int64_t C = l->C;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        if (s->target[r] == s->ignore) continue;
+        const real *p = s->prob + r * C;
+        real *d = l->gx + r * C;
+        for (int64_t j = 0; j < C; j++) d[j] += l->scale * p[j];
+        d[s->target[r]] -= l->scale;
+    }
+}
+
 static void ce_backward(Graph *g, Node *n) {
     const CeSaved *s = n->saved;
     Tensor *x = n->in[0];
     int64_t N = x->shape[0], C = x->shape[1];
-    real *gx = ag_grad(g, x)->data;
-    real scale = s->count ? n->out->grad->data[0] / (real)s->count : 0;
-#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < N; r++) {
-        if (s->target[r] == s->ignore) continue;
-        const real *p = s->prob + r * C;
-        real *d = gx + r * C;
-        for (int64_t j = 0; j < C; j++) d[j] += scale * p[j];
-        d[s->target[r]] -= scale;
-    }
+    CeLoop l = {s, ag_grad(g, x)->data, C, s->count ? n->out->grad->data[0] / (real)s->count : 0};
+    nn_parallel_for(N, C, ce_grad_rows, &l);
 }
 
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {

@@ -62,38 +62,63 @@ static Split3 split_at(const Tensor *x, int dim) {
     return s;
 }
 
+typedef struct {
+    Split3 s;           /* x as (outer, size, inner) */
+    const int64_t *idx; /* (count) */
+    int64_t count, pad;
+    const real *src; /* gather: x; backward: dy (outer, count, inner) */
+    real *dst;       /* gather: y (outer, count, inner); backward: x's gradient */
+} SelectLoop;
+
+#define SELECT_BLOCK 64 /* columns per item of the backward when outer == 1 */
+
+/* Backward, items = outer rows: each adds its indices' rows in index order. */
+static void scatter_outer(void *ctx, NnChunk c) {
+    const SelectLoop *l = ctx;
+    Split3 s = l->s;
+    for (int64_t o = c.begin; o < c.end; o++)
+        for (int64_t k = 0; k < l->count; k++) {
+            if (l->idx[k] == l->pad) continue;
+            real *dst = l->dst + (o * s.size + l->idx[k]) * s.inner;
+            const real *src = l->src + (o * l->count + k) * s.inner;
+            for (int64_t j = 0; j < s.inner; j++) dst[j] += src[j];
+        }
+}
+
+/* Backward, items = blocks of SELECT_BLOCK columns: each adds every index's row in index order. */
+static void scatter_columns(void *ctx, NnChunk c) {
+    const SelectLoop *l = ctx;
+    int64_t inner = l->s.inner;
+    for (int64_t bl = c.begin; bl < c.end; bl++) {
+        int64_t j0 = bl * SELECT_BLOCK, j1 = j0 + SELECT_BLOCK < inner ? j0 + SELECT_BLOCK : inner;
+        for (int64_t k = 0; k < l->count; k++) {
+            if (l->idx[k] == l->pad) continue;
+            real *dst = l->dst + l->idx[k] * inner;
+            const real *src = l->src + k * inner;
+            for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
+        }
+    }
+}
+
 /* in[0] = x; i[0] = dim, i[1] = n, i[2] = padding index (-1: none); saved = idx. */
 static void index_select_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
-    const int64_t *idx = n->saved;
-    int64_t count = n->i[1], pad = n->i[2];
-    Split3 s = split_at(x, (int)n->i[0]);
-    real *gx = ag_grad(g, x)->data;
-    const real *dy = n->out->grad->data;
+    SelectLoop l = {split_at(x, (int)n->i[0]), n->saved, n->i[1], n->i[2], n->out->grad->data, ag_grad(g, x)->data};
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
-    if (s.outer > 1) {
-#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > NN_PARALLEL_MIN_WORK)
-        for (int64_t o = 0; o < s.outer; o++)
-            for (int64_t k = 0; k < count; k++) {
-                if (idx[k] == pad) continue;
-                real *dst = gx + (o * s.size + idx[k]) * s.inner;
-                const real *src = dy + (o * count + k) * s.inner;
-                for (int64_t j = 0; j < s.inner; j++) dst[j] += src[j];
-            }
-    } else {
-        const int64_t block = 64;
-        int64_t nblocks = (s.inner + block - 1) / block;
-#pragma omp parallel for schedule(static) if (count * s.inner > NN_PARALLEL_MIN_WORK && nblocks > 1)
-        for (int64_t bl = 0; bl < nblocks; bl++) {
-            int64_t j0 = bl * block, j1 = j0 + block < s.inner ? j0 + block : s.inner;
-            for (int64_t k = 0; k < count; k++) {
-                if (idx[k] == pad) continue;
-                real *dst = gx + idx[k] * s.inner;
-                const real *src = dy + k * s.inner;
-                for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
-            }
-        }
+    if (l.s.outer > 1)
+        nn_parallel_for(l.s.outer, l.count * l.s.inner, scatter_outer, &l);
+    else
+        nn_parallel_for((l.s.inner + SELECT_BLOCK - 1) / SELECT_BLOCK, l.count * SELECT_BLOCK, scatter_columns, &l);
+}
+
+/* Forward, items = (outer row, index) pairs: one row of inner elements each. */
+static void gather_rows(void *ctx, NnChunk c) {
+    const SelectLoop *l = ctx;
+    Split3 s = l->s;
+    for (int64_t w = c.begin; w < c.end; w++) {
+        int64_t o = w / l->count, k = w % l->count;
+        memcpy(l->dst + w * s.inner, l->src + (o * s.size + l->idx[k]) * s.inner, (size_t)s.inner * sizeof(real));
     }
 }
 
@@ -106,12 +131,8 @@ static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t 
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = count;
     Tensor *y = ag_new(g, x->ndim, shape);
-    const real *xv = ag_row_major(g, x);
-#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > NN_PARALLEL_MIN_WORK)
-    for (int64_t w = 0; w < sp.outer * count; w++) {
-        int64_t o = w / count, k = w % count;
-        memcpy(y->data + w * sp.inner, xv + (o * sp.size + idx[k]) * sp.inner, (size_t)sp.inner * sizeof(real));
-    }
+    SelectLoop l = {sp, idx, count, pad, ag_row_major(g, x), y->data};
+    nn_parallel_for(sp.outer * count, sp.inner, gather_rows, &l);
     Node *n = ag_record(g, op, index_select_backward, y, 1, &x);
     if (n) {
         int64_t *copy = arena_alloc(graph_arena(g), (size_t)count * sizeof *copy);

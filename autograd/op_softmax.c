@@ -4,25 +4,37 @@
 #include "tensor/rmath.h"
 #include "base/parallel.h"
 
+typedef struct {
+    const real *y, *dy; /* (rows, len) */
+    real *gx;           /* (rows, len) */
+    int64_t len;
+    int take_log;
+} RowsLoop;
+
 /* Per row, for softmax: dx = y * (dy - sum(dy * y)); for log-softmax: dx = dy - exp(y) * sum(dy). */
-static void rows_backward(Graph *g, Node *n, int take_log) {
-    Tensor *y = n->out;
-    int64_t len = y->shape[y->ndim - 1], rows = len ? y->numel / len : 0;
-    const real *yv = y->data, *dy = y->grad->data;
-    real *gx = ag_grad(g, n->in[0])->data;
-#pragma omp parallel for schedule(static) if (y->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *py = yv + r * len, *pd = dy + r * len;
-        if (take_log) {
+static void backward_rows(void *ctx, NnChunk c) {
+    const RowsLoop *l = ctx;
+    int64_t len = l->len;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        const real *py = l->y + r * len, *pd = l->dy + r * len;
+        real *gx = l->gx + r * len;
+        if (l->take_log) {
             real sum = 0;
             for (int64_t j = 0; j < len; j++) sum += pd[j];
-            for (int64_t j = 0; j < len; j++) gx[r * len + j] += pd[j] - r_exp(py[j]) * sum;
+            for (int64_t j = 0; j < len; j++) gx[j] += pd[j] - r_exp(py[j]) * sum;
         } else {
             real dot = 0;
             for (int64_t j = 0; j < len; j++) dot += pd[j] * py[j];
-            for (int64_t j = 0; j < len; j++) gx[r * len + j] += py[j] * (pd[j] - dot);
+            for (int64_t j = 0; j < len; j++) gx[j] += py[j] * (pd[j] - dot);
         }
     }
+}
+
+static void rows_backward(Graph *g, Node *n, int take_log) {
+    Tensor *y = n->out;
+    int64_t len = y->shape[y->ndim - 1], rows = len ? y->numel / len : 0;
+    RowsLoop l = {y->data, y->grad->data, ag_grad(g, n->in[0])->data, len, take_log};
+    nn_parallel_for(rows, len * NN_ROW_WORK, backward_rows, &l);
 }
 
 static void softmax_backward(Graph *g, Node *n) { rows_backward(g, n, 0); }

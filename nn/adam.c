@@ -28,6 +28,30 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
     return a;
 }
 
+typedef struct {
+    real *w;
+    const real *gr;
+    real *m, *v;
+    real b1, b2, one_b1, one_b2, eps, wd, decay, step_size, bc2_root;
+    int decoupled;
+} AdamLoop;
+
+static void adam_range(void *ctx, NnChunk c) {
+    const AdamLoop *l = ctx;
+    real *w = l->w, *m = l->m, *v = l->v;
+    for (int64_t k = c.begin; k < c.end; k++) {
+        real gk = l->gr[k];
+        if (l->decoupled)
+            w[k] *= l->decay;
+        else if (l->wd != 0)
+            gk += l->wd * w[k];
+        m[k] = m[k] * l->b1 + gk * l->one_b1;
+        v[k] = v[k] * l->b2 + l->one_b2 * gk * gk;
+        real denom = R_SQRT(v[k]) / l->bc2_root + l->eps;
+        w[k] -= l->step_size * (m[k] / denom);
+    }
+}
+
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
     a->step++;
@@ -42,21 +66,9 @@ void adam_step(Adam *a) {
         double t = (double)(a->step - a->skipped[i]);
         double bc1 = 1 - pow(c->beta1, t), bc2_sqrt = sqrt(1 - pow(c->beta2, t));
         real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
-        real *w = p->data, *gr = p->grad->data, *m = a->m[i]->data, *v = a->v[i]->data;
-        int64_t n = p->numel;
-        int decoupled = c->decoupled;
-#pragma omp parallel for schedule(static) if (n > NN_PARALLEL_MIN_WORK)
-        for (int64_t k = 0; k < n; k++) {
-            real gk = gr[k];
-            if (decoupled)
-                w[k] *= decay;
-            else if (wd != 0)
-                gk += wd * w[k];
-            m[k] = m[k] * b1 + gk * one_b1;
-            v[k] = v[k] * b2 + one_b2 * gk * gk;
-            real denom = R_SQRT(v[k]) / bc2_root + eps;
-            w[k] -= step_size * (m[k] / denom);
-        }
+        AdamLoop l = {p->data, p->grad->data, a->m[i]->data, a->v[i]->data, b1,    b2,   one_b1,
+                      one_b2,  eps,           wd,            decay,         step_size, bc2_root, c->decoupled};
+        nn_parallel_elements(p->numel, 1, adam_range, &l);
     }
 }
 

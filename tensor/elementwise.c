@@ -18,13 +18,18 @@ const char *binary_op_name(BinaryOp op) {
     return names[op];
 }
 
-/* Up to three operands iterated together over out's shape: dims of size 1
- * dropped, adjacent dims merged where every operand allows it. */
+/* Up to four operands iterated together over out's shape: dims of size 1
+ * dropped, adjacent dims merged where every operand allows it. The loop runs
+ * over pieces: rows of the last dim, cut into blocks of at most ITER_BLOCK
+ * elements so that a long contiguous tensor (one row) still splits. */
 typedef struct {
     int ndim;
     int64_t shape[TENSOR_MAX_DIMS];
     int64_t stride[4][TENSOR_MAX_DIMS]; /* operand k's stride on each dim, 0 if broadcast */
+    int64_t block, blocks;              /* elements per piece, pieces per row */
 } Iter;
+
+#define ITER_BLOCK 8192
 
 static void iter_init(Iter *it, const Tensor *out, int n, const Tensor *const *ops) {
     int nd = out->ndim, k = 0;
@@ -59,16 +64,26 @@ static void iter_init(Iter *it, const Tensor *out, int n, const Tensor *const *o
         m = 1;
     }
     it->ndim = m;
+    int64_t inner = it->shape[m - 1];
+    it->block = inner > ITER_BLOCK ? ITER_BLOCK : inner > 0 ? inner : 1;
+    it->blocks = (inner + it->block - 1) / it->block;
 }
 
-/* Offset of operand o at the start of row r (all dims but the last). */
-static inline int64_t iter_row_offset(const Iter *it, int o, int64_t r) {
-    int64_t off = 0;
-    for (int d = it->ndim - 2; d >= 0; d--) {
-        off += (r % it->shape[d]) * it->stride[o][d];
+/* Pieces of the iteration: (rows of the last dim) x blocks. */
+static int64_t iter_pieces(const Iter *it, const Tensor *out) {
+    int64_t inner = it->shape[it->ndim - 1];
+    return inner ? out->numel / inner * it->blocks : 0;
+}
+
+/* Where piece w starts: offsets of the first n operands in off; returns its length. */
+static inline int64_t iter_piece(const Iter *it, int n, int64_t w, int64_t *off) {
+    int64_t r = w / it->blocks, j0 = w % it->blocks * it->block, last = it->ndim - 1;
+    for (int o = 0; o < n; o++) off[o] = j0 * it->stride[o][last];
+    for (int d = last - 1; d >= 0; d--) {
+        for (int o = 0; o < n; o++) off[o] += (r % it->shape[d]) * it->stride[o][d];
         r /= it->shape[d];
     }
-    return off;
+    return it->shape[last] - j0 < it->block ? it->shape[last] - j0 : it->block;
 }
 
 /* Loops with the op fixed outside them, so that the compiler vectorizes each. */
@@ -96,24 +111,35 @@ NN_VECTORIZE static void unary_row(UnaryOp op, real arg, const real *px, int64_t
     }
 }
 
+typedef struct {
+    const Iter *it; /* over x, out */
+    UnaryOp op;
+    real arg;
+    const real *x;
+    real *out;
+} UnaryLoop;
+
+static void unary_pieces(void *ctx, NnChunk c) {
+    const UnaryLoop *l = ctx;
+    int64_t sx = l->it->stride[0][l->it->ndim - 1], off[2];
+    for (int64_t w = c.begin; w < c.end; w++) {
+        int64_t n = iter_piece(l->it, 2, w, off);
+        if (sx == 1)
+            unary_row(l->op, l->arg, l->x + off[0], 1, l->out + off[1], n); /* a constant stride: the contiguous loop */
+        else
+            unary_row(l->op, l->arg, l->x + off[0], sx, l->out + off[1], n);
+    }
+}
+
 void tensor_unary(Tensor *out, const Tensor *x, UnaryOp op, real arg) {
     NN_CHECK(tensor_same_shape(out, x), unary_op_name(op), "output shape %s, input shape %s",
              shape_str(out->ndim, out->shape).s, shape_str(x->ndim, x->shape).s);
     NN_CHECK(tensor_is_contiguous(out), unary_op_name(op), "output must be contiguous");
     Iter it;
-    const Tensor *ops[1] = {x};
-    iter_init(&it, out, 1, ops);
-    int64_t inner = it.shape[it.ndim - 1], rows = out->numel / (inner ? inner : 1);
-    int64_t sx = it.stride[0][it.ndim - 1];
-#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *px = x->data + iter_row_offset(&it, 0, r);
-        real *po = out->data + r * inner;
-        if (sx == 1)
-            unary_row(op, arg, px, 1, po, inner); /* a constant stride: the contiguous loop */
-        else
-            unary_row(op, arg, px, sx, po, inner);
-    }
+    const Tensor *ops[2] = {x, out};
+    iter_init(&it, out, 2, ops);
+    UnaryLoop l = {&it, op, arg, x->data, out->data};
+    nn_parallel_for(iter_pieces(&it, out), it.block, unary_pieces, &l);
 }
 
 /* One row of a binary op; the common stride patterns get loops of their own
@@ -152,6 +178,25 @@ NN_VECTORIZE static void binary_row(BinaryOp op, const real *pa, int64_t sa, con
     }
 }
 
+typedef struct {
+    const Iter *it; /* over a, b, out */
+    BinaryOp op;
+    const real *a, *b;
+    real *out;
+} BinaryLoop;
+
+static void binary_pieces(void *ctx, NnChunk c) {
+    const BinaryLoop *l = ctx;
+    const Iter *it = l->it;
+    int last = it->ndim - 1;
+    int64_t off[3];
+    for (int64_t w = c.begin; w < c.end; w++) {
+        int64_t n = iter_piece(it, 3, w, off);
+        binary_row(l->op, l->a + off[0], it->stride[0][last], l->b + off[1], it->stride[1][last], l->out + off[2],
+                   it->stride[2][last], n);
+    }
+}
+
 void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast(binary_op_name(op), a->ndim, a->shape, b->ndim, b->shape, shape);
@@ -161,13 +206,28 @@ void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
     Iter it;
     const Tensor *ops[3] = {a, b, out};
     iter_init(&it, out, 3, ops);
-    int last = it.ndim - 1;
-    int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
-    int64_t sa = it.stride[0][last], sb = it.stride[1][last], so = it.stride[2][last];
-#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++)
-        binary_row(op, a->data + iter_row_offset(&it, 0, r), sa, b->data + iter_row_offset(&it, 1, r), sb,
-                   out->data + iter_row_offset(&it, 2, r), so, inner);
+    BinaryLoop l = {&it, op, a->data, b->data, out->data};
+    nn_parallel_for(iter_pieces(&it, out), it.block, binary_pieces, &l);
+}
+
+typedef struct {
+    const Iter *it;     /* over cond, a, b, out */
+    const real *in[3]; /* cond, a, b */
+    real *out;
+} WhereLoop;
+
+static void where_pieces(void *ctx, NnChunk c) {
+    const WhereLoop *l = ctx;
+    const Iter *it = l->it;
+    int last = it->ndim - 1;
+    int64_t sc = it->stride[0][last], sa = it->stride[1][last], sb = it->stride[2][last], so = it->stride[3][last];
+    int64_t off[4];
+    for (int64_t w = c.begin; w < c.end; w++) {
+        int64_t n = iter_piece(it, 4, w, off);
+        const real *pc = l->in[0] + off[0], *pa = l->in[1] + off[1], *pb = l->in[2] + off[2];
+        real *po = l->out + off[3];
+        for (int64_t j = 0; j < n; j++) po[j * so] = pc[j * sc] != 0 ? pa[j * sa] : pb[j * sb];
+    }
 }
 
 void tensor_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b) {
@@ -179,15 +239,6 @@ void tensor_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor
     Iter it;
     const Tensor *ops[4] = {cond, a, b, out};
     iter_init(&it, out, 4, ops);
-    int last = it.ndim - 1;
-    int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
-    int64_t sc = it.stride[0][last], sa = it.stride[1][last], sb = it.stride[2][last], so = it.stride[3][last];
-#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *pc = cond->data + iter_row_offset(&it, 0, r);
-        const real *pa = a->data + iter_row_offset(&it, 1, r);
-        const real *pb = b->data + iter_row_offset(&it, 2, r);
-        real *po = out->data + iter_row_offset(&it, 3, r);
-        for (int64_t j = 0; j < inner; j++) po[j * so] = pc[j * sc] != 0 ? pa[j * sa] : pb[j * sb];
-    }
+    WhereLoop l = {&it, {cond->data, a->data, b->data}, out->data};
+    nn_parallel_for(iter_pieces(&it, out), it.block, where_pieces, &l);
 }

@@ -11,14 +11,11 @@
  *
  * Determinism: every element of C is summed over k in increasing order within
  * each kc step (tensor/gemm_tile.h), and the kc steps are added to C in order.
- * kc depends on the kernel only, threads split C into blocks of whole tiles,
- * so the result is bit-identical for any thread count. */
+ * kc depends on the kernel only, threads split C into chunks of whole tiles
+ * (each tile is computed the same way in any chunk), so the result is
+ * bit-identical for any thread count. */
 #include <stdlib.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "base/error.h"
 #include "tensor/gemm_kernel.h"
@@ -116,15 +113,29 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
     }
 }
 
-/* Threads to use: 1 for small products and inside a parallel region (where gemm must stay serial). */
-static int gemm_threads(int64_t M, int64_t N, int64_t K) {
-#ifdef _OPENMP
-    if (omp_in_parallel() || M * N * K < NN_PARALLEL_MIN_MACS) return 1;
-    return nn_threads();
-#else
-    (void)M, (void)N, (void)K;
-    return 1;
-#endif
+/* Products of at least this many multiply-adds go to the pool in chunks of
+ * whole tiles of about GEMM_CHUNK_MACS each (about 20 us on one core). */
+#define GEMM_CHUNK_MACS (1 << 20)
+
+typedef struct {
+    const Product *p;
+    int64_t M, N;
+    int split_rows;     /* chunks are blocks of rows of C (else of columns) */
+    int64_t per;        /* rows or columns per chunk: whole tiles */
+    real *scratch;      /* per worker, stride reals apart */
+    int64_t stride;
+} GemmLoop;
+
+static void gemm_chunks(void *ctx, NnChunk c) {
+    const GemmLoop *l = ctx;
+    real *scratch = l->scratch + c.worker * l->stride;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        int64_t lo = i * l->per, hi = min64(lo + l->per, l->split_rows ? l->M : l->N);
+        if (l->split_rows)
+            gemm_block(l->p, lo, hi, 0, l->N, scratch);
+        else
+            gemm_block(l->p, 0, l->M, lo, hi, scratch);
+    }
 }
 
 void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs,
@@ -136,13 +147,16 @@ void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const re
         return;
     }
     Product p = {kern, K, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, ldc};
-    /* Threads split C along the dimension with more tiles, one block of whole tiles each. */
+    /* Chunks are blocks of whole tiles along the dimension with more tiles; how
+     * many tiles a chunk takes depends on the shape only. */
     int64_t mt = (M + kern->mr - 1) / kern->mr, nt = (N + kern->nr - 1) / kern->nr;
     int split_rows = mt >= nt;
     int64_t tiles = split_rows ? mt : nt, step = split_rows ? kern->mr : kern->nr;
-    int threads = gemm_threads(M, N, K);
-    if (threads > tiles) threads = (int)tiles;
-    if (threads == 1) {
+    int64_t tile_macs = step * (split_rows ? N : M) * K;
+    int64_t per_chunk = tile_macs >= GEMM_CHUNK_MACS ? 1 : GEMM_CHUNK_MACS / tile_macs;
+    int64_t chunks = (tiles + per_chunk - 1) / per_chunk, chunk_work = per_chunk * tile_macs / NN_MACS_PER_WORK;
+    int width = M * N * K < NN_PARALLEL_MIN_MACS ? 1 : nn_parallel_width(chunks, chunk_work);
+    if (width == 1) {
         _Alignas(64) real stack[GEMM_STACK_REALS];
         int64_t need = scratch_reals(&p, N);
         real *scratch = need <= GEMM_STACK_REALS ? stack : nn_aligned_alloc((size_t)need * sizeof(real));
@@ -150,20 +164,11 @@ void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const re
         if (scratch != stack) free(scratch);
         return;
     }
-    int64_t per = (tiles + threads - 1) / threads * step; /* rows or columns per block */
+    int64_t per = per_chunk * step; /* rows or columns per chunk */
     int64_t stride = round_up(scratch_reals(&p, split_rows ? N : per), 64 / (int64_t)sizeof(real));
-    real *scratch = nn_aligned_alloc((size_t)(stride * threads) * sizeof(real));
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(threads)
-#endif
-    for (int t = 0; t < threads; t++) {
-        int64_t lo = t * per, hi = min64((t + 1) * per, split_rows ? M : N);
-        if (lo >= hi) continue;
-        if (split_rows)
-            gemm_block(&p, lo, hi, 0, N, scratch + t * stride);
-        else
-            gemm_block(&p, 0, M, lo, hi, scratch + t * stride);
-    }
+    real *scratch = nn_aligned_alloc((size_t)(stride * width) * sizeof(real));
+    GemmLoop l = {&p, M, N, split_rows, per, scratch, stride};
+    nn_parallel_for(chunks, chunk_work, gemm_chunks, &l);
     free(scratch);
 }
 

@@ -3,6 +3,32 @@
 #include "tensor/kernels.h"
 #include "base/parallel.h"
 
+typedef struct {
+    int nb;                             /* batch dims */
+    const int64_t *batch, *sa, *sb;     /* (nb) the broadcast batch shape; a's and b's strides on it */
+    const Tensor *a, *b;
+    Tensor *out;                        /* (batch..., M, N) */
+    int64_t M, N, K;
+    real beta;
+} BatchLoop;
+
+static void batch_products(void *ctx, NnChunk c) {
+    const BatchLoop *l = ctx;
+    const Tensor *a = l->a, *b = l->b;
+    int64_t M = l->M, N = l->N, K = l->K;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        int64_t oa = 0, ob = 0, rest = i;
+        for (int d = l->nb - 1; d >= 0; d--) {
+            int64_t k = rest % l->batch[d];
+            rest /= l->batch[d];
+            oa += k * l->sa[d];
+            ob += k * l->sb[d];
+        }
+        gemm(M, N, K, a->data + oa, a->stride[a->ndim - 2], a->stride[a->ndim - 1], b->data + ob,
+             b->stride[b->ndim - 2], b->stride[b->ndim - 1], l->beta, l->out->data + i * M * N, N);
+    }
+}
+
 void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate) {
     NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
              "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
@@ -37,16 +63,8 @@ void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate
         gemm(nbatch * M, N, K, a->data, a_rs, a_cs, b->data, b_rs, b_cs, beta, out->data, N);
         return;
     }
-    /* Many products: threads take whole products when there are enough of them. */
-#pragma omp parallel for schedule(static) if (nbatch >= 4 && M * N * K * nbatch > NN_PARALLEL_MIN_MACS)
-    for (int64_t i = 0; i < nbatch; i++) {
-        int64_t oa = 0, ob = 0, rest = i;
-        for (int d = nb - 1; d >= 0; d--) {
-            int64_t k = rest % batch[d];
-            rest /= batch[d];
-            oa += k * sa[d];
-            ob += k * sb[d];
-        }
-        gemm(M, N, K, a->data + oa, a_rs, a_cs, b->data + ob, b_rs, b_cs, beta, out->data + i * M * N, N);
-    }
+    /* Many products: threads take whole products when there are enough of them
+     * (fewer, and each gemm splits its own output among threads). */
+    BatchLoop l = {nb, batch, sa, sb, a, b, out, M, N, K, beta};
+    nn_parallel_for(nbatch, nbatch >= 4 ? M * N * K / NN_MACS_PER_WORK : 0, batch_products, &l);
 }

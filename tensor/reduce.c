@@ -74,25 +74,39 @@ static double chunk_reduce(const real *base, const ReducedDims *rd, int64_t star
     return acc;
 }
 
-static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, int64_t R, ReduceOp op, int accumulate) {
-    int64_t O = out->numel;
-    int64_t nchunks = (R + NN_REDUCE_CHUNK - 1) / NN_REDUCE_CHUNK;
-    if (nchunks == 0) nchunks = 1;
-    double *part = nn_malloc((size_t)(O * nchunks) * sizeof *part);
-    /* part[o * nchunks + c]: chunk c of output o. x's offset for output o
-     * follows out's index through x's strides (reduced dims have size 1 in out). */
-#pragma omp parallel for schedule(static) if (O * R > NN_PARALLEL_MIN_WORK)
-    for (int64_t w = 0; w < O * nchunks; w++) {
-        int64_t o = w / nchunks, c = w % nchunks;
-        int64_t start = c * NN_REDUCE_CHUNK, count = R - start < NN_REDUCE_CHUNK ? R - start : NN_REDUCE_CHUNK;
+typedef struct {
+    const Tensor *out, *x;
+    const ReducedDims *rd;
+    int64_t R, nchunks;
+    ReduceOp op;
+    double *part; /* (out->numel, nchunks) */
+} InnerLoop;
+
+/* part[o * nchunks + c]: chunk c of output o. x's offset for output o follows
+ * out's index through x's strides (reduced dims have size 1 in out). */
+static void inner_chunks(void *ctx, NnChunk ch) {
+    const InnerLoop *l = ctx;
+    const Tensor *x = l->x, *out = l->out;
+    for (int64_t w = ch.begin; w < ch.end; w++) {
+        int64_t o = w / l->nchunks, c = w % l->nchunks;
+        int64_t start = c * NN_REDUCE_CHUNK, count = l->R - start < NN_REDUCE_CHUNK ? l->R - start : NN_REDUCE_CHUNK;
         int64_t xo = 0, rest = o;
         for (int d = x->ndim - 1; d >= 0; d--) {
             int64_t n = out->shape[d];
             xo += (rest % n) * x->stride[d];
             rest /= n;
         }
-        part[w] = count > 0 ? chunk_reduce(x->data + xo, rd, start, count, op) : 0;
+        l->part[w] = count > 0 ? chunk_reduce(x->data + xo, l->rd, start, count, l->op) : 0;
     }
+}
+
+static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, int64_t R, ReduceOp op, int accumulate) {
+    int64_t O = out->numel;
+    int64_t nchunks = (R + NN_REDUCE_CHUNK - 1) / NN_REDUCE_CHUNK;
+    if (nchunks == 0) nchunks = 1;
+    double *part = nn_malloc((size_t)(O * nchunks) * sizeof *part);
+    InnerLoop l = {out, x, rd, R, nchunks, op, part};
+    nn_parallel_for(O * nchunks, R < NN_REDUCE_CHUNK ? R : NN_REDUCE_CHUNK, inner_chunks, &l);
     for (int64_t o = 0; o < O; o++) {
         double acc = part[o * nchunks];
         for (int64_t c = 1; c < nchunks; c++) {
@@ -110,12 +124,25 @@ static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, in
 
 #define COL_BLOCK 64
 
-static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, int64_t R, ReduceOp op, int accumulate) {
+typedef struct {
+    Tensor *out;
+    const Tensor *x;
+    const ReducedDims *rd;
+    int64_t R;
+    ReduceOp op;
+    int accumulate;
+} OuterLoop;
+
+/* Blocks of COL_BLOCK columns of one output row, each summing its R reduced rows in order. */
+static void outer_blocks(void *ctx, NnChunk ch) {
+    const OuterLoop *l = ctx;
+    Tensor *out = l->out;
+    const Tensor *x = l->x;
+    const ReducedDims *rd = l->rd;
+    ReduceOp op = l->op;
     int last = x->ndim - 1;
-    int64_t inner = x->shape[last], sx = x->stride[last];
-    int64_t rows = out->numel / inner, nblocks = (inner + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if (out->numel * R > NN_PARALLEL_MIN_WORK)
-    for (int64_t w = 0; w < rows * nblocks; w++) {
+    int64_t inner = x->shape[last], sx = x->stride[last], R = l->R, nblocks = (inner + COL_BLOCK - 1) / COL_BLOCK;
+    for (int64_t w = ch.begin; w < ch.end; w++) {
         int64_t row = w / nblocks, j0 = (w % nblocks) * COL_BLOCK;
         int64_t nj = inner - j0 < COL_BLOCK ? inner - j0 : COL_BLOCK;
         int64_t xo = j0 * sx, rest = row;
@@ -145,9 +172,15 @@ static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, in
         real *po = out->data + row * inner + j0;
         for (int64_t j = 0; j < nj; j++) {
             double v = op == REDUCE_MEAN ? acc[j] / (double)R : acc[j];
-            po[j] = (real)(accumulate ? po[j] + v : v);
+            po[j] = (real)(l->accumulate ? po[j] + v : v);
         }
     }
+}
+
+static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, int64_t R, ReduceOp op, int accumulate) {
+    int64_t inner = x->shape[x->ndim - 1], rows = out->numel / inner, nblocks = (inner + COL_BLOCK - 1) / COL_BLOCK;
+    OuterLoop l = {out, x, rd, R, op, accumulate};
+    nn_parallel_for(rows * nblocks, (inner < COL_BLOCK ? inner : COL_BLOCK) * R, outer_blocks, &l);
 }
 
 void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int accumulate) {

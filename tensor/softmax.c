@@ -1,4 +1,4 @@
-/* Softmax and log-softmax over the last dim, one row per thread. */
+/* Softmax and log-softmax over the last dim, rows split among threads. */
 #include "base/error.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
@@ -26,11 +26,24 @@ NN_VECTORIZE static void softmax_row(const real *px, int64_t s, real *po, int64_
     }
 }
 
+typedef struct {
+    Tensor *out;
+    const Tensor *x;
+    int take_log;
+} SoftmaxLoop;
+
+static void softmax_chunk(void *ctx, NnChunk c) {
+    const SoftmaxLoop *l = ctx;
+    const Tensor *x = l->x;
+    int64_t n = x->shape[x->ndim - 1], s = x->stride[x->ndim - 1];
+    for (int64_t r = c.begin; r < c.end; r++)
+        softmax_row(x->data + tensor_offset_of(x, r * n), s, l->out->data + r * n, n, l->take_log);
+}
+
 static void softmax_rows(Tensor *out, const Tensor *x, int take_log) {
-    int64_t n = x->shape[x->ndim - 1], rows = n ? x->numel / n : 0, s = x->stride[x->ndim - 1];
-#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++)
-        softmax_row(x->data + tensor_offset_of(x, r * n), s, out->data + r * n, n, take_log);
+    int64_t n = x->shape[x->ndim - 1], rows = n ? x->numel / n : 0;
+    SoftmaxLoop l = {out, x, take_log};
+    nn_parallel_for(rows, n * NN_ROW_WORK, softmax_chunk, &l);
 }
 
 void tensor_softmax(Tensor *out, const Tensor *x) {

@@ -250,6 +250,24 @@ int64_t tensor_offset_of(const Tensor *t, int64_t i) {
     return off;
 }
 
+typedef struct {
+    Tensor *dst;
+    const Tensor *src;
+    int64_t inner; /* elements per row of the last dim */
+} CopyLoop;
+
+static void copy_rows(void *ctx, NnChunk c) {
+    const CopyLoop *l = ctx;
+    const Tensor *src = l->src, *dst = l->dst;
+    int64_t inner = l->inner;
+    int64_t ss = src->ndim ? src->stride[src->ndim - 1] : 0, ds = dst->ndim ? dst->stride[dst->ndim - 1] : 0;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        const real *s = src->data + tensor_offset_of(src, r * inner);
+        real *d = dst->data + tensor_offset_of(dst, r * inner);
+        for (int64_t j = 0; j < inner; j++) d[j * ds] = s[j * ss];
+    }
+}
+
 void tensor_copy(Tensor *dst, const Tensor *src) {
     NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ", shape_str(dst->ndim, dst->shape).s,
              shape_str(src->ndim, src->shape).s);
@@ -260,13 +278,8 @@ void tensor_copy(Tensor *dst, const Tensor *src) {
     /* Walk rows of the last dimension; the outer index is decoded per row. */
     int64_t inner = src->ndim ? src->shape[src->ndim - 1] : 1;
     int64_t rows = inner ? src->numel / inner : 0;
-    int64_t ss = src->ndim ? src->stride[src->ndim - 1] : 0, ds = dst->ndim ? dst->stride[dst->ndim - 1] : 0;
-#pragma omp parallel for schedule(static) if (src->numel > NN_PARALLEL_MIN_WORK)
-    for (int64_t r = 0; r < rows; r++) {
-        const real *s = src->data + tensor_offset_of(src, r * inner);
-        real *d = dst->data + tensor_offset_of(dst, r * inner);
-        for (int64_t j = 0; j < inner; j++) d[j * ds] = s[j * ss];
-    }
+    CopyLoop l = {dst, src, inner};
+    nn_parallel_for(rows, inner, copy_rows, &l);
 }
 
 void tensor_to_buffer(const Tensor *t, real *buf) {

@@ -34,41 +34,60 @@ static void mark_seen(const Dataset *ds, int64_t u, Split split, unsigned char *
     for (int64_t i = 0; i < n; i++) skip[seq[i]] = (unsigned char)on;
 }
 
+typedef struct {
+    const Dataset *ds;
+    Split split;
+    const EvalOptions *opt;
+    const SeqBatch *b;
+    const real *scores; /* (B, N + 1) */
+    int64_t *rank;      /* (B) */
+    unsigned char *skip; /* full ranking, per worker: (N + 1) zeros */
+    real *zeroed;        /* seen = zero, per worker: (N + 1) */
+} RankLoop;
+
+static void rank_users(void *ctx, NnChunk c) {
+    const RankLoop *l = ctx;
+    const Dataset *ds = l->ds;
+    const EvalOptions *opt = l->opt;
+    Split split = l->split;
+    int64_t N1 = ds->n_items + 1;
+    unsigned char *skip = l->skip ? l->skip + c.worker * N1 : NULL;
+    real *zeroed = l->zeroed ? l->zeroed + c.worker * N1 : NULL;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        int64_t u = l->b->user[i], ans = l->b->answer[i];
+        const real *sc = l->scores + i * N1;
+        if (opt->protocol == PROTOCOL_SAMPLE) {
+            const int32_t *neg = opt->samples->neg + u * opt->samples->n_neg;
+            int64_t r = 0;
+            for (int k = 0; k < opt->samples->n_neg; k++) r += sc[neg[k]] >= sc[ans];
+            l->rank[i] = r;
+        } else if (opt->seen == SEEN_EXCLUDE) {
+            mark_seen(ds, u, split, skip, 1);
+            skip[0] = 1;
+            l->rank[i] = rank_full(sc, N1, ans, skip);
+            mark_seen(ds, u, split, skip, 0);
+        } else { /* seen items score 0 and compete */
+            memcpy(zeroed, sc, (size_t)N1 * sizeof(real));
+            int64_t n;
+            const int32_t *seq = seen_items(ds, u, split, &n);
+            for (int64_t k = 0; k < n; k++) zeroed[seq[k]] = 0;
+            skip[0] = 1;
+            l->rank[i] = rank_full(zeroed, N1, ans, skip);
+        }
+    }
+}
+
 /* Ranks one batch given a function scoring the batch's users: scores (B, N + 1). */
 static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, const SeqBatch *b, const real *scores,
                        int64_t *rank) {
-    int64_t N1 = ds->n_items + 1;
-#pragma omp parallel
-    {
-        unsigned char *skip = opt->protocol == PROTOCOL_FULL ? nn_calloc((size_t)N1, 1) : NULL;
-        real *zeroed =
-            opt->protocol == PROTOCOL_FULL && opt->seen == SEEN_ZERO ? nn_malloc((size_t)N1 * sizeof(real)) : NULL;
-#pragma omp for schedule(static)
-        for (int i = 0; i < b->B; i++) {
-            int64_t u = b->user[i], ans = b->answer[i];
-            const real *sc = scores + (int64_t)i * N1;
-            if (opt->protocol == PROTOCOL_SAMPLE) {
-                const int32_t *neg = opt->samples->neg + u * opt->samples->n_neg;
-                int64_t r = 0;
-                for (int k = 0; k < opt->samples->n_neg; k++) r += sc[neg[k]] >= sc[ans];
-                rank[i] = r;
-            } else if (opt->seen == SEEN_EXCLUDE) {
-                mark_seen(ds, u, split, skip, 1);
-                skip[0] = 1;
-                rank[i] = rank_full(sc, N1, ans, skip);
-                mark_seen(ds, u, split, skip, 0);
-            } else { /* seen items score 0 and compete */
-                memcpy(zeroed, sc, (size_t)N1 * sizeof(real));
-                int64_t n;
-                const int32_t *seq = seen_items(ds, u, split, &n);
-                for (int64_t k = 0; k < n; k++) zeroed[seq[k]] = 0;
-                skip[0] = 1;
-                rank[i] = rank_full(zeroed, N1, ans, skip);
-            }
-        }
-        free(skip);
-        free(zeroed);
-    }
+    int64_t N1 = ds->n_items + 1, cost = opt->protocol == PROTOCOL_FULL ? N1 : opt->samples->n_neg;
+    size_t width = (size_t)nn_parallel_width(b->B, cost);
+    int full = opt->protocol == PROTOCOL_FULL;
+    RankLoop l = {ds, split, opt, b, scores, rank, full ? nn_calloc(width * (size_t)N1, 1) : NULL,
+                  full && opt->seen == SEEN_ZERO ? nn_malloc(width * (size_t)N1 * sizeof(real)) : NULL};
+    nn_parallel_for(b->B, cost, rank_users, &l);
+    free(l.skip);
+    free(l.zeroed);
 }
 
 /* row[item] = <u, item_emb[item]> for the answer and the negatives. */
@@ -131,6 +150,24 @@ typedef struct {
     int64_t n_items;
 } ModelScorer;
 
+typedef struct {
+    const Sasrec *s;
+    const real *U; /* (B, H) */
+    int64_t H;
+    const SeqBatch *b;
+    const SampleSet *samples;
+    int64_t start; /* the batch's first user in the samples */
+    real *scores;  /* (B, N + 1) */
+    int64_t N1;
+} CandidateLoop;
+
+static void score_users(void *ctx, NnChunk c) {
+    const CandidateLoop *l = ctx;
+    for (int64_t i = c.begin; i < c.end; i++)
+        score_candidates(l->s, l->U + i * l->H, l->b->answer[i], l->samples->neg + (l->start + i) * l->samples->n_neg,
+                         l->samples->n_neg, l->scores + i * l->N1);
+}
+
 static void score_model(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
     ModelScorer *m = ctx;
     int64_t N1 = m->n_items + 1;
@@ -140,10 +177,8 @@ static void score_model(void *ctx, const SeqBatch *b, int64_t start, real *score
     if (m->opt->protocol == PROTOCOL_FULL) {
         eval_score_all(m->s, U, scores);
     } else { /* only the candidates' scores are needed */
-#pragma omp parallel for schedule(static)
-        for (int i = 0; i < b->B; i++)
-            score_candidates(m->s, U->data + i * U->shape[1], b->answer[i], samples->neg + (start + i) * samples->n_neg,
-                             samples->n_neg, scores + (int64_t)i * N1);
+        CandidateLoop l = {m->s, U->data, U->shape[1], b, samples, start, scores, N1};
+        nn_parallel_for(b->B, (samples->n_neg + 1) * U->shape[1], score_users, &l);
     }
     graph_reset(m->g);
 }

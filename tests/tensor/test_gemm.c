@@ -2,14 +2,10 @@
  * around the tile and block sizes, K = 0, long K), every kind of stride
  * (row-major, transposed, padded, general, negative, zero), beta 0 and 1, a
  * C with padding that must stay untouched; for each kernel this CPU can run.
- * And bit-identical results for any thread count and inside a parallel region. */
+ * And bit-identical results for any thread count and inside a parallel loop. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "base/error.h"
 #include "tensor/gemm_kernel.h"
@@ -184,6 +180,21 @@ static void run_threads(int threads, int64_t M, int64_t N, int64_t K, Operand a,
     gemm(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, 1, c, N);
 }
 
+typedef struct {
+    int64_t M, N, K;
+    Operand a, b;
+    real *c; /* (4, M, N) */
+} NestedGemm;
+
+static void nested_gemm(void *ctx, NnChunk ch) {
+    const NestedGemm *g = ctx;
+    for (int64_t t = ch.begin; t < ch.end; t++) {
+        real *c = g->c + t * g->M * g->N;
+        memset(c, 0, (size_t)(g->M * g->N) * sizeof(real));
+        gemm(g->M, g->N, g->K, g->a.data, g->a.rs, g->a.cs, g->b.data, g->b.rs, g->b.cs, 1, c, g->N);
+    }
+}
+
 START_TEST(gemm_bit_identical_for_any_thread_count) {
     int saved = nn_threads();
     /* Big enough to be split by rows (M large) or by columns (N large), past kc so that K is blocked.
@@ -202,21 +213,15 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
                           "(%lld x %lld x %lld): %d threads differ from 1", (long long)M, (long long)K, (long long)N,
                           t);
         }
-#ifdef _OPENMP
-        /* called from inside a parallel region, gemm runs serially in each thread with its own scratch */
+        /* called from inside a parallel loop, gemm runs serially in each thread with its own scratch */
         nn_set_threads(2);
-        real *cp = nn_malloc((size_t)(2 * M * N) * sizeof(real));
-#pragma omp parallel for num_threads(2)
-        for (int t = 0; t < 2; t++) {
-            memset(cp + t * M * N, 0, (size_t)(M * N) * sizeof(real));
-            gemm(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, 1, cp + t * M * N, N);
-        }
-        for (int t = 0; t < 2; t++)
+        real *cp = nn_malloc((size_t)(4 * M * N) * sizeof(real));
+        NestedGemm ng = {M, N, K, a, b, cp};
+        nn_parallel_for(4, NN_PARALLEL_MIN_WORK, nested_gemm, &ng);
+        for (int t = 0; t < 4; t++)
             ck_assert_msg(memcmp(c1, cp + t * M * N, (size_t)(M * N) * sizeof(real)) == 0,
-                          "(%lld x %lld x %lld): nested call in thread %d differs", (long long)M, (long long)K,
-                          (long long)N, t);
+                          "(%lld x %lld x %lld): nested call %d differs", (long long)M, (long long)K, (long long)N, t);
         free(cp);
-#endif
         free(a.buf);
         free(b.buf);
         free(c1);

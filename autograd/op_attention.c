@@ -107,6 +107,22 @@ static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned
     for (int64_t j = 0; j < count; j++) keep[j] = (w[j] >> 8) >= s->threshold;
 }
 
+/* Dropout of one row of probabilities: t[j] = keep[j] ? t[j] scale : 0 for
+ * j < count; with g (the backward), t[j] and g[j] are multiplied by
+ * keep[j] ? scale : 0. Branch-free over locals, so that it vectorizes. */
+NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsigned char *restrict keep, int64_t count,
+                                  real scale) {
+    if (!g) {
+        for (int64_t j = 0; j < count; j++) t[j] = keep[j] ? t[j] * scale : 0;
+        return;
+    }
+    for (int64_t j = 0; j < count; j++) {
+        real drop = keep[j] ? scale : 0;
+        t[j] *= drop;
+        g[j] *= drop;
+    }
+}
+
 /* Forward of one (sequence, head); pt is (n, n) scratch for P~, words (n + 8) scratch. */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
                    real *out, int64_t H, real *pt, uint32_t *words) {
@@ -129,7 +145,7 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
             for (int64_t j = 0; j < n; j++) t[j] = p[j];
             if (keep) {
                 keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, words);
-                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) t[j] = keep[i * n + j] ? t[j] * s->drop_scale : 0;
+                drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
             }
         }
         /* O rows = P~ rows V */
@@ -166,11 +182,7 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
             real *t = pt + i * n, *g = dp + i * n, rowdot = 0;
             for (int64_t j = 0; j < n; j++) t[j] = p[j];
             if (keep) /* bits exist up to the row's own end; P is 0 past it */
-                for (int64_t j = 0; j < s->row_end[r0 + i]; j++) {
-                    real drop = keep[i * n + j] ? s->drop_scale : 0;
-                    t[j] *= drop;
-                    g[j] *= drop;
-                }
+                drop_row(t, g, keep + i * n, s->row_end[r0 + i], s->drop_scale);
             for (int64_t j = 0; j < end; j++) rowdot += p[j] * g[j];
             for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
             for (int64_t j = end; j < n; j++) g[j] = 0;

@@ -95,6 +95,14 @@ Tensor *ag_grad(Graph *g, Tensor *t);
  * op (so that view's backward has nothing left to do), else t's own gradient.
  * Add into it, never assign: other contributions may be there already. */
 Tensor ag_grad_view(Graph *g, Tensor *t);
+/* For a backward pass that writes every element of t's gradient once: the
+ * buffer, with *fresh = 1 when it was made just now and left unfilled (store
+ * into it: no zeros written only to be added to), else *fresh = 0 (add into
+ * it, as into ag_grad's). A leaf's gradient is never left unfilled. */
+Tensor *ag_grad_whole(Graph *g, Tensor *t, int *fresh);
+/* ag_grad_view for a backward pass that writes the whole view once: *fresh as
+ * for ag_grad_whole, 1 only when the view covers all of a gradient made now. */
+Tensor ag_grad_view_whole(Graph *g, Tensor *t, int *fresh);
 /* Adds d into t's gradient. d has t's shape, or a shape t broadcasts to, in
  * which case it is summed over the broadcast dims. The one place gradients
  * are summed. Does nothing if t does not require grad. */

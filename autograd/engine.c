@@ -119,13 +119,22 @@ Tensor *ag_grad(Graph *g, Tensor *t) {
     return t->grad;
 }
 
+Tensor *ag_grad_whole(Graph *g, Tensor *t, int *fresh) {
+    *fresh = !t->grad && (t->flags & TENSOR_IN_ARENA) != 0;
+    if (*fresh) t->grad = ag_new(g, t->ndim, t->shape);
+    return ag_grad(g, t);
+}
+
 void ag_accumulate(Graph *g, Tensor *t, const Tensor *d) {
     if (!t->requires_grad) return;
-    Tensor *grad = ag_grad(g, t);
-    if (tensor_same_shape(grad, d))
-        tensor_binary(grad, grad, d, BINARY_ADD);
+    int fresh;
+    Tensor *grad = ag_grad_whole(g, t, &fresh);
+    if (!tensor_same_shape(grad, d))
+        tensor_sum_to(grad, d, !fresh);
+    else if (fresh)
+        tensor_copy(grad, d);
     else
-        tensor_sum_to(grad, d, 1);
+        tensor_binary(grad, grad, d, BINARY_ADD);
 }
 
 static int cmp_seq_desc(const void *a, const void *b) {

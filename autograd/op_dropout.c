@@ -10,9 +10,13 @@
 
 #define DROP_CHUNK 4096 /* elements per chunk: a multiple of 4, the words of one Philox block */
 
-/* gx += keep ? dy / (1 - p) : 0 */
-NN_VECTORIZE static void dropout_grad(const unsigned char *keep, const real *dy, real *gx, real scale, int64_t n) {
-    for (int64_t i = 0; i < n; i++) gx[i] += keep[i] ? dy[i] * scale : 0;
+/* gx += keep ? dy / (1 - p) : 0 (or gx = with add = 0) */
+NN_VECTORIZE static void dropout_grad(const unsigned char *keep, const real *dy, real *gx, real scale, int add,
+                                      int64_t n) {
+    if (add)
+        for (int64_t i = 0; i < n; i++) gx[i] += keep[i] ? dy[i] * scale : 0;
+    else
+        for (int64_t i = 0; i < n; i++) gx[i] = keep[i] ? dy[i] * scale : 0;
 }
 
 /* keep[i] = word i >= threshold, y = keep ? x / (1 - p) : 0 */
@@ -34,6 +38,7 @@ typedef struct {
     unsigned char *keep;         /* (count) */
     real scale;                  /* 1 / (1 - p) */
     uint32_t *words;             /* forward, per worker: (DROP_CHUNK) */
+    int add;                     /* backward: 0 when the input gradient was made unfilled */
 } DropLoop;
 
 /* Elements [begin, end) of the forward pass, in whole chunks of DROP_CHUNK (a
@@ -51,12 +56,14 @@ static void forward_range(void *ctx, NnChunk c) {
 
 static void backward_range(void *ctx, NnChunk c) {
     const DropLoop *l = ctx;
-    dropout_grad(l->keep + c.begin, l->dy + c.begin, l->y + c.begin, l->scale, c.end - c.begin);
+    dropout_grad(l->keep + c.begin, l->dy + c.begin, l->y + c.begin, l->scale, l->add, c.end - c.begin);
 }
 
 /* saved = keep mask (one byte per element); f[0] = 1 / (1 - p) */
 static void dropout_backward(Graph *g, Node *n) {
-    DropLoop l = {n->out->numel, NULL, 0, 0, 0, n->out->grad->data, ag_grad(g, n->in[0])->data, n->saved, n->f[0], NULL};
+    int fresh;
+    real *gx = ag_grad_whole(g, n->in[0], &fresh)->data;
+    DropLoop l = {n->out->numel, NULL, 0, 0, 0, n->out->grad->data, gx, n->saved, n->f[0], NULL, !fresh};
     nn_parallel_elements(l.count, 1, backward_range, &l);
 }
 
@@ -70,7 +77,7 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real scale = 1 / (1 - p);
-    DropLoop l = {count, xv, seed, stream, threshold, NULL, y->data, keep, scale, NULL};
+    DropLoop l = {count, xv, seed, stream, threshold, NULL, y->data, keep, scale, NULL, 0};
     l.words = nn_malloc((size_t)nn_parallel_width(nchunks, DROP_CHUNK) * DROP_CHUNK * sizeof *l.words);
     nn_parallel_for(nchunks, DROP_CHUNK, forward_range, &l);
     free(l.words);

@@ -65,15 +65,18 @@ Tensor *ag_div(Graph *g, Tensor *a, Tensor *b) { return binary(g, a, b, BINARY_D
 
 /* ---- unary ---- */
 
-/* gx += dy * f'(x), with f' from the input x or the output y; the op is fixed
- * outside each loop so that the compiler vectorizes it. */
+/* gx += dy * f'(x) (or gx = with add = 0), with f' from the input x or the
+ * output y; the op is fixed outside each loop so that the compiler vectorizes it. */
 #define GRAD_CASE(OP, EXPR)                                                                                            \
     case OP:                                                                                                           \
-        for (int64_t i = i0; i < i1; i++) gx[i] += EXPR;                                                               \
+        if (add)                                                                                                       \
+            for (int64_t i = i0; i < i1; i++) gx[i] += EXPR;                                                           \
+        else                                                                                                           \
+            for (int64_t i = i0; i < i1; i++) gx[i] = EXPR;                                                            \
         break
 
 NN_VECTORIZE static void unary_grad_range(UnaryOp op, real c, const real *dy, const real *xv, const real *yv, real *gx,
-                                          int64_t i0, int64_t i1) {
+                                          int add, int64_t i0, int64_t i1) {
     switch (op) {
         GRAD_CASE(UNARY_NEG, -dy[i]);
         GRAD_CASE(UNARY_EXP, dy[i] * yv[i]);
@@ -94,11 +97,12 @@ typedef struct {
     real c;
     const real *dy, *xv, *yv; /* xv may be NULL when f' needs only y */
     real *gx;
+    int add; /* 0: gx was made unfilled, store into it */
 } UnaryGradLoop;
 
 static void unary_grad_chunk(void *ctx, NnChunk c) {
     const UnaryGradLoop *l = ctx;
-    unary_grad_range(l->op, l->c, l->dy, l->xv, l->yv, l->gx, c.begin, c.end);
+    unary_grad_range(l->op, l->c, l->dy, l->xv, l->yv, l->gx, l->add, c.begin, c.end);
 }
 
 static void unary_backward(Graph *g, Node *n) {
@@ -106,7 +110,9 @@ static void unary_backward(Graph *g, Node *n) {
     UnaryOp op = (UnaryOp)n->i[0];
     const real *dy = y->grad->data, *yv = y->data;
     const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? ag_row_major(g, x) : NULL;
-    UnaryGradLoop l = {op, n->f[0], dy, xv, yv, ag_grad(g, x)->data};
+    int fresh;
+    real *gx = ag_grad_whole(g, x, &fresh)->data;
+    UnaryGradLoop l = {op, n->f[0], dy, xv, yv, gx, !fresh};
     nn_parallel_elements(y->numel, 1, unary_grad_chunk, &l);
 }
 

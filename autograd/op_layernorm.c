@@ -36,9 +36,10 @@ NN_VECTORIZE static void norm_row(const real *x, real *y, const real *w, const r
     *rstd = rs;
 }
 
-/* One row backward into gx: rstd (d - mean(d) - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
+/* One row backward into gx (added, or stored with add = 0): rstd (d - mean(d)
+ * - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
 NN_VECTORIZE static void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs,
-                                           real *gx, real *t) {
+                                           real *gx, int add, real *t) {
     for (int64_t j = 0; j < H; j++) t[j] = (x[j] - mu) * rs; /* xhat */
     real sum_d = 0, sum_dx = 0, lane_d[16] = {0}, lane_dx[16] = {0};
     int64_t j = 0;
@@ -59,7 +60,10 @@ NN_VECTORIZE static void norm_row_backward(const real *x, const real *dy, const 
     }
     sum_d /= (real)H;
     sum_dx /= (real)H;
-    for (int64_t k = 0; k < H; k++) gx[k] += rs * (dy[k] * (w ? w[k] : 1) - sum_d - t[k] * sum_dx);
+    if (add)
+        for (int64_t k = 0; k < H; k++) gx[k] += rs * (dy[k] * (w ? w[k] : 1) - sum_d - t[k] * sum_dx);
+    else
+        for (int64_t k = 0; k < H; k++) gx[k] = rs * (dy[k] * (w ? w[k] : 1) - sum_d - t[k] * sum_dx);
 }
 
 /* dw += dy xhat, db += dy over rows [r0, r1). */
@@ -87,6 +91,7 @@ typedef struct {
     const real *dy, *w; /* (rows, H); (H) contiguous weights or NULL */
     int64_t H;
     real *gx;      /* (rows, H) */
+    int add;       /* 0 when gx was made unfilled */
     real *scratch; /* per worker: (H) */
     real *part;    /* per chunk of LN_ROW_CHUNK rows: dw (H), db (H) */
 } BackwardLoop;
@@ -96,7 +101,7 @@ static void input_grad_rows(void *ctx, NnChunk c) {
     const LayerNormSaved *s = l->s;
     int64_t H = l->H;
     for (int64_t r = c.begin; r < c.end; r++)
-        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx + r * H,
+        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx + r * H, l->add,
                           l->scratch + c.worker * H);
 }
 
@@ -117,9 +122,11 @@ static void layer_norm_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     const real *dy = n->out->grad->data, *wc = w ? ag_row_major(g, w) : NULL; /* contiguous weights */
-    BackwardLoop l = {s, dy, wc, H, NULL, NULL, NULL};
+    BackwardLoop l = {s, dy, wc, H, NULL, 1, NULL, NULL};
     if (x->requires_grad) {
-        l.gx = ag_grad(g, x)->data;
+        int fresh;
+        l.gx = ag_grad_whole(g, x, &fresh)->data;
+        l.add = !fresh;
         l.scratch = nn_malloc((size_t)(nn_parallel_width(rows, H * NN_ROW_WORK) * H) * sizeof(real));
         nn_parallel_for(rows, H * NN_ROW_WORK, input_grad_rows, &l);
         free(l.scratch);

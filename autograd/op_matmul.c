@@ -64,14 +64,17 @@ static void linear_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *w = n->in[1], *bias = n->in[2], *y = n->out;
     int64_t in = w->shape[1], out = w->shape[0], rows = y->numel / out;
     const real *dy = y->grad->data; /* (rows, out) */
-    if (x->requires_grad) {         /* dx (rows, in) += dy (rows, out) @ w (out, in), into x's base when it is a view */
-        Tensor gx = ag_grad_view(g, x);
+    if (x->requires_grad) { /* dx (rows, in) += dy (rows, out) @ w (out, in), into x's base when it is a view */
+        int fresh;
+        Tensor gx = ag_grad_view_whole(g, x, &fresh);
         int64_t ld = in; /* rows of dx are ld apart: contiguous, or a 2-D slice of columns */
-        if (gx.ndim == 2 && gx.stride[1] == 1)
+        if (gx.ndim == 2 && gx.stride[1] == 1) {
             ld = gx.stride[0];
-        else if (!tensor_is_contiguous(&gx))
-            gx = *ag_grad(g, x);
-        gemm(rows, in, out, dy, out, 1, w->data, w->stride[0], w->stride[1], 1, gx.data, ld);
+        } else if (!tensor_is_contiguous(&gx)) {
+            if (fresh) tensor_fill(&gx, 0); /* the view's base needs its zeros after all */
+            gx = *ag_grad_whole(g, x, &fresh);
+        }
+        gemm(rows, in, out, dy, out, 1, w->data, w->stride[0], w->stride[1], fresh ? 0 : 1, gx.data, ld);
     }
     if (w->requires_grad) { /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
         const real *xv = n->saved;

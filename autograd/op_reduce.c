@@ -51,15 +51,24 @@ static Tensor *grad_keepdim(Graph *g, Node *n, real scale) {
     return d;
 }
 
-static void sum_backward(Graph *g, Node *n) {
-    Tensor *gx = ag_grad(g, n->in[0]);
-    tensor_binary(gx, gx, grad_keepdim(g, n, 1), BINARY_ADD);
+/* x's gradient += d broadcast to x's shape (stored when the gradient is new). */
+static void spread(Graph *g, Tensor *x, const Tensor *d) {
+    int fresh;
+    Tensor *gx = ag_grad_whole(g, x, &fresh);
+    if (fresh) {
+        Tensor wide = tensor_expand(d, x->ndim, x->shape);
+        tensor_copy(gx, &wide);
+    } else {
+        tensor_binary(gx, gx, d, BINARY_ADD);
+    }
 }
 
+static void sum_backward(Graph *g, Node *n) { spread(g, n->in[0], grad_keepdim(g, n, 1)); }
+
 static void mean_backward(Graph *g, Node *n) {
-    Tensor *x = n->in[0], *gx = ag_grad(g, x);
+    Tensor *x = n->in[0];
     real count = (real)(x->numel / (n->out->numel ? n->out->numel : 1));
-    tensor_binary(gx, gx, grad_keepdim(g, n, 1 / count), BINARY_ADD);
+    spread(g, x, grad_keepdim(g, n, 1 / count));
 }
 
 /* Each output's gradient goes to the first element (in row-major order) equal to its max. */

@@ -10,10 +10,14 @@
 /* ---- contiguous and reshape ---- */
 
 static void copy_backward(Graph *g, Node *n) {
-    /* Same shape, both gradients contiguous: add element by element. */
-    Tensor *gx = ag_grad(g, n->in[0]);
+    /* Same shape, both gradients contiguous: add element by element (or copy into a new gradient). */
+    int fresh;
+    Tensor *gx = ag_grad_whole(g, n->in[0], &fresh);
     Tensor dy = tensor_wrap(n->out->grad->data, gx->ndim, gx->shape);
-    tensor_binary(gx, gx, &dy, BINARY_ADD);
+    if (fresh)
+        tensor_copy(gx, &dy);
+    else
+        tensor_binary(gx, gx, &dy, BINARY_ADD);
 }
 
 Tensor *ag_contiguous(Graph *g, Tensor *x) {
@@ -78,28 +82,40 @@ Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length) {
 
 /* ---- gradients of views, written straight into their base ---- */
 
-Tensor ag_grad_view(Graph *g, Tensor *t) {
+/* ag_grad_view, or with fresh ag_grad_view_whole. A narrow view covers part of
+ * its base's gradient only, which must then be filled with zeros. */
+static Tensor grad_view(Graph *g, Tensor *t, int *fresh) {
     Node *n = t->node;
     Tensor *base = n && n->n_in == 1 ? n->in[0] : NULL;
+    if (fresh) *fresh = 0;
     if (base && base->requires_grad) {
         if (n->backward == narrow_backward) {
-            Tensor b = ag_grad_view(g, base);
+            Tensor b = grad_view(g, base, NULL);
             return tensor_narrow(&b, (int)n->i[0], n->i[1], n->i[2]);
         }
         if (n->backward == permute_backward) {
             int perm[TENSOR_MAX_DIMS];
             for (int d = 0; d < t->ndim; d++) perm[d] = (int)((n->i[0] >> (4 * d)) & 15);
-            Tensor b = ag_grad_view(g, base);
+            Tensor b = grad_view(g, base, fresh);
             return tensor_permute(&b, perm);
         }
-        if (n->backward == copy_backward && base->numel == t->numel) { /* reshape (or contiguous) */
-            Tensor b = ag_grad_view(g, base);
-            if (tensor_is_contiguous(&b) && tensor_is_contiguous(base) && tensor_is_contiguous(t))
+        if (n->backward == copy_backward && base->numel == t->numel && tensor_is_contiguous(base) &&
+            tensor_is_contiguous(t)) { /* reshape (or contiguous) */
+            int whole;
+            Tensor b = grad_view(g, base, &whole);
+            if (tensor_is_contiguous(&b)) {
+                if (fresh) *fresh = whole;
                 return tensor_reshape(&b, t->ndim, t->shape);
+            }
+            if (whole) tensor_fill(&b, 0); /* not used as a view after all: the base's gradient must hold zeros */
         }
     }
-    return *ag_grad(g, t);
+    return fresh ? *ag_grad_whole(g, t, fresh) : *ag_grad(g, t);
 }
+
+Tensor ag_grad_view(Graph *g, Tensor *t) { return grad_view(g, t, NULL); }
+
+Tensor ag_grad_view_whole(Graph *g, Tensor *t, int *fresh) { return grad_view(g, t, fresh); }
 
 /* ---- expand ---- */
 

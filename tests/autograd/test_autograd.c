@@ -154,6 +154,62 @@ START_TEST(results_identical_for_any_thread_count) {
 }
 END_TEST
 
+/* A step through ops whose backward stores into a gradient it creates rather
+ * than adding into zeros (unary, dropout, layer norm, linear through a reshape
+ * view, reshape, sum, mean, add) and one that may not (linear through a narrow
+ * view), with intermediates used twice in both orders; returns every leaf's
+ * gradient in grads. With `zeros`, every intermediate's gradient is made (zero
+ * filled) before the backward pass, so all of them are added into instead. */
+static void store_or_add_step(int zeros, real *grads) {
+    Tensor *x = test_param(test_randn(1, NN_SHAPE(6, 8))), *w = test_param(test_randn(2, NN_SHAPE(8, 8)));
+    Tensor *b = test_param(test_randn(3, NN_SHAPE(8))), *w2 = test_param(test_randn(4, NN_SHAPE(5, 4)));
+    Tensor *lw = test_param(test_randn(5, NN_SHAPE(8))), *lb = test_param(test_randn(6, NN_SHAPE(8)));
+    Tensor *c = test_randn(7, NN_SHAPE(6, 8));
+    Graph *g = graph_new();
+    /* the arena's memory holds NaNs: a gradient left partly unwritten shows */
+    Tensor *junk = ag_new(g, NN_SHAPE(1 << 15));
+    for (int64_t i = 0; i < junk->numel; i++) junk->data[i] = NAN;
+    graph_reset(g);
+    Rng rng = rng_new(3, 0);
+    Tensor *h = ag_linear(g, x, w, b);                                      /* (6, 8) */
+    Tensor *twice = ag_add(g, ag_mul_scalar(g, h, 2), h);                   /* h used twice, scalar first */
+    Tensor *r = ag_reshape(g, h, NN_SHAPE(4, 12));                          /* a view of h */
+    Tensor *u = ag_gelu(g, r);                                              /* (4, 12) */
+    Tensor *v = ag_dropout(g, ag_add(g, u, ag_exp(g, u)), 0.3, 1, &rng);    /* u used twice */
+    Tensor *nrm = ag_layer_norm(g, ag_reshape(g, v, NN_SHAPE(6, 8)), lw, lb, 1e-5); /* (6, 8) */
+    Tensor *early = ag_linear(g, nrm, w, NULL); /* adds into nrm's gradient, which the product below stores */
+    Tensor *z = ag_linear(g, ag_reshape(g, ag_mul(g, nrm, twice), NN_SHAPE(6, 8)), w, NULL);
+    Tensor *y = ag_linear(g, ag_narrow(g, z, 1, 2, 4), w2, NULL); /* through a narrow view */
+    Tensor *loss = ag_add(g, ag_sum(g, ag_mul(g, ag_add(g, z, early), c), 0, NULL, 0),
+                          ag_mean(g, ag_mul(g, y, y), 0, NULL, 0));
+    if (zeros) {
+        Tensor *mid[] = {h, twice, r, u, v, nrm, early, z, y};
+        for (size_t k = 0; k < sizeof mid / sizeof *mid; k++) ag_grad(g, mid[k]);
+    }
+    ag_backward(g, loss);
+    Tensor *leaves[] = {x, w, b, w2, lw, lb};
+    for (int k = 0; k < 6; k++) {
+        memcpy(grads, leaves[k]->grad->data, (size_t)leaves[k]->numel * sizeof(real));
+        grads += leaves[k]->numel;
+    }
+    graph_free(g);
+    test_free_all(6, leaves);
+    tensor_free(c);
+}
+
+START_TEST(new_gradients_are_stored_then_added_to) {
+    enum { N = 6 * 8 + 8 * 8 + 8 + 5 * 4 + 8 + 8 };
+    real stored[N], added[N];
+    store_or_add_step(0, stored);
+    store_or_add_step(1, added);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(isfinite(stored[i]), "gradient %d is %g", i, (double)stored[i]);
+        ck_assert_msg(stored[i] == added[i], "gradient %d: %.9g stored first, %.9g added", i, (double)stored[i],
+                      (double)added[i]);
+    }
+}
+END_TEST
+
 START_TEST(dot_graph_lists_ops) {
     Tensor *x = test_param(tensor_full(NN_SHAPE(2), 1));
     x->name = "x";
@@ -182,6 +238,7 @@ static Suite *autograd_suite(void) {
     tcase_add_test(tc, gradients_through_views_and_broadcasting_have_the_right_shape);
     tcase_add_test(tc, graph_memory_settles);
     tcase_add_test(tc, results_identical_for_any_thread_count);
+    tcase_add_test(tc, new_gradients_are_stored_then_added_to);
     tcase_add_test(tc, dot_graph_lists_ops);
     if (test_forking()) tcase_add_test_raise_signal(tc, backward_twice_is_refused, SIGABRT);
     suite_add_tcase(s, tc);

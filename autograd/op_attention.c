@@ -107,17 +107,17 @@ static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned
     for (int64_t j = 0; j < count; j++) keep[j] = (w[j] >> 8) >= s->threshold;
 }
 
-/* Dropout of one row of probabilities: t[j] = keep[j] ? t[j] scale : 0 for
- * j < count; with g (the backward), t[j] and g[j] are multiplied by
- * keep[j] ? scale : 0. Branch-free over locals, so that it vectorizes. */
+/* Dropout of one row of probabilities (t >= 0) for j < count: t[j] and, in
+ * the backward, g[j] are multiplied by keep[j] ? scale : 0, computed as
+ * scale * keep[j] so that not even the scalar tail branches. */
 NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsigned char *restrict keep, int64_t count,
                                   real scale) {
     if (!g) {
-        for (int64_t j = 0; j < count; j++) t[j] = keep[j] ? t[j] * scale : 0;
+        for (int64_t j = 0; j < count; j++) t[j] *= scale * (real)keep[j];
         return;
     }
     for (int64_t j = 0; j < count; j++) {
-        real drop = keep[j] ? scale : 0;
+        real drop = scale * (real)keep[j];
         t[j] *= drop;
         g[j] *= drop;
     }

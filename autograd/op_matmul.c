@@ -97,12 +97,10 @@ Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
     shape[x->ndim - 1] = out;
     Tensor *y = ag_new(g, x->ndim, shape);
     const real *xv = ag_row_major(g, x); /* (rows, in) */
-    if (bias) {                       /* y starts as the bias in every row; gemm adds x w^T */
-        Tensor b0 = tensor_wrap(y->data, 1, bias->shape);
-        tensor_copy(&b0, bias);
-        for (int64_t r = 1; r < rows; r++) memcpy(y->data + r * out, y->data, (size_t)out * sizeof(real));
-    }
-    gemm(rows, out, in, xv, in, 1, w->data, w->stride[1], w->stride[0], bias ? 1 : 0, y->data, out);
+    if (bias) /* bias + x w^T, the bias added first */
+        gemm_bias(rows, out, in, xv, in, 1, w->data, w->stride[1], w->stride[0], ag_row_major(g, bias), y->data, out);
+    else
+        gemm(rows, out, in, xv, in, 1, w->data, w->stride[1], w->stride[0], 0, y->data, out);
     Node *n = ag_record(g, "linear", linear_backward, y, 3, (Tensor *[]){x, w, bias});
     if (n) n->saved = (void *)xv;
     return y;

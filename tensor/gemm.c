@@ -27,7 +27,7 @@
  * (attention heads, 64 x 64 weights) do not go through malloc. */
 #define GEMM_STACK_REALS (32768 / (int)sizeof(real))
 
-/* A (M, K) B (K, N) + beta C with its strides; see gemm() in tensor/kernels.h. */
+/* A (M, K) B (K, N) + beta C (or + bias) with its strides; see gemm() and gemm_bias() in tensor/kernels.h. */
 typedef struct {
     const GemmKernel *kern;
     int64_t K;
@@ -36,6 +36,7 @@ typedef struct {
     const real *B;
     int64_t b_rs, b_cs;
     real beta;
+    const real *bias; /* (N) or NULL: written into each tile of C just before the tile adds its first K step */
     real *C;
     int64_t ldc;
 } Product;
@@ -76,7 +77,7 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
         int cols_in_place = p->a_rs == 1 && a_in_place(kn, nc, p->a_cs);
         for (int64_t pc = 0; pc < p->K; pc += kn->kc) {
             int64_t kc = min64(kn->kc, p->K - pc);
-            int add = pc > 0 || p->beta != 0;
+            int add = pc > 0 || p->beta != 0 || p->bias, put_bias = p->bias && pc == 0;
             /* B (kc, nc): panels of nr columns in place, or packed; a last panel of other
              * than nr/2 columns (which the half-width tiles read in place) always packed */
             const real *b = p->B + pc * p->b_rs + jc * p->b_cs;
@@ -103,6 +104,8 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
                 real *c = p->C + ir * p->ldc + jc;
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int n = (int)min64(nr, nc - jr);
+                    if (put_bias) /* in cache when the tile reads it back: no pass over all of C */
+                        for (int r = 0; r < m; r++) memcpy(c + r * p->ldc + jr, p->bias + jc + jr, (size_t)n * sizeof(real));
                     if (jr < in_place)
                         tile[n > nr / 2](kc, a, a_rs, a_cs, b + jr, p->b_rs, c + jr, p->ldc, m, n, add);
                     else
@@ -138,15 +141,10 @@ static void gemm_chunks(void *ctx, NnChunk c) {
     }
 }
 
-void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs,
-               const real *B, int64_t b_rs, int64_t b_cs, real beta, real *C, int64_t ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) {
-        if (beta == 0)
-            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(real));
-        return;
-    }
-    Product p = {kern, K, A, a_rs, a_cs, B, b_rs, b_cs, beta, C, ldc};
+/* The product p of M rows and N columns, K > 0, in chunks of whole tiles. */
+static void gemm_product(const Product *p, int64_t M, int64_t N) {
+    const GemmKernel *kern = p->kern;
+    int64_t K = p->K;
     /* Chunks are blocks of whole tiles along the dimension with more tiles; how
      * many tiles a chunk takes depends on the shape only. */
     int64_t mt = (M + kern->mr - 1) / kern->mr, nt = (N + kern->nr - 1) / kern->nr;
@@ -158,18 +156,39 @@ void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const re
     int width = M * N * K < NN_PARALLEL_MIN_MACS ? 1 : nn_parallel_width(chunks, chunk_work);
     if (width == 1) {
         _Alignas(64) real stack[GEMM_STACK_REALS];
-        int64_t need = scratch_reals(&p, N);
+        int64_t need = scratch_reals(p, N);
         real *scratch = need <= GEMM_STACK_REALS ? stack : nn_aligned_alloc((size_t)need * sizeof(real));
-        gemm_block(&p, 0, M, 0, N, scratch);
+        gemm_block(p, 0, M, 0, N, scratch);
         if (scratch != stack) free(scratch);
         return;
     }
     int64_t per = per_chunk * step; /* rows or columns per chunk */
-    int64_t stride = round_up(scratch_reals(&p, split_rows ? N : per), 64 / (int64_t)sizeof(real));
+    int64_t stride = round_up(scratch_reals(p, split_rows ? N : per), 64 / (int64_t)sizeof(real));
     real *scratch = nn_aligned_alloc((size_t)(stride * width) * sizeof(real));
-    GemmLoop l = {&p, M, N, split_rows, per, scratch, stride};
+    GemmLoop l = {p, M, N, split_rows, per, scratch, stride};
     nn_parallel_for(chunks, chunk_work, gemm_chunks, &l);
     free(scratch);
+}
+
+void gemm_with(const GemmKernel *kern, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs,
+               const real *B, int64_t b_rs, int64_t b_cs, real beta, real *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        if (beta == 0)
+            for (int64_t i = 0; i < M; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(real));
+        return;
+    }
+    gemm_product(&(Product){kern, K, A, a_rs, a_cs, B, b_rs, b_cs, beta, NULL, C, ldc}, M, N);
+}
+
+void gemm_bias(int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
+               int64_t b_cs, const real *bias, real *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) {
+        for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, bias, (size_t)N * sizeof(real));
+        return;
+    }
+    gemm_product(&(Product){gemm_kernel_best(), K, A, a_rs, a_cs, B, b_rs, b_cs, 0, bias, C, ldc}, M, N);
 }
 
 void gemm(int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,

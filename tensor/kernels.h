@@ -59,5 +59,10 @@ void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate
  * and the result is bit-identical for any thread count (tensor/gemm.c). */
 void gemm(int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
           int64_t b_cs, real beta, real *C, int64_t ldc);
+/* C (M, N) = bias + A (M, K) B (K, N), bias (N) added to every row: the same
+ * numbers as filling C's rows with bias and calling gemm with beta 1, without
+ * the pass over all of C (each tile gets its bias just before it adds). */
+void gemm_bias(int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs,
+               int64_t b_cs, const real *bias, real *C, int64_t ldc);
 
 #endif

@@ -2,7 +2,8 @@
  * around the tile and block sizes, K = 0, long K), every kind of stride
  * (row-major, transposed, padded, general, negative, zero), beta 0 and 1, a
  * C with padding that must stay untouched; for each kernel this CPU can run.
- * And bit-identical results for any thread count and inside a parallel loop. */
+ * And bit-identical results for any thread count and inside a parallel loop;
+ * gemm_bias against filling C with the bias first. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -231,6 +232,39 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
 }
 END_TEST
 
+/* gemm_bias gives the bits of filling C's rows with the bias and adding A B
+ * with beta 1: a single K step and several (K > kc), columns past nc, a
+ * transposed B (packed), a C with padding that stays untouched, 1 to 3 threads. */
+START_TEST(gemm_bias_equals_filling_then_adding) {
+    int saved = nn_threads();
+    const int64_t shapes[][3] = {{7, 5, 3}, {100, 192, 64}, {300, 70, 600}, {13, 2100, 40}, {4, 3, 0}};
+    for (int s = 0; s < 5; s++) {
+        int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + PAD;
+        Operand a = operand_new(M, K, ROW_MAJOR, 31 + s), b = operand_new(K, N, s % 2 ? COL_MAJOR : ROW_MAJOR, 41 + s);
+        Operand bias = operand_new(1, N, ROW_MAJOR, 51 + s);
+        real *want = nn_malloc((size_t)(M * ldc) * sizeof(real)), *got = nn_malloc((size_t)(M * ldc) * sizeof(real));
+        nn_set_threads(1);
+        for (int64_t i = 0; i < M * ldc; i++) want[i] = SENTINEL;
+        for (int64_t i = 0; i < M; i++) memcpy(want + i * ldc, bias.data, (size_t)N * sizeof(real));
+        gemm(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, 1, want, ldc);
+        for (int t = 1; t <= 3; t++) {
+            nn_set_threads(t);
+            for (int64_t i = 0; i < M * ldc; i++) got[i] = SENTINEL;
+            gemm_bias(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, bias.data, got, ldc);
+            ck_assert_msg(memcmp(want, got, (size_t)(M * ldc) * sizeof(real)) == 0,
+                          "(%lld x %lld x %lld), %d threads: gemm_bias differs", (long long)M, (long long)K,
+                          (long long)N, t);
+        }
+        free(a.buf);
+        free(b.buf);
+        free(bias.buf);
+        free(want);
+        free(got);
+    }
+    nn_set_threads(saved);
+}
+END_TEST
+
 static Suite *gemm_suite(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("gemm");
@@ -239,6 +273,7 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, gemm_public_entry_matches_reference);
     tcase_add_test(tc, gemm_k_zero_scales_c_by_beta);
     tcase_add_test(tc, gemm_bit_identical_for_any_thread_count);
+    tcase_add_test(tc, gemm_bias_equals_filling_then_adding);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -107,6 +107,11 @@ Tensor ag_grad_view_whole(Graph *g, Tensor *t, int *fresh);
  * which case it is summed over the broadcast dims. The one place gradients
  * are summed. Does nothing if t does not require grad. */
 void ag_accumulate(Graph *g, Tensor *t, const Tensor *d);
+/* ag_accumulate for a d that nothing reads or writes after the call (the
+ * output gradient of the node whose backward is running, or a temporary it
+ * made in g's arena): when t has no gradient yet and d is contiguous with t's
+ * element count, t's gradient becomes d's buffer, and nothing is copied. */
+void ag_accumulate_move(Graph *g, Tensor *t, Tensor *d);
 
 /* Backpropagates from a scalar loss (d loss = 1). */
 void ag_backward(Graph *g, Tensor *loss);

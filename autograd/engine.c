@@ -137,6 +137,16 @@ void ag_accumulate(Graph *g, Tensor *t, const Tensor *d) {
         tensor_binary(grad, grad, d, BINARY_ADD);
 }
 
+void ag_accumulate_move(Graph *g, Tensor *t, Tensor *d) {
+    if (t->requires_grad && !t->grad && (t->flags & TENSOR_IN_ARENA) && (d->flags & TENSOR_IN_ARENA) &&
+        d->numel == t->numel && tensor_is_contiguous(d)) {
+        Tensor v = tensor_reshape(d, t->ndim, t->shape);
+        t->grad = ag_view_header(g, &v);
+        return;
+    }
+    ag_accumulate(g, t, d);
+}
+
 static int cmp_seq_desc(const void *a, const void *b) {
     uint64_t x = (*(Node *const *)a)->seq, y = (*(Node *const *)b)->seq;
     return x < y ? 1 : x > y ? -1 : 0;

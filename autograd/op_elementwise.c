@@ -22,22 +22,23 @@ static void accumulate_product(Graph *g, Tensor *t, const Tensor *dy, const Tens
     if (!t->requires_grad) return;
     Tensor *d = ag_new(g, dy->ndim, dy->shape);
     tensor_binary(d, dy, v, op);
-    ag_accumulate(g, t, d);
+    ag_accumulate_move(g, t, d);
 }
 
+/* The first input may take dy's buffer as its gradient; the second then reads dy, which that cannot change. */
 static void add_backward(Graph *g, Node *n) {
-    ag_accumulate(g, n->in[0], n->out->grad);
+    ag_accumulate_move(g, n->in[0], n->out->grad);
     ag_accumulate(g, n->in[1], n->out->grad);
 }
 
 static void sub_backward(Graph *g, Node *n) {
     Tensor *dy = n->out->grad, *b = n->in[1];
-    ag_accumulate(g, n->in[0], dy);
     if (b->requires_grad) {
         Tensor *d = ag_new(g, dy->ndim, dy->shape);
         tensor_unary(d, dy, UNARY_NEG, 0);
-        ag_accumulate(g, b, d);
+        ag_accumulate_move(g, b, d);
     }
+    ag_accumulate_move(g, n->in[0], dy);
 }
 
 static void mul_backward(Graph *g, Node *n) {
@@ -54,7 +55,7 @@ static void div_backward(Graph *g, Node *n) {
         tensor_binary(d, y, b, BINARY_DIV);
         tensor_binary(d, d, dy, BINARY_MUL);
         tensor_unary(d, d, UNARY_NEG, 0);
-        ag_accumulate(g, b, d);
+        ag_accumulate_move(g, b, d);
     }
 }
 

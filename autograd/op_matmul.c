@@ -34,7 +34,7 @@ static void accumulate_matmul(Graph *g, Tensor *t, const Tensor *a, const Tensor
     }
     Tensor *d = ag_new(g, nb + 2, shape);
     tensor_matmul(d, a, b, 0);
-    ag_accumulate(g, t, d);
+    ag_accumulate_move(g, t, d);
 }
 
 static void matmul_backward(Graph *g, Node *n) {

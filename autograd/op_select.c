@@ -22,7 +22,7 @@ static void where_backward(Graph *g, Node *n) {
             tensor_where(d, cond, dy, &z);
         else
             tensor_where(d, cond, &z, dy);
-        ag_accumulate(g, t, d);
+        ag_accumulate_move(g, t, d);
     }
 }
 

@@ -9,15 +9,11 @@
 
 /* ---- contiguous and reshape ---- */
 
+/* Same elements, both gradients contiguous: the input's gradient takes dy's buffer, or dy is added into it. */
 static void copy_backward(Graph *g, Node *n) {
-    /* Same shape, both gradients contiguous: add element by element (or copy into a new gradient). */
-    int fresh;
-    Tensor *gx = ag_grad_whole(g, n->in[0], &fresh);
-    Tensor dy = tensor_wrap(n->out->grad->data, gx->ndim, gx->shape);
-    if (fresh)
-        tensor_copy(gx, &dy);
-    else
-        tensor_binary(gx, gx, &dy, BINARY_ADD);
+    Tensor *x = n->in[0];
+    Tensor dy = tensor_reshape(n->out->grad, x->ndim, x->shape);
+    ag_accumulate_move(g, x, ag_view_header(g, &dy));
 }
 
 Tensor *ag_contiguous(Graph *g, Tensor *x) {

@@ -156,10 +156,12 @@ END_TEST
 
 /* A step through ops whose backward stores into a gradient it creates rather
  * than adding into zeros (unary, dropout, layer norm, linear through a reshape
- * view, reshape, sum, mean, add) and one that may not (linear through a narrow
- * view), with intermediates used twice in both orders; returns every leaf's
- * gradient in grads. With `zeros`, every intermediate's gradient is made (zero
- * filled) before the backward pass, so all of them are added into instead. */
+ * view, sum, mean), ops that hand their output gradient's buffer on (add, sub,
+ * reshape) and one that may do neither (linear through a narrow view), with
+ * intermediates used twice, in both orders and as both operands of one op;
+ * returns every leaf's gradient in grads. With `zeros`, every intermediate's
+ * gradient is made (zero filled) before the backward pass, so all of them are
+ * added into instead. */
 static void store_or_add_step(int zeros, real *grads) {
     Tensor *x = test_param(test_randn(1, NN_SHAPE(6, 8))), *w = test_param(test_randn(2, NN_SHAPE(8, 8)));
     Tensor *b = test_param(test_randn(3, NN_SHAPE(8))), *w2 = test_param(test_randn(4, NN_SHAPE(5, 4)));
@@ -180,10 +182,11 @@ static void store_or_add_step(int zeros, real *grads) {
     Tensor *early = ag_linear(g, nrm, w, NULL); /* adds into nrm's gradient, which the product below stores */
     Tensor *z = ag_linear(g, ag_reshape(g, ag_mul(g, nrm, twice), NN_SHAPE(6, 8)), w, NULL);
     Tensor *y = ag_linear(g, ag_narrow(g, z, 1, 2, 4), w2, NULL); /* through a narrow view */
+    Tensor *same = ag_add(g, ag_add(g, nrm, nrm), ag_sub(g, twice, ag_mul_scalar(g, twice, 0.5))); /* one tensor twice */
     Tensor *loss = ag_add(g, ag_sum(g, ag_mul(g, ag_add(g, z, early), c), 0, NULL, 0),
-                          ag_mean(g, ag_mul(g, y, y), 0, NULL, 0));
+                          ag_add(g, ag_mean(g, ag_mul(g, y, y), 0, NULL, 0), ag_sum(g, ag_mul(g, same, same), 0, NULL, 0)));
     if (zeros) {
-        Tensor *mid[] = {h, twice, r, u, v, nrm, early, z, y};
+        Tensor *mid[] = {h, twice, r, u, v, nrm, early, z, y, same};
         for (size_t k = 0; k < sizeof mid / sizeof *mid; k++) ag_grad(g, mid[k]);
     }
     ag_backward(g, loss);

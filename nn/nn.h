@@ -42,11 +42,13 @@
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/feedforward.h"
+#include "nn/gru.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/module.h"
 #include "nn/optim.h"
+#include "nn/schedule.h"
 #include "nn/transformer.h"
 
 #endif

@@ -26,7 +26,7 @@ typedef struct {
     const real *x;         /* (outer, C, inner) row-major logits */
     real *lse;             /* (outer * inner) log-sum-exp of each position */
     const int64_t *target; /* (outer * inner) */
-    const real *w;         /* (C) class weights, or NULL for ones */
+    const real *w;         /* (C) class weights (a copy), or NULL for ones */
     int64_t outer, C, inner, ignore;
     real eps;       /* label smoothing */
     double wsum;    /* sum of w over the classes */
@@ -95,7 +95,11 @@ Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, con
                  (long long)target[p], (long long)p, (long long)s->C,
                  shape_str(logits->ndim, logits->shape, s1, sizeof s1), cd);
     s->x = row_major(g, logits);
-    s->w = o.weight ? row_major(g, o.weight) : NULL;
+    if (o.weight) { /* copied: the caller may release its weights before the backward */
+        real *w = arena_alloc(graph_arena(g), (size_t)s->C * sizeof *w);
+        tensor_to_buffer(o.weight, w);
+        s->w = w;
+    }
     s->eps = o.label_smoothing;
     s->ignore = o.ignore_index;
     s->wsum = (double)s->C;

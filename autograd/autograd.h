@@ -86,7 +86,7 @@ void tensor_zero_grad(Tensor *t);
 
 /* Records that op made out from in[0..n_in): returns the node, or NULL when
  * recording is off or no input requires grad (then out is a constant). For
- * ops defined outside the library too: see tests/test_autograd.c. */
+ * ops defined outside the library too: see docs/writing-an-op.md. */
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in);
 
 /* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */

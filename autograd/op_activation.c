@@ -68,8 +68,7 @@ static void act_backward(Graph *g, Node *n) {
     real a = n->f[0], b = n->f[1];
     int64_t count = n->out->numel, nc = n_chunks(count);
 #pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
-    for (int64_t c = 0; c < nc; c++)
-        act_backward_range(op, a, b, x, dy, gx, c * NN_REDUCE_CHUNK, chunk_end(c, count));
+    for (int64_t c = 0; c < nc; c++) act_backward_range(op, a, b, x, dy, gx, c * NN_REDUCE_CHUNK, chunk_end(c, count));
 }
 
 static Tensor *activation(Graph *g, Tensor *x, ActOp op, real a, real b) {

@@ -28,12 +28,12 @@ typedef struct {
     const int64_t *target; /* (outer * inner) */
     const real *w;         /* (C) class weights (a copy), or NULL for ones */
     int64_t outer, C, inner, ignore;
-    real eps;       /* label smoothing */
-    double wsum;    /* sum of w over the classes */
-    double denom;   /* sum of w[target] over the counted positions */
+    real eps;     /* label smoothing */
+    double wsum;  /* sum of w over the classes */
+    double denom; /* sum of w[target] over the counted positions */
 } CeNdSaved;
 
-CrossEntropyOptions cross_entropy_defaults(void) {
+CrossEntropyOptions cross_entropy_default_options(void) {
     return (CrossEntropyOptions){.class_dim = 1, .ignore_index = -100, .label_smoothing = 0, .weight = NULL};
 }
 
@@ -74,20 +74,20 @@ static void ce_nd_backward(Graph *g, Node *n) {
 
 Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt) {
     char s1[128], s2[128];
-    CrossEntropyOptions o = opt ? *opt : cross_entropy_defaults();
+    CrossEntropyOptions o = opt ? *opt : cross_entropy_default_options();
     NN_CHECK(logits->ndim >= 1, "cross_entropy", "logits must have a class dim, got a scalar");
     int cd = tensor_dim("cross_entropy", logits->ndim, o.class_dim);
-    NN_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, "cross_entropy",
-             "label_smoothing %g outside [0, 1]", (double)o.label_smoothing);
+    NN_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, "cross_entropy", "label_smoothing %g outside [0, 1]",
+             (double)o.label_smoothing);
     CeNdSaved *s = arena_calloc(graph_arena(g), sizeof *s);
-    s->C = logits->shape[cd];
-    s->outer = s->inner = 1;
-    for (int d = 0; d < cd; d++) s->outer *= logits->shape[d];
-    for (int d = cd + 1; d < logits->ndim; d++) s->inner *= logits->shape[d];
+    DimSplit split = dim_split(logits, cd);
+    s->outer = split.outer;
+    s->C = split.size;
+    s->inner = split.inner;
     NN_CHECK(!o.weight || (o.weight->ndim == 1 && o.weight->shape[0] == s->C), "cross_entropy",
              "weight %s must be (%lld), one per class of logits %s",
-             o.weight ? shape_str(o.weight->ndim, o.weight->shape, s1, sizeof s1) : "",
-             (long long)s->C, shape_str(logits->ndim, logits->shape, s2, sizeof s2));
+             o.weight ? shape_str(o.weight->ndim, o.weight->shape, s1, sizeof s1) : "", (long long)s->C,
+             shape_str(logits->ndim, logits->shape, s2, sizeof s2));
     int64_t positions = s->outer * s->inner;
     for (int64_t p = 0; p < positions; p++)
         NN_CHECK(target[p] == o.ignore_index || (target[p] >= 0 && target[p] < s->C), "cross_entropy",

@@ -150,25 +150,22 @@ Tensor *ag_topk(Graph *g, Tensor *x, int64_t k, int dim, int largest, const int6
     char s1[128];
     NN_CHECK(x->ndim >= 1, "topk", "needs at least one dim, got a scalar");
     dim = tensor_dim("topk", x->ndim, dim);
-    int64_t len = x->shape[dim];
+    DimSplit l = dim_split(x, dim);
+    int64_t len = l.size, outer = l.outer, inner = l.inner;
     NN_CHECK(k >= 0 && k <= len, "topk", "k = %lld outside [0, %lld] for input %s along dim %d", (long long)k,
              (long long)len, shape_str(x->ndim, x->shape, s1, sizeof s1), dim);
-    int64_t shape[TENSOR_MAX_DIMS], outer = 1, inner = 1;
+    int64_t shape[TENSOR_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = k;
-    for (int d = 0; d < dim; d++) outer *= x->shape[d];
-    for (int d = dim + 1; d < x->ndim; d++) inner *= x->shape[d];
     const real *xv = row_major(g, x);
     int64_t count = outer * k * inner;
     int64_t *idx = arena_alloc(graph_arena(g), (size_t)(count ? count : 1) * sizeof *idx);
     Ranked *heaps = arena_alloc(graph_arena(g), (size_t)(k ? k : 1) * (size_t)(outer * inner) * sizeof *heaps);
 #pragma omp parallel for schedule(static) if (x->numel > GATHER_PARALLEL_MIN)
-    for (int64_t line = 0; line < outer * inner; line++) {
-        int64_t o = line / inner, i = line % inner;
+    for (int64_t line = 0; line < outer * inner; line++)
         if (k > 0)
-            top_k_line(xv + o * len * inner + i, len, inner, k, largest, heaps + line * k, idx + o * k * inner + i,
-                       inner);
-    }
+            top_k_line(xv + dim_line_start(l, line), len, inner, k, largest, heaps + line * k,
+                       idx + dim_line_start((DimSplit){outer, k, inner}, line), inner);
     if (indices) *indices = idx;
     Tensor *y = ag_gather(g, x, dim, idx, x->ndim, shape);
     if (y->node) y->node->op = "topk";
@@ -178,14 +175,13 @@ Tensor *ag_topk(Graph *g, Tensor *x, int64_t k, int dim, int largest, const int6
 const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim) {
     NN_CHECK(x->ndim >= 1 && x->numel > 0, "argmax", "needs a non-empty input with at least one dim");
     dim = tensor_dim("argmax", x->ndim, dim);
-    int64_t len = x->shape[dim], outer = 1, inner = 1;
-    for (int d = 0; d < dim; d++) outer *= x->shape[d];
-    for (int d = dim + 1; d < x->ndim; d++) inner *= x->shape[d];
+    DimSplit l = dim_split(x, dim);
+    int64_t len = l.size, inner = l.inner;
     const real *xv = row_major(g, x);
-    int64_t *idx = arena_alloc(graph_arena(g), (size_t)(outer * inner) * sizeof *idx);
+    int64_t *idx = arena_alloc(graph_arena(g), (size_t)(l.outer * inner) * sizeof *idx);
 #pragma omp parallel for schedule(static) if (x->numel > GATHER_PARALLEL_MIN)
-    for (int64_t line = 0; line < outer * inner; line++) {
-        const real *p = xv + (line / inner) * len * inner + line % inner;
+    for (int64_t line = 0; line < l.outer * inner; line++) {
+        const real *p = xv + dim_line_start(l, line);
         int64_t best = 0;
         for (int64_t j = 1; j < len; j++)
             if (ranks_before(p[j * inner], j, p[best * inner], best, 1)) best = j;

@@ -13,20 +13,6 @@
 
 #define LINES_PARALLEL_MIN 16384 /* elements below which the lines run on one thread */
 
-typedef struct {
-    int64_t outer, len, inner;
-} Lines;
-
-static Lines lines_of(const Tensor *x, int dim) {
-    Lines l = {1, x->shape[dim], 1};
-    for (int d = 0; d < dim; d++) l.outer *= x->shape[d];
-    for (int d = dim + 1; d < x->ndim; d++) l.inner *= x->shape[d];
-    return l;
-}
-
-/* Line k's first element: line (o, i) starts at o * len * inner + i. */
-static int64_t line_start(Lines l, int64_t k) { return (k / l.inner) * l.len * l.inner + k % l.inner; }
-
 /* One line: y = softmax(x) or log_softmax(x), elements s apart. */
 static void softmax_line(const real *x, real *y, int64_t len, int64_t s, int take_log) {
     real m = -INFINITY, sum = 0;
@@ -40,17 +26,17 @@ static void softmax_line(const real *x, real *y, int64_t len, int64_t s, int tak
 /* softmax: dx = y (dy - sum(dy y)); log-softmax: dx = dy - exp(y) sum(dy); per line. */
 static void softmax_dim_backward(Graph *g, Node *n) {
     Tensor *y = n->out;
-    Lines l = lines_of(y, (int)n->i[0]);
+    DimSplit l = dim_split(y, (int)n->i[0]);
     int take_log = (int)n->i[1];
     const real *yv = y->data, *dy = y->grad->data;
     real *gx = ag_grad(g, n->in[0])->data;
     int64_t n_lines = l.outer * l.inner, s = l.inner;
 #pragma omp parallel for schedule(static) if (y->numel > LINES_PARALLEL_MIN)
     for (int64_t k = 0; k < n_lines; k++) {
-        int64_t o = line_start(l, k);
+        int64_t o = dim_line_start(l, k);
         real acc = 0;
-        for (int64_t j = 0; j < l.len; j++) acc += take_log ? dy[o + j * s] : dy[o + j * s] * yv[o + j * s];
-        for (int64_t j = 0; j < l.len; j++) {
+        for (int64_t j = 0; j < l.size; j++) acc += take_log ? dy[o + j * s] : dy[o + j * s] * yv[o + j * s];
+        for (int64_t j = 0; j < l.size; j++) {
             int64_t e = o + j * s;
             gx[e] += take_log ? dy[e] - r_exp(yv[e]) * acc : yv[e] * (dy[e] - acc);
         }
@@ -62,15 +48,15 @@ static Tensor *softmax_dim(Graph *g, Tensor *x, int dim, int take_log) {
     NN_CHECK(x->ndim >= 1, name, "needs at least one dim, got a scalar");
     dim = tensor_dim(name, x->ndim, dim);
     if (dim == x->ndim - 1) return take_log ? ag_log_softmax(g, x) : ag_softmax(g, x);
-    Lines l = lines_of(x, dim);
+    DimSplit l = dim_split(x, dim);
     const real *xv = row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real *yv = y->data;
     int64_t n_lines = l.outer * l.inner;
 #pragma omp parallel for schedule(static) if (x->numel > LINES_PARALLEL_MIN)
     for (int64_t k = 0; k < n_lines; k++) {
-        int64_t o = line_start(l, k);
-        softmax_line(xv + o, yv + o, l.len, l.inner, take_log);
+        int64_t o = dim_line_start(l, k);
+        softmax_line(xv + o, yv + o, l.size, l.inner, take_log);
     }
     Node *n = ag_record(g, name, softmax_dim_backward, y, 1, &x);
     if (n) {

@@ -207,14 +207,14 @@ const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n, int re
 /* ---- cross-entropy over N-d logits ---- */
 
 typedef struct {
-    int class_dim;         /* dim of the logits holding the classes: 1 as torch's (N, C, d1, ...), -1 for (..., C) */
-    int64_t ignore_index;  /* positions whose target equals it carry no loss */
-    real label_smoothing;  /* in [0, 1]: this much of each target's mass spread evenly over the classes */
-    const Tensor *weight;  /* (C) per-class weights, or NULL for ones */
+    int class_dim;        /* dim of the logits holding the classes: 1 as torch's (N, C, d1, ...), -1 for (..., C) */
+    int64_t ignore_index; /* positions whose target equals it carry no loss */
+    real label_smoothing; /* in [0, 1]: this much of each target's mass spread evenly over the classes */
+    const Tensor *weight; /* (C) per-class weights, or NULL for ones */
 } CrossEntropyOptions;
 
 /* torch's defaults: class_dim 1, ignore_index -100, no smoothing, no weights. */
-CrossEntropyOptions cross_entropy_defaults(void);
+CrossEntropyOptions cross_entropy_default_options(void);
 /* Mean cross-entropy as torch.nn.functional.cross_entropy: target holds one class id per position,
  * i.e. per element of the logits' shape without the class dim (row-major); the mean is weighted by
  * the targets' class weights; 0 when every target is ignored. opt NULL: the defaults. */

@@ -72,7 +72,7 @@ static Tensor *charlm_forward(CharLM *lm, Graph *g, const int64_t *ids, int64_t 
 typedef struct {
     unsigned char *bytes;
     int64_t n;
-    int64_t *ids;        /* (n) each byte's id */
+    int64_t *ids;         /* (n) each byte's id */
     unsigned char *chars; /* (vocab) the byte of each id */
     int64_t vocab;
 } Text;
@@ -158,7 +158,8 @@ static int checkpoint_round_trip(CharLM *lm, const Text *text, const char *path)
     module_train(&lm->m, 0);
     module_train(&copy->m, 0);
     Graph *g = graph_new();
-    int64_t B = 4, T = lm->cfg.context, *x = malloc((size_t)(B * T) * sizeof *x), *y = malloc((size_t)(B * T) * sizeof *y);
+    int64_t B = 4, T = lm->cfg.context, *x = malloc((size_t)(B * T) * sizeof *x),
+            *y = malloc((size_t)(B * T) * sizeof *y);
     Rng rng = rng_new(99, 0);
     batch(text, &rng, B, T, x, y);
     Tensor *a = charlm_forward(lm, g, x, B, T), *b = charlm_forward(copy, g, x, B, T);
@@ -176,8 +177,9 @@ static int checkpoint_round_trip(CharLM *lm, const Text *text, const char *path)
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: charlm TEXT_FILE [--steps N] [--sample N] [--seed N] [--out CHECKPOINT]\n"
-                    "trains a character-level transformer on TEXT_FILE, samples text, saves and reloads a checkpoint\n");
+    fprintf(stderr,
+            "usage: charlm TEXT_FILE [--steps N] [--sample N] [--seed N] [--out CHECKPOINT]\n"
+            "trains a character-level transformer on TEXT_FILE, samples text, saves and reloads a checkpoint\n");
 }
 
 int main(int argc, char **argv) {
@@ -220,10 +222,13 @@ int main(int argc, char **argv) {
     ac.decoupled = 1; /* AdamW */
     ac.weight_decay = 0.01;
     Adam *opt = adam_new(&lm->m, ac);
-    LrSchedule sched = {.lr = 3e-3, .warmup_steps = steps / 20, .warmup_start = 0.1, .decay = LR_COSINE,
+    LrSchedule sched = {.lr = 3e-3,
+                        .warmup_steps = steps / 20,
+                        .warmup_start = 0.1,
+                        .decay = LR_COSINE,
                         .decay_steps = steps - steps / 20,
                         .min_lr = 1e-4};
-    CrossEntropyOptions ce = cross_entropy_defaults();
+    CrossEntropyOptions ce = cross_entropy_default_options();
     ce.class_dim = -1; /* logits (B, T, vocab) */
 
     int64_t B = 16, T = cfg.context, *x = malloc((size_t)(B * T) * sizeof *x), *y = malloc((size_t)(B * T) * sizeof *y);
@@ -235,13 +240,12 @@ int main(int argc, char **argv) {
         Tensor *loss = ag_cross_entropy_nd(g, charlm_forward(lm, g, x, B, T), y, &ce);
         ag_backward(g, loss);
         clip_grad_norm(&lm->m, 1.0);
-        opt->cfg.lr = lr_at(&sched, step - 1);
+        opt->cfg.lr = lr_schedule_at(&sched, step - 1);
         adam_step(opt);
         module_zero_grad(&lm->m);
         avg = step == 1 ? loss->data[0] : 0.9 * avg + 0.1 * loss->data[0];
         if (step == 1 || step % (steps < 10 ? 1 : steps / 10) == 0)
-            printf("step %5ld loss %.4f (running mean %.4f) lr %.2e\n", step, (double)loss->data[0], avg,
-                   opt->cfg.lr);
+            printf("step %5ld loss %.4f (running mean %.4f) lr %.2e\n", step, (double)loss->data[0], avg, opt->cfg.lr);
         graph_reset(g);
     }
     graph_free(g);

@@ -81,9 +81,9 @@ static double hit_rate(Gru4Rec *r, const Data *d) {
     int64_t hits = 0;
     for (int u = 0; u < SESSIONS; u++) {
         int64_t T = d->len[u] - 1;
-        Tensor *scores = forward(r, g, d->items[u], 1, T);                   /* (1, T, ITEMS + 1) */
+        Tensor *scores = forward(r, g, d->items[u], 1, T);                 /* (1, T, ITEMS + 1) */
         Tensor *last = ag_select(g, ag_select(g, scores, 0, 0), 0, T - 1); /* (ITEMS + 1) */
-        last = ag_narrow(g, last, 0, 1, ITEMS);                             /* padding is never recommended */
+        last = ag_narrow(g, last, 0, 1, ITEMS);                            /* padding is never recommended */
         const int64_t *top;
         ag_topk(g, last, K, 0, 1, &top);
         for (int k = 0; k < K; k++) hits += top[k] + 1 == d->items[u][T];
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     ac.lr = 5e-3;
     Adam *opt = adam_new(&r.m, ac);
     LrSchedule sched = {.lr = 5e-3, .decay = LR_STEP, .step_size = 4 * (SESSIONS / 64), .gamma = 0.3};
-    CrossEntropyOptions ce = cross_entropy_defaults();
+    CrossEntropyOptions ce = cross_entropy_default_options();
     ce.class_dim = -1;
     ce.ignore_index = 0; /* padding targets carry no loss */
 
@@ -143,7 +143,7 @@ int main(int argc, char **argv) {
                 }
             Tensor *loss = ag_cross_entropy_nd(g, forward(&r, g, x, B, T), y, &ce);
             ag_backward(g, loss);
-            opt->cfg.lr = lr_at(&sched, step++);
+            opt->cfg.lr = lr_schedule_at(&sched, step++);
             adam_step(opt);
             module_zero_grad(&r.m);
             total += loss->data[0];

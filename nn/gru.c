@@ -50,7 +50,8 @@ GruCell gru_cell_new(Module *m, const char *name, int64_t input, int64_t hidden,
     return cell_new(m, name, "", input, hidden, bias);
 }
 
-Tensor *gru_cell_forward(const GruCell *c, Graph *g, Tensor *x, Tensor *h) {
+Tensor *gru_cell_forward(const GruCell *c, Module *m, Graph *g, Tensor *x, Tensor *h) {
+    (void)m;
     char s[128];
     NN_CHECK(x->ndim == 2 && x->shape[1] == c->input, "gru_cell", "input %s, expected (batch, %lld)",
              shape_str(x->ndim, x->shape, s, sizeof s), (long long)c->input);
@@ -62,8 +63,7 @@ Tensor *gru_cell_forward(const GruCell *c, Graph *g, Tensor *x, Tensor *h) {
 }
 
 Gru gru_new(Module *m, const char *name, int64_t input, int64_t hidden, int layers, int bias, real dropout) {
-    NN_CHECK(layers >= 1 && layers <= GRU_MAX_LAYERS, "gru_new", "%d layers, expected 1 to %d", layers,
-             GRU_MAX_LAYERS);
+    NN_CHECK(layers >= 1 && layers <= GRU_MAX_LAYERS, "gru_new", "%d layers, expected 1 to %d", layers, GRU_MAX_LAYERS);
     NN_CHECK(dropout >= 0 && dropout < 1, "gru_new", "dropout %g outside [0, 1)", (double)dropout);
     Gru r = {.layers = layers, .dropout = dropout};
     char suffix[16];
@@ -77,8 +77,9 @@ Gru gru_new(Module *m, const char *name, int64_t input, int64_t hidden, int laye
 Tensor *gru_forward(const Gru *r, Module *m, Graph *g, Tensor *x, Tensor *h0, Tensor **h_n) {
     char s[128];
     const GruCell *first = &r->layer[0];
-    NN_CHECK(x->ndim == 3 && x->shape[2] == first->input && x->shape[1] >= 1, "gru", "input %s, expected (batch, time >= 1, %lld)",
-             shape_str(x->ndim, x->shape, s, sizeof s), (long long)first->input);
+    NN_CHECK(x->ndim == 3 && x->shape[2] == first->input && x->shape[1] >= 1, "gru",
+             "input %s, expected (batch, time >= 1, %lld)", shape_str(x->ndim, x->shape, s, sizeof s),
+             (long long)first->input);
     int64_t B = x->shape[0], T = x->shape[1], H = first->hidden;
     NN_CHECK(!h0 || (h0->ndim == 3 && h0->shape[0] == r->layers && h0->shape[1] == B && h0->shape[2] == H), "gru",
              "initial state %s, expected (%d, %lld, %lld)", h0 ? shape_str(h0->ndim, h0->shape, s, sizeof s) : "",

@@ -46,9 +46,9 @@
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
+#include "nn/lr_schedule.h"
 #include "nn/module.h"
 #include "nn/optim.h"
-#include "nn/schedule.h"
 #include "nn/transformer.h"
 
 #endif

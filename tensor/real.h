@@ -15,11 +15,11 @@
 
 #ifdef NN_DOUBLE
 typedef double real;
-#define REAL_NAME "f64"
+#define REAL_NAME           "f64"
 #define NN_PRECISION_SYMBOL nn_compiled_with_NN_DOUBLE__so_link_libnn64__pkg_config_nn64
 #else
 typedef float real;
-#define REAL_NAME "f32"
+#define REAL_NAME           "f32"
 #define NN_PRECISION_SYMBOL nn_compiled_without_NN_DOUBLE__so_link_libnn__pkg_config_nn
 #endif
 

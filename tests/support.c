@@ -52,8 +52,8 @@ void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *c
     gradcheck_with(what, f, ctx, n, inputs, 0, 0);
 }
 
-void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs,
-                            int64_t max_elems, double eps) {
+void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
+                            double eps) {
     gradcheck_with(what, f, ctx, n, inputs, eps, max_elems);
 }
 

@@ -36,8 +36,8 @@ void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tenso
 /* The same, checking only about max_elems elements of each input (for inputs past the parallel
  * thresholds), with step eps (0: the default; large outputs need a larger step to stay above the
  * rounding noise of sum(W * f)). */
-void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs,
-                            int64_t max_elems, double eps);
+void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
+                            double eps);
 /* Frees n owned tensors. */
 void test_free_all(int n, Tensor *const *ts);
 /* Runs fn(ctx) in a forked child whose stderr is captured into out (at most size - 1 bytes, NUL

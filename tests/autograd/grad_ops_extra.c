@@ -14,6 +14,15 @@
 #define SAMPLED 64   /* elements checked per input on the large shapes */
 #define BIG_EPS 1e-5 /* their step: sum(W * f) over ~20000 outputs has rounding noise ~1e-12 */
 
+/* A check of f on one random input of the given shape past the op's parallel threshold, about
+ * SAMPLED of its elements (skipped under valgrind, which runs one thread and slowly). */
+static void check_large(const char *name, GradcheckFn f, void *ctx, uint64_t seed, int ndim, const int64_t *shape) {
+    if (test_quick()) return;
+    Tensor *big = test_param(test_uniform(seed, ndim, shape, -2, 2));
+    test_gradcheck_sampled(name, f, ctx, 1, &big, SAMPLED, BIG_EPS);
+    tensor_free(big);
+}
+
 /* A transposed view of in[0] when ctx asks for it: the op then reads a strided input. */
 static Tensor *maybe_t(Graph *g, Tensor *x, int transposed) { return transposed ? ag_transpose(g, x, 0, 1) : x; }
 
@@ -43,11 +52,8 @@ static void check_activation(const char *name, int op) {
         test_gradcheck(name, f_act, &c, 1, &x);
         tensor_free(x);
     }
-    if (test_quick()) return;
     ActCase c = {op, 0};
-    Tensor *big = test_param(test_uniform(20 + op, NN_SHAPE(181, 203), -2, 2)); /* 36743 elements */
-    test_gradcheck_sampled(name, f_act, &c, 1, &big, SAMPLED, BIG_EPS);
-    tensor_free(big);
+    check_large(name, f_act, &c, 20 + op, NN_SHAPE(181, 203)); /* 36743 elements */
 }
 
 START_TEST(grad_clamp) { check_activation("clamp", 0); }
@@ -121,11 +127,8 @@ static void check_softmax_dim(const char *name, int take_log) {
             test_gradcheck(name, f_softmax_dim, &c, 1, &x);
             tensor_free(x);
         }
-    if (test_quick()) return;
     SoftmaxCase c = {0, take_log, 0};
-    Tensor *big = test_param(test_randn(49, NN_SHAPE(37, 520))); /* 19240 elements, lines along dim 0 */
-    test_gradcheck_sampled(name, f_softmax_dim, &c, 1, &big, SAMPLED, BIG_EPS);
-    tensor_free(big);
+    check_large(name, f_softmax_dim, &c, 49, NN_SHAPE(37, 520)); /* 19240 elements, lines along dim 0 */
 }
 
 START_TEST(grad_softmax_dim) { check_softmax_dim("softmax_dim", 0); }
@@ -150,11 +153,8 @@ START_TEST(grad_logsumexp) {
         test_gradcheck("logsumexp", f_logsumexp, &cases[k], 1, &x);
         tensor_free(x);
     }
-    if (test_quick()) return;
-    Tensor *big = test_param(test_randn(59, NN_SHAPE(181, 203)));
     LseCase rows = {1, {1}, 0};
-    test_gradcheck_sampled("logsumexp", f_logsumexp, &rows, 1, &big, SAMPLED, BIG_EPS);
-    tensor_free(big);
+    check_large("logsumexp", f_logsumexp, &rows, 59, NN_SHAPE(181, 203));
 }
 END_TEST
 
@@ -248,11 +248,8 @@ START_TEST(grad_topk) {
         test_gradcheck("topk", f_topk, &cases[k], 1, &x);
         tensor_free(x);
     }
-    if (test_quick()) return;
     TopkCase c = {10, -1, 1, 0};
-    Tensor *big = test_param(test_randn(89, NN_SHAPE(64, 600)));
-    test_gradcheck_sampled("topk", f_topk, &c, 1, &big, 4 * SAMPLED, BIG_EPS);
-    tensor_free(big);
+    check_large("topk", f_topk, &c, 89, NN_SHAPE(64, 600));
 }
 END_TEST
 
@@ -340,11 +337,11 @@ START_TEST(grad_cross_entropy_nd) {
         real smoothing;
         int64_t ignore;
     } cases[] = {
-        {1, 0, 0, 2, {6, 37}, 0, -100},         /* (N, C) */
-        {1, 0, 1, 4, {3, 5, 4, 6}, 0.1, -100},  /* (N, C, d1, d2), weights, smoothing */
-        {-1, 0, 1, 3, {3, 4, 37}, 0.25, 0},     /* classes last, ignore 0 */
-        {0, 1, 1, 2, {5, 9}, 0.3, -1},          /* (9, 5) transposed: classes along dim 0, strided */
-        {1, 0, 0, 3, {2, 37, 7}, 1, -100},      /* all mass smoothed */
+        {1, 0, 0, 2, {6, 37}, 0, -100},        /* (N, C) */
+        {1, 0, 1, 4, {3, 5, 4, 6}, 0.1, -100}, /* (N, C, d1, d2), weights, smoothing */
+        {-1, 0, 1, 3, {3, 4, 37}, 0.25, 0},    /* classes last, ignore 0 */
+        {0, 1, 1, 2, {5, 9}, 0.3, -1},         /* (9, 5) transposed: classes along dim 0, strided */
+        {1, 0, 0, 3, {2, 37, 7}, 1, -100},     /* all mass smoothed */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         int64_t positions = 1, C = 0;
@@ -357,7 +354,8 @@ START_TEST(grad_cross_entropy_nd) {
                 positions *= cases[k].shape[d];
         int64_t *t = make_targets(positions, C, cases[k].ignore, 120 + k);
         Tensor *w = test_uniform(110 + k, NN_SHAPE(C), 0.2, 2);
-        CeCase c = {{cases[k].class_dim, cases[k].ignore, cases[k].smoothing, cases[k].weighted ? w : NULL}, t,
+        CeCase c = {{cases[k].class_dim, cases[k].ignore, cases[k].smoothing, cases[k].weighted ? w : NULL},
+                    t,
                     cases[k].transposed};
         Tensor *x = test_param(test_randn(130 + k, cases[k].ndim, cases[k].shape));
         test_gradcheck("cross_entropy_nd", f_ce_nd, &c, 1, &x);

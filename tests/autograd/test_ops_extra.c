@@ -130,7 +130,7 @@ START_TEST(cross_entropy_nd_agrees_with_the_2d_op) {
                   (double)b->data[0]);
     /* classes last on a (2, 3, 11) view equals classes along dim 1 of the (2, 11, 3) permutation */
     Tensor *x3 = test_randn(6, NN_SHAPE(2, 3, 11));
-    CrossEntropyOptions last = cross_entropy_defaults();
+    CrossEntropyOptions last = cross_entropy_default_options();
     last.class_dim = -1;
     last.label_smoothing = 0.2;
     Tensor *c = ag_cross_entropy_nd(g, x3, target, &last);
@@ -180,8 +180,7 @@ static void stack_mismatch(void *ctx) {
 static void expect_abort(void (*fn)(void *), const char *needle) {
     char err[4096];
     int status = test_run_forked(fn, NULL, err, sizeof err);
-    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "no abort for '%s' (status %d)", needle,
-                  status);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "no abort for '%s' (status %d)", needle, status);
     ck_assert_msg(strstr(err, needle), "message lacks '%s': %s", needle, err);
 }
 

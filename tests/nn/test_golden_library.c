@@ -12,8 +12,8 @@
 
 #include "io/safetensors.h"
 #include "nn/gru.h"
+#include "nn/lr_schedule.h"
 #include "nn/optim.h"
-#include "nn/schedule.h"
 #include "tests/support.h"
 
 #define FIXTURE_DIR "tests/fixtures/library/"
@@ -33,8 +33,7 @@ static Case case_open(const char *name) {
     snprintf(c.name, sizeof c.name, "%s", name);
     snprintf(path, sizeof path, FIXTURE_DIR "%s.safetensors", name);
     c.st = safetensors_read(path, &err);
-    ck_assert_msg(c.st != NULL, "%s (run the tests from the repository root; regenerate with %s)", err.msg,
-                  REGENERATE);
+    ck_assert_msg(c.st != NULL, "%s (run the tests from the repository root; regenerate with %s)", err.msg, REGENERATE);
     return c;
 }
 
@@ -237,8 +236,8 @@ static Tensor *op_topk(Graph *g, Tensor *const *in, const Case *c) {
     Tensor *y = ag_topk(g, in[0], (int64_t)setting(c, "k"), (int)setting(c, "dim"), (int)setting(c, "largest"), &got);
     int64_t *want = case_ids(c, "indices", NULL, NULL);
     for (int64_t i = 0; i < y->numel; i++)
-        ck_assert_msg(got[i] == want[i], "%s: index %lld is %lld, torch %lld", c->name, (long long)i,
-                      (long long)got[i], (long long)want[i]);
+        ck_assert_msg(got[i] == want[i], "%s: index %lld is %lld, torch %lld", c->name, (long long)i, (long long)got[i],
+                      (long long)want[i]);
     free(want);
     return y;
 }
@@ -271,8 +270,7 @@ static Tensor *op_split_chunk(Graph *g, Tensor *const *in, const Case *c) {
     Tensor *p[16], *flat[16];
     int n = ag_split(g, in[0], 10, 1, p);
     n += ag_chunk(g, in[0], 4, 0, p + n);
-    for (int k = 0; k < n; k++)
-        flat[n - 1 - k] = ag_mul_scalar(g, ag_reshape(g, p[k], NN_SHAPE(-1)), (real)(k + 1));
+    for (int k = 0; k < n; k++) flat[n - 1 - k] = ag_mul_scalar(g, ag_reshape(g, p[k], NN_SHAPE(-1)), (real)(k + 1));
     return ag_concat(g, n, flat, 0);
 }
 static Tensor *op_stack(Graph *g, Tensor *const *in, const Case *c) {
@@ -304,7 +302,7 @@ END_TEST
 /* ---- cross-entropy ---- */
 
 static Tensor *op_cross_entropy(Graph *g, Tensor *const *in, const Case *c) {
-    CrossEntropyOptions o = cross_entropy_defaults();
+    CrossEntropyOptions o = cross_entropy_default_options();
     o.class_dim = (int)setting(c, "class_dim");
     o.label_smoothing = (real)setting(c, "smoothing");
     o.ignore_index = (int64_t)setting(c, "ignore_index");
@@ -350,40 +348,41 @@ static void check_param_grads(const Case *c, const Module *m) {
     }
 }
 
-START_TEST(golden_gru_cell) {
-    Case c = case_open("gru_cell");
+/* "gru_cell" runs through the cell; "gru_layer" (which has set.layers) through the layer, its
+ * outputs then its last states flattened into one result. */
+static void run_gru(const char *name) {
+    Case c = case_open(name);
+    int layered = case_has(&c, "set.layers");
+    int64_t input = (int64_t)setting(&c, "input"), hidden = (int64_t)setting(&c, "hidden");
     Module m;
     module_init(&m, 1);
-    GruCell cell = gru_cell_new(&m, "cell", (int64_t)setting(&c, "input"), (int64_t)setting(&c, "hidden"), 1);
+    GruCell cell = {0};
+    Gru r = {0};
+    if (layered)
+        r = gru_new(&m, "gru", input, hidden, (int)setting(&c, "layers"), 1, 0);
+    else
+        cell = gru_cell_new(&m, "cell", input, hidden, 1);
     load_params(&c, &m);
     Tensor *in[2] = {test_param(case_tensor(&c, "in.0")), test_param(case_tensor(&c, "in.1"))};
     Graph *g = graph_new();
-    check_results(&c, g, gru_cell_forward(&cell, g, in[0], in[1]), 2, in);
+    Tensor *y;
+    if (layered) {
+        Tensor *h_n, *out = gru_forward(&r, &m, g, in[0], in[1], &h_n);
+        y = ag_concat(g, 2, (Tensor *[]){ag_reshape(g, out, NN_SHAPE(-1)), ag_reshape(g, h_n, NN_SHAPE(-1))}, 0);
+    } else {
+        y = gru_cell_forward(&cell, &m, g, in[0], in[1]);
+    }
+    check_results(&c, g, y, 2, in);
     check_param_grads(&c, &m);
     graph_free(g);
     test_free_all(2, in);
     module_free(&m);
     safetensors_free(c.st);
 }
-END_TEST
 
-START_TEST(golden_gru_layer) {
-    Case c = case_open("gru_layer");
-    Module m;
-    module_init(&m, 2);
-    Gru r = gru_new(&m, "gru", (int64_t)setting(&c, "input"), (int64_t)setting(&c, "hidden"),
-                    (int)setting(&c, "layers"), 1, 0);
-    load_params(&c, &m);
-    Tensor *in[2] = {test_param(case_tensor(&c, "in.0")), test_param(case_tensor(&c, "in.1"))};
-    Graph *g = graph_new();
-    Tensor *h_n, *y = gru_forward(&r, &m, g, in[0], in[1], &h_n);
-    Tensor *flat[2] = {ag_reshape(g, y, NN_SHAPE(-1)), ag_reshape(g, h_n, NN_SHAPE(-1))};
-    check_results(&c, g, ag_concat(g, 2, flat, 0), 2, in);
-    check_param_grads(&c, &m);
-    graph_free(g);
-    test_free_all(2, in);
-    module_free(&m);
-    safetensors_free(c.st);
+START_TEST(golden_gru_cell_and_layer) {
+    run_gru("gru_cell");
+    run_gru("gru_layer");
 }
 END_TEST
 
@@ -418,7 +417,7 @@ static void run_schedule(const char *name) {
     Sgd *sgd = which == 2 ? sgd_new(&m, (SgdConfig){.momentum = (real)setting(&c, "momentum")}) : NULL;
     Graph *g = graph_new();
     for (int k = 1; k <= 10; k++) {
-        double lr = lr_at(&s, k - 1);
+        double lr = lr_schedule_at(&s, k - 1);
         snprintf(key, sizeof key, "step%d.lr", k);
         double want = case_f64(&c, key);
         ck_assert_msg(fabs(lr - want) <= 1e-12 * fabs(want), "%s: step %d lr %.17g, torch %.17g", name, k, lr, want);
@@ -462,8 +461,7 @@ static Suite *golden_library_suite(void) {
     tcase_add_test(tc, golden_picking);
     tcase_add_test(tc, golden_cutting_and_arange);
     tcase_add_test(tc, golden_cross_entropy_nd);
-    tcase_add_test(tc, golden_gru_cell);
-    tcase_add_test(tc, golden_gru_layer);
+    tcase_add_test(tc, golden_gru_cell_and_layer);
     tcase_add_test(tc, golden_schedules_drive_adam_adamw_sgd);
     suite_add_tcase(s, tc);
     return s;

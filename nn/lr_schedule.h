@@ -8,14 +8,14 @@
  *     LrSchedule s = {.lr = 3e-4, .warmup_steps = 100, .decay = LR_COSINE, .decay_steps = 900};
  *     for (int64_t step = 0; step < 1000; step++) {
  *         ... forward, backward ...
- *         adam->cfg.lr = lr_at(&s, step);    (sgd->cfg.lr for Sgd)
+ *         adam->cfg.lr = lr_schedule_at(&s, step);    (sgd->cfg.lr for Sgd)
  *         adam_step(adam);
  *     }
  *
  * Unlike CosineAnnealingLR, which rises again after T_max, the cosine and
  * linear decays stay at min_lr once decay_steps have passed. */
-#ifndef NN_SCHEDULE_H
-#define NN_SCHEDULE_H
+#ifndef NN_LR_SCHEDULE_H
+#define NN_LR_SCHEDULE_H
 
 #include <stdint.h>
 
@@ -39,6 +39,6 @@ typedef struct {
 
 /* The rate for step `step` (0 for the first optimizer step): during the warmup
  * lr (warmup_start + (1 - warmup_start) step / warmup_steps), then the decay. */
-double lr_at(const LrSchedule *s, int64_t step);
+double lr_schedule_at(const LrSchedule *s, int64_t step);
 
 #endif

@@ -53,7 +53,8 @@ struct Node {
 
 /* A new, empty graph with its own arena. */
 Graph *graph_new(void);
-/* Releases every tensor, node and gradient made in g since the last reset. */
+/* Releases every tensor, node and gradient made in g since the last reset (make sanitize builds
+ * poison them: a later use is reported by AddressSanitizer). */
 void graph_reset(Graph *g);
 /* Frees the graph and its arena. NULL is allowed. */
 void graph_free(Graph *g);

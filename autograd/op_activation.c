@@ -9,8 +9,6 @@
 #include "base/simd.h"
 #include "tensor/rmath.h"
 
-#define ACT_PARALLEL_MIN 32768 /* elements below which a loop runs on one thread */
-
 typedef enum { ACT_CLAMP, ACT_ABS, ACT_SOFTPLUS, ACT_SILU } ActOp;
 
 static const char *const act_names[] = {"clamp", "abs", "softplus", "silu"};
@@ -55,7 +53,7 @@ NN_VECTORIZE static void act_backward_range(ActOp op, real a, real b, const real
     }
 }
 
-/* Loops run over fixed chunks, on several threads past ACT_PARALLEL_MIN elements. */
+/* Loops run over fixed chunks, on several threads past NN_PARALLEL_MIN_WORK elements. */
 static int64_t n_chunks(int64_t count) { return (count + NN_REDUCE_CHUNK - 1) / NN_REDUCE_CHUNK; }
 static int64_t chunk_end(int64_t c, int64_t count) {
     return (c + 1) * NN_REDUCE_CHUNK < count ? (c + 1) * NN_REDUCE_CHUNK : count;
@@ -67,16 +65,16 @@ static void act_backward(Graph *g, Node *n) {
     ActOp op = (ActOp)n->i[0];
     real a = n->f[0], b = n->f[1];
     int64_t count = n->out->numel, nc = n_chunks(count);
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nc; c++) act_backward_range(op, a, b, x, dy, gx, c * NN_REDUCE_CHUNK, chunk_end(c, count));
 }
 
 static Tensor *activation(Graph *g, Tensor *x, ActOp op, real a, real b) {
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real *yv = y->data;
     int64_t count = x->numel, nc = n_chunks(count);
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nc; c++) act_forward(op, a, b, xv, yv, c * NN_REDUCE_CHUNK, chunk_end(c, count));
     Node *n = ag_record(g, act_names[op], act_backward, y, 1, &x);
     if (n) {
@@ -127,7 +125,7 @@ static void minmax_backward(Graph *g, Node *n) {
         Tensor *d = ag_new(g, dy->ndim, dy->shape);
         real *dv = d->data;
         int64_t count = dy->numel, nc = n_chunks(count);
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
         for (int64_t c = 0; c < nc; c++)
             minmax_share(sign, mine, other, dyv, dv, c * NN_REDUCE_CHUNK, chunk_end(c, count));
         ag_accumulate(g, n->in[k], d);
@@ -139,13 +137,13 @@ static Tensor *minmax(Graph *g, Tensor *a, Tensor *b, real sign, const char *nam
     int nd = shape_broadcast(name, a->ndim, a->shape, b->ndim, b->shape, shape);
     Tensor ea = tensor_expand(a, nd, shape), eb = tensor_expand(b, nd, shape);
     MinMaxSaved *s = arena_alloc(graph_arena(g), sizeof *s);
-    s->a = row_major(g, &ea);
-    s->b = row_major(g, &eb);
+    s->a = ag_row_major(g, &ea);
+    s->b = ag_row_major(g, &eb);
     Tensor *y = ag_new(g, nd, shape);
     const real *av = s->a, *bv = s->b;
     real *yv = y->data;
     int64_t count = y->numel, nc = n_chunks(count);
-#pragma omp parallel for schedule(static) if (count > ACT_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nc; c++) minmax_forward(sign, av, bv, yv, c * NN_REDUCE_CHUNK, chunk_end(c, count));
     Node *n = ag_record(g, name, minmax_backward, y, 2, (Tensor *[]){a, b});
     if (n) {

@@ -17,10 +17,10 @@
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "tensor/rmath.h"
 
-#define CE_CHUNK        256   /* positions per partial sum: sums are added in chunk order */
-#define CE_PARALLEL_MIN 16384 /* logits below which everything runs on one thread */
+#define CE_CHUNK 256 /* positions per partial sum: sums are added in chunk order */
 
 typedef struct {
     const real *x;         /* (outer, C, inner) row-major logits */
@@ -57,7 +57,7 @@ static void ce_nd_backward(Graph *g, Node *n) {
     real *gx = ag_grad(g, n->in[0])->data;
     real scale = (real)(n->out->grad->data[0] / s->denom), eps = s->eps, per_class = eps / (real)s->C;
     int64_t positions = s->outer * s->inner, st = s->inner;
-#pragma omp parallel for schedule(static) if (s->outer * s->C * s->inner > CE_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (s->outer * s->C * s->inner * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t p = 0; p < positions; p++) {
         int64_t t = s->target[p];
         if (t == s->ignore) continue;
@@ -73,28 +73,26 @@ static void ce_nd_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt) {
-    char s1[128], s2[128];
     CrossEntropyOptions o = opt ? *opt : cross_entropy_default_options();
     NN_CHECK(logits->ndim >= 1, "cross_entropy", "logits must have a class dim, got a scalar");
     int cd = tensor_dim("cross_entropy", logits->ndim, o.class_dim);
     NN_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, "cross_entropy", "label_smoothing %g outside [0, 1]",
              (double)o.label_smoothing);
     CeNdSaved *s = arena_calloc(graph_arena(g), sizeof *s);
-    DimSplit split = dim_split(logits, cd);
+    DimSplit split = ag_dim_split(logits, cd);
     s->outer = split.outer;
     s->C = split.size;
     s->inner = split.inner;
     NN_CHECK(!o.weight || (o.weight->ndim == 1 && o.weight->shape[0] == s->C), "cross_entropy",
              "weight %s must be (%lld), one per class of logits %s",
-             o.weight ? shape_str(o.weight->ndim, o.weight->shape, s1, sizeof s1) : "", (long long)s->C,
-             shape_str(logits->ndim, logits->shape, s2, sizeof s2));
+             o.weight ? shape_str(o.weight->ndim, o.weight->shape).s : "", (long long)s->C,
+             shape_str(logits->ndim, logits->shape).s);
     int64_t positions = s->outer * s->inner;
     for (int64_t p = 0; p < positions; p++)
         NN_CHECK(target[p] == o.ignore_index || (target[p] >= 0 && target[p] < s->C), "cross_entropy",
                  "target %lld at position %lld outside [0, %lld) (logits %s, classes along dim %d)",
-                 (long long)target[p], (long long)p, (long long)s->C,
-                 shape_str(logits->ndim, logits->shape, s1, sizeof s1), cd);
-    s->x = row_major(g, logits);
+                 (long long)target[p], (long long)p, (long long)s->C, shape_str(logits->ndim, logits->shape).s, cd);
+    s->x = ag_row_major(g, logits);
     if (o.weight) { /* copied: the caller may release its weights before the backward */
         real *w = arena_alloc(graph_arena(g), (size_t)s->C * sizeof *w);
         tensor_to_buffer(o.weight, w);
@@ -115,7 +113,7 @@ Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, con
     /* partial sums per chunk of positions: (nll, smoothing term, denominator), added in order */
     int64_t nchunks = (positions + CE_CHUNK - 1) / CE_CHUNK, st = s->inner;
     double *part = arena_calloc(graph_arena(g), (size_t)(3 * nchunks + 3) * sizeof *part);
-#pragma omp parallel for schedule(static) if (s->outer * s->C * s->inner > CE_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (s->outer * s->C * s->inner * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t k = 0; k < nchunks; k++) {
         double nll = 0, smooth = 0, den = 0;
         for (int64_t p = k * CE_CHUNK; p < positions && p < (k + 1) * CE_CHUNK; p++) {

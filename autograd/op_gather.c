@@ -9,8 +9,7 @@
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "base/error.h"
-
-#define GATHER_PARALLEL_MIN 32768 /* output elements below which gather runs on one thread */
+#include "base/parallel.h"
 
 /* ---- gather ---- */
 
@@ -41,18 +40,17 @@ static void gather_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
-    char s1[128], s2[128];
     NN_CHECK(x->ndim >= 1, "gather", "needs at least one dim, got a scalar");
     dim = tensor_dim("gather", x->ndim, dim);
     int fits = ndim == x->ndim;
     for (int d = 0; fits && d < ndim; d++) fits = shape[d] >= 0 && (d == dim || shape[d] <= x->shape[d]);
     NN_CHECK(fits, "gather", "index %s must have the dims of input %s, none larger except along dim %d",
-             shape_str(ndim, shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2), dim);
+             shape_str(ndim, shape).s, shape_str(x->ndim, x->shape).s, dim);
     Tensor *y = ag_new(g, ndim, shape);
     for (int64_t i = 0; i < y->numel; i++)
         NN_CHECK(idx[i] >= 0 && idx[i] < x->shape[dim], "gather", "index %lld at %lld outside [0, %lld) along dim %d",
                  (long long)idx[i], (long long)i, (long long)x->shape[dim], dim);
-#pragma omp parallel for schedule(static) if (y->numel > GATHER_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (y->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[picked_offset(ndim, shape, x->stride, dim, i, idx[i])];
     Node *n = ag_record(g, "gather", gather_backward, y, 1, &x);
     if (n) {
@@ -66,18 +64,17 @@ Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, co
     return y;
 }
 
-Tensor *ag_take_along_dim(Graph *g, Tensor *x, const int64_t *idx, int ndim, const int64_t *shape, int dim) {
-    char s1[128], s2[128];
+Tensor *ag_take_along_dim(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
     NN_CHECK(ndim == x->ndim && ndim >= 1, "take_along_dim", "index %s and input %s must have the same number of dims",
-             shape_str(ndim, shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+             shape_str(ndim, shape).s, shape_str(x->ndim, x->shape).s);
     dim = tensor_dim("take_along_dim", x->ndim, dim);
     /* both broadcast to one shape, except along dim where each keeps its size */
     int64_t xs[TENSOR_MAX_DIMS], is[TENSOR_MAX_DIMS];
     for (int d = 0; d < ndim; d++) {
         int64_t a = x->shape[d], b = shape[d];
         NN_CHECK(d == dim || a == b || a == 1 || b == 1, "take_along_dim",
-                 "index %s and input %s do not broadcast outside dim %d", shape_str(ndim, shape, s1, sizeof s1),
-                 shape_str(x->ndim, x->shape, s2, sizeof s2), dim);
+                 "index %s and input %s do not broadcast outside dim %d", shape_str(ndim, shape).s,
+                 shape_str(x->ndim, x->shape).s, dim);
         xs[d] = d == dim ? a : (a == 1 ? b : a);
         is[d] = d == dim ? b : xs[d];
     }
@@ -146,26 +143,25 @@ static void top_k_line(const real *x, int64_t len, int64_t s, int64_t k, int lar
     }
 }
 
-Tensor *ag_topk(Graph *g, Tensor *x, int64_t k, int dim, int largest, const int64_t **indices) {
-    char s1[128];
+Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int64_t **indices) {
     NN_CHECK(x->ndim >= 1, "topk", "needs at least one dim, got a scalar");
     dim = tensor_dim("topk", x->ndim, dim);
-    DimSplit l = dim_split(x, dim);
+    DimSplit l = ag_dim_split(x, dim);
     int64_t len = l.size, outer = l.outer, inner = l.inner;
     NN_CHECK(k >= 0 && k <= len, "topk", "k = %lld outside [0, %lld] for input %s along dim %d", (long long)k,
-             (long long)len, shape_str(x->ndim, x->shape, s1, sizeof s1), dim);
+             (long long)len, shape_str(x->ndim, x->shape).s, dim);
     int64_t shape[TENSOR_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = k;
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     int64_t count = outer * k * inner;
     int64_t *idx = arena_alloc(graph_arena(g), (size_t)(count ? count : 1) * sizeof *idx);
     Ranked *heaps = arena_alloc(graph_arena(g), (size_t)(k ? k : 1) * (size_t)(outer * inner) * sizeof *heaps);
-#pragma omp parallel for schedule(static) if (x->numel > GATHER_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t line = 0; line < outer * inner; line++)
         if (k > 0)
-            top_k_line(xv + dim_line_start(l, line), len, inner, k, largest, heaps + line * k,
-                       idx + dim_line_start((DimSplit){outer, k, inner}, line), inner);
+            top_k_line(xv + ag_dim_line_start(l, line), len, inner, k, largest, heaps + line * k,
+                       idx + ag_dim_line_start((DimSplit){outer, k, inner}, line), inner);
     if (indices) *indices = idx;
     Tensor *y = ag_gather(g, x, dim, idx, x->ndim, shape);
     if (y->node) y->node->op = "topk";
@@ -175,13 +171,13 @@ Tensor *ag_topk(Graph *g, Tensor *x, int64_t k, int dim, int largest, const int6
 const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim) {
     NN_CHECK(x->ndim >= 1 && x->numel > 0, "argmax", "needs a non-empty input with at least one dim");
     dim = tensor_dim("argmax", x->ndim, dim);
-    DimSplit l = dim_split(x, dim);
+    DimSplit l = ag_dim_split(x, dim);
     int64_t len = l.size, inner = l.inner;
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     int64_t *idx = arena_alloc(graph_arena(g), (size_t)(l.outer * inner) * sizeof *idx);
-#pragma omp parallel for schedule(static) if (x->numel > GATHER_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t line = 0; line < l.outer * inner; line++) {
-        const real *p = xv + dim_line_start(l, line);
+        const real *p = xv + ag_dim_line_start(l, line);
         int64_t best = 0;
         for (int64_t j = 1; j < len; j++)
             if (ranks_before(p[j * inner], j, p[best * inner], best, 1)) best = j;

@@ -36,14 +36,12 @@ static double cumulate(const double *w, int64_t n, double *cum) {
 }
 
 const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n_samples, int replacement, Rng *rng) {
-    char s1[128];
     NN_CHECK(weights->ndim == 1 || weights->ndim == 2, "multinomial",
-             "weights %s must be (categories) or (rows, categories)",
-             shape_str(weights->ndim, weights->shape, s1, sizeof s1));
+             "weights %s must be (categories) or (rows, categories)", shape_str(weights->ndim, weights->shape).s);
     int64_t C = weights->shape[weights->ndim - 1], R = weights->ndim == 2 ? weights->shape[0] : 1;
     NN_CHECK(C > 0 && n_samples >= 0, "multinomial", "needs categories and n_samples >= 0 (got %lld)",
              (long long)n_samples);
-    const real *w = row_major(g, weights);
+    const real *w = ag_row_major(g, weights);
     double *wd = arena_alloc(graph_arena(g), (size_t)C * sizeof *wd);
     double *cum = arena_alloc(graph_arena(g), (size_t)C * sizeof *cum);
     int64_t count = R * n_samples;

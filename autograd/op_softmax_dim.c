@@ -9,9 +9,8 @@
 #include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/parallel.h"
 #include "tensor/rmath.h"
-
-#define LINES_PARALLEL_MIN 16384 /* elements below which the lines run on one thread */
 
 /* One line: y = softmax(x) or log_softmax(x), elements s apart. */
 static void softmax_line(const real *x, real *y, int64_t len, int64_t s, int take_log) {
@@ -26,14 +25,14 @@ static void softmax_line(const real *x, real *y, int64_t len, int64_t s, int tak
 /* softmax: dx = y (dy - sum(dy y)); log-softmax: dx = dy - exp(y) sum(dy); per line. */
 static void softmax_dim_backward(Graph *g, Node *n) {
     Tensor *y = n->out;
-    DimSplit l = dim_split(y, (int)n->i[0]);
+    DimSplit l = ag_dim_split(y, (int)n->i[0]);
     int take_log = (int)n->i[1];
     const real *yv = y->data, *dy = y->grad->data;
     real *gx = ag_grad(g, n->in[0])->data;
     int64_t n_lines = l.outer * l.inner, s = l.inner;
-#pragma omp parallel for schedule(static) if (y->numel > LINES_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (y->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t k = 0; k < n_lines; k++) {
-        int64_t o = dim_line_start(l, k);
+        int64_t o = ag_dim_line_start(l, k);
         real acc = 0;
         for (int64_t j = 0; j < l.size; j++) acc += take_log ? dy[o + j * s] : dy[o + j * s] * yv[o + j * s];
         for (int64_t j = 0; j < l.size; j++) {
@@ -48,14 +47,14 @@ static Tensor *softmax_dim(Graph *g, Tensor *x, int dim, int take_log) {
     NN_CHECK(x->ndim >= 1, name, "needs at least one dim, got a scalar");
     dim = tensor_dim(name, x->ndim, dim);
     if (dim == x->ndim - 1) return take_log ? ag_log_softmax(g, x) : ag_softmax(g, x);
-    DimSplit l = dim_split(x, dim);
-    const real *xv = row_major(g, x);
+    DimSplit l = ag_dim_split(x, dim);
+    const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real *yv = y->data;
     int64_t n_lines = l.outer * l.inner;
-#pragma omp parallel for schedule(static) if (x->numel > LINES_PARALLEL_MIN)
+#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t k = 0; k < n_lines; k++) {
-        int64_t o = dim_line_start(l, k);
+        int64_t o = ag_dim_line_start(l, k);
         softmax_line(xv + o, yv + o, l.size, l.inner, take_log);
     }
     Node *n = ag_record(g, name, softmax_dim_backward, y, 1, &x);

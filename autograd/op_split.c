@@ -8,7 +8,7 @@
 
 /* ---- split and chunk: pieces are narrow views ---- */
 
-void ag_split_sizes(Graph *g, Tensor *x, int n, const int64_t *sizes, int dim, Tensor **out) {
+void ag_split_sizes(Graph *g, Tensor *x, int dim, int n, const int64_t *sizes, Tensor **out) {
     NN_CHECK(x->ndim >= 1, "split", "needs at least one dim, got a scalar");
     dim = tensor_dim("split", x->ndim, dim);
     int64_t total = 0;
@@ -22,7 +22,7 @@ void ag_split_sizes(Graph *g, Tensor *x, int n, const int64_t *sizes, int dim, T
     for (int k = 0; k < n; start += sizes[k], k++) out[k] = ag_narrow(g, x, dim, start, sizes[k]);
 }
 
-int ag_split(Graph *g, Tensor *x, int64_t size, int dim, Tensor **out) {
+int ag_split(Graph *g, Tensor *x, int dim, int64_t size, Tensor **out) {
     NN_CHECK(x->ndim >= 1 && size > 0, "split", "needs a positive piece size and an input with a dim");
     dim = tensor_dim("split", x->ndim, dim);
     int64_t len = x->shape[dim];
@@ -32,7 +32,7 @@ int ag_split(Graph *g, Tensor *x, int64_t size, int dim, Tensor **out) {
     return n;
 }
 
-int ag_chunk(Graph *g, Tensor *x, int chunks, int dim, Tensor **out) {
+int ag_chunk(Graph *g, Tensor *x, int dim, int chunks, Tensor **out) {
     NN_CHECK(chunks > 0 && x->ndim >= 1, "chunk", "needs chunks > 0 (got %d) and an input with a dim", chunks);
     dim = tensor_dim("chunk", x->ndim, dim);
     int64_t len = x->shape[dim], size = (len + chunks - 1) / chunks;
@@ -40,7 +40,7 @@ int ag_chunk(Graph *g, Tensor *x, int chunks, int dim, Tensor **out) {
         out[0] = ag_narrow(g, x, dim, 0, 0);
         return 1;
     }
-    return ag_split(g, x, size, dim, out);
+    return ag_split(g, x, dim, size, out);
 }
 
 /* ---- select: index i of dim, the dim removed ---- */
@@ -88,7 +88,6 @@ static void stack_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_stack(Graph *g, int n, Tensor *const *xs, int dim) {
-    char s1[128], s2[128];
     NN_CHECK(n >= 1, "stack", "no tensors to stack");
     int nd = xs[0]->ndim;
     NN_CHECK(nd < TENSOR_MAX_DIMS, "stack", "inputs of %d dims: the result would have more than %d", nd,
@@ -96,7 +95,7 @@ Tensor *ag_stack(Graph *g, int n, Tensor *const *xs, int dim) {
     dim = tensor_dim("stack", nd + 1, dim);
     for (int k = 1; k < n; k++)
         NN_CHECK(tensor_same_shape(xs[k], xs[0]), "stack", "input %d has shape %s, input 0 %s", k,
-                 shape_str(xs[k]->ndim, xs[k]->shape, s1, sizeof s1), shape_str(nd, xs[0]->shape, s2, sizeof s2));
+                 shape_str(xs[k]->ndim, xs[k]->shape).s, shape_str(nd, xs[0]->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
     for (int d = 0, s = 0; d <= nd; d++) shape[d] = d == dim ? n : xs[0]->shape[s++];
     Tensor *y = ag_new(g, nd + 1, shape);

@@ -5,8 +5,8 @@
  * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
  * Index arrays are int64_t; masks and targets are real tensors of 0/1 that
  * never receive gradients. */
-#ifndef NN_OPS_H
-#define NN_OPS_H
+#ifndef NN_AUTOGRAD_OPS_H
+#define NN_AUTOGRAD_OPS_H
 
 #include "autograd/autograd.h"
 
@@ -140,7 +140,9 @@ Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_
 
 /* ==== everyday ops: activations, any-dim softmax, picking by index, cutting
  * and joining, sampling, N-d cross-entropy (autograd/op_activation.c,
- * op_softmax_dim.c, op_gather.c, op_split.c, op_sample.c, op_cross_entropy.c) ==== */
+ * op_softmax_dim.c, op_gather.c, op_split.c, op_sample.c, op_cross_entropy.c).
+ * An op along a dim takes the dim right after its input, as ag_narrow; ops
+ * joining several inputs take it last, as ag_concat. ==== */
 
 /* ---- elementwise ---- */
 
@@ -173,11 +175,11 @@ Tensor *ag_logsumexp(Graph *g, Tensor *x, int naxes, const int *axes, int keepdi
  * gradients. */
 Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape);
 /* torch.take_along_dim: as gather, after x and idx broadcast against each other outside dim. */
-Tensor *ag_take_along_dim(Graph *g, Tensor *x, const int64_t *idx, int ndim, const int64_t *shape, int dim);
+Tensor *ag_take_along_dim(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape);
 /* The k largest (or, with !largest, smallest) values along dim, best first; ties go to the lower
  * index, NaN counts as largest. *indices (if non-NULL) gets their positions along dim, an array of
  * the result's shape in g's arena. The values are differentiable. */
-Tensor *ag_topk(Graph *g, Tensor *x, int64_t k, int dim, int largest, const int64_t **indices);
+Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int64_t **indices);
 /* Position of the largest value along dim (the first on ties; NaN counts as largest), for each
  * element of x's shape without dim, row-major, in g's arena. No gradient. */
 const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim);
@@ -185,11 +187,11 @@ const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim);
 /* ---- cutting and joining ---- */
 
 /* x cut along dim into n pieces of the given sizes (which add up to x's size there): views into out[0..n). */
-void ag_split_sizes(Graph *g, Tensor *x, int n, const int64_t *sizes, int dim, Tensor **out);
+void ag_split_sizes(Graph *g, Tensor *x, int dim, int n, const int64_t *sizes, Tensor **out);
 /* x cut along dim into pieces of size (the last one smaller): views into out; returns their number. */
-int ag_split(Graph *g, Tensor *x, int64_t size, int dim, Tensor **out);
+int ag_split(Graph *g, Tensor *x, int dim, int64_t size, Tensor **out);
 /* x cut into at most chunks pieces of ceil(size / chunks), as torch.chunk; returns their number. */
-int ag_chunk(Graph *g, Tensor *x, int chunks, int dim, Tensor **out);
+int ag_chunk(Graph *g, Tensor *x, int dim, int chunks, Tensor **out);
 /* Index index of dim, the dim removed (x[:, index] for dim 1): a view. */
 Tensor *ag_select(Graph *g, Tensor *x, int dim, int64_t index);
 /* xs[0..n), all of one shape, joined along a new dim: (..., n, ...). */

@@ -7,8 +7,8 @@
  *
  * In AddressSanitizer builds (make sanitize) everything not handed out since
  * the last reset is poisoned, so a use of released memory is reported. */
-#ifndef NN_ARENA_H
-#define NN_ARENA_H
+#ifndef NN_BASE_ARENA_H
+#define NN_BASE_ARENA_H
 
 #include <stddef.h>
 

@@ -85,7 +85,7 @@ static double hit_rate(Gru4Rec *r, const Data *d) {
         Tensor *last = ag_select(g, ag_select(g, scores, 0, 0), 0, T - 1); /* (ITEMS + 1) */
         last = ag_narrow(g, last, 0, 1, ITEMS);                            /* padding is never recommended */
         const int64_t *top;
-        ag_topk(g, last, K, 0, 1, &top);
+        ag_topk(g, last, 0, K, 1, &top);
         for (int k = 0; k < K; k++) hits += top[k] + 1 == d->items[u][T];
         graph_reset(g);
     }

@@ -41,9 +41,8 @@ static Tensor *step(const GruCell *c, Graph *g, Tensor *gi, Tensor *h) {
 }
 
 static void check_state(const char *op, const Tensor *h, int64_t B, int64_t H) {
-    char s[128];
     NN_CHECK(h->ndim == 2 && h->shape[0] == B && h->shape[1] == H, op, "hidden state %s, expected (%lld, %lld)",
-             shape_str(h->ndim, h->shape, s, sizeof s), (long long)B, (long long)H);
+             shape_str(h->ndim, h->shape).s, (long long)B, (long long)H);
 }
 
 GruCell gru_cell_new(Module *m, const char *name, int64_t input, int64_t hidden, int bias) {
@@ -52,9 +51,8 @@ GruCell gru_cell_new(Module *m, const char *name, int64_t input, int64_t hidden,
 
 Tensor *gru_cell_forward(const GruCell *c, Module *m, Graph *g, Tensor *x, Tensor *h) {
     (void)m;
-    char s[128];
     NN_CHECK(x->ndim == 2 && x->shape[1] == c->input, "gru_cell", "input %s, expected (batch, %lld)",
-             shape_str(x->ndim, x->shape, s, sizeof s), (long long)c->input);
+             shape_str(x->ndim, x->shape).s, (long long)c->input);
     if (h)
         check_state("gru_cell", h, x->shape[0], c->hidden);
     else
@@ -75,15 +73,13 @@ Gru gru_new(Module *m, const char *name, int64_t input, int64_t hidden, int laye
 }
 
 Tensor *gru_forward(const Gru *r, Module *m, Graph *g, Tensor *x, Tensor *h0, Tensor **h_n) {
-    char s[128];
     const GruCell *first = &r->layer[0];
     NN_CHECK(x->ndim == 3 && x->shape[2] == first->input && x->shape[1] >= 1, "gru",
-             "input %s, expected (batch, time >= 1, %lld)", shape_str(x->ndim, x->shape, s, sizeof s),
-             (long long)first->input);
+             "input %s, expected (batch, time >= 1, %lld)", shape_str(x->ndim, x->shape).s, (long long)first->input);
     int64_t B = x->shape[0], T = x->shape[1], H = first->hidden;
     NN_CHECK(!h0 || (h0->ndim == 3 && h0->shape[0] == r->layers && h0->shape[1] == B && h0->shape[2] == H), "gru",
-             "initial state %s, expected (%d, %lld, %lld)", h0 ? shape_str(h0->ndim, h0->shape, s, sizeof s) : "",
-             r->layers, (long long)B, (long long)H);
+             "initial state %s, expected (%d, %lld, %lld)", h0 ? shape_str(h0->ndim, h0->shape).s : "", r->layers,
+             (long long)B, (long long)H);
     Tensor **hs = nn_malloc((size_t)T * sizeof *hs), *last[GRU_MAX_LAYERS];
     Tensor *in = x;
     for (int k = 0; k < r->layers; k++) {

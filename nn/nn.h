@@ -35,6 +35,7 @@
 #include "io/safetensors.h"
 #include "io/strmap.h"
 #include "io/textfile.h"
+#include "io/utf8.h"
 
 /* nn: layers, losses, optimizers, checkpoints */
 #include "nn/attention.h"

@@ -10,8 +10,8 @@
  * tensor with the wrong element size. Every file that includes this header
  * therefore refers to a symbol that only the matching library defines, named
  * so that the linker's "undefined reference" says what to do. */
-#ifndef NN_REAL_H
-#define NN_REAL_H
+#ifndef NN_TENSOR_REAL_H
+#define NN_TENSOR_REAL_H
 
 #ifdef NN_DOUBLE
 typedef double real;

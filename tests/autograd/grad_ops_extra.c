@@ -213,7 +213,7 @@ typedef struct {
 
 static Tensor *f_take(Graph *g, Tensor *const *in, void *ctx) {
     const TakeCase *c = ctx;
-    return ag_take_along_dim(g, in[0], c->idx, 3, c->shape, c->dim);
+    return ag_take_along_dim(g, in[0], c->dim, c->idx, 3, c->shape);
 }
 
 START_TEST(grad_take_along_dim) {
@@ -238,7 +238,7 @@ typedef struct {
 
 static Tensor *f_topk(Graph *g, Tensor *const *in, void *ctx) {
     const TopkCase *c = ctx;
-    return ag_topk(g, maybe_t(g, in[0], c->transposed), c->k, c->dim, c->largest, NULL);
+    return ag_topk(g, maybe_t(g, in[0], c->transposed), c->dim, c->k, c->largest, NULL);
 }
 
 START_TEST(grad_topk) {
@@ -264,11 +264,11 @@ static Tensor *f_pieces(Graph *g, Tensor *const *in, void *ctx) {
     Tensor *x = maybe_t(g, in[0], which == 3);
     if (which == 0) {
         n = 3;
-        ag_split_sizes(g, x, 3, (const int64_t[]){2, 0, 3}, 0, p);
+        ag_split_sizes(g, x, 0, 3, (const int64_t[]){2, 0, 3}, p);
     } else if (which == 1) {
-        n = ag_split(g, x, 3, -1, p); /* 37 = 12 * 3 + 1 */
+        n = ag_split(g, x, -1, 3, p); /* 37 = 12 * 3 + 1 */
     } else {
-        n = ag_chunk(g, x, 4, which == 2 ? 1 : 0, p);
+        n = ag_chunk(g, x, which == 2 ? 1 : 0, 4, p);
     }
     Tensor *order[16];
     for (int k = 0; k < n; k++) order[k] = ag_mul_scalar(g, p[n - 1 - k], (real)(k + 1));

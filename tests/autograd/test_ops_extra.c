@@ -29,26 +29,26 @@ START_TEST(topk_returns_values_best_first_with_their_indices) {
     Tensor x = tensor_wrap(v, NN_SHAPE(2, 4));
     Graph *g = graph_new();
     const int64_t *idx;
-    Tensor *top = ag_topk(g, &x, 2, 1, 1, &idx);
+    Tensor *top = ag_topk(g, &x, 1, 2, 1, &idx);
     const int64_t want[] = {1, 3, 1, 0}; /* the tie 3, 3 goes to the lower index first */
     const real want_v[] = {3, 3, 7, 2};
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(idx[i], want[i]);
         ck_assert(top->data[i] == want_v[i]);
     }
-    Tensor *low = ag_topk(g, &x, 2, 0, 0, &idx); /* smallest along dim 0: k = the whole dim */
+    Tensor *low = ag_topk(g, &x, 0, 2, 0, &idx); /* smallest along dim 0: k = the whole dim */
     ck_assert(low->ndim == 2 && low->shape[0] == 2 && low->shape[1] == 4);
     /* columns (0.5, 2), (3, 7), (-1, 0), (3, -4): smallest first */
     const real want_low[] = {0.5, 3, -1, -4, 2, 7, 0, 3};
     const int64_t want_low_idx[] = {0, 0, 0, 1, 1, 1, 1, 0};
     for (int i = 0; i < 8; i++) ck_assert(low->data[i] == want_low[i] && idx[i] == want_low_idx[i]);
-    Tensor *none = ag_topk(g, &x, 0, 1, 1, NULL);
+    Tensor *none = ag_topk(g, &x, 1, 0, 1, NULL);
     ck_assert_int_eq(none->numel, 0);
     graph_free(g);
     /* a long line: the same as sorting */
     Tensor *big = test_randn(3, NN_SHAPE(5000));
     g = graph_new();
-    Tensor *t10 = ag_topk(g, big, 10, 0, 1, &idx);
+    Tensor *t10 = ag_topk(g, big, 0, 10, 1, &idx);
     for (int i = 0; i < 10; i++) {
         int64_t above = 0;
         for (int64_t j = 0; j < 5000; j++) above += big->data[j] > t10->data[i];

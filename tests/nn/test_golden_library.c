@@ -87,12 +87,10 @@ static int report_on(void) {
 
 /* Element i passes when |actual - expected| <= rtol |expected| + atol. actual NULL: all zeros. */
 static void case_check(const Case *c, const char *key, const Tensor *actual, double rtol, double atol) {
-    char s1[128], s2[128];
     Tensor *ref = case_tensor(c, key);
     if (actual)
         ck_assert_msg(tensor_same_shape(ref, actual), "%s: '%s' has shape %s, expected %s", c->name, key,
-                      shape_str(actual->ndim, actual->shape, s1, sizeof s1),
-                      shape_str(ref->ndim, ref->shape, s2, sizeof s2));
+                      shape_str(actual->ndim, actual->shape).s, shape_str(ref->ndim, ref->shape).s);
     double worst = 0;
     int64_t at = 0;
     for (int64_t i = 0; i < ref->numel; i++) {
@@ -226,14 +224,14 @@ static Tensor *op_gather(Graph *g, Tensor *const *in, const Case *c) {
 static Tensor *op_take(Graph *g, Tensor *const *in, const Case *c) {
     int nd;
     int64_t shape[TENSOR_MAX_DIMS], *idx = case_ids(c, "idx", &nd, shape);
-    Tensor *y = ag_take_along_dim(g, in[0], idx, nd, shape, 2);
+    Tensor *y = ag_take_along_dim(g, in[0], 2, idx, nd, shape);
     free(idx);
     return y;
 }
 /* top-k values, with the indices checked against torch's on the way */
 static Tensor *op_topk(Graph *g, Tensor *const *in, const Case *c) {
     const int64_t *got;
-    Tensor *y = ag_topk(g, in[0], (int64_t)setting(c, "k"), (int)setting(c, "dim"), (int)setting(c, "largest"), &got);
+    Tensor *y = ag_topk(g, in[0], (int)setting(c, "dim"), (int64_t)setting(c, "k"), (int)setting(c, "largest"), &got);
     int64_t *want = case_ids(c, "indices", NULL, NULL);
     for (int64_t i = 0; i < y->numel; i++)
         ck_assert_msg(got[i] == want[i], "%s: index %lld is %lld, torch %lld", c->name, (long long)i, (long long)got[i],
@@ -268,8 +266,8 @@ END_TEST
 static Tensor *op_split_chunk(Graph *g, Tensor *const *in, const Case *c) {
     (void)c;
     Tensor *p[16], *flat[16];
-    int n = ag_split(g, in[0], 10, 1, p);
-    n += ag_chunk(g, in[0], 4, 0, p + n);
+    int n = ag_split(g, in[0], 1, 10, p);
+    n += ag_chunk(g, in[0], 0, 4, p + n);
     for (int k = 0; k < n; k++) flat[n - 1 - k] = ag_mul_scalar(g, ag_reshape(g, p[k], NN_SHAPE(-1)), (real)(k + 1));
     return ag_concat(g, n, flat, 0);
 }

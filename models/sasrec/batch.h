@@ -1,5 +1,5 @@
 /* Leave-one-out splits, left padding, training negatives and the epoch shuffle
- * (docs/sasrec.md, section 1).
+ * (docs/sasrec.md, sections 2 and 4).
  *
  * For a user with sequence s (at least 3 items; 1 for SPLIT_SUBMIT):
  *   split   model input   target

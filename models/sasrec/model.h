@@ -55,10 +55,10 @@ typedef struct {
 } Tokens;
 
 /* Default settings of the seed (H 64, L 50, 2 layers, 2 heads, dropout 0.5,
- * post-LN, -10000 mask; docs/sasrec.md, section 3); n_items 0 until the data sets it. */
+ * post-LN, -10000 mask; docs/sasrec.md, section 3.1); n_items 0 until the data sets it. */
 SasrecConfig sasrec_default_config(void);
 /* Builds the model and initialises it as the seed does (docs/sasrec.md,
- * section 3.4): the layers' constructors first (PyTorch's defaults), then one
+ * section 3.3): the layers' constructors first (PyTorch's defaults), then one
  * module_init_weights: Linear and Embedding weights N(0, init_std), biases 0,
  * LayerNorm 1 and 0; the padding row is zeroed last. */
 void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed);

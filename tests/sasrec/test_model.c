@@ -162,117 +162,105 @@ static real *weights(const Sasrec *s) {
     return w;
 }
 
+/* A small model (dropout off unless asked) with Adam at lr, a graph and the training batch of fill_batch. */
+typedef struct {
+    Sasrec s;
+    Adam *opt;
+    Graph *g;
+    SeqBatch b;
+    TrainConfig tc;
+} StepCase;
+
+static void step_case_init(StepCase *c, double lr, int dropout) {
+    SasrecConfig cfg = small_config(10);
+    if (!dropout) cfg.dropout = cfg.attn_dropout = 0;
+    sasrec_init(&c->s, &cfg, 4);
+    AdamConfig ac = adam_defaults();
+    ac.lr = lr;
+    c->opt = adam_new(&c->s.m, ac);
+    c->g = graph_new();
+    fill_batch(&c->b);
+    c->tc = train_default_config();
+}
+
+static void step_case_free(StepCase *c) {
+    batch_free(&c->b);
+    graph_free(c->g);
+    adam_free(c->opt);
+    sasrec_free(&c->s);
+}
+
 START_TEST(step_learns_a_repeated_batch) {
     for (int dense = 0; dense < 2; dense++) {
-        Sasrec s;
-        SasrecConfig cfg = small_config(10);
-        cfg.dropout = cfg.attn_dropout = 0;
-        sasrec_init(&s, &cfg, 4);
-        AdamConfig ac = adam_defaults();
-        ac.lr = 1e-2;
-        Adam *opt = adam_new(&s.m, ac);
-        Graph *g = graph_new();
-        SeqBatch b;
-        fill_batch(&b);
-        TrainConfig tc = train_default_config();
-        tc.dense = dense;
-        StepResult first = sasrec_step(&s, opt, g, &b, &tc), last = first;
+        StepCase c;
+        step_case_init(&c, 1e-2, 0);
+        c.tc.dense = dense;
+        StepResult first = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc), last = first;
         ck_assert_int_eq(first.targets, 6 + 3 + 1); /* every real input position has a target */
         ck_assert_msg(fabs(first.loss - step(dense == 0, LOSS_BCE, NULL)) <= 1e-6 * first.loss,
                       "the step's loss %.9g is not the forward pass's", first.loss);
         for (int k = 1; k < 20; k++) {
-            last = sasrec_step(&s, opt, g, &b, &tc);
-            ck_assert_int_eq(graph_num_nodes(g), 0); /* the graph is reset after each step */
-            for (int i = 0; i < s.m.n_params; i++) { /* and the gradients zeroed */
-                const Tensor *gr = s.m.params[i].value->grad;
+            last = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+            ck_assert_int_eq(graph_num_nodes(c.g), 0); /* the graph is reset after each step */
+            for (int i = 0; i < c.s.m.n_params; i++) { /* and the gradients zeroed */
+                const Tensor *gr = c.s.m.params[i].value->grad;
                 for (int64_t j = 0; gr && j < gr->numel; j++) ck_assert(gr->data[j] == 0);
             }
         }
-        ck_assert_int_eq(opt->step, 20);
+        ck_assert_int_eq(c.opt->step, 20);
         ck_assert_msg(last.loss < 0.9 * first.loss, "loss %.4f -> %.4f after 20 steps", first.loss, last.loss);
-        batch_free(&b);
-        graph_free(g);
-        adam_free(opt);
-        sasrec_free(&s);
+        step_case_free(&c);
     }
 }
 END_TEST
 
-START_TEST(step_refuses_a_non_finite_loss_and_keeps_the_weights) {
-    Sasrec s;
-    SasrecConfig cfg = small_config(10);
-    sasrec_init(&s, &cfg, 4);
-    s.pos_emb.weight->data[5 * cfg.hidden] = NAN; /* the last position: every sequence uses it */
-    Adam *opt = adam_new(&s.m, adam_defaults());
-    Graph *g = graph_new();
-    SeqBatch b;
-    fill_batch(&b);
-    TrainConfig tc = train_default_config();
-    real *before = weights(&s);
-    StepResult r = sasrec_step(&s, opt, g, &b, &tc);
-    ck_assert_msg(isnan(r.loss), "loss %g", r.loss);
-    real *after = weights(&s);
-    ck_assert(memcmp(before, after, (size_t)module_num_params(&s.m) * sizeof(real)) == 0);
-    ck_assert_int_eq(opt->step, 0);
-    ck_assert_int_eq(graph_num_nodes(g), 0);
+/* One step that must change nothing: the weights stay byte for byte, Adam takes no step. Returns its result. */
+static StepResult step_without_update(StepCase *c) {
+    real *before = weights(&c->s);
+    StepResult r = sasrec_step(&c->s, c->opt, c->g, &c->b, &c->tc);
+    real *after = weights(&c->s);
+    ck_assert(memcmp(before, after, (size_t)module_num_params(&c->s.m) * sizeof(real)) == 0);
+    ck_assert_int_eq(c->opt->step, 0); /* Adam's moments and step count untouched */
+    ck_assert_int_eq(graph_num_nodes(c->g), 0);
     free(before);
     free(after);
-    batch_free(&b);
-    graph_free(g);
-    adam_free(opt);
-    sasrec_free(&s);
+    return r;
+}
+
+START_TEST(step_refuses_a_non_finite_loss_and_keeps_the_weights) {
+    StepCase c;
+    step_case_init(&c, 1e-3, 1);
+    c.s.pos_emb.weight->data[5 * c.s.cfg.hidden] = NAN; /* the last position: every sequence uses it */
+    StepResult r = step_without_update(&c);
+    ck_assert_msg(isnan(r.loss), "loss %g", r.loss);
+    step_case_free(&c);
 }
 END_TEST
 
 START_TEST(step_skips_a_batch_without_targets) {
-    Sasrec s;
-    SasrecConfig cfg = small_config(10);
-    sasrec_init(&s, &cfg, 4);
-    Adam *opt = adam_new(&s.m, adam_defaults());
-    Graph *g = graph_new();
-    SeqBatch b;
-    fill_batch(&b);
-    memset(b.pos, 0, 18 * sizeof *b.pos); /* users with 3 items: inputs, but nothing to predict */
-    memset(b.neg, 0, 18 * sizeof *b.neg);
-    TrainConfig tc = train_default_config();
-    real *before = weights(&s);
-    StepResult r = sasrec_step(&s, opt, g, &b, &tc);
+    StepCase c;
+    step_case_init(&c, 1e-3, 1);
+    memset(c.b.pos, 0, 18 * sizeof *c.b.pos); /* users with 3 items: inputs, but nothing to predict */
+    memset(c.b.neg, 0, 18 * sizeof *c.b.neg);
+    StepResult r = step_without_update(&c);
     ck_assert(r.targets == 0 && r.loss == 0);
-    real *after = weights(&s);
-    ck_assert(memcmp(before, after, (size_t)module_num_params(&s.m) * sizeof(real)) == 0);
-    ck_assert_int_eq(opt->step, 0); /* Adam's moments and step count untouched: an empty batch is no step */
-    free(before);
-    free(after);
-    batch_free(&b);
-    graph_free(g);
-    adam_free(opt);
-    sasrec_free(&s);
+    step_case_free(&c);
 }
 END_TEST
 
 /* The largest change of any weight after one step with clipping at max_norm (0: off). */
 static double one_step_change(double max_norm) {
-    Sasrec s;
-    SasrecConfig cfg = small_config(10);
-    cfg.dropout = cfg.attn_dropout = 0;
-    sasrec_init(&s, &cfg, 4);
-    Adam *opt = adam_new(&s.m, adam_defaults());
-    Graph *g = graph_new();
-    SeqBatch b;
-    fill_batch(&b);
-    TrainConfig tc = train_default_config();
-    tc.clip = max_norm;
-    real *before = weights(&s);
-    sasrec_step(&s, opt, g, &b, &tc);
-    real *after = weights(&s);
+    StepCase c;
+    step_case_init(&c, 1e-3, 0);
+    c.tc.clip = max_norm;
+    real *before = weights(&c.s);
+    sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+    real *after = weights(&c.s);
     double most = 0;
-    for (int64_t i = 0; i < module_num_params(&s.m); i++) most = fmax(most, fabs((double)after[i] - before[i]));
+    for (int64_t i = 0; i < module_num_params(&c.s.m); i++) most = fmax(most, fabs((double)after[i] - before[i]));
     free(before);
     free(after);
-    batch_free(&b);
-    graph_free(g);
-    adam_free(opt);
-    sasrec_free(&s);
+    step_case_free(&c);
     return most;
 }
 

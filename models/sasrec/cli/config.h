@@ -32,7 +32,7 @@ typedef struct {
     const char *dot;       /* explain: Graphviz file of one training step */
 } RunConfig;
 
-/* The defaults of every setting (docs/sasrec.md), output in run/. */
+/* The defaults of every setting (docs/sasrec.md, sections 3 to 5), output in run/; config.json is section 7. */
 RunConfig config_defaults(void);
 
 /* Flag tables of the subcommands over c; return the number of flags (at most CONFIG_MAX_FLAGS). */

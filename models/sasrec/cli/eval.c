@@ -39,7 +39,7 @@ int app_eval(int argc, char **argv) {
     Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &c.eval);
     printf("{");
     metrics_write_json(&m, stdout);
-    printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", protocol_name(m.protocol),
+    printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", metrics_protocol_name(m.protocol),
            (long long)m.users, clock_seconds() - started);
     code = 0;
     goto done;

@@ -19,14 +19,14 @@ static const char *USAGE = "usage: sasrec train [--data PATH] [flags]\n"
 static void print_summary(const RunConfig *c, const TrainResult *r, double seconds) {
     const char *k10 = "HR@10", *n10 = "NDCG@10";
     printf("test (%s, best epoch %d of %d): %s %.4f, %s %.4f; most popular: %s %.4f, %s %.4f\n",
-           protocol_name(c->eval.protocol), r->best_epoch, r->epochs_run, k10, metrics_get(&r->test, k10), n10,
+           metrics_protocol_name(c->eval.protocol), r->best_epoch, r->epochs_run, k10, metrics_get(&r->test, k10), n10,
            metrics_get(&r->test, n10), k10, metrics_get(&r->popular, k10), n10, metrics_get(&r->popular, n10));
     printf("{");
     metrics_write_json(&r->test, stdout);
     printf(", \"protocol\": \"%s\", \"epochs\": %d, \"best_epoch\": %d, \"early_stopped\": %s, \"first_loss\": %.6f, "
            "\"last_loss\": %.6f, \"train_s_per_epoch\": %.3f, \"eval_s_per_epoch\": %.3f, \"seconds\": %.1f, "
            "\"popular_HR@10\": %.6f, \"popular_NDCG@10\": %.6f, \"peak_rss_mib\": %.1f}\n",
-           protocol_name(c->eval.protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
+           metrics_protocol_name(c->eval.protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
            r->first_loss, r->last_loss, r->train_seconds / r->epochs_run, r->eval_seconds / r->epochs_run, seconds,
            metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), peak_rss_mib());
 }

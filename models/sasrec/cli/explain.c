@@ -1,5 +1,7 @@
 /* sasrec explain: one real batch through the model, stage by stage, with the
- * shapes of the tensors involved (dense layout, as the seed's diagrams). */
+ * shapes of the tensors involved (dense layout, as the seed's diagrams). The
+ * training batch goes through the real step (sasrec_step), whose stages the
+ * module's trace hook prints as they run; then one evaluation batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +17,13 @@ static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
 
 typedef struct {
     int64_t B, L, H;
-} Layout;
+} Dims; /* the batch's sizes, to name the dims of printed shapes */
 
 static void print_shape(const char *what, const char *shape) { printf("  %-52s %s\n", what, shape); }
 
 /* A tensor's shape, with rows of the dense layout (B * L) shown as (B, L, ...) and
  * the common sizes named. */
-static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
+static void print_tensor(const Dims *l, const char *what, const Tensor *t) {
     char s[160];
     if (t->ndim >= 1 && t->shape[0] == l->B * l->L) {
         int n = snprintf(s, sizeof s, "(B=%lld, L=%lld", (long long)l->B, (long long)l->L);
@@ -40,7 +42,7 @@ static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
 
 /* What the trace of the step prints: the stages' shapes, and at "loss" the loss and the graph. */
 typedef struct {
-    Layout layout;
+    Dims dims;
     LossKind loss;
     const char *dot; /* NULL: no graph file */
     Graph *g;
@@ -49,7 +51,7 @@ typedef struct {
 static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
     const Explain *e = ctx;
     if (strcmp(stage, "loss") != 0) {
-        print_tensor(&e->layout, stage, t);
+        print_tensor(&e->dims, stage, t);
         return;
     }
     printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
@@ -111,12 +113,12 @@ int app_explain(int argc, char **argv) {
     mc->n_items = ds.n_items;
     Sasrec s;
     sasrec_init(&s, mc, c.train.seed);
-    Explain ex = {.layout = {B, L, H}, .loss = c.train.loss, .dot = c.dot, .g = graph_new()};
+    Explain ex = {.dims = {B, L, H}, .loss = c.train.loss, .dot = c.dot, .g = graph_new()};
     Graph *g = ex.g;
     printf("model (%lld parameters, %s-LayerNorm, %d heads of %lld)\n", (long long)module_num_params(&s.m),
            mc->norm == NORM_POST ? "post" : "pre", mc->heads, (long long)(H / mc->heads));
-    print_tensor(&ex.layout, "item embedding table (row 0: padding)", s.item_emb.weight);
-    print_tensor(&ex.layout, "positional embedding table", s.pos_emb.weight);
+    print_tensor(&ex.dims, "item embedding table (row 0: padding)", s.item_emb.weight);
+    print_tensor(&ex.dims, "positional embedding table", s.pos_emb.weight);
 
     /* the additive mask the dense baseline adds to every head's scores: causal x key padding */
     Tensor *mask = ag_new(g, NN_SHAPE(B, 1, L, L));
@@ -150,10 +152,10 @@ int app_explain(int argc, char **argv) {
     module_train(&s.m, 0);
     Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
     Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
-    print_tensor(&ex.layout, "user vectors F[:, -1, :]", U);
+    print_tensor(&ex.dims, "user vectors F[:, -1, :]", U);
     Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
     eval_score_all(&s, U, full->data);
-    print_tensor(&ex.layout, "full ranking: scores U item_emb^T", full);
+    print_tensor(&ex.dims, "full ranking: scores U item_emb^T", full);
     /* the answer, then 99 items the user never interacted with */
     Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
     for (int64_t r = 0; r < B; r++)
@@ -161,7 +163,7 @@ int app_explain(int argc, char **argv) {
             int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
             sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
         }
-    print_tensor(&ex.layout, "sampled: scores of the answer and 99 negatives", sampled);
+    print_tensor(&ex.dims, "sampled: scores of the answer and 99 negatives", sampled);
     graph_free(g);
     sasrec_free(&s);
     free(perm);

@@ -1,6 +1,6 @@
 /* Timing: a monotonic clock and the median of repeated timings. */
-#ifndef NN_CLOCK_H
-#define NN_CLOCK_H
+#ifndef NN_BASE_CLOCK_H
+#define NN_BASE_CLOCK_H
 
 /* Seconds on a monotonic clock (from an arbitrary origin: subtract two readings). */
 double clock_seconds(void);

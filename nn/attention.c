@@ -40,9 +40,7 @@ Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, co
 }
 
 Tensor *attention_forward_unfused(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
-    char s[128];
-    NN_CHECK(x->ndim == 3, "attention_forward_unfused", "x %s must be (B, L, H)",
-             shape_str(x->ndim, x->shape, s, sizeof s));
+    NN_CHECK(x->ndim == 3, "attention_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape).s);
     int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2], h = a->heads, d = H / h;
     NN_CHECK(layout->n_seq == B, "attention_forward_unfused", "the layout has %lld sequences, x has B = %lld",
              (long long)layout->n_seq, (long long)B);

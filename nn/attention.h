@@ -1,8 +1,8 @@
 /* Attention: multi-head self-attention, the Q, K, V and output projections
  * around the fused attention op, as the SASRec/BERT SelfAttention (without its
  * residual and LayerNorm, which belong to TransformerBlock). */
-#ifndef NN_ATTENTION_H
-#define NN_ATTENTION_H
+#ifndef NN_NN_ATTENTION_H
+#define NN_NN_ATTENTION_H
 
 #include "autograd/ops.h"
 #include "nn/linear.h"

@@ -1,6 +1,6 @@
 /* Dropout: active in training mode only, masks from the module's generator. */
-#ifndef NN_DROPOUT_H
-#define NN_DROPOUT_H
+#ifndef NN_NN_DROPOUT_H
+#define NN_NN_DROPOUT_H
 
 #include "nn/module.h"
 

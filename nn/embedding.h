@@ -1,6 +1,6 @@
 /* Embedding: a table of row vectors looked up by id, as torch.nn.Embedding. */
-#ifndef NN_EMBEDDING_H
-#define NN_EMBEDDING_H
+#ifndef NN_NN_EMBEDDING_H
+#define NN_NN_EMBEDDING_H
 
 #include "nn/module.h"
 

@@ -1,7 +1,7 @@
 /* FeedForward: Linear(dim, inner) -> GELU or ReLU -> Linear(inner, dim), the
  * position-wise feed-forward sublayer of a transformer block. */
-#ifndef NN_FEED_FORWARD_H
-#define NN_FEED_FORWARD_H
+#ifndef NN_NN_FEED_FORWARD_H
+#define NN_NN_FEED_FORWARD_H
 
 #include "nn/linear.h"
 

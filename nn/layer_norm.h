@@ -1,6 +1,6 @@
 /* LayerNorm over the last dim, as torch.nn.LayerNorm (biased variance, eps inside the root). */
-#ifndef NN_LAYER_NORM_H
-#define NN_LAYER_NORM_H
+#ifndef NN_NN_LAYER_NORM_H
+#define NN_NN_LAYER_NORM_H
 
 #include "nn/module.h"
 

@@ -1,6 +1,6 @@
 /* Linear: y = x w^T + b, as torch.nn.Linear. */
-#ifndef NN_LINEAR_H
-#define NN_LINEAR_H
+#ifndef NN_NN_LINEAR_H
+#define NN_NN_LINEAR_H
 
 #include "nn/module.h"
 

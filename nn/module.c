@@ -55,11 +55,9 @@ int64_t module_num_params(const Module *m) {
 }
 
 void module_print(const Module *m, FILE *f) {
-    char s[128];
     for (int i = 0; i < m->n_params; i++) {
         const Tensor *t = m->params[i].value;
-        fprintf(f, "%-48s %-14s %lld\n", m->params[i].name, shape_str(t->ndim, t->shape, s, sizeof s),
-                (long long)t->numel);
+        fprintf(f, "%-48s %-14s %lld\n", m->params[i].name, shape_str(t->ndim, t->shape).s, (long long)t->numel);
     }
     fprintf(f, "%-48s %-14s %lld\n", "total", "", (long long)module_num_params(m));
 }

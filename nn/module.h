@@ -13,8 +13,8 @@
  * parameters by kind in one call (module_init_weights, S3-Rec's
  * model.apply(init_weights)), drawing from the same generator after the
  * constructors' draws. */
-#ifndef NN_MODULE_H
-#define NN_MODULE_H
+#ifndef NN_NN_MODULE_H
+#define NN_NN_MODULE_H
 
 #include <stdio.h>
 

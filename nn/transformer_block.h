@@ -1,8 +1,8 @@
 /* TransformerBlock: self-attention and feed-forward sublayers, each with
  * dropout, a residual connection and LayerNorm; post-LayerNorm (BERT, SASRec)
  * by default, pre-LayerNorm as an option. */
-#ifndef NN_TRANSFORMER_BLOCK_H
-#define NN_TRANSFORMER_BLOCK_H
+#ifndef NN_NN_TRANSFORMER_BLOCK_H
+#define NN_NN_TRANSFORMER_BLOCK_H
 
 #include "nn/attention.h"
 #include "nn/dropout.h"

@@ -16,8 +16,8 @@
  * (seed, epoch, user, position in s, attempt) is a pure function of those
  * through Philox, so negatives do not depend on batch composition, max_len or
  * the thread count, and change every epoch. */
-#ifndef SASREC_BATCH_H
-#define SASREC_BATCH_H
+#ifndef NN_MODELS_SASREC_BATCH_H
+#define NN_MODELS_SASREC_BATCH_H
 
 #include <stdint.h>
 

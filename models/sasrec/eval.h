@@ -2,8 +2,8 @@
  * protocol (answer + n_neg negatives) or full ranking (every item), and the
  * most-popular baseline ranked the same way. Ties count against the answer
  * (docs/sasrec.md, section 5). */
-#ifndef SASREC_EVAL_H
-#define SASREC_EVAL_H
+#ifndef NN_MODELS_SASREC_EVAL_H
+#define NN_MODELS_SASREC_EVAL_H
 
 #include "models/sasrec/batch.h"
 #include "models/sasrec/metrics.h"

@@ -5,8 +5,8 @@
  * The sampled protocol reports HR@1, HR@5, HR@10, NDCG@5, NDCG@10 and MRR;
  * full ranking HR@5, HR@10, HR@20, NDCG@5, NDCG@10, NDCG@20 (docs/sasrec.md,
  * section 5). */
-#ifndef SASREC_METRICS_H
-#define SASREC_METRICS_H
+#ifndef NN_MODELS_SASREC_METRICS_H
+#define NN_MODELS_SASREC_METRICS_H
 
 #include <stdint.h>
 #include <stdio.h>

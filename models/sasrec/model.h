@@ -9,8 +9,8 @@
  * aware step). Padded keys are masked and padded targets carry no loss, so
  * both give the same loss and gradients; packed skips ~88% of the work on
  * Beauty. */
-#ifndef SASREC_MODEL_H
-#define SASREC_MODEL_H
+#ifndef NN_MODELS_SASREC_MODEL_H
+#define NN_MODELS_SASREC_MODEL_H
 
 #include "nn/embedding.h"
 #include "nn/transformer_block.h"

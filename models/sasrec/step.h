@@ -1,8 +1,8 @@
 /* One training step of SASRec: the one place that runs
  *   tokens -> forward -> loss -> backward -> clip -> Adam -> zero gradients -> graph reset
  * for training (train.c), `sasrec explain`, the epoch benchmark and the tests. */
-#ifndef SASREC_STEP_H
-#define SASREC_STEP_H
+#ifndef NN_MODELS_SASREC_STEP_H
+#define NN_MODELS_SASREC_STEP_H
 
 #include "models/sasrec/batch.h"
 #include "models/sasrec/train.h"

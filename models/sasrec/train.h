@@ -1,8 +1,8 @@
 /* Training: epochs of shuffled batches, one sasrec_step each (step.h),
  * validation after each epoch, early stopping on a strict gain, the best
  * weights kept and tested (docs/sasrec.md, sections 4 and 6). */
-#ifndef SASREC_TRAIN_H
-#define SASREC_TRAIN_H
+#ifndef NN_MODELS_SASREC_TRAIN_H
+#define NN_MODELS_SASREC_TRAIN_H
 
 #include <stdio.h>
 

@@ -184,11 +184,10 @@ static int64_t *fx_ints(const Fixture *f, const char *name, int64_t *n) {
 
 /* Copies a real entry into t, whose shape must match. */
 static void fx_fill(const Fixture *f, const char *name, Tensor *t) {
-    char s1[128], s2[128];
     const FxEntry *e = fx_get(f, name);
     ck_assert_msg(!e->is_int && shape_equal(e->ndim, e->shape, t->ndim, t->shape),
-                  "fixture %s: '%s' has shape %s, our tensor %s", f->name, name,
-                  shape_str(e->ndim, e->shape, s1, sizeof s1), shape_str(t->ndim, t->shape, s2, sizeof s2));
+                  "fixture %s: '%s' has shape %s, our tensor %s", f->name, name, shape_str(e->ndim, e->shape).s,
+                  shape_str(t->ndim, t->shape).s);
     /* inputs are float32 values (the double build rounds them too, to see exactly what the float build sees) */
     for (int64_t i = 0; i < e->n; i++) t->data[tensor_offset_of(t, i)] = (real)(float)e->v[i];
 }
@@ -227,12 +226,10 @@ static int report_on(void) {
 
 /* Compares actual (NULL: all zeros, e.g. a gradient never made) with entry name. */
 static void fx_check_tol(const Fixture *f, const char *name, const Tensor *actual, Tol tol) {
-    char s1[128], s2[128];
     const FxEntry *e = fx_get(f, name);
     if (actual)
         ck_assert_msg(shape_equal(e->ndim, e->shape, actual->ndim, actual->shape), "%s: '%s' has shape %s, expected %s",
-                      f->name, name, shape_str(actual->ndim, actual->shape, s1, sizeof s1),
-                      shape_str(e->ndim, e->shape, s2, sizeof s2));
+                      f->name, name, shape_str(actual->ndim, actual->shape).s, shape_str(e->ndim, e->shape).s);
     double big = 0;
     for (int64_t i = 0; i < e->n; i++) big = fmax(big, fabs(e->v[i]));
     double floor_ = tol.atol + tol.arel * big, worst_ratio = 0, worst_rel = 0, worst_abs = 0;

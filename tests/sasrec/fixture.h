@@ -1,8 +1,8 @@
 /* What the SASRec data suites share: a temporary folder per test (inside
  * one per run, removed after the run whatever failed) and small files written
  * into it. Linked into the tests/sasrec suites (Makefile). */
-#ifndef TESTS_SASREC_FIXTURE_H
-#define TESTS_SASREC_FIXTURE_H
+#ifndef NN_TESTS_SASREC_FIXTURE_H
+#define NN_TESTS_SASREC_FIXTURE_H
 
 #include <stddef.h>
 

@@ -5,8 +5,8 @@
  * eval_default_options); the flag tables point straight into the members.
  * The train subcommand writes them to DIR/config.json so that eval and
  * predict rebuild the same model. */
-#ifndef SASREC_CLI_CONFIG_H
-#define SASREC_CLI_CONFIG_H
+#ifndef NN_MODELS_SASREC_CLI_CONFIG_H
+#define NN_MODELS_SASREC_CLI_CONFIG_H
 
 #include "models/sasrec/cli/flags.h"
 #include "models/sasrec/data/dataset.h"

@@ -2,8 +2,8 @@
  * work starts. A bad flag, a missing value, a non-number or a value out of
  * range gives a one-line message naming the flag, what was given and what is
  * expected. */
-#ifndef SASREC_CLI_FLAGS_H
-#define SASREC_CLI_FLAGS_H
+#ifndef NN_MODELS_SASREC_CLI_FLAGS_H
+#define NN_MODELS_SASREC_CLI_FLAGS_H
 
 #include <stdint.h>
 #include <stdio.h>

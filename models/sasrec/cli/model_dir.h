@@ -1,6 +1,6 @@
 /* Loading a trained model folder for eval, predict: settings, ids, weights. */
-#ifndef SASREC_CLI_MODEL_DIR_H
-#define SASREC_CLI_MODEL_DIR_H
+#ifndef NN_MODELS_SASREC_CLI_MODEL_DIR_H
+#define NN_MODELS_SASREC_CLI_MODEL_DIR_H
 
 #include "models/sasrec/cli/common.h"
 

@@ -10,8 +10,8 @@
  * S3-Rec's generation never produces one, so it means the file belongs to
  * other data). A negative repeated within a line is accepted and counted
  * (S3-Rec's generate_test.py can repeat one; Beauty_sample.txt has 8). */
-#ifndef SASREC_DATA_SAMPLE_H
-#define SASREC_DATA_SAMPLE_H
+#ifndef NN_MODELS_SASREC_DATA_SAMPLE_H
+#define NN_MODELS_SASREC_DATA_SAMPLE_H
 
 #include <stddef.h>
 #include <stdint.h>

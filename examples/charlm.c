@@ -37,19 +37,19 @@ static void charlm_init(CharLM *lm, const Config *cfg, uint64_t seed) {
     module_init(&lm->m, seed);
     lm->tok = embedding_new(&lm->m, "tok", cfg->vocab, cfg->hidden, -1);
     lm->pos = embedding_new(&lm->m, "pos", cfg->context, cfg->hidden, -1);
-    TransformerConfig tc = {.hidden = cfg->hidden,
-                            .inner = 4 * cfg->hidden,
-                            .heads = cfg->heads,
-                            .eps = 1e-5,
-                            .act = ACT_GELU,
-                            .mask = MASK_NEG_INF,
-                            .norm = NORM_PRE};
+    TransformerBlockConfig tc = {.hidden = cfg->hidden,
+                                 .inner = 4 * cfg->hidden,
+                                 .heads = cfg->heads,
+                                 .eps = 1e-5,
+                                 .act = ACT_GELU,
+                                 .mask = MASK_NEG_INF,
+                                 .norm = NORM_PRE};
     char name[32];
     for (int l = 0; l < cfg->layers; l++) {
         snprintf(name, sizeof name, "block%d", l);
         lm->block[l] = transformer_block_new(&lm->m, name, &tc);
     }
-    lm->norm = layernorm_new(&lm->m, "norm", cfg->hidden, 1e-5);
+    lm->norm = layer_norm_new(&lm->m, "norm", cfg->hidden, 1e-5);
     lm->head = linear_new(&lm->m, "head", cfg->hidden, cfg->vocab, 1);
     /* GPT-2's small-std start: embeddings N(0, 0.02) train faster than PyTorch's N(0, 1) */
     init_normal(lm->tok.weight, 0, 0.02, &lm->m.init_rng);
@@ -60,11 +60,12 @@ static void charlm_init(CharLM *lm, const Config *cfg, uint64_t seed) {
 static Tensor *charlm_forward(CharLM *lm, Graph *g, const int64_t *ids, int64_t B, int64_t T) {
     int64_t pos[512];
     for (int64_t t = 0; t < T; t++) pos[t] = t;
-    Tensor *h = ag_add(g, embedding_forward(&lm->tok, g, ids, NN_SHAPE(B, T)),
-                       embedding_forward(&lm->pos, g, pos, NN_SHAPE(T))); /* (B, T, H) */
+    Module *m = &lm->m;
+    Tensor *h = ag_add(g, embedding_forward(&lm->tok, m, g, ids, NN_SHAPE(B, T)),
+                       embedding_forward(&lm->pos, m, g, pos, NN_SHAPE(T))); /* (B, T, H) */
     SeqLayout layout = seq_layout_dense(g, B, T, NULL, 1);
-    for (int l = 0; l < lm->cfg.layers; l++) h = transformer_block_forward(&lm->block[l], &lm->m, g, h, &layout);
-    return linear_forward(&lm->head, g, layernorm_forward(&lm->norm, g, h));
+    for (int l = 0; l < lm->cfg.layers; l++) h = transformer_block_forward(&lm->block[l], m, g, h, &layout);
+    return linear_forward(&lm->head, m, g, layer_norm_forward(&lm->norm, m, g, h));
 }
 
 /* ---- the text ---- */

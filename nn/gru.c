@@ -15,14 +15,14 @@ static GruCell cell_new(Module *m, const char *name, const char *suffix, int64_t
     real bound = (real)(1 / sqrt((double)hidden));
     GruCell c = {.input = input, .hidden = hidden};
     snprintf(key, sizeof key, "weight_ih%s", suffix);
-    c.weight_ih = module_param(m, name, key, NN_SHAPE(3 * hidden, input));
+    c.weight_ih = module_param(m, name, key, PARAM_WEIGHT, NN_SHAPE(3 * hidden, input));
     snprintf(key, sizeof key, "weight_hh%s", suffix);
-    c.weight_hh = module_param(m, name, key, NN_SHAPE(3 * hidden, hidden));
+    c.weight_hh = module_param(m, name, key, PARAM_WEIGHT, NN_SHAPE(3 * hidden, hidden));
     if (bias) {
         snprintf(key, sizeof key, "bias_ih%s", suffix);
-        c.bias_ih = module_param(m, name, key, NN_SHAPE(3 * hidden));
+        c.bias_ih = module_param(m, name, key, PARAM_BIAS, NN_SHAPE(3 * hidden));
         snprintf(key, sizeof key, "bias_hh%s", suffix);
-        c.bias_hh = module_param(m, name, key, NN_SHAPE(3 * hidden));
+        c.bias_hh = module_param(m, name, key, PARAM_BIAS, NN_SHAPE(3 * hidden));
     }
     Tensor *all[] = {c.weight_ih, c.weight_hh, c.bias_ih, c.bias_hh};
     for (int k = 0; k < 4; k++)

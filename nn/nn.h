@@ -14,8 +14,10 @@
 
 /* base: errors, memory, random numbers, threads */
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/error.h"
 #include "base/parallel.h"
+#include "base/peak_rss.h"
 #include "base/rng.h"
 
 /* tensor: n-d arrays and the kernels on them */
@@ -42,14 +44,14 @@
 #include "nn/checkpoint.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
-#include "nn/feedforward.h"
+#include "nn/feed_forward.h"
 #include "nn/gru.h"
-#include "nn/layernorm.h"
+#include "nn/layer_norm.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/lr_schedule.h"
 #include "nn/module.h"
 #include "nn/optim.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
 
 #endif

@@ -391,8 +391,8 @@ static void run_schedule(const char *name) {
     Case c = case_open(name);
     Module m;
     module_init(&m, 3);
-    module_param(&m, "a", "weight", NN_SHAPE(3, 2));
-    module_param(&m, "a", "bias", NN_SHAPE(3));
+    module_param(&m, "a", "weight", PARAM_WEIGHT, NN_SHAPE(3, 2));
+    module_param(&m, "a", "bias", PARAM_BIAS, NN_SHAPE(3));
     load_params(&c, &m);
     LrSchedule s = {.lr = setting(&c, "lr"),
                     .warmup_steps = (int64_t)setting(&c, "warmup_steps"),

@@ -23,7 +23,7 @@ static void step_after_late_param(void *ctx) {
     ac.weight_decay = which == OPT_ADAMW ? 0.01 : 0;
     Adam *a = which == OPT_SGD ? NULL : adam_new(&m, ac);
     Sgd *s = which == OPT_SGD ? sgd_new(&m, (SgdConfig){.lr = 0.1, .momentum = 0.9}) : NULL;
-    Tensor *late = module_param(&m, "late", "weight", NN_SHAPE(4, 5));
+    Tensor *late = module_param(&m, "late", "weight", PARAM_WEIGHT, NN_SHAPE(4, 5));
     Graph *g = graph_new();
     tensor_fill(ag_grad(g, late), 1);
     for (int i = 0; i < 2; i++) tensor_fill(ag_grad(g, m.params[i].value), 1);

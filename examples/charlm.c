@@ -37,13 +37,10 @@ static void charlm_init(CharLM *lm, const Config *cfg, uint64_t seed) {
     module_init(&lm->m, seed);
     lm->tok = embedding_new(&lm->m, "tok", cfg->vocab, cfg->hidden, -1);
     lm->pos = embedding_new(&lm->m, "pos", cfg->context, cfg->hidden, -1);
-    TransformerBlockConfig tc = {.hidden = cfg->hidden,
-                                 .inner = 4 * cfg->hidden,
-                                 .heads = cfg->heads,
-                                 .eps = 1e-5,
-                                 .act = ACT_GELU,
-                                 .mask = MASK_NEG_INF,
-                                 .norm = NORM_PRE};
+    /* PyTorch's conventions (-inf masks, eps 1e-5), pre-LayerNorm as GPT-2, GELU, no dropout */
+    TransformerBlockConfig tc = transformer_block_default_config(cfg->hidden, cfg->heads, NORM_PRE);
+    tc.act = ACT_GELU;
+    tc.dropout = tc.attn_dropout = 0;
     char name[32];
     for (int l = 0; l < cfg->layers; l++) {
         snprintf(name, sizeof name, "block%d", l);
@@ -63,8 +60,7 @@ static Tensor *charlm_forward(CharLM *lm, Graph *g, const int64_t *ids, int64_t 
     Module *m = &lm->m;
     Tensor *h = ag_add(g, embedding_forward(&lm->tok, m, g, ids, NN_SHAPE(B, T)),
                        embedding_forward(&lm->pos, m, g, pos, NN_SHAPE(T))); /* (B, T, H) */
-    SeqLayout layout = seq_layout_dense(g, B, T, NULL, 1);
-    for (int l = 0; l < lm->cfg.layers; l++) h = transformer_block_forward(&lm->block[l], m, g, h, &layout);
+    for (int l = 0; l < lm->cfg.layers; l++) h = transformer_block_forward_dense(&lm->block[l], m, g, h, 1, NULL);
     return linear_forward(&lm->head, m, g, layer_norm_forward(&lm->norm, m, g, h));
 }
 

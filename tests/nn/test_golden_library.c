@@ -14,6 +14,7 @@
 #include "nn/gru.h"
 #include "nn/lr_schedule.h"
 #include "nn/optim.h"
+#include "nn/transformer_block.h"
 #include "tests/support.h"
 
 #define FIXTURE_DIR "tests/fixtures/library/"
@@ -384,6 +385,45 @@ START_TEST(golden_gru_cell_and_layer) {
 }
 END_TEST
 
+/* ---- a transformer block with PyTorch's conventions against nn.TransformerEncoderLayer ---- */
+
+/* transformer_block_default_config and the dense forward (causal, right-padded sequences) against the
+ * reference; padded positions are zeroed on both sides (torch leaves them undefined). */
+static void run_transformer(const char *name) {
+    Case c = case_open(name);
+    int64_t H = (int64_t)setting(&c, "hidden");
+    NormPlacement norm = setting(&c, "pre_norm") != 0 ? NORM_PRE : NORM_POST;
+    Module m;
+    module_init(&m, 4);
+    TransformerBlockConfig cfg = transformer_block_default_config(H, (int)setting(&c, "heads"), norm);
+    TransformerBlock t = transformer_block_new(&m, "block", &cfg);
+    module_train(&m, 0); /* dropout off, as torch's eval() */
+    load_params(&c, &m);
+    int nd;
+    int64_t shape[TENSOR_MAX_DIMS], *valid = case_ids(&c, "key_valid", &nd, shape); /* (B, T) */
+    int64_t B = shape[0], T = shape[1];
+    unsigned char *kv = malloc((size_t)(B * T));
+    Graph *g = graph_new();
+    Tensor *keep = ag_new(g, NN_SHAPE(B, T, 1));
+    for (int64_t i = 0; i < B * T; i++) keep->data[i] = (real)(kv[i] = valid[i] != 0);
+    Tensor *x = test_param(case_tensor(&c, "in.0"));
+    Tensor *y = ag_mul(g, transformer_block_forward_dense(&t, &m, g, x, 1, kv), keep);
+    check_results(&c, g, y, 1, &x);
+    check_param_grads(&c, &m);
+    graph_free(g);
+    tensor_free(x);
+    free(kv);
+    free(valid);
+    module_free(&m);
+    safetensors_free(c.st);
+}
+
+START_TEST(golden_transformer_default_config_is_torch_encoder_layer) {
+    run_transformer("transformer_default_post");
+    run_transformer("transformer_default_pre");
+}
+END_TEST
+
 /* ---- schedules driving the optimizers: 10 steps with given gradients ---- */
 
 static void run_schedule(const char *name) {
@@ -460,6 +500,7 @@ static Suite *golden_library_suite(void) {
     tcase_add_test(tc, golden_cutting_and_arange);
     tcase_add_test(tc, golden_cross_entropy_nd);
     tcase_add_test(tc, golden_gru_cell_and_layer);
+    tcase_add_test(tc, golden_transformer_default_config_is_torch_encoder_layer);
     tcase_add_test(tc, golden_schedules_drive_adam_adamw_sgd);
     suite_add_tcase(s, tc);
     return s;

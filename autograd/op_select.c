@@ -50,20 +50,8 @@ Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
 
 /* ---- index_select ---- */
 
-/* x viewed as (outer, size along dim, inner) */
 typedef struct {
-    int64_t outer, size, inner;
-} Split3;
-
-static Split3 split_at(const Tensor *x, int dim) {
-    Split3 s = {1, x->shape[dim], 1};
-    for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
-    for (int d = dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
-    return s;
-}
-
-typedef struct {
-    Split3 s;           /* x as (outer, size, inner) */
+    DimSplit s;           /* x as (outer, size, inner) */
     const int64_t *idx; /* (count) */
     int64_t count, pad;
     const real *src; /* gather: x; backward: dy (outer, count, inner) */
@@ -75,7 +63,7 @@ typedef struct {
 /* Backward, items = outer rows: each adds its indices' rows in index order. */
 static void scatter_outer(void *ctx, NnChunk c) {
     const SelectLoop *l = ctx;
-    Split3 s = l->s;
+    DimSplit s = l->s;
     for (int64_t o = c.begin; o < c.end; o++)
         for (int64_t k = 0; k < l->count; k++) {
             if (l->idx[k] == l->pad) continue;
@@ -103,7 +91,7 @@ static void scatter_columns(void *ctx, NnChunk c) {
 /* in[0] = x; i[0] = dim, i[1] = n, i[2] = padding index (-1: none); saved = idx. */
 static void index_select_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
-    SelectLoop l = {split_at(x, (int)n->i[0]), n->saved, n->i[1], n->i[2], n->out->grad->data, ag_grad(g, x)->data};
+    SelectLoop l = {ag_dim_split(x, (int)n->i[0]), n->saved, n->i[1], n->i[2], n->out->grad->data, ag_grad(g, x)->data};
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
     if (l.s.outer > 1)
@@ -115,7 +103,7 @@ static void index_select_backward(Graph *g, Node *n) {
 /* Forward, items = (outer row, index) pairs: one row of inner elements each. */
 static void gather_rows(void *ctx, NnChunk c) {
     const SelectLoop *l = ctx;
-    Split3 s = l->s;
+    DimSplit s = l->s;
     for (int64_t w = c.begin; w < c.end; w++) {
         int64_t o = w / l->count, k = w % l->count;
         memcpy(l->dst + w * s.inner, l->src + (o * s.size + l->idx[k]) * s.inner, (size_t)s.inner * sizeof(real));
@@ -123,7 +111,7 @@ static void gather_rows(void *ctx, NnChunk c) {
 }
 
 static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t count, int64_t pad, const char *op) {
-    Split3 sp = split_at(x, dim);
+    DimSplit sp = ag_dim_split(x, dim);
     for (int64_t k = 0; k < count; k++)
         NN_CHECK(idx[k] >= 0 && idx[k] < sp.size, op, "index %lld out of range for dim %d of shape %s",
                  (long long)idx[k], dim, shape_str(x->ndim, x->shape).s);

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/bench.h"
+#include "base/clock.h"
 #include "base/parallel.h"
 
 static void nothing(void *ctx, NnChunk c) { (void)ctx, (void)c; }
@@ -31,8 +31,8 @@ static void mul(void *ctx, NnChunk c) {
 
 /* Serial work of about `us` microseconds in the calling thread. */
 static double spin_us(double us) {
-    double t0 = bench_now_ms(), x = 0;
-    while (bench_now_ms() - t0 < us * 1e-3) x += 1;
+    double t0 = clock_seconds(), x = 0;
+    while ((clock_seconds() - t0) * 1e6 < us) x += 1;
     return x;
 }
 
@@ -74,16 +74,16 @@ int main(int argc, char **argv) {
     double *t = malloc((size_t)reps * sizeof *t), sink = 0;
     for (int kind = 0; kind < 3; kind++) {
         for (int r = -1; r < reps; r++) { /* r = -1 warms up */
-            double t0 = bench_now_ms();
+            double t0 = clock_seconds();
             for (int k = 0; k < loops; k++) {
                 if (kind == 0) nn_parallel_for(CHUNKS, NN_CHUNK_WORK, nothing, NULL);
                 if (kind >= 1) nn_parallel_for(N + 1, 1, mul, &m);
                 if (kind == 2) sink += spin_us(200);
             }
-            if (r >= 0) t[r] = (bench_now_ms() - t0) * 1e-3;
+            if (r >= 0) t[r] = clock_seconds() - t0;
         }
         static const char *names[] = {"empty_loop", "tiny_loops", "gaps"};
-        double s = bench_median(t, reps);
+        double s = clock_median(t, reps);
         printf("{\"op\": \"%s\", \"seconds\": %.4f, \"us_per_loop\": %.2f, \"loops\": %d, \"chunks\": %d, "
                "\"threads\": %d}\n",
                names[kind], s, s * 1e6 / loops, loops, kind == 0 ? CHUNKS : (N + 1 + NN_CHUNK_WORK - 1) / NN_CHUNK_WORK,

@@ -409,6 +409,7 @@ END_TEST
 /* ---- attention ---- */
 
 typedef struct {
+    SeqLayout layout;
     AttentionSpec spec;
     uint64_t drop_seed;
 } AttnCase;
@@ -421,7 +422,7 @@ static Tensor *f_attention(Graph *g, Tensor *const *in, void *ctx) {
     AttentionSpec spec = c->spec;
     spec.rng = &r;
     return ag_attention(g, ag_narrow(g, in[0], 1, 0, H), ag_narrow(g, in[0], 1, H, H), ag_narrow(g, in[0], 1, 2 * H, H),
-                        &spec);
+                        &c->layout, &spec);
 }
 
 START_TEST(grad_attention) {
@@ -429,15 +430,16 @@ START_TEST(grad_attention) {
     int64_t dense_off[] = {0, 5, 10, 15}, var_off[] = {0, 1, 4, 9};
     unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
     unsigned char holes[9] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
+    /* (layout: sequences, offsets, key_valid, causal), (spec: heads, mask, dropout, training), dropout seed */
     AttnCase cases[] = {
-        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},   /* SASRec dense: causal + padding, -10000 */
-        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},      /* length-aware: packed, causal */
-        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},     /* -inf, not causal, masked keys inside */
-        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},   /* -inf: fully padded rows see themselves */
-        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0}, /* SASRec dense: causal + padding, -10000 */
+        {{3, var_off, NULL, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},    /* length-aware: packed, causal */
+        {{3, var_off, holes, 0}, {1, MASK_NEG_INF, 0, 0, NULL}, 0},       /* -inf, not causal, masked keys inside */
+        {{3, dense_off, valid, 1}, {2, MASK_NEG_INF, 0, 0, NULL}, 0},     /* -inf: fully padded rows see themselves */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        int64_t rows = cases[c].spec.offsets[3];
+        int64_t rows = cases[c].layout.offsets[3];
         Tensor *x = test_param(test_randn(190 + c, NN_SHAPE(rows, 3 * 4)));
         test_gradcheck("attention", f_attention, &cases[c], 1, &x);
         tensor_free(x);

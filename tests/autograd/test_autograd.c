@@ -154,6 +154,61 @@ START_TEST(results_identical_for_any_thread_count) {
 }
 END_TEST
 
+/* The library's other parallel ops (activations, minimum/maximum, softmax
+ * along a middle dim, N-d cross-entropy, gather, top-k, argmax) at a size
+ * where they run in parallel; returns the loss, x's gradient in grads and the
+ * picked indices in idx (64 * 16 * 5 top-k, then 16 * 64 argmax). */
+static double step_extra(int threads, real *grads, int64_t *idx) {
+    nn_set_threads(threads);
+    Tensor *x = test_param(test_randn(21, NN_SHAPE(16, 40, 64)));
+    int64_t *pick = malloc(16 * 40 * 64 * sizeof *pick), target[16 * 64];
+    for (int64_t i = 0; i < 16 * 40 * 64; i++) pick[i] = (i * 7919) % 64;
+    for (int64_t i = 0; i < 16 * 64; i++) target[i] = (i * 31) % 40;
+    Graph *g = graph_new();
+    Tensor *a = ag_clamp(g, x, -1, 1), *c = ag_silu(g, x), *sp = ag_softplus(g, x, 1, 20);
+    Tensor *s = ag_softmax_dim(g, ag_maximum(g, a, c), 1);
+    Tensor *ls = ag_log_softmax_dim(g, sp, 1);
+    Tensor *picked = ag_gather(g, s, 2, pick, NN_SHAPE(16, 40, 64));
+    const int64_t *top;
+    Tensor *best = ag_topk(g, ls, 2, 5, 1, &top); /* (16, 40, 5) */
+    Tensor *loss = ag_add(g, ag_cross_entropy_nd(g, x, target, NULL),
+                          ag_add(g, ag_sum(g, ag_mul(g, picked, picked), 0, NULL, 0), ag_mean(g, best, 0, NULL, 0)));
+    ag_backward(g, loss);
+    memcpy(idx, top, 16 * 40 * 5 * sizeof *idx);
+    memcpy(idx + 16 * 40 * 5, ag_argmax(g, x, 1), 16 * 64 * sizeof *idx);
+    memcpy(grads, x->grad->data, (size_t)x->numel * sizeof(real));
+    double value = loss->data[0];
+    graph_free(g);
+    tensor_free(x);
+    free(pick);
+    return value;
+}
+
+START_TEST(other_ops_identical_for_any_thread_count) {
+    enum { N = 16 * 40 * 64, NI = 16 * 40 * 5 + 16 * 64 };
+    real *g[3];
+    int64_t *idx[3];
+    double loss[3];
+    int before = nn_threads();
+    for (int t = 0; t < 3; t++) {
+        g[t] = malloc(N * sizeof(real));
+        idx[t] = malloc(NI * sizeof(int64_t));
+        loss[t] = step_extra(t + 1, g[t], idx[t]);
+    }
+    nn_set_threads(before);
+    for (int t = 1; t < 3; t++) {
+        ck_assert_msg(loss[t] == loss[0], "loss differs between 1 and %d threads", t + 1);
+        ck_assert_msg(memcmp(g[t], g[0], N * sizeof(real)) == 0, "gradient differs between 1 and %d threads", t + 1);
+        ck_assert_msg(memcmp(idx[t], idx[0], NI * sizeof(int64_t)) == 0, "indices differ between 1 and %d threads",
+                      t + 1);
+    }
+    for (int t = 0; t < 3; t++) {
+        free(g[t]);
+        free(idx[t]);
+    }
+}
+END_TEST
+
 /* A step through ops whose backward stores into a gradient it creates rather
  * than adding into zeros (unary, dropout, layer norm, linear through a reshape
  * view, sum, mean), ops that hand their output gradient's buffer on (add, sub,
@@ -241,6 +296,7 @@ static Suite *autograd_suite(void) {
     tcase_add_test(tc, gradients_through_views_and_broadcasting_have_the_right_shape);
     tcase_add_test(tc, graph_memory_settles);
     tcase_add_test(tc, results_identical_for_any_thread_count);
+    tcase_add_test(tc, other_ops_identical_for_any_thread_count);
     tcase_add_test(tc, new_gradients_are_stored_then_added_to);
     tcase_add_test(tc, dot_graph_lists_ops);
     if (test_forking()) tcase_add_test_raise_signal(tc, backward_twice_is_refused, SIGABRT);

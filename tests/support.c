@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/parallel.h"
+
 int test_forking(void) {
     const char *f = getenv("CK_FORK");
     return !(f && strcmp(f, "no") == 0);
@@ -42,6 +44,30 @@ void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tenso
 
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
     test_gradcheck_eps(what, f, ctx, n, inputs, 0);
+}
+
+void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    DirectionalOptions o = gradcheck_directional_defaults();
+    if (eps > 0) o.eps = eps;
+    GradcheckResult r = gradcheck_directional(f, ctx, n, inputs, &o);
+    const char *report = getenv("GRADCHECK_REPORT");
+    if (report && strcmp(report, "1") == 0)
+        printf("directional %-48s worst %.3g of the tolerance\n", what, r.worst_ratio);
+    ck_assert_msg(r.checked > 0, "%s: no direction was checked", what);
+    ck_assert_msg(r.passed, "%s: %lld of %lld directions wrong; worst: direction %lld analytic %.12g numeric %.12g (%.3g "
+                  "times the tolerance)", what, (long long)r.failures, (long long)r.checked, (long long)r.worst_index,
+                  r.worst_analytic, r.worst_numeric, r.worst_ratio);
+}
+
+void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    int threads = nn_threads();
+    for (int t = 1; t <= 2; t++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s, %d thread%s", what, t, t > 1 ? "s" : "");
+        nn_set_threads(t);
+        test_directional(name, f, ctx, n, inputs, eps);
+    }
+    nn_set_threads(threads);
 }
 
 void test_free_all(int n, Tensor *const *ts) {

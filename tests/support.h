@@ -33,6 +33,11 @@ Tensor *test_param(Tensor *t);
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* Runs gradcheck_directional with the build's defaults (and step eps unless 0) and fails the test (naming
+ * what) if it does not pass; GRADCHECK_REPORT=1 prints how close each check came to its tolerance. */
+void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* test_directional at 1 and at 2 threads (nn_set_threads), restoring the thread count. */
+void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
 /* Frees n owned tensors. */
 void test_free_all(int n, Tensor *const *ts);
 /* Asserts |a - b| <= atol + rtol |b| element by element over n values. */

@@ -1,0 +1,166 @@
+/* Gradient checks of the fused attention op on the double build, through
+ * every path it has: sequences shorter and longer than a block of queries
+ * (ATTN_BLOCK 16: lengths 1, 17, 20, 33, 50), dense left-padded batches and
+ * packed ones (empty sequences too), causal or not, -10000 or -inf masking,
+ * padding keys and holes among the keys, fully masked rows, and dropout on
+ * the probabilities. Small shapes element by element; SASRec's own (B 256,
+ * L 50, H 64, 2 heads) along random directions at 1 and 2 threads. */
+#include <string.h>
+
+#include "base/error.h"
+#include "base/parallel.h"
+#include "tests/support.h"
+
+typedef struct {
+    AttentionSpec spec;
+    uint64_t drop_seed;
+} AttnCase;
+
+/* q, k, v are column slices of one (rows, 3H) input: non-contiguous rows whose
+ * gradients land straight in the input's */
+static Tensor *f_attention(Graph *g, Tensor *const *in, void *ctx) {
+    AttnCase *c = ctx;
+    int64_t H = in[0]->shape[1] / 3;
+    Rng r = rng_new(c->drop_seed, 3);
+    AttentionSpec spec = c->spec;
+    spec.rng = &r;
+    return ag_attention(g, ag_narrow(g, in[0], 1, 0, H), ag_narrow(g, in[0], 1, H, H), ag_narrow(g, in[0], 1, 2 * H, H),
+                        &spec);
+}
+
+START_TEST(grad_attention) {
+    /* 3 sequences of 5 rows, left-padded with 0, 2 and 5 (all) padding keys */
+    int64_t dense_off[] = {0, 5, 10, 15}, var_off[] = {0, 1, 4, 9};
+    unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    unsigned char holes[9] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
+    AttnCase cases[] = {
+        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},   /* SASRec dense: causal + padding, -10000 */
+        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},      /* length-aware: packed, causal */
+        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},     /* -inf, not causal, masked keys inside */
+        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},   /* -inf: fully padded rows see themselves */
+        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t rows = cases[c].spec.offsets[3];
+        Tensor *x = test_param(test_randn(190 + c, NN_SHAPE(rows, 3 * 4)));
+        test_gradcheck("attention", f_attention, &cases[c], 1, &x);
+        tensor_free(x);
+    }
+}
+END_TEST
+
+/* Left padding of a dense (B, L) batch with len[b] real items each: key_valid (B * L). */
+static void left_padded(int64_t B, int64_t L, const int64_t *len, unsigned char *key_valid) {
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t t = 0; t < L; t++) key_valid[b * L + t] = t >= L - len[b];
+}
+
+START_TEST(grad_attention_past_one_block) {
+    /* dense: L 20 (a block of 16 and one of 4), lengths 20, 9 and 0; packed: 20, 17, 1 and an empty one */
+    int64_t L = 20, dense_len[3] = {20, 9, 0}, dense_off[4] = {0, 20, 40, 60}, packed_off[5] = {0, 20, 37, 38, 38};
+    unsigned char valid[60], holes[38];
+    left_padded(3, L, dense_len, valid);
+    for (int i = 0; i < 38; i++) holes[i] = i % 7 != 3;
+    AttnCase cases[] = {
+        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},     /* SASRec dense, -10000 */
+        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},     /* -inf */
+        {{3, dense_off, 2, 0, valid, 0, 0, 0, NULL}, 0},     /* not causal, -10000 */
+        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 7},   /* dropout */
+        {{4, packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},     /* length-aware */
+        {{4, packed_off, 2, 1, NULL, 0, 0.2, 1, NULL}, 8},   /* length-aware with dropout */
+        {{4, packed_off, 2, 0, holes, 1, 0, 0, NULL}, 0},    /* holes, -inf, not causal */
+        {{4, packed_off, 2, 1, holes, 0, 0.25, 1, NULL}, 9}, /* holes, -10000, causal, dropout */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t rows = cases[c].spec.offsets[cases[c].spec.n_seq];
+        Tensor *x = test_param(test_randn(200 + c, NN_SHAPE(rows, 3 * 4)));
+        test_gradcheck("attention (two blocks)", f_attention, &cases[c], 1, &x);
+        tensor_free(x);
+    }
+}
+END_TEST
+
+START_TEST(grad_attention_three_blocks) {
+    /* one sequence of 33 queries (16 + 16 + 1), causal, one head of 3 */
+    int64_t off[2] = {0, 33};
+    AttnCase c = {{1, off, 1, 1, NULL, 0, 0.1, 1, NULL}, 4};
+    Tensor *x = test_param(test_randn(210, NN_SHAPE(33, 3 * 3)));
+    test_gradcheck("attention (three blocks)", f_attention, &c, 1, &x);
+    tensor_free(x);
+}
+END_TEST
+
+/* ---- SASRec's sizes ---- */
+
+/* B sequences of L 50 with SASRec-like lengths (1 to 50, a quarter full), H 64, 2 heads. */
+typedef struct {
+    int64_t B, L, rows_dense, rows_packed;
+    int64_t *len, *dense_off, *packed_off;
+    unsigned char *key_valid;
+} SasrecBatch;
+
+static SasrecBatch sasrec_batch(int64_t B) {
+    SasrecBatch s = {B, 50, B * 50, 0, NULL, NULL, NULL, NULL};
+    s.len = nn_malloc((size_t)B * sizeof *s.len);
+    s.dense_off = nn_malloc((size_t)(B + 1) * sizeof *s.dense_off);
+    s.packed_off = nn_malloc((size_t)(B + 1) * sizeof *s.packed_off);
+    s.key_valid = nn_malloc((size_t)(B * 50));
+    Rng r = rng_new(31, 1);
+    s.dense_off[0] = s.packed_off[0] = 0;
+    for (int64_t b = 0; b < B; b++) {
+        s.len[b] = b % 4 == 0 ? 50 : 1 + (int64_t)rng_below(&r, 50);
+        s.dense_off[b + 1] = (b + 1) * 50;
+        s.packed_off[b + 1] = s.packed_off[b] + s.len[b];
+    }
+    s.rows_packed = s.packed_off[B];
+    left_padded(B, 50, s.len, s.key_valid);
+    return s;
+}
+
+static void sasrec_batch_free(SasrecBatch *s) {
+    free(s->len);
+    free(s->dense_off);
+    free(s->packed_off);
+    free(s->key_valid);
+}
+
+START_TEST(grad_attention_sasrec_size) {
+    SasrecBatch sb = sasrec_batch(test_quick() ? 8 : 256);
+    AttnCase cases[] = {
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0, 0, NULL}, 0},     /* the seed's dense step */
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0.5, 1, NULL}, 11},  /* with its attention dropout */
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 1, 0, 0, NULL}, 0},     /* -inf */
+        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},            /* length-aware */
+        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0.5, 1, NULL}, 12},         /* length-aware with dropout */
+    };
+    const char *names[] = {"dense", "dense, dropout", "dense, -inf", "packed", "packed, dropout"};
+    int threads = nn_threads();
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int64_t rows = cases[c].spec.offsets[sb.B];
+        Tensor *x = test_param(test_uniform(220 + c, NN_SHAPE(rows, 3 * 64), -1, 1));
+        for (int t = 1; t <= 2; t++) {
+            char what[96];
+            snprintf(what, sizeof what, "attention (B %lld, L 50, H 64, %s, %d threads)", (long long)sb.B, names[c], t);
+            nn_set_threads(t);
+            test_directional(what, f_attention, &cases[c], 1, &x, 0);
+        }
+        tensor_free(x);
+    }
+    nn_set_threads(threads);
+    sasrec_batch_free(&sb);
+}
+END_TEST
+
+static Suite *grad_attention_suite(void) {
+    Suite *s = suite_create("grad_attention");
+    TCase *tc = tcase_create("attention");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, grad_attention);
+    tcase_add_test(tc, grad_attention_past_one_block);
+    tcase_add_test(tc, grad_attention_three_blocks);
+    tcase_add_test(tc, grad_attention_sasrec_size);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(grad_attention_suite)

@@ -93,7 +93,9 @@ $(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
 
-$(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
+# Every float suite links the golden fixture reader (tests/nn/golden.c) beside tests/support.c.
+$(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(BUILD)/f32/tests/nn/golden.o \
+  $(LIBSASREC) $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.o $(LIB64)

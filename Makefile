@@ -4,6 +4,9 @@
 # make valgrind   the suites under valgrind (CK_FORK=no)
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
+# make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
+# make mutate     a 1.01x error planted in each floating-point assignment of the backward pass in turn; the
+#                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
 # make clean
 # Options: OPENMP=0 (serial build), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
 
@@ -56,7 +59,7 @@ ROOT_COPIES := $(if $(filter build,$(BUILD)),sasrec $(BENCHES))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 
-.PHONY: all lib test sanitize valgrind bench fuzz clean
+.PHONY: all lib test sanitize valgrind bench fuzz coverage mutate clean
 all: lib $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES)
 lib: $(LIB32) $(LIB64)
 
@@ -143,6 +146,12 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
 	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
 	    -artifact_prefix=build/fuzz/crashes/$$n- build/fuzz/work_$$n fuzz/corpus/$$n; done
+
+# Both build into their own directories (build/coverage, build/mutate) and never change a source file.
+coverage:
+	python3 tests/tools/coverage.py
+mutate:
+	python3 tests/tools/mutate.py $(if $(MUTATE_SHARE),--share $(MUTATE_SHARE))
 
 clean:
 	rm -rf build sasrec $(BENCHES)

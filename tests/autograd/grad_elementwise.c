@@ -33,6 +33,7 @@ static void check_binary(const char *name, Binary op, real lo) {
         {1, 3, {4}, {2, 3, 4}},    /* left operand broadcast */
         {2, 2, {3, 1}, {3, 4}},    /* left operand broadcast along the last dim */
         {2, 2, {2, 19}, {2, 1}},   /* right operand broadcast along rows of 19: 16 lanes and a tail */
+        {1, 2, {3}, {1, 3}},       /* a leading dim of 1: nothing to sum, the gradient is added as it is */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         Tensor *in[2] = {test_param(test_uniform(c + 1, cases[c].na, cases[c].a, lo, 2)),
@@ -176,6 +177,11 @@ static void check_reduce(const char *name, int kind) {
         test_gradcheck(name, f_reduce, &cases[k], 1, &x);
         tensor_free(x);
     }
+    /* over a dim of size 1: nothing to reduce, a copy */
+    ReduceCase one = {kind, 1, {1}, 0, 0};
+    Tensor *x1 = test_param(test_randn(27, NN_SHAPE(3, 1, 4)));
+    test_gradcheck(name, f_reduce, &one, 1, &x1);
+    tensor_free(x1);
     /* runs of 19 along the last dim: blocks of 8 lanes and a tail */
     ReduceCase rows = {kind, 1, {-1}, 0, 0};
     Tensor *x = test_param(test_randn(28, NN_SHAPE(2, 3, 19)));

@@ -3,6 +3,8 @@
  * directional check at SASRec's activation size (256, 50, 64) even when only
  * one row of 64 values is wrong. */
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "tests/support.h"
 
@@ -48,16 +50,21 @@ static Tensor *sasrec_sized(uint64_t seed) {
     return test_param(test_uniform(seed, NN_SHAPE(test_quick() ? 64 : 256, 50, 64), -1, 1));
 }
 
-static GradcheckResult directional(Planted *p, Tensor *x) {
+static GradcheckResult directional(const char *what, Planted *p, Tensor *x) {
     DirectionalOptions o = gradcheck_directional_defaults();
     o.verbose = 0;
-    return gradcheck_directional(f_planted, p, 1, &x, &o);
+    GradcheckResult r = gradcheck_directional(f_planted, p, 1, &x, &o);
+    const char *report = getenv("GRADCHECK_REPORT");
+    if (report && strcmp(report, "1") == 0)
+        printf("directional %-48s worst %.3g of the tolerance, %lld of %lld directions failed\n", what, r.worst_ratio,
+               (long long)r.failures, (long long)r.checked);
+    return r;
 }
 
 START_TEST(directional_check_accepts_an_exact_gradient_with_margin) {
     Tensor *x = sasrec_sized(181);
     Planted p = {1, 0, 0};
-    GradcheckResult r = directional(&p, x);
+    GradcheckResult r = directional("exact exp (256, 50, 64)", &p, x);
     ck_assert_int_eq(r.checked, gradcheck_directional_defaults().directions);
     /* finite differences in double are far more accurate than the tolerance needs */
     ck_assert_msg(r.passed && r.worst_ratio < 0.01, "an exact gradient: worst %g of the tolerance", r.worst_ratio);
@@ -68,7 +75,7 @@ END_TEST
 START_TEST(directional_check_rejects_a_one_percent_error) {
     Tensor *x = sasrec_sized(182);
     Planted p = {1.01, 0, x->numel};
-    GradcheckResult r = directional(&p, x);
+    GradcheckResult r = directional("exp 1% off everywhere", &p, x);
     ck_assert_msg(r.failures == r.checked && r.worst_ratio > 100, "%lld of %lld directions failed, worst ratio %g",
                   (long long)r.failures, (long long)r.checked, r.worst_ratio);
     tensor_free(x);
@@ -79,8 +86,8 @@ START_TEST(directional_check_rejects_a_one_percent_error_in_one_row) {
     Tensor *x = sasrec_sized(183);
     int64_t row = x->numel / 64 / 2 + 1; /* one row of 64 among 12800 (3200 under valgrind) */
     Planted p = {1.01, row * 64, row * 64 + 64};
-    GradcheckResult r = directional(&p, x);
-    ck_assert_msg(!r.passed && r.worst_ratio > 3, "a 1%% error in one row: worst ratio %g", r.worst_ratio);
+    GradcheckResult r = directional("exp 1% off in one row of 64", &p, x);
+    ck_assert_msg(!r.passed && r.worst_ratio > 10, "a 1%% error in one row: worst ratio %g", r.worst_ratio);
     tensor_free(x);
 }
 END_TEST

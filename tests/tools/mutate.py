@@ -24,8 +24,8 @@ once) and the macro argument at each call (one expansion).
 Each mutant is built in a private copy of the tree (build/mutate/tree, so the
 working tree is never touched), only the suites' binaries are rebuilt, and the
 suites (tests/*/grad_*.c on the double build, tests/*/test_golden*.c on the
-float build) run in parallel with CK_FORK=no; the first failing test stops
-them all. A mutant that does not compile is not counted. Sites whose right-hand
+float build) run two at a time with CK_FORK=no, those that killed mutants of
+the same file first, then the fastest; the first failing test stops them all. A mutant that does not compile is not counted. Sites whose right-hand
 side is the constant 0 are listed and not run (0 * 1.01 is 0), as are the
 sites in tests/tools/equivalent_mutants.txt, each with the reason it cannot
 change a result. The rest are killed or survive; the kill rate is
@@ -39,6 +39,7 @@ import json
 import os
 import pickle
 import re
+import selectors
 import shutil
 import subprocess
 import sys
@@ -129,7 +130,11 @@ def unit_summary(job):
             globals_[top["name"]] = {n["referencedDecl"]["name"] for n in walk(top) if n.get("kind") == "DeclRefExpr"}
         if kind != "FunctionDecl" or not any(c.get("kind") == "CompoundStmt" for c in top.get("inner", [])):
             continue
-        begin, end = spelled(top["range"]["begin"]), spelled(top["range"]["end"])
+        # where the function is: its name's token (the first token may come from a macro, NN_VECTORIZE),
+        # or the macro call that made the name (gemm's TILE_DEFINE)
+        begin = next(l for l in (spelled(top["loc"]), top["loc"].get("expansionLoc", {}), spelled(top["range"]["begin"]))
+                     if l.get("file") and os.path.exists(os.path.join(ROOT, l["file"])))
+        end = spelled(top["range"]["end"])
         fn = Function(top["name"], os.path.normpath(begin["file"]), top.get("storageClass") == "static",
                       top["type"]["qualType"], (begin["line"], end["line"] if end.get("file") == begin["file"] else 0))
         for n in walk(top):
@@ -160,7 +165,8 @@ def collect(paths, jobs):
             for name, refs in unit_globals.items():
                 globals_.setdefault(name, set()).update(refs)
             for fn in unit_functions:
-                key = (fn.file, fn.name) if fn.static else fn.name
+                # statics by place: a header may define one twice (r_exp for float and for double)
+                key = (fn.file, fn.name, fn.lines[0]) if fn.static else fn.name
                 if key not in functions:
                     functions[key] = fn
                 else:
@@ -473,45 +479,40 @@ def restore(tree, rel, text):
 FAIL_LINE = re.compile(r"^[^:\n]+:\d+:[FE]:")
 
 
-def run_suites(tree, build, binaries, timeouts, order):
-    """Runs the suites in parallel; returns the first that failed (or None), stopping the rest."""
-    procs = {}
-    for b in sorted(binaries, key=lambda x: order.get(x, 0)):
-        env = dict(os.environ, CK_FORK="no", CK_LOG_FILE_NAME="/dev/stderr")
-        procs[b] = subprocess.Popen([os.path.join(build, b)], cwd=tree, env=env, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
-    start, failed = time.time(), None
-    import selectors
+def run_suites(tree, build, binaries, timeouts, jobs):
+    """Runs the suites, `jobs` at a time in the order given; returns (suite, how) for the first that
+    fails, stopping the others, or None when all pass."""
+    env = dict(os.environ, CK_FORK="no", CK_LOG_FILE_NAME="/dev/stderr", OMP_WAIT_POLICY="passive")
+    waiting, running, failed = list(binaries), {}, None
     sel = selectors.DefaultSelector()
-    for b, p in procs.items():
-        sel.register(p.stderr, selectors.EVENT_READ, b)
-    buffers = {b: "" for b in procs}
-    while procs and failed is None:
-        for key, _ in sel.select(timeout=0.2):
-            b = key.data
+    while (waiting or running) and failed is None:
+        while waiting and len(running) < jobs:
+            b = waiting.pop(0)
+            p = subprocess.Popen([os.path.join(build, b)], cwd=tree, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, start_new_session=True)
+            running[b] = (p, time.time())
+            sel.register(p.stderr, selectors.EVENT_READ, b)
+        for key, _ in sel.select(timeout=0.1):
             chunk = os.read(key.fileobj.fileno(), 65536).decode(errors="replace")
             if not chunk:
                 sel.unregister(key.fileobj)
-                continue
-            buffers[b] += chunk
-            if any(FAIL_LINE.match(l) for l in buffers[b].split("\n")):
-                failed = (b, "failed a test")
-        for b, p in list(procs.items()):
+            elif any(FAIL_LINE.match(line) for line in chunk.split("\n")):
+                failed = (key.data, "failed a test")
+        for b, (p, started) in list(running.items()):
             if p.poll() is not None:
                 if p.returncode != 0 and failed is None:
                     failed = (b, "exit status %d" % p.returncode)
-                if p.stderr in sel.get_map().values() or any(k.fileobj is p.stderr for k in sel.get_map().values()):
-                    try:
-                        sel.unregister(p.stderr)
-                    except (KeyError, ValueError):
-                        pass
-                del procs[b]
-            elif time.time() - start > timeouts[b] and failed is None:
+                if any(k.fileobj is p.stderr for k in sel.get_map().values()):
+                    sel.unregister(p.stderr)
+                p.stderr.close()
+                del running[b]
+            elif time.time() - started > timeouts[b] and failed is None:
                 failed = (b, "timed out")
-    for b, p in procs.items():
+    for b, (p, _) in running.items():
         if p.poll() is None:
             os.killpg(p.pid, 9)
         p.wait()
+        p.stderr.close()
     sel.close()
     return failed
 
@@ -582,14 +583,17 @@ def main():
     r = sh(make, tree)
     if r.returncode != 0:
         sys.exit("the unmutated tree does not build:\n" + r.stdout[-3000:])
-    timeouts, order = {}, {}
+    timeouts, baseline = {}, {}
     for b in rel:
         t = time.time()
-        rr = sh("CK_FORK=no " + b, tree)
+        rr = sh("CK_FORK=no OMP_WAIT_POLICY=passive " + b, tree)
         if rr.returncode != 0:
             sys.exit("%s fails without any mutation:\n%s" % (b, rr.stdout[-3000:]))
-        timeouts[b] = max(60.0, 10 * (time.time() - t))
-    print("suites: %s (unmutated: pass)" % ", ".join(os.path.basename(b) for b in rel), flush=True)
+        baseline[b] = time.time() - t
+        timeouts[b] = max(60.0, 10 * baseline[b])
+    print("suites: %s (unmutated: pass, %.0f s one after another)" %
+          (", ".join(os.path.basename(b) for b in rel), sum(baseline.values())), flush=True)
+    kills = {}  # (mutated file, suite) -> mutants it killed: that suite runs first for the next one
 
     killed, survived, nobuild = [], [], []
     current = None
@@ -607,10 +611,11 @@ def main():
                 nobuild.append(s)
                 status, detail = "nobuild", ""
             else:
-                failed = run_suites(tree, objs, rel, timeouts, order)
+                first = sorted(rel, key=lambda x: (-kills.get((s.file, x), 0), baseline[x]))
+                failed = run_suites(tree, objs, first, timeouts, args.jobs)
                 if failed:
                     killed.append(s)
-                    order[failed[0]] = order.get(failed[0], 0) - 1  # the suite that kills most starts first
+                    kills[(s.file, failed[0])] = kills.get((s.file, failed[0]), 0) + 1
                     status, detail = "killed", "%s %s" % (os.path.basename(failed[0]), failed[1])
                 else:
                     survived.append(s)

@@ -21,8 +21,8 @@
  * until graph_reset; a leaf's gradient is owned by the leaf (tensor_free).
  * Leaves that require grad must be owned tensors (tensor_zeros, ...) or
  * graph tensors, not views returned by value. */
-#ifndef NN_AUTOGRAD_H
-#define NN_AUTOGRAD_H
+#ifndef NN_AUTOGRAD_AUTOGRAD_H
+#define NN_AUTOGRAD_AUTOGRAD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -59,8 +59,7 @@ void graph_reset(Graph *g);
 void graph_free(Graph *g);
 /* The graph's arena, for op-specific scratch memory that lives until reset. */
 Arena *graph_arena(Graph *g);
-/* Bytes in use now, and the most ever in use at once. */
-size_t graph_bytes_used(const Graph *g);
+/* The most bytes of the arena ever in use at once. */
 size_t graph_high_water(const Graph *g);
 /* Number of nodes recorded since the last reset. */
 size_t graph_num_nodes(const Graph *g);

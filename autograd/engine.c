@@ -40,7 +40,6 @@ void graph_free(Graph *g) {
 }
 
 Arena *graph_arena(Graph *g) { return g->arena; }
-size_t graph_bytes_used(const Graph *g) { return arena_used(g->arena); }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 
@@ -172,12 +171,11 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
 }
 
 void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
-    char s1[128], s2[128];
     NN_CHECK(y->requires_grad, "backward",
              "the tensor does not require grad (no input of its graph does, "
              "or it was computed with gradients disabled)");
     NN_CHECK(tensor_same_shape(y, dy), "backward", "output gradient of shape %s for a tensor of shape %s",
-             shape_str(dy->ndim, dy->shape, s1, sizeof s1), shape_str(y->ndim, y->shape, s2, sizeof s2));
+             shape_str(dy->ndim, dy->shape).s, shape_str(y->ndim, y->shape).s);
     size_t n;
     Node **order = collect(g, y, &n);
     ag_accumulate(g, y, dy);
@@ -193,16 +191,14 @@ void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
 }
 
 void ag_backward(Graph *g, Tensor *loss) {
-    char s[128];
     NN_CHECK(loss->numel == 1, "backward", "the loss must have one element, got shape %s (use ag_backward_with)",
-             shape_str(loss->ndim, loss->shape, s, sizeof s));
+             shape_str(loss->ndim, loss->shape).s);
     real one = 1;
     Tensor d = tensor_wrap(&one, loss->ndim, loss->shape);
     ag_backward_with(g, loss, &d);
 }
 
 void ag_write_dot(const Tensor *y, FILE *f) {
-    char s[128];
     fprintf(f, "digraph autograd {\n  rankdir=BT;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
     /* Walk like collect(), without stamps: a small visited list is enough for printing. */
     size_t cap = 64, n = 0, top = 0;
@@ -212,7 +208,7 @@ void ag_write_dot(const Tensor *y, FILE *f) {
     while (top > 0) {
         const Node *node = stack[--top];
         fprintf(f, "  n%llu [shape=box, label=\"%s\\n%s\"];\n", (unsigned long long)node->seq, node->op,
-                shape_str(node->out->ndim, node->out->shape, s, sizeof s));
+                shape_str(node->out->ndim, node->out->shape).s);
         for (int k = 0; k < node->n_in; k++) {
             const Tensor *in = node->in[k];
             if (!in) continue;
@@ -231,7 +227,7 @@ void ag_write_dot(const Tensor *y, FILE *f) {
                 }
             } else if (in->requires_grad) {
                 fprintf(f, "  l%p [shape=ellipse, style=filled, fillcolor=lightblue, label=\"%s\\n%s\"];\n",
-                        (const void *)in, in->name ? in->name : "leaf", shape_str(in->ndim, in->shape, s, sizeof s));
+                        (const void *)in, in->name ? in->name : "leaf", shape_str(in->ndim, in->shape).s);
                 fprintf(f, "  l%p -> n%llu;\n", (const void *)in, (unsigned long long)node->seq);
             }
         }

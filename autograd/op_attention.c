@@ -203,12 +203,10 @@ static void attention_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionSpec *spec) {
-    char s1[128], s2[128], s3[128];
     NN_CHECK(q->ndim == 2 && tensor_same_shape(q, k) && tensor_same_shape(q, v) && q->stride[1] == 1 &&
                  k->stride[1] == 1 && v->stride[1] == 1,
              "attention", "q %s, k %s, v %s must be (rows, H) with a contiguous last dim",
-             shape_str(q->ndim, q->shape, s1, sizeof s1), shape_str(k->ndim, k->shape, s2, sizeof s2),
-             shape_str(v->ndim, v->shape, s3, sizeof s3));
+             shape_str(q->ndim, q->shape).s, shape_str(k->ndim, k->shape).s, shape_str(v->ndim, v->shape).s);
     int64_t rows = q->shape[0], H = q->shape[1];
     NN_CHECK(spec->heads >= 1 && H % spec->heads == 0, "attention", "H = %lld is not a multiple of %d heads",
              (long long)H, spec->heads);

@@ -6,6 +6,7 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 #define DROP_CHUNK 4096 /* elements per chunk: a multiple of 4, the words of one Philox block */
 
@@ -29,7 +30,7 @@ static void dropout_backward(Graph *g, Node *n) {
     const real *dy = n->out->grad->data;
     real *gx = ag_grad(g, n->in[0])->data, scale = n->f[0];
     int64_t count = n->out->numel, nchunks = (count + DROP_CHUNK - 1) / DROP_CHUNK;
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nchunks; c++) {
         int64_t i0 = c * DROP_CHUNK, m = count - i0 < DROP_CHUNK ? count - i0 : DROP_CHUNK;
         dropout_grad(keep + i0, dy + i0, gx + i0, scale, m);
@@ -43,10 +44,10 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     uint32_t threshold = (uint32_t)((double)p * 16777216.0); /* drop when the top 24 bits fall below */
     int64_t count = x->numel, nchunks = (count + DROP_CHUNK - 1) / DROP_CHUNK;
     unsigned char *keep = arena_alloc(graph_arena(g), (size_t)(count ? count : 1));
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real scale = 1 / (1 - p);
-#pragma omp parallel if (count > 32768)
+#pragma omp parallel if (count > NN_PARALLEL_MIN_WORK)
     {
         uint32_t *words = nn_malloc(DROP_CHUNK * sizeof *words);
 #pragma omp for schedule(static)

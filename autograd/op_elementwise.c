@@ -4,6 +4,7 @@
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 /* ---- binary ---- */
 
@@ -92,10 +93,10 @@ static void unary_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     UnaryOp op = (UnaryOp)n->i[0];
     const real *dy = y->grad->data, *yv = y->data;
-    const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? row_major(g, x) : NULL;
+    const real *xv = (op == UNARY_LOG || op == UNARY_GELU || op == UNARY_POW_SCALAR) ? ag_row_major(g, x) : NULL;
     real *gx = ag_grad(g, x)->data;
     int64_t count = y->numel, chunk = 4096, nchunks = (count + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nchunks; c++)
         unary_grad_range(op, n->f[0], dy, xv, yv, gx, c * chunk, c * chunk + chunk < count ? c * chunk + chunk : count);
 }

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 /* Rows per chunk when summing the weight and bias gradients: fixed, so the
  * order of additions does not depend on the thread count. */
@@ -85,10 +86,10 @@ static void layer_norm_backward(Graph *g, Node *n) {
     const LayerNormSaved *s = n->saved;
     Tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
-    const real *dy = n->out->grad->data, *wc = w ? row_major(g, w) : NULL; /* contiguous weights */
+    const real *dy = n->out->grad->data, *wc = w ? ag_row_major(g, w) : NULL; /* contiguous weights */
     if (x->requires_grad) {
         real *gx = ag_grad(g, x)->data;
-#pragma omp parallel if (x->numel > 16384)
+#pragma omp parallel if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
         {
             real *t = nn_malloc((size_t)H * sizeof(real));
 #pragma omp for schedule(static)
@@ -117,20 +118,19 @@ static void layer_norm_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
-    char s1[128], s2[128];
     NN_CHECK(x->ndim >= 1, "layer_norm", "input must have at least one dim");
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     NN_CHECK((!w || (w->ndim == 1 && w->shape[0] == H)) && (!b || (b->ndim == 1 && b->shape[0] == H)), "layer_norm",
-             "weight/bias %s for input %s", w ? shape_str(w->ndim, w->shape, s1, sizeof s1) : "none",
-             shape_str(x->ndim, x->shape, s2, sizeof s2));
+             "weight/bias %s for input %s", w ? shape_str(w->ndim, w->shape).s : "none",
+             shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
-    s->x = row_major(g, x);
+    s->x = ag_row_major(g, x);
     s->mean = arena_alloc(a, (size_t)rows * sizeof(real));
     s->rstd = arena_alloc(a, (size_t)rows * sizeof(real));
     Tensor *y = ag_new(g, x->ndim, x->shape);
-    const real *wv = w ? row_major(g, w) : NULL, *bv = b ? row_major(g, b) : NULL;
-#pragma omp parallel for schedule(static) if (x->numel > 16384)
+    const real *wv = w ? ag_row_major(g, w) : NULL, *bv = b ? ag_row_major(g, b) : NULL;
+#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         norm_row(s->x + r * H, y->data + r * H, wv, bv, H, eps, &s->mean[r], &s->rstd[r]);
     Node *n = ag_record(g, "layer_norm", layer_norm_backward, y, 3, (Tensor *[]){x, w, b});

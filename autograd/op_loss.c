@@ -20,7 +20,7 @@ static void bce_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
     real *gx = ag_grad(g, x)->data;
     real scale = s->wsum > 0 ? (real)(n->out->grad->data[0] / s->wsum) : 0;
-#pragma omp parallel for schedule(static) if (x->numel > 32768)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t i = 0; i < x->numel; i++) {
         real w = s->w ? s->w[i] : 1;
         gx[i] += scale * w * (r_sigmoid(s->x[i]) - s->t[i]);
@@ -28,20 +28,18 @@ static void bce_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
-    char s1[128], s2[128];
     NN_CHECK(tensor_same_shape(logits, target) && (!weight || tensor_same_shape(logits, weight)), "bce_with_logits",
-             "logits %s, target %s and weight must have one shape",
-             shape_str(logits->ndim, logits->shape, s1, sizeof s1),
-             shape_str(target->ndim, target->shape, s2, sizeof s2));
+             "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape).s,
+             shape_str(target->ndim, target->shape).s);
     BceSaved *s = arena_alloc(graph_arena(g), sizeof *s);
-    s->x = row_major(g, logits);
-    s->t = row_major(g, target);
-    s->w = weight ? row_major(g, weight) : NULL;
+    s->x = ag_row_major(g, logits);
+    s->t = ag_row_major(g, target);
+    s->w = weight ? ag_row_major(g, weight) : NULL;
     int64_t count = logits->numel, nchunks = (count + NN_REDUCE_CHUNK - 1) / NN_REDUCE_CHUNK;
     double loss = 0, wsum = 0;
     /* Fixed chunks added in order: the same sum for any thread count. */
     double *part = arena_calloc(graph_arena(g), (size_t)(2 * nchunks + 2) * sizeof *part);
-#pragma omp parallel for schedule(static) if (count > 32768)
+#pragma omp parallel for schedule(static) if (count > NN_PARALLEL_MIN_WORK)
     for (int64_t c = 0; c < nchunks; c++) {
         int64_t i1 = (c + 1) * NN_REDUCE_CHUNK < count ? (c + 1) * NN_REDUCE_CHUNK : count;
         double l = 0, ws = 0;
@@ -80,7 +78,7 @@ static void ce_backward(Graph *g, Node *n) {
     int64_t N = x->shape[0], C = x->shape[1];
     real *gx = ag_grad(g, x)->data;
     real scale = s->count ? n->out->grad->data[0] / (real)s->count : 0;
-#pragma omp parallel for schedule(static) if (x->numel > 32768)
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < N; r++) {
         if (s->target[r] == s->ignore) continue;
         const real *p = s->prob + r * C;
@@ -91,9 +89,8 @@ static void ce_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
-    char s1[128];
     NN_CHECK(logits->ndim == 2, "cross_entropy", "logits %s must be (rows, classes)",
-             shape_str(logits->ndim, logits->shape, s1, sizeof s1));
+             shape_str(logits->ndim, logits->shape).s);
     int64_t N = logits->shape[0], C = logits->shape[1];
     for (int64_t r = 0; r < N; r++)
         NN_CHECK(target[r] == ignore_index || (target[r] >= 0 && target[r] < C), "cross_entropy",

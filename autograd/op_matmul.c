@@ -45,10 +45,8 @@ static void matmul_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b) {
-    char s1[128], s2[128];
     NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
-             "cannot multiply %s by %s", shape_str(a->ndim, a->shape, s1, sizeof s1),
-             shape_str(b->ndim, b->shape, s2, sizeof s2));
+             "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
     int nb = shape_broadcast("matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, shape);
     shape[nb] = a->shape[a->ndim - 2];
@@ -86,18 +84,16 @@ static void linear_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
-    char s1[128], s2[128], s3[128];
     NN_CHECK(w->ndim == 2 && x->ndim >= 1 && x->shape[x->ndim - 1] == w->shape[1] &&
                  (!bias || (bias->ndim == 1 && bias->shape[0] == w->shape[0])),
-             "linear", "input %s, weight %s, bias %s", shape_str(x->ndim, x->shape, s1, sizeof s1),
-             shape_str(w->ndim, w->shape, s2, sizeof s2),
-             bias ? shape_str(bias->ndim, bias->shape, s3, sizeof s3) : "none");
+             "linear", "input %s, weight %s, bias %s", shape_str(x->ndim, x->shape).s, shape_str(w->ndim, w->shape).s,
+             bias ? shape_str(bias->ndim, bias->shape).s : "none");
     int64_t in = w->shape[1], out = w->shape[0], rows = x->numel / (in ? in : 1);
     int64_t shape[TENSOR_MAX_DIMS];
     for (int d = 0; d < x->ndim - 1; d++) shape[d] = x->shape[d];
     shape[x->ndim - 1] = out;
     Tensor *y = ag_new(g, x->ndim, shape);
-    const real *xv = row_major(g, x); /* (rows, in) */
+    const real *xv = ag_row_major(g, x); /* (rows, in) */
     if (bias) {                       /* y starts as the bias in every row; gemm adds x w^T */
         Tensor b0 = tensor_wrap(y->data, 1, bias->shape);
         tensor_copy(&b0, bias);

@@ -68,7 +68,7 @@ static void max_backward(Graph *g, Node *n) {
     int64_t keep[TENSOR_MAX_DIMS], squeezed[TENSOR_MAX_DIMS], ystride[TENSOR_MAX_DIMS];
     reduced_shapes(x, (unsigned)n->i[0], keep, squeezed);
     shape_contiguous_strides(x->ndim, keep, ystride);
-    const real *xv = row_major(g, x);
+    const real *xv = ag_row_major(g, x);
     real *gx = ag_grad(g, x)->data;
     unsigned char *taken = arena_calloc(graph_arena(g), (size_t)y->numel);
     for (int64_t i = 0; i < x->numel; i++) {

@@ -5,6 +5,7 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
+#include "base/parallel.h"
 
 /* ---- where and masked_fill ---- */
 
@@ -42,11 +43,10 @@ Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
 }
 
 Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
-    char s1[128], s2[128];
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast("masked_fill", x->ndim, x->shape, mask->ndim, mask->shape, shape);
     NN_CHECK(shape_equal(nd, shape, x->ndim, x->shape), "masked_fill", "mask %s does not broadcast to input %s",
-             shape_str(mask->ndim, mask->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+             shape_str(mask->ndim, mask->shape).s, shape_str(x->ndim, x->shape).s);
     Tensor *fill = ag_from_buffer(g, 0, NULL, &value);
     Tensor *y = ag_where(g, mask, fill, x);
     if (y->node) y->node->op = "masked_fill";
@@ -78,7 +78,7 @@ static void index_select_backward(Graph *g, Node *n) {
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
     if (s.outer > 1) {
-#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > 32768)
+#pragma omp parallel for schedule(static) if (s.outer * count * s.inner > NN_PARALLEL_MIN_WORK)
         for (int64_t o = 0; o < s.outer; o++)
             for (int64_t k = 0; k < count; k++) {
                 if (idx[k] == pad) continue;
@@ -89,7 +89,7 @@ static void index_select_backward(Graph *g, Node *n) {
     } else {
         const int64_t block = 64;
         int64_t nblocks = (s.inner + block - 1) / block;
-#pragma omp parallel for schedule(static) if (count * s.inner > 32768 && nblocks > 1)
+#pragma omp parallel for schedule(static) if (count * s.inner > NN_PARALLEL_MIN_WORK && nblocks > 1)
         for (int64_t bl = 0; bl < nblocks; bl++) {
             int64_t j0 = bl * block, j1 = j0 + block < s.inner ? j0 + block : s.inner;
             for (int64_t k = 0; k < count; k++) {
@@ -103,17 +103,16 @@ static void index_select_backward(Graph *g, Node *n) {
 }
 
 static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t count, int64_t pad, const char *op) {
-    char s[128];
     Split3 sp = split_at(x, dim);
     for (int64_t k = 0; k < count; k++)
         NN_CHECK(idx[k] >= 0 && idx[k] < sp.size, op, "index %lld out of range for dim %d of shape %s",
-                 (long long)idx[k], dim, shape_str(x->ndim, x->shape, s, sizeof s));
+                 (long long)idx[k], dim, shape_str(x->ndim, x->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[dim] = count;
     Tensor *y = ag_new(g, x->ndim, shape);
-    const real *xv = row_major(g, x);
-#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > 32768)
+    const real *xv = ag_row_major(g, x);
+#pragma omp parallel for schedule(static) if (sp.outer * count * sp.inner > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < sp.outer * count; w++) {
         int64_t o = w / count, k = w % count;
         memcpy(y->data + w * sp.inner, xv + (o * sp.size + idx[k]) * sp.inner, (size_t)sp.inner * sizeof(real));
@@ -135,14 +134,13 @@ Tensor *ag_index_select(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_
 }
 
 Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, const int64_t *shape, int64_t padding_idx) {
-    char s[128];
     NN_CHECK(table->ndim == 2 && ndim + 1 <= TENSOR_MAX_DIMS, "embedding", "table %s must be (rows, dim)",
-             shape_str(table->ndim, table->shape, s, sizeof s));
+             shape_str(table->ndim, table->shape).s);
     int64_t count = shape_numel(ndim, shape);
     Tensor *rows = gather(g, table, 0, ids, count, padding_idx, "embedding");
     int64_t out[TENSOR_MAX_DIMS];
     memcpy(out, shape, (size_t)ndim * sizeof *out);
     out[ndim] = table->shape[1];
-    if (!rows->node) return reshaped_header(g, rows, ndim + 1, out);
+    if (!rows->node) return ag_reshaped_header(g, rows, ndim + 1, out);
     return ag_reshape(g, rows, ndim + 1, out);
 }

@@ -26,7 +26,7 @@ Tensor *ag_contiguous(Graph *g, Tensor *x) {
 
 Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
     Tensor *c = ag_contiguous(g, x);
-    Tensor *y = reshaped_header(g, c, ndim, shape);
+    Tensor *y = ag_reshaped_header(g, c, ndim, shape);
     ag_record(g, "reshape", copy_backward, y, 1, &c);
     return y;
 }
@@ -52,11 +52,7 @@ Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
 
 Tensor *ag_transpose(Graph *g, Tensor *x, int d0, int d1) {
     int perm[TENSOR_MAX_DIMS];
-    d0 = tensor_dim("transpose", x->ndim, d0);
-    d1 = tensor_dim("transpose", x->ndim, d1);
-    for (int d = 0; d < x->ndim; d++) perm[d] = d;
-    perm[d0] = d1;
-    perm[d1] = d0;
+    tensor_transpose_perm(x->ndim, d0, d1, perm);
     return ag_permute(g, x, perm);
 }
 
@@ -133,7 +129,6 @@ static void concat_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
-    char s1[128], s2[128];
     NN_CHECK(n >= 1, "concat", "no tensors to join");
     dim = tensor_dim("concat", xs[0]->ndim, dim);
     int64_t shape[TENSOR_MAX_DIMS];
@@ -142,9 +137,8 @@ Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
     for (int k = 0; k < n; k++) {
         int same = xs[k]->ndim == xs[0]->ndim;
         for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
-        NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d",
-                 shape_str(xs[0]->ndim, xs[0]->shape, s1, sizeof s1),
-                 shape_str(xs[k]->ndim, xs[k]->shape, s2, sizeof s2), dim);
+        NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d", shape_str(xs[0]->ndim, xs[0]->shape).s,
+                 shape_str(xs[k]->ndim, xs[k]->shape).s, dim);
         shape[dim] += xs[k]->shape[dim];
     }
     Tensor *y = ag_new(g, xs[0]->ndim, shape);

@@ -5,8 +5,8 @@
  * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
  * Index arrays are int64_t; masks and targets are real tensors of 0/1 that
  * never receive gradients. */
-#ifndef NN_OPS_H
-#define NN_OPS_H
+#ifndef NN_AUTOGRAD_OPS_H
+#define NN_AUTOGRAD_OPS_H
 
 #include "autograd/autograd.h"
 

@@ -4,8 +4,8 @@
  * everything at once; if the step needed more than one block, the blocks are
  * replaced by a single block of the high-water size, so a steady-state
  * training loop allocates nothing after its first step. */
-#ifndef NN_ARENA_H
-#define NN_ARENA_H
+#ifndef NN_BASE_ARENA_H
+#define NN_BASE_ARENA_H
 
 #include <stddef.h>
 

@@ -7,8 +7,8 @@
  *  - Everything the user of a program can cause (a bad file, a bad flag, a
  *    broken checkpoint) is returned: the function returns -1 (or NULL) and
  *    writes a message into an NnError, which the caller prints. */
-#ifndef NN_ERROR_H
-#define NN_ERROR_H
+#ifndef NN_BASE_ERROR_H
+#define NN_BASE_ERROR_H
 
 #include <stddef.h>
 

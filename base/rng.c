@@ -35,6 +35,17 @@ void philox4x32(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+/* Blocks i < lanes, whose words l = 0..3 sit in lane i of wl, into out[4 i + l]. */
+static inline void put_blocks(uint32_t *out, int lanes, const uint64_t *w0, const uint64_t *w1, const uint64_t *w2,
+                              const uint64_t *w3) {
+    for (int i = 0; i < lanes; i++) {
+        out[4 * i] = (uint32_t)w0[i];
+        out[4 * i + 1] = (uint32_t)w1[i];
+        out[4 * i + 2] = (uint32_t)w2[i];
+        out[4 * i + 3] = (uint32_t)w3[i];
+    }
+}
+
 __attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo,
                                                                        int64_t n, uint32_t *out) {
     const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
@@ -61,13 +72,7 @@ __attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t 
         _mm512_storeu_si512(w1, x1);
         _mm512_storeu_si512(w2, x2);
         _mm512_storeu_si512(w3, x3);
-        for (int l = 0; l < 8; l++) {
-            uint32_t *o = out + 4 * (b0 + l);
-            o[0] = (uint32_t)w0[l];
-            o[1] = (uint32_t)w1[l];
-            o[2] = (uint32_t)w2[l];
-            o[3] = (uint32_t)w3[l];
-        }
+        put_blocks(out + 4 * b0, 8, w0, w1, w2, w3);
     }
     return b0;
 }
@@ -98,13 +103,7 @@ __attribute__((target("avx2"))) static int64_t philox_blocks_avx2(uint64_t key, 
         _mm256_storeu_si256((__m256i *)w1, x1);
         _mm256_storeu_si256((__m256i *)w2, x2);
         _mm256_storeu_si256((__m256i *)w3, x3);
-        for (int l = 0; l < 4; l++) {
-            uint32_t *o = out + 4 * (b0 + l);
-            o[0] = (uint32_t)w0[l];
-            o[1] = (uint32_t)w1[l];
-            o[2] = (uint32_t)w2[l];
-            o[3] = (uint32_t)w3[l];
-        }
+        put_blocks(out + 4 * b0, 4, w0, w1, w2, w3);
     }
     return b0;
 }
@@ -155,5 +154,3 @@ double rng_normal(Rng *r) {
     double u1 = rng_uniform(r), u2 = rng_uniform(r);
     return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * 3.14159265358979323846 * u2);
 }
-
-Rng rng_split(Rng *r) { return rng_new(r->seed, rng_u64(r)); }

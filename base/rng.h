@@ -4,8 +4,8 @@
  * a negative sample does not depend on the number of threads or on which
  * elements a kernel happens to compute. An Rng is a cursor over one stream:
  * sequential draws advance its index. Nothing here has global state. */
-#ifndef NN_RNG_H
-#define NN_RNG_H
+#ifndef NN_BASE_RNG_H
+#define NN_BASE_RNG_H
 
 #include <stdint.h>
 
@@ -36,8 +36,6 @@ double rng_uniform(Rng *r);
 uint64_t rng_below(Rng *r, uint64_t n);
 /* Standard normal (Box-Muller). */
 double rng_normal(Rng *r);
-/* A fresh generator on a new stream drawn from r: use one per op or epoch. */
-Rng rng_split(Rng *r);
 
 /* Uniform float in [0, 1) with 24 random bits, taken from a 32-bit word. */
 static inline float rng_word_to_unit(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }

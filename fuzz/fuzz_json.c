@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "io/json.h"
+#include "io/utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -59,7 +60,7 @@ static void visit(const Json *root) {
             break;
         case JSON_STRING: {
             const char *s = json_string(v, &n);
-            if (!s || s[n] != '\0' || json_utf8_valid_len(s, n) != n) abort();
+            if (!s || s[n] != '\0' || utf8_valid_len(s, n) != n) abort();
             string_round_trip(s, n);
             break;
         }
@@ -73,7 +74,7 @@ static void visit(const Json *root) {
         case JSON_OBJECT:
             for (size_t k = 0; k < json_count(v); k++) {
                 const char *key = json_key_at(v, k, &n);
-                if (!key || json_utf8_valid_len(key, n) != n) abort();
+                if (!key || utf8_valid_len(key, n) != n) abort();
                 /* json_get finds the first member with this key; keys are unique */
                 if (!memchr(key, 0, n) && json_get(v, key) != json_value_at(v, k)) abort();
                 push(json_value_at(v, k));

@@ -21,8 +21,8 @@
  * writer holds an flock on its temporary file, so a leftover is one that can
  * be locked (its writer is gone), and files still being written are never
  * touched. New files get mode 0666 less the umask, as fopen would give. */
-#ifndef NN_ATOMIC_FILE_H
-#define NN_ATOMIC_FILE_H
+#ifndef NN_IO_ATOMIC_FILE_H
+#define NN_IO_ATOMIC_FILE_H
 
 #include <stdio.h>
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/utf8.h"
+
 struct Json {
     JsonType type;
     size_t offset; /* where the value begins in the input */
@@ -55,76 +57,6 @@ static void *doc_alloc(JsonDoc *d, size_t bytes) {
     void *p = (char *)b->data + b->used;
     b->used += bytes;
     return p;
-}
-
-/* ---- UTF-8 ---- */
-
-/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if invalid (Unicode table 3-7). */
-static size_t utf8_seq(const unsigned char *p, size_t n) {
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t k;
-    if (c < 0x80) return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        k = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        k = 3;
-        if (c == 0xE0) lo = 0xA0; /* overlong */
-        if (c == 0xED) hi = 0x9F; /* UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        k = 4;
-        if (c == 0xF0) lo = 0x90; /* overlong */
-        if (c == 0xF4) hi = 0x8F; /* past U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < k || p[1] < lo || p[1] > hi) return 0;
-    for (size_t i = 2; i < k; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return k;
-}
-
-size_t json_utf8_valid_len(const char *s, size_t len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        size_t k = utf8_seq(p + i, len - i);
-        if (!k) break;
-        i += k;
-    }
-    return i;
-}
-
-const char *json_preview(char *out, size_t cap, const char *s, size_t len) {
-    const unsigned char *p = (const unsigned char *)s;
-    size_t o = 0, i = 0, safe = 0; /* safe: a piece boundary that leaves room for "..." */
-    if (!cap) return out;
-    while (i < len) {
-        char piece[8];
-        size_t k = utf8_seq(p + i, len - i), plen;
-        if (k > 1) {
-            memcpy(piece, p + i, k);
-            plen = k;
-        } else if (k == 1 && p[i] >= 0x20 && p[i] < 0x7F) {
-            piece[0] = (char)p[i];
-            plen = 1;
-        } else {
-            k = 1;
-            plen = (size_t)snprintf(piece, sizeof piece, "\\x%02X", p[i]);
-        }
-        if (o + plen > cap - 1) {
-            if (cap >= 4) {
-                memcpy(out + safe, "...", 3);
-                o = safe + 3;
-            }
-            break;
-        }
-        memcpy(out + o, piece, plen);
-        o += plen;
-        i += k;
-        if (o + 3 <= cap - 1) safe = o;
-    }
-    out[o] = '\0';
-    return out;
 }
 
 /* ---- parser ---- */
@@ -221,29 +153,6 @@ static int hex4(const unsigned char *p, size_t n, unsigned *out) {
     return 1;
 }
 
-static size_t utf8_encode(unsigned cp, unsigned char *o) {
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | cp >> 6);
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | cp >> 12);
-        o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | cp >> 18);
-    o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* The string whose opening quote is at pos, decoded into a JSON_STRING value. */
 static int parse_string(Parser *ps, Json *out) {
     const unsigned char *p = ps->p;
@@ -262,7 +171,7 @@ static int parse_string(Parser *ps, Json *out) {
                 i = run;
                 continue;
             }
-            size_t k = utf8_seq(p + i, ps->len - i);
+            size_t k = utf8_seq_len(p + i, ps->len - i);
             if (!k) return bad(ps, i, "invalid UTF-8 (byte 0x%02X) inside a string", c);
             scratch_put(ps, &n, p + i, k);
             i += k;
@@ -393,9 +302,8 @@ static int cmp_key(const void *a, const void *b) {
 }
 
 static int duplicate_key(Parser *ps, const Json *first, const Json *second) {
-    char name[128];
     return bad(ps, second->offset, "duplicate key \"%s\" in an object (first at byte %zu)",
-               json_preview(name, sizeof name, second->u.text, second->len), first->offset);
+               utf8_quote(second->u.text, second->len, UTF8_QUOTE_MAX).s, first->offset);
 }
 
 /* Members (key, value pairs) of an object must have distinct keys. */
@@ -639,7 +547,7 @@ int json_bool(const Json *v, int *out) {
 /* ---- writing ---- */
 
 int json_write_string(FILE *f, const char *s, size_t len, NnError *err) {
-    size_t ok = json_utf8_valid_len(s, len);
+    size_t ok = utf8_valid_len(s, len);
     if (ok != len)
         return nn_fail(err, "cannot write a JSON string: byte %zu (0x%02X) is not valid UTF-8", ok,
                        (unsigned char)s[ok]);

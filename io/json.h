@@ -14,8 +14,8 @@
  *
  * Memory: about 32 bytes per value plus the decoded strings, so a document
  * of n bytes takes at most about 16n bytes. */
-#ifndef NN_JSON_H
-#define NN_JSON_H
+#ifndef NN_IO_JSON_H
+#define NN_IO_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -77,11 +77,6 @@ int json_bool(const Json *v, int *out);
 
 /* ---- writing ---- */
 
-/* Length of the longest valid UTF-8 prefix of s (no overlongs, surrogates, or past U+10FFFF). */
-size_t json_utf8_valid_len(const char *s, size_t len);
-/* Writes a short printable rendering of len bytes at s into out (control characters and bad
- * UTF-8 as \xNN, cut with "..." when longer than fits) for error messages; returns out. */
-const char *json_preview(char *out, size_t cap, const char *s, size_t len);
 /* Writes len bytes of UTF-8 as a quoted, escaped JSON string; -1 and a message if not UTF-8 or on error. */
 int json_write_string(FILE *f, const char *s, size_t len, NnError *err);
 

@@ -1,3 +1,6 @@
+/* safetensors, reading: the dtype table, the header checked up front (every
+ * refusal names the file and the numbers), then access and conversion to
+ * real. The writer is io/safetensors_write.c. */
 #include "io/safetensors.h"
 
 #include <errno.h>
@@ -7,8 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/utf8.h"
 
 static const struct {
     const char *name;
@@ -62,14 +65,22 @@ static char *dup_bytes(const char *s, size_t n) {
     return d;
 }
 
-/* "[64, 64]" */
-static const char *shape_fmt(char *buf, size_t cap, int ndim, const int64_t *shape) {
-    size_t o = (size_t)snprintf(buf, cap, "[");
+/* A shape as the header writes it, "[64, 64]", for messages (cut past 255 bytes). */
+typedef struct {
+    char s[256];
+} DimsStr;
+
+static DimsStr dims_str(int ndim, const int64_t *shape) {
+    DimsStr d;
+    size_t cap = sizeof d.s, o = (size_t)snprintf(d.s, cap, "[");
     for (int i = 0; i < ndim && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (o < cap) snprintf(buf + o, cap - o, "]");
-    return buf;
+        o += (size_t)snprintf(d.s + o, cap - o, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (o < cap) snprintf(d.s + o, cap - o, "]");
+    return d;
 }
+
+/* A tensor name or metadata string as messages show it. */
+static Utf8Quote quote_name(const char *name) { return utf8_quote(name, strlen(name), UTF8_QUOTE_MAX); }
 
 /* ---- little-endian bytes ---- */
 
@@ -125,130 +136,6 @@ static void convert(StDtype dtype, const unsigned char *src, int64_t count, real
     }
 }
 
-/* ---- writing ---- */
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
-
-/* Aborts if a string appears twice in names: the caller built the list. */
-static void check_unique(const char *what, int n, const char *const *names) {
-    if (n < 2) return;
-    const char **s = nn_malloc((size_t)n * sizeof *s + 1);
-    memcpy(s, names, (size_t)n * sizeof *s);
-    qsort(s, (size_t)n, sizeof *s, cmp_str);
-    for (int i = 1; i < n; i++)
-        NN_CHECK(strcmp(s[i - 1], s[i]) != 0, "safetensors_write", "%s '%s' given twice", what, s[i]);
-    free(s);
-}
-
-/* -1 and a message if s is not UTF-8 (JSON cannot hold it). */
-static int check_utf8(const char *path, const char *what, const char *s, NnError *err) {
-    size_t n = strlen(s), ok = json_utf8_valid_len(s, n);
-    char pv[160];
-    if (ok == n) return 0;
-    return nn_fail(err, "%s: %s '%s' is not valid UTF-8 (byte %zu is 0x%02X)", path, what,
-                   json_preview(pv, sizeof pv, s, n), ok, (unsigned char)s[ok]);
-}
-
-/* The JSON header, padded with spaces so that the data section begins at a multiple of 8. */
-static char *build_header(int n, const char *const *names, const Tensor *const *tensors, int n_meta,
-                          const char *const *meta_keys, const char *const *meta_values, size_t *len) {
-    char *hdr = NULL;
-    FILE *h = open_memstream(&hdr, len);
-    NN_CHECK(h, "safetensors_write", "open_memstream failed: %s", strerror(errno));
-    putc('{', h);
-    if (n_meta) {
-        fputs("\"__metadata__\":{", h);
-        for (int i = 0; i < n_meta; i++) {
-            if (i) putc(',', h);
-            json_write_string(h, meta_keys[i], strlen(meta_keys[i]), NULL);
-            putc(':', h);
-            json_write_string(h, meta_values[i], strlen(meta_values[i]), NULL);
-        }
-        putc('}', h);
-    }
-    uint64_t offset = 0;
-    for (int i = 0; i < n; i++) {
-        const Tensor *t = tensors[i];
-        if (i || n_meta) putc(',', h);
-        json_write_string(h, names[i], strlen(names[i]), NULL);
-        fputs(":{\"dtype\":\"F32\",\"shape\":[", h);
-        for (int d = 0; d < t->ndim; d++) fprintf(h, d ? ",%lld" : "%lld", (long long)t->shape[d]);
-        uint64_t bytes = (uint64_t)t->numel * 4;
-        fprintf(h, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)offset, (unsigned long long)(offset + bytes));
-        offset += bytes;
-    }
-    putc('}', h);
-    fflush(h);
-    for (size_t pad = (8 - *len % 8) % 8; pad; pad--) putc(' ', h);
-    NN_CHECK(fclose(h) == 0 && hdr, "safetensors_write", "building the header in memory failed");
-    return hdr;
-}
-
-/* t's elements in row-major order (any strides) as little-endian F32. */
-static void write_f32(FILE *f, const Tensor *t) {
-    unsigned char buf[16384];
-    size_t k = 0;
-    int64_t inner = t->ndim ? t->shape[t->ndim - 1] : 1, step = t->ndim ? t->stride[t->ndim - 1] : 1;
-    int64_t rows = inner ? t->numel / inner : 0;
-    for (int64_t r = 0; r < rows; r++) {
-        const real *row = t->data + tensor_offset_of(t, r * inner);
-        for (int64_t j = 0; j < inner; j++) {
-            float v = (float)row[j * step];
-            uint32_t u;
-            memcpy(&u, &v, sizeof u);
-            buf[k] = (unsigned char)u;
-            buf[k + 1] = (unsigned char)(u >> 8);
-            buf[k + 2] = (unsigned char)(u >> 16);
-            buf[k + 3] = (unsigned char)(u >> 24);
-            if ((k += 4) == sizeof buf) {
-                fwrite(buf, 1, k, f);
-                k = 0;
-            }
-        }
-    }
-    fwrite(buf, 1, k, f);
-}
-
-int safetensors_write(const char *path, int n, const char *const *names, const Tensor *const *tensors, int n_meta,
-                      const char *const *meta_keys, const char *const *meta_values, NnError *err) {
-    const char *op = "safetensors_write";
-    NN_CHECK(path && n >= 0 && n_meta >= 0, op, "bad arguments (path %p, %d tensors, %d metadata)", (const void *)path,
-             n, n_meta);
-    NN_CHECK(!n || (names && tensors), op, "NULL names or tensors for %d tensors", n);
-    NN_CHECK(!n_meta || (meta_keys && meta_values), op, "NULL metadata arrays for %d entries", n_meta);
-    for (int i = 0; i < n; i++) {
-        NN_CHECK(names[i] && names[i][0], op, "tensor %d has an empty name", i);
-        NN_CHECK(strcmp(names[i], "__metadata__") != 0, op, "tensor %d is named __metadata__, a reserved key", i);
-        NN_CHECK(tensors[i], op, "tensor '%s' is NULL", names[i]);
-        if (check_utf8(path, "tensor name", names[i], err)) return -1;
-    }
-    for (int i = 0; i < n_meta; i++) {
-        NN_CHECK(meta_keys[i] && meta_values[i], op, "metadata entry %d has a NULL key or value", i);
-        if (check_utf8(path, "metadata key", meta_keys[i], err) ||
-            check_utf8(path, "metadata value", meta_values[i], err))
-            return -1;
-    }
-    check_unique("tensor name", n, names);
-    check_unique("metadata key", n_meta, meta_keys);
-
-    size_t hlen;
-    char *hdr = build_header(n, names, tensors, n_meta, meta_keys, meta_values, &hlen);
-    AtomicFile *af = atomic_open(path, err);
-    if (!af) {
-        free(hdr);
-        return -1;
-    }
-    FILE *f = atomic_stream(af);
-    unsigned char len8[8];
-    for (int b = 0; b < 8; b++) len8[b] = (unsigned char)((uint64_t)hlen >> (8 * b));
-    fwrite(len8, 1, 8, f);
-    fwrite(hdr, 1, hlen, f);
-    free(hdr);
-    for (int i = 0; i < n; i++) write_f32(f, tensors[i]);
-    /* Write errors are sticky on the stream; atomic_commit reports them. */
-    return atomic_commit(af, err);
-}
-
 /* ---- reading: checking the header ---- */
 
 typedef struct {
@@ -273,22 +160,22 @@ static int get_uint(const Json *v, int64_t *out) {
     return json_type(v) == JSON_NUMBER && !json_int64(v, out) && *out >= 0 ? 0 : -1;
 }
 
-/* "3.5", "-2", "a string": how a bad value looks, for messages. */
-static const char *describe(const Json *v, char *buf, size_t cap) {
+/* "3.5", "-2", "a JSON string": how a bad value looks, for messages. */
+static Utf8Quote describe(const Json *v) {
     if (json_type(v) == JSON_NUMBER) {
         const char *t = json_number_text(v);
-        return json_preview(buf, cap, t, strlen(t));
+        return utf8_quote(t, strlen(t), 60);
     }
-    snprintf(buf, cap, "a JSON %s", json_type_name(json_type(v)));
-    return buf;
+    Utf8Quote q;
+    snprintf(q.s, sizeof q.s, "a JSON %s", json_type_name(json_type(v)));
+    return q;
 }
 
 static int read_metadata(Ctx *c, const Json *meta) {
     SafeTensors *st = c->st;
-    char k[160], d[64];
     if (json_type(meta) != JSON_OBJECT)
         return nn_fail(c->err, "%s: __metadata__ is %s, expected an object of string values", st->label,
-                       describe(meta, d, sizeof d));
+                       describe(meta).s);
     size_t m = json_count(meta);
     st->meta_keys = nn_calloc(m, sizeof(char *));
     st->meta_values = nn_calloc(m, sizeof(char *));
@@ -296,12 +183,12 @@ static int read_metadata(Ctx *c, const Json *meta) {
         size_t kl, vl;
         const char *key = json_key_at(meta, i, &kl);
         const char *val = json_string(json_value_at(meta, i), &vl);
-        json_preview(k, sizeof k, key, kl);
+        Utf8Quote k = utf8_quote(key, kl, UTF8_QUOTE_MAX);
         if (!val)
-            return nn_fail(c->err, "%s: __metadata__ value of key '%s' is %s, expected a string", st->label, k,
-                           describe(json_value_at(meta, i), d, sizeof d));
+            return nn_fail(c->err, "%s: __metadata__ value of key '%s' is %s, expected a string", st->label, k.s,
+                           describe(json_value_at(meta, i)).s);
         if (memchr(key, 0, kl) || memchr(val, 0, vl))
-            return nn_fail(c->err, "%s: __metadata__ entry '%s' contains a NUL character (\\u0000)", st->label, k);
+            return nn_fail(c->err, "%s: __metadata__ entry '%s' contains a NUL character (\\u0000)", st->label, k.s);
         st->meta_keys[i] = dup_bytes(key, kl);
         st->meta_values[i] = dup_bytes(val, vl);
         st->n_meta++;
@@ -311,14 +198,13 @@ static int read_metadata(Ctx *c, const Json *meta) {
 
 static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_t at, Entry *e) {
     const char *L = c->st->label;
-    char nm[160], d[64], s1[256];
-    json_preview(nm, sizeof nm, key, klen);
+    Utf8Quote nm = utf8_quote(key, klen, UTF8_QUOTE_MAX);
     if (!klen) return nn_fail(c->err, "%s: a tensor has an empty name (its entry is at byte %zu of the header)", L, at);
     if (memchr(key, 0, klen))
-        return nn_fail(c->err, "%s: tensor '%s': the name contains a NUL character (\\u0000)", L, nm);
+        return nn_fail(c->err, "%s: tensor '%s': the name contains a NUL character (\\u0000)", L, nm.s);
     if (json_type(v) != JSON_OBJECT)
         return nn_fail(c->err, "%s: tensor '%s': entry is %s, expected an object with dtype, shape and data_offsets", L,
-                       nm, describe(v, d, sizeof d));
+                       nm.s, describe(v).s);
     for (size_t i = 0; i < json_count(v); i++) {
         size_t n;
         const char *k = json_key_at(v, i, &n);
@@ -327,16 +213,15 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
             !(n == 12 && !memcmp(k, "data_offsets", 12)))
             return nn_fail(c->err,
                            "%s: tensor '%s': unexpected key '%s' (an entry has only dtype, shape and data_offsets)", L,
-                           nm, json_preview(d, sizeof d, k, n));
+                           nm.s, utf8_quote(k, n, 60).s);
     }
     const Json *jd = json_get(v, "dtype"), *js = json_get(v, "shape"), *jo = json_get(v, "data_offsets");
     const char *missing = !jd ? "dtype" : !js ? "shape" : !jo ? "data_offsets" : NULL;
-    if (missing) return nn_fail(c->err, "%s: tensor '%s': missing key '%s'", L, nm, missing);
+    if (missing) return nn_fail(c->err, "%s: tensor '%s': missing key '%s'", L, nm.s, missing);
 
     size_t dl;
     const char *ds = json_string(jd, &dl);
-    if (!ds)
-        return nn_fail(c->err, "%s: tensor '%s': dtype is %s, expected a string", L, nm, describe(jd, d, sizeof d));
+    if (!ds) return nn_fail(c->err, "%s: tensor '%s': dtype is %s, expected a string", L, nm.s, describe(jd).s);
     int dt = -1;
     for (int k = 0; k < ST_NDTYPES; k++)
         if (strlen(DTYPES[k].name) == dl && memcmp(DTYPES[k].name, ds, dl) == 0) dt = k;
@@ -345,14 +230,13 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
             c->err,
             "%s: tensor '%s': unknown dtype '%s' (known: BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, "
             "I64, F64)",
-            L, nm, json_preview(d, sizeof d, ds, dl));
+            L, nm.s, utf8_quote(ds, dl, 60).s);
     e->dtype = (StDtype)dt;
 
     if (json_type(js) != JSON_ARRAY)
-        return nn_fail(c->err, "%s: tensor '%s': shape is %s, expected an array of sizes", L, nm,
-                       describe(js, d, sizeof d));
+        return nn_fail(c->err, "%s: tensor '%s': shape is %s, expected an array of sizes", L, nm.s, describe(js).s);
     if (json_count(js) > SAFETENSORS_MAX_DIMS)
-        return nn_fail(c->err, "%s: tensor '%s': shape has %zu dims, at most %d are supported", L, nm, json_count(js),
+        return nn_fail(c->err, "%s: tensor '%s': shape has %zu dims, at most %d are supported", L, nm.s, json_count(js),
                        SAFETENSORS_MAX_DIMS);
     e->ndim = (int)json_count(js);
     e->shape = nn_malloc((size_t)e->ndim * sizeof(int64_t) + 1);
@@ -362,14 +246,14 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
     int any_zero = 0;
     for (int i = 0; i < e->ndim; i++) {
         if (get_uint(json_at(js, (size_t)i), &e->shape[i]))
-            return nn_fail(c->err, "%s: tensor '%s': shape element %d is %s, expected a non-negative integer", L, nm, i,
-                           describe(json_at(js, (size_t)i), d, sizeof d));
+            return nn_fail(c->err, "%s: tensor '%s': shape element %d is %s, expected a non-negative integer", L, nm.s,
+                           i, describe(json_at(js, (size_t)i)).s);
         uint64_t s = (uint64_t)e->shape[i];
         if (!s)
             any_zero = 1;
         else if (nonzero > (uint64_t)INT64_MAX / size / s)
-            return nn_fail(c->err, "%s: tensor '%s': shape %s of %s is larger than 2^63 bytes", L, nm,
-                           shape_fmt(s1, sizeof s1, i + 1, e->shape), DTYPES[dt].name);
+            return nn_fail(c->err, "%s: tensor '%s': shape %s of %s is larger than 2^63 bytes", L, nm.s,
+                           dims_str(i + 1, e->shape).s, DTYPES[dt].name);
         else
             nonzero *= s;
     }
@@ -378,22 +262,22 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
     int64_t off[2];
     if (json_type(jo) != JSON_ARRAY || json_count(jo) != 2 || get_uint(json_at(jo, 0), &off[0]) ||
         get_uint(json_at(jo, 1), &off[1]))
-        return nn_fail(c->err, "%s: tensor '%s': data_offsets must be two non-negative integers [begin, end]", L, nm);
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets must be two non-negative integers [begin, end]", L, nm.s);
     e->begin = (uint64_t)off[0];
     e->end = (uint64_t)off[1];
     if (e->begin > e->end)
-        return nn_fail(c->err, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", L, nm,
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", L, nm.s,
                        (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end - e->begin != need)
         return nn_fail(
-            c->err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu", L, nm,
-            (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
-            shape_fmt(s1, sizeof s1, e->ndim, e->shape), DTYPES[dt].name, (unsigned long long)need);
+            c->err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu", L,
+            nm.s, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
+            dims_str(e->ndim, e->shape).s, DTYPES[dt].name, (unsigned long long)need);
     if (e->end > c->st->data_len)
         return nn_fail(c->err,
                        "%s: tensor '%s': data_offsets [%llu, %llu] go past the end of the data section (%llu bytes; is "
                        "the file truncated?)",
-                       L, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
+                       L, nm.s, (unsigned long long)e->begin, (unsigned long long)e->end,
                        (unsigned long long)c->st->data_len);
     e->name = dup_bytes(key, klen);
     return 0;
@@ -414,30 +298,27 @@ static int check_tiling(Ctx *c) {
     qsort(by, (size_t)st->n, sizeof *by, cmp_range);
     uint64_t at = 0;
     const Entry *prev = NULL;
-    char a[160], b[160];
     int rc = 0;
     for (int i = 0; i < st->n && !rc; i++) {
         const Entry *e = by[i];
-        json_preview(b, sizeof b, e->name, strlen(e->name));
-        if (prev) json_preview(a, sizeof a, prev->name, strlen(prev->name));
         if (e->begin < at)
-            rc = nn_fail(c->err,
-                         "%s: tensors '%s' (data_offsets [%llu, %llu]) and '%s' (data_offsets [%llu, %llu]) overlap",
-                         st->label, a, (unsigned long long)prev->begin, (unsigned long long)prev->end, b,
-                         (unsigned long long)e->begin, (unsigned long long)e->end);
+            rc = nn_fail(
+                c->err, "%s: tensors '%s' (data_offsets [%llu, %llu]) and '%s' (data_offsets [%llu, %llu]) overlap",
+                st->label, quote_name(prev->name).s, (unsigned long long)prev->begin, (unsigned long long)prev->end,
+                quote_name(e->name).s, (unsigned long long)e->begin, (unsigned long long)e->end);
         else if (e->begin > at && prev)
             rc =
                 nn_fail(c->err,
                         "%s: %llu bytes of the data section belong to no tensor: a gap between '%s' (ends at %llu) and "
                         "'%s' (begins at %llu)",
-                        st->label, (unsigned long long)(e->begin - at), a, (unsigned long long)at, b,
-                        (unsigned long long)e->begin);
+                        st->label, (unsigned long long)(e->begin - at), quote_name(prev->name).s,
+                        (unsigned long long)at, quote_name(e->name).s, (unsigned long long)e->begin);
         else if (e->begin > at)
             rc =
                 nn_fail(c->err,
                         "%s: %llu bytes of the data section belong to no tensor: the first tensor '%s' begins at %llu, "
                         "not 0",
-                        st->label, (unsigned long long)e->begin, b, (unsigned long long)e->begin);
+                        st->label, (unsigned long long)e->begin, quote_name(e->name).s, (unsigned long long)e->begin);
         at = e->end;
         prev = e;
     }
@@ -641,9 +522,7 @@ const char *safetensors_meta(const SafeTensors *st, const char *key) {
 static const Entry *find_or_fail(const SafeTensors *st, const char *name, NnError *err) {
     int i = safetensors_find(st, name);
     if (i >= 0) return &st->entries[i];
-    char nm[160];
-    nn_fail(err, "%s: no tensor named '%s' (the file holds %d tensors)", st->label,
-            json_preview(nm, sizeof nm, name, strlen(name)), st->n);
+    nn_fail(err, "%s: no tensor named '%s' (the file holds %d tensors)", st->label, quote_name(name).s, st->n);
     return NULL;
 }
 
@@ -652,10 +531,8 @@ int safetensors_load_into(const SafeTensors *st, const char *name, Tensor *dst, 
     const Entry *e = find_or_fail(st, name, err);
     if (!e) return -1;
     if (!shape_equal(e->ndim, e->shape, dst->ndim, dst->shape)) {
-        char nm[160], s1[256], s2[256];
         return nn_fail(err, "%s: tensor '%s' has shape %s, but the destination has shape %s", st->label,
-                       json_preview(nm, sizeof nm, name, strlen(name)), shape_fmt(s1, sizeof s1, e->ndim, e->shape),
-                       shape_fmt(s2, sizeof s2, dst->ndim, dst->shape));
+                       quote_name(name).s, dims_str(e->ndim, e->shape).s, dims_str(dst->ndim, dst->shape).s);
     }
     if (tensor_is_contiguous(dst)) {
         convert(e->dtype, st->data + e->begin, dst->numel, dst->data);
@@ -674,10 +551,8 @@ Tensor *safetensors_load(const SafeTensors *st, const char *name, NnError *err) 
     const Entry *e = find_or_fail(st, name, err);
     if (!e) return NULL;
     if (e->ndim > TENSOR_MAX_DIMS) {
-        char nm[160], s1[256];
         nn_fail(err, "%s: tensor '%s' has shape %s, more than the %d dims a Tensor holds", st->label,
-                json_preview(nm, sizeof nm, name, strlen(name)), shape_fmt(s1, sizeof s1, e->ndim, e->shape),
-                TENSOR_MAX_DIMS);
+                quote_name(name).s, dims_str(e->ndim, e->shape).s, TENSOR_MAX_DIMS);
         return NULL;
     }
     Tensor *t = tensor_zeros(e->ndim, e->shape);

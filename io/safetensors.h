@@ -25,8 +25,8 @@
  * unique, non-empty and not "__metadata__", metadata keys unique: anything
  * else is a programming error and aborts. A name, key or value that is not
  * UTF-8 cannot be stored in JSON and is returned as an error. */
-#ifndef NN_SAFETENSORS_H
-#define NN_SAFETENSORS_H
+#ifndef NN_IO_SAFETENSORS_H
+#define NN_IO_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -87,5 +87,3 @@ int64_t strmap_put(StrMap *m, const char *key, size_t len, int64_t value) {
     m->size++;
     return -1;
 }
-
-size_t strmap_size(const StrMap *m) { return m->size; }

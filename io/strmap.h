@@ -3,8 +3,8 @@
  * The map does not copy its keys: a key's bytes must stay alive and unchanged
  * while the map holds it. Keys are (pointer, length) pairs, so they may hold
  * any bytes and need no terminating NUL. Used for raw id -> index lookups. */
-#ifndef SASREC_STRMAP_H
-#define SASREC_STRMAP_H
+#ifndef NN_IO_STRMAP_H
+#define NN_IO_STRMAP_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -20,7 +20,5 @@ int64_t strmap_get(const StrMap *m, const char *key, size_t len);
 /* Stores key -> value (value >= 0) unless key is present; returns the value
  * already stored, or -1 when the key was inserted. */
 int64_t strmap_put(StrMap *m, const char *key, size_t len, int64_t value);
-/* Number of keys. */
-size_t strmap_size(const StrMap *m);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/utf8.h"
+
 int textfile_read(const char *path, TextFile *out, NnError *err) {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
@@ -42,31 +44,6 @@ void textfile_free(TextFile *f) {
     f->owned = NULL;
 }
 
-/* Length of the valid UTF-8 sequence of 2..4 bytes at p (n bytes left), or 0. */
-static int utf8_len(const unsigned char *p, size_t n) {
-    unsigned b = p[0];
-    int len;
-    unsigned lo = 0x80, hi = 0xBF; /* range of the second byte */
-    if (b >= 0xC2 && b <= 0xDF)
-        len = 2;
-    else if (b == 0xE0)
-        len = 3, lo = 0xA0;
-    else if (b >= 0xE1 && b <= 0xEF)
-        len = 3, hi = (b == 0xED) ? 0x9F : 0xBF; /* no surrogates */
-    else if (b == 0xF0)
-        len = 4, lo = 0x90;
-    else if (b >= 0xF1 && b <= 0xF3)
-        len = 4;
-    else if (b == 0xF4)
-        len = 4, hi = 0x8F; /* at most U+10FFFF */
-    else
-        return 0;
-    if (n < (size_t)len || p[1] < lo || p[1] > hi) return 0;
-    for (int i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80) return 0;
-    return len;
-}
-
 int textfile_check(const TextFile *f, NnError *err) {
     const unsigned char *p = (const unsigned char *)f->data;
     size_t n = f->size, line_start = 0;
@@ -97,7 +74,7 @@ int textfile_check(const TextFile *f, NnError *err) {
             return nn_fail(err, "%s:%lld:%lld: control character 0x%02X; expected printable UTF-8 text", f->name,
                            (long long)line, col, b);
         } else {
-            int len = utf8_len(p + i, n - i);
+            size_t len = utf8_seq_len(p + i, n - i);
             if (!len)
                 return nn_fail(err,
                                "%s:%lld:%lld: invalid UTF-8 (byte 0x%02X); expected UTF-8 text "
@@ -106,7 +83,7 @@ int textfile_check(const TextFile *f, NnError *err) {
             if (len == 2 && b == 0xC2 && p[i + 1] < 0xA0)
                 return nn_fail(err, "%s:%lld:%lld: control character U+%04X; expected printable UTF-8 text", f->name,
                                (long long)line, col, p[i + 1]);
-            i += (size_t)len;
+            i += len;
         }
     }
     return 0;
@@ -114,7 +91,8 @@ int textfile_check(const TextFile *f, NnError *err) {
 
 LineReader textfile_lines(const TextFile *f) { return (LineReader){.file = f, .pos = 0, .number = 0}; }
 
-int textfile_next(LineReader *r, TextLine *line) {
+/* The next line (blank ones included); 0 at the end of the file. */
+static int next_line(LineReader *r, TextLine *line) {
     const TextFile *f = r->file;
     if (r->pos >= f->size) return 0;
     const char *start = f->data + r->pos;
@@ -129,42 +107,15 @@ int textfile_next(LineReader *r, TextLine *line) {
     return 1;
 }
 
-int textfile_blank(const TextLine *line) {
+/* Whether the line holds nothing but spaces and tabs. */
+static int blank(const TextLine *line) {
     for (size_t i = 0; i < line->len; i++)
         if (line->p[i] != ' ' && line->p[i] != '\t') return 0;
     return 1;
 }
 
 int textfile_next_nonblank(LineReader *r, TextLine *line) {
-    while (textfile_next(r, line))
-        if (!textfile_blank(line)) return 1;
+    while (next_line(r, line))
+        if (!blank(line)) return 1;
     return 0;
-}
-
-/* o, less the bytes of a UTF-8 character cut short at the end of out[0..o). */
-static size_t whole_chars(const char *out, size_t o) {
-    size_t j = o;
-    while (j > 0 && o - j < 3 && ((unsigned char)out[j - 1] & 0xC0) == 0x80) j--;
-    if (j == 0) return o;
-    unsigned lead = (unsigned char)out[j - 1];
-    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return o - (j - 1) < need ? j - 1 : o;
-}
-
-const char *textfile_quote(const char *s, size_t len, char *out, size_t max) {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (o + 4 > max) {
-            o = whole_chars(out, o);
-            memcpy(out + o, "...", 4);
-            return out;
-        }
-        if (c >= 0x20 && c != 0x7F)
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, 5, "\\x%02X", c);
-    }
-    out[o] = '\0';
-    return out;
 }

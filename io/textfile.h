@@ -6,8 +6,8 @@
  * control characters (other than tab) are refused with the line and column.
  * Lines may be of any length. Line numbers count from 1 and include blank
  * lines, so they match what an editor shows. */
-#ifndef SASREC_TEXTFILE_H
-#define SASREC_TEXTFILE_H
+#ifndef NN_IO_TEXTFILE_H
+#define NN_IO_TEXTFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,15 +44,7 @@ int textfile_check(const TextFile *f, NnError *err);
 
 /* A reader positioned before the first line. */
 LineReader textfile_lines(const TextFile *f);
-/* The next line (blank ones included); 0 at the end of the file. */
-int textfile_next(LineReader *r, TextLine *line);
-/* Whether the line holds nothing but spaces and tabs. */
-int textfile_blank(const TextLine *line);
 /* The next non-blank line; 0 at the end of the file. */
 int textfile_next_nonblank(LineReader *r, TextLine *line);
-
-/* Writes at most max bytes of s into out (size >= max + 8) for a message:
- * printable text as is, other bytes as \xNN, "..." when cut. */
-const char *textfile_quote(const char *s, size_t len, char *out, size_t max);
 
 #endif

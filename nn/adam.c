@@ -6,6 +6,7 @@
 #include "nn/optim.h"
 #include "base/error.h"
 #include "tensor/rmath.h"
+#include "base/parallel.h"
 
 AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0}; }
 
@@ -44,7 +45,7 @@ void adam_step(Adam *a) {
         real *w = p->data, *gr = p->grad->data, *m = a->m[i]->data, *v = a->v[i]->data;
         int64_t n = p->numel;
         int decoupled = c->decoupled;
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for schedule(static) if (n > NN_PARALLEL_MIN_WORK)
         for (int64_t k = 0; k < n; k++) {
             real gk = gr[k];
             if (decoupled)

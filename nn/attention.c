@@ -45,8 +45,7 @@ Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
 
 Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x, const unsigned char *key_valid,
                             int causal) {
-    char s[128];
-    NN_CHECK(x->ndim == 3, "mha_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape, s, sizeof s));
+    NN_CHECK(x->ndim == 3, "mha_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape).s);
     int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2], h = a->heads, d = H / h;
     /* (B, L, H) -> (B, heads, L, d) */
     Tensor *q =

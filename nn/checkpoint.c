@@ -71,11 +71,10 @@ static int check_shape(const char *path, const SafeTensors *st, int i, const Ten
     const int64_t *shape;
     int nd = safetensors_shape(st, i, &shape);
     if (shape_equal(nd, shape, t->ndim, t->shape)) return 0;
-    char s1[128], s2[128];
     int nds = nd <= TENSOR_MAX_DIMS ? nd : TENSOR_MAX_DIMS;
     return nn_fail(err, "%s: tensor '%s' has shape %s%s, the model expects %s (was it saved with other settings?)",
-                   path, safetensors_name(st, i), shape_str(nds, shape, s1, sizeof s1),
-                   nd > nds ? " (and more dims)" : "", shape_str(t->ndim, t->shape, s2, sizeof s2));
+                   path, safetensors_name(st, i), shape_str(nds, shape).s, nd > nds ? " (and more dims)" : "",
+                   shape_str(t->ndim, t->shape).s);
 }
 
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {

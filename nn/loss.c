@@ -10,10 +10,6 @@ Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const
     return ag_add(g, ag_bce_with_logits(g, pos_logits, ones, mask), ag_bce_with_logits(g, neg_logits, zeros, mask));
 }
 
-Tensor *loss_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
-    return ag_bce_with_logits(g, logits, target, weight);
-}
-
 Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
     return ag_cross_entropy(g, logits, target, ignore_index);
 }

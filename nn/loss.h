@@ -7,8 +7,6 @@
 /* The SASRec loss: sum_t mask_t [-log sigmoid(pos_t) - log(1 - sigmoid(neg_t))] / sum_t mask_t,
  * computed stably (log-sigmoid). pos, neg, mask share one shape; mask may be NULL (all ones). */
 Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const Tensor *mask);
-/* Binary cross-entropy on logits against 0/1 targets, weighted mean (weight may be NULL). */
-Tensor *loss_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight);
 /* Cross-entropy over classes: logits (N, C), target[N]; mean over rows whose target is not ignore_index. */
 Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
 /* Mean squared error: mean((pred - target)^2); target broadcasts to pred. */

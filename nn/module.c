@@ -56,11 +56,9 @@ int64_t module_num_params(const Module *m) {
 }
 
 void module_print(const Module *m, FILE *f) {
-    char s[128];
     for (int i = 0; i < m->n_params; i++) {
         const Tensor *t = m->params[i].value;
-        fprintf(f, "%-48s %-14s %lld\n", m->params[i].name, shape_str(t->ndim, t->shape, s, sizeof s),
-                (long long)t->numel);
+        fprintf(f, "%-48s %-14s %lld\n", m->params[i].name, shape_str(t->ndim, t->shape).s, (long long)t->numel);
     }
     fprintf(f, "%-48s %-14s %lld\n", "total", "", (long long)module_num_params(m));
 }
@@ -86,9 +84,8 @@ void init_uniform(Tensor *t, real lo, real hi, Rng *rng) {
 }
 
 void init_xavier_uniform(Tensor *t, Rng *rng) {
-    char s[128];
     NN_CHECK(t->ndim >= 2, "init_xavier_uniform", "needs a (fan_out, fan_in, ...) weight, got %s",
-             shape_str(t->ndim, t->shape, s, sizeof s));
+             shape_str(t->ndim, t->shape).s);
     int64_t receptive = t->numel / (t->shape[0] * t->shape[1]);
     double fan_in = (double)(t->shape[1] * receptive), fan_out = (double)(t->shape[0] * receptive);
     real a = (real)sqrt(6.0 / (fan_in + fan_out));

@@ -5,6 +5,7 @@
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 const char *unary_op_name(UnaryOp op) {
     static const char *names[] = {"neg",  "exp",  "log",        "sqrt",       "tanh",      "sigmoid",
@@ -96,16 +97,15 @@ NN_VECTORIZE static void unary_row(UnaryOp op, real arg, const real *px, int64_t
 }
 
 void tensor_unary(Tensor *out, const Tensor *x, UnaryOp op, real arg) {
-    char s1[128], s2[128];
     NN_CHECK(tensor_same_shape(out, x), unary_op_name(op), "output shape %s, input shape %s",
-             shape_str(out->ndim, out->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+             shape_str(out->ndim, out->shape).s, shape_str(x->ndim, x->shape).s);
     NN_CHECK(tensor_is_contiguous(out), unary_op_name(op), "output must be contiguous");
     Iter it;
     const Tensor *ops[1] = {x};
     iter_init(&it, out, 1, ops);
     int64_t inner = it.shape[it.ndim - 1], rows = out->numel / (inner ? inner : 1);
     int64_t sx = it.stride[0][it.ndim - 1];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *px = x->data + iter_row_offset(&it, 0, r);
         real *po = out->data + r * inner;
@@ -153,38 +153,36 @@ NN_VECTORIZE static void binary_row(BinaryOp op, const real *pa, int64_t sa, con
 }
 
 void tensor_binary(Tensor *out, const Tensor *a, const Tensor *b, BinaryOp op) {
-    char s1[128], s2[128], s3[128];
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast(binary_op_name(op), a->ndim, a->shape, b->ndim, b->shape, shape);
     NN_CHECK(shape_equal(nd, shape, out->ndim, out->shape), binary_op_name(op),
-             "output shape %s, expected the broadcast of %s and %s", shape_str(out->ndim, out->shape, s1, sizeof s1),
-             shape_str(a->ndim, a->shape, s2, sizeof s2), shape_str(b->ndim, b->shape, s3, sizeof s3));
+             "output shape %s, expected the broadcast of %s and %s", shape_str(out->ndim, out->shape).s,
+             shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
     Iter it;
     const Tensor *ops[3] = {a, b, out};
     iter_init(&it, out, 3, ops);
     int last = it.ndim - 1;
     int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
     int64_t sa = it.stride[0][last], sb = it.stride[1][last], so = it.stride[2][last];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         binary_row(op, a->data + iter_row_offset(&it, 0, r), sa, b->data + iter_row_offset(&it, 1, r), sb,
                    out->data + iter_row_offset(&it, 2, r), so, inner);
 }
 
 void tensor_where(Tensor *out, const Tensor *cond, const Tensor *a, const Tensor *b) {
-    char s1[128], s2[128];
     int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
     int nab = shape_broadcast("where", a->ndim, a->shape, b->ndim, b->shape, ab);
     int nd = shape_broadcast("where", cond->ndim, cond->shape, nab, ab, shape);
     NN_CHECK(shape_equal(nd, shape, out->ndim, out->shape), "where", "output shape %s, expected %s",
-             shape_str(out->ndim, out->shape, s1, sizeof s1), shape_str(nd, shape, s2, sizeof s2));
+             shape_str(out->ndim, out->shape).s, shape_str(nd, shape).s);
     Iter it;
     const Tensor *ops[4] = {cond, a, b, out};
     iter_init(&it, out, 4, ops);
     int last = it.ndim - 1;
     int64_t inner = it.shape[last], rows = out->numel / (inner ? inner : 1);
     int64_t sc = it.stride[0][last], sa = it.stride[1][last], sb = it.stride[2][last], so = it.stride[3][last];
-#pragma omp parallel for schedule(static) if (out->numel > 32768)
+#pragma omp parallel for schedule(static) if (out->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *pc = cond->data + iter_row_offset(&it, 0, r);
         const real *pa = a->data + iter_row_offset(&it, 1, r);

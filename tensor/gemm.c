@@ -25,10 +25,6 @@
 #include "tensor/kernels.h"
 #include "base/parallel.h"
 
-/* Below this many multiply-adds a product runs in the calling thread: a
- * parallel region costs about 1.5 us, and 64 x 64 x 64 (this threshold) takes
- * 5.5 us on one Zen 4 core, 4 us on two. */
-#define GEMM_PARALLEL_MIN (1 << 18)
 
 /* Scratch up to this size lives on the stack, so that small products
  * (attention heads, 64 x 64 weights) do not go through malloc. */
@@ -123,7 +119,7 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
 /* Threads to use: 1 for small products and inside a parallel region (where gemm must stay serial). */
 static int gemm_threads(int64_t M, int64_t N, int64_t K) {
 #ifdef _OPENMP
-    if (omp_in_parallel() || M * N * K < GEMM_PARALLEL_MIN) return 1;
+    if (omp_in_parallel() || M * N * K < NN_PARALLEL_MIN_MACS) return 1;
     return nn_threads();
 #else
     (void)M, (void)N, (void)K;

@@ -41,10 +41,6 @@ TARGET_BEGIN("avx512f,avx2,fma")
 #define TILE_MR      6
 #define TILE_NV      4
 #include "tensor/gemm_tile.h"
-#undef TILE_NAME
-#undef TILE_BYTES
-#undef TILE_MR
-#undef TILE_NV
 TARGET_END
 
 TARGET_BEGIN("avx2,fma")
@@ -53,10 +49,6 @@ TARGET_BEGIN("avx2,fma")
 #define TILE_MR      6
 #define TILE_NV      2
 #include "tensor/gemm_tile.h"
-#undef TILE_NAME
-#undef TILE_BYTES
-#undef TILE_MR
-#undef TILE_NV
 TARGET_END
 #endif
 
@@ -66,10 +58,6 @@ TARGET_END
 #define TILE_MR      6
 #define TILE_NV      2
 #include "tensor/gemm_tile.h"
-#undef TILE_NAME
-#undef TILE_BYTES
-#undef TILE_MR
-#undef TILE_NV
 
 #define NR(nv, bytes) ((nv) * (bytes) / (int)sizeof(real)) /* nv vectors of `bytes` */
 

@@ -1,8 +1,8 @@
 /* Internal to gemm: the micro-kernels for each instruction set, the choice
  * among them at run time, and the driver taking a kernel explicitly so that
  * tests can run every kernel the machine supports. */
-#ifndef NN_GEMM_KERNEL_H
-#define NN_GEMM_KERNEL_H
+#ifndef NN_TENSOR_GEMM_KERNEL_H
+#define NN_TENSOR_GEMM_KERNEL_H
 
 #include <stdint.h>
 

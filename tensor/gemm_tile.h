@@ -6,6 +6,7 @@
  *   TILE_BYTES    bytes in one vector register (64, 32, 16)
  *   TILE_MR       rows of C in a tile, a multiple of 3
  *   TILE_NV       vectors per tile row, even: a tile is TILE_MR x TILE_NV*lanes
+ * and undefines them at its end, ready for the next instruction set.
  * It defines TILE_NAME(tiles), the GemmTileFn table of tensor/gemm_kernel.h:
  * tiles of 1/3, 2/3 and all of TILE_MR rows by half or all of the columns, so
  * that the short last row and column of tiles (50 = 8 x 6 + 2 rows, 32 of 64
@@ -216,3 +217,7 @@ static void TILE_NAME(pack_b)(int64_t kc, int64_t nc, int64_t from, const real *
 #undef TILE_DEFINE
 #undef TILE_LANES
 #undef TILE_NR
+#undef TILE_NAME
+#undef TILE_BYTES
+#undef TILE_MR
+#undef TILE_NV

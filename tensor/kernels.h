@@ -3,8 +3,8 @@
  * Inputs may be any views (strides, broadcast dims); outputs must be
  * contiguous unless said otherwise. Each output element is computed by one
  * thread in a fixed order, so results do not depend on the thread count. */
-#ifndef NN_KERNELS_H
-#define NN_KERNELS_H
+#ifndef NN_TENSOR_KERNELS_H
+#define NN_TENSOR_KERNELS_H
 
 #include "tensor/tensor.h"
 

@@ -1,12 +1,11 @@
 /* Batched matmul over gemm: batch dims broadcast, transposes are strides. */
 #include "base/error.h"
 #include "tensor/kernels.h"
+#include "base/parallel.h"
 
 void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate) {
-    char s1[128], s2[128], s3[128];
     NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
-             "cannot multiply %s by %s", shape_str(a->ndim, a->shape, s1, sizeof s1),
-             shape_str(b->ndim, b->shape, s2, sizeof s2));
+             "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
     int64_t M = a->shape[a->ndim - 2], K = a->shape[a->ndim - 1], N = b->shape[b->ndim - 1];
     int64_t batch[TENSOR_MAX_DIMS], expect[TENSOR_MAX_DIMS];
     int nb = shape_broadcast("matmul", a->ndim - 2, a->shape, b->ndim - 2, b->shape, batch);
@@ -14,9 +13,8 @@ void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate
     expect[nb] = M;
     expect[nb + 1] = N;
     NN_CHECK(shape_equal(nb + 2, expect, out->ndim, out->shape) && tensor_is_contiguous(out), "matmul",
-             "output %s, expected contiguous %s for %s @ %s", shape_str(out->ndim, out->shape, s1, sizeof s1),
-             shape_str(nb + 2, expect, s2, sizeof s2), shape_str(a->ndim, a->shape, s3, sizeof s3),
-             shape_str(b->ndim, b->shape, s3, sizeof s3));
+             "output %s, expected contiguous %s for %s @ %s", shape_str(out->ndim, out->shape).s,
+             shape_str(nb + 2, expect).s, shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
     int64_t a_rs = a->stride[a->ndim - 2], a_cs = a->stride[a->ndim - 1];
     int64_t b_rs = b->stride[b->ndim - 2], b_cs = b->stride[b->ndim - 1];
     /* Batch strides of a and b aligned to the broadcast batch shape (0 where broadcast). */
@@ -40,7 +38,7 @@ void tensor_matmul(Tensor *out, const Tensor *a, const Tensor *b, int accumulate
         return;
     }
     /* Many products: threads take whole products when there are enough of them. */
-#pragma omp parallel for schedule(static) if (nbatch >= 4 && M * N * K * nbatch > 65536)
+#pragma omp parallel for schedule(static) if (nbatch >= 4 && M * N * K * nbatch > NN_PARALLEL_MIN_MACS)
     for (int64_t i = 0; i < nbatch; i++) {
         int64_t oa = 0, ob = 0, rest = i;
         for (int d = nb - 1; d >= 0; d--) {

@@ -4,8 +4,8 @@
  * libnn.a) and, with -DNN_DOUBLE, for double (libnn64.a). The double build
  * exists so that gradient checks can run the shipped forward and backward code
  * with central differences that are accurate to 1e-9 instead of 1e-3. */
-#ifndef NN_REAL_H
-#define NN_REAL_H
+#ifndef NN_TENSOR_REAL_H
+#define NN_TENSOR_REAL_H
 
 #ifdef NN_DOUBLE
 typedef double real;

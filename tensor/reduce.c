@@ -81,7 +81,7 @@ static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, in
     double *part = nn_malloc((size_t)(O * nchunks) * sizeof *part);
     /* part[o * nchunks + c]: chunk c of output o. x's offset for output o
      * follows out's index through x's strides (reduced dims have size 1 in out). */
-#pragma omp parallel for schedule(static) if (O * R > 32768)
+#pragma omp parallel for schedule(static) if (O * R > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < O * nchunks; w++) {
         int64_t o = w / nchunks, c = w % nchunks;
         int64_t start = c * NN_REDUCE_CHUNK, count = R - start < NN_REDUCE_CHUNK ? R - start : NN_REDUCE_CHUNK;
@@ -114,7 +114,7 @@ static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, in
     int last = x->ndim - 1;
     int64_t inner = x->shape[last], sx = x->stride[last];
     int64_t rows = out->numel / inner, nblocks = (inner + COL_BLOCK - 1) / COL_BLOCK;
-#pragma omp parallel for schedule(static) if (out->numel * R > 32768)
+#pragma omp parallel for schedule(static) if (out->numel * R > NN_PARALLEL_MIN_WORK)
     for (int64_t w = 0; w < rows * nblocks; w++) {
         int64_t row = w / nblocks, j0 = (w % nblocks) * COL_BLOCK;
         int64_t nj = inner - j0 < COL_BLOCK ? inner - j0 : COL_BLOCK;
@@ -152,10 +152,9 @@ static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, in
 
 void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int accumulate) {
     static const char *names[] = {"sum", "mean", "max"};
-    char s1[128], s2[128];
     const char *name = names[op];
     NN_CHECK(out->ndim == x->ndim && tensor_is_contiguous(out), name, "output %s must be contiguous with %d dims",
-             shape_str(out->ndim, out->shape, s1, sizeof s1), x->ndim);
+             shape_str(out->ndim, out->shape).s, x->ndim);
     NN_CHECK(!(accumulate && op == REDUCE_MAX), name, "max cannot accumulate");
     ReducedDims rd = {0};
     int64_t R = 1;
@@ -163,7 +162,7 @@ void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int
         int reduced = (axes >> d) & 1u;
         int64_t want = reduced ? 1 : x->shape[d];
         NN_CHECK(out->shape[d] == want, name, "output shape %s does not match input %s reduced over axes 0x%x",
-                 shape_str(out->ndim, out->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2), axes);
+                 shape_str(out->ndim, out->shape).s, shape_str(x->ndim, x->shape).s, axes);
         if (reduced && x->shape[d] != 1) {
             rd.shape[rd.n] = x->shape[d];
             rd.stride[rd.n] = x->stride[d];
@@ -171,8 +170,7 @@ void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int
             R *= x->shape[d];
         }
     }
-    NN_CHECK(!(op == REDUCE_MAX && R == 0), name, "max over an empty dimension of %s",
-             shape_str(x->ndim, x->shape, s2, sizeof s2));
+    NN_CHECK(!(op == REDUCE_MAX && R == 0), name, "max over an empty dimension of %s", shape_str(x->ndim, x->shape).s);
     if (out->numel == 0) return;
     if (rd.n == 0) { /* nothing to reduce: a copy (or an add) */
         Tensor o = *out;
@@ -190,16 +188,15 @@ void tensor_reduce(Tensor *out, const Tensor *x, unsigned axes, ReduceOp op, int
 }
 
 void tensor_sum_to(Tensor *out, const Tensor *x, int accumulate) {
-    char s1[128], s2[128];
     int lead = x->ndim - out->ndim;
-    NN_CHECK(lead >= 0, "sum_to", "cannot reduce %s to the larger shape %s",
-             shape_str(x->ndim, x->shape, s1, sizeof s1), shape_str(out->ndim, out->shape, s2, sizeof s2));
+    NN_CHECK(lead >= 0, "sum_to", "cannot reduce %s to the larger shape %s", shape_str(x->ndim, x->shape).s,
+             shape_str(out->ndim, out->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
     unsigned axes = 0;
     for (int d = 0; d < x->ndim; d++) {
         shape[d] = d < lead ? 1 : out->shape[d - lead];
         NN_CHECK(shape[d] == x->shape[d] || shape[d] == 1, "sum_to", "shape %s does not broadcast to %s",
-                 shape_str(out->ndim, out->shape, s2, sizeof s2), shape_str(x->ndim, x->shape, s1, sizeof s1));
+                 shape_str(out->ndim, out->shape).s, shape_str(x->ndim, x->shape).s);
         if (shape[d] != x->shape[d]) axes |= 1u << d;
     }
     Tensor o = tensor_wrap(out->data, x->ndim, shape);

@@ -1,6 +1,6 @@
 /* Scalar math on real, shared by kernels and their backward passes. */
-#ifndef NN_RMATH_H
-#define NN_RMATH_H
+#ifndef NN_TENSOR_RMATH_H
+#define NN_TENSOR_RMATH_H
 
 #include <math.h>
 

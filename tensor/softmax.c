@@ -3,11 +3,11 @@
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
+#include "base/parallel.h"
 
 static void check_rows(const char *op, const Tensor *out, const Tensor *x) {
-    char s1[128], s2[128];
-    NN_CHECK(tensor_same_shape(out, x) && x->ndim >= 1, op, "output %s, input %s",
-             shape_str(out->ndim, out->shape, s1, sizeof s1), shape_str(x->ndim, x->shape, s2, sizeof s2));
+    NN_CHECK(tensor_same_shape(out, x) && x->ndim >= 1, op, "output %s, input %s", shape_str(out->ndim, out->shape).s,
+             shape_str(x->ndim, x->shape).s);
     NN_CHECK(tensor_is_contiguous(out), op, "output must be contiguous");
 }
 
@@ -28,7 +28,7 @@ NN_VECTORIZE static void softmax_row(const real *px, int64_t s, real *po, int64_
 
 static void softmax_rows(Tensor *out, const Tensor *x, int take_log) {
     int64_t n = x->shape[x->ndim - 1], rows = n ? x->numel / n : 0, s = x->stride[x->ndim - 1];
-#pragma omp parallel for schedule(static) if (x->numel > 16384)
+#pragma omp parallel for schedule(static) if (x->numel * NN_ROW_WORK > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++)
         softmax_row(x->data + tensor_offset_of(x, r * n), s, out->data + r * n, n, take_log);
 }

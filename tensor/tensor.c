@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/parallel.h"
 
 /* ---- shape ---- */
 
@@ -28,13 +29,14 @@ int shape_equal(int na, const int64_t *a, int nb, const int64_t *b) {
     return 1;
 }
 
-const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
-    size_t n = 0;
-    n += (size_t)snprintf(buf + n, size - n, "(");
-    for (int i = 0; i < ndim && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (n < size) snprintf(buf + n, size - n, ")");
-    return buf;
+ShapeStr shape_str(int ndim, const int64_t *shape) {
+    ShapeStr out;
+    size_t cap = sizeof out.s, n = (size_t)snprintf(out.s, cap, "(");
+    for (int i = 0; i < ndim && n < cap; i++)
+        n += (size_t)snprintf(out.s + n, cap - n, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (n < cap) n += (size_t)snprintf(out.s + n, cap - n, ")");
+    if (n >= cap) memcpy(out.s + cap - 4, "...", 4); /* cut short: more dims than a tensor holds */
+    return out;
 }
 
 int shape_broadcast(const char *op, int na, const int64_t *a, int nb, const int64_t *b, int64_t *out) {
@@ -43,9 +45,7 @@ int shape_broadcast(const char *op, int na, const int64_t *a, int nb, const int6
         int64_t da = i < n - na ? 1 : a[i - (n - na)];
         int64_t db = i < n - nb ? 1 : b[i - (n - nb)];
         if (da != db && da != 1 && db != 1) {
-            char sa[128], sb[128];
-            nn_abort(op, "shapes %s and %s do not broadcast", shape_str(na, a, sa, sizeof sa),
-                     shape_str(nb, b, sb, sizeof sb));
+            nn_abort(op, "shapes %s and %s do not broadcast", shape_str(na, a).s, shape_str(nb, b).s);
         }
         out[i] = da == 1 ? db : da;
     }
@@ -69,17 +69,15 @@ int tensor_dim(const char *op, int ndim, int dim) {
     return d;
 }
 
-int64_t tensor_size(const Tensor *t, int dim) { return t->shape[tensor_dim("tensor_size", t->ndim, dim)]; }
 
 /* ---- creation ---- */
 
 static void header_init(Tensor *t, int ndim, const int64_t *shape) {
-    char s[128];
     NN_CHECK(ndim >= 0 && ndim <= TENSOR_MAX_DIMS, "tensor", "%d dims, at most %d supported", ndim, TENSOR_MAX_DIMS);
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) {
-        NN_CHECK(shape[i] >= 0, "tensor", "negative size in shape %s", shape_str(ndim, shape, s, sizeof s));
+        NN_CHECK(shape[i] >= 0, "tensor", "negative size in shape %s", shape_str(ndim, shape).s);
         t->shape[i] = shape[i];
     }
     shape_contiguous_strides(ndim, shape, t->stride);
@@ -159,24 +157,23 @@ static Tensor view_of(const Tensor *t) {
 }
 
 Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
-    char s1[128], s2[128];
     NN_CHECK(ndim >= 0 && ndim <= TENSOR_MAX_DIMS, "reshape", "%d dims, at most %d supported", ndim, TENSOR_MAX_DIMS);
     NN_CHECK(tensor_is_contiguous(t), "reshape", "tensor of shape %s is not contiguous (call contiguous first)",
-             shape_str(t->ndim, t->shape, s1, sizeof s1));
+             shape_str(t->ndim, t->shape).s);
     int64_t sh[TENSOR_MAX_DIMS], known = 1;
     int infer = -1;
     for (int i = 0; i < ndim; i++) {
         sh[i] = shape[i];
         if (shape[i] == -1) {
-            NN_CHECK(infer < 0, "reshape", "more than one -1 in %s", shape_str(ndim, shape, s1, sizeof s1));
+            NN_CHECK(infer < 0, "reshape", "more than one -1 in %s", shape_str(ndim, shape).s);
             infer = i;
         } else {
             known *= shape[i];
         }
     }
     if (infer >= 0) sh[infer] = known ? t->numel / known : 0;
-    NN_CHECK(shape_numel(ndim, sh) == t->numel, "reshape", "cannot view shape %s as %s",
-             shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+    NN_CHECK(shape_numel(ndim, sh) == t->numel, "reshape", "cannot view shape %s as %s", shape_str(t->ndim, t->shape).s,
+             shape_str(ndim, shape).s);
     Tensor v = view_of(t);
     v.ndim = ndim;
     for (int i = 0; i < ndim; i++) v.shape[i] = sh[i];
@@ -185,12 +182,11 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
 }
 
 Tensor tensor_permute(const Tensor *t, const int *perm) {
-    char s[128];
     int seen[TENSOR_MAX_DIMS] = {0};
     Tensor v = view_of(t);
     for (int i = 0; i < t->ndim; i++) {
         NN_CHECK(perm[i] >= 0 && perm[i] < t->ndim && !seen[perm[i]], "permute",
-                 "not a permutation of the %d dims of shape %s", t->ndim, shape_str(t->ndim, t->shape, s, sizeof s));
+                 "not a permutation of the %d dims of shape %s", t->ndim, shape_str(t->ndim, t->shape).s);
         seen[perm[i]] = 1;
         v.shape[i] = t->shape[perm[i]];
         v.stride[i] = t->stride[perm[i]];
@@ -198,22 +194,25 @@ Tensor tensor_permute(const Tensor *t, const int *perm) {
     return v;
 }
 
-Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
-    int perm[TENSOR_MAX_DIMS];
-    d0 = tensor_dim("transpose", t->ndim, d0);
-    d1 = tensor_dim("transpose", t->ndim, d1);
-    for (int i = 0; i < t->ndim; i++) perm[i] = i;
+void tensor_transpose_perm(int ndim, int d0, int d1, int *perm) {
+    d0 = tensor_dim("transpose", ndim, d0);
+    d1 = tensor_dim("transpose", ndim, d1);
+    for (int i = 0; i < ndim; i++) perm[i] = i;
     perm[d0] = d1;
     perm[d1] = d0;
+}
+
+Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
+    int perm[TENSOR_MAX_DIMS];
+    tensor_transpose_perm(t->ndim, d0, d1, perm);
     return tensor_permute(t, perm);
 }
 
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
-    char s[128];
     dim = tensor_dim("narrow", t->ndim, dim);
     NN_CHECK(start >= 0 && length >= 0 && start + length <= t->shape[dim], "narrow",
              "range [%lld, %lld) out of bounds for dim %d of shape %s", (long long)start, (long long)(start + length),
-             dim, shape_str(t->ndim, t->shape, s, sizeof s));
+             dim, shape_str(t->ndim, t->shape).s);
     Tensor v = view_of(t);
     v.data = t->data + start * t->stride[dim];
     v.shape[dim] = length;
@@ -222,9 +221,8 @@ Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
 }
 
 Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
-    char s1[128], s2[128];
     NN_CHECK(ndim >= t->ndim && ndim <= TENSOR_MAX_DIMS, "expand", "cannot expand shape %s to %s",
-             shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+             shape_str(t->ndim, t->shape).s, shape_str(ndim, shape).s);
     Tensor v = view_of(t);
     int lead = ndim - t->ndim;
     v.ndim = ndim;
@@ -232,7 +230,7 @@ Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
         int64_t size = i < lead ? 1 : t->shape[i - lead];
         int64_t stride = i < lead ? 0 : t->stride[i - lead];
         NN_CHECK(size == shape[i] || size == 1, "expand", "cannot expand shape %s to %s",
-                 shape_str(t->ndim, t->shape, s1, sizeof s1), shape_str(ndim, shape, s2, sizeof s2));
+                 shape_str(t->ndim, t->shape).s, shape_str(ndim, shape).s);
         v.shape[i] = shape[i];
         v.stride[i] = size == shape[i] ? stride : 0;
     }
@@ -253,9 +251,8 @@ int64_t tensor_offset_of(const Tensor *t, int64_t i) {
 }
 
 void tensor_copy(Tensor *dst, const Tensor *src) {
-    char s1[128], s2[128];
-    NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ",
-             shape_str(dst->ndim, dst->shape, s1, sizeof s1), shape_str(src->ndim, src->shape, s2, sizeof s2));
+    NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ", shape_str(dst->ndim, dst->shape).s,
+             shape_str(src->ndim, src->shape).s);
     if (tensor_is_contiguous(dst) && tensor_is_contiguous(src)) {
         memmove(dst->data, src->data, (size_t)src->numel * sizeof(real));
         return;
@@ -264,7 +261,7 @@ void tensor_copy(Tensor *dst, const Tensor *src) {
     int64_t inner = src->ndim ? src->shape[src->ndim - 1] : 1;
     int64_t rows = inner ? src->numel / inner : 0;
     int64_t ss = src->ndim ? src->stride[src->ndim - 1] : 0, ds = dst->ndim ? dst->stride[dst->ndim - 1] : 0;
-#pragma omp parallel for schedule(static) if (src->numel > 65536)
+#pragma omp parallel for schedule(static) if (src->numel > NN_PARALLEL_MIN_WORK)
     for (int64_t r = 0; r < rows; r++) {
         const real *s = src->data + tensor_offset_of(src, r * inner);
         real *d = dst->data + tensor_offset_of(dst, r * inner);
@@ -317,8 +314,7 @@ static void print_rec(const Tensor *t, FILE *f, int dim, int64_t off, int indent
 }
 
 void tensor_print(const Tensor *t, FILE *f) {
-    char s[128];
-    fprintf(f, "tensor%s ", shape_str(t->ndim, t->shape, s, sizeof s));
+    fprintf(f, "tensor%s ", shape_str(t->ndim, t->shape).s);
     if (t->ndim == 0)
         fprintf(f, "%.4g", (double)t->data[0]);
     else if (t->numel == 0)

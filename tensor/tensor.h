@@ -9,9 +9,9 @@
  *
  * Shapes are passed as (ndim, int64_t shape[]); NN_SHAPE(2, 3) expands to
  * that pair. Misuse (a bad axis, mismatched shapes) aborts with the op name
- * and the shapes: see tensor/error.h. */
-#ifndef NN_TENSOR_H
-#define NN_TENSOR_H
+ * and the shapes: see base/error.h. */
+#ifndef NN_TENSOR_TENSOR_H
+#define NN_TENSOR_TENSOR_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +26,13 @@
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]) { __VA_ARGS__ }
 
 typedef struct Node Node; /* autograd/autograd.h */
+
+/* Room for TENSOR_MAX_DIMS sizes of up to 20 digits each, with separators. */
+#define SHAPE_STR_MAX 144
+/* A shape written out by shape_str. */
+typedef struct ShapeStr {
+    char s[SHAPE_STR_MAX]; /* NUL-terminated */
+} ShapeStr;
 
 typedef struct Tensor Tensor;
 struct Tensor {
@@ -77,14 +84,16 @@ void shape_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 int shape_equal(int na, const int64_t *a, int nb, const int64_t *b);
 /* The numpy broadcast of two shapes into out (aborts if incompatible). */
 int shape_broadcast(const char *op, int na, const int64_t *a, int nb, const int64_t *b, int64_t *out);
-/* Writes "(2, 3, 4)" into buf and returns buf. */
-const char *shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
+/* "(2, 3, 4)": a shape as text, held in the returned value so that every call has
+ * its own storage. Use it inside the expression that prints it:
+ *   nn_abort("matmul", "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(...).s);
+ * (C11 keeps a returned struct alive to the end of the full expression.) Past
+ * SHAPE_STR_MAX - 1 characters the text ends in "...". */
+ShapeStr shape_str(int ndim, const int64_t *shape);
 /* Whether the elements are laid out row-major without gaps. */
 int tensor_is_contiguous(const Tensor *t);
 /* Whether a and b have the same shape. */
 int tensor_same_shape(const Tensor *a, const Tensor *b);
-/* Size of dimension dim; negative dims count from the end. */
-int64_t tensor_size(const Tensor *t, int dim);
 /* Normalises a possibly negative dim for a tensor of ndim dims (aborts if out of range). */
 int tensor_dim(const char *op, int ndim, int dim);
 
@@ -96,6 +105,8 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape);
 Tensor tensor_permute(const Tensor *t, const int *perm);
 /* Dimensions d0 and d1 swapped. */
 Tensor tensor_transpose(const Tensor *t, int d0, int d1);
+/* The permutation (ndim entries into perm) that tensor_transpose(t, d0, d1) applies. */
+void tensor_transpose_perm(int ndim, int d0, int d1, int *perm);
 /* The slice [start, start + length) of dimension dim. */
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
 /* Broadcast to a larger shape (size-1 dims repeat with stride 0, new dims are prepended). */

@@ -1,14 +1,40 @@
 #include "tests/support.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "base/parallel.h"
 
 int test_forking(void) {
     const char *f = getenv("CK_FORK");
     return !(f && strcmp(f, "no") == 0);
+}
+
+int test_abort_message(void (*fn)(void), char *msg, size_t cap) {
+    int fd[2];
+    ck_assert(cap > 0 && pipe(fd) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        fn();
+        _exit(0); /* fn returned: no abort */
+    }
+    close(fd[1]);
+    size_t n = 0;
+    for (ssize_t got; n + 1 < cap && (got = read(fd[0], msg + n, cap - 1 - n)) > 0;) n += (size_t)got;
+    msg[n] = '\0';
+    close(fd[0]);
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 
 int test_quick(void) {

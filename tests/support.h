@@ -21,6 +21,9 @@
 /* Whether tests run in forked children (not with CK_FORK=no, as under valgrind):
  * tests that expect an abort are only added when they do. */
 int test_forking(void);
+/* Runs fn in a forked child with its stderr captured into msg (NUL-terminated, cut to cap);
+ * returns whether the child was killed by SIGABRT, as NN_CHECK does on misuse. */
+int test_abort_message(void (*fn)(void), char *msg, size_t cap);
 /* Whether to shrink the work (NN_TEST_QUICK=1, set by make valgrind). */
 int test_quick(void);
 /* An owned tensor of normal values (mean 0, std 1) from a generator seeded with seed. */

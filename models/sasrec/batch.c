@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/textfile.h"
 #include "base/rng.h"
+#include "io/utf8.h"
 
 /* Domains keep the streams of one seed apart: negatives, shuffles (and whatever else uses the seed). */
 #define DOMAIN_NEGATIVES 0x4E45474154495645ull /* "NEGATIVE" */
@@ -95,14 +95,13 @@ int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError 
         ns->uniq_start[u] = o;
         o += d;
         if (d >= ds->n_items) {
-            char q[80];
             ns->uniq_start[u + 1] = o;
             batch_neg_free(ns);
             return nn_fail(err,
                            "user \"%s\" interacted with every one of the %lld items, so no training negative "
                            "exists for them; expected every user to leave at least one item out (remove this user "
                            "or add items)",
-                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60), (long long)ds->n_items);
+                           utf8_quote(ds->user_ids[u], strlen(ds->user_ids[u]), 60).s, (long long)ds->n_items);
         }
     }
     ns->uniq_start[ds->n_users] = o;

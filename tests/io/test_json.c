@@ -384,18 +384,6 @@ START_TEST(json_write_string_round_trip) {
 }
 END_TEST
 
-START_TEST(json_preview_is_safe) {
-    char out[16];
-    ck_assert_str_eq(json_preview(out, sizeof out, "ab\ncd", 5), "ab\\x0Acd");
-    ck_assert_str_eq(json_preview(out, sizeof out, "0123456789abcdefghij", 20), "0123456789ab...");
-    /* a multi-byte character is kept whole or dropped whole */
-    const char *e = "0123456789\xE2\x82\xAC\xE2\x82\xAC";
-    json_preview(out, sizeof out, e, strlen(e));
-    ck_assert_uint_eq(json_utf8_valid_len(out, strlen(out)), strlen(out));
-    ck_assert_uint_eq(json_utf8_valid_len("ab\xC3", 3), 2);
-}
-END_TEST
-
 START_TEST(json_double_ignores_locale) {
     /* strtod follows LC_NUMERIC; JSON's decimal point is '.' whatever the locale. */
     static const char *comma_locales[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", "nl_NL.UTF-8"};
@@ -430,7 +418,6 @@ static Suite *json_suite(void) {
     tcase_add_test(tc, json_truncated_at_every_length);
     tcase_add_test(tc, json_every_byte_flip);
     tcase_add_test(tc, json_write_string_round_trip);
-    tcase_add_test(tc, json_preview_is_safe);
     tcase_add_test(tc, json_double_ignores_locale);
     suite_add_tcase(s, tc);
     return s;

@@ -160,12 +160,10 @@ int golden_report(void) {
 }
 
 void fx_check_tol(const Fixture *f, const char *name, const Tensor *actual, Tol tol) {
-    char s1[128], s2[128];
     const FxEntry *e = fx_get(f, name);
     if (actual)
         ck_assert_msg(shape_equal(e->ndim, e->shape, actual->ndim, actual->shape), "%s: '%s' has shape %s, expected %s",
-                      f->name, name, shape_str(actual->ndim, actual->shape, s1, sizeof s1),
-                      shape_str(e->ndim, e->shape, s2, sizeof s2));
+                      f->name, name, shape_str(actual->ndim, actual->shape).s, shape_str(e->ndim, e->shape).s);
     if (e->stored_f32 && tol.rtol < 1.2e-7) tol.rtol = 1.2e-7; /* a reference rounded to float32 */
     double big = 0;
     for (int64_t i = 0; i < e->n; i++) big = fmax(big, fabs(e->v[i]));

@@ -94,6 +94,40 @@ START_TEST(misuse_aborts_broadcast) {
 }
 END_TEST
 
+static void matmul_inner_mismatch(void) {
+    Tensor *a = tensor_zeros(NN_SHAPE(2, 3)), *b = tensor_zeros(NN_SHAPE(4, 5)), *o = tensor_zeros(NN_SHAPE(2, 5));
+    tensor_matmul(o, a, b, 0);
+}
+
+static void matmul_output_mismatch(void) {
+    Tensor *a = tensor_zeros(NN_SHAPE(2, 3)), *b = tensor_zeros(NN_SHAPE(3, 4)), *o = tensor_zeros(NN_SHAPE(2, 5));
+    tensor_matmul(o, a, b, 0);
+}
+
+/* Each shape in a message has its own text: one buffer shared by two shapes printed one of them twice. */
+START_TEST(matmul_mismatch_names_both_shapes) {
+    char msg[512];
+    ck_assert(test_abort_message(matmul_inner_mismatch, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "nn: matmul: cannot multiply (2, 3) by (4, 5)"), "message: %s", msg);
+    ck_assert(test_abort_message(matmul_output_mismatch, msg, sizeof msg));
+    ck_assert_msg(strstr(msg, "nn: matmul: output (2, 5), expected contiguous (2, 4) for (2, 3) @ (3, 4)"),
+                  "message: %s", msg);
+}
+END_TEST
+
+START_TEST(shape_str_has_room_for_every_dim) {
+    const int64_t big = INT64_MIN;
+    ck_assert_str_eq(shape_str(0, NULL).s, "()");
+    ck_assert_str_eq(shape_str(NN_SHAPE(2, 3)).s, "(2, 3)");
+    ShapeStr s = shape_str(NN_SHAPE(big, big, big, big, big, big));
+    ck_assert_int_eq(strlen(s.s), 6 * 20 + 5 * 2 + 2); /* whole, not cut */
+    ck_assert(s.s[strlen(s.s) - 1] == ')');
+    s = shape_str(NN_SHAPE(big, big, big, big, big, big, big, big)); /* more dims than a tensor holds: cut */
+    ck_assert_int_eq(strlen(s.s), SHAPE_STR_MAX - 1);
+    ck_assert_str_eq(s.s + SHAPE_STR_MAX - 4, "...");
+}
+END_TEST
+
 START_TEST(binary_broadcast_and_strides) {
     Tensor *a = test_randn(1, NN_SHAPE(3, 1, 4)), *b = test_randn(2, NN_SHAPE(5, 4));
     Tensor *o = tensor_zeros(NN_SHAPE(3, 5, 4));
@@ -192,6 +226,18 @@ START_TEST(softmax_rows) {
 }
 END_TEST
 
+/* The vectorized blocks (AVX-512, AVX2, or the scalar loop, as the CPU allows) give philox4x32's words. */
+START_TEST(philox_blocks_equal_single_blocks) {
+    enum { N = 29 }; /* vector steps of 8 or 4 blocks, then a scalar tail */
+    uint32_t blocks[4 * N], one[4];
+    philox4x32_blocks(0x0123456789abcdefull, 77, UINT64_MAX - 10, N, blocks); /* the counter wraps */
+    for (int b = 0; b < N; b++) {
+        philox4x32(0x0123456789abcdefull, 77, UINT64_MAX - 10 + (uint64_t)b, one);
+        ck_assert_msg(memcmp(one, blocks + 4 * b, sizeof one) == 0, "block %d", b);
+    }
+}
+END_TEST
+
 START_TEST(matmul_batched_broadcast_transposed) {
     Tensor *a = test_randn(5, NN_SHAPE(2, 1, 3, 4)), *b = test_randn(6, NN_SHAPE(5, 6, 4)); /* b used transposed */
     Tensor bt = tensor_transpose(b, -1, -2);                                                /* (5, 4, 6) */
@@ -234,10 +280,13 @@ static Suite *tensor_suite(void) {
     tcase_add_test(tc, big_sum_is_chunked_and_accurate);
     tcase_add_test(tc, softmax_rows);
     tcase_add_test(tc, matmul_batched_broadcast_transposed);
+    tcase_add_test(tc, philox_blocks_equal_single_blocks);
     tcase_add_test(tc, arena_grows_and_settles);
+    tcase_add_test(tc, shape_str_has_room_for_every_dim);
     if (test_forking()) {
         tcase_add_test_raise_signal(tc, misuse_aborts_reshape, SIGABRT);
         tcase_add_test_raise_signal(tc, misuse_aborts_broadcast, SIGABRT);
+        tcase_add_test(tc, matmul_mismatch_names_both_shapes);
     }
     suite_add_tcase(s, tc);
     return s;

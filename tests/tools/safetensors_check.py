@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent safetensors reader, for checking files our C writer makes.
 
-Uses only the standard library and numpy; shares no code with nn/safetensors.c.
+Uses only the standard library and numpy; shares no code with io/safetensors.c.
 Parses the 8-byte header length and the JSON header itself, checks the
 format's rules (known dtypes, sizes matching shapes, tensors tiling the data
 section exactly, string-only metadata, no duplicate names), then prints each

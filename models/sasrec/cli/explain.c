@@ -34,7 +34,7 @@ static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
             snprintf(s + n, sizeof s - (size_t)n, ")");
         }
     } else {
-        shape_str(t->ndim, t->shape, s, sizeof s);
+        snprintf(s, sizeof s, "%s", shape_str(t->ndim, t->shape).s);
     }
     print_shape(what, s);
 }
@@ -56,7 +56,7 @@ int app_explain(int argc, char **argv) {
     }
     Dataset ds = {0};
     if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) return app_fail("explain", &err, 1);
-    char summary[512], s1[160], s2[96];
+    char summary[512], s1[192];
     dataset_summary(&ds, summary, sizeof summary);
     int64_t B = c.batch < ds.n_users ? c.batch : ds.n_users, L = c.max_len, H = c.hidden;
     printf("data: %s\n\n", summary);
@@ -104,7 +104,7 @@ int app_explain(int argc, char **argv) {
                 mask->data[(r * L + i) * L + j] = ok ? 0 : -10000;
                 masked += !ok;
             }
-    snprintf(s1, sizeof s1, "%s (%.1f%% of entries -10000)", shape_str(mask->ndim, mask->shape, s2, sizeof s2),
+    snprintf(s1, sizeof s1, "%s (%.1f%% of entries -10000)", shape_str(mask->ndim, mask->shape).s,
              100.0 * (double)masked / (double)mask->numel);
     print_shape("attention mask: causal x key padding", s1);
     snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, d=%lld) and (B, heads, L, L)", (long long)B,

@@ -7,10 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/sasrec/data/formats.h"
-#include "models/sasrec/data/interactions.h"
 #include "io/strmap.h"
 #include "io/textfile.h"
+#include "io/utf8.h"
+#include "models/sasrec/data/formats.h"
+#include "models/sasrec/data/interactions.h"
 
 LoadOptions dataset_default_options(void) {
     return (LoadOptions){.format = FORMAT_AUTO, .min_interactions = DATASET_MIN_INTERACTIONS};
@@ -233,20 +234,19 @@ int dataset_build_maps(Dataset *ds, NnError *err) {
     strmap_free(ds->item_map);
     ds->user_map = strmap_new((size_t)ds->n_users);
     ds->item_map = strmap_new((size_t)ds->n_items);
-    char q[80];
     for (int64_t u = 0; u < ds->n_users; u++) {
         size_t len = strlen(ds->user_ids[u]);
         int64_t old = strmap_put(ds->user_map, ds->user_ids[u], len, u);
         if (old >= 0)
             return nn_fail(err, "user \"%s\" appears twice (users %lld and %lld); expected distinct user ids",
-                           textfile_quote(ds->user_ids[u], len, q, 60), (long long)old, (long long)u);
+                           utf8_quote(ds->user_ids[u], len, 60).s, (long long)old, (long long)u);
     }
     for (int64_t i = 1; i <= ds->n_items; i++) {
         size_t len = strlen(ds->item_ids[i]);
         int64_t old = strmap_put(ds->item_map, ds->item_ids[i], len, i);
         if (old >= 0)
             return nn_fail(err, "item \"%s\" appears twice (ids %lld and %lld); expected distinct item ids",
-                           textfile_quote(ds->item_ids[i], len, q, 60), (long long)old, (long long)i);
+                           utf8_quote(ds->item_ids[i], len, 60).s, (long long)old, (long long)i);
     }
     return 0;
 }
@@ -263,9 +263,8 @@ int dataset_format_parse(const char *name, DataFormat *out, NnError *err) {
             *out = (DataFormat)f;
             return 0;
         }
-    char q[80];
     return nn_fail(err, "unknown data format \"%s\"; expected one of auto, seq, pairs, csv, dat, udata",
-                   textfile_quote(name, strlen(name), q, 60));
+                   utf8_quote(name, strlen(name), 60).s);
 }
 
 void dataset_summary(const Dataset *ds, char *buf, size_t size) {

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "io/csv.h"
+#include "io/utf8.h"
 
 static const char *expected_layout(DataFormat fmt) {
     switch (fmt) {
@@ -106,19 +107,18 @@ static int check_id(Parser *ps, const TextLine *l, size_t len, size_t col, const
 
 static int check_number(Parser *ps, const TextLine *l, const char *tok, size_t len, size_t col, const char *what,
                         TimeKey *t) {
-    char q[80];
     TimeKey scratch;
     int rc = timekey_parse(tok, len, t ? t : &scratch);
     if (rc == TIMEKEY_OUT_OF_RANGE)
         return nn_fail(ps->err,
                        "%s:%lld:%zu: the %s \"%s\" is out of range; expected at most 18 digits before the "
                        "decimal point",
-                       ps->f->name, (long long)l->number, col, what, textfile_quote(tok, len, q, 60));
+                       ps->f->name, (long long)l->number, col, what, utf8_quote(tok, len, 60).s);
     if (rc != TIMEKEY_OK)
         return nn_fail(ps->err,
                        "%s:%lld:%zu: the %s \"%s\" is not a number; expected an integer or a decimal such "
                        "as 964982703 or 4.5 (no NaN, infinity or exponent)",
-                       ps->f->name, (long long)l->number, col, what, textfile_quote(tok, len, q, 60));
+                       ps->f->name, (long long)l->number, col, what, utf8_quote(tok, len, 60).s);
     return 0;
 }
 
@@ -132,11 +132,10 @@ static int add(Parser *ps, const TextLine *l, const char *user, size_t ulen, con
         return nn_fail(ps->err, "%s:%lld: more than %d distinct %s; that is the most supported", ps->f->name,
                        (long long)l->number, INT32_MAX - 1, u < 0 ? "users" : "items");
     if (new_user_required && !is_new) {
-        char q[80];
         return nn_fail(ps->err,
                        "%s:%lld: user \"%s\" has a line already (line %lld); a seq file has one line per user "
                        "(merge the lines, or use --format pairs for one interaction per line)",
-                       ps->f->name, (long long)l->number, textfile_quote(user, ulen, q, 60),
+                       ps->f->name, (long long)l->number, utf8_quote(user, ulen, 60).s,
                        (long long)ps->in->user_line[u]);
     }
     interactions_add(ps->in, u, i, t);
@@ -158,9 +157,8 @@ static int parse_seq_line(Parser *ps, const TextLine *l) {
         count++;
     }
     if (count == 0) {
-        char q[80];
         return nn_fail(ps->err, "%s:%lld: user \"%s\" has no items; expected %s", ps->f->name, (long long)l->number,
-                       textfile_quote(l->p + us, ul, q, 60), expected_layout(ps->fmt));
+                       utf8_quote(l->p + us, ul, 60).s, expected_layout(ps->fmt));
     }
     return 0;
 }
@@ -231,8 +229,7 @@ static void list_header(const CsvRow *h, char *out, size_t size) {
     size_t o = 0;
     out[0] = '\0';
     for (int f = 0; f < h->n && o + 1 < size; f++) {
-        char q[64];
-        int w = snprintf(out + o, size - o, "%s%s", f ? "," : "", textfile_quote(h->field[f], h->len[f], q, 40));
+        int w = snprintf(out + o, size - o, "%s%s", f ? "," : "", utf8_quote(h->field[f], h->len[f], 40).s);
         if (w < 0) break;
         o += (size_t)w;
     }

@@ -4,8 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/textfile.h"
 #include "io/atomic_file.h"
+#include "io/textfile.h"
+#include "io/utf8.h"
 
 static char *join(const char *dir, const char *file) {
     size_t a = strlen(dir), b = strlen(file);
@@ -20,10 +21,8 @@ static char *join(const char *dir, const char *file) {
 static int write_list(const char *path, char *const *ids, int64_t first, int64_t n, const char *what, NnError *err) {
     for (int64_t k = first; k < first + n; k++) {
         if (!ids[k][0] || strpbrk(ids[k], "\r\n")) {
-            char q[80];
             return nn_fail(err, "cannot write %s: %s \"%s\" %s, which a one-id-per-line list cannot hold", path, what,
-                           textfile_quote(ids[k], strlen(ids[k]), q, 60),
-                           ids[k][0] ? "holds a line break" : "is empty");
+                           utf8_quote(ids[k], strlen(ids[k]), 60).s, ids[k][0] ? "holds a line break" : "is empty");
         }
     }
     AtomicFile *af = atomic_open(path, err);

@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/sasrec/data/mt19937.h"
-#include "io/textfile.h"
-#include "io/atomic_file.h"
 #include "base/rng.h"
+#include "io/atomic_file.h"
+#include "io/textfile.h"
+#include "io/utf8.h"
+#include "models/sasrec/data/mt19937.h"
 
 /* Per-item marks, one pass per user: 2u = in user u's sequence, 2u + 1 = already drawn/read for u. */
 static int64_t *new_marks(const Dataset *ds) {
@@ -29,7 +30,6 @@ static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, int n_neg, SampleSet *out,
                      int64_t *line_of_user, int64_t *mark, NnError *err) {
-    char q[80], q2[80];
     const char *p = l->p;
     size_t i = 0, n = l->len;
     while (i < n && is_space(p[i])) i++;
@@ -41,7 +41,7 @@ static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, in
         return nn_fail(err,
                        "%s:%lld:%zu: user \"%s\" is not in the data (%lld users with at least %d interactions); "
                        "expected a sample file made for this data",
-                       f->name, (long long)l->number, us + 1, textfile_quote(p + us, ul, q, 60), (long long)ds->n_users,
+                       f->name, (long long)l->number, us + 1, utf8_quote(p + us, ul, 60).s, (long long)ds->n_users,
                        ds->min_interactions);
     if (line_of_user[u])
         return nn_fail(err, "%s:%lld: user \"%s\" has a line already (line %lld); expected one line per user", f->name,
@@ -63,14 +63,14 @@ static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, in
             return nn_fail(err,
                            "%s:%lld:%zu: negative \"%s\" is not an item of the data (%lld items); expected "
                            "item ids of this data",
-                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
+                           f->name, (long long)l->number, s + 1, utf8_quote(p + s, i - s, 60).s,
                            (long long)ds->n_items);
         if (mark[id] == 2 * u)
             return nn_fail(err,
                            "%s:%lld:%zu: negative \"%s\" is in user \"%s\"'s own sequence; expected items the "
                            "user never interacted with (was this file made for other data?)",
-                           f->name, (long long)l->number, s + 1, textfile_quote(p + s, i - s, q, 60),
-                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q2, 60));
+                           f->name, (long long)l->number, s + 1, utf8_quote(p + s, i - s, 60).s,
+                           utf8_quote(ds->user_ids[u], strlen(ds->user_ids[u]), 60).s);
         if (mark[id] == 2 * u + 1) out->duplicates++;
         mark[id] = 2 * u + 1;
         neg[k++] = id;
@@ -108,12 +108,11 @@ int sample_read_buffer(const char *name, const char *data, size_t size, const Da
         for (int64_t u = 0; u < ds->n_users; u++)
             if (!line_of_user[u] && missing++ == 0) first = u;
         if (missing) {
-            char q[80];
             rc = nn_fail(err,
                          "%s: user \"%s\" of the data has no line (%lld of the %lld users have none); expected "
                          "one line \"user neg1 ... neg%d\" per user of the data",
-                         name, textfile_quote(ds->user_ids[first], strlen(ds->user_ids[first]), q, 60),
-                         (long long)missing, (long long)ds->n_users, n_neg);
+                         name, utf8_quote(ds->user_ids[first], strlen(ds->user_ids[first]), 60).s, (long long)missing,
+                         (long long)ds->n_users, n_neg);
         }
     }
     free(line_of_user);
@@ -148,15 +147,14 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
     for (int64_t u = 0; u < ds->n_users; u++) {
         int64_t avail = ds->n_items - mark_user(ds, u, mark);
         if (avail < n_neg) {
-            char q[80];
             free(mark);
             free(perm);
             sample_free(out);
             return nn_fail(err,
                            "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
                            "negatives from; expected at least %d items the user never interacted with",
-                           textfile_quote(ds->user_ids[u], strlen(ds->user_ids[u]), q, 60),
-                           (long long)(ds->n_items - avail), (long long)ds->n_items, (long long)avail, n_neg, n_neg);
+                           utf8_quote(ds->user_ids[u], strlen(ds->user_ids[u]), 60).s, (long long)(ds->n_items - avail),
+                           (long long)ds->n_items, (long long)avail, n_neg, n_neg);
         }
         /* generate_test.py: while fewer than n_neg, take rs.choice(all_item, n_neg, replace=False) (the first
          * n_neg of a permutation of all items) and keep those not in the user's sequence */
@@ -191,12 +189,11 @@ int sample_write(const char *path, const Dataset *ds, const SampleSet *s, NnErro
         for (int k = -1; k < s->n_neg; k++) {
             if (k >= 0) id = ds->item_ids[s->neg[u * s->n_neg + k]];
             if (has_space(id)) {
-                char q[80];
                 atomic_abort(af);
                 return nn_fail(err,
                                "cannot write %s: the %s id \"%s\" holds whitespace, which a sample file (ids "
                                "separated by spaces) cannot represent",
-                               path, k < 0 ? "user" : "item", textfile_quote(id, strlen(id), q, 60));
+                               path, k < 0 ? "user" : "item", utf8_quote(id, strlen(id), 60).s);
             }
             fputs(id, fp);
             fputc(k + 1 < s->n_neg ? ' ' : '\n', fp);

@@ -7,6 +7,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "nn/module.h"
 
 /* main() for a suite file: runs suite_fn's suite and exits non-zero on failure. */
 #define TEST_MAIN(suite_fn)                                                                                            \
@@ -41,6 +42,27 @@ void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tenso
 void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
 /* test_directional at 1 and at 2 threads (nn_set_threads), restoring the thread count. */
 void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* Inputs for a check of a layer: x (if not NULL) then every parameter of m; returns how many. */
+int test_module_inputs(Tensor **inputs, Tensor *x, const Module *m);
+/* Every parameter of m drawn from N(0, std), so that no gradient is trivially zero or one. */
+void test_randomise(Module *m, uint64_t seed, real std);
+
+/* A left-padded batch of B sequences of L with SASRec-like lengths (every fourth full, the others
+ * uniform in 1..L), item ids in [1, n_items] at real positions and 0 at padding. */
+typedef struct {
+    int64_t B, L, rows_packed;
+    int64_t *dense_off;       /* (B + 1) b * L */
+    int64_t *packed_off;      /* (B + 1) rows of the real positions of each sequence */
+    unsigned char *key_valid; /* (B * L) 1 at real positions */
+    real *istarget;           /* (B * L) the same as 0/1 */
+    int64_t *ids;             /* (B * L) */
+    int64_t *packed_ids;      /* (rows_packed) the ids of the real positions */
+} TestBatch;
+
+/* A batch drawn from seed; free it with test_batch_free. */
+TestBatch test_batch(int64_t B, int64_t L, int64_t n_items, uint64_t seed);
+/* Frees what test_batch allocated. */
+void test_batch_free(TestBatch *b);
 /* Frees n owned tensors. */
 void test_free_all(int n, Tensor *const *ts);
 /* Asserts |a - b| <= atol + rtol |b| element by element over n values. */

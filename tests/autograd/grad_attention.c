@@ -5,10 +5,9 @@
  * padding keys and holes among the keys, fully masked rows, and dropout on
  * the probabilities. Small shapes element by element; SASRec's own (B 256,
  * L 50, H 64, 2 heads) along random directions at 1 and 2 threads. */
+#include <stdio.h>
 #include <string.h>
 
-#include "base/error.h"
-#include "base/parallel.h"
 #include "tests/support.h"
 
 typedef struct {
@@ -92,62 +91,25 @@ END_TEST
 
 /* ---- SASRec's sizes ---- */
 
-/* B sequences of L 50 with SASRec-like lengths (1 to 50, a quarter full), H 64, 2 heads. */
-typedef struct {
-    int64_t B, L, rows_dense, rows_packed;
-    int64_t *len, *dense_off, *packed_off;
-    unsigned char *key_valid;
-} SasrecBatch;
-
-static SasrecBatch sasrec_batch(int64_t B) {
-    SasrecBatch s = {B, 50, B * 50, 0, NULL, NULL, NULL, NULL};
-    s.len = nn_malloc((size_t)B * sizeof *s.len);
-    s.dense_off = nn_malloc((size_t)(B + 1) * sizeof *s.dense_off);
-    s.packed_off = nn_malloc((size_t)(B + 1) * sizeof *s.packed_off);
-    s.key_valid = nn_malloc((size_t)(B * 50));
-    Rng r = rng_new(31, 1);
-    s.dense_off[0] = s.packed_off[0] = 0;
-    for (int64_t b = 0; b < B; b++) {
-        s.len[b] = b % 4 == 0 ? 50 : 1 + (int64_t)rng_below(&r, 50);
-        s.dense_off[b + 1] = (b + 1) * 50;
-        s.packed_off[b + 1] = s.packed_off[b] + s.len[b];
-    }
-    s.rows_packed = s.packed_off[B];
-    left_padded(B, 50, s.len, s.key_valid);
-    return s;
-}
-
-static void sasrec_batch_free(SasrecBatch *s) {
-    free(s->len);
-    free(s->dense_off);
-    free(s->packed_off);
-    free(s->key_valid);
-}
-
 START_TEST(grad_attention_sasrec_size) {
-    SasrecBatch sb = sasrec_batch(test_quick() ? 8 : 256);
+    TestBatch sb = test_batch(test_quick() ? 8 : 256, 50, 1000, 31);
     AttnCase cases[] = {
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0, 0, NULL}, 0},     /* the seed's dense step */
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0.5, 1, NULL}, 11},  /* with its attention dropout */
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 1, 0, 0, NULL}, 0},     /* -inf */
-        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},            /* length-aware */
-        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0.5, 1, NULL}, 12},         /* length-aware with dropout */
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0, 0, NULL}, 0},    /* the seed's dense step */
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0.5, 1, NULL}, 11}, /* with its attention dropout */
+        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 1, 0, 0, NULL}, 0},    /* -inf */
+        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},           /* length-aware */
+        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0.5, 1, NULL}, 12},        /* length-aware with dropout */
     };
     const char *names[] = {"dense", "dense, dropout", "dense, -inf", "packed", "packed, dropout"};
-    int threads = nn_threads();
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int64_t rows = cases[c].spec.offsets[sb.B];
         Tensor *x = test_param(test_uniform(220 + c, NN_SHAPE(rows, 3 * 64), -1, 1));
-        for (int t = 1; t <= 2; t++) {
-            char what[96];
-            snprintf(what, sizeof what, "attention (B %lld, L 50, H 64, %s, %d threads)", (long long)sb.B, names[c], t);
-            nn_set_threads(t);
-            test_directional(what, f_attention, &cases[c], 1, &x, 0);
-        }
+        char what[96];
+        snprintf(what, sizeof what, "attention (B %lld, L 50, H 64, %s)", (long long)sb.B, names[c]);
+        test_directional_threads(what, f_attention, &cases[c], 1, &x, 0);
         tensor_free(x);
     }
-    nn_set_threads(threads);
-    sasrec_batch_free(&sb);
+    test_batch_free(&sb);
 }
 END_TEST
 

@@ -6,6 +6,9 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "nn/embedding.h"
+#include "nn/layernorm.h"
+#include "nn/loss.h"
 #include "nn/optim.h"
 
 /* ---- fixtures ---- */
@@ -238,6 +241,42 @@ void check_layer(const Fixture *f, Graph *g, const Module *m, Tensor *x, Tensor 
     check_layer_ref(f, "", g, m, x, y);
 }
 
+/* ---- layers ---- */
+
+void golden_layernorm_case(const char *name) {
+    Fixture *f = fx_open(name);
+    Module m;
+    module_init(&m, 3);
+    LayerNorm ln = layernorm_new(&m, "ln", fx_get(f, "param.ln.weight")->shape[0], (real)fx_scalar(f, "eps"));
+    fx_load_params(f, &m);
+    Graph *g = graph_new();
+    Tensor *x = fx_input(f);
+    check_layer(f, g, &m, x, layernorm_forward(&ln, g, x));
+    graph_free(g);
+    tensor_free(x);
+    module_free(&m);
+    fx_free(f);
+}
+
+void golden_embedding_case(const char *name) {
+    Fixture *f = fx_open(name);
+    const FxEntry *w = fx_get(f, "param.emb.weight"), *idse = fx_get(f, "ids");
+    int64_t *pad = fx_ints(f, "padding_idx", NULL), *ids = fx_ints(f, "ids", NULL);
+    Module m;
+    module_init(&m, 2);
+    Embedding e = embedding_new(&m, "emb", w->shape[0], w->shape[1], pad[0]);
+    fx_load_params(f, &m); /* the padding row is nonzero, as after S3-Rec's init */
+    Graph *g = graph_new();
+    check_layer(f, g, &m, NULL, embedding_forward(&e, g, ids, idse->ndim, idse->shape));
+    /* the padding row's gradient is exactly zero */
+    for (int64_t j = 0; j < w->shape[1]; j++) ck_assert(e.weight->grad->data[pad[0] * w->shape[1] + j] == 0);
+    graph_free(g);
+    free(pad);
+    free(ids);
+    module_free(&m);
+    fx_free(f);
+}
+
 /* ---- losses ---- */
 
 /* Backpropagates dy = W (a scalar) from the loss and compares it and the gradients of the inputs. */
@@ -251,6 +290,33 @@ void check_loss(const Fixture *f, Graph *g, Tensor *loss, int n, Tensor *const *
         snprintf(key, sizeof key, "grad.%s", names[i]);
         fx_check(f, key, in[i]->grad);
     }
+}
+
+void golden_bce_case(const char *name) {
+    Fixture *f = fx_open(name);
+    const char *names[] = {"pos_logits", "neg_logits"};
+    Tensor *in[2] = {test_param(fx_tensor(f, names[0])), test_param(fx_tensor(f, names[1]))};
+    Tensor *mask = fx_tensor(f, "istarget");
+    Graph *g = graph_new();
+    check_loss(f, g, loss_bce_pos_neg(g, in[0], in[1], mask), 2, in, names);
+    graph_free(g);
+    test_free_all(2, in);
+    tensor_free(mask);
+    fx_free(f);
+}
+
+void golden_ce_case(const char *name) {
+    Fixture *f = fx_open(name);
+    const char *names[] = {"logits"};
+    Tensor *logits = test_param(fx_tensor(f, "logits"));
+    int64_t *target = fx_ints(f, "target", NULL), *ignore = fx_ints(f, "ignore_index", NULL);
+    Graph *g = graph_new();
+    check_loss(f, g, loss_cross_entropy(g, logits, target, ignore[0]), 1, &logits, names);
+    graph_free(g);
+    tensor_free(logits);
+    free(target);
+    free(ignore);
+    fx_free(f);
 }
 
 /* ---- optimizers ---- */

@@ -88,6 +88,15 @@ void check_layer(const Fixture *f, Graph *g, const Module *m, Tensor *x, Tensor 
  * "y" and "grad.<names[i]>". */
 void check_loss(const Fixture *f, Graph *g, Tensor *loss, int n, Tensor *const *in, const char *const *names);
 
+/* The LayerNorm case name (x, param.ln.*, eps): forward and backward against the reference. */
+void golden_layernorm_case(const char *name);
+/* The Embedding case name (ids, padding_idx, param.emb.weight): the same, and no gradient to the padding row. */
+void golden_embedding_case(const char *name);
+/* The SASRec BCE case name (pos_logits, neg_logits, istarget): loss_bce_pos_neg against the reference. */
+void golden_bce_case(const char *name);
+/* The cross-entropy case name (logits, target, ignore_index): loss_cross_entropy against the reference. */
+void golden_ce_case(const char *name);
+
 /* Sets each parameter's gradient to "step<k>.grad.<name>"; parameters without one keep no gradient. */
 void set_step_grads(const Fixture *f, Module *m, int k);
 /* Compares "step<k>.<what>.<name>" with state[i] for every parameter; a state torch never made must be

@@ -7,20 +7,6 @@
 #include "nn/transformer.h"
 #include "tests/support.h"
 
-/* Inputs for gradcheck: x (if any) followed by every parameter of m. */
-static int with_params(Tensor **inputs, Tensor *x, const Module *m) {
-    int n = 0;
-    if (x) inputs[n++] = x;
-    for (int i = 0; i < m->n_params; i++) inputs[n++] = m->params[i].value;
-    return n;
-}
-
-/* Randomise every parameter so that no gradient is trivially zero or one. */
-static void randomise(Module *m, uint64_t seed) {
-    Rng r = rng_new(seed, 7);
-    for (int i = 0; i < m->n_params; i++) init_normal(m->params[i].value, 0, 0.5, &r);
-}
-
 typedef struct {
     Module m;
     void *layer;
@@ -41,7 +27,7 @@ START_TEST(grad_linear_layer) {
         Linear l = linear_new(&c.m, "fc", 4, 3, bias);
         c.layer = &l;
         Tensor *in[3], *x = test_param(test_randn(1, NN_SHAPE(2, 5, 4)));
-        test_gradcheck("Linear", f_linear, &c, with_params(in, x, &c.m), in);
+        test_gradcheck("Linear", f_linear, &c, test_module_inputs(in, x, &c.m), in);
         tensor_free(x);
         module_free(&c.m);
     }
@@ -60,7 +46,7 @@ START_TEST(grad_embedding_layer) {
     Embedding e = embedding_new(&c.m, "emb", 5, 3, -1);
     c.layer = &e;
     Tensor *in[1];
-    test_gradcheck("Embedding", f_embedding, &c, with_params(in, NULL, &c.m), in);
+    test_gradcheck("Embedding", f_embedding, &c, test_module_inputs(in, NULL, &c.m), in);
     module_free(&c.m);
 }
 END_TEST
@@ -73,10 +59,10 @@ START_TEST(grad_layernorm_layer) {
     LayerCase c;
     module_init(&c.m, 3);
     LayerNorm ln = layernorm_new(&c.m, "ln", 6, 1e-12);
-    randomise(&c.m, 3);
+    test_randomise(&c.m, 3, 0.5);
     c.layer = &ln;
     Tensor *in[3], *x = test_param(test_randn(3, NN_SHAPE(4, 6)));
-    test_gradcheck("LayerNorm", f_layernorm, &c, with_params(in, x, &c.m), in);
+    test_gradcheck("LayerNorm", f_layernorm, &c, test_module_inputs(in, x, &c.m), in);
     tensor_free(x);
     module_free(&c.m);
 }
@@ -114,10 +100,10 @@ START_TEST(grad_feedforward_layer) {
         LayerCase c;
         module_init(&c.m, 5);
         FeedForward f = feedforward_new(&c.m, "ffn", 4, 8, act ? ACT_RELU : ACT_GELU);
-        randomise(&c.m, 5);
+        test_randomise(&c.m, 5, 0.5);
         c.layer = &f;
         Tensor *in[5], *x = test_param(test_randn(5, NN_SHAPE(3, 4)));
-        test_gradcheck(act ? "FeedForward(relu)" : "FeedForward(gelu)", f_ffn, &c, with_params(in, x, &c.m), in);
+        test_gradcheck(act ? "FeedForward(relu)" : "FeedForward(gelu)", f_ffn, &c, test_module_inputs(in, x, &c.m), in);
         tensor_free(x);
         module_free(&c.m);
     }
@@ -144,14 +130,14 @@ START_TEST(grad_multihead_attention) {
             LayerCase c = {.layout = variant == 2 ? &packed : NULL, .variant = variant};
             module_init(&c.m, 6);
             MultiHeadAttention a = mha_new(&c.m, "attn", 4, 2, 0.25, kind ? MASK_NEG_INF : MASK_MINUS_10000);
-            randomise(&c.m, 6);
+            test_randomise(&c.m, 6, 0.5);
             c.layer = &a;
             Tensor *in[9],
                 *x = test_param(variant == 2 ? test_randn(6, NN_SHAPE(7, 4)) : test_randn(6, NN_SHAPE(3, 4, 4)));
             /* The unfused -10000 mask adds 10000 to scores of fully masked rows, which rounds them to
              * 1e-12: a step of 1e-4 keeps that noise below the tolerance. */
             double eps = variant == 1 && kind == 0 ? 1e-4 : 0;
-            test_gradcheck_eps("MultiHeadAttention", f_mha, &c, with_params(in, x, &c.m), in, eps);
+            test_gradcheck_eps("MultiHeadAttention", f_mha, &c, test_module_inputs(in, x, &c.m), in, eps);
             tensor_free(x);
             module_free(&c.m);
         }
@@ -171,10 +157,10 @@ START_TEST(grad_transformer_block) {
         module_init(&c.m, 7);
         TransformerConfig cfg = {4, 8, 2, 0.2, 0.3, 1e-12, ACT_GELU, MASK_MINUS_10000, norm ? NORM_PRE : NORM_POST};
         TransformerBlock t = transformer_block_new(&c.m, "block", &cfg);
-        randomise(&c.m, 7);
+        test_randomise(&c.m, 7, 0.5);
         c.layer = &t;
         Tensor *in[20], *x = test_param(test_randn(7, NN_SHAPE(3, 4, 4)));
-        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, with_params(in, x, &c.m),
+        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, test_module_inputs(in, x, &c.m),
                        in);
         tensor_free(x);
         module_free(&c.m);

@@ -19,74 +19,16 @@
 #define L 50
 #define H 64
 
-/* Steps of the directional check: every parameter moves at once, so the cubic term of the finite
- * difference grows with their number and the depth; central differences on a whole block (116 000
- * parameters) need 1e-6 and on the model (360 000) 1e-7 to keep it below 1% of the tolerance. */
+/* Steps of the directional check: every input moves at once, so the cubic term of the finite
+ * difference grows with their number and the depth: a whole block (50 000 parameters and 819 200
+ * inputs) needs 1e-6 and the model (167 000 parameters, two blocks deep) 1e-7 to keep the checks at a
+ * few hundredths of their tolerance. */
 #define BLOCK_EPS 1e-6
 #define MODEL_EPS 1e-7
 
-/* A left-padded batch of B sequences of L: SASRec-like lengths (a quarter full, the rest 1 to 50),
- * item ids in [1, n_items] at real positions and 0 at padding, and the packed rows of the real ones. */
-typedef struct {
-    int64_t B, rows_packed;
-    int64_t *ids;             /* (B, L) */
-    int64_t *packed_ids;      /* (rows_packed) */
-    int64_t *packed_off;      /* (B + 1) */
-    unsigned char *key_valid; /* (B, L) */
-    real *istarget;           /* (B, L) 1 at real positions */
-} Batch;
-
-static Batch batch_new(int64_t n_items) {
-    Batch b = {test_quick() ? 8 : 256, 0, NULL, NULL, NULL, NULL, NULL};
-    b.ids = nn_malloc((size_t)(b.B * L) * sizeof *b.ids);
-    b.packed_ids = nn_malloc((size_t)(b.B * L) * sizeof *b.packed_ids);
-    b.packed_off = nn_malloc((size_t)(b.B + 1) * sizeof *b.packed_off);
-    b.key_valid = nn_malloc((size_t)(b.B * L));
-    b.istarget = nn_malloc((size_t)(b.B * L) * sizeof *b.istarget);
-    Rng r = rng_new(41, 2);
-    b.packed_off[0] = 0;
-    for (int64_t s = 0; s < b.B; s++) {
-        int64_t len = s % 4 == 0 ? L : 1 + (int64_t)rng_below(&r, L);
-        for (int64_t t = 0; t < L; t++) {
-            int real_pos = t >= L - len;
-            b.ids[s * L + t] = real_pos ? 1 + (int64_t)rng_below(&r, (uint64_t)n_items) : 0;
-            b.key_valid[s * L + t] = (unsigned char)real_pos;
-            b.istarget[s * L + t] = real_pos;
-            if (real_pos) b.packed_ids[b.rows_packed++] = b.ids[s * L + t];
-        }
-        b.packed_off[s + 1] = b.rows_packed;
-    }
-    return b;
-}
-
-static void batch_free(Batch *b) {
-    free(b->ids);
-    free(b->packed_ids);
-    free(b->packed_off);
-    free(b->key_valid);
-    free(b->istarget);
-}
-
-/* Inputs for the check: x (if any) followed by every parameter of m. */
-static int with_params(Tensor **inputs, Tensor *x, const Module *m) {
-    int n = 0;
-    if (x) inputs[n++] = x;
-    for (int i = 0; i < m->n_params; i++) inputs[n++] = m->params[i].value;
-    return n;
-}
-
-/* Parameters of a trained-looking model: nothing zero, LayerNorm gains around 1. */
-static void randomise(Module *m, uint64_t seed) {
-    Rng r = rng_new(seed, 7);
-    for (int i = 0; i < m->n_params; i++) init_normal(m->params[i].value, 0, 0.3, &r);
-    for (int i = 0; i < m->n_params; i++)
-        if (strstr(m->params[i].name, "norm.weight"))
-            for (int64_t k = 0; k < m->params[i].value->numel; k++) m->params[i].value->data[k] += 1;
-}
-
 typedef struct {
     Module m;
-    const Batch *b;
+    const TestBatch *b;
     int packed;
     void *layer;
 } Case;
@@ -128,7 +70,7 @@ static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_layers_at_sasrec_size) {
-    Batch b = batch_new(1000);
+    TestBatch b = test_batch(test_quick() ? 8 : 256, L, 1000, 41);
     for (int kind = 0; kind < 3; kind++) {
         Case c = {.b = &b};
         module_init(&c.m, 50 + kind);
@@ -151,13 +93,13 @@ START_TEST(grad_layers_at_sasrec_size) {
             f = f_ffn;
             what = "FeedForward(64, 256, gelu)";
         }
-        randomise(&c.m, 60 + kind);
+        test_randomise(&c.m, 60 + kind, 0.3);
         Tensor *in[8], *x = input(&c, 70 + kind);
-        test_directional_threads(what, f, &c, with_params(in, x, &c.m), in, 0);
+        test_directional_threads(what, f, &c, test_module_inputs(in, x, &c.m), in, 0);
         tensor_free(x);
         module_free(&c.m);
     }
-    batch_free(&b);
+    test_batch_free(&b);
 }
 END_TEST
 
@@ -171,15 +113,15 @@ static Tensor *f_embedding(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_embedding_at_sasrec_size) {
-    Batch b = batch_new(1000);
+    TestBatch b = test_batch(test_quick() ? 8 : 256, L, 1000, 41);
     Case c = {.b = &b};
     module_init(&c.m, 51);
     Embedding e = embedding_new(&c.m, "item", 1001, H, 0);
     c.layer = &e;
     Tensor *in[1];
-    test_directional_threads("Embedding(1001, 64)", f_embedding, &c, with_params(in, NULL, &c.m), in, 0);
+    test_directional_threads("Embedding(1001, 64)", f_embedding, &c, test_module_inputs(in, NULL, &c.m), in, 0);
     module_free(&c.m);
-    batch_free(&b);
+    test_batch_free(&b);
 }
 END_TEST
 
@@ -198,17 +140,17 @@ static Tensor *f_block(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_attention_layers_at_sasrec_size) {
-    Batch b = batch_new(1000);
+    TestBatch b = test_batch(test_quick() ? 8 : 256, L, 1000, 41);
     for (int packed = 0; packed < 2; packed++) {
         /* SASRec's attention: 2 heads, dropout 0.5 on the probabilities, -10000 masking, training */
         Case c = {.b = &b, .packed = packed};
         module_init(&c.m, 52);
         MultiHeadAttention a = mha_new(&c.m, "attn", H, 2, 0.5, MASK_MINUS_10000);
-        randomise(&c.m, 62);
+        test_randomise(&c.m, 62, 0.3);
         c.layer = &a;
         Tensor *in[9], *x = input(&c, 72);
         test_directional_threads(packed ? "MultiHeadAttention (packed)" : "MultiHeadAttention (dense)", f_mha, &c,
-                                 with_params(in, x, &c.m), in, 0);
+                                 test_module_inputs(in, x, &c.m), in, 0);
         tensor_free(x);
         module_free(&c.m);
         /* SASRec's block (post-LayerNorm, eps 1e-12, dropout 0.5) and the pre-LayerNorm -inf option; gelu
@@ -220,17 +162,17 @@ START_TEST(grad_attention_layers_at_sasrec_size) {
             TransformerConfig cfg = {H,        4 * H, 2, 0.5, 0.5, pre ? 1e-5 : 1e-12, ACT_GELU, pre ? MASK_NEG_INF : MASK_MINUS_10000,
                                      pre ? NORM_PRE : NORM_POST};
             TransformerBlock t = transformer_block_new(&cb.m, "block", &cfg);
-            randomise(&cb.m, 63);
+            test_randomise(&cb.m, 63, 0.3);
             cb.layer = &t;
             Tensor *bin[20], *bx = input(&cb, 73);
             char what[64];
             snprintf(what, sizeof what, "TransformerBlock (%s, %s)", pre ? "pre" : "post", packed ? "packed" : "dense");
-            check_at(packed ? 1 : 2, what, f_block, &cb, with_params(bin, bx, &cb.m), bin, BLOCK_EPS);
+            check_at(packed ? 1 : 2, what, f_block, &cb, test_module_inputs(bin, bx, &cb.m), bin, BLOCK_EPS);
             tensor_free(bx);
             module_free(&cb.m);
         }
     }
-    batch_free(&b);
+    test_batch_free(&b);
 }
 END_TEST
 
@@ -248,7 +190,7 @@ static Tensor *f_loss(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_losses_at_sasrec_size) {
-    Batch b = batch_new(1000);
+    TestBatch b = test_batch(test_quick() ? 8 : 256, L, 1000, 41);
     Case bce = {.b = &b, .packed = 0}, ce = {.b = &b, .packed = 1};
     Tensor *in[2] = {test_param(test_uniform(80, NN_SHAPE(b.B, L), -4, 4)),
                      test_param(test_uniform(81, NN_SHAPE(b.B, L), -4, 4))};
@@ -257,7 +199,7 @@ START_TEST(grad_losses_at_sasrec_size) {
     test_directional_threads("loss_cross_entropy (2000, 1001)", f_loss, &ce, 1, &logits, 0);
     test_free_all(2, in);
     tensor_free(logits);
-    batch_free(&b);
+    test_batch_free(&b);
 }
 END_TEST
 
@@ -269,7 +211,7 @@ typedef struct {
     LayerNorm emb_norm;
     Dropout dropout;
     TransformerBlock blocks[2];
-    const Batch *b;
+    const TestBatch *b;
     int packed;
     int64_t *neg; /* (B, L) a negative item per position */
 } Model;
@@ -278,7 +220,7 @@ typedef struct {
 static Tensor *f_model(Graph *g, Tensor *const *in, void *ctx) {
     (void)in;
     Model *s = ctx;
-    const Batch *b = s->b;
+    const TestBatch *b = s->b;
     s->m.dropout_rng = rng_new(11, 24);
     int64_t rows = s->packed ? b->rows_packed : b->B * L, *slot = nn_malloc((size_t)rows * sizeof *slot);
     int64_t *ids = s->packed ? b->packed_ids : b->ids, *pos = nn_malloc((size_t)rows * sizeof *pos);
@@ -306,7 +248,7 @@ static Tensor *f_model(Graph *g, Tensor *const *in, void *ctx) {
 }
 
 START_TEST(grad_sasrec_shaped_model) {
-    Batch b = batch_new(1000);
+    TestBatch b = test_batch(test_quick() ? 8 : 256, L, 1000, 41);
     Model s;
     module_init(&s.m, 54);
     s.item = embedding_new(&s.m, "item", 1001, H, 0);
@@ -316,21 +258,26 @@ START_TEST(grad_sasrec_shaped_model) {
     TransformerConfig cfg = {H, 4 * H, 2, 0.5, 0.5, 1e-12, ACT_GELU, MASK_MINUS_10000, NORM_POST};
     s.blocks[0] = transformer_block_new(&s.m, "blocks.0", &cfg);
     s.blocks[1] = transformer_block_new(&s.m, "blocks.1", &cfg);
-    randomise(&s.m, 64);
+    test_randomise(&s.m, 64, 0.3);
+    /* LayerNorm gains around 1, as trained: with gains near 0 the finite differences lose digits */
+    LayerNorm *norms[] = {&s.emb_norm, &s.blocks[0].attn_norm, &s.blocks[0].ffn_norm, &s.blocks[1].attn_norm,
+                          &s.blocks[1].ffn_norm};
+    for (int k = 0; k < 5; k++)
+        for (int64_t j = 0; j < H; j++) norms[k]->weight->data[j] += 1;
     /* the padding row stays zero, as in SASRec, so it does not reach the loss */
     memset(s.item.weight->data, 0, H * sizeof(real));
     s.b = &b;
     s.neg = nn_malloc((size_t)(b.B * L) * sizeof *s.neg);
     for (int64_t q = 0; q < b.B * L; q++) s.neg[q] = 1 + (q * 7919) % 1000;
     Tensor *in[40];
-    int n = with_params(in, NULL, &s.m);
+    int n = test_module_inputs(in, NULL, &s.m);
     s.packed = 0;
     check_at(2, "SASRec-shaped model (dense)", f_model, &s, n, in, MODEL_EPS);
     s.packed = 1;
     check_at(1, "SASRec-shaped model (packed)", f_model, &s, n, in, MODEL_EPS);
     free(s.neg);
     module_free(&s.m);
-    batch_free(&b);
+    test_batch_free(&b);
 }
 END_TEST
 

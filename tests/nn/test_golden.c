@@ -79,44 +79,14 @@ START_TEST(golden_linear) {
 END_TEST
 
 START_TEST(golden_embedding) {
-    const char *cases[] = {"embedding_pad0", "embedding_pad3"};
-    for (int c = 0; c < 2; c++) {
-        Fixture *f = fx_open(cases[c]);
-        const FxEntry *w = fx_get(f, "param.emb.weight"), *idse = fx_get(f, "ids");
-        int64_t *pad = fx_ints(f, "padding_idx", NULL), *ids = fx_ints(f, "ids", NULL);
-        Module m;
-        module_init(&m, 2);
-        Embedding e = embedding_new(&m, "emb", w->shape[0], w->shape[1], pad[0]);
-        fx_load_params(f, &m); /* the padding row is nonzero, as after S3-Rec's init */
-        Graph *g = graph_new();
-        check_layer(f, g, &m, NULL, embedding_forward(&e, g, ids, idse->ndim, idse->shape));
-        /* the padding row's gradient is exactly zero */
-        for (int64_t j = 0; j < w->shape[1]; j++) ck_assert(e.weight->grad->data[pad[0] * w->shape[1] + j] == 0);
-        graph_free(g);
-        free(pad);
-        free(ids);
-        module_free(&m);
-        fx_free(f);
-    }
+    golden_embedding_case("embedding_pad0");
+    golden_embedding_case("embedding_pad3");
 }
 END_TEST
 
 START_TEST(golden_layernorm) {
-    const char *cases[] = {"layernorm_eps1e-12", "layernorm_eps1e-5"};
-    for (int c = 0; c < 2; c++) {
-        Fixture *f = fx_open(cases[c]);
-        Module m;
-        module_init(&m, 3);
-        LayerNorm ln = layernorm_new(&m, "ln", fx_get(f, "param.ln.weight")->shape[0], (real)fx_scalar(f, "eps"));
-        fx_load_params(f, &m);
-        Graph *g = graph_new();
-        Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, layernorm_forward(&ln, g, x));
-        graph_free(g);
-        tensor_free(x);
-        module_free(&m);
-        fx_free(f);
-    }
+    golden_layernorm_case("layernorm_eps1e-12");
+    golden_layernorm_case("layernorm_eps1e-5");
 }
 END_TEST
 
@@ -277,35 +247,12 @@ END_TEST
 
 /* ---- losses ---- */
 
-START_TEST(golden_loss_bce) {
-    Fixture *f = fx_open("loss_bce");
-    const char *names[] = {"pos_logits", "neg_logits"};
-    Tensor *in[2] = {test_param(fx_tensor(f, names[0])), test_param(fx_tensor(f, names[1]))};
-    Tensor *mask = fx_tensor(f, "istarget");
-    Graph *g = graph_new();
-    check_loss(f, g, loss_bce_pos_neg(g, in[0], in[1], mask), 2, in, names);
-    graph_free(g);
-    test_free_all(2, in);
-    tensor_free(mask);
-    fx_free(f);
-}
+START_TEST(golden_loss_bce) { golden_bce_case("loss_bce"); }
 END_TEST
 
 START_TEST(golden_loss_cross_entropy) {
-    const char *cases[] = {"loss_ce_ignore_m100", "loss_ce_ignore0"};
-    for (int c = 0; c < 2; c++) {
-        Fixture *f = fx_open(cases[c]);
-        const char *names[] = {"logits"};
-        Tensor *logits = test_param(fx_tensor(f, "logits"));
-        int64_t *target = fx_ints(f, "target", NULL), *ignore = fx_ints(f, "ignore_index", NULL);
-        Graph *g = graph_new();
-        check_loss(f, g, loss_cross_entropy(g, logits, target, ignore[0]), 1, &logits, names);
-        graph_free(g);
-        tensor_free(logits);
-        free(target);
-        free(ignore);
-        fx_free(f);
-    }
+    golden_ce_case("loss_ce_ignore_m100");
+    golden_ce_case("loss_ce_ignore0");
 }
 END_TEST
 

@@ -104,69 +104,18 @@ START_TEST(golden_attention_sasrec) {
 }
 END_TEST
 
-START_TEST(golden_layernorm_sasrec) {
-    Fixture *f = fx_open("layernorm_sasrec");
-    Module m;
-    module_init(&m, 11);
-    LayerNorm ln = layernorm_new(&m, "ln", 64, (real)fx_scalar(f, "eps"));
-    fx_load_params(f, &m);
-    Graph *g = graph_new();
-    Tensor *x = fx_input(f);
-    check_layer(f, g, &m, x, layernorm_forward(&ln, g, x));
-    graph_free(g);
-    tensor_free(x);
-    module_free(&m);
-    fx_free(f);
-}
+START_TEST(golden_layernorm_sasrec) { golden_layernorm_case("layernorm_sasrec"); }
 END_TEST
 
-START_TEST(golden_embedding_sasrec) {
-    Fixture *f = fx_open("embedding_sasrec");
-    const FxEntry *w = fx_get(f, "param.emb.weight"), *idse = fx_get(f, "ids");
-    int64_t *ids = fx_ints(f, "ids", NULL);
-    Module m;
-    module_init(&m, 12);
-    Embedding e = embedding_new(&m, "emb", w->shape[0], w->shape[1], 0);
-    fx_load_params(f, &m);
-    Graph *g = graph_new();
-    check_layer(f, g, &m, NULL, embedding_forward(&e, g, ids, idse->ndim, idse->shape));
-    for (int64_t j = 0; j < w->shape[1]; j++) ck_assert(e.weight->grad->data[j] == 0); /* the padding row */
-    graph_free(g);
-    free(ids);
-    module_free(&m);
-    fx_free(f);
-}
+START_TEST(golden_embedding_sasrec) { golden_embedding_case("embedding_sasrec"); }
 END_TEST
 
 /* ---- losses and Adam ---- */
 
-START_TEST(golden_loss_bce_sasrec) {
-    Fixture *f = fx_open("loss_bce_sasrec");
-    const char *names[] = {"pos_logits", "neg_logits"};
-    Tensor *in[2] = {test_param(fx_tensor(f, names[0])), test_param(fx_tensor(f, names[1]))};
-    Tensor *mask = fx_tensor(f, "istarget");
-    Graph *g = graph_new();
-    check_loss(f, g, loss_bce_pos_neg(g, in[0], in[1], mask), 2, in, names);
-    graph_free(g);
-    test_free_all(2, in);
-    tensor_free(mask);
-    fx_free(f);
-}
+START_TEST(golden_loss_bce_sasrec) { golden_bce_case("loss_bce_sasrec"); }
 END_TEST
 
-START_TEST(golden_loss_cross_entropy_sasrec) {
-    Fixture *f = fx_open("loss_ce_sasrec");
-    const char *names[] = {"logits"};
-    Tensor *logits = test_param(fx_tensor(f, "logits"));
-    int64_t *target = fx_ints(f, "target", NULL), *ignore = fx_ints(f, "ignore_index", NULL);
-    Graph *g = graph_new();
-    check_loss(f, g, loss_cross_entropy(g, logits, target, ignore[0]), 1, &logits, names);
-    graph_free(g);
-    tensor_free(logits);
-    free(target);
-    free(ignore);
-    fx_free(f);
-}
+START_TEST(golden_loss_cross_entropy_sasrec) { golden_ce_case("loss_ce_sasrec"); }
 END_TEST
 
 static void sasrec_projection(Module *m) { linear_new(m, "fc", 64, 64, 1); }

@@ -66,20 +66,6 @@ def misuse_message_lines(text):
     return lines
 
 
-def load_exceptions():
-    """(file, function, stripped source line) -> reason."""
-    out = {}
-    path = os.path.join(ROOT, EXCEPTIONS_FILE)
-    if os.path.exists(path):
-        for line in open(path):
-            if line.strip() and not line.startswith("#"):
-                parts = [p.strip() for p in line.rstrip("\n").split("\t") if p.strip()]
-                if len(parts) != 4:
-                    sys.exit("%s: expected 4 tab-separated fields (file, function, line, reason): %r" % (path, line))
-                out[tuple(parts[:3])] = parts[3]
-    return out
-
-
 def cpu_flags():
     try:
         for line in open("/proc/cpuinfo"):
@@ -139,7 +125,7 @@ def main():
     print("  %-28s %6d %6d %6.1f%%" % ("total", totals[0], totals[1], 100.0 * totals[1] / max(totals[0], 1)))
 
     roots, reached = mutate.analyse(2, os.path.join(ROOT, "build", "mutate"))
-    exceptions, used = load_exceptions(), set()
+    exceptions, used = mutate.load_reasons(EXCEPTIONS_FILE, "line"), set()
     texts = {}
     backward_lines, missed, excused = 0, [], []
     seen = set()

@@ -417,18 +417,19 @@ def sites_of(functions, read):
     return ordered
 
 
-def load_equivalents():
-    """(file, function, right-hand side text) -> reason."""
-    eq = {}
-    path = os.path.join(ROOT, EQUIVALENT_FILE)
+def load_reasons(rel, third):
+    """A list of (file, function, <third>, reason), tab-separated, '#' comments: a dict of the first
+    three to the reason (the third field is the text that names the line or the right-hand side)."""
+    out = {}
+    path = os.path.join(ROOT, rel)
     if os.path.exists(path):
         for line in open(path):
             if line.strip() and not line.startswith("#"):
                 parts = [p.strip() for p in line.rstrip("\n").split("\t") if p.strip()]
                 if len(parts) != 4:
-                    sys.exit("%s: expected 4 tab-separated fields (file, function, rhs, reason): %r" % (path, line))
-                eq[tuple(parts[:3])] = parts[3]
-    return eq
+                    sys.exit("%s: expected 4 tab-separated fields (file, function, %s, reason): %r" % (path, third, line))
+                out[tuple(parts[:3])] = parts[3]
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -535,7 +536,7 @@ def main():
             cache[f] = open(os.path.join(ROOT, f)).read()
         return cache[f]
     sites = sites_of(reached, read)
-    equivalents = load_equivalents()
+    equivalents = load_reasons(EQUIVALENT_FILE, "right-hand side")
     zero, listed, todo = [], [], []
     for s in sites:
         rhs = read(s.file)[s.start:s.end]

@@ -100,7 +100,9 @@ $(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
 $(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(BUILD)/f32/tests/nn/golden.o \
   $(LIBSASREC) $(LIB32)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+# The SASRec suites also link their shared fixture (a temporary folder per test, files written into it).
+$(filter $(BUILD)/tests/sasrec/%,$(TESTS32)): $(BUILD)/f32/tests/sasrec/fixture.o
 $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.o $(LIB64)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)

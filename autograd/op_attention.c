@@ -26,7 +26,8 @@
 #define ATTN_BLOCK 16 /* query rows per gemm block */
 
 typedef struct {
-    AttentionSpec spec; /* offsets and key_valid copied into the arena */
+    SeqLayout layout;   /* offsets and key_valid copied into the arena */
+    AttentionSpec spec; /* without its generator */
     int64_t head_dim;
     int64_t *prob_start;     /* (n_seq + 1) start of sequence s's blocks in prob */
     real *prob;              /* per (seq, head): (n, n) softmax probabilities, 0 where masked */
@@ -39,10 +40,10 @@ typedef struct {
     int64_t max_n;           /* the longest sequence */
 } AttnSaved;
 
-static int allowed(const AttentionSpec *sp, int64_t r0, int64_t i, int64_t j) {
-    if (sp->neg_inf && j == i) return 1; /* with -inf masking a query always sees itself */
-    if (sp->causal && j > i) return 0;
-    if (sp->key_valid && !sp->key_valid[r0 + j]) return 0;
+static int allowed(const AttnSaved *s, int64_t r0, int64_t i, int64_t j) {
+    if (s->spec.mask == MASK_NEG_INF && j == i) return 1; /* with -inf masking a query always sees itself */
+    if (s->layout.causal && j > i) return 0;
+    if (s->layout.key_valid && !s->layout.key_valid[r0 + j]) return 0;
     return 1;
 }
 
@@ -74,11 +75,10 @@ NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real sc
  * (or, with -inf, the query's own key) says otherwise; a fully masked row
  * (-10000 everywhere) keeps the raw scores of all keys. */
 static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p, real scale) {
-    const AttentionSpec *sp = &s->spec;
     int64_t end = s->row_end[r0 + i];
-    if (s->row_sees[r0 + i] && sp->key_valid)
+    if (s->row_sees[r0 + i] && s->layout.key_valid)
         for (int64_t j = 0; j < end; j++)
-            if (!allowed(sp, r0, i, j)) p[j] = -INFINITY;
+            if (!allowed(s, r0, i, j)) p[j] = -INFINITY;
     softmax_scaled(p, end, n, scale);
 }
 
@@ -95,8 +95,7 @@ static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned
 /* Forward of one (sequence, head); pt is (n, n) scratch for P~, words (n + 8) scratch. */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
                    real *out, int64_t H, real *pt, uint32_t *words) {
-    const AttentionSpec *sp = &s->spec;
-    int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
+    int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     real scale = 1 / R_SQRT((real)d);
@@ -132,8 +131,7 @@ typedef struct {
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
                             real *pt, real *dp) {
-    const AttentionSpec *sp = &s->spec;
-    int64_t r0 = sp->offsets[seq], n = sp->offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
+    int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     const real *dO = dout + r0 * H + c0;
@@ -181,7 +179,7 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
-    int64_t H = y->shape[1], items = s->spec.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
+    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
     /* gradients land straight in the base when q, k, v are column slices of one projection */
     GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
     GradRows *dst[3] = {&dq, &dk, &dv};
@@ -202,41 +200,48 @@ static void attention_backward(Graph *g, Node *n) {
     }
 }
 
-Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionSpec *spec) {
+SeqLayout seq_layout_dense(Graph *g, int64_t n_seq, int64_t L, const unsigned char *key_valid, int causal) {
+    int64_t *off = arena_alloc(graph_arena(g), (size_t)(n_seq + 1) * sizeof *off);
+    for (int64_t b = 0; b <= n_seq; b++) off[b] = b * L;
+    return (SeqLayout){.n_seq = n_seq, .offsets = off, .key_valid = key_valid, .causal = causal};
+}
+
+Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout *layout, const AttentionSpec *spec) {
     NN_CHECK(q->ndim == 2 && tensor_same_shape(q, k) && tensor_same_shape(q, v) && q->stride[1] == 1 &&
                  k->stride[1] == 1 && v->stride[1] == 1,
              "attention", "q %s, k %s, v %s must be (rows, H) with a contiguous last dim",
              shape_str(q->ndim, q->shape).s, shape_str(k->ndim, k->shape).s, shape_str(v->ndim, v->shape).s);
-    int64_t rows = q->shape[0], H = q->shape[1];
+    int64_t rows = q->shape[0], H = q->shape[1], n_seq = layout->n_seq;
     NN_CHECK(spec->heads >= 1 && H % spec->heads == 0, "attention", "H = %lld is not a multiple of %d heads",
              (long long)H, spec->heads);
-    NN_CHECK(spec->n_seq >= 0 && spec->offsets[0] == 0 && spec->offsets[spec->n_seq] == rows, "attention",
+    NN_CHECK(n_seq >= 0 && layout->offsets[0] == 0 && layout->offsets[n_seq] == rows, "attention",
              "offsets must run from 0 to the %lld rows", (long long)rows);
     NN_CHECK(spec->dropout >= 0 && spec->dropout < 1, "attention", "dropout %g outside [0, 1)", (double)spec->dropout);
     Arena *a = graph_arena(g);
     AttnSaved *s = arena_calloc(a, sizeof *s);
+    s->layout = *layout;
     s->spec = *spec;
-    int64_t *off = arena_alloc(a, (size_t)(spec->n_seq + 1) * sizeof *off);
-    memcpy(off, spec->offsets, (size_t)(spec->n_seq + 1) * sizeof *off);
-    s->spec.offsets = off;
-    if (spec->key_valid) {
+    int64_t *off = arena_alloc(a, (size_t)(n_seq + 1) * sizeof *off);
+    memcpy(off, layout->offsets, (size_t)(n_seq + 1) * sizeof *off);
+    s->layout.offsets = off;
+    if (layout->key_valid) {
         unsigned char *kv = arena_alloc(a, (size_t)(rows ? rows : 1));
-        memcpy(kv, spec->key_valid, (size_t)rows);
-        s->spec.key_valid = kv;
+        memcpy(kv, layout->key_valid, (size_t)rows);
+        s->layout.key_valid = kv;
     }
     s->spec.rng = NULL;
     s->head_dim = H / spec->heads;
-    s->prob_start = arena_alloc(a, (size_t)(spec->n_seq + 1) * sizeof(int64_t));
+    s->prob_start = arena_alloc(a, (size_t)(n_seq + 1) * sizeof(int64_t));
     s->prob_start[0] = 0;
-    for (int64_t b = 0; b < spec->n_seq; b++) {
+    for (int64_t b = 0; b < n_seq; b++) {
         int64_t len = off[b + 1] - off[b];
         NN_CHECK(len >= 0, "attention", "offsets decrease at sequence %lld", (long long)b);
         s->prob_start[b + 1] = s->prob_start[b] + len * len * spec->heads;
         if (len > s->max_n) s->max_n = len;
     }
-    s->prob = arena_alloc(a, (size_t)(s->prob_start[spec->n_seq] ? s->prob_start[spec->n_seq] : 1) * sizeof(real));
+    s->prob = arena_alloc(a, (size_t)(s->prob_start[n_seq] ? s->prob_start[n_seq] : 1) * sizeof(real));
     int drop = spec->training && spec->dropout > 0;
-    s->keep = drop ? arena_alloc(a, (size_t)(s->prob_start[spec->n_seq] ? s->prob_start[spec->n_seq] : 1)) : NULL;
+    s->keep = drop ? arena_alloc(a, (size_t)(s->prob_start[n_seq] ? s->prob_start[n_seq] : 1)) : NULL;
     s->drop_scale = 1 / (1 - spec->dropout);
     s->seed = drop ? spec->rng->seed : 0;
     s->stream = drop ? rng_u64(spec->rng) : 0;
@@ -244,17 +249,17 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionS
     /* keys [0, row_end) of each query can carry weight */
     s->row_end = arena_alloc(a, (size_t)(rows ? rows : 1) * sizeof(int64_t));
     s->row_sees = arena_alloc(a, (size_t)(rows ? rows : 1));
-    for (int64_t b = 0; b < spec->n_seq; b++) {
+    for (int64_t b = 0; b < n_seq; b++) {
         int64_t r0 = off[b], n = off[b + 1] - r0;
         for (int64_t i = 0; i < n; i++) {
             int any = 0;
-            for (int64_t j = 0; j <= (spec->causal ? i : n - 1) && !any; j++) any = allowed(&s->spec, r0, i, j);
+            for (int64_t j = 0; j <= (layout->causal ? i : n - 1) && !any; j++) any = allowed(s, r0, i, j);
             s->row_sees[r0 + i] = (unsigned char)any;
-            s->row_end[r0 + i] = any && spec->causal ? i + 1 : n;
+            s->row_end[r0 + i] = any && layout->causal ? i + 1 : n;
         }
     }
     Tensor *y = ag_new(g, 2, (int64_t[]){rows, H});
-    int64_t items = spec->n_seq * spec->heads, nn = s->max_n * s->max_n;
+    int64_t items = n_seq * spec->heads, nn = s->max_n * s->max_n;
 #pragma omp parallel if (items > 1)
     {
         real *pt = nn_aligned_alloc((size_t)(nn + 1) * sizeof(real));

@@ -106,28 +106,42 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps);
 
 /* ---- attention ---- */
 
-/* How the rows of q, k, v group into sequences, and what each query may see. */
+/* Which rows of a (rows, H) tensor belong to which sequence, and what each
+ * query may see: the layout of one batch, built once from it (by the model,
+ * or seq_layout_dense) and carried unchanged through the layers to the
+ * attention op. */
 typedef struct {
     int64_t n_seq;                  /* number of sequences */
     const int64_t *offsets;         /* (n_seq + 1): sequence s is rows [offsets[s], offsets[s + 1]) */
-    int heads;                      /* H = heads * head_dim */
-    int causal;                     /* query i may see keys j <= i of its sequence */
     const unsigned char *key_valid; /* (rows) 0 marks a padding key; NULL: every key is real */
-    int neg_inf;                    /* 1: masked keys are left out and a query always sees itself;
-                                       0: -10000 is added to masked scores (the SASRec baseline) */
-    real dropout;                   /* on the attention probabilities, when training */
+    int causal;                     /* query i may see keys j <= i of its sequence only */
+} SeqLayout;
+
+/* n_seq sequences of L rows each (a dense (n_seq, L, H) batch), offsets in g's arena. */
+SeqLayout seq_layout_dense(Graph *g, int64_t n_seq, int64_t L, const unsigned char *key_valid, int causal);
+
+typedef enum {
+    MASK_MINUS_10000, /* add -10000 to masked scores (SASRec/BERT baseline) */
+    MASK_NEG_INF,     /* leave masked keys out; a query always sees itself, so no row is NaN */
+} MaskKind;
+
+/* The settings of one attention call (the layout says which keys exist). */
+typedef struct {
+    int heads;     /* H = heads * head_dim */
+    MaskKind mask; /* how masked keys are treated */
+    real dropout;  /* on the attention probabilities, when training */
     int training;
     Rng *rng; /* dropout masks: one new stream per call */
 } AttentionSpec;
 
-/* Scaled dot-product attention, fused: per sequence and head,
+/* Scaled dot-product attention, fused: per sequence of layout and head,
  * softmax(q k^T / sqrt(head_dim) + mask) v. q, k, v are (rows, H) with a
  * contiguous last dim (row strides may differ, e.g. column slices of one
  * (rows, 3H) projection). Returns (rows, H). With -10000 masking, a query
  * whose keys are all masked gets the softmax of its raw scores over the whole
  * sequence, as the dense baseline does; when it has a visible key, masked keys
  * get weight exactly 0 (exp underflows unless scores differ by ~9900). */
-Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const AttentionSpec *spec);
+Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout *layout, const AttentionSpec *spec);
 
 /* ---- losses (scalar results) ---- */
 

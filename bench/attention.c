@@ -17,13 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "autograd/ops.h"
-#include "bench/bench.h"
-#include "nn/attention.h"
-#include "nn/layernorm.h"
+#include "base/clock.h"
 #include "base/parallel.h"
+#include "nn/attention.h"
+#include "nn/layer_norm.h"
 
 typedef struct {
     int64_t B, L, H, heads;
@@ -33,7 +32,7 @@ typedef struct {
 
 typedef struct {
     Module m;
-    MultiHeadAttention attn;
+    Attention attn;
     LayerNorm ln;
     Tensor *x; /* (T, H) packed real rows, requires grad */
     SeqLayout layout;
@@ -42,13 +41,9 @@ typedef struct {
 
 static void block_init(Block *b, const Shape *s) {
     module_init(&b->m, s->seed);
-    b->attn = mha_new(&b->m, "attn", s->H, (int)s->heads, 0, MASK_MINUS_10000);
-    b->ln = layernorm_new(&b->m, "ln", s->H, 1e-12);
-    for (int i = 0; i < b->m.n_params; i++) /* the peer's init: N(0, 0.02) weights, zero biases */
-        if (strstr(b->m.params[i].name, "attn.") && strstr(b->m.params[i].name, ".weight"))
-            init_normal(b->m.params[i].value, 0, 0.02, &b->m.init_rng);
-        else if (strstr(b->m.params[i].name, "attn."))
-            init_constant(b->m.params[i].value, 0);
+    b->attn = attention_new(&b->m, "attn", s->H, (int)s->heads, 0, MASK_MINUS_10000);
+    b->ln = layer_norm_new(&b->m, "ln", s->H, 1e-12);
+    module_init_weights(&b->m, 0.02); /* the peer's init: N(0, 0.02) weights, zero biases, LayerNorm (1, 0) */
     Rng r = rng_new(s->seed, 1);
     int64_t lo = s->L / 2 > 1 ? (s->L + 1) / 2 : 1;
     b->offsets = malloc((size_t)(s->B + 1) * sizeof *b->offsets);
@@ -57,7 +52,7 @@ static void block_init(Block *b, const Shape *s) {
         b->offsets[i + 1] = b->offsets[i] + lo + (int64_t)rng_below(&r, (uint64_t)(s->L - lo + 1));
     b->x = tensor_normal(NN_SHAPE(b->offsets[s->B], s->H), 0, 1, &r);
     tensor_set_requires_grad(b->x, 1);
-    b->layout = (SeqLayout){s->B, b->offsets, NULL, 1};
+    b->layout = (SeqLayout){.n_seq = s->B, .offsets = b->offsets, .key_valid = NULL, .causal = 1};
 }
 
 static void block_free(Block *b) {
@@ -67,14 +62,13 @@ static void block_free(Block *b) {
 }
 
 static Tensor *block_forward(Block *b, Graph *g) {
-    Tensor *a = mha_forward(&b->attn, &b->m, g, b->x, &b->layout);
-    return layernorm_forward(&b->ln, g, ag_add(g, b->x, a));
+    Tensor *a = attention_forward(&b->attn, &b->m, g, b->x, &b->layout);
+    return layer_norm_forward(&b->ln, &b->m, g, ag_add(g, b->x, a));
 }
 
 static Tensor *sdpa_forward(Block *b, Graph *g, Tensor *q, Tensor *k, Tensor *v) {
-    AttentionSpec spec = {b->layout.n_seq, b->layout.offsets, (int)b->attn.heads, 1, NULL, 0, 0, 0, NULL};
-    (void)g;
-    return ag_attention(g, q, k, v, &spec);
+    AttentionSpec spec = {.heads = b->attn.heads, .mask = MASK_MINUS_10000, .dropout = 0, .training = 0, .rng = NULL};
+    return ag_attention(g, q, k, v, &b->layout, &spec);
 }
 
 /* Times op (0 block, 1 sdpa) at one shape and prints its JSON line. */
@@ -96,17 +90,17 @@ static void run(const Shape *s, int op) {
             for (int i = 0; i < 3; i++) tensor_zero_grad(ins[i]);
             tensor_zero_grad(b.x);
             graph_reset(g);
-            double t0 = bench_now_ms();
+            double t0 = clock_seconds();
             Tensor *y = op == 0 ? block_forward(&b, g) : sdpa_forward(&b, g, q, k, v);
             if (pass == 1) ag_backward_with(g, y, ones);
-            double t1 = bench_now_ms();
-            if (it >= 0) (pass ? both : fwd)[it] = t1 - t0;
+            double t1 = clock_seconds();
+            if (it >= 0) (pass ? both : fwd)[it] = 1e3 * (t1 - t0);
         }
     double L = (double)s->L, H = (double)s->H, B = (double)s->B;
     double attn_flops = 12 * B * L * L * H;        /* QK^T and PV, forward and twice backward */
     double proj_flops = 3 * 4 * 2 * B * L * H * H; /* four projections, forward and backward */
     double flops = op == 0 ? attn_flops + proj_flops : attn_flops;
-    double f = bench_median(fwd, s->iters), fb = bench_median(both, s->iters);
+    double f = clock_median(fwd, s->iters), fb = clock_median(both, s->iters);
     printf("{\"op\": \"%s\", \"B\": %lld, \"L\": %lld, \"H\": %lld, \"heads\": %lld, \"threads\": %d, "
            "\"fwd_ms\": %.4f, \"fwdbwd_ms\": %.4f, \"gflops\": %.2f}\n",
            op == 0 ? "block" : "sdpa", (long long)s->B, (long long)s->L, (long long)s->H, (long long)s->heads,

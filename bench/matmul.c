@@ -10,9 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "bench/bench.h"
+#include "base/clock.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"
@@ -75,12 +74,11 @@ int main(int argc, char **argv) {
         real *a = randn(M * K, 2 * s), *b = randn(K * N, 2 * s + 1), *c = randn(M * N, 99);
         for (int i = 0; i < warmup; i++) gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
         for (int i = 0; i < iters; i++) {
-            double t0 = bench_now_ms();
+            double t0 = clock_seconds();
             gemm(M, N, K, a, K, 1, b, N, 1, 0, c, N);
-            times[i] = bench_now_ms() - t0;
+            times[i] = 1e3 * (clock_seconds() - t0);
         }
-        qsort(times, (size_t)iters, sizeof(double), bench_cmp_double);
-        double ms = times[iters / 2];
+        double ms = clock_median(times, iters);
         printf("{\"op\": \"matmul\", \"M\": %lld, \"K\": %lld, \"N\": %lld, \"ms\": %.4f, \"gflops\": %.2f, "
                "\"threads\": %d}\n",
                (long long)M, (long long)K, (long long)N, ms, 2.0 * M * K * N / (ms * 1e6), threads);

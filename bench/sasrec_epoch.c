@@ -9,17 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/bench.h"
+#include "base/clock.h"
+#include "base/peak_rss.h"
 #include "models/sasrec/cli/common.h"
-#include "models/sasrec/eval.h"
 #include "models/sasrec/train.h"
-#include "base/parallel.h"
 
 int main(int argc, char **argv) {
     RunConfig c = config_defaults();
     c.data = "../shared/data/beauty/Beauty.txt";
     c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
-    c.epochs = 3;
+    c.train.epochs = 3;
     c.out = "build/bench_sasrec";
     int rc = app_parse("bench/sasrec_epoch",
                        "usage: bench/sasrec_epoch [--data PATH] [--sample-file PATH] [--epochs N] "
@@ -35,34 +34,37 @@ int main(int argc, char **argv) {
     SampleSet samples = {0};
     if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err) || app_samples(&c, &ds, &samples, &err))
         return app_fail("bench", &err, 1);
-    SasrecConfig mc = config_model(&c, ds.n_items);
+    c.model.n_items = ds.n_items;
     Sasrec s;
-    sasrec_init(&s, &mc, (uint64_t)c.seed);
+    sasrec_init(&s, &c.model, c.train.seed);
     /* training epochs through the real loop, patience high enough not to stop */
-    c.patience = c.epochs + 1;
-    EvalOptions sample = {.protocol = PROTOCOL_SAMPLE, .samples = &samples, .batch = (int)c.eval_batch};
-    EvalOptions full = {.protocol = PROTOCOL_FULL, .seen = (SeenPolicy)c.seen, .batch = (int)c.eval_batch};
+    c.train.patience = c.train.epochs + 1;
+    EvalOptions sample = c.eval, full = c.eval;
+    sample.protocol = PROTOCOL_SAMPLE;
+    sample.samples = &samples;
+    full.protocol = PROTOCOL_FULL;
     Graph *g = graph_new(); /* one arena for all the passes below, as train_run has for its own */
     sample.graph = full.graph = g;
     TrainResult res;
-    if (train_run(&s, &ds, &c, &sample, stderr, &res, &err) != TRAIN_OK) return app_fail("bench", &err, 1);
-    int n = (int)c.epochs;
+    if (train_run(&s, &ds, &c.train, &sample, c.out, stderr, &res, &err) != TRAIN_OK)
+        return app_fail("bench", &err, 1);
+    int n = c.train.epochs;
     double *ts = malloc((size_t)n * sizeof *ts), *tf = malloc((size_t)n * sizeof *tf);
     for (int k = 0; k < n; k++) {
-        double t0 = train_now();
+        double t0 = clock_seconds();
         eval_model(&s, &ds, SPLIT_VALID, &sample);
-        double t1 = train_now();
+        double t1 = clock_seconds();
         eval_model(&s, &ds, SPLIT_VALID, &full);
-        tf[k] = train_now() - t1;
+        tf[k] = clock_seconds() - t1;
         ts[k] = t1 - t0;
     }
-    printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", res.train_median,
-           res.epochs_run, (long long)c.threads);
-    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", bench_median(ts, n), n,
-           (long long)c.threads);
-    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %lld}\n", bench_median(tf, n), n,
-           (long long)c.threads);
-    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", train_peak_rss_mib());
+    printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", res.train_median,
+           res.epochs_run, c.threads);
+    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", clock_median(ts, n), n,
+           c.threads);
+    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", clock_median(tf, n), n,
+           c.threads);
+    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
     free(ts);
     free(tf);
     graph_free(g);

@@ -9,7 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "nn/feedforward.h"
+#include "nn/feed_forward.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 
@@ -39,7 +39,7 @@ int main(void) {
     Module m;
     module_init(&m, 42);
     Linear in = linear_new(&m, "in", 2, 64, 1);
-    FeedForward hidden = feedforward_new(&m, "hidden", 64, 128, ACT_RELU);
+    FeedForward hidden = feed_forward_new(&m, "hidden", 64, 128, ACT_RELU);
     Linear out = linear_new(&m, "out", 64, CLASSES, 1);
     module_print(&m, stdout);
 
@@ -48,9 +48,9 @@ int main(void) {
     Adam *opt = adam_new(&m, ac);
     Graph *g = graph_new();
     for (int step = 0; step <= 300; step++) {
-        Tensor *h = ag_relu(g, linear_forward(&in, g, &x));   /* (N, 64) */
-        h = ag_add(g, h, feedforward_forward(&hidden, g, h)); /* residual (N, 64) */
-        Tensor *logits = linear_forward(&out, g, h);          /* (N, 3) */
+        Tensor *h = ag_relu(g, linear_forward(&in, &m, g, &x));      /* (N, 64) */
+        h = ag_add(g, h, feed_forward_forward(&hidden, &m, g, h)); /* residual (N, 64) */
+        Tensor *logits = linear_forward(&out, &m, g, h);           /* (N, 3) */
         Tensor *loss = loss_cross_entropy(g, logits, label, -1);
         ag_backward(g, loss);
         adam_step(opt);

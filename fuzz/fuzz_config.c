@@ -9,15 +9,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     RunConfig c = config_defaults();
-    int64_t n_items = 0;
     NnError err;
-    if (config_parse_model("config.json", (const char *)data, size, &c, &n_items, &err) != 0) {
+    if (config_parse_model("config.json", (const char *)data, size, &c, &err) != 0) {
         if (!err.msg[0]) abort();
         return 0;
     }
     /* accepted: the settings must be ones sasrec_init takes */
-    if (n_items < 1 || c.max_len < 1 || c.hidden < 1 || c.heads < 1 || c.hidden % c.heads || c.layers < 0 ||
-        !(c.dropout >= 0 && c.dropout < 1))
+    const SasrecConfig *m = &c.model;
+    if (m->n_items < 1 || m->max_len < 1 || m->hidden < 1 || m->heads < 1 || m->hidden % m->heads || m->layers < 0 ||
+        !(m->dropout >= 0 && m->dropout < 1))
         abort();
     return 0;
 }

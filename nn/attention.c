@@ -1,15 +1,14 @@
 #include "nn/attention.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "base/error.h"
 
-MultiHeadAttention mha_new(Module *m, const char *name, int64_t hidden, int heads, real attn_dropout, MaskKind mask) {
+Attention attention_new(Module *m, const char *name, int64_t hidden, int heads, real attn_dropout, MaskKind mask) {
     char sub[256];
-    NN_CHECK(heads >= 1 && hidden % heads == 0, "mha_new", "hidden size %lld is not a multiple of %d heads",
-             (long long)hidden, heads);
-    MultiHeadAttention a;
+    NN_CHECK(heads >= 1 && hidden % heads == 0, "attention_new", "%s: hidden size %lld is not a multiple of %d heads",
+             name, (long long)hidden, heads);
+    Attention a;
     a.query = linear_new(m, module_join(sub, sizeof sub, name, "query"), hidden, hidden, 1);
     a.key = linear_new(m, module_join(sub, sizeof sub, name, "key"), hidden, hidden, 1);
     a.value = linear_new(m, module_join(sub, sizeof sub, name, "value"), hidden, hidden, 1);
@@ -20,13 +19,7 @@ MultiHeadAttention mha_new(Module *m, const char *name, int64_t hidden, int head
     return a;
 }
 
-SeqLayout seq_layout_dense(Graph *g, int64_t B, int64_t L, const unsigned char *key_valid, int causal) {
-    int64_t *off = arena_alloc(graph_arena(g), (size_t)(B + 1) * sizeof *off);
-    for (int64_t b = 0; b <= B; b++) off[b] = b * L;
-    return (SeqLayout){B, off, key_valid, causal};
-}
-
-Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
+Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
     int64_t H = a->query.weight->shape[0], rows = x->numel / H;
     Tensor *x2 = ag_reshape(g, x, NN_SHAPE(rows, H));
     /* One product for Q, K and V: their weights stacked into (3H, H). */
@@ -34,38 +27,48 @@ Tensor *mha_forward(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x,
     Tensor *b = ag_concat(g, 3, (Tensor *[]){a->query.bias, a->key.bias, a->value.bias}, 0);
     Tensor *qkv = ag_linear(g, x2, w, b); /* (rows, 3H) */
     module_trace(m, "  Q, K, V projections, stacked", qkv);
-    AttentionSpec spec = {layout->n_seq,           layout->offsets, a->heads,    layout->causal, layout->key_valid,
-                          a->mask == MASK_NEG_INF, a->attn_dropout, m->training, &m->dropout_rng};
+    AttentionSpec spec = {.heads = a->heads,
+                          .mask = a->mask,
+                          .dropout = a->attn_dropout,
+                          .training = m->training,
+                          .rng = &m->dropout_rng};
     Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H),
-                               ag_narrow(g, qkv, 1, 2 * H, H), &spec);
+                               ag_narrow(g, qkv, 1, 2 * H, H), layout, &spec);
     module_trace(m, "  attention context, heads merged", ctx); /* (rows, H) */
-    Tensor *y = linear_forward(&a->out, g, ctx);
+    Tensor *y = linear_forward(&a->out, m, g, ctx);
     return ag_reshape(g, y, x->ndim, x->shape);
 }
 
-Tensor *mha_forward_unfused(const MultiHeadAttention *a, Module *m, Graph *g, Tensor *x, const unsigned char *key_valid,
-                            int causal) {
-    NN_CHECK(x->ndim == 3, "mha_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape).s);
+Tensor *attention_forward_unfused(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
+    NN_CHECK(x->ndim == 3, "attention_forward_unfused", "x %s must be (B, L, H)", shape_str(x->ndim, x->shape).s);
     int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2], h = a->heads, d = H / h;
+    NN_CHECK(layout->n_seq == B, "attention_forward_unfused", "the layout has %lld sequences, x has B = %lld",
+             (long long)layout->n_seq, (long long)B);
+    for (int64_t b = 0; b <= B; b++)
+        NN_CHECK(layout->offsets[b] == b * L, "attention_forward_unfused",
+                 "the layout is not dense: sequence %lld starts at row %lld, expected %lld", (long long)b,
+                 (long long)layout->offsets[b], (long long)(b * L));
     /* (B, L, H) -> (B, heads, L, d) */
-    Tensor *q =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->query, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
-    Tensor *k = ag_permute(g, ag_reshape(g, linear_forward(&a->key, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
-    Tensor *v =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->value, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+    Tensor *q = ag_permute(g, ag_reshape(g, linear_forward(&a->query, m, g, x), NN_SHAPE(B, L, h, d)),
+                           (int[]){0, 2, 1, 3});
+    Tensor *k =
+        ag_permute(g, ag_reshape(g, linear_forward(&a->key, m, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+    Tensor *v = ag_permute(g, ag_reshape(g, linear_forward(&a->value, m, g, x), NN_SHAPE(B, L, h, d)),
+                           (int[]){0, 2, 1, 3});
     Tensor *scores = ag_mul_scalar(g, ag_matmul(g, q, ag_transpose(g, k, -1, -2)), (real)(1 / sqrt((double)d)));
     /* the additive mask (B, 1, L, L): 0 where allowed, -10000 (or -inf) elsewhere */
     Tensor *mask = ag_zeros(g, NN_SHAPE(B, 1, L, L));
+    const unsigned char *key_valid = layout->key_valid;
     int neg_inf = a->mask == MASK_NEG_INF;
     for (int64_t b = 0; b < B; b++)
         for (int64_t i = 0; i < L; i++)
             for (int64_t j = 0; j < L; j++) {
-                int ok = (!causal || j <= i) && (!key_valid || key_valid[b * L + j]);
+                int ok = (!layout->causal || j <= i) && (!key_valid || key_valid[b * L + j]);
                 if (neg_inf && j == i) ok = 1;
                 mask->data[(b * L + i) * L + j] = ok ? 0 : neg_inf ? -INFINITY : -10000;
             }
     Tensor *probs = ag_softmax(g, ag_add(g, scores, mask));
     probs = ag_dropout(g, probs, a->attn_dropout, m->training, &m->dropout_rng);
     Tensor *ctx = ag_reshape(g, ag_permute(g, ag_matmul(g, probs, v), (int[]){0, 2, 1, 3}), NN_SHAPE(B, L, H));
-    return linear_forward(&a->out, g, ctx);
+    return linear_forward(&a->out, m, g, ctx);
 }

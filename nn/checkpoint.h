@@ -5,8 +5,8 @@
  * "optim.m.<name>" and "optim.v.<name>", its step count in the metadata key
  * "optim.step". Loading checks every name, dtype and shape against the model
  * before it changes anything, so a refused file leaves the model as it was. */
-#ifndef NN_CHECKPOINT_H
-#define NN_CHECKPOINT_H
+#ifndef NN_NN_CHECKPOINT_H
+#define NN_NN_CHECKPOINT_H
 
 #include "nn/optim.h"
 #include "base/error.h"

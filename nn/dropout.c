@@ -3,8 +3,9 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 
-Dropout dropout_new(real p) {
-    NN_CHECK(p >= 0 && p < 1, "dropout_new", "probability %g outside [0, 1)", (double)p);
+Dropout dropout_new(Module *m, const char *name, real p) {
+    (void)m;
+    NN_CHECK(p >= 0 && p < 1, "dropout_new", "%s: probability %g outside [0, 1)", name, (double)p);
     return (Dropout){p};
 }
 

@@ -7,14 +7,17 @@
 Linear linear_new(Module *m, const char *name, int64_t in, int64_t out, int bias) {
     Linear l;
     real bound = (real)(1 / sqrt((double)in));
-    l.weight = module_param(m, name, "weight", NN_SHAPE(out, in));
+    l.weight = module_param(m, name, "weight", PARAM_WEIGHT, NN_SHAPE(out, in));
     init_uniform(l.weight, -bound, bound, &m->init_rng);
     l.bias = NULL;
     if (bias) {
-        l.bias = module_param(m, name, "bias", NN_SHAPE(out));
+        l.bias = module_param(m, name, "bias", PARAM_BIAS, NN_SHAPE(out));
         init_uniform(l.bias, -bound, bound, &m->init_rng);
     }
     return l;
 }
 
-Tensor *linear_forward(const Linear *l, Graph *g, Tensor *x) { return ag_linear(g, x, l->weight, l->bias); }
+Tensor *linear_forward(const Linear *l, Module *m, Graph *g, Tensor *x) {
+    (void)m;
+    return ag_linear(g, x, l->weight, l->bias);
+}

@@ -1,6 +1,6 @@
 /* Losses, composed from autograd ops. Each returns a scalar tensor. */
-#ifndef NN_LOSS_H
-#define NN_LOSS_H
+#ifndef NN_NN_LOSS_H
+#define NN_NN_LOSS_H
 
 #include "autograd/ops.h"
 

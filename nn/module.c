@@ -1,6 +1,5 @@
 #include "nn/module.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +27,7 @@ char *module_join(char *out, size_t size, const char *prefix, const char *name) 
     return out;
 }
 
-Tensor *module_param(Module *m, const char *prefix, const char *name, int ndim, const int64_t *shape) {
+Tensor *module_param(Module *m, const char *prefix, const char *name, ParamKind kind, int ndim, const int64_t *shape) {
     size_t len = strlen(prefix) + strlen(name) + 2;
     char *full = module_join(nn_malloc(len), len, prefix, name);
     NN_CHECK(module_find(m, full) == NULL, "module_param", "a parameter named '%s' already exists", full);
@@ -39,7 +38,7 @@ Tensor *module_param(Module *m, const char *prefix, const char *name, int ndim, 
     Tensor *t = tensor_zeros(ndim, shape);
     tensor_set_requires_grad(t, 1);
     t->name = full;
-    m->params[m->n_params++] = (Param){full, t};
+    m->params[m->n_params++] = (Param){full, t, kind};
     return t;
 }
 
@@ -83,13 +82,16 @@ void init_uniform(Tensor *t, real lo, real hi, Rng *rng) {
     for (int64_t i = 0; i < t->numel; i++) t->data[tensor_offset_of(t, i)] = (real)(lo + (hi - lo) * rng_uniform(rng));
 }
 
-void init_xavier_uniform(Tensor *t, Rng *rng) {
-    NN_CHECK(t->ndim >= 2, "init_xavier_uniform", "needs a (fan_out, fan_in, ...) weight, got %s",
-             shape_str(t->ndim, t->shape).s);
-    int64_t receptive = t->numel / (t->shape[0] * t->shape[1]);
-    double fan_in = (double)(t->shape[1] * receptive), fan_out = (double)(t->shape[0] * receptive);
-    real a = (real)sqrt(6.0 / (fan_in + fan_out));
-    init_uniform(t, -a, a, rng);
-}
-
 void init_constant(Tensor *t, real value) { tensor_fill(t, value); }
+
+void module_init_weights(Module *m, real std) {
+    for (int i = 0; i < m->n_params; i++) {
+        Param *p = &m->params[i];
+        switch (p->kind) {
+        case PARAM_WEIGHT:
+        case PARAM_TABLE: init_normal(p->value, 0, std, &m->init_rng); break;
+        case PARAM_BIAS: init_constant(p->value, 0); break;
+        case PARAM_GAIN: init_constant(p->value, 1); break;
+        }
+    }
+}

@@ -1,6 +1,6 @@
 /* Optimizers over a Module's parameters, matching torch.optim step for step. */
-#ifndef NN_OPTIM_H
-#define NN_OPTIM_H
+#ifndef NN_NN_OPTIM_H
+#define NN_NN_OPTIM_H
 
 #include "nn/module.h"
 

@@ -1,5 +1,5 @@
 /* Leave-one-out splits, left padding, training negatives and the epoch shuffle
- * (docs/sasrec.md, section 1).
+ * (docs/sasrec.md, sections 2 and 4).
  *
  * For a user with sequence s (at least 3 items; 1 for SPLIT_SUBMIT):
  *   split   model input   target
@@ -16,8 +16,8 @@
  * (seed, epoch, user, position in s, attempt) is a pure function of those
  * through Philox, so negatives do not depend on batch composition, max_len or
  * the thread count, and change every epoch. */
-#ifndef SASREC_BATCH_H
-#define SASREC_BATCH_H
+#ifndef NN_MODELS_SASREC_BATCH_H
+#define NN_MODELS_SASREC_BATCH_H
 
 #include <stdint.h>
 

@@ -9,6 +9,11 @@
 #include "base/parallel.h"
 #include "base/simd.h"
 
+EvalOptions eval_default_options(void) {
+    return (EvalOptions){
+        .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL};
+}
+
 /* The rank of the answer among candidates: how many other candidates score at
  * least as high. skip[j] marks items that never rank (full ranking). */
 static int64_t rank_full(const real *score, int64_t n, int64_t answer, const unsigned char *skip) {
@@ -101,13 +106,15 @@ void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
     gemm(B, N1, H, U->data, H, 1, E->data, 1, H, 0, out, N1);
 }
 
-/* Fills scores (b->B, N + 1) for the users of batch b (the first is user `start`). */
-typedef void (*ScoreFn)(void *ctx, const SeqBatch *b, int64_t start, real *scores);
+/* Fills scores (b->B, N + 1) for the users of batch b. */
+typedef void (*ScoreFn)(void *ctx, const SeqBatch *b, real *scores);
 
-/* Ranks every user's answer of split in batches of opt->batch users with inputs of L positions. */
-static void rank_all(const Dataset *ds, Split split, const EvalOptions *opt, int64_t L, ScoreFn score, void *ctx,
-                     int64_t *rank) {
-    int64_t N1 = ds->n_items + 1, nb = eval_batch_users(opt->batch, ds->n_users, ds->n_items);
+/* The one batching loop of every pass: the users of split in order, in
+ * batches of eval_batch_users(batch, ...) with inputs of L positions; score
+ * fills each batch's scores, visit uses them. */
+static void for_each_batch(const Dataset *ds, Split split, int batch, int64_t L, ScoreFn score, void *score_ctx,
+                           EvalVisitFn visit, void *visit_ctx) {
+    int64_t N1 = ds->n_items + 1, nb = eval_batch_users(batch, ds->n_users, ds->n_items);
     SeqBatch b;
     batch_alloc(&b, (int)nb, (int)L);
     int64_t *users = nn_malloc((size_t)nb * sizeof *users);
@@ -116,8 +123,8 @@ static void rank_all(const Dataset *ds, Split split, const EvalOptions *opt, int
         int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
         for (int i = 0; i < n; i++) users[i] = start + i;
         batch_fill(&b, ds, split, users, n, NULL, 0);
-        score(ctx, &b, start, scores);
-        rank_batch(ds, split, opt, &b, scores, rank + start);
+        score(score_ctx, &b, scores);
+        visit(visit_ctx, &b, scores);
     }
     free(users);
     free(scores);
@@ -125,38 +132,63 @@ static void rank_all(const Dataset *ds, Split split, const EvalOptions *opt, int
 }
 
 typedef struct {
-    Sasrec *s;
+    const Dataset *ds;
+    Split split;
     const EvalOptions *opt;
+    int64_t *rank; /* (n_users) */
+} Ranker;
+
+static void rank_visit(void *ctx, const SeqBatch *b, const real *scores) {
+    const Ranker *r = ctx;
+    rank_batch(r->ds, r->split, r->opt, b, scores, r->rank + b->user[0]);
+}
+
+typedef struct {
+    Sasrec *s;
+    const SampleSet *samples; /* only the candidates' scores when non-NULL; every item's otherwise */
     Graph *g;
     int64_t n_items;
 } ModelScorer;
 
-static void score_model(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
+static void score_model(void *ctx, const SeqBatch *b, real *scores) {
     ModelScorer *m = ctx;
     int64_t N1 = m->n_items + 1;
-    const SampleSet *samples = m->opt->samples;
+    const SampleSet *samples = m->samples;
     Tokens t = sasrec_tokens(m->g, b->input, b->len, b->B, b->L, 1);
     Tensor *U = sasrec_last(m->g, sasrec_forward(m->s, m->g, &t), &t); /* (B, H) */
-    if (m->opt->protocol == PROTOCOL_FULL) {
+    if (!samples) {
         eval_score_all(m->s, U, scores);
     } else { /* only the candidates' scores are needed */
 #pragma omp parallel for schedule(static)
         for (int i = 0; i < b->B; i++)
-            score_candidates(m->s, U->data + i * U->shape[1], b->answer[i], samples->neg + (start + i) * samples->n_neg,
+            score_candidates(m->s, U->data + i * U->shape[1], b->answer[i], samples->neg + b->user[i] * samples->n_neg,
                              samples->n_neg, scores + (int64_t)i * N1);
     }
     graph_reset(m->g);
 }
 
-void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+/* for_each_batch over the model's scores (every item's, or the candidates' of samples), in evaluation mode
+ * without gradients; the model's mode and the no-grad flag are restored after. */
+static void model_pass(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, const SampleSet *samples,
+                       EvalVisitFn visit, void *ctx) {
     int was_training = s->m.training, grad = ag_set_grad_enabled(0);
     module_train(&s->m, 0);
-    ModelScorer m = {s, opt, opt->graph ? opt->graph : graph_new(), ds->n_items};
+    ModelScorer m = {s, samples, opt->graph ? opt->graph : graph_new(), ds->n_items};
     graph_reset(m.g);
-    rank_all(ds, split, opt, s->cfg.max_len, score_model, &m, rank);
+    for_each_batch(ds, split, opt->batch, s->cfg.max_len, score_model, &m, visit, ctx);
     if (m.g != opt->graph) graph_free(m.g);
     module_train(&s->m, was_training);
     ag_set_grad_enabled(grad);
+}
+
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    Ranker r = {ds, split, opt, rank};
+    model_pass(s, ds, split, opt, opt->protocol == PROTOCOL_SAMPLE ? opt->samples : NULL, rank_visit, &r);
+}
+
+void eval_visit_scores(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalVisitFn visit,
+                       void *ctx) {
+    model_pass(s, ds, split, opt, NULL, visit, ctx);
 }
 
 typedef struct {
@@ -164,9 +196,8 @@ typedef struct {
     int64_t n_items;
 } PopularScorer;
 
-static void score_popular(void *ctx, const SeqBatch *b, int64_t start, real *scores) {
+static void score_popular(void *ctx, const SeqBatch *b, real *scores) {
     const PopularScorer *p = ctx;
-    (void)start;
     for (int i = 0; i < b->B; i++)
         memcpy(scores + (int64_t)i * (p->n_items + 1), p->pop, (size_t)(p->n_items + 1) * sizeof(real));
 }
@@ -185,7 +216,8 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
         pop[j] += (real)(0.5 * rng_word_to_unit(w[0]));
     }
     PopularScorer p = {pop, ds->n_items};
-    rank_all(ds, split, opt, 1, score_popular, &p, rank);
+    Ranker r = {ds, split, opt, rank};
+    for_each_batch(ds, split, opt->batch, 1, score_popular, &p, rank_visit, &r);
     free(pop);
 }
 

@@ -1,8 +1,9 @@
 /* Evaluation: the rank of each user's held-out answer under the sampled
  * protocol (answer + n_neg negatives) or full ranking (every item), and the
- * most-popular baseline ranked the same way. Ties count against the answer. */
-#ifndef SASREC_EVAL_H
-#define SASREC_EVAL_H
+ * most-popular baseline ranked the same way. Ties count against the answer
+ * (docs/sasrec.md, section 5). */
+#ifndef NN_MODELS_SASREC_EVAL_H
+#define NN_MODELS_SASREC_EVAL_H
 
 #include "models/sasrec/batch.h"
 #include "models/sasrec/metrics.h"
@@ -15,12 +16,18 @@ typedef enum {
 } SeenPolicy;
 
 typedef struct {
-    Protocol protocol;
-    SeenPolicy seen;          /* full ranking only */
-    const SampleSet *samples; /* sampled protocol: the negatives */
-    int batch;                /* users per forward pass */
+    Protocol protocol;        /* PROTOCOL_SAMPLE (the seed) or PROTOCOL_FULL */
+    SeenPolicy seen;          /* full ranking only; SEEN_EXCLUDE */
+    int batch;                /* users per forward pass, 512 (fewer when their scores would pass 256 MiB) */
+    const SampleSet *samples; /* sampled protocol: the negatives (the caller's; NULL by default) */
     Graph *graph;             /* scratch graph to reuse across passes (its arena keeps its size); NULL: a new one */
 } EvalOptions;
+
+/* Scores of one batch of users: scores (b->B, N + 1), row i for user b->user[i]. */
+typedef void (*EvalVisitFn)(void *ctx, const SeqBatch *b, const real *scores);
+
+/* The defaults above. */
+EvalOptions eval_default_options(void);
 
 /* Ranks (n_users) of the answers of split (SPLIT_VALID or SPLIT_TEST) under the model. */
 void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank);
@@ -37,5 +44,11 @@ Metrics eval_popular(const Dataset *ds, Split split, const EvalOptions *opt);
 int64_t eval_batch_users(int64_t requested, int64_t n_users, int64_t n_items);
 /* Scores of every item for each user of the batch: out (B, N + 1) = U (B, H) item_emb^T. */
 void eval_score_all(const Sasrec *s, const Tensor *U, real *out);
+/* Runs the model (evaluation mode, no gradients) over every user of split in
+ * user order, in batches of eval_batch_users(opt->batch, ...) users, and hands
+ * each batch with the scores of every item to visit: the loop of the ranking
+ * passes, for callers that rank in their own way (sasrec predict). */
+void eval_visit_scores(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalVisitFn visit,
+                       void *ctx);
 
 #endif

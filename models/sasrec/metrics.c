@@ -40,4 +40,4 @@ void metrics_write_json(const Metrics *m, FILE *f) {
     for (int k = 0; k < m->n; k++) fprintf(f, "%s\"%s\": %.6f", k ? ", " : "", m->name[k], m->value[k]);
 }
 
-const char *protocol_name(Protocol p) { return p == PROTOCOL_SAMPLE ? "sample" : "full"; }
+const char *metrics_protocol_name(Protocol p) { return p == PROTOCOL_SAMPLE ? "sample" : "full"; }

@@ -3,9 +3,10 @@
  *   NDCG@k = mean [r < k] / log2(r + 2)
  *   MRR    = mean 1 / (r + 1)
  * The sampled protocol reports HR@1, HR@5, HR@10, NDCG@5, NDCG@10 and MRR;
- * full ranking HR@5, HR@10, HR@20, NDCG@5, NDCG@10, NDCG@20. */
-#ifndef SASREC_METRICS_H
-#define SASREC_METRICS_H
+ * full ranking HR@5, HR@10, HR@20, NDCG@5, NDCG@10, NDCG@20 (docs/sasrec.md,
+ * section 5). */
+#ifndef NN_MODELS_SASREC_METRICS_H
+#define NN_MODELS_SASREC_METRICS_H
 
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +32,6 @@ const char *metrics_monitor(Protocol protocol);
 /* Writes the metrics as JSON members ("HR@10": 0.4651, ...) without braces. */
 void metrics_write_json(const Metrics *m, FILE *f);
 /* "sample" or "full". */
-const char *protocol_name(Protocol p);
+const char *metrics_protocol_name(Protocol p);
 
 #endif

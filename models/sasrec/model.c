@@ -26,34 +26,31 @@ void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
              (long long)cfg->n_items, (long long)cfg->max_len, (long long)cfg->hidden, cfg->layers, cfg->heads);
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
-    module_init(&s->m, seed);
+    Module *m = &s->m;
+    module_init(m, seed);
     int64_t H = cfg->hidden;
-    s->item_emb = embedding_new(&s->m, "item_emb", cfg->n_items + 1, H, 0);
-    s->pos_emb = embedding_new(&s->m, "pos_emb", cfg->max_len, H, -1);
-    s->emb_norm = layernorm_new(&s->m, "emb_norm", H, 1e-12);
-    s->dropout = dropout_new((real)cfg->dropout);
-    TransformerConfig tc = {H,     4 * H,    cfg->heads, (real)cfg->dropout, (real)cfg->attn_dropout,
-                            1e-12, ACT_GELU, cfg->mask,  cfg->norm};
+    s->item_emb = embedding_new(m, "item_emb", cfg->n_items + 1, H, 0);
+    s->pos_emb = embedding_new(m, "pos_emb", cfg->max_len, H, -1);
+    s->emb_norm = layer_norm_new(m, "emb_norm", H, SASREC_LAYER_NORM_EPS);
+    s->dropout = dropout_new(m, "dropout", (real)cfg->dropout);
+    TransformerBlockConfig block = {.hidden = H,
+                                    .inner = SASREC_FFN_FACTOR * H,
+                                    .heads = cfg->heads,
+                                    .dropout = (real)cfg->dropout,
+                                    .attn_dropout = (real)cfg->attn_dropout,
+                                    .eps = SASREC_LAYER_NORM_EPS,
+                                    .act = ACT_GELU,
+                                    .mask = cfg->mask,
+                                    .norm = cfg->norm};
     s->blocks = nn_calloc((size_t)(cfg->layers ? cfg->layers : 1), sizeof *s->blocks);
     for (int i = 0; i < cfg->layers; i++) {
         char name[64];
         snprintf(name, sizeof name, "encoder.layers.%d", i);
-        s->blocks[i] = transformer_block_new(&s->m, name, &tc);
+        s->blocks[i] = transformer_block_new(m, name, &block);
     }
-    if (cfg->norm == NORM_PRE) s->final_norm = layernorm_new(&s->m, "final_norm", H, 1e-12);
-    /* The seed's init: every Linear/Embedding weight N(0, std), biases 0, LayerNorm (1, 0). */
-    for (int i = 0; i < s->m.n_params; i++) {
-        Param *p = &s->m.params[i];
-        size_t n = strlen(p->name);
-        int is_bias = n >= 5 && strcmp(p->name + n - 5, ".bias") == 0;
-        int is_norm = strstr(p->name, "norm.") != NULL;
-        if (is_norm)
-            init_constant(p->value, is_bias ? 0 : 1);
-        else if (is_bias)
-            init_constant(p->value, 0);
-        else
-            init_normal(p->value, 0, (real)cfg->init_std, &s->m.init_rng);
-    }
+    if (cfg->norm == NORM_PRE) s->final_norm = layer_norm_new(m, "final_norm", H, SASREC_LAYER_NORM_EPS);
+    /* The seed's init over the constructors' (as S3-Rec's model.apply(init_weights)), by parameter kind. */
+    module_init_weights(m, (real)cfg->init_std);
     memset(s->item_emb.weight->data, 0, (size_t)H * sizeof(real)); /* padding row */
 }
 
@@ -66,53 +63,55 @@ void sasrec_free(Sasrec *s) {
 Tokens sasrec_tokens(Graph *g, const int64_t *input, const int32_t *len, int64_t B, int64_t L, int packed) {
     Arena *a = graph_arena(g);
     Tokens t = {.B = B, .L = L};
-    t.offsets = arena_alloc(a, (size_t)(B + 1) * sizeof *t.offsets);
+    int64_t *offsets = arena_alloc(a, (size_t)(B + 1) * sizeof *offsets);
     t.last = arena_alloc(a, (size_t)B * sizeof *t.last);
-    t.offsets[0] = 0;
+    offsets[0] = 0;
     for (int64_t b = 0; b < B; b++) {
         int64_t n = len[b] < L ? len[b] : L;
-        t.offsets[b + 1] = t.offsets[b] + (packed ? n : L);
-        t.last[b] = n > 0 ? t.offsets[b + 1] - 1 : -1;
+        offsets[b + 1] = offsets[b] + (packed ? n : L);
+        t.last[b] = n > 0 ? offsets[b + 1] - 1 : -1;
     }
-    t.T = t.offsets[B];
+    t.T = offsets[B];
     t.ids = arena_alloc(a, (size_t)(t.T ? t.T : 1) * sizeof *t.ids);
     t.slot = arena_alloc(a, (size_t)(t.T ? t.T : 1) * sizeof *t.slot);
-    t.key_valid = packed ? NULL : arena_alloc(a, (size_t)(t.T ? t.T : 1));
+    unsigned char *key_valid = packed ? NULL : arena_alloc(a, (size_t)(t.T ? t.T : 1));
     for (int64_t b = 0; b < B; b++) {
-        int64_t first = packed ? L - (t.offsets[b + 1] - t.offsets[b]) : 0; /* first slot kept */
-        for (int64_t r = t.offsets[b], slot = first; r < t.offsets[b + 1]; r++, slot++) {
+        int64_t first = packed ? L - (offsets[b + 1] - offsets[b]) : 0; /* first slot kept */
+        for (int64_t r = offsets[b], slot = first; r < offsets[b + 1]; r++, slot++) {
             t.ids[r] = input[b * L + slot];
             t.slot[r] = slot;
-            if (!packed) t.key_valid[r] = t.ids[r] != 0;
+            if (!packed) key_valid[r] = t.ids[r] != 0;
         }
     }
+    t.layout = (SeqLayout){.n_seq = B, .offsets = offsets, .key_valid = key_valid, .causal = 1};
     return t;
 }
 
 int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values) {
     int64_t *out = arena_alloc(graph_arena(g), (size_t)(t->T ? t->T : 1) * sizeof *out);
+    const int64_t *offsets = t->layout.offsets;
     for (int64_t b = 0; b < t->B; b++)
-        for (int64_t r = t->offsets[b]; r < t->offsets[b + 1]; r++) out[r] = values[b * t->L + t->slot[r]];
+        for (int64_t r = offsets[b]; r < offsets[b + 1]; r++) out[r] = values[b * t->L + t->slot[r]];
     return out;
 }
 
 Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     int64_t T = t->T;
-    Tensor *item = embedding_forward(&s->item_emb, g, t->ids, NN_SHAPE(T)); /* (T, H) */
-    Tensor *pos = embedding_forward(&s->pos_emb, g, t->slot, NN_SHAPE(T));  /* (T, H) */
-    module_trace(&s->m, "item embedding", item);
-    module_trace(&s->m, "positional embedding", pos);
-    Tensor *h = dropout_forward(&s->dropout, &s->m, g, layernorm_forward(&s->emb_norm, g, ag_add(g, item, pos)));
-    module_trace(&s->m, "LayerNorm(item + position), dropout", h);
-    SeqLayout layout = {t->B, t->offsets, t->key_valid, 1};
-    for (int i = 0; i < s->cfg.layers; i++) h = transformer_block_forward(&s->blocks[i], &s->m, g, h, &layout);
-    if (s->cfg.norm == NORM_PRE) h = layernorm_forward(&s->final_norm, g, h);
-    module_trace(&s->m, "sequence output F", h);
+    Module *m = &s->m;
+    Tensor *item = embedding_forward(&s->item_emb, m, g, t->ids, NN_SHAPE(T)); /* (T, H) */
+    Tensor *pos = embedding_forward(&s->pos_emb, m, g, t->slot, NN_SHAPE(T));  /* (T, H) */
+    module_trace(m, "item embedding", item);
+    module_trace(m, "positional embedding", pos);
+    Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, m, g, ag_add(g, item, pos)));
+    module_trace(m, "LayerNorm(item + position), dropout", h);
+    for (int i = 0; i < s->cfg.layers; i++) h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+    if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, m, g, h);
+    module_trace(m, "sequence output F", h);
     return h; /* (T, H) */
 }
 
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
-    Tensor *e = embedding_forward(&s->item_emb, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
+    Tensor *e = embedding_forward(&s->item_emb, &s->m, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
     return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
 }
 
@@ -121,11 +120,16 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
     int64_t T = t->T;
     if (loss == LOSS_CE) {                                          /* softmax over every item, padding rows ignored */
         Tensor *logits = ag_linear(g, F, s->item_emb.weight, NULL); /* (T, N + 1) */
+        module_trace(&s->m, "logits F item_emb^T", logits);
         return loss_cross_entropy(g, logits, pos, 0);
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;
-    return loss_bce_pos_neg(g, sasrec_scores(s, g, F, pos), sasrec_scores(s, g, F, neg), mask);
+    /* negatives first: this order of the nodes (hence of the gradient sums into item_emb) is the seed's */
+    Tensor *neg_logits = sasrec_scores(s, g, F, neg), *pos_logits = sasrec_scores(s, g, F, pos); /* (T) each */
+    module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
+    module_trace(&s->m, "negative logits <F, item_emb[target_neg]>", neg_logits);
+    return loss_bce_pos_neg(g, pos_logits, neg_logits, mask);
 }
 
 Tensor *sasrec_last(Graph *g, Tensor *F, const Tokens *t) {

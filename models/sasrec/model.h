@@ -9,16 +9,19 @@
  * aware step). Padded keys are masked and padded targets carry no loss, so
  * both give the same loss and gradients; packed skips ~88% of the work on
  * Beauty. */
-#ifndef SASREC_MODEL_H
-#define SASREC_MODEL_H
+#ifndef NN_MODELS_SASREC_MODEL_H
+#define NN_MODELS_SASREC_MODEL_H
 
 #include "nn/embedding.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
+
+#define SASREC_LAYER_NORM_EPS 1e-12 /* every LayerNorm's epsilon, as BERT and S3-Rec */
+#define SASREC_FFN_FACTOR     4     /* the feed-forward sublayer is SASREC_FFN_FACTOR * H wide */
 
 typedef enum { LOSS_BCE, LOSS_CE } LossKind;
 
 typedef struct {
-    int64_t n_items;     /* N; the item table has N + 1 rows, row 0 is padding */
+    int64_t n_items;     /* N; the item table has N + 1 rows, row 0 is padding (set from the data) */
     int64_t max_len;     /* L, 50 */
     int64_t hidden;      /* H, 64 */
     int layers, heads;   /* 2, 2 */
@@ -34,26 +37,30 @@ typedef struct {
     Module m;           /* owns every parameter */
     Embedding item_emb; /* (N + 1, H), padding row 0 */
     Embedding pos_emb;  /* (L, H) */
-    LayerNorm emb_norm; /* eps 1e-12 */
+    LayerNorm emb_norm;
     Dropout dropout;
     TransformerBlock *blocks; /* (layers) */
     LayerNorm final_norm;     /* pre-LayerNorm only: after the last block */
 } Sasrec;
 
-/* The rows a batch feeds the model. */
+/* The rows a batch feeds the model: its sequences as rows of one (T, H)
+ * tensor, and their layout, which goes unchanged to every attention op. */
 typedef struct {
-    int64_t B, L, T;          /* sequences, max length, rows (B * L dense; real positions packed) */
-    int64_t *ids;             /* (T) input item ids (0 = padding, dense only) */
-    int64_t *slot;            /* (T) position 0..L-1 of each row in the left-padded input */
-    int64_t *offsets;         /* (B + 1) rows of sequence b: [offsets[b], offsets[b + 1]) */
-    unsigned char *key_valid; /* (T) dense: 1 where the input is real; NULL when packed */
-    int64_t *last;            /* (B) row of each sequence's last position, -1 if it is empty */
+    int64_t B, L, T;  /* sequences, max length, rows (B * L dense; real positions packed) */
+    SeqLayout layout; /* B sequences (offsets (B + 1)), causal; key_valid (T) 1 where the input is real
+                         (dense), NULL (packed: every row is real) */
+    int64_t *ids;     /* (T) input item ids (0 = padding, dense only) */
+    int64_t *slot;    /* (T) position 0..L-1 of each row in the left-padded input */
+    int64_t *last;    /* (B) row of each sequence's last position, -1 if it is empty */
 } Tokens;
 
-/* Default settings of the seed (H 64, L 50, 2 layers, 2 heads, dropout 0.5, post-LN, -10000 mask). */
+/* Default settings of the seed (H 64, L 50, 2 layers, 2 heads, dropout 0.5,
+ * post-LN, -10000 mask; docs/sasrec.md, section 3.1); n_items 0 until the data sets it. */
 SasrecConfig sasrec_default_config(void);
-/* Builds the model and initialises it as the seed does: Linear and Embedding
- * weights N(0, init_std) (padding row zero), biases 0, LayerNorm 1 and 0. */
+/* Builds the model and initialises it as the seed does (docs/sasrec.md,
+ * section 3.3): the layers' constructors first (PyTorch's defaults), then one
+ * module_init_weights: Linear and Embedding weights N(0, init_std), biases 0,
+ * LayerNorm 1 and 0; the padding row is zeroed last. */
 void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed);
 /* Frees the model. */
 void sasrec_free(Sasrec *s);
@@ -68,7 +75,7 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t);
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids);
 /* The training loss on F: BCE over the positive and negative of each real
  * target (SASRec), or cross-entropy over all items. pos and neg are (T); rows
- * whose pos is 0 carry no loss. */
+ * whose pos is 0 carry no loss. Reports the logits to the module's trace hook. */
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
                     LossKind loss);
 /* The user vectors F[last] (B, H) of a forward pass (rows of empty sequences are 0). */

@@ -1,6 +1,6 @@
 /* Selecting the K best-scored items without sorting them all. */
-#ifndef SASREC_TOPK_H
-#define SASREC_TOPK_H
+#ifndef NN_MODELS_SASREC_TOPK_H
+#define NN_MODELS_SASREC_TOPK_H
 
 #include <stdint.h>
 

@@ -3,32 +3,27 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "models/sasrec/cli/curve.h"
+#include "base/clock.h"
+#include "models/sasrec/curve.h"
+#include "models/sasrec/step.h"
 #include "nn/checkpoint.h"
-#include "base/parallel.h"
 
-double train_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-double train_peak_rss_mib(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f) return -1;
-    char line[256];
-    double kb = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) kb = atof(line + 6);
-    fclose(f);
-    return kb < 0 ? -1 : kb / 1024;
+TrainConfig train_default_config(void) {
+    return (TrainConfig){.batch = 256,
+                         .epochs = 200,
+                         .patience = 10,
+                         .seed = 42,
+                         .lr = 1e-3,
+                         .weight_decay = 0,
+                         .clip = 0,
+                         .loss = LOSS_BCE,
+                         .dense = 0};
 }
 
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
-    double el = train_now() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
+    double el = clock_seconds() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
     int width = 30, filled = total ? (int)(width * done / total) : width;
     fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld loss %.4f ETA %02d:%02d ", epoch + 1, epochs, filled,
             "##############################", width - filled, "", (long long)done, (long long)total, loss,
@@ -48,47 +43,39 @@ static void snapshot(Module *m, real *buf, int restore) {
     }
 }
 
-/* One epoch of training steps: the mean batch loss, or NaN with *bad_batch set. */
+/* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set. */
 static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dataset *ds, const NegSampler *ns,
-                          const RunConfig *c, int epoch, int show, int *bad_batch) {
-    int64_t n = ds->n_users, nb = c->batch, nbatches = (n + nb - 1) / nb;
+                          const TrainConfig *tc, int epoch, int show, int *bad_batch) {
+    int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
-    batch_shuffle((uint64_t)c->seed, epoch, n, perm);
-    double total = 0, started = train_now();
+    batch_shuffle(tc->seed, epoch, n, perm);
+    double total = 0, started = clock_seconds();
     int64_t counted = 0;
     module_train(&s->m, 1);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
         batch_fill(b, ds, SPLIT_TRAIN, perm + k * nb, rows, ns, epoch);
-        Tokens t = sasrec_tokens(g, b->input, b->len, rows, c->max_len, !c->dense);
-        int64_t *pos = sasrec_gather(g, &t, b->pos), *neg = sasrec_gather(g, &t, b->neg);
-        int64_t targets = 0;
-        for (int64_t r = 0; r < t.T; r++) targets += pos[r] != 0;
-        if (targets == 0) { /* users with 3 interactions only: nothing to learn from */
-            graph_reset(g);
-            continue;
-        }
-        Tensor *F = sasrec_forward(s, g, &t);
-        Tensor *loss = sasrec_loss(s, g, F, &t, pos, neg, (LossKind)c->loss);
-        double value = loss->data[0];
-        if (!isfinite(value)) {
+        StepResult r = sasrec_step(s, opt, g, b, tc);
+        if (r.targets == 0) continue; /* users with 3 interactions only: nothing to learn from */
+        if (!isfinite(r.loss)) {
             *bad_batch = (int)k;
-            graph_reset(g);
             free(perm);
-            return NAN;
+            return r.loss;
         }
-        ag_backward(g, loss);
-        if (c->clip > 0) clip_grad_norm(&s->m, c->clip);
-        adam_step(opt);
-        module_zero_grad(&s->m);
-        graph_reset(g);
-        total += value;
+        total += r.loss;
         counted++;
-        if (show) progress(epoch, (int)c->epochs, k + 1, nbatches, total / (double)counted, started);
+        if (show) progress(epoch, tc->epochs, k + 1, nbatches, total / (double)counted, started);
     }
     if (show) fputc('\n', stderr);
     free(perm);
     return counted ? total / (double)counted : 0;
+}
+
+/* dir/name into buf (aborts if it does not fit). */
+static const char *out_path(char *buf, size_t size, const char *dir, const char *name) {
+    int n = snprintf(buf, size, "%s/%s", dir, name);
+    NN_CHECK(n >= 0 && (size_t)n < size, "train_run", "path too long: %s/%s", dir, name);
+    return buf;
 }
 
 static int write_log(FILE *log, int epoch, double loss, double train_s, double eval_s, const Metrics *m, int improved,
@@ -100,26 +87,15 @@ static int write_log(FILE *log, int epoch, double loss, double train_s, double e
     return fflush(log);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    if (n == 0) return 0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, FILE *report,
-                      TrainResult *res, NnError *err) {
+TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
+                      FILE *report, TrainResult *res, NnError *err) {
     memset(res, 0, sizeof *res);
     res->best_epoch = -1;
     TrainStatus status = TRAIN_OK;
     char path[4096], log_path[4096], curve_path[4096];
-    config_path(path, sizeof path, c->out, MODEL_FILE);
-    config_path(log_path, sizeof log_path, c->out, LOG_FILE);
-    config_path(curve_path, sizeof curve_path, c->out, CURVE_FILE);
+    out_path(path, sizeof path, dir, TRAIN_MODEL_FILE);
+    out_path(log_path, sizeof log_path, dir, TRAIN_LOG_FILE);
+    out_path(curve_path, sizeof curve_path, dir, TRAIN_CURVE_FILE);
     FILE *log = fopen(log_path, "w");
     if (!log) {
         nn_fail(err, "%s: cannot write the training log", log_path);
@@ -127,33 +103,33 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
     }
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, ds, (uint64_t)c->seed, err)) {
+    if (batch_neg_prepare(&ns, ds, tc->seed, err)) {
         fclose(log);
         return TRAIN_ERROR;
     }
     AdamConfig ac = adam_defaults();
-    ac.lr = (real)c->lr;
-    ac.weight_decay = (real)c->weight_decay;
+    ac.lr = (real)tc->lr;
+    ac.weight_decay = (real)tc->weight_decay;
     Adam *opt = adam_new(&s->m, ac);
     Graph *g = graph_new();
     EvalOptions ev = *eval;
     ev.graph = g; /* one arena for training steps and evaluation passes */
     eval = &ev;
     SeqBatch b;
-    batch_alloc(&b, (int)(c->batch < ds->n_users ? c->batch : ds->n_users), (int)c->max_len);
+    batch_alloc(&b, (int)(tc->batch < ds->n_users ? tc->batch : ds->n_users), (int)s->cfg.max_len);
     real *best = nn_malloc((size_t)module_num_params(&s->m) * sizeof(real));
-    double *losses = nn_calloc((size_t)c->epochs, sizeof *losses),
-           *scores = nn_calloc((size_t)c->epochs, sizeof *scores);
-    double *train_s = nn_calloc((size_t)c->epochs, sizeof *train_s),
-           *eval_s = nn_calloc((size_t)c->epochs, sizeof *eval_s);
+    double *losses = nn_calloc((size_t)tc->epochs, sizeof *losses),
+           *scores = nn_calloc((size_t)tc->epochs, sizeof *scores);
+    double *train_s = nn_calloc((size_t)tc->epochs, sizeof *train_s),
+           *eval_s = nn_calloc((size_t)tc->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
     int show = isatty(fileno(stderr)), counter = 0;
 
-    for (int epoch = 0; epoch < c->epochs; epoch++) {
-        double t0 = train_now();
+    for (int epoch = 0; epoch < tc->epochs; epoch++) {
+        double t0 = clock_seconds();
         int bad = -1;
-        double loss = train_epoch(s, opt, g, &b, ds, &ns, c, epoch, show, &bad);
-        double t1 = train_now();
+        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad);
+        double t1 = clock_seconds();
         if (!isfinite(loss)) {
             nn_fail(err,
                     "the training loss became %s in epoch %d, batch %d; stopping (%s holds the best epoch so far, %d)",
@@ -162,7 +138,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
             break;
         }
         Metrics m = eval_model(s, ds, SPLIT_VALID, eval);
-        double t2 = train_now(), score = metrics_get(&m, monitor);
+        double t2 = clock_seconds(), score = metrics_get(&m, monitor);
         int improved = res->best_epoch < 0 || score > res->best_valid;
         if (improved) {
             res->best_valid = score;
@@ -199,7 +175,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
             status = TRAIN_ERROR;
             break;
         }
-        if (counter >= c->patience) {
+        if (counter >= tc->patience) {
             res->early_stopped = 1;
             break;
         }
@@ -213,8 +189,8 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const Ev
         nn_fail(err, "%s: write failed", log_path);
         status = TRAIN_ERROR;
     }
-    res->train_median = median(train_s, res->epochs_run);
-    res->eval_median = median(eval_s, res->epochs_run);
+    res->train_median = clock_median(train_s, res->epochs_run);
+    res->eval_median = clock_median(eval_s, res->epochs_run);
     free(train_s);
     free(eval_s);
     free(best);

@@ -1,10 +1,30 @@
-/* Training: epochs of shuffled batches with Adam, validation after each,
- * early stopping on a strict gain, the best weights kept and tested. */
-#ifndef SASREC_TRAIN_H
-#define SASREC_TRAIN_H
+/* Training: epochs of shuffled batches, one sasrec_step each (step.h),
+ * validation after each epoch, early stopping on a strict gain, the best
+ * weights kept and tested (docs/sasrec.md, sections 4 and 6). */
+#ifndef NN_MODELS_SASREC_TRAIN_H
+#define NN_MODELS_SASREC_TRAIN_H
 
-#include "models/sasrec/cli/config.h"
+#include <stdio.h>
+
 #include "models/sasrec/eval.h"
+
+/* Files train_run writes into its folder. */
+#define TRAIN_MODEL_FILE "model.safetensors" /* the weights of the best epoch so far */
+#define TRAIN_LOG_FILE   "log.jsonl"         /* one JSON line per epoch */
+#define TRAIN_CURVE_FILE "curve.svg"         /* the loss and the validation metric per epoch */
+
+/* The settings of a training run: those of each step and those of the loop. */
+typedef struct {
+    int64_t batch;       /* users per step, 256 */
+    int epochs;          /* most epochs, 200 */
+    int patience;        /* epochs without a strict gain of the validation metric before stopping, 10 */
+    uint64_t seed;       /* initialisation, dropout, negatives and shuffling, 42 */
+    double lr;           /* Adam's learning rate, 1e-3 */
+    double weight_decay; /* Adam's L2 weight decay, 0 */
+    double clip;         /* the largest global gradient norm; 0: no clipping (the default) */
+    LossKind loss;       /* LOSS_BCE: one negative per position (the seed); LOSS_CE: softmax over all items */
+    int dense;           /* 1: the dense step over padding too (same result, slower); 0: length-aware */
+} TrainConfig;
 
 typedef enum {
     TRAIN_OK = 0,
@@ -22,15 +42,13 @@ typedef struct {
     Metrics test, popular;              /* test metrics of the best weights, and of most-popular */
 } TrainResult;
 
-/* Trains s on ds as c says, writing c->out/model.safetensors (best epoch),
- * log.jsonl and curve.svg as it goes; restores the best weights and evaluates
- * them on the test split. Prints one line per epoch to report (may be NULL)
- * and a progress bar to stderr when it is a terminal. */
-TrainStatus train_run(Sasrec *s, const Dataset *ds, const RunConfig *c, const EvalOptions *eval, FILE *report,
-                      TrainResult *res, NnError *err);
-/* Seconds on a monotonic clock. */
-double train_now(void);
-/* Peak resident memory of this process in MiB (VmHWM), or -1 if unknown. */
-double train_peak_rss_mib(void);
+/* The seed's settings (above). */
+TrainConfig train_default_config(void);
+/* Trains s on ds as tc says, writing dir/TRAIN_MODEL_FILE (best epoch),
+ * TRAIN_LOG_FILE and TRAIN_CURVE_FILE as it goes; restores the best weights
+ * and evaluates them on the test split under eval. Prints one line per epoch
+ * to report (may be NULL) and a progress bar to stderr when it is a terminal. */
+TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
+                      FILE *report, TrainResult *res, NnError *err);
 
 #endif

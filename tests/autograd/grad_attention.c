@@ -10,7 +10,9 @@
 
 #include "tests/support.h"
 
+/* (layout: sequences, offsets, key_valid, causal), (spec: heads, mask, dropout, training), dropout seed */
 typedef struct {
+    SeqLayout layout;
     AttentionSpec spec;
     uint64_t drop_seed;
 } AttnCase;
@@ -24,7 +26,7 @@ static Tensor *f_attention(Graph *g, Tensor *const *in, void *ctx) {
     AttentionSpec spec = c->spec;
     spec.rng = &r;
     return ag_attention(g, ag_narrow(g, in[0], 1, 0, H), ag_narrow(g, in[0], 1, H, H), ag_narrow(g, in[0], 1, 2 * H, H),
-                        &spec);
+                        &c->layout, &spec);
 }
 
 START_TEST(grad_attention) {
@@ -33,14 +35,14 @@ START_TEST(grad_attention) {
     unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
     unsigned char holes[9] = {1, 0, 1, 1, 0, 1, 0, 1, 1};
     AttnCase cases[] = {
-        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},   /* SASRec dense: causal + padding, -10000 */
-        {{3, var_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},      /* length-aware: packed, causal */
-        {{3, var_off, 1, 0, holes, 1, 0, 0, NULL}, 0},     /* -inf, not causal, masked keys inside */
-        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},   /* -inf: fully padded rows see themselves */
-        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},   /* SASRec dense: causal + padding */
+        {{3, var_off, NULL, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},      /* length-aware: packed, causal */
+        {{3, var_off, holes, 0}, {1, MASK_NEG_INF, 0, 0, NULL}, 0},         /* -inf, not causal, holes */
+        {{3, dense_off, valid, 1}, {2, MASK_NEG_INF, 0, 0, NULL}, 0},       /* -inf: padded rows see themselves */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0.3, 1, NULL}, 5}, /* dropout on the probabilities */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        int64_t rows = cases[c].spec.offsets[3];
+        int64_t rows = cases[c].layout.offsets[3];
         Tensor *x = test_param(test_randn(190 + c, NN_SHAPE(rows, 3 * 4)));
         test_gradcheck("attention", f_attention, &cases[c], 1, &x);
         tensor_free(x);
@@ -61,17 +63,17 @@ START_TEST(grad_attention_past_one_block) {
     left_padded(3, L, dense_len, valid);
     for (int i = 0; i < 38; i++) holes[i] = i % 7 != 3;
     AttnCase cases[] = {
-        {{3, dense_off, 2, 1, valid, 0, 0, 0, NULL}, 0},     /* SASRec dense, -10000 */
-        {{3, dense_off, 2, 1, valid, 1, 0, 0, NULL}, 0},     /* -inf */
-        {{3, dense_off, 2, 0, valid, 0, 0, 0, NULL}, 0},     /* not causal, -10000 */
-        {{3, dense_off, 2, 1, valid, 0, 0.3, 1, NULL}, 7},   /* dropout */
-        {{4, packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},     /* length-aware */
-        {{4, packed_off, 2, 1, NULL, 0, 0.2, 1, NULL}, 8},   /* length-aware with dropout */
-        {{4, packed_off, 2, 0, holes, 1, 0, 0, NULL}, 0},    /* holes, -inf, not causal */
-        {{4, packed_off, 2, 1, holes, 0, 0.25, 1, NULL}, 9}, /* holes, -10000, causal, dropout */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},     /* SASRec dense, -10000 */
+        {{3, dense_off, valid, 1}, {2, MASK_NEG_INF, 0, 0, NULL}, 0},         /* -inf */
+        {{3, dense_off, valid, 0}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},     /* not causal, -10000 */
+        {{3, dense_off, valid, 1}, {2, MASK_MINUS_10000, 0.3, 1, NULL}, 7},   /* dropout */
+        {{4, packed_off, NULL, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},     /* length-aware */
+        {{4, packed_off, NULL, 1}, {2, MASK_MINUS_10000, 0.2, 1, NULL}, 8},   /* length-aware with dropout */
+        {{4, packed_off, holes, 0}, {2, MASK_NEG_INF, 0, 0, NULL}, 0},        /* holes, -inf, not causal */
+        {{4, packed_off, holes, 1}, {2, MASK_MINUS_10000, 0.25, 1, NULL}, 9}, /* holes, -10000, causal, dropout */
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        int64_t rows = cases[c].spec.offsets[cases[c].spec.n_seq];
+        int64_t rows = cases[c].layout.offsets[cases[c].layout.n_seq];
         Tensor *x = test_param(test_randn(200 + c, NN_SHAPE(rows, 3 * 4)));
         test_gradcheck("attention (two blocks)", f_attention, &cases[c], 1, &x);
         tensor_free(x);
@@ -82,7 +84,7 @@ END_TEST
 START_TEST(grad_attention_three_blocks) {
     /* one sequence of 33 queries (16 + 16 + 1), causal, one head of 3 */
     int64_t off[2] = {0, 33};
-    AttnCase c = {{1, off, 1, 1, NULL, 0, 0.1, 1, NULL}, 4};
+    AttnCase c = {{1, off, NULL, 1}, {1, MASK_MINUS_10000, 0.1, 1, NULL}, 4};
     Tensor *x = test_param(test_randn(210, NN_SHAPE(33, 3 * 3)));
     test_gradcheck("attention (three blocks)", f_attention, &c, 1, &x);
     tensor_free(x);
@@ -93,16 +95,17 @@ END_TEST
 
 START_TEST(grad_attention_sasrec_size) {
     TestBatch sb = test_batch(test_quick() ? 8 : 256, 50, 1000, 31);
+    SeqLayout dense = {sb.B, sb.dense_off, sb.key_valid, 1}, packed = {sb.B, sb.packed_off, NULL, 1};
     AttnCase cases[] = {
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0, 0, NULL}, 0},    /* the seed's dense step */
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 0, 0.5, 1, NULL}, 11}, /* with its attention dropout */
-        {{sb.B, sb.dense_off, 2, 1, sb.key_valid, 1, 0, 0, NULL}, 0},    /* -inf */
-        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0, 0, NULL}, 0},           /* length-aware */
-        {{sb.B, sb.packed_off, 2, 1, NULL, 0, 0.5, 1, NULL}, 12},        /* length-aware with dropout */
+        {dense, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},    /* the seed's dense step */
+        {dense, {2, MASK_MINUS_10000, 0.5, 1, NULL}, 11}, /* with its attention dropout */
+        {dense, {2, MASK_NEG_INF, 0, 0, NULL}, 0},        /* -inf */
+        {packed, {2, MASK_MINUS_10000, 0, 0, NULL}, 0},   /* length-aware */
+        {packed, {2, MASK_MINUS_10000, 0.5, 1, NULL}, 12}, /* length-aware with dropout */
     };
     const char *names[] = {"dense", "dense, dropout", "dense, -inf", "packed", "packed, dropout"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        int64_t rows = cases[c].spec.offsets[sb.B];
+        int64_t rows = cases[c].layout.offsets[sb.B];
         Tensor *x = test_param(test_uniform(220 + c, NN_SHAPE(rows, 3 * 64), -1, 1));
         char what[96];
         snprintf(what, sizeof what, "attention (B %lld, L 50, H 64, %s)", (long long)sb.B, names[c]);

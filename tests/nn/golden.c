@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "nn/embedding.h"
-#include "nn/layernorm.h"
+#include "nn/layer_norm.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
 
@@ -247,11 +247,11 @@ void golden_layernorm_case(const char *name) {
     Fixture *f = fx_open(name);
     Module m;
     module_init(&m, 3);
-    LayerNorm ln = layernorm_new(&m, "ln", fx_get(f, "param.ln.weight")->shape[0], (real)fx_scalar(f, "eps"));
+    LayerNorm ln = layer_norm_new(&m, "ln", fx_get(f, "param.ln.weight")->shape[0], (real)fx_scalar(f, "eps"));
     fx_load_params(f, &m);
     Graph *g = graph_new();
     Tensor *x = fx_input(f);
-    check_layer(f, g, &m, x, layernorm_forward(&ln, g, x));
+    check_layer(f, g, &m, x, layer_norm_forward(&ln, &m, g, x));
     graph_free(g);
     tensor_free(x);
     module_free(&m);
@@ -267,7 +267,7 @@ void golden_embedding_case(const char *name) {
     Embedding e = embedding_new(&m, "emb", w->shape[0], w->shape[1], pad[0]);
     fx_load_params(f, &m); /* the padding row is nonzero, as after S3-Rec's init */
     Graph *g = graph_new();
-    check_layer(f, g, &m, NULL, embedding_forward(&e, g, ids, idse->ndim, idse->shape));
+    check_layer(f, g, &m, NULL, embedding_forward(&e, &m, g, ids, idse->ndim, idse->shape));
     /* the padding row's gradient is exactly zero */
     for (int64_t j = 0; j < w->shape[1]; j++) ck_assert(e.weight->grad->data[pad[0] * w->shape[1] + j] == 0);
     graph_free(g);

@@ -4,7 +4,7 @@
 
 #include "nn/embedding.h"
 #include "nn/loss.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
 #include "tests/support.h"
 
 typedef struct {
@@ -17,7 +17,8 @@ typedef struct {
 static void fix_dropout(LayerCase *c) { c->m.dropout_rng = rng_new(11, 22); } /* the same masks every call */
 
 static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) {
-    return linear_forward(((LayerCase *)ctx)->layer, g, in[0]);
+    LayerCase *c = ctx;
+    return linear_forward(c->layer, &c->m, g, in[0]);
 }
 
 START_TEST(grad_linear_layer) {
@@ -37,7 +38,8 @@ END_TEST
 static Tensor *f_embedding(Graph *g, Tensor *const *in, void *ctx) {
     (void)in;
     const int64_t ids[] = {1, 4, 4, 2, 1, 3}; /* repeated ids */
-    return embedding_forward(((LayerCase *)ctx)->layer, g, ids, NN_SHAPE(2, 3));
+    LayerCase *c = ctx;
+    return embedding_forward(c->layer, &c->m, g, ids, NN_SHAPE(2, 3));
 }
 
 START_TEST(grad_embedding_layer) {
@@ -51,18 +53,19 @@ START_TEST(grad_embedding_layer) {
 }
 END_TEST
 
-static Tensor *f_layernorm(Graph *g, Tensor *const *in, void *ctx) {
-    return layernorm_forward(((LayerCase *)ctx)->layer, g, in[0]);
+static Tensor *f_layer_norm(Graph *g, Tensor *const *in, void *ctx) {
+    LayerCase *c = ctx;
+    return layer_norm_forward(c->layer, &c->m, g, in[0]);
 }
 
-START_TEST(grad_layernorm_layer) {
+START_TEST(grad_layer_norm_layer) {
     LayerCase c;
     module_init(&c.m, 3);
-    LayerNorm ln = layernorm_new(&c.m, "ln", 6, 1e-12);
+    LayerNorm ln = layer_norm_new(&c.m, "ln", 6, 1e-12);
     test_randomise(&c.m, 3, 0.5);
     c.layer = &ln;
     Tensor *in[3], *x = test_param(test_randn(3, NN_SHAPE(4, 6)));
-    test_gradcheck("LayerNorm", f_layernorm, &c, test_module_inputs(in, x, &c.m), in);
+    test_gradcheck("LayerNorm", f_layer_norm, &c, test_module_inputs(in, x, &c.m), in);
     tensor_free(x);
     module_free(&c.m);
 }
@@ -77,7 +80,7 @@ static Tensor *f_dropout(Graph *g, Tensor *const *in, void *ctx) {
 START_TEST(grad_dropout_layer) {
     LayerCase c;
     module_init(&c.m, 4);
-    Dropout d = dropout_new(0.5);
+    Dropout d = dropout_new(&c.m, "dropout", 0.5);
     c.layer = &d;
     Tensor *x = test_param(test_randn(4, NN_SHAPE(5, 6)));
     test_gradcheck("Dropout", f_dropout, &c, 1, &x);
@@ -92,14 +95,15 @@ START_TEST(grad_dropout_layer) {
 END_TEST
 
 static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
-    return feedforward_forward(((LayerCase *)ctx)->layer, g, in[0]);
+    LayerCase *c = ctx;
+    return feed_forward_forward(c->layer, &c->m, g, in[0]);
 }
 
-START_TEST(grad_feedforward_layer) {
+START_TEST(grad_feed_forward_layer) {
     for (int act = 0; act < 2; act++) {
         LayerCase c;
         module_init(&c.m, 5);
-        FeedForward f = feedforward_new(&c.m, "ffn", 4, 8, act ? ACT_RELU : ACT_GELU);
+        FeedForward f = feed_forward_new(&c.m, "ffn", 4, 8, act ? ACT_RELU : ACT_GELU);
         test_randomise(&c.m, 5, 0.5);
         c.layer = &f;
         Tensor *in[5], *x = test_param(test_randn(5, NN_SHAPE(3, 4)));
@@ -116,20 +120,20 @@ static const unsigned char KEY_VALID[12] = {1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0};
 static Tensor *f_mha(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
     fix_dropout(c);
-    if (c->variant == 1) return mha_forward_unfused(c->layer, &c->m, g, in[0], KEY_VALID, 1);
     SeqLayout layout = c->layout ? *c->layout : seq_layout_dense(g, 3, 4, KEY_VALID, 1);
-    return mha_forward(c->layer, &c->m, g, in[0], &layout);
+    if (c->variant == 1) return attention_forward_unfused(c->layer, &c->m, g, in[0], &layout);
+    return attention_forward(c->layer, &c->m, g, in[0], &layout);
 }
 
-START_TEST(grad_multihead_attention) {
+START_TEST(grad_attention_layer) {
     int64_t packed_off[] = {0, 4, 6, 7};
-    SeqLayout packed = {3, packed_off, NULL, 1};
+    SeqLayout packed = {.n_seq = 3, .offsets = packed_off, .key_valid = NULL, .causal = 1};
     /* variant 0: fused, dense with causal + padding masks; 1: unfused reference; 2: fused, packed lengths */
     for (int variant = 0; variant < 3; variant++)
         for (int kind = 0; kind < 2; kind++) {
             LayerCase c = {.layout = variant == 2 ? &packed : NULL, .variant = variant};
             module_init(&c.m, 6);
-            MultiHeadAttention a = mha_new(&c.m, "attn", 4, 2, 0.25, kind ? MASK_NEG_INF : MASK_MINUS_10000);
+            Attention a = attention_new(&c.m, "attn", 4, 2, 0.25, kind ? MASK_NEG_INF : MASK_MINUS_10000);
             test_randomise(&c.m, 6, 0.5);
             c.layer = &a;
             Tensor *in[9],
@@ -137,7 +141,7 @@ START_TEST(grad_multihead_attention) {
             /* The unfused -10000 mask adds 10000 to scores of fully masked rows, which rounds them to
              * 1e-12: a step of 1e-4 keeps that noise below the tolerance. */
             double eps = variant == 1 && kind == 0 ? 1e-4 : 0;
-            test_gradcheck_eps("MultiHeadAttention", f_mha, &c, test_module_inputs(in, x, &c.m), in, eps);
+            test_gradcheck_eps("Attention", f_mha, &c, test_module_inputs(in, x, &c.m), in, eps);
             tensor_free(x);
             module_free(&c.m);
         }
@@ -155,7 +159,15 @@ START_TEST(grad_transformer_block) {
     for (int norm = 0; norm < 2; norm++) {
         LayerCase c = {0};
         module_init(&c.m, 7);
-        TransformerConfig cfg = {4, 8, 2, 0.2, 0.3, 1e-12, ACT_GELU, MASK_MINUS_10000, norm ? NORM_PRE : NORM_POST};
+        TransformerBlockConfig cfg = {.hidden = 4,
+                                      .inner = 8,
+                                      .heads = 2,
+                                      .dropout = 0.2,
+                                      .attn_dropout = 0.3,
+                                      .eps = 1e-12,
+                                      .act = ACT_GELU,
+                                      .mask = MASK_MINUS_10000,
+                                      .norm = norm ? NORM_PRE : NORM_POST};
         TransformerBlock t = transformer_block_new(&c.m, "block", &cfg);
         test_randomise(&c.m, 7, 0.5);
         c.layer = &t;
@@ -194,10 +206,10 @@ static Suite *grad_nn_suite(void) {
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, grad_linear_layer);
     tcase_add_test(tc, grad_embedding_layer);
-    tcase_add_test(tc, grad_layernorm_layer);
+    tcase_add_test(tc, grad_layer_norm_layer);
     tcase_add_test(tc, grad_dropout_layer);
-    tcase_add_test(tc, grad_feedforward_layer);
-    tcase_add_test(tc, grad_multihead_attention);
+    tcase_add_test(tc, grad_feed_forward_layer);
+    tcase_add_test(tc, grad_attention_layer);
     tcase_add_test(tc, grad_transformer_block);
     tcase_add_test(tc, grad_losses);
     suite_add_tcase(s, tc);

@@ -13,7 +13,7 @@
 #include "base/parallel.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
 #include "tests/support.h"
 
 #define L 50
@@ -58,15 +58,18 @@ static void check_at(int threads, const char *what, GradcheckFn f, void *ctx, in
 /* ---- layers ---- */
 
 static Tensor *f_layernorm(Graph *g, Tensor *const *in, void *ctx) {
-    return layernorm_forward(((Case *)ctx)->layer, g, in[0]);
+    Case *c = ctx;
+    return layer_norm_forward(c->layer, &c->m, g, in[0]);
 }
 
 static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) {
-    return linear_forward(((Case *)ctx)->layer, g, in[0]);
+    Case *c = ctx;
+    return linear_forward(c->layer, &c->m, g, in[0]);
 }
 
 static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
-    return feedforward_forward(((Case *)ctx)->layer, g, in[0]);
+    Case *c = ctx;
+    return feed_forward_forward(c->layer, &c->m, g, in[0]);
 }
 
 START_TEST(grad_layers_at_sasrec_size) {
@@ -80,7 +83,7 @@ START_TEST(grad_layers_at_sasrec_size) {
         GradcheckFn f = f_layernorm;
         const char *what = "LayerNorm(64)";
         if (kind == 0) {
-            ln = layernorm_new(&c.m, "ln", H, 1e-12);
+            ln = layer_norm_new(&c.m, "ln", H, 1e-12);
             c.layer = &ln;
         } else if (kind == 1) {
             lin = linear_new(&c.m, "fc", H, H, 1);
@@ -88,7 +91,7 @@ START_TEST(grad_layers_at_sasrec_size) {
             f = f_linear;
             what = "Linear(64, 64)";
         } else {
-            ffn = feedforward_new(&c.m, "ffn", H, 4 * H, ACT_GELU);
+            ffn = feed_forward_new(&c.m, "ffn", H, 4 * H, ACT_GELU);
             c.layer = &ffn;
             f = f_ffn;
             what = "FeedForward(64, 256, gelu)";
@@ -106,7 +109,7 @@ END_TEST
 static Tensor *f_embedding(Graph *g, Tensor *const *in, void *ctx) {
     (void)in;
     const Case *c = ctx;
-    Tensor *y = embedding_forward(c->layer, g, c->b->ids, NN_SHAPE(c->b->B, L));
+    Tensor *y = embedding_forward(c->layer, (Module *)&c->m, g, c->b->ids, NN_SHAPE(c->b->B, L));
     /* padded positions read the padding row, which gets no gradient by definition: mask them out */
     Tensor mask = tensor_wrap(c->b->istarget, NN_SHAPE(c->b->B, L, 1));
     return ag_mul(g, y, ag_from_buffer(g, 3, mask.shape, mask.data));
@@ -129,7 +132,7 @@ static Tensor *f_mha(Graph *g, Tensor *const *in, void *ctx) {
     Case *c = ctx;
     c->m.dropout_rng = rng_new(11, 22); /* the same masks at every evaluation */
     SeqLayout layout = layout_of(g, c);
-    return mha_forward(c->layer, &c->m, g, in[0], &layout);
+    return attention_forward(c->layer, &c->m, g, in[0], &layout);
 }
 
 static Tensor *f_block(Graph *g, Tensor *const *in, void *ctx) {
@@ -145,11 +148,11 @@ START_TEST(grad_attention_layers_at_sasrec_size) {
         /* SASRec's attention: 2 heads, dropout 0.5 on the probabilities, -10000 masking, training */
         Case c = {.b = &b, .packed = packed};
         module_init(&c.m, 52);
-        MultiHeadAttention a = mha_new(&c.m, "attn", H, 2, 0.5, MASK_MINUS_10000);
+        Attention a = attention_new(&c.m, "attn", H, 2, 0.5, MASK_MINUS_10000);
         test_randomise(&c.m, 62, 0.3);
         c.layer = &a;
         Tensor *in[9], *x = input(&c, 72);
-        test_directional_threads(packed ? "MultiHeadAttention (packed)" : "MultiHeadAttention (dense)", f_mha, &c,
+        test_directional_threads(packed ? "Attention (packed)" : "Attention (dense)", f_mha, &c,
                                  test_module_inputs(in, x, &c.m), in, 0);
         tensor_free(x);
         module_free(&c.m);
@@ -159,7 +162,7 @@ START_TEST(grad_attention_layers_at_sasrec_size) {
         for (int pre = 0; pre < 2; pre++) {
             Case cb = {.b = &b, .packed = packed};
             module_init(&cb.m, 53);
-            TransformerConfig cfg = {H,        4 * H, 2, 0.5, 0.5, pre ? 1e-5 : 1e-12, ACT_GELU, pre ? MASK_NEG_INF : MASK_MINUS_10000,
+            TransformerBlockConfig cfg = {H,        4 * H, 2, 0.5, 0.5, pre ? 1e-5 : 1e-12, ACT_GELU, pre ? MASK_NEG_INF : MASK_MINUS_10000,
                                      pre ? NORM_PRE : NORM_POST};
             TransformerBlock t = transformer_block_new(&cb.m, "block", &cfg);
             test_randomise(&cb.m, 63, 0.3);
@@ -231,12 +234,12 @@ static Tensor *f_model(Graph *g, Tensor *const *in, void *ctx) {
             pos[r] = q % L + 1 < L ? b->ids[q + 1] : 1 + q % 999; /* the next item; the last predicts another */
             neg[r++] = s->neg[q];
         }
-    Tensor *x = ag_add(g, embedding_forward(&s->item, g, ids, NN_SHAPE(rows)),
-                       embedding_forward(&s->pos, g, slot, NN_SHAPE(rows)));
-    x = dropout_forward(&s->dropout, &s->m, g, layernorm_forward(&s->emb_norm, g, x));
+    Tensor *x = ag_add(g, embedding_forward(&s->item, &s->m, g, ids, NN_SHAPE(rows)),
+                       embedding_forward(&s->pos, &s->m, g, slot, NN_SHAPE(rows)));
+    x = dropout_forward(&s->dropout, &s->m, g, layer_norm_forward(&s->emb_norm, &s->m, g, x));
     SeqLayout layout = s->packed ? (SeqLayout){b->B, b->packed_off, NULL, 1} : seq_layout_dense(g, b->B, L, b->key_valid, 1);
     for (int k = 0; k < 2; k++) x = transformer_block_forward(&s->blocks[k], &s->m, g, x, &layout);
-    Tensor *ep = embedding_forward(&s->item, g, pos, NN_SHAPE(rows)), *en = embedding_forward(&s->item, g, neg, NN_SHAPE(rows));
+    Tensor *ep = embedding_forward(&s->item, &s->m, g, pos, NN_SHAPE(rows)), *en = embedding_forward(&s->item, &s->m, g, neg, NN_SHAPE(rows));
     Tensor *ps = ag_sum(g, ag_mul(g, x, ep), 1, (int[]){1}, 0), *ns = ag_sum(g, ag_mul(g, x, en), 1, (int[]){1}, 0);
     Tensor *mask = ag_new(g, NN_SHAPE(rows));
     for (int64_t r = 0, q = 0; q < b->B * L; q++)
@@ -253,9 +256,9 @@ START_TEST(grad_sasrec_shaped_model) {
     module_init(&s.m, 54);
     s.item = embedding_new(&s.m, "item", 1001, H, 0);
     s.pos = embedding_new(&s.m, "pos", L, H, -1);
-    s.emb_norm = layernorm_new(&s.m, "emb_norm", H, 1e-12);
-    s.dropout = dropout_new(0.5);
-    TransformerConfig cfg = {H, 4 * H, 2, 0.5, 0.5, 1e-12, ACT_GELU, MASK_MINUS_10000, NORM_POST};
+    s.emb_norm = layer_norm_new(&s.m, "emb_norm", H, 1e-12);
+    s.dropout = dropout_new(&s.m, "dropout", 0.5);
+    TransformerBlockConfig cfg = {H, 4 * H, 2, 0.5, 0.5, 1e-12, ACT_GELU, MASK_MINUS_10000, NORM_POST};
     s.blocks[0] = transformer_block_new(&s.m, "blocks.0", &cfg);
     s.blocks[1] = transformer_block_new(&s.m, "blocks.1", &cfg);
     test_randomise(&s.m, 64, 0.3);

@@ -19,7 +19,7 @@
 #include "nn/embedding.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
 #include "tests/nn/golden.h"
 
 /* ---- the fixture reader itself ---- */
@@ -69,7 +69,7 @@ START_TEST(golden_linear) {
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, linear_forward(&l, g, x));
+        check_layer(f, g, &m, x, linear_forward(&l, &m, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);
@@ -97,11 +97,11 @@ START_TEST(golden_feedforward) {
         const FxEntry *w1 = fx_get(f, "param.ffn.fc1.weight");
         Module m;
         module_init(&m, 4);
-        FeedForward ff = feedforward_new(&m, "ffn", w1->shape[1], w1->shape[0], c == 0 ? ACT_GELU : ACT_RELU);
+        FeedForward ff = feed_forward_new(&m, "ffn", w1->shape[1], w1->shape[0], c == 0 ? ACT_GELU : ACT_RELU);
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, feedforward_forward(&ff, g, x));
+        check_layer(f, g, &m, x, feed_forward_forward(&ff, &m, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);
@@ -122,18 +122,17 @@ START_TEST(golden_multihead_attention) {
             Module m;
             module_init(&m, 5);
             /* evaluation mode: the attention dropout must be off */
-            MultiHeadAttention a =
-                mha_new(&m, "attn", H, (int)heads[0], 0.2, neg_inf[0] ? MASK_NEG_INF : MASK_MINUS_10000);
+            Attention a =
+                attention_new(&m, "attn", H, (int)heads[0], 0.2, neg_inf[0] ? MASK_NEG_INF : MASK_MINUS_10000);
             module_train(&m, 0);
             fx_load_params(f, &m);
             Graph *g = graph_new();
             Tensor *y;
-            if (fused) {
-                SeqLayout layout = seq_layout_dense(g, B, L, kv, 1);
-                y = mha_forward(&a, &m, g, x, &layout);
-            } else {
-                y = mha_forward_unfused(&a, &m, g, x, kv, 1);
-            }
+            SeqLayout layout = seq_layout_dense(g, B, L, kv, 1);
+            if (fused)
+                y = attention_forward(&a, &m, g, x, &layout);
+            else
+                y = attention_forward_unfused(&a, &m, g, x, &layout);
             snprintf(f->name, sizeof f->name, "%s/%s", cases[c], fused ? "fused" : "unfused");
             /* The unfused -10000 path adds -10000 in float32, as PyTorch's float32 module: that keeps
              * the scores of fully padded rows to 2^-11 only, and it has its own reference. */
@@ -159,15 +158,15 @@ START_TEST(golden_transformer_block) {
         unsigned char *kv = fx_key_valid(f);
         Tensor *x = fx_input(f);
         int64_t B = x->shape[0], L = x->shape[1], H = x->shape[2];
-        TransformerConfig cfg = {.hidden = H,
-                                 .inner = fx_get(f, "param.block.ffn.fc1.weight")->shape[0],
-                                 .heads = (int)heads[0],
-                                 .dropout = 0.3, /* evaluation mode: both must be off */
-                                 .attn_dropout = 0.2,
-                                 .eps = (real)fx_scalar(f, "eps"),
-                                 .act = gelu[0] ? ACT_GELU : ACT_RELU,
-                                 .mask = neg_inf[0] ? MASK_NEG_INF : MASK_MINUS_10000,
-                                 .norm = pre[0] ? NORM_PRE : NORM_POST};
+        TransformerBlockConfig cfg = {.hidden = H,
+                                      .inner = fx_get(f, "param.block.ffn.fc1.weight")->shape[0],
+                                      .heads = (int)heads[0],
+                                      .dropout = 0.3, /* evaluation mode: both must be off */
+                                      .attn_dropout = 0.2,
+                                      .eps = (real)fx_scalar(f, "eps"),
+                                      .act = gelu[0] ? ACT_GELU : ACT_RELU,
+                                      .mask = neg_inf[0] ? MASK_NEG_INF : MASK_MINUS_10000,
+                                      .norm = pre[0] ? NORM_PRE : NORM_POST};
         Module m;
         module_init(&m, 6);
         TransformerBlock t = transformer_block_new(&m, "block", &cfg);
@@ -201,12 +200,12 @@ START_TEST(golden_dropout) {
         real p = ps[k];
         Module m;
         module_init(&m, 7);
-        Dropout d = dropout_new(p);
+        Dropout d = dropout_new(&m, "dropout", p);
         Graph *g = graph_new();
         module_train(&m, 0);
         ck_assert(dropout_forward(&d, &m, g, x) == x);
         module_train(&m, 1);
-        Dropout d0 = dropout_new(0);
+        Dropout d0 = dropout_new(&m, "dropout", 0);
         ck_assert(dropout_forward(&d0, &m, g, x) == x);
         Tensor *y = dropout_forward(&d, &m, g, x);
         ag_backward_with(g, y, dy);
@@ -275,7 +274,7 @@ END_TEST
 
 static void optim_params(Module *m) {
     linear_new(m, "fc", 4, 3, 1);
-    layernorm_new(m, "ln", 3, 1e-5);
+    layer_norm_new(m, "ln", 3, 1e-5);
 }
 
 static void optim_module(Module *m, const Fixture *f) {
@@ -330,7 +329,7 @@ START_TEST(golden_clip_grad_norm) {
         Module m;
         module_init(&m, 9);
         linear_new(&m, "fc", 4, 3, 1);
-        layernorm_new(&m, "ln", 3, 1e-5);
+        layer_norm_new(&m, "ln", 3, 1e-5);
         Graph *g = graph_new();
         for (int i = 0; i < m.n_params; i++) {
             snprintf(key, sizeof key, "grad.%s", m.params[i].name);

@@ -17,7 +17,7 @@
 #include "nn/embedding.h"
 #include "nn/loss.h"
 #include "nn/optim.h"
-#include "nn/transformer.h"
+#include "nn/transformer_block.h"
 #include "tensor/kernels.h"
 #include "tests/nn/golden.h"
 
@@ -53,12 +53,12 @@ START_TEST(golden_attention_sasrec) {
     /* dense, as the seed's step: all B * L rows, padding masked with -10000 */
     Module m;
     module_init(&m, 10);
-    MultiHeadAttention a = mha_new(&m, "attn", H, 2, 0.5, MASK_MINUS_10000);
+    Attention a = attention_new(&m, "attn", H, 2, 0.5, MASK_MINUS_10000);
     module_train(&m, 0);
     fx_load_params(f, &m);
     Graph *g = graph_new();
     SeqLayout dense = seq_layout_dense(g, B, L, kv, 1);
-    check_layer(f, g, &m, x, mha_forward(&a, &m, g, x, &dense));
+    check_layer(f, g, &m, x, attention_forward(&a, &m, g, x, &dense));
     graph_free(g);
     /* packed, as the length-aware step: the real rows only (W is 0 at padding, so the real rows'
      * gradients and the parameters' are the dense ones) */
@@ -79,7 +79,7 @@ START_TEST(golden_attention_sasrec) {
         }
     g = graph_new();
     SeqLayout packed = {B, off, NULL, 1};
-    Tensor *y = mha_forward(&a, &m, g, xp, &packed);
+    Tensor *y = attention_forward(&a, &m, g, xp, &packed);
     ag_backward_with(g, y, Wp);
     double scale = 1;
     for (int k = 0; k < f->n; k++)

@@ -1,11 +1,13 @@
 /* SASRec: metrics, top-K, causality, the length-aware step against the dense
- * one, checkpoints, and a short run on the synthetic data against most-popular. */
+ * one, the training step (sasrec_step), checkpoints, and a short run on the
+ * synthetic data against most-popular. */
 #include <math.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "models/sasrec/eval.h"
 #include "models/sasrec/data/synthetic.h"
+#include "models/sasrec/eval.h"
+#include "models/sasrec/step.h"
 #include "models/sasrec/topk.h"
 #include "models/sasrec/train.h"
 #include "nn/checkpoint.h"
@@ -72,7 +74,7 @@ START_TEST(causality_later_items_do_not_change_earlier_outputs) {
         Tokens a = sasrec_tokens(g, INPUT, LEN, 3, 6, packed), b = sasrec_tokens(g, changed, LEN, 3, 6, packed);
         Tensor *fa = sasrec_forward(&s, g, &a), *fb = sasrec_forward(&s, g, &b);
         for (int64_t seq = 0; seq < 3; seq++)
-            for (int64_t r = a.offsets[seq]; r < a.offsets[seq + 1]; r++) {
+            for (int64_t r = a.layout.offsets[seq]; r < a.layout.offsets[seq + 1]; r++) {
                 if (a.ids[r] == 0) continue; /* padded rows (dense) see every key under -10000: not outputs */
                 int is_last = r == a.last[seq] && seq < 2;
                 double diff = 0;
@@ -88,7 +90,8 @@ START_TEST(causality_later_items_do_not_change_earlier_outputs) {
 }
 END_TEST
 
-/* Loss and gradients of one step; dropout off so that both layouts see the same network. */
+/* Loss and gradients (into grads, unless NULL) of one forward and backward pass; dropout off so that both
+ * layouts see the same network. */
 static double step(int packed, LossKind loss, real *grads) {
     Sasrec s;
     SasrecConfig cfg = small_config(10);
@@ -105,7 +108,7 @@ static double step(int packed, LossKind loss, real *grads) {
     Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), sasrec_gather(g, &t, neg), loss);
     ag_backward(g, l);
     double value = l->data[0];
-    for (int i = 0; i < s.m.n_params; i++) {
+    for (int i = 0; grads && i < s.m.n_params; i++) {
         const Tensor *gr = s.m.params[i].value->grad;
         memcpy(grads, gr->data, (size_t)gr->numel * sizeof(real));
         grads += gr->numel;
@@ -116,9 +119,9 @@ static double step(int packed, LossKind loss, real *grads) {
 }
 
 START_TEST(length_aware_step_equals_dense_step) {
-    for (int loss = 0; loss < 2; loss++) {
+    for (LossKind loss = LOSS_BCE; loss <= LOSS_CE; loss++) {
         real *gd = malloc(20000 * sizeof(real)), *gp = malloc(20000 * sizeof(real));
-        double ld = step(0, (LossKind)loss, gd), lp = step(1, (LossKind)loss, gp);
+        double ld = step(0, loss, gd), lp = step(1, loss, gp);
         ck_assert_msg(fabs(ld - lp) <= 1e-6 * fabs(ld), "loss dense %.9g, packed %.9g", ld, lp);
         Sasrec s;
         SasrecConfig cfg = small_config(10);
@@ -133,6 +136,140 @@ START_TEST(length_aware_step_equals_dense_step) {
         free(gd);
         free(gp);
     }
+}
+END_TEST
+
+/* A training batch of the sequences of INPUT, with the targets and negatives of step(). */
+static void fill_batch(SeqBatch *b) {
+    batch_alloc(b, 3, 6);
+    b->B = 3;
+    memcpy(b->input, INPUT, sizeof INPUT);
+    memcpy(b->len, LEN, sizeof LEN);
+    for (int i = 0; i < 18; i++) {
+        b->pos[i] = INPUT[i] ? 1 + (INPUT[i] * 3) % 10 : 0;
+        b->neg[i] = INPUT[i] ? 1 + (INPUT[i] * 7 + 1) % 10 : 0;
+    }
+}
+
+/* Every parameter of s, in a new flat buffer. */
+static real *weights(const Sasrec *s) {
+    real *w = malloc((size_t)module_num_params(&s->m) * sizeof *w), *p = w;
+    for (int i = 0; i < s->m.n_params; i++) {
+        const Tensor *t = s->m.params[i].value;
+        memcpy(p, t->data, (size_t)t->numel * sizeof *p);
+        p += t->numel;
+    }
+    return w;
+}
+
+/* A small model (dropout off unless asked) with Adam at lr, a graph and the training batch of fill_batch. */
+typedef struct {
+    Sasrec s;
+    Adam *opt;
+    Graph *g;
+    SeqBatch b;
+    TrainConfig tc;
+} StepCase;
+
+static void step_case_init(StepCase *c, double lr, int dropout) {
+    SasrecConfig cfg = small_config(10);
+    if (!dropout) cfg.dropout = cfg.attn_dropout = 0;
+    sasrec_init(&c->s, &cfg, 4);
+    AdamConfig ac = adam_defaults();
+    ac.lr = lr;
+    c->opt = adam_new(&c->s.m, ac);
+    c->g = graph_new();
+    fill_batch(&c->b);
+    c->tc = train_default_config();
+}
+
+static void step_case_free(StepCase *c) {
+    batch_free(&c->b);
+    graph_free(c->g);
+    adam_free(c->opt);
+    sasrec_free(&c->s);
+}
+
+START_TEST(step_learns_a_repeated_batch) {
+    for (int dense = 0; dense < 2; dense++) {
+        StepCase c;
+        step_case_init(&c, 1e-2, 0);
+        c.tc.dense = dense;
+        StepResult first = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc), last = first;
+        ck_assert_int_eq(first.targets, 6 + 3 + 1); /* every real input position has a target */
+        ck_assert_msg(fabs(first.loss - step(dense == 0, LOSS_BCE, NULL)) <= 1e-6 * first.loss,
+                      "the step's loss %.9g is not the forward pass's", first.loss);
+        for (int k = 1; k < 20; k++) {
+            last = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+            ck_assert_int_eq(graph_num_nodes(c.g), 0); /* the graph is reset after each step */
+            for (int i = 0; i < c.s.m.n_params; i++) { /* and the gradients zeroed */
+                const Tensor *gr = c.s.m.params[i].value->grad;
+                for (int64_t j = 0; gr && j < gr->numel; j++) ck_assert(gr->data[j] == 0);
+            }
+        }
+        ck_assert_int_eq(c.opt->step, 20);
+        ck_assert_msg(last.loss < 0.9 * first.loss, "loss %.4f -> %.4f after 20 steps", first.loss, last.loss);
+        step_case_free(&c);
+    }
+}
+END_TEST
+
+/* One step that must change nothing: the weights stay byte for byte, Adam takes no step. Returns its result. */
+static StepResult step_without_update(StepCase *c) {
+    real *before = weights(&c->s);
+    StepResult r = sasrec_step(&c->s, c->opt, c->g, &c->b, &c->tc);
+    real *after = weights(&c->s);
+    ck_assert(memcmp(before, after, (size_t)module_num_params(&c->s.m) * sizeof(real)) == 0);
+    ck_assert_int_eq(c->opt->step, 0); /* Adam's moments and step count untouched */
+    ck_assert_int_eq(graph_num_nodes(c->g), 0);
+    free(before);
+    free(after);
+    return r;
+}
+
+START_TEST(step_refuses_a_non_finite_loss_and_keeps_the_weights) {
+    StepCase c;
+    step_case_init(&c, 1e-3, 1);
+    c.s.pos_emb.weight->data[5 * c.s.cfg.hidden] = NAN; /* the last position: every sequence uses it */
+    StepResult r = step_without_update(&c);
+    ck_assert_msg(isnan(r.loss), "loss %g", r.loss);
+    step_case_free(&c);
+}
+END_TEST
+
+START_TEST(step_skips_a_batch_without_targets) {
+    StepCase c;
+    step_case_init(&c, 1e-3, 1);
+    memset(c.b.pos, 0, 18 * sizeof *c.b.pos); /* users with 3 items: inputs, but nothing to predict */
+    memset(c.b.neg, 0, 18 * sizeof *c.b.neg);
+    StepResult r = step_without_update(&c);
+    ck_assert(r.targets == 0 && r.loss == 0);
+    step_case_free(&c);
+}
+END_TEST
+
+/* The largest change of any weight after one step with clipping at max_norm (0: off). */
+static double one_step_change(double max_norm) {
+    StepCase c;
+    step_case_init(&c, 1e-3, 0);
+    c.tc.clip = max_norm;
+    real *before = weights(&c.s);
+    sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+    real *after = weights(&c.s);
+    double most = 0;
+    for (int64_t i = 0; i < module_num_params(&c.s.m); i++) most = fmax(most, fabs((double)after[i] - before[i]));
+    free(before);
+    free(after);
+    step_case_free(&c);
+    return most;
+}
+
+START_TEST(step_clips_the_gradient_before_adam) {
+    /* Adam's first step moves a weight by about lr whatever the gradient's scale, unless the gradient is far
+     * below eps (1e-8): clipped to a norm of 1e-12, no weight may move by more than lr / 1000. */
+    double free_change = one_step_change(0), clipped = one_step_change(1e-12);
+    ck_assert_msg(free_change > 0.5e-3, "an unclipped step moved weights by %g only", free_change);
+    ck_assert_msg(clipped < 1e-6, "a step clipped to 1e-12 moved a weight by %g", clipped);
 }
 END_TEST
 
@@ -172,24 +309,25 @@ static TrainStatus train_synthetic(const char *dir, int64_t epochs, Sasrec *s, T
     Dataset ds = {0};
     SampleSet samples = {0};
     SyntheticOptions so = synthetic_default_options();
-    RunConfig c = config_defaults();
+    SasrecConfig mc = sasrec_default_config();
+    TrainConfig tc = train_default_config();
     if (test_quick()) { /* valgrind runs ~450x slower: a small catalogue and model */
         so.n_users = 300;
         so.n_items = 150;
         so.max_len = 20;
-        c.max_len = 20;
-        c.hidden = 16;
-        c.batch = 32;
+        mc.max_len = 20;
+        mc.hidden = 16;
+        tc.batch = 32;
     }
     ck_assert(synthetic_generate(&so, &ds, err) == 0);
     ck_assert(sample_generate(&ds, 99, 12345, &samples, err) == 0);
-    c.epochs = epochs;
-    c.out = dir;
-    SasrecConfig mc = config_model(&c, ds.n_items);
-    sasrec_init(s, &mc, (uint64_t)c.seed);
+    tc.epochs = (int)epochs;
+    mc.n_items = ds.n_items;
+    sasrec_init(s, &mc, tc.seed);
     if (poison) s->pos_emb.weight->data[(mc.max_len - 1) * mc.hidden] = NAN; /* the last position: always used */
-    EvalOptions eo = {.protocol = PROTOCOL_SAMPLE, .samples = &samples, .batch = 512};
-    TrainStatus st = train_run(s, &ds, &c, &eo, NULL, res, err);
+    EvalOptions eo = eval_default_options();
+    eo.samples = &samples;
+    TrainStatus st = train_run(s, &ds, &tc, &eo, dir, NULL, res, err);
     sample_free(&samples);
     dataset_free(&ds);
     return st;
@@ -283,6 +421,10 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, topk_selects_best_unseen);
     tcase_add_test(tc, causality_later_items_do_not_change_earlier_outputs);
     tcase_add_test(tc, length_aware_step_equals_dense_step);
+    tcase_add_test(tc, step_learns_a_repeated_batch);
+    tcase_add_test(tc, step_refuses_a_non_finite_loss_and_keeps_the_weights);
+    tcase_add_test(tc, step_skips_a_batch_without_targets);
+    tcase_add_test(tc, step_clips_the_gradient_before_adam);
     tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);
     tcase_add_test(tc, checkpoint_with_optimizer_state_resumes_exactly);
     suite_add_tcase(s, tc);

@@ -1,7 +1,7 @@
 /* The subcommands of the sasrec program; each takes the arguments after its
  * name and returns the process exit code (see main.c). */
-#ifndef SASREC_APP_H
-#define SASREC_APP_H
+#ifndef NN_MODELS_SASREC_CLI_COMMANDS_H
+#define NN_MODELS_SASREC_CLI_COMMANDS_H
 
 /* sasrec train */
 int app_train(int argc, char **argv);

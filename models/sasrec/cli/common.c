@@ -32,7 +32,7 @@ int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConf
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
-    nn_set_threads((int)c->threads);
+    nn_set_threads(c->threads);
     return APP_CONTINUE;
 }
 
@@ -51,7 +51,7 @@ int app_check_model_dir(const char *cmd, const char *dir, NnError *err) {
     if (stat(dir, &st) != 0) return nn_fail(err, "%s: --model %s: %s", cmd, dir, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return nn_fail(err, "%s: --model %s is not a folder (give the folder sasrec train wrote)", cmd, dir);
-    const char *needed[] = {CONFIG_FILE, MODEL_FILE};
+    const char *needed[] = {CONFIG_FILE, TRAIN_MODEL_FILE};
     for (int i = 0; i < 2; i++) {
         char path[4096];
         config_path(path, sizeof path, dir, needed[i]);
@@ -119,18 +119,14 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
         }
         return 0;
     }
-    LoadOptions lo = dataset_default_options();
-    lo.format = (DataFormat)c->format;
-    lo.user_col = c->user_col;
-    lo.item_col = c->item_col;
-    lo.time_col = c->time_col;
+    LoadOptions lo = c->load;
     lo.min_interactions = min_interactions;
     return dataset_load(c->data, &lo, item_vocab, ds, err);
 }
 
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
     if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
-    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, (uint64_t)c->sample_seed, out, err) == 0) return 0;
+    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err) == 0) return 0;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",

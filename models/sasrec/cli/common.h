@@ -1,6 +1,6 @@
 /* What the subcommands share: flags, input and output checks, data loading. */
-#ifndef SASREC_APP_COMMON_H
-#define SASREC_APP_COMMON_H
+#ifndef NN_MODELS_SASREC_CLI_COMMON_H
+#define NN_MODELS_SASREC_CLI_COMMON_H
 
 #include "models/sasrec/cli/config.h"
 #include "models/sasrec/data/dataset.h"

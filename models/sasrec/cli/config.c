@@ -3,156 +3,118 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "models/sasrec/data/dataset.h"
-#include "models/sasrec/eval.h"
+#include "base/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
-#include "base/parallel.h"
+#include "models/sasrec/data/sample.h"
 
 #define BIG 1e18 /* no upper bound */
 
 RunConfig config_defaults(void) {
-    RunConfig c = {0};
-    c.format = FORMAT_AUTO;
-    c.max_len = 50;
-    c.hidden = 64;
-    c.layers = 2;
-    c.heads = 2;
-    c.dropout = 0.5;
-    c.attn_dropout = 0.5;
-    c.init_std = 0.02;
-    c.norm = NORM_POST;
-    c.mask = MASK_MINUS_10000;
-    c.batch = 256;
-    c.epochs = 200;
-    c.patience = 10;
-    c.seed = 42;
-    c.threads = nn_threads(); /* every core (or OMP_NUM_THREADS): results do not depend on it */
-    c.lr = 1e-3;
-    c.loss = LOSS_BCE;
-    c.protocol = PROTOCOL_SAMPLE;
-    c.sample_seed = 12345;
-    c.seen = SEEN_EXCLUDE;
-    c.eval_batch = 512;
-    c.k = 10;
-    c.out = "run";
-    return c;
+    return (RunConfig){.load = dataset_default_options(),
+                       .model = sasrec_default_config(),
+                       .train = train_default_config(),
+                       .eval = eval_default_options(),
+                       .sample_seed = SAMPLE_DEFAULT_SEED,
+                       .threads = nn_threads(),
+                       .k = 10,
+                       .out = "run"};
 }
 
-SasrecConfig config_model(const RunConfig *c, int64_t n_items) {
-    SasrecConfig m = sasrec_default_config();
-    m.n_items = n_items;
-    m.max_len = c->max_len;
-    m.hidden = c->hidden;
-    m.layers = (int)c->layers;
-    m.heads = (int)c->heads;
-    m.dropout = c->dropout;
-    m.attn_dropout = c->attn_dropout;
-    m.init_std = c->init_std;
-    m.norm = (NormPlacement)c->norm;
-    m.mask = (MaskKind)c->mask;
-    return m;
-}
-
-#define F_INT(n, d, lo, hi, h)                                                                                         \
-    { n, FLAG_INT, d, NULL, lo, hi, 0, 0, h, 0 }
-#define F_DBL(n, d, lo, hi, lo_open, hi_open, h)                                                                       \
-    { n, FLAG_DOUBLE, d, NULL, lo, hi, lo_open, hi_open, h, 0 }
-#define F_STR(n, d, h)                                                                                                 \
-    { n, FLAG_STRING, d, NULL, 0, 0, 0, 0, h, 0 }
-#define F_CHOICE(n, d, choices, h)                                                                                     \
-    { n, FLAG_CHOICE, d, choices, 0, 0, 0, 0, h, 0 }
-#define F_SWITCH(n, d, h)                                                                                              \
-    { n, FLAG_SWITCH, d, NULL, 0, 0, 0, 0, h, 0 }
+static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
+                  *LOSSES = "bce|ce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
-    f[n++] = (Flag)F_STR("--data", &c->data, "interaction file (without it: built-in synthetic data)");
-    f[n++] = (Flag)F_CHOICE("--format", &c->format, "auto|seq|pairs|csv|dat|udata", "file format");
-    f[n++] = (Flag)F_STR("--user-col", &c->user_col, "csv: user column (default: user or userId)");
-    f[n++] = (Flag)F_STR("--item-col", &c->item_col, "csv: item column (default: item, itemId or movieId)");
-    f[n++] = (Flag)F_STR("--time-col", &c->time_col, "csv: time column (default: time or timestamp)");
+    f[n++] = F_STR("--data", &c->data, "interaction file (without it: built-in synthetic data)");
+    f[n++] = F_CHOICE("--format", &c->load.format, FORMATS, "file format");
+    f[n++] = F_STR("--user-col", &c->load.user_col, "csv: user column (default: user or userId)");
+    f[n++] = F_STR("--item-col", &c->load.item_col, "csv: item column (default: item, itemId or movieId)");
+    f[n++] = F_STR("--time-col", &c->load.time_col, "csv: time column (default: time or timestamp)");
     return n;
 }
 
 static int model_flags(RunConfig *c, Flag *f) {
+    SasrecConfig *m = &c->model;
     int n = 0;
-    f[n++] = (Flag)F_INT("--max-len", &c->max_len, 1, 10000, "positions per sequence");
-    f[n++] = (Flag)F_INT("--hidden", &c->hidden, 1, 4096, "hidden size");
-    f[n++] = (Flag)F_INT("--layers", &c->layers, 0, 64, "transformer blocks");
-    f[n++] = (Flag)F_INT("--heads", &c->heads, 1, 4096, "attention heads (must divide --hidden)");
-    f[n++] = (Flag)F_DBL("--dropout", &c->dropout, 0, 1, 0, 1, "hidden dropout, in [0, 1)");
-    f[n++] = (Flag)F_DBL("--attn-dropout", &c->attn_dropout, 0, 1, 0, 1, "attention-probability dropout, in [0, 1)");
-    f[n++] = (Flag)F_DBL("--init-std", &c->init_std, 0, 10, 0, 0, "std of the initial weights");
-    f[n++] = (Flag)F_CHOICE("--norm", &c->norm, "post|pre", "LayerNorm after (BERT, the seed) or before each sublayer");
-    f[n++] = (Flag)F_CHOICE("--mask", &c->mask, "10000|inf", "masked scores: -10000 added (the seed) or -inf");
+    f[n++] = F_INT("--max-len", &m->max_len, 1, 10000, "positions per sequence");
+    f[n++] = F_INT("--hidden", &m->hidden, 1, 4096, "hidden size");
+    f[n++] = F_INT("--layers", &m->layers, 0, 64, "transformer blocks");
+    f[n++] = F_INT("--heads", &m->heads, 1, 4096, "attention heads (must divide --hidden)");
+    f[n++] = F_DBL("--dropout", &m->dropout, 0, 1, 0, 1, "hidden dropout, in [0, 1)");
+    f[n++] = F_DBL("--attn-dropout", &m->attn_dropout, 0, 1, 0, 1, "attention-probability dropout, in [0, 1)");
+    f[n++] = F_DBL("--init-std", &m->init_std, 0, 10, 0, 0, "std of the initial weights");
+    f[n++] = F_CHOICE("--norm", &m->norm, NORMS, "LayerNorm after (BERT, the seed) or before each sublayer");
+    f[n++] = F_CHOICE("--mask", &m->mask, MASKS, "masked scores: -10000 added (the seed) or -inf");
     return n;
 }
 
 static int eval_flags(RunConfig *c, Flag *f) {
     int n = 0;
-    f[n++] = (Flag)F_CHOICE("--eval", &c->protocol, "sample|full", "protocol: answer + 99 negatives, or every item");
-    f[n++] = (Flag)F_STR("--sample-file", &c->sample_file, "99 negatives per user (S3-Rec *_sample.txt layout)");
-    f[n++] = (Flag)F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
-    f[n++] =
-        (Flag)F_CHOICE("--seen", &c->seen, "exclude|zero", "full ranking: items of the input never rank, or score 0");
-    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 65536, "users per evaluation pass");
+    f[n++] = F_CHOICE("--eval", &c->eval.protocol, PROTOCOLS, "protocol: answer + 99 negatives, or every item");
+    f[n++] = F_STR("--sample-file", &c->sample_file, "99 negatives per user (S3-Rec *_sample.txt layout)");
+    f[n++] = F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
+    f[n++] = F_CHOICE("--seen", &c->eval.seen, SEENS, "full ranking: items of the input never rank, or score 0");
+    f[n++] = F_INT("--eval-batch", &c->eval.batch, 1, 65536, "users per evaluation pass");
     return n;
 }
 
+static Flag threads_flag(RunConfig *c) { return F_INT("--threads", &c->threads, 1, 1024, "threads"); }
+
 int config_train_flags(RunConfig *c, Flag *f) {
+    TrainConfig *t = &c->train;
     int n = data_flags(c, f);
     n += model_flags(c, f + n);
-    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 65536, "users per training step");
-    f[n++] = (Flag)F_INT("--epochs", &c->epochs, 1, 1000000, "most epochs");
-    f[n++] = (Flag)F_INT("--patience", &c->patience, 1, 1000000, "epochs without a strict gain before stopping");
-    f[n++] = (Flag)F_DBL("--lr", &c->lr, 0, 10, 1, 0, "Adam learning rate, > 0");
-    f[n++] = (Flag)F_DBL("--weight-decay", &c->weight_decay, 0, 10, 0, 0, "Adam L2 weight decay");
-    f[n++] = (Flag)F_DBL("--clip", &c->clip, 0, BIG, 0, 0, "clip gradients to this global norm (0: off)");
-    f[n++] = (Flag)F_CHOICE("--loss", &c->loss, "bce|ce",
-                            "BCE on one negative per position (the seed), or softmax over all items");
-    f[n++] = (Flag)F_INT("--seed", &c->seed, 0, 9.2e18, "seed of initialisation, dropout, negatives and shuffling");
-    f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
-    f[n++] = (Flag)F_SWITCH("--dense", &c->dense, "run the dense step over padding too (slower, same result)");
+    f[n++] = F_INT("--batch", &t->batch, 1, 65536, "users per training step");
+    f[n++] = F_INT("--epochs", &t->epochs, 1, 1000000, "most epochs");
+    f[n++] = F_INT("--patience", &t->patience, 1, 1000000, "epochs without a strict gain before stopping");
+    f[n++] = F_DBL("--lr", &t->lr, 0, 10, 1, 0, "Adam learning rate, > 0");
+    f[n++] = F_DBL("--weight-decay", &t->weight_decay, 0, 10, 0, 0, "Adam L2 weight decay");
+    f[n++] = F_DBL("--clip", &t->clip, 0, BIG, 0, 0, "clip gradients to this global norm (0: off)");
+    f[n++] = F_CHOICE("--loss", &t->loss, LOSSES,
+                      "BCE on one negative per position (the seed), or softmax over all items");
+    f[n++] = F_INT("--seed", &t->seed, 0, 9.2e18, "seed of initialisation, dropout, negatives and shuffling");
+    f[n++] = threads_flag(c);
+    f[n++] = F_SWITCH("--dense", &t->dense, "run the dense step over padding too (slower, same result)");
     n += eval_flags(c, f + n);
-    f[n++] = (Flag)F_STR("--out", &c->out, "model folder to write");
+    f[n++] = F_STR("--out", &c->out, "model folder to write");
     return n;
 }
 
 int config_eval_flags(RunConfig *c, Flag *f) {
     int n = data_flags(c, f);
-    f[n++] = (Flag)F_STR("--model", &c->model, "model folder written by train");
+    f[n++] = F_STR("--model", &c->model_dir, "model folder written by train");
     n += eval_flags(c, f + n);
-    f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
+    f[n++] = threads_flag(c);
     return n;
 }
 
 int config_predict_flags(RunConfig *c, Flag *f) {
     int n = data_flags(c, f);
-    f[n++] = (Flag)F_STR("--model", &c->model, "model folder written by train");
-    f[n++] = (Flag)F_INT("--k", &c->k, 1, 1000000, "items per user");
-    f[n++] = (Flag)F_STR("--out", &c->out, "CSV file to write (user,item)");
-    f[n++] = (Flag)F_INT("--eval-batch", &c->eval_batch, 1, 65536, "users per pass");
-    f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
+    f[n++] = F_STR("--model", &c->model_dir, "model folder written by train");
+    f[n++] = F_INT("--k", &c->k, 1, 1000000, "items per user");
+    f[n++] = F_STR("--out", &c->out, "CSV file to write (user,item)");
+    f[n++] = F_INT("--eval-batch", &c->eval.batch, 1, 65536, "users per pass");
+    f[n++] = threads_flag(c);
     return n;
 }
 
 int config_explain_flags(RunConfig *c, Flag *f) {
     int n = data_flags(c, f);
     n += model_flags(c, f + n);
-    f[n++] = (Flag)F_INT("--batch", &c->batch, 1, 65536, "users in the batch");
-    f[n++] = (Flag)F_CHOICE("--loss", &c->loss, "bce|ce", "training loss");
-    f[n++] = (Flag)F_INT("--seed", &c->seed, 0, 9.2e18, "seed");
-    f[n++] = (Flag)F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
-    f[n++] = (Flag)F_INT("--threads", &c->threads, 1, 1024, "threads");
+    f[n++] = F_INT("--batch", &c->train.batch, 1, 65536, "users in the batch");
+    f[n++] = F_CHOICE("--loss", &c->train.loss, LOSSES, "training loss");
+    f[n++] = F_INT("--seed", &c->train.seed, 0, 9.2e18, "seed");
+    f[n++] = F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
+    f[n++] = threads_flag(c);
     return n;
 }
 
 int config_check(const RunConfig *c, const char *cmd, NnError *err) {
-    if (c->hidden % c->heads != 0)
-        return nn_fail(err, "%s: --hidden %lld is not divisible by --heads %lld", cmd, (long long)c->hidden,
-                       (long long)c->heads);
-    if (c->sample_file && c->protocol != PROTOCOL_SAMPLE)
+    if (c->model.hidden % c->model.heads != 0)
+        return nn_fail(err, "%s: --hidden %lld is not divisible by --heads %d", cmd, (long long)c->model.hidden,
+                       c->model.heads);
+    if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
     return 0;
 }
@@ -165,9 +127,6 @@ const char *config_path(char *buf, size_t size, const char *dir, const char *nam
 
 /* ---- config.json ---- */
 
-static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
-                  *LOSSES = "bce|ce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero";
-
 static void write_str(FILE *f, const char *key, const char *value, int last) {
     fprintf(f, "  \"%s\": ", key);
     if (value)
@@ -177,35 +136,41 @@ static void write_str(FILE *f, const char *key, const char *value, int last) {
     fputs(last ? "\n" : ",\n", f);
 }
 
-int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *err) {
+/* The name of the choice the enum at value holds. */
+static const char *choice(const char *choices, const void *value, char *buf, size_t size) {
+    return flags_choice_name(choices, flags_get_choice(value), buf, size);
+}
+
+int config_write(const char *dir, const RunConfig *c, NnError *err) {
     char path[4096], name[64];
+    const SasrecConfig *m = &c->model;
+    const TrainConfig *t = &c->train;
     AtomicFile *af = atomic_open(config_path(path, sizeof path, dir, CONFIG_FILE), err);
     if (!af) return -1;
     FILE *f = atomic_stream(af);
     fprintf(f, "{\n");
     write_str(f, "data", c->data, 0);
-    write_str(f, "format", flags_choice_name(FORMATS, c->format, name, sizeof name), 0);
-    write_str(f, "user_col", c->user_col, 0);
-    write_str(f, "item_col", c->item_col, 0);
-    write_str(f, "time_col", c->time_col, 0);
-    fprintf(f, "  \"n_items\": %lld,\n", (long long)n_items);
-    fprintf(f, "  \"max_len\": %lld,\n  \"hidden\": %lld,\n  \"layers\": %lld,\n  \"heads\": %lld,\n",
-            (long long)c->max_len, (long long)c->hidden, (long long)c->layers, (long long)c->heads);
-    fprintf(f, "  \"dropout\": %.17g,\n  \"attn_dropout\": %.17g,\n  \"init_std\": %.17g,\n", c->dropout,
-            c->attn_dropout, c->init_std);
-    write_str(f, "norm", flags_choice_name(NORMS, c->norm, name, sizeof name), 0);
-    write_str(f, "mask", flags_choice_name(MASKS, c->mask, name, sizeof name), 0);
-    fprintf(
-        f, "  \"batch\": %lld,\n  \"epochs\": %lld,\n  \"patience\": %lld,\n  \"seed\": %lld,\n  \"threads\": %lld,\n",
-        (long long)c->batch, (long long)c->epochs, (long long)c->patience, (long long)c->seed, (long long)c->threads);
-    fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", c->lr, c->weight_decay, c->clip);
-    write_str(f, "loss", flags_choice_name(LOSSES, c->loss, name, sizeof name), 0);
-    fprintf(f, "  \"dense\": %s,\n", c->dense ? "true" : "false");
-    write_str(f, "eval", flags_choice_name(PROTOCOLS, c->protocol, name, sizeof name), 0);
+    write_str(f, "format", choice(FORMATS, &c->load.format, name, sizeof name), 0);
+    write_str(f, "user_col", c->load.user_col, 0);
+    write_str(f, "item_col", c->load.item_col, 0);
+    write_str(f, "time_col", c->load.time_col, 0);
+    fprintf(f, "  \"n_items\": %lld,\n", (long long)m->n_items);
+    fprintf(f, "  \"max_len\": %lld,\n  \"hidden\": %lld,\n  \"layers\": %d,\n  \"heads\": %d,\n",
+            (long long)m->max_len, (long long)m->hidden, m->layers, m->heads);
+    fprintf(f, "  \"dropout\": %.17g,\n  \"attn_dropout\": %.17g,\n  \"init_std\": %.17g,\n", m->dropout,
+            m->attn_dropout, m->init_std);
+    write_str(f, "norm", choice(NORMS, &m->norm, name, sizeof name), 0);
+    write_str(f, "mask", choice(MASKS, &m->mask, name, sizeof name), 0);
+    fprintf(f, "  \"batch\": %lld,\n  \"epochs\": %d,\n  \"patience\": %d,\n  \"seed\": %llu,\n  \"threads\": %d,\n",
+            (long long)t->batch, t->epochs, t->patience, (unsigned long long)t->seed, c->threads);
+    fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", t->lr, t->weight_decay, t->clip);
+    write_str(f, "loss", choice(LOSSES, &t->loss, name, sizeof name), 0);
+    fprintf(f, "  \"dense\": %s,\n", t->dense ? "true" : "false");
+    write_str(f, "eval", choice(PROTOCOLS, &c->eval.protocol, name, sizeof name), 0);
     write_str(f, "sample_file", c->sample_file, 0);
-    fprintf(f, "  \"sample_seed\": %lld,\n", (long long)c->sample_seed);
-    write_str(f, "seen", flags_choice_name(SEENS, c->seen, name, sizeof name), 0);
-    fprintf(f, "  \"eval_batch\": %lld\n}\n", (long long)c->eval_batch);
+    fprintf(f, "  \"sample_seed\": %llu,\n", (unsigned long long)c->sample_seed);
+    write_str(f, "seen", choice(SEENS, &c->eval.seen, name, sizeof name), 0);
+    fprintf(f, "  \"eval_batch\": %d\n}\n", c->eval.batch);
     return atomic_commit(af, err);
 }
 
@@ -229,19 +194,15 @@ static int read_double(const char *path, const Json *root, const char *key, doub
     return 0;
 }
 
-static int read_choice(const char *path, const Json *root, const char *key, const char *choices, int *out,
+/* Reads member key of root, one of choices, into the enum at out. */
+static int read_choice(const char *path, const Json *root, const char *key, const char *choices, void *out,
                        NnError *err) {
     const char *s = json_string(json_get(root, key), NULL);
-    char name[64];
-    for (int i = 0; s && i < 8; i++)
-        if (strcmp(flags_choice_name(choices, i, name, sizeof name), s) == 0) {
-            *out = i;
-            return 0;
-        }
+    if (s && flags_set_choice(out, choices, s) == 0) return 0;
     return nn_fail(err, "%s: \"%s\" must be one of %s", path, key, choices);
 }
 
-int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *err) {
+int config_read_model(const char *dir, RunConfig *c, NnError *err) {
     char path[4096];
     config_path(path, sizeof path, dir, CONFIG_FILE);
     FILE *f = fopen(path, "rb");
@@ -254,12 +215,12 @@ int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *
         len += got;
     } while (got > 0 && len < (1u << 20));
     fclose(f);
-    int rc = config_parse_model(path, buf, len, c, n_items, err);
+    int rc = config_parse_model(path, buf, len, c, err);
     free(buf);
     return rc;
 }
 
-int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, int64_t *n_items, NnError *err) {
+int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err) {
     JsonDoc *doc = json_parse(buf, len, NULL, err);
     if (!doc) {
         char msg[sizeof err->msg];
@@ -272,19 +233,22 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         nn_fail(err, "%s: expected a JSON object", path);
         goto done;
     }
-    if (read_int(path, root, "n_items", 1, INT32_MAX - 1, n_items, err) ||
-        read_int(path, root, "max_len", 1, 10000, &c->max_len, err) ||
-        read_int(path, root, "hidden", 1, 4096, &c->hidden, err) ||
-        read_int(path, root, "layers", 0, 64, &c->layers, err) ||
-        read_int(path, root, "heads", 1, 4096, &c->heads, err) ||
-        read_double(path, root, "dropout", 0, 1, &c->dropout, err) ||
-        read_double(path, root, "attn_dropout", 0, 1, &c->attn_dropout, err) ||
-        read_double(path, root, "init_std", 0, 10, &c->init_std, err) ||
-        read_choice(path, root, "norm", NORMS, &c->norm, err) ||
-        read_choice(path, root, "mask", MASKS, &c->mask, err) || read_choice(path, root, "loss", LOSSES, &c->loss, err))
+    SasrecConfig *m = &c->model;
+    int64_t layers = 0, heads = 1;
+    if (read_int(path, root, "n_items", 1, INT32_MAX - 1, &m->n_items, err) ||
+        read_int(path, root, "max_len", 1, 10000, &m->max_len, err) ||
+        read_int(path, root, "hidden", 1, 4096, &m->hidden, err) ||
+        read_int(path, root, "layers", 0, 64, &layers, err) || read_int(path, root, "heads", 1, 4096, &heads, err) ||
+        read_double(path, root, "dropout", 0, 1, &m->dropout, err) ||
+        read_double(path, root, "attn_dropout", 0, 1, &m->attn_dropout, err) ||
+        read_double(path, root, "init_std", 0, 10, &m->init_std, err) ||
+        read_choice(path, root, "norm", NORMS, &m->norm, err) || read_choice(path, root, "mask", MASKS, &m->mask, err) ||
+        read_choice(path, root, "loss", LOSSES, &c->train.loss, err))
         goto done;
-    if (c->hidden % c->heads) {
-        nn_fail(err, "%s: hidden %lld is not divisible by heads %lld", path, (long long)c->hidden, (long long)c->heads);
+    m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */
+    m->heads = (int)heads;
+    if (m->hidden % m->heads) {
+        nn_fail(err, "%s: hidden %lld is not divisible by heads %d", path, (long long)m->hidden, m->heads);
         goto done;
     }
     rc = 0;

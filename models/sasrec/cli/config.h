@@ -1,49 +1,39 @@
-/* Every setting of a run: data, model, training, evaluation, output. The
- * train subcommand writes them to DIR/config.json so that eval and predict
- * rebuild the same model. */
-#ifndef SASREC_CONFIG_H
-#define SASREC_CONFIG_H
+/* Every setting of a run, in one struct whose members are the settings
+ * types of the code they configure: the data loader's, the model's, the
+ * training run's and the evaluation's. Each has its defaults in one function
+ * (dataset_default_options, sasrec_default_config, train_default_config,
+ * eval_default_options); the flag tables point straight into the members.
+ * The train subcommand writes them to DIR/config.json so that eval and
+ * predict rebuild the same model. */
+#ifndef NN_MODELS_SASREC_CLI_CONFIG_H
+#define NN_MODELS_SASREC_CLI_CONFIG_H
 
 #include "models/sasrec/cli/flags.h"
-#include "models/sasrec/model.h"
+#include "models/sasrec/data/dataset.h"
+#include "models/sasrec/train.h"
 
 #define CONFIG_FILE "config.json"
-#define MODEL_FILE  "model.safetensors"
-#define LOG_FILE    "log.jsonl"
-#define CURVE_FILE  "curve.svg"
 
 typedef struct {
     /* data */
-    const char *data;                           /* NULL: the built-in synthetic data */
-    int format;                                 /* DataFormat */
-    const char *user_col, *item_col, *time_col; /* csv columns, NULL: by name */
-    /* model */
-    int64_t max_len, hidden, layers, heads;
-    double dropout, attn_dropout, init_std;
-    int norm; /* NormPlacement */
-    int mask; /* MaskKind */
-    /* training */
-    int64_t batch, epochs, patience, seed, threads;
-    double lr, weight_decay, clip; /* clip 0: off */
-    int loss;                      /* LossKind */
-    int dense;                     /* 1: the dense step (padding included) instead of the length-aware one */
-    /* evaluation */
-    int protocol; /* Protocol */
-    const char *sample_file;
-    int64_t sample_seed;
-    int seen; /* SeenPolicy */
-    int64_t eval_batch;
-    int64_t k; /* predict: items per user */
-    /* output */
-    const char *out;   /* train: the model folder; predict: the CSV file */
-    const char *model; /* eval, predict: the model folder */
-    const char *dot;   /* explain: Graphviz file of one training step */
+    const char *data; /* NULL: the built-in synthetic data */
+    LoadOptions load; /* format and csv columns; min_interactions is set per subcommand */
+    /* what the subcommands run */
+    SasrecConfig model; /* n_items comes from the data (train) or config.json (eval, predict) */
+    TrainConfig train;
+    EvalOptions eval;        /* samples and graph are set when the run has them */
+    const char *sample_file; /* sampled protocol: the negatives of this file, or generated: */
+    uint64_t sample_seed;    /* the seed of generated negatives, SAMPLE_DEFAULT_SEED */
+    int threads;             /* every core (or OMP_NUM_THREADS): results do not depend on it */
+    int64_t k;               /* predict: items per user, 10 */
+    /* files */
+    const char *out;       /* train: the model folder ("run"); predict: the CSV file */
+    const char *model_dir; /* eval, predict: the model folder */
+    const char *dot;       /* explain: Graphviz file of one training step */
 } RunConfig;
 
-/* The seed's defaults (docs/sasrec.md), output in run/. */
+/* The defaults of every setting (docs/sasrec.md, sections 3 to 5), output in run/; config.json is section 7. */
 RunConfig config_defaults(void);
-/* The model settings of a run for a catalogue of n_items. */
-SasrecConfig config_model(const RunConfig *c, int64_t n_items);
 
 /* Flag tables of the subcommands over c; return the number of flags (at most CONFIG_MAX_FLAGS). */
 #define CONFIG_MAX_FLAGS 48
@@ -54,13 +44,13 @@ int config_explain_flags(RunConfig *c, Flag *flags);
 /* Checks settings that involve several flags (hidden % heads, ...); -1 and a one-line message. */
 int config_check(const RunConfig *c, const char *cmd, NnError *err);
 
-/* Writes every setting and n_items as DIR/config.json, atomically. */
-int config_write(const char *dir, const RunConfig *c, int64_t n_items, NnError *err);
-/* Reads the model settings (and n_items) of DIR/config.json into c; -1 and a message naming the file and the setting.
- */
-int config_read_model(const char *dir, RunConfig *c, int64_t *n_items, NnError *err);
+/* Writes every setting (c->model.n_items included) as DIR/config.json, atomically. */
+int config_write(const char *dir, const RunConfig *c, NnError *err);
+/* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train); -1
+ * and a message naming the file and the setting. */
+int config_read_model(const char *dir, RunConfig *c, NnError *err);
 /* config_read_model on the bytes of a config.json; path names it in messages. */
-int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, int64_t *n_items, NnError *err);
+int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err);
 /* dir/name into buf (aborts if it does not fit). */
 const char *config_path(char *buf, size_t size, const char *dir, const char *name);
 

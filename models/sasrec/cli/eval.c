@@ -1,10 +1,10 @@
 /* sasrec eval */
 #include <stdio.h>
 
+#include "base/clock.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
 #include "models/sasrec/eval.h"
-#include "models/sasrec/train.h"
 
 static const char *USAGE = "usage: sasrec eval --model DIR [--data PATH] [flags]\n"
                            "Evaluates a trained model on the test split (each user's last item) of --data (default:\n"
@@ -15,16 +15,16 @@ int app_eval(int argc, char **argv) {
     int rc = app_parse("eval", USAGE, argc, argv, &c, config_eval_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
-    if (!c.model) {
+    if (!c.model_dir) {
         fprintf(stderr, "sasrec eval: --model DIR is required (a folder written by sasrec train)\n");
         return 2;
     }
-    if (app_check_model_dir("eval", c.model, &err) || (c.data && app_check_input("eval", "--data", c.data, &err)) ||
+    if (app_check_model_dir("eval", c.model_dir, &err) || (c.data && app_check_input("eval", "--data", c.data, &err)) ||
         (c.sample_file && app_check_input("eval", "--sample-file", c.sample_file, &err))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
-    double started = train_now();
+    double started = clock_seconds();
     LoadedModel lm;
     Dataset ds = {0};
     SampleSet samples = {0};
@@ -34,14 +34,13 @@ int app_eval(int argc, char **argv) {
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
-    if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
-    EvalOptions eo = {
-        .protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
-    Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &eo);
+    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
+    c.eval.samples = &samples;
+    Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &c.eval);
     printf("{");
     metrics_write_json(&m, stdout);
-    printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", protocol_name(m.protocol),
-           (long long)m.users, train_now() - started);
+    printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", metrics_protocol_name(m.protocol),
+           (long long)m.users, clock_seconds() - started);
     code = 0;
     goto done;
 fail:

@@ -1,13 +1,14 @@
 /* sasrec explain: one real batch through the model, stage by stage, with the
- * shapes of the tensors involved (dense layout, as the seed's diagrams). */
+ * shapes of the tensors involved (dense layout, as the seed's diagrams). The
+ * training batch goes through the real step (sasrec_step), whose stages the
+ * module's trace hook prints as they run; then one evaluation batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
-#include "models/sasrec/batch.h"
-#include "models/sasrec/eval.h"
+#include "models/sasrec/step.h"
 
 static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
                            "Prints the data flow of one training batch (the dataset fields, every stage of the model\n"
@@ -16,13 +17,13 @@ static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
 
 typedef struct {
     int64_t B, L, H;
-} Layout;
+} Dims; /* the batch's sizes, to name the dims of printed shapes */
 
 static void print_shape(const char *what, const char *shape) { printf("  %-52s %s\n", what, shape); }
 
 /* A tensor's shape, with rows of the dense layout (B * L) shown as (B, L, ...) and
  * the common sizes named. */
-static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
+static void print_tensor(const Dims *l, const char *what, const Tensor *t) {
     char s[160];
     if (t->ndim >= 1 && t->shape[0] == l->B * l->L) {
         int n = snprintf(s, sizeof s, "(B=%lld, L=%lld", (long long)l->B, (long long)l->L);
@@ -39,7 +40,32 @@ static void print_tensor(const Layout *l, const char *what, const Tensor *t) {
     print_shape(what, s);
 }
 
-static void trace_stage(void *ctx, const char *stage, const Tensor *t) { print_tensor(ctx, stage, t); }
+/* What the trace of the step prints: the stages' shapes, and at "loss" the loss and the graph. */
+typedef struct {
+    Dims dims;
+    LossKind loss;
+    const char *dot; /* NULL: no graph file */
+    Graph *g;
+} Explain;
+
+static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
+    const Explain *e = ctx;
+    if (strcmp(stage, "loss") != 0) {
+        print_tensor(&e->dims, stage, t);
+        return;
+    }
+    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
+           e->loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
+           (double)t->data[0]);
+    if (e->dot) {
+        FILE *f = fopen(e->dot, "w");
+        if (f) {
+            ag_write_dot(t, f);
+            fclose(f);
+            printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(e->g), e->dot);
+        }
+    }
+}
 
 int app_explain(int argc, char **argv) {
     RunConfig c = config_defaults();
@@ -58,18 +84,19 @@ int app_explain(int argc, char **argv) {
     if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) return app_fail("explain", &err, 1);
     char summary[512], s1[192];
     dataset_summary(&ds, summary, sizeof summary);
-    int64_t B = c.batch < ds.n_users ? c.batch : ds.n_users, L = c.max_len, H = c.hidden;
+    SasrecConfig *mc = &c.model;
+    int64_t B = c.train.batch < ds.n_users ? c.train.batch : ds.n_users, L = mc->max_len, H = mc->hidden;
     printf("data: %s\n\n", summary);
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, &ds, (uint64_t)c.seed, &err)) {
+    if (batch_neg_prepare(&ns, &ds, c.train.seed, &err)) {
         dataset_free(&ds);
         return app_fail("explain", &err, 1);
     }
     SeqBatch b;
     batch_alloc(&b, (int)B, (int)L);
     int64_t *perm = nn_malloc((size_t)ds.n_users * sizeof *perm);
-    batch_shuffle((uint64_t)c.seed, 0, ds.n_users, perm);
+    batch_shuffle(c.train.seed, 0, ds.n_users, perm);
     batch_fill(&b, &ds, SPLIT_TRAIN, perm, (int)B, &ns, 0);
     int64_t real_positions = 0;
     for (int64_t i = 0; i < B; i++) real_positions += b.len[i];
@@ -83,57 +110,41 @@ int app_explain(int argc, char **argv) {
     printf("  %lld of %lld positions are real items (%.1f%% padding)\n\n", (long long)real_positions,
            (long long)(B * L), 100.0 * (double)(B * L - real_positions) / (double)(B * L));
 
-    SasrecConfig mc = config_model(&c, ds.n_items);
+    mc->n_items = ds.n_items;
     Sasrec s;
-    sasrec_init(&s, &mc, (uint64_t)c.seed);
-    Layout layout = {B, L, H};
-    printf("model (%lld parameters, %s-LayerNorm, %lld heads of %lld)\n", (long long)module_num_params(&s.m),
-           c.norm == NORM_POST ? "post" : "pre", (long long)c.heads, (long long)(H / c.heads));
-    print_tensor(&layout, "item embedding table (row 0: padding)", s.item_emb.weight);
-    print_tensor(&layout, "positional embedding table", s.pos_emb.weight);
+    sasrec_init(&s, mc, c.train.seed);
+    Explain ex = {.dims = {B, L, H}, .loss = c.train.loss, .dot = c.dot, .g = graph_new()};
+    Graph *g = ex.g;
+    printf("model (%lld parameters, %s-LayerNorm, %d heads of %lld)\n", (long long)module_num_params(&s.m),
+           mc->norm == NORM_POST ? "post" : "pre", mc->heads, (long long)(H / mc->heads));
+    print_tensor(&ex.dims, "item embedding table (row 0: padding)", s.item_emb.weight);
+    print_tensor(&ex.dims, "positional embedding table", s.pos_emb.weight);
 
-    Graph *g = graph_new();
-    Tokens t = sasrec_tokens(g, b.input, b.len, B, L, 0);
     /* the additive mask the dense baseline adds to every head's scores: causal x key padding */
     Tensor *mask = ag_new(g, NN_SHAPE(B, 1, L, L));
     int64_t masked = 0;
     for (int64_t r = 0; r < B; r++)
         for (int64_t i = 0; i < L; i++)
             for (int64_t j = 0; j < L; j++) {
-                int ok = j <= i && t.key_valid[r * L + j];
+                int ok = j <= i && b.input[r * L + j] != 0;
                 mask->data[(r * L + i) * L + j] = ok ? 0 : -10000;
                 masked += !ok;
             }
     snprintf(s1, sizeof s1, "%s (%.1f%% of entries -10000)", shape_str(mask->ndim, mask->shape).s,
              100.0 * (double)masked / (double)mask->numel);
     print_shape("attention mask: causal x key padding", s1);
-    snprintf(s1, sizeof s1, "(B=%lld, heads=%lld, L=%lld, d=%lld) and (B, heads, L, L)", (long long)B,
-             (long long)c.heads, (long long)L, (long long)(H / c.heads));
+    snprintf(s1, sizeof s1, "(B=%lld, heads=%d, L=%lld, d=%lld) and (B, heads, L, L)", (long long)B, mc->heads,
+             (long long)L, (long long)(H / mc->heads));
     print_shape("inside the fused attention op: Q, K, V heads, scores", s1);
+    /* the real training step, dense as the seed's diagrams; the trace prints each stage as it runs */
+    TrainConfig tc = c.train;
+    tc.dense = 1;
+    Adam *opt = adam_new(&s.m, adam_defaults());
     s.m.trace = trace_stage;
-    s.m.trace_ctx = &layout;
-    Tensor *F = sasrec_forward(&s, g, &t);
+    s.m.trace_ctx = &ex;
+    sasrec_step(&s, opt, g, &b, &tc);
     s.m.trace = NULL;
-    int64_t *pos = sasrec_gather(g, &t, b.pos), *neg = sasrec_gather(g, &t, b.neg);
-    if (c.loss == LOSS_BCE) {
-        print_tensor(&layout, "positive logits <F, item_emb[target_pos]>", sasrec_scores(&s, g, F, pos));
-        print_tensor(&layout, "negative logits <F, item_emb[target_neg]>", sasrec_scores(&s, g, F, neg));
-    } else {
-        print_tensor(&layout, "logits F item_emb^T", ag_linear(g, F, s.item_emb.weight, NULL));
-    }
-    Tensor *loss = sasrec_loss(&s, g, F, &t, pos, neg, (LossKind)c.loss);
-    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
-           c.loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
-           (double)loss->data[0]);
-    if (c.dot) {
-        FILE *f = fopen(c.dot, "w");
-        if (f) {
-            ag_write_dot(loss, f);
-            fclose(f);
-            printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(g), c.dot);
-        }
-    }
-    graph_reset(g);
+    adam_free(opt);
 
     printf("\none evaluation batch (valid split, the first %lld users)\n", (long long)B);
     for (int64_t i = 0; i < B; i++) perm[i] = i;
@@ -141,10 +152,10 @@ int app_explain(int argc, char **argv) {
     module_train(&s.m, 0);
     Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
     Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
-    print_tensor(&layout, "user vectors F[:, -1, :]", U);
+    print_tensor(&ex.dims, "user vectors F[:, -1, :]", U);
     Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
     eval_score_all(&s, U, full->data);
-    print_tensor(&layout, "full ranking: scores U item_emb^T", full);
+    print_tensor(&ex.dims, "full ranking: scores U item_emb^T", full);
     /* the answer, then 99 items the user never interacted with */
     Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
     for (int64_t r = 0; r < B; r++)
@@ -152,7 +163,7 @@ int app_explain(int argc, char **argv) {
             int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
             sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
         }
-    print_tensor(&layout, "sampled: scores of the answer and 99 negatives", sampled);
+    print_tensor(&ex.dims, "sampled: scores of the answer and 99 negatives", sampled);
     graph_free(g);
     sasrec_free(&s);
     free(perm);

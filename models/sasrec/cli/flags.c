@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every enum a choice flag sets is stored as an int's bytes: this holds for the compilers we build with. */
+_Static_assert(sizeof(FlagType) == sizeof(int), "enums are int-sized");
+
 static int choice_index(const char *choices, const char *value) {
     int index = 0;
     size_t n = strlen(value);
@@ -41,7 +44,10 @@ static int set_value(const char *cmd, const Flag *f, const char *value, NnError 
         if (*value == '\0' || *end != '\0' || errno == ERANGE)
             return nn_fail(err, "%s: %s expects a whole number, got '%s'", cmd, f->name, value);
         if (!in_range(f, (double)v)) return range_error(cmd, f, value, err);
-        *(int64_t *)f->dest = v;
+        if (f->dest_size == sizeof(int))
+            *(int *)f->dest = (int)v; /* in range: every int flag's bounds fit an int */
+        else
+            *(int64_t *)f->dest = v; /* int64_t, or a uint64_t seed of the same bytes */
         return 0;
     }
     case FLAG_DOUBLE: {
@@ -57,19 +63,16 @@ static int set_value(const char *cmd, const Flag *f, const char *value, NnError 
         if (*value == '\0') return nn_fail(err, "%s: %s expects a non-empty value", cmd, f->name);
         *(const char **)f->dest = value;
         return 0;
-    case FLAG_CHOICE: {
-        int k = choice_index(f->choices, value);
-        if (k < 0) return nn_fail(err, "%s: %s must be one of %s, got '%s'", cmd, f->name, f->choices, value);
-        *(int *)f->dest = k;
+    case FLAG_CHOICE:
+        if (flags_set_choice(f->dest, f->choices, value))
+            return nn_fail(err, "%s: %s must be one of %s, got '%s'", cmd, f->name, f->choices, value);
         return 0;
-    }
     case FLAG_SWITCH: return nn_fail(err, "%s: %s takes no value", cmd, f->name);
     }
     return -1;
 }
 
 int flags_parse(const char *cmd, int argc, char **argv, Flag *flags, int n, int *help, NnError *err) {
-    for (int k = 0; k < n; k++) flags[k].given = 0;
     *help = 0;
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -85,7 +88,6 @@ int flags_parse(const char *cmd, int argc, char **argv, Flag *flags, int n, int 
         while (k < n && !(strlen(flags[k].name) == len && strncmp(flags[k].name, arg, len) == 0)) k++;
         if (k == n) return nn_fail(err, "%s: unknown flag '%.*s' (see %s --help)", cmd, (int)len, arg, cmd);
         Flag *f = &flags[k];
-        f->given = 1;
         if (f->type == FLAG_SWITCH) {
             if (eq) return nn_fail(err, "%s: %s takes no value", cmd, f->name);
             *(int *)f->dest = 1;
@@ -109,10 +111,17 @@ const char *flags_choice_name(const char *choices, int index, char *buf, size_t 
     return buf;
 }
 
-int flags_given(const Flag *flags, int n, const char *name) {
-    for (int k = 0; k < n; k++)
-        if (strcmp(flags[k].name, name) == 0) return flags[k].given;
+int flags_set_choice(void *dest, const char *choices, const char *name) {
+    int k = choice_index(choices, name);
+    if (k < 0) return -1;
+    memcpy(dest, &k, sizeof k);
     return 0;
+}
+
+int flags_get_choice(const void *dest) {
+    int k;
+    memcpy(&k, dest, sizeof k);
+    return k;
 }
 
 void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n) {
@@ -121,12 +130,15 @@ void flags_print_help(FILE *f, const char *usage, const Flag *flags, int n) {
         const Flag *fl = &flags[k];
         char def[256] = "";
         switch (fl->type) {
-        case FLAG_INT: snprintf(def, sizeof def, "%lld", (long long)*(int64_t *)fl->dest); break;
+        case FLAG_INT:
+            snprintf(def, sizeof def, "%lld",
+                     fl->dest_size == sizeof(int) ? (long long)*(int *)fl->dest : (long long)*(int64_t *)fl->dest);
+            break;
         case FLAG_DOUBLE: snprintf(def, sizeof def, "%g", *(double *)fl->dest); break;
         case FLAG_STRING:
             snprintf(def, sizeof def, "%s", *(const char **)fl->dest ? *(const char **)fl->dest : "");
             break;
-        case FLAG_CHOICE: flags_choice_name(fl->choices, *(int *)fl->dest, def, sizeof def); break;
+        case FLAG_CHOICE: flags_choice_name(fl->choices, flags_get_choice(fl->dest), def, sizeof def); break;
         case FLAG_SWITCH: break;
         }
         char left[64];

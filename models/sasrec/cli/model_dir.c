@@ -7,18 +7,17 @@
 
 int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     memset(lm, 0, sizeof *lm);
-    if (config_read_model(c->model, c, &lm->n_items, err)) return -1;
-    if (idmap_read_items(c->model, &lm->vocab, err)) return -1;
-    if (lm->vocab.n_items != lm->n_items) {
-        nn_fail(err, "%s: items.txt lists %lld items but config.json says %lld", c->model, (long long)lm->vocab.n_items,
-                (long long)lm->n_items);
+    if (config_read_model(c->model_dir, c, err)) return -1;
+    if (idmap_read_items(c->model_dir, &lm->vocab, err)) return -1;
+    if (lm->vocab.n_items != c->model.n_items) {
+        nn_fail(err, "%s: items.txt lists %lld items but config.json says %lld", c->model_dir,
+                (long long)lm->vocab.n_items, (long long)c->model.n_items);
         dataset_free(&lm->vocab);
         return -1;
     }
-    SasrecConfig mc = config_model(c, lm->n_items);
-    sasrec_init(&lm->model, &mc, 0);
+    sasrec_init(&lm->model, &c->model, 0);
     char path[4096];
-    if (checkpoint_load(config_path(path, sizeof path, c->model, MODEL_FILE), &lm->model.m, NULL, err)) {
+    if (checkpoint_load(config_path(path, sizeof path, c->model_dir, TRAIN_MODEL_FILE), &lm->model.m, NULL, err)) {
         app_free_model(lm);
         return -1;
     }

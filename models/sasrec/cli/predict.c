@@ -3,14 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/ops.h"
+#include "base/clock.h"
+#include "io/atomic_file.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
-#include "models/sasrec/batch.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/topk.h"
-#include "models/sasrec/train.h"
-#include "io/atomic_file.h"
 
 static const char *USAGE = "usage: sasrec predict --model DIR --out FILE.csv [--data PATH] [--k 10] [flags]\n"
                            "Writes, for every user of --data, the K items the model ranks highest among those the\n"
@@ -31,23 +29,52 @@ static void write_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
+/* What the visit of each scored batch needs: the top K unseen items of every user go to f. */
+typedef struct {
+    const Dataset *ds;
+    FILE *f;
+    int64_t k;
+    int64_t *top;        /* (k) */
+    unsigned char *seen; /* (N + 1) scratch, all 0 between users */
+    int64_t rows;        /* rows written */
+} Writer;
+
+static void write_top_k(void *ctx, const SeqBatch *b, const real *scores) {
+    Writer *w = ctx;
+    int64_t N1 = w->ds->n_items + 1;
+    for (int i = 0; i < b->B; i++) {
+        int64_t len, u = b->user[i];
+        const int32_t *seq = dataset_seq(w->ds, u, &len);
+        for (int64_t k = 0; k < len; k++) w->seen[seq[k]] = 1;
+        int64_t got = topk_select(scores + (int64_t)i * N1, w->seen, N1, w->k, w->top);
+        for (int64_t k = 0; k < len; k++) w->seen[seq[k]] = 0;
+        for (int64_t k = 0; k < got; k++) {
+            write_field(w->f, w->ds->user_ids[u]);
+            fputc(',', w->f);
+            write_field(w->f, w->ds->item_ids[w->top[k]]);
+            fputc('\n', w->f);
+        }
+        w->rows += got;
+    }
+}
+
 int app_predict(int argc, char **argv) {
     RunConfig c = config_defaults();
     c.out = NULL;
     int rc = app_parse("predict", USAGE, argc, argv, &c, config_predict_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
-    if (!c.model || !c.out) {
-        fprintf(stderr, "sasrec predict: %s is required\n", !c.model ? "--model DIR" : "--out FILE.csv");
+    if (!c.model_dir || !c.out) {
+        fprintf(stderr, "sasrec predict: %s is required\n", !c.model_dir ? "--model DIR" : "--out FILE.csv");
         return 2;
     }
-    if (app_check_model_dir("predict", c.model, &err) ||
+    if (app_check_model_dir("predict", c.model_dir, &err) ||
         (c.data && app_check_input("predict", "--data", c.data, &err)) ||
         app_check_output_file("predict", "--out", c.out, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
-    double started = train_now();
+    double started = clock_seconds();
     LoadedModel lm;
     if (app_load_model(&c, &lm, &err)) return app_fail("predict", &err, 1);
     Dataset ds = {0};
@@ -59,49 +86,13 @@ int app_predict(int argc, char **argv) {
         goto fail;
     }
     if (!(af = atomic_open(c.out, &err))) goto fail;
-    FILE *f = atomic_stream(af);
-    fputs("user,item\n", f);
-
-    Sasrec *s = &lm.model;
-    int64_t L = s->cfg.max_len, N1 = ds.n_items + 1, rows = 0;
-    int64_t nb = eval_batch_users(c.eval_batch, ds.n_users, ds.n_items);
-    int grad = ag_set_grad_enabled(0);
-    module_train(&s->m, 0);
-    Graph *g = graph_new();
-    SeqBatch b;
-    batch_alloc(&b, (int)nb, (int)L);
-    int64_t *users = nn_malloc((size_t)nb * sizeof *users), *top = nn_malloc((size_t)c.k * sizeof *top);
-    real *scores = nn_malloc((size_t)(nb * N1) * sizeof *scores);
-    unsigned char *seen = nn_calloc((size_t)N1, 1);
-    for (int64_t start = 0; start < ds.n_users; start += nb) {
-        int n = (int)(ds.n_users - start < nb ? ds.n_users - start : nb);
-        for (int i = 0; i < n; i++) users[i] = start + i;
-        batch_fill(&b, &ds, SPLIT_SUBMIT, users, n, NULL, 0);
-        Tokens t = sasrec_tokens(g, b.input, b.len, n, L, 1);
-        eval_score_all(s, sasrec_last(g, sasrec_forward(s, g, &t), &t), scores);
-        for (int i = 0; i < n; i++) {
-            int64_t len;
-            const int32_t *seq = dataset_seq(&ds, users[i], &len);
-            for (int64_t k = 0; k < len; k++) seen[seq[k]] = 1;
-            int64_t got = topk_select(scores + (int64_t)i * N1, seen, N1, c.k, top);
-            for (int64_t k = 0; k < len; k++) seen[seq[k]] = 0;
-            for (int64_t k = 0; k < got; k++) {
-                write_field(f, ds.user_ids[users[i]]);
-                fputc(',', f);
-                write_field(f, ds.item_ids[top[k]]);
-                fputc('\n', f);
-            }
-            rows += got;
-        }
-        graph_reset(g);
-    }
-    free(users);
-    free(top);
-    free(scores);
-    free(seen);
-    batch_free(&b);
-    graph_free(g);
-    ag_set_grad_enabled(grad);
+    Writer w = {.ds = &ds, .f = atomic_stream(af), .k = c.k};
+    fputs("user,item\n", w.f);
+    w.top = nn_malloc((size_t)c.k * sizeof *w.top);
+    w.seen = nn_calloc((size_t)ds.n_items + 1, 1);
+    eval_visit_scores(&lm.model, &ds, SPLIT_SUBMIT, &c.eval, write_top_k, &w);
+    free(w.top);
+    free(w.seen);
     if (atomic_commit(af, &err)) {
         af = NULL;
         goto fail;
@@ -109,11 +100,11 @@ int app_predict(int argc, char **argv) {
     af = NULL;
     printf("predict: %lld users, %lld rows written to %s; %lld interactions with items the model has never seen "
            "were ignored; %lld users were skipped because none of their items is known to the model\n",
-           (long long)ds.n_users, (long long)rows, c.out, (long long)ds.unknown_items, (long long)ds.skipped_users);
+           (long long)ds.n_users, (long long)w.rows, c.out, (long long)ds.unknown_items, (long long)ds.skipped_users);
     printf("{\"users\": %lld, \"rows\": %lld, \"k\": %lld, \"unknown_items\": %lld, \"skipped_users\": %lld, "
            "\"seconds\": %.2f}\n",
-           (long long)ds.n_users, (long long)rows, (long long)c.k, (long long)ds.unknown_items,
-           (long long)ds.skipped_users, train_now() - started);
+           (long long)ds.n_users, (long long)w.rows, (long long)c.k, (long long)ds.unknown_items,
+           (long long)ds.skipped_users, clock_seconds() - started);
     code = 0;
     goto done;
 fail:

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/peak_rss.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/data/idmap.h"
@@ -17,16 +19,16 @@ static const char *USAGE = "usage: sasrec train [--data PATH] [flags]\n"
 static void print_summary(const RunConfig *c, const TrainResult *r, double seconds) {
     const char *k10 = "HR@10", *n10 = "NDCG@10";
     printf("test (%s, best epoch %d of %d): %s %.4f, %s %.4f; most popular: %s %.4f, %s %.4f\n",
-           protocol_name((Protocol)c->protocol), r->best_epoch, r->epochs_run, k10, metrics_get(&r->test, k10), n10,
+           metrics_protocol_name(c->eval.protocol), r->best_epoch, r->epochs_run, k10, metrics_get(&r->test, k10), n10,
            metrics_get(&r->test, n10), k10, metrics_get(&r->popular, k10), n10, metrics_get(&r->popular, n10));
     printf("{");
     metrics_write_json(&r->test, stdout);
     printf(", \"protocol\": \"%s\", \"epochs\": %d, \"best_epoch\": %d, \"early_stopped\": %s, \"first_loss\": %.6f, "
            "\"last_loss\": %.6f, \"train_s_per_epoch\": %.3f, \"eval_s_per_epoch\": %.3f, \"seconds\": %.1f, "
            "\"popular_HR@10\": %.6f, \"popular_NDCG@10\": %.6f, \"peak_rss_mib\": %.1f}\n",
-           protocol_name((Protocol)c->protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
+           metrics_protocol_name(c->eval.protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
            r->first_loss, r->last_loss, r->train_seconds / r->epochs_run, r->eval_seconds / r->epochs_run, seconds,
-           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), train_peak_rss_mib());
+           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), peak_rss_mib());
 }
 
 int app_train(int argc, char **argv) {
@@ -41,7 +43,7 @@ int app_train(int argc, char **argv) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
-    double started = train_now();
+    double started = clock_seconds();
     Dataset ds = {0};
     SampleSet samples = {0};
     Sasrec s = {0};
@@ -50,32 +52,33 @@ int app_train(int argc, char **argv) {
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
-    if (c.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
-    if (idmap_write(c.out, &ds, &err) || config_write(c.out, &c, ds.n_items, &err)) goto fail;
+    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
+    SasrecConfig *mc = &c.model;
+    mc->n_items = ds.n_items;
+    if (idmap_write(c.out, &ds, &err) || config_write(c.out, &c, &err)) goto fail;
     /* parameters, gradients and two Adam moments, mostly the item table */
     double gib = 4.0 * sizeof(real) *
-                 (double)((ds.n_items + 1 + c.max_len) * c.hidden + c.layers * 12 * c.hidden * c.hidden) / (1 << 30);
+                 (double)((ds.n_items + 1 + mc->max_len) * mc->hidden + mc->layers * 12 * mc->hidden * mc->hidden) /
+                 (1 << 30);
     if (gib > 16) {
         nn_fail(&err,
-                "a model of --hidden %lld over %lld items and %lld layers needs %.1f GiB for its weights, "
+                "a model of --hidden %lld over %lld items and %d layers needs %.1f GiB for its weights, "
                 "gradients and Adam moments; use a smaller --hidden",
-                (long long)c.hidden, (long long)ds.n_items, (long long)c.layers, gib);
+                (long long)mc->hidden, (long long)ds.n_items, mc->layers, gib);
         goto fail;
     }
-    SasrecConfig mc = config_model(&c, ds.n_items);
-    sasrec_init(&s, &mc, (uint64_t)c.seed);
-    printf("model: %lld parameters, %s step, %lld threads\n", (long long)module_num_params(&s.m),
-           c.dense ? "dense" : "length-aware", (long long)c.threads);
+    sasrec_init(&s, mc, c.train.seed);
+    printf("model: %lld parameters, %s step, %d threads\n", (long long)module_num_params(&s.m),
+           c.train.dense ? "dense" : "length-aware", c.threads);
     fflush(stdout);
-    EvalOptions eo = {
-        .protocol = (Protocol)c.protocol, .seen = (SeenPolicy)c.seen, .samples = &samples, .batch = (int)c.eval_batch};
+    c.eval.samples = &samples;
     TrainResult res;
-    TrainStatus st = train_run(&s, &ds, &c, &eo, stdout, &res, &err);
+    TrainStatus st = train_run(&s, &ds, &c.train, &c.eval, c.out, stdout, &res, &err);
     if (st != TRAIN_OK) {
         code = st == TRAIN_NOT_FINITE ? 3 : 1;
         goto fail;
     }
-    print_summary(&c, &res, train_now() - started);
+    print_summary(&c, &res, clock_seconds() - started);
     code = 0;
     goto done;
 fail:

@@ -24,8 +24,8 @@
  * returns -1 with a message naming the file, the line, the column where it
  * helps, and what was expected. Lines may be of any length; an id is at most
  * DATASET_MAX_ID_BYTES bytes. */
-#ifndef SASREC_DATASET_H
-#define SASREC_DATASET_H
+#ifndef NN_MODELS_SASREC_DATA_DATASET_H
+#define NN_MODELS_SASREC_DATA_DATASET_H
 
 #include <stddef.h>
 #include <stdint.h>

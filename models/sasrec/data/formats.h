@@ -1,6 +1,6 @@
 /* The five interaction file formats: detection and line parsing (see dataset.h). */
-#ifndef SASREC_FORMATS_H
-#define SASREC_FORMATS_H
+#ifndef NN_MODELS_SASREC_DATA_FORMATS_H
+#define NN_MODELS_SASREC_DATA_FORMATS_H
 
 #include <stddef.h>
 

@@ -7,8 +7,8 @@
  * One id per line, verbatim (only the line end, LF or CRLF, is not part of
  * it), UTF-8. Files are written atomically (io/atomic_file.h) into an existing
  * folder. An id holding a line break cannot be written and is refused. */
-#ifndef SASREC_IDMAP_H
-#define SASREC_IDMAP_H
+#ifndef NN_MODELS_SASREC_DATA_IDMAP_H
+#define NN_MODELS_SASREC_DATA_IDMAP_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* Raw interactions as read from a file, before users are filtered and items
  * numbered (dataset.c does that). Tokens are interned: each distinct user and
  * item token is copied once and numbered in order of first appearance. */
-#ifndef SASREC_INTERACTIONS_H
-#define SASREC_INTERACTIONS_H
+#ifndef NN_MODELS_SASREC_DATA_INTERACTIONS_H
+#define NN_MODELS_SASREC_DATA_INTERACTIONS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * MT19937 seeded with an integer, and permutation(n) (Fisher-Yates from the
  * top, each index drawn by masked rejection). It exists so that generated
  * evaluation negatives are the very lists S3-Rec's script produces. */
-#ifndef SASREC_MT19937_H
-#define SASREC_MT19937_H
+#ifndef NN_MODELS_SASREC_DATA_MT19937_H
+#define NN_MODELS_SASREC_DATA_MT19937_H
 
 #include <stdint.h>
 

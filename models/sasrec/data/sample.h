@@ -1,5 +1,5 @@
 /* Negatives for the sampled evaluation: for each user, n_neg items the user
- * never interacted with, ranked against the answer (docs/sasrec.md, section 1).
+ * never interacted with, ranked against the answer (docs/sasrec.md, section 5).
  *
  * A sample file has the S3-Rec *_sample.txt layout: one line per user,
  * "user neg1 neg2 ... neg99", separated by spaces (tabs are accepted), with
@@ -10,8 +10,8 @@
  * S3-Rec's generation never produces one, so it means the file belongs to
  * other data). A negative repeated within a line is accepted and counted
  * (S3-Rec's generate_test.py can repeat one; Beauty_sample.txt has 8). */
-#ifndef SASREC_SAMPLE_H
-#define SASREC_SAMPLE_H
+#ifndef NN_MODELS_SASREC_DATA_SAMPLE_H
+#define NN_MODELS_SASREC_DATA_SAMPLE_H
 
 #include <stddef.h>
 #include <stdint.h>

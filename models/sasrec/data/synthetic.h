@@ -20,8 +20,8 @@
  *
  * Raw ids are "u1".."uN" and "i1".."iM"; internal item ids follow the loader's
  * rule (first appearance). */
-#ifndef SASREC_SYNTHETIC_H
-#define SASREC_SYNTHETIC_H
+#ifndef NN_MODELS_SASREC_DATA_SYNTHETIC_H
+#define NN_MODELS_SASREC_DATA_SYNTHETIC_H
 
 #include <stdint.h>
 

@@ -4,8 +4,8 @@
  * fraction ("964982703", "-5", "1.5", ".5", "7."). No exponent, no NaN or
  * infinity. The integer part is kept exactly in an int64, so even timestamps
  * beyond 2^53 (nanoseconds) order correctly. */
-#ifndef SASREC_TIMEKEY_H
-#define SASREC_TIMEKEY_H
+#ifndef NN_MODELS_SASREC_DATA_TIMEKEY_H
+#define NN_MODELS_SASREC_DATA_TIMEKEY_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,18 +1,30 @@
 /* TransformerBlock: self-attention and feed-forward sublayers, each with
  * dropout, a residual connection and LayerNorm; post-LayerNorm (BERT, SASRec)
  * by default, pre-LayerNorm as an option. */
-#ifndef NN_TRANSFORMER_H
-#define NN_TRANSFORMER_H
+#ifndef NN_NN_TRANSFORMER_BLOCK_H
+#define NN_NN_TRANSFORMER_BLOCK_H
 
 #include "nn/attention.h"
 #include "nn/dropout.h"
-#include "nn/feedforward.h"
-#include "nn/layernorm.h"
+#include "nn/feed_forward.h"
+#include "nn/layer_norm.h"
 
 typedef enum { NORM_POST, NORM_PRE } NormPlacement;
 
 typedef struct {
-    MultiHeadAttention attn;
+    int64_t hidden;      /* model size H */
+    int64_t inner;       /* feed-forward size (4 H in BERT and SASRec) */
+    int heads;           /* attention heads; H must be a multiple */
+    real dropout;        /* after each sublayer, before the residual add */
+    real attn_dropout;   /* on the attention probabilities */
+    real eps;            /* LayerNorm epsilon */
+    Activation act;      /* of the feed-forward sublayer */
+    MaskKind mask;       /* how masked keys are treated */
+    NormPlacement norm;  /* post- or pre-LayerNorm */
+} TransformerBlockConfig;
+
+typedef struct {
+    Attention attn;
     LayerNorm attn_norm;
     FeedForward ffn;
     LayerNorm ffn_norm;
@@ -21,18 +33,8 @@ typedef struct {
     char name[64]; /* for traces: the prefix of its parameters */
 } TransformerBlock;
 
-typedef struct {
-    int64_t hidden, inner; /* model size and feed-forward size */
-    int heads;
-    real dropout, attn_dropout;
-    real eps; /* LayerNorm epsilon */
-    Activation act;
-    MaskKind mask;
-    NormPlacement norm;
-} TransformerConfig;
-
 /* Registers "<name>.attn", "<name>.attn_norm", "<name>.ffn", "<name>.ffn_norm". */
-TransformerBlock transformer_block_new(Module *m, const char *name, const TransformerConfig *cfg);
+TransformerBlock transformer_block_new(Module *m, const char *name, const TransformerBlockConfig *cfg);
 /* post: h = LN(x + drop(attn(x))), y = LN(h + drop(ffn(h)));
  * pre:  h = x + drop(attn(LN(x))), y = h + drop(ffn(LN(h))).
  * x (..., H) with rows grouped by layout; returns x's shape. */

@@ -1,7 +1,7 @@
 /* curve.svg: the training loss and the validation metric per epoch, drawn
  * as two line charts side by side in plain SVG. */
-#ifndef SASREC_CURVE_H
-#define SASREC_CURVE_H
+#ifndef NN_MODELS_SASREC_CURVE_H
+#define NN_MODELS_SASREC_CURVE_H
 
 #include "base/error.h"
 

@@ -1,4 +1,4 @@
-#include "models/sasrec/cli/curve.h"
+#include "models/sasrec/curve.h"
 
 #include <math.h>
 #include <stdio.h>

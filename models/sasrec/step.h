@@ -1,0 +1,25 @@
+/* One training step of SASRec: the one place that runs
+ *   tokens -> forward -> loss -> backward -> clip -> Adam -> zero gradients -> graph reset
+ * for training (train.c), `sasrec explain`, the epoch benchmark and the tests. */
+#ifndef NN_MODELS_SASREC_STEP_H
+#define NN_MODELS_SASREC_STEP_H
+
+#include "models/sasrec/batch.h"
+#include "models/sasrec/train.h"
+#include "nn/optim.h"
+
+typedef struct {
+    double loss;     /* the batch loss: the mean over its real targets */
+    int64_t targets; /* real (non-padding) targets in the batch */
+} StepResult;
+
+/* One step on the training batch b (filled by batch_fill for SPLIT_TRAIN),
+ * with tc's loss, clipping and layout (dense or length-aware), in s's current
+ * mode. The graph g is reset before it returns. A batch without real targets
+ * (users with 3 items only) changes nothing and returns targets 0, loss 0. A
+ * loss that is not finite is returned without any update (no backward, no
+ * Adam step): the weights stay as they were. The loss tensor is reported to
+ * s's trace hook as "loss" before backward, with the graph still whole. */
+StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const TrainConfig *tc);
+
+#endif

@@ -1,0 +1,15 @@
+#include "nn/layer_norm.h"
+
+#include "autograd/ops.h"
+
+LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps) {
+    LayerNorm ln = {module_param(m, name, "weight", PARAM_GAIN, NN_SHAPE(dim)),
+                    module_param(m, name, "bias", PARAM_BIAS, NN_SHAPE(dim)), eps};
+    init_constant(ln.weight, 1);
+    return ln;
+}
+
+Tensor *layer_norm_forward(const LayerNorm *ln, Module *m, Graph *g, Tensor *x) {
+    (void)m;
+    return ag_layer_norm(g, x, ln->weight, ln->bias, ln->eps);
+}

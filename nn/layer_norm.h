@@ -1,0 +1,18 @@
+/* LayerNorm over the last dim, as torch.nn.LayerNorm (biased variance, eps inside the root). */
+#ifndef NN_NN_LAYER_NORM_H
+#define NN_NN_LAYER_NORM_H
+
+#include "nn/module.h"
+
+typedef struct {
+    Tensor *weight; /* (dim), PARAM_GAIN, initialised to 1 */
+    Tensor *bias;   /* (dim), PARAM_BIAS, initialised to 0 */
+    real eps;       /* 1e-12 for SASRec, 1e-5 in PyTorch */
+} LayerNorm;
+
+/* Registers "<name>.weight" and "<name>.bias". */
+LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps);
+/* x (..., dim) -> same shape; m is not used. */
+Tensor *layer_norm_forward(const LayerNorm *ln, Module *m, Graph *g, Tensor *x);
+
+#endif

@@ -1,0 +1,75 @@
+#include "tests/sasrec/fixture.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char run_dir[64]; /* made before the tests, removed after them all, whatever failed */
+char fixture_dir[96];
+
+static void remove_tree(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        char sub[512];
+        while (d && (e = readdir(d)))
+            if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+                snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
+                remove_tree(sub);
+            }
+        if (d) closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+static void run_setup(void) {
+    strcpy(run_dir, "/tmp/sasrec-data-XXXXXX");
+    if (!mkdtemp(run_dir)) {
+        perror("mkdtemp");
+        exit(EXIT_FAILURE);
+    }
+}
+
+static void run_teardown(void) { remove_tree(run_dir); }
+
+static void setup(void) {
+    snprintf(fixture_dir, sizeof fixture_dir, "%s/test-XXXXXX", run_dir);
+    ck_assert_msg(mkdtemp(fixture_dir) != NULL, "mkdtemp failed");
+}
+
+static void teardown(void) { remove_tree(fixture_dir); }
+
+/* Writes a file into the folder; returns its path (valid until the 8th next call). */
+const char *put(const char *name, const char *text, size_t len) {
+    static char paths[8][512];
+    static int next;
+    char *path = paths[next++ % 8];
+    snprintf(path, 512, "%s/%s", fixture_dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(text, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+/* Loads a literal written to a file; fails the test with the message if loading fails. */
+void load_ok(const char *name, const char *text, size_t len, const LoadOptions *opt, Dataset *ds) {
+    NnError err = {{0}};
+    int rc = dataset_load(put(name, text, len), opt, NULL, ds, &err);
+    ck_assert_msg(rc == 0, "loading %s failed: %s", name, err.msg);
+}
+
+TCase *fixture_tcase(const char *name) {
+    TCase *tc = tcase_create(name);
+    tcase_add_unchecked_fixture(tc, run_setup, run_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    return tc;
+}

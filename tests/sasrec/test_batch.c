@@ -1,0 +1,185 @@
+/* Batches: leave-one-out splits and left padding, training negatives and the
+ * epoch shuffle (models/sasrec/batch.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/sasrec/batch.h"
+#include "tests/sasrec/fixture.h"
+
+/* ---- splits, padding, training negatives ---- */
+
+/* Users a..d with 3, 4, L+3 = 8 and 15 items, e with others; item "k" gets id k. */
+static void split_data(Dataset *ds) {
+    LOAD_OK("splits.txt", "a 1 2 3\nb 1 2 3 4\nc 1 2 3 4 5 6 7 8\nd 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\ne 16 17 18\n",
+            NULL, ds);
+    for (int i = 1; i <= 15; i++) ck_assert_int_eq(atoi(ds->item_ids[i]), i);
+}
+
+static void expect_row(const int64_t *row, int L, const int64_t *want) {
+    for (int j = 0; j < L; j++)
+        ck_assert_msg(row[j] == want[j], "position %d: got %lld, expected %lld", j, (long long)row[j],
+                      (long long)want[j]);
+}
+
+START_TEST(splits_pad_left_and_keep_the_last_items) {
+    Dataset ds;
+    split_data(&ds);
+    NegSampler ns;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 42, NULL), 0);
+    SeqBatch b;
+    batch_alloc(&b, 8, 5);
+    int64_t users[4] = {0, 1, 2, 3};
+
+    batch_fill(&b, &ds, SPLIT_TRAIN, users, 4, &ns, 0);
+    ck_assert_int_eq(b.B, 4);
+    expect_row(b.input + 0, 5, (int64_t[]){0, 0, 0, 0, 0}); /* 3 items: empty train input */
+    expect_row(b.pos + 0, 5, (int64_t[]){0, 0, 0, 0, 0});
+    expect_row(b.neg + 0, 5, (int64_t[]){0, 0, 0, 0, 0});
+    ck_assert_int_eq(b.len[0], 0);
+    expect_row(b.input + 5, 5, (int64_t[]){0, 0, 0, 0, 1});
+    expect_row(b.pos + 5, 5, (int64_t[]){0, 0, 0, 0, 2});
+    ck_assert_int_eq(b.len[1], 1);
+    expect_row(b.input + 10, 5, (int64_t[]){1, 2, 3, 4, 5}); /* exactly L + 3: fills the row */
+    expect_row(b.pos + 10, 5, (int64_t[]){2, 3, 4, 5, 6});
+    expect_row(b.input + 15, 5, (int64_t[]){8, 9, 10, 11, 12}); /* longer: the last L */
+    expect_row(b.pos + 15, 5, (int64_t[]){9, 10, 11, 12, 13});
+    ck_assert_int_eq(b.len[3], 5);
+    for (int r = 0; r < 4; r++) {
+        ck_assert_int_eq(b.answer[r], 0);
+        ck_assert_int_eq(b.user[r], r);
+        for (int j = 0; j < 5; j++) ck_assert((b.neg[r * 5 + j] != 0) == (b.pos[r * 5 + j] != 0));
+    }
+
+    batch_fill(&b, &ds, SPLIT_VALID, users, 4, NULL, 0);
+    expect_row(b.input + 0, 5, (int64_t[]){0, 0, 0, 0, 1});
+    ck_assert_int_eq(b.answer[0], 2);
+    expect_row(b.input + 5, 5, (int64_t[]){0, 0, 0, 1, 2});
+    ck_assert_int_eq(b.answer[1], 3);
+    expect_row(b.input + 10, 5, (int64_t[]){2, 3, 4, 5, 6});
+    ck_assert_int_eq(b.answer[2], 7);
+    expect_row(b.input + 15, 5, (int64_t[]){9, 10, 11, 12, 13});
+    ck_assert_int_eq(b.answer[3], 14);
+    for (int j = 0; j < 20; j++) ck_assert(b.pos[j] == 0 && b.neg[j] == 0);
+
+    batch_fill(&b, &ds, SPLIT_TEST, users, 4, NULL, 0);
+    expect_row(b.input + 0, 5, (int64_t[]){0, 0, 0, 1, 2});
+    ck_assert_int_eq(b.answer[0], 3);
+    expect_row(b.input + 15, 5, (int64_t[]){10, 11, 12, 13, 14});
+    ck_assert_int_eq(b.answer[3], 15);
+    ck_assert_int_eq(b.len[0], 2);
+
+    int64_t two[2] = {3, 0}; /* any order, fewer rows than the capacity */
+    batch_fill(&b, &ds, SPLIT_SUBMIT, two, 2, NULL, 0);
+    ck_assert_int_eq(b.B, 2);
+    expect_row(b.input + 0, 5, (int64_t[]){11, 12, 13, 14, 15}); /* the most recent item at L - 1 */
+    expect_row(b.input + 5, 5, (int64_t[]){0, 0, 1, 2, 3});
+    ck_assert_int_eq(b.len[1], 3);
+    ck_assert_int_eq(b.user[0], 3);
+    ck_assert_int_eq(b.answer[0], 0);
+    batch_free(&b);
+    batch_neg_free(&ns);
+    dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(training_negatives_avoid_the_sequence_and_are_reproducible) {
+    /* 11 items; users with most of them, so rejection happens often */
+    Dataset ds;
+    LOAD_OK("n.txt", "a 1 2 3 4 5 6 7 8\nb 9 10 1 2 3 4 5 6 7\nc 1 2 3\nd 4 5 6 7 8 9 10 1 2 3 4 5 6 7 8\ne 11 1 2\n",
+            NULL, &ds);
+    NegSampler ns, ns2;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 42, NULL), 0);
+    ck_assert_int_eq(batch_neg_prepare(&ns2, &ds, 43, NULL), 0);
+    SeqBatch b1, b2;
+    batch_alloc(&b1, 4, 12);
+    batch_alloc(&b2, 4, 12);
+    int64_t order1[4] = {0, 1, 2, 3}, order2[4] = {3, 2, 1, 0};
+    int differs_epoch = 0, differs_seed = 0;
+    for (int epoch = 0; epoch < 20; epoch++) {
+        batch_fill(&b1, &ds, SPLIT_TRAIN, order1, 4, &ns, epoch);
+        batch_fill(&b2, &ds, SPLIT_TRAIN, order2, 4, &ns, epoch); /* another batch composition */
+        for (int r = 0; r < 4; r++) {
+            int64_t len;
+            const int32_t *s = dataset_seq(&ds, r, &len);
+            for (int j = 0; j < 12; j++) {
+                int64_t neg = b1.neg[r * 12 + j];
+                ck_assert_int_eq(neg, b2.neg[(3 - r) * 12 + j]);
+                if (!b1.pos[r * 12 + j]) continue;
+                ck_assert(neg >= 1 && neg <= ds.n_items);
+                for (int64_t k = 0; k < len; k++)
+                    ck_assert_msg(s[k] != neg, "negative %lld is in the sequence", (long long)neg);
+            }
+        }
+        if (epoch > 0) { /* redraw of epoch 0 and of seed 43 */
+            int64_t u = 0, len;
+            dataset_seq(&ds, u, &len);
+            for (int64_t t = 1; t < len - 2; t++) {
+                differs_epoch |= batch_neg_draw(&ns, 0, u, t) != batch_neg_draw(&ns, epoch, u, t);
+                differs_seed |= batch_neg_draw(&ns, epoch, u, t) != batch_neg_draw(&ns2, epoch, u, t);
+                ck_assert_int_eq(batch_neg_draw(&ns, epoch, u, t), batch_neg_draw(&ns, epoch, u, t));
+            }
+        }
+    }
+    ck_assert(differs_epoch && differs_seed);
+    /* max_len does not change a position's negative */
+    SeqBatch b3;
+    batch_alloc(&b3, 1, 3);
+    int64_t d = 3;
+    batch_fill(&b3, &ds, SPLIT_TRAIN, &d, 1, &ns, 5);
+    batch_fill(&b1, &ds, SPLIT_TRAIN, order1, 4, &ns, 5);
+    for (int j = 0; j < 3; j++) ck_assert_int_eq(b3.neg[j], b1.neg[3 * 12 + 9 + j]);
+    ck_assert(batch_neg_in_seq(&ns, 2, 3) && !batch_neg_in_seq(&ns, 2, 4) && !batch_neg_in_seq(&ns, 2, 10));
+    batch_free(&b1);
+    batch_free(&b2);
+    batch_free(&b3);
+    batch_neg_free(&ns);
+    batch_neg_free(&ns2);
+    dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(training_negatives_refuse_a_user_with_every_item) {
+    Dataset ds;
+    LOAD_OK("all.txt", "a 1 2 3\nb 3 1 2 1\n", NULL, &ds);
+    NegSampler ns;
+    NnError err;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 1, &err), -1);
+    ck_assert_msg(strstr(err.msg, "user \"a\" interacted with every one of the 3 items"), "%s", err.msg);
+    ck_assert_ptr_null(ns.uniq);
+    dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(epoch_shuffle_is_a_reproducible_permutation) {
+    int64_t n = 1000, a[1000], b[1000], c[1000];
+    batch_shuffle(42, 3, n, a);
+    batch_shuffle(42, 3, n, b);
+    batch_shuffle(42, 4, n, c);
+    char seen[1000] = {0};
+    int same_as_next = 0, moved = 0;
+    for (int64_t i = 0; i < n; i++) {
+        ck_assert(a[i] >= 0 && a[i] < n && !seen[a[i]]);
+        seen[a[i]] = 1;
+        ck_assert_int_eq(a[i], b[i]);
+        same_as_next += a[i] == c[i];
+        moved += a[i] != i;
+    }
+    ck_assert_int_lt(same_as_next, 20);
+    ck_assert_int_gt(moved, 900);
+    batch_shuffle(42, 0, 0, a); /* nothing to do */
+}
+END_TEST
+
+static Suite *batch_suite(void) {
+    Suite *s = suite_create("batch");
+    TCase *tc = fixture_tcase("batch");
+    tcase_add_test(tc, splits_pad_left_and_keep_the_last_items);
+    tcase_add_test(tc, training_negatives_avoid_the_sequence_and_are_reproducible);
+    tcase_add_test(tc, training_negatives_refuse_a_user_with_every_item);
+    tcase_add_test(tc, epoch_shuffle_is_a_reproducible_permutation);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(batch_suite)

@@ -23,7 +23,7 @@ static int sample_read_text(const char *name, const char *text, size_t len, cons
 
 static void expect_sample_error_v(const char *name, const char *text, size_t len, const Dataset *ds,
                                   const char *const *subs) {
-    NnError err = {{0}};
+    NnError err = {0};
     SampleSet s;
     ck_assert_int_eq(sample_read_text(name, text, len, ds, 3, &s, &err), -1);
     for (int i = 0; subs[i]; i++)
@@ -37,7 +37,7 @@ START_TEST(sample_file_matches_users_by_token) {
     Dataset ds;
     sample_data(&ds);
     SampleSet s;
-    NnError err = {{0}};
+    NnError err = {0};
     /* lines in another order than the data; CRLF, blank lines, tabs; a repeated negative is counted */
     const char text[] = "-5 e\tf g\r\n\r\nu1 d e e\r\nu2 a b 0\r\n";
     ck_assert_msg(sample_read_text("s.txt", text, sizeof text - 1, &ds, 3, &s, &err) == 0, "%s", err.msg);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "autograd/ops.h"
+#include "models/sasrec/score_check.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"
@@ -140,7 +141,15 @@ typedef struct {
 
 static void rank_visit(void *ctx, const SeqBatch *b, const real *scores) {
     const Ranker *r = ctx;
-    rank_batch(r->ds, r->split, r->opt, b, scores, r->rank + b->user[0]);
+    int64_t *rank = r->rank + b->user[0], N1 = r->ds->n_items + 1;
+    rank_batch(r->ds, r->split, r->opt, b, scores, rank);
+    const SampleSet *sm = r->opt->protocol == PROTOCOL_SAMPLE ? r->opt->samples : NULL;
+    for (int i = 0; i < b->B; i++) { /* a NaN or infinite score is no rank: score_check.h */
+        const real *row = scores + (int64_t)i * N1;
+        if (sm ? !scores_finite_at(row, b->answer[i], sm->neg + b->user[i] * sm->n_neg, sm->n_neg)
+               : !scores_finite(row + 1, N1 - 1))
+            rank[i] = -1;
+    }
 }
 
 typedef struct {

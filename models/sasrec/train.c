@@ -1,5 +1,7 @@
 #include "models/sasrec/train.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,8 @@ TrainConfig train_default_config(void) {
                          .weight_decay = 0,
                          .clip = 0,
                          .loss = LOSS_BCE,
-                         .dense = 0};
+                         .dense = 0,
+                         .stop = NULL};
 }
 
 static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
@@ -43,9 +46,12 @@ static void snapshot(Module *m, real *buf, int restore) {
     }
 }
 
-/* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set. */
+static int stop_requested(const TrainConfig *tc) { return tc->stop && atomic_load(tc->stop); }
+
+/* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set;
+ * *stopped set when tc->stop ended it after a step. */
 static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dataset *ds, const NegSampler *ns,
-                          const TrainConfig *tc, int epoch, int show, int *bad_batch) {
+                          const TrainConfig *tc, int epoch, int show, int *bad_batch, int *stopped) {
     int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
     batch_shuffle(tc->seed, epoch, n, perm);
@@ -65,6 +71,10 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
         total += r.loss;
         counted++;
         if (show) progress(epoch, tc->epochs, k + 1, nbatches, total / (double)counted, started);
+        if (stop_requested(tc)) {
+            *stopped = 1;
+            break;
+        }
     }
     if (show) fputc('\n', stderr);
     free(perm);
@@ -96,9 +106,12 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     out_path(path, sizeof path, dir, TRAIN_MODEL_FILE);
     out_path(log_path, sizeof log_path, dir, TRAIN_LOG_FILE);
     out_path(curve_path, sizeof curve_path, dir, TRAIN_CURVE_FILE);
-    FILE *log = fopen(log_path, "w");
+    /* never through a link (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK) */
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+    FILE *log = log_fd < 0 ? NULL : fdopen(log_fd, "w");
     if (!log) {
-        nn_fail(err, "%s: cannot write the training log", log_path);
+        nn_fail_os(err, errno, "%s: cannot write the training log", log_path);
+        if (log_fd >= 0) close(log_fd);
         return TRAIN_ERROR;
     }
 
@@ -127,17 +140,29 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
 
     for (int epoch = 0; epoch < tc->epochs; epoch++) {
         double t0 = clock_seconds();
-        int bad = -1;
-        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad);
+        int bad = -1, stopped = 0;
+        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad, &stopped);
         double t1 = clock_seconds();
         if (!isfinite(loss)) {
-            nn_fail(err,
-                    "the training loss became %s in epoch %d, batch %d; stopping (%s holds the best epoch so far, %d)",
-                    isnan(loss) ? "NaN" : "infinite", epoch, bad, path, res->best_epoch);
+            nn_fail(err, "the training loss became %s in epoch %d, batch %d; stopping (the best epoch so far: %d)",
+                    isnan(loss) ? "NaN" : "infinite", epoch, bad, res->best_epoch);
             status = TRAIN_NOT_FINITE;
             break;
         }
+        if (stopped) {
+            nn_fail(err, "stopped in epoch %d (the best epoch so far: %d)", epoch, res->best_epoch);
+            status = TRAIN_STOPPED;
+            break;
+        }
         Metrics m = eval_model(s, ds, SPLIT_VALID, eval);
+        if (m.nonfinite) {
+            nn_fail(err,
+                    "the validation scores of %lld users became NaN or infinite in epoch %d; stopping (the best "
+                    "epoch so far: %d)",
+                    (long long)m.nonfinite, epoch, res->best_epoch);
+            status = TRAIN_NOT_FINITE;
+            break;
+        }
         double t2 = clock_seconds(), score = metrics_get(&m, monitor);
         int improved = res->best_epoch < 0 || score > res->best_valid;
         if (improved) {
@@ -162,7 +187,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
         train_s[epoch] = t1 - t0;
         eval_s[epoch] = t2 - t1;
         if (write_log(log, epoch, loss, t1 - t0, t2 - t1, &m, improved, counter)) {
-            nn_fail(err, "%s: write failed", log_path);
+            nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
             status = TRAIN_ERROR;
             break;
         }
@@ -179,14 +204,24 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
             res->early_stopped = 1;
             break;
         }
+        if (stop_requested(tc)) { /* arrived during the validation pass */
+            nn_fail(err, "stopped after epoch %d (the best epoch so far: %d)", epoch, res->best_epoch);
+            status = TRAIN_STOPPED;
+            break;
+        }
     }
     if (status == TRAIN_OK && res->best_epoch >= 0) {
         snapshot(&s->m, best, 1);
         res->test = eval_model(s, ds, SPLIT_TEST, eval);
         res->popular = eval_popular(ds, SPLIT_TEST, eval);
+        if (res->test.nonfinite) {
+            nn_fail(err, "the test scores of %lld users are NaN or infinite", (long long)res->test.nonfinite);
+            status = TRAIN_NOT_FINITE;
+        }
     }
+    errno = 0;
     if (fclose(log) && status == TRAIN_OK) {
-        nn_fail(err, "%s: write failed", log_path);
+        nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
         status = TRAIN_ERROR;
     }
     res->train_median = clock_median(train_s, res->epochs_run);

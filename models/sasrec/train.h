@@ -4,6 +4,7 @@
 #ifndef NN_MODELS_SASREC_TRAIN_H
 #define NN_MODELS_SASREC_TRAIN_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "models/sasrec/eval.h"
@@ -24,12 +25,14 @@ typedef struct {
     double clip;         /* the largest global gradient norm; 0: no clipping (the default) */
     LossKind loss;       /* LOSS_BCE: one negative per position (the seed); LOSS_CE: softmax over all items */
     int dense;           /* 1: the dense step over padding too (same result, slower); 0: length-aware */
+    const atomic_int *stop; /* NULL, or a flag another thread (a signal) sets nonzero: stop after the current step */
 } TrainConfig;
 
 typedef enum {
     TRAIN_OK = 0,
     TRAIN_ERROR = 1,      /* a file could not be written */
-    TRAIN_NOT_FINITE = 3, /* the loss became NaN or Inf */
+    TRAIN_STOPPED = 2,    /* *tc->stop was set */
+    TRAIN_NOT_FINITE = 3, /* the loss, or a validation score, became NaN or Inf */
 } TrainStatus;
 
 typedef struct {
@@ -47,7 +50,9 @@ TrainConfig train_default_config(void);
 /* Trains s on ds as tc says, writing dir/TRAIN_MODEL_FILE (best epoch),
  * TRAIN_LOG_FILE and TRAIN_CURVE_FILE as it goes; restores the best weights
  * and evaluates them on the test split under eval. Prints one line per epoch
- * to report (may be NULL) and a progress bar to stderr when it is a terminal. */
+ * to report (may be NULL) and a progress bar to stderr when it is a terminal.
+ * Every file is written in full or not at all; a status other than TRAIN_OK
+ * may leave dir holding the best epoch so far. */
 TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
                       FILE *report, TrainResult *res, NnError *err);
 

@@ -6,6 +6,7 @@
 #include "base/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 #include "models/sasrec/data/sample.h"
 
 #define BIG 1e18 /* no upper bound */
@@ -78,6 +79,8 @@ int config_train_flags(RunConfig *c, Flag *f) {
     f[n++] = F_SWITCH("--dense", &t->dense, "run the dense step over padding too (slower, same result)");
     n += eval_flags(c, f + n);
     f[n++] = F_STR("--out", &c->out, "model folder to write");
+    f[n++] = F_SWITCH("--force", &c->force,
+                      "replace a non-empty --out that is not a model folder (its contents are kept whole beside it)");
     return n;
 }
 
@@ -149,6 +152,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     if (!af) return -1;
     FILE *f = atomic_stream(af);
     fprintf(f, "{\n");
+    write_str(f, "format", CONFIG_FORMAT, 0);
     write_str(f, "data", c->data, 0);
     write_str(f, "format", choice(FORMATS, &c->load.format, name, sizeof name), 0);
     write_str(f, "user_col", c->load.user_col, 0);
@@ -170,7 +174,12 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     write_str(f, "sample_file", c->sample_file, 0);
     fprintf(f, "  \"sample_seed\": %llu,\n", (unsigned long long)c->sample_seed);
     write_str(f, "seen", choice(SEENS, &c->eval.seen, name, sizeof name), 0);
-    fprintf(f, "  \"eval_batch\": %d\n}\n", c->eval.batch);
+    fprintf(f, "  \"eval_batch\": %d,\n", c->eval.batch);
+    NN_CHECK(c->checksums.present, "config_write", "no checksums of the folder's files");
+    write_str(f, "items_sha256", c->checksums.items.s, 0);
+    write_str(f, "users_sha256", c->checksums.users.s, 0);
+    write_str(f, "model_sha256", c->checksums.model.s, 1);
+    fprintf(f, "}\n");
     return atomic_commit(af, err);
 }
 
@@ -205,19 +214,54 @@ static int read_choice(const char *path, const Json *root, const char *key, cons
 int config_read_model(const char *dir, RunConfig *c, NnError *err) {
     char path[4096];
     config_path(path, sizeof path, dir, CONFIG_FILE);
-    FILE *f = fopen(path, "rb");
-    if (!f) return nn_fail(err, "%s: cannot open (is %s a model folder written by sasrec train?)", path, dir);
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len == cap) buf = nn_realloc(buf, cap = cap ? 2 * cap : 4096);
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0 && len < (1u << 20));
-    fclose(f);
+    char *buf;
+    size_t len;
+    NnError e;
+    if (regular_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &e))
+        return nn_fail(err, "%s (is %s a model folder written by sasrec train?)", e.msg, dir);
     int rc = config_parse_model(path, buf, len, c, err);
     free(buf);
     return rc;
+}
+
+int config_recognise(const char *buf, size_t len) {
+    JsonDoc *doc = json_parse(buf, len, NULL, NULL);
+    if (!doc) return 0;
+    const Json *root = json_root(doc);
+    const char *format = json_string(json_get(root, "format"), NULL);
+    int64_t v;
+    int ours = json_type(root) == JSON_OBJECT &&
+               (format ? strcmp(format, CONFIG_FORMAT) == 0
+                       : json_int64(json_get(root, "n_items"), &v) == 0 && json_int64(json_get(root, "hidden"), &v) == 0);
+    json_free(doc);
+    return ours;
+}
+
+/* Reads member key of root, 64 lowercase hex digits, into out. */
+static int read_sha256(const char *path, const Json *root, const char *key, Sha256Hex *out, NnError *err) {
+    size_t n;
+    const char *s = json_string(json_get(root, key), &n);
+    if (!s || n != 64 || strspn(s, "0123456789abcdef") != 64)
+        return nn_fail(err, "%s: \"%s\" must be a SHA-256 in 64 lowercase hex digits", path, key);
+    memcpy(out->s, s, 65);
+    return 0;
+}
+
+/* The "format" marker and the checksums it promises; a file without the marker is of an older version. */
+static int read_checksums(const char *path, const Json *root, ModelChecksums *sums, NnError *err) {
+    memset(sums, 0, sizeof *sums);
+    const Json *format = json_get(root, "format");
+    if (!format) return 0;
+    const char *f = json_string(format, NULL);
+    if (!f || strcmp(f, CONFIG_FORMAT) != 0)
+        return nn_fail(err, "%s: \"format\" must be \"%s\" (a folder of another program or version?)", path,
+                       CONFIG_FORMAT);
+    if (read_sha256(path, root, "items_sha256", &sums->items, err) ||
+        read_sha256(path, root, "users_sha256", &sums->users, err) ||
+        read_sha256(path, root, "model_sha256", &sums->model, err))
+        return -1;
+    sums->present = 1;
+    return 0;
 }
 
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err) {
@@ -243,7 +287,8 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_double(path, root, "attn_dropout", 0, 1, &m->attn_dropout, err) ||
         read_double(path, root, "init_std", 0, 10, &m->init_std, err) ||
         read_choice(path, root, "norm", NORMS, &m->norm, err) || read_choice(path, root, "mask", MASKS, &m->mask, err) ||
-        read_choice(path, root, "loss", LOSSES, &c->train.loss, err))
+        read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
+        read_checksums(path, root, &c->checksums, err))
         goto done;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */
     m->heads = (int)heads;

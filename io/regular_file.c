@@ -71,3 +71,25 @@ int regular_file_read(const char *path, uint64_t max_bytes, char **data, size_t 
     *len = got;
     return 0;
 }
+
+int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, NnError *err) {
+    uint64_t size = 0;
+    int fd = open_checked(path, max_bytes, &size, err);
+    if (fd < 0) return -1;
+    Sha256 h = sha256_new();
+    unsigned char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return nn_fail_os(err, e, "cannot read %s", path);
+        }
+        if (n == 0) break;
+        sha256_update(&h, buf, (size_t)n);
+    }
+    close(fd);
+    *out = sha256_hex(&h);
+    return 0;
+}

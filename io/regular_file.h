@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "io/sha256.h"
 
 /* Reads the regular file at path, of at most max_bytes, into a new buffer
  * (*data, freed by the caller, with a NUL after its *len bytes). -1 and a
@@ -18,5 +19,8 @@
 int regular_file_read(const char *path, uint64_t max_bytes, char **data, size_t *len, NnError *err);
 /* The size of the regular file at path, checked as above without reading it; -1 and a message otherwise. */
 int regular_file_size(const char *path, uint64_t max_bytes, uint64_t *size, NnError *err);
+
+/* The SHA-256 of the regular file at path, checked as above and read in pieces; -1 and a message otherwise. */
+int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, NnError *err);
 
 #endif

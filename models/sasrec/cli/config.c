@@ -152,7 +152,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     if (!af) return -1;
     FILE *f = atomic_stream(af);
     fprintf(f, "{\n");
-    write_str(f, "format", CONFIG_FORMAT, 0);
+    fprintf(f, "  \"%s\": %d,\n", CONFIG_MARKER, CONFIG_VERSION);
     write_str(f, "data", c->data, 0);
     write_str(f, "format", choice(FORMATS, &c->load.format, name, sizeof name), 0);
     write_str(f, "user_col", c->load.user_col, 0);
@@ -228,11 +228,11 @@ int config_recognise(const char *buf, size_t len) {
     JsonDoc *doc = json_parse(buf, len, NULL, NULL);
     if (!doc) return 0;
     const Json *root = json_root(doc);
-    const char *format = json_string(json_get(root, "format"), NULL);
     int64_t v;
     int ours = json_type(root) == JSON_OBJECT &&
-               (format ? strcmp(format, CONFIG_FORMAT) == 0
-                       : json_int64(json_get(root, "n_items"), &v) == 0 && json_int64(json_get(root, "hidden"), &v) == 0);
+               (json_get(root, CONFIG_MARKER) ? json_int64(json_get(root, CONFIG_MARKER), &v) == 0 && v == CONFIG_VERSION
+                                              : json_int64(json_get(root, "n_items"), &v) == 0 &&
+                                                    json_int64(json_get(root, "hidden"), &v) == 0);
     json_free(doc);
     return ours;
 }
@@ -247,15 +247,15 @@ static int read_sha256(const char *path, const Json *root, const char *key, Sha2
     return 0;
 }
 
-/* The "format" marker and the checksums it promises; a file without the marker is of an older version. */
+/* The marker and the checksums it promises; a file without the marker is of an older version. */
 static int read_checksums(const char *path, const Json *root, ModelChecksums *sums, NnError *err) {
     memset(sums, 0, sizeof *sums);
-    const Json *format = json_get(root, "format");
-    if (!format) return 0;
-    const char *f = json_string(format, NULL);
-    if (!f || strcmp(f, CONFIG_FORMAT) != 0)
-        return nn_fail(err, "%s: \"format\" must be \"%s\" (a folder of another program or version?)", path,
-                       CONFIG_FORMAT);
+    const Json *marker = json_get(root, CONFIG_MARKER);
+    int64_t version;
+    if (!marker) return 0;
+    if (json_int64(marker, &version) || version != CONFIG_VERSION)
+        return nn_fail(err, "%s: \"%s\" must be %d (a folder of another version of sasrec?)", path, CONFIG_MARKER,
+                       CONFIG_VERSION);
     if (read_sha256(path, root, "items_sha256", &sums->items, err) ||
         read_sha256(path, root, "users_sha256", &sums->users, err) ||
         read_sha256(path, root, "model_sha256", &sums->model, err))

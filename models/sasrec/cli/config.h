@@ -14,12 +14,13 @@
 #include "models/sasrec/train.h"
 
 #define CONFIG_FILE      "config.json"
-#define CONFIG_FORMAT    "sasrec model folder 1" /* config.json's "format": marks a folder this program wrote */
+#define CONFIG_MARKER    "sasrec_model_folder" /* config.json's first key: marks a folder this program wrote, */
+#define CONFIG_VERSION   1                     /* with the version of the folder's layout as its value */
 #define CONFIG_MAX_BYTES (1 << 20)               /* the largest config.json read */
 
 /* The SHA-256 of the files of a model folder other than config.json, which records them. */
 typedef struct {
-    int present; /* 0: a folder written before checksums were recorded (no "format" key) */
+    int present; /* 0: a folder written before checksums were recorded (no CONFIG_MARKER key) */
     Sha256Hex items, users, model; /* items.txt, users.txt, model.safetensors */
 } ModelChecksums;
 
@@ -60,7 +61,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err);
 /* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train) and
  * its checksums into c->checksums; -1 and a message naming the file and the setting. */
 int config_read_model(const char *dir, RunConfig *c, NnError *err);
-/* Whether buf holds a config.json this program wrote (with the "format" marker, or an older one without it). */
+/* Whether buf holds a config.json this program wrote (with CONFIG_MARKER, or an older one without it). */
 int config_recognise(const char *buf, size_t len);
 /* config_read_model on the bytes of a config.json; path names it in messages. */
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err);

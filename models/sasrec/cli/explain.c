@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic_file.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/step.h"
@@ -46,10 +47,12 @@ typedef struct {
     LossKind loss;
     const char *dot; /* NULL: no graph file */
     Graph *g;
+    int failed; /* writing dot failed: err holds why */
+    NnError err;
 } Explain;
 
 static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
-    const Explain *e = ctx;
+    Explain *e = ctx;
     if (strcmp(stage, "loss") != 0) {
         print_tensor(&e->dims, stage, t);
         return;
@@ -57,13 +60,11 @@ static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
     printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
            e->loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
            (double)t->data[0]);
-    if (e->dot) {
-        FILE *f = fopen(e->dot, "w");
-        if (f) {
-            ag_write_dot(t, f);
-            fclose(f);
-            printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(e->g), e->dot);
-        }
+    if (e->dot) { /* atomic, and checked to the close: a full disk keeps the old file and fails the command */
+        AtomicFile *af = atomic_open(e->dot, &e->err);
+        if (af) ag_write_dot(t, atomic_stream(af));
+        e->failed = !af || atomic_commit(af, &e->err) != 0;
+        if (!e->failed) printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(e->g), e->dot);
     }
 }
 
@@ -164,11 +165,12 @@ int app_explain(int argc, char **argv) {
             sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
         }
     print_tensor(&ex.dims, "sampled: scores of the answer and 99 negatives", sampled);
+    int code = ex.failed ? app_fail("explain", &ex.err, APP_EXIT_DATA) : 0;
     graph_free(g);
     sasrec_free(&s);
     free(perm);
     batch_free(&b);
     batch_neg_free(&ns);
     dataset_free(&ds);
-    return 0;
+    return code;
 }

@@ -1,9 +1,17 @@
 /* sasrec: train, evaluate, recommend with and explain a SASRec model.
  *
- * Exit codes: 0 success; 1 a problem the data revealed (or a failed write
- * during the run); 2 a bad command line, a missing input file or an
- * unwritable output path, found before any work starts; 3 the training loss
- * became NaN or infinite. */
+ * Exit codes (README.md; APP_EXIT_* in common.h):
+ *   0   success
+ *   1   a problem the data revealed, a model folder whose files are broken or
+ *       do not belong together, or a failed write during the run
+ *   2   a bad command line, a missing input, an unusable or refused output
+ *       path (a link, a folder that is not a model folder, a path inside the
+ *       model), or a model folder another sasrec train is writing; found
+ *       before any work starts
+ *   3   the training loss, or the model's scores, became NaN or infinite
+ *   4   not enough memory or disk space
+ *   130 stopped by SIGINT, 143 by SIGTERM (signals.h)
+ * Whatever the code, an output is either complete or left as it was. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +20,8 @@
 #include <unistd.h>
 
 #include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/signals.h"
 
 static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "\n"
@@ -29,10 +39,23 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "train") == 0) return app_train(argc - 2, argv + 2);
-    if (strcmp(cmd, "eval") == 0) return app_eval(argc - 2, argv + 2);
-    if (strcmp(cmd, "predict") == 0) return app_predict(argc - 2, argv + 2);
-    if (strcmp(cmd, "explain") == 0) return app_explain(argc - 2, argv + 2);
-    fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain)\n", cmd);
-    return 2;
+    int (*app)(int, char **) = strcmp(cmd, "train") == 0     ? app_train
+                               : strcmp(cmd, "eval") == 0    ? app_eval
+                               : strcmp(cmd, "predict") == 0 ? app_predict
+                               : strcmp(cmd, "explain") == 0 ? app_explain
+                                                             : NULL;
+    if (!app) {
+        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain)\n", cmd);
+        return APP_EXIT_USAGE;
+    }
+    signals_start(cmd, app == app_train); /* before any other thread exists */
+    int code = app(argc - 2, argv + 2);
+    /* the results printed to stdout are an output too: a full disk there is not a success */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno ? errno : EIO;
+        fprintf(stderr, "sasrec %s: writing to stdout failed: %s\n", cmd, strerror(e));
+        if (code == 0) code = e == ENOSPC || e == EDQUOT || e == EFBIG ? APP_EXIT_RESOURCES : APP_EXIT_DATA;
+    }
+    return code;
 }

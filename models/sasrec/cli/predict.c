@@ -8,6 +8,7 @@
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
 #include "models/sasrec/eval.h"
+#include "models/sasrec/score_check.h"
 #include "models/sasrec/topk.h"
 
 static const char *USAGE = "usage: sasrec predict --model DIR --out FILE.csv [--data PATH] [--k 10] [flags]\n"
@@ -37,6 +38,7 @@ typedef struct {
     int64_t *top;        /* (k) */
     unsigned char *seen; /* (N + 1) scratch, all 0 between users */
     int64_t rows;        /* rows written */
+    int64_t nonfinite;   /* users whose scores were NaN or infinite: none of theirs is written */
 } Writer;
 
 static void write_top_k(void *ctx, const SeqBatch *b, const real *scores) {
@@ -44,6 +46,10 @@ static void write_top_k(void *ctx, const SeqBatch *b, const real *scores) {
     int64_t N1 = w->ds->n_items + 1;
     for (int i = 0; i < b->B; i++) {
         int64_t len, u = b->user[i];
+        if (!scores_finite(scores + (int64_t)i * N1 + 1, N1 - 1)) { /* score_check.h */
+            w->nonfinite++;
+            continue;
+        }
         const int32_t *seq = dataset_seq(w->ds, u, &len);
         for (int64_t k = 0; k < len; k++) w->seen[seq[k]] = 1;
         int64_t got = topk_select(scores + (int64_t)i * N1, w->seen, N1, w->k, w->top);
@@ -68,15 +74,17 @@ int app_predict(int argc, char **argv) {
         fprintf(stderr, "sasrec predict: %s is required\n", !c.model_dir ? "--model DIR" : "--out FILE.csv");
         return 2;
     }
+    const char *inputs[] = {c.data};
     if (app_check_model_dir("predict", c.model_dir, &err) ||
         (c.data && app_check_input("predict", "--data", c.data, &err)) ||
-        app_check_output_file("predict", "--out", c.out, &err)) {
+        app_check_output_apart("predict", "--out", c.out, c.model_dir, inputs, 1, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
     double started = clock_seconds();
     LoadedModel lm;
-    if (app_load_model(&c, &lm, &err)) return app_fail("predict", &err, 1);
+    if (app_load_model(&c, &lm, &err)) return app_fail("predict", &err, APP_EXIT_DATA);
+    app_note_legacy("predict", &c, &lm);
     Dataset ds = {0};
     int code = 1;
     AtomicFile *af = NULL;
@@ -93,6 +101,11 @@ int app_predict(int argc, char **argv) {
     eval_visit_scores(&lm.model, &ds, SPLIT_SUBMIT, &c.eval, write_top_k, &w);
     free(w.top);
     free(w.seen);
+    if (w.nonfinite) {
+        nn_fail(&err, "the model gives NaN or infinite scores for %lld of %lld users; no recommendations were "
+                      "written (retrain it)", (long long)w.nonfinite, (long long)ds.n_users);
+        goto fail;
+    }
     if (atomic_commit(af, &err)) {
         af = NULL;
         goto fail;

@@ -1,0 +1,65 @@
+#include "models/sasrec/cli/signals.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io/tempfiles.h"
+
+static atomic_int stop_signal;
+static const char *command = "";
+static int graceful_mode;
+
+static const char *name_of(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
+static void say(const char *line) {
+    fputs(line, stderr);
+    fflush(stderr);
+}
+
+static void *wait_for_signals(void *arg) {
+    sigset_t *set = arg;
+    char line[256];
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) != 0) continue;
+        if (graceful_mode && !atomic_load(&stop_signal)) {
+            atomic_store(&stop_signal, sig);
+            snprintf(line, sizeof line, "sasrec %s: %s: stopping after the current step (again to stop at once)\n",
+                     command, name_of(sig));
+            say(line);
+            continue;
+        }
+        int removed = tempfiles_remove_all(); /* waits for a swap in progress: the folder is never half-swapped */
+        snprintf(line, sizeof line, "sasrec %s: %s: stopped at once; %d temporary file%s removed\n",
+                 command, name_of(sig), removed, removed == 1 ? "" : "s");
+        say(line);
+        _exit(128 + sig);
+    }
+    return NULL;
+}
+
+void signals_start(const char *cmd, int graceful) {
+    static sigset_t set;
+    command = cmd;
+    graceful_mode = graceful;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, wait_for_signals, &set) != 0)
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL); /* no thread to wait: the default action, as before */
+    pthread_attr_destroy(&attr);
+}
+
+const atomic_int *signals_stop_flag(void) { return &stop_signal; }
+
+int signals_exit_code(void) { return 128 + atomic_load(&stop_signal); }
+
+const char *signals_name(void) { return name_of(atomic_load(&stop_signal)); }

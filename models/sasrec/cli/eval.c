@@ -50,7 +50,7 @@ int app_eval(int argc, char **argv) {
     code = 0;
     goto done;
 fail:
-    app_fail("eval", &err, code);
+    code = app_fail("eval", &err, code);
 done:
     sample_free(&samples);
     dataset_free(&ds);

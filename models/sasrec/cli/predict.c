@@ -121,7 +121,7 @@ int app_predict(int argc, char **argv) {
     code = 0;
     goto done;
 fail:
-    app_fail("predict", &err, code);
+    code = app_fail("predict", &err, code);
 done:
     atomic_abort(af);
     dataset_free(&ds);

@@ -8,7 +8,8 @@
  *       path (a link, a folder that is not a model folder, a path inside the
  *       model), or a model folder another sasrec train is writing; found
  *       before any work starts
- *   3   the training loss, or the model's scores, became NaN or infinite
+ *   3   train: the loss, or the validation scores, became NaN or infinite
+ *       (--out left as it was; eval and predict refuse such a model with 1)
  *   4   not enough memory or disk space
  *   130 stopped by SIGINT, 143 by SIGTERM (signals.h)
  * Whatever the code, an output is either complete or left as it was. */

@@ -34,8 +34,11 @@
 #include "io/atomic_file.h"
 #include "io/csv.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 #include "io/safetensors.h"
+#include "io/sha256.h"
 #include "io/strmap.h"
+#include "io/tempfiles.h"
 #include "io/textfile.h"
 #include "io/utf8.h"
 

@@ -44,20 +44,25 @@ static void slurp(const char *path, char *buf, size_t size) {
     if (f) fclose(f);
 }
 
-/* Runs "<prefix> $NN_SASREC <args>" through /bin/sh (prefix: shell commands such as ulimit, may be "");
- * {} in args stands for the test's folder. Returns the exit code (128 + signal if killed). */
-static int run_with(const char *prefix, const char *args) {
-    char expanded[4096], cmd[8192];
+/* args with each {} replaced by the test's folder, into expanded (size bytes). */
+static void expand(const char *args, char *expanded, size_t size) {
     size_t n = 0;
-    for (const char *p = args; *p && n + 200 < sizeof expanded; p++) {
+    for (const char *p = args; *p && n + 200 < size; p++) {
         if (p[0] == '{' && p[1] == '}') {
-            n += (size_t)snprintf(expanded + n, sizeof expanded - n, "%s", fixture_dir);
+            n += (size_t)snprintf(expanded + n, size - n, "%s", fixture_dir);
             p++;
         } else {
             expanded[n++] = *p;
         }
     }
     expanded[n] = '\0';
+}
+
+/* Runs "<prefix> $NN_SASREC <args>" through /bin/sh (prefix: shell commands such as ulimit, may be "");
+ * {} in args stands for the test's folder. Returns the exit code (128 + signal if killed). */
+static int run_with(const char *prefix, const char *args) {
+    char expanded[4096], cmd[8192];
+    expand(args, expanded, sizeof expanded);
     snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", prefix, prog(), expanded, at(".stdout"), at(".stderr"));
     int status = system(cmd);
     slurp(at(".stdout"), out, sizeof out);
@@ -211,16 +216,7 @@ END_TEST
 /* Starts "$NN_SASREC <args>" (with {} expanded) in the background; its pid (the program's: the shell execs it). */
 static pid_t spawn(const char *args) {
     char expanded[4096], cmd[8192];
-    size_t n = 0;
-    for (const char *p = args; *p && n + 200 < sizeof expanded; p++) {
-        if (p[0] == '{' && p[1] == '}') {
-            n += (size_t)snprintf(expanded + n, sizeof expanded - n, "%s", fixture_dir);
-            p++;
-        } else {
-            expanded[n++] = *p;
-        }
-    }
-    expanded[n] = '\0';
+    expand(args, expanded, sizeof expanded);
     snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", prog(), expanded, at(".bg_stdout"), at(".bg_stderr"));
     fflush(stdout);
     fflush(stderr);

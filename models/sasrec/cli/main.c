@@ -51,6 +51,7 @@ int main(int argc, char **argv) {
     }
     signals_start(cmd, app == app_train); /* before any other thread exists */
     int code = app(argc - 2, argv + 2);
+    signals_end();
     /* the results printed to stdout are an output too: a full disk there is not a success */
     errno = 0;
     if (fflush(stdout) != 0 || ferror(stdout)) {

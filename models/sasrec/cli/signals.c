@@ -19,12 +19,17 @@ static void say(const char *line) {
     fflush(stderr);
 }
 
+static pthread_t waiter;
+static int waiting;       /* the waiting thread runs */
+static atomic_int ending; /* signals_end: the next signal the thread sees is its wake-up */
+
 static void *wait_for_signals(void *arg) {
     sigset_t *set = arg;
     char line[256];
     for (;;) {
         int sig;
         if (sigwait(set, &sig) != 0) continue;
+        if (atomic_load(&ending)) return NULL; /* the command is over: nothing left to stop or remove */
         if (graceful_mode && !atomic_load(&stop_signal)) {
             atomic_store(&stop_signal, sig);
             snprintf(line, sizeof line, "sasrec %s: %s: stopping after the current step (again to stop at once)\n",
@@ -49,13 +54,17 @@ void signals_start(const char *cmd, int graceful) {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return;
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&t, &attr, wait_for_signals, &set) != 0)
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL); /* no thread to wait: the default action, as before */
-    pthread_attr_destroy(&attr);
+    waiting = pthread_create(&waiter, NULL, wait_for_signals, &set) == 0;
+    if (!waiting) pthread_sigmask(SIG_UNBLOCK, &set, NULL); /* no thread to wait: the default action, as before */
+}
+
+void signals_end(void) {
+    if (!waiting) return;
+    /* the command has returned, its outputs complete or removed: the thread is woken to return, and a signal
+     * that arrives from now on stays pending, blocked, until the exit */
+    atomic_store(&ending, 1);
+    if (pthread_kill(waiter, SIGTERM) == 0) pthread_join(waiter, NULL);
+    waiting = 0;
 }
 
 const atomic_int *signals_stop_flag(void) { return &stop_signal; }

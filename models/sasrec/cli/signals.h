@@ -19,6 +19,9 @@
 /* Blocks SIGINT and SIGTERM and starts the waiting thread; cmd names the command in messages, and graceful
  * (train) makes the first signal a request to stop. */
 void signals_start(const char *cmd, int graceful);
+/* Ends the waiting thread (joined, so that nothing of it is left at exit); signals from then on stay pending
+ * until the program exits. Called once the command has returned. */
+void signals_end(void);
 /* The flag the first signal sets to its number (graceful mode); 0 until then. */
 const atomic_int *signals_stop_flag(void);
 /* The exit code for a run stopped by the flag's signal: 128 + its number. */

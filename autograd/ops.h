@@ -152,4 +152,19 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
  * over rows whose target is not ignore_index. 0 when every row is ignored. */
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
 
+/* The default tile of ag_linear_cross_entropy: blocks of LCE_BLOCK_CLASSES
+ * classes, and as many rows as keep a tile within LCE_TILE_REALS logits
+ * (1 MiB of float: about one core's L2). */
+#define LCE_BLOCK_CLASSES 512
+#define LCE_TILE_REALS    (1 << 18)
+
+/* ag_cross_entropy(ag_linear(x, w, NULL), target, ignore_index) fused: x
+ * (N, H), w (C, H), target[N]; the (N, C) logits are never stored but
+ * computed in tiles, twice (forward and backward), so memory is O(tile + N).
+ * Equal to the unfused loss up to the order of float sums. */
+Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index);
+/* The same with a given tile: rows x classes logits at a time (tests cross tile borders with small ones). */
+Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index,
+                                      int64_t rows, int64_t classes);
+
 #endif

@@ -14,6 +14,10 @@ Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int6
     return ag_cross_entropy(g, logits, target, ignore_index);
 }
 
+Tensor *loss_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index) {
+    return ag_linear_cross_entropy(g, x, w, target, ignore_index);
+}
+
 Tensor *loss_mse(Graph *g, Tensor *pred, Tensor *target) {
     Tensor *d = ag_sub(g, pred, target);
     return ag_mean(g, ag_mul(g, d, d), 0, NULL, 0);

@@ -118,10 +118,9 @@ Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
                     LossKind loss) {
     int64_t T = t->T;
-    if (loss == LOSS_CE) {                                          /* softmax over every item, padding rows ignored */
-        Tensor *logits = ag_linear(g, F, s->item_emb.weight, NULL); /* (T, N + 1) */
-        module_trace(&s->m, "logits F item_emb^T", logits);
-        return loss_cross_entropy(g, logits, pos, 0);
+    if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
+        module_trace(&s->m, "F, scored against every item in tiles", F);
+        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, 0);
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;

@@ -74,8 +74,9 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t);
 /* <F[r], item_emb[ids[r]]> for every row r: the scores of the given items, (T). */
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids);
 /* The training loss on F: BCE over the positive and negative of each real
- * target (SASRec), or cross-entropy over all items. pos and neg are (T); rows
- * whose pos is 0 carry no loss. Reports the logits to the module's trace hook. */
+ * target (SASRec), or cross-entropy over all items (in tiles of items, the
+ * (T, N + 1) logits never stored). pos and neg are (T); rows whose pos is 0
+ * carry no loss. Reports the logits (BCE) or F (CE) to the module's trace hook. */
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
                     LossKind loss);
 /* The user vectors F[last] (B, H) of a forward pass (rows of empty sequences are 0). */

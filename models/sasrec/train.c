@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/progress.h"
 #include "models/sasrec/curve.h"
 #include "models/sasrec/step.h"
 #include "nn/checkpoint.h"
@@ -22,15 +23,6 @@ TrainConfig train_default_config(void) {
                          .dense = 0};
 }
 
-static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
-    double el = clock_seconds() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
-    int width = 30, filled = total ? (int)(width * done / total) : width;
-    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld loss %.4f ETA %02d:%02d ", epoch + 1, epochs, filled,
-            "##############################", width - filled, "", (long long)done, (long long)total, loss,
-            (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
-}
-
 /* Copies every parameter into (or out of) one flat buffer. */
 static void snapshot(Module *m, real *buf, int restore) {
     for (int i = 0; i < m->n_params; i++) {
@@ -45,12 +37,16 @@ static void snapshot(Module *m, real *buf, int restore) {
 
 /* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set. */
 static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dataset *ds, const NegSampler *ns,
-                          const TrainConfig *tc, int epoch, int show, int *bad_batch) {
+                          const TrainConfig *tc, int epoch, int *bad_batch) {
     int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
     batch_shuffle(tc->seed, epoch, n, perm);
-    double total = 0, started = clock_seconds();
+    double total = 0;
     int64_t counted = 0;
+    Progress bar;
+    char name[64], extra[32];
+    snprintf(name, sizeof name, "epoch %d/%d", epoch + 1, tc->epochs);
+    progress_start(&bar, name, "batches", nbatches);
     module_train(&s->m, 1);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
@@ -64,9 +60,10 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
         }
         total += r.loss;
         counted++;
-        if (show) progress(epoch, tc->epochs, k + 1, nbatches, total / (double)counted, started);
+        snprintf(extra, sizeof extra, "loss %.4f", total / (double)counted);
+        progress_update(&bar, k + 1, extra);
     }
-    if (show) fputc('\n', stderr);
+    progress_end(&bar);
     free(perm);
     return counted ? total / (double)counted : 0;
 }
@@ -123,12 +120,12 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     double *train_s = nn_calloc((size_t)tc->epochs, sizeof *train_s),
            *eval_s = nn_calloc((size_t)tc->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
-    int show = isatty(fileno(stderr)), counter = 0;
+    int counter = 0;
 
     for (int epoch = 0; epoch < tc->epochs; epoch++) {
         double t0 = clock_seconds();
         int bad = -1;
-        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad);
+        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, &bad);
         double t1 = clock_seconds();
         if (!isfinite(loss)) {
             nn_fail(err,

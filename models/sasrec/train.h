@@ -47,7 +47,7 @@ TrainConfig train_default_config(void);
 /* Trains s on ds as tc says, writing dir/TRAIN_MODEL_FILE (best epoch),
  * TRAIN_LOG_FILE and TRAIN_CURVE_FILE as it goes; restores the best weights
  * and evaluates them on the test split under eval. Prints one line per epoch
- * to report (may be NULL) and a progress bar to stderr when it is a terminal. */
+ * to report (may be NULL) and the progress of each epoch (base/progress.h). */
 TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
                       FILE *report, TrainResult *res, NnError *err);
 

@@ -217,6 +217,59 @@ START_TEST(explain_prints_shapes_of_the_batch) {
 }
 END_TEST
 
+/* The seq file name: user 0 has n0 items among 300, users 1..users-1 have 55 each among 400. */
+static void write_seq_data(const char *name, int users, int n0) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    for (int u = 0; u < users; u++) {
+        fprintf(f, "u%d", u);
+        for (int k = 0, n = u == 0 ? n0 : 55; k < n; k++) fprintf(f, " %d", 1 + (u * 7 + k * 13) % (u == 0 ? 300 : 400));
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+/* A run whose plan exceeds the memory available (NN_MEMORY_LIMIT_MIB here) is refused before it allocates: exit
+ * 2, one line with the estimate, its largest part and the flag to change, no output left behind. */
+static void expect_refused(const char *args, const char *flag) {
+    int code = run(args);
+    ck_assert_msg(code == 2, "%s: exit %d, %s", args, code, errout);
+    ck_assert_msg(err_lines() == 1 && strstr(errout, "needs about") && strstr(errout, "NN_MEMORY_LIMIT_MIB") &&
+                      strstr(errout, flag),
+                  "%s: %s", args, errout);
+}
+
+START_TEST(memory_plan_refuses_what_does_not_fit) {
+    write_seq_data("long.txt", 40, 12000);
+    write_seq_data("many.txt", 4000, 55);
+    setenv("NN_MEMORY_LIMIT_MIB", "1024", 1);
+    char args[1024];
+    /* the cases that aborted with "out of memory" */
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --max-len 10000 --eval full", dir, dir);
+    expect_refused(args, "--max-len");
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --max-len 10000 --dense --eval full", dir, dir);
+    expect_refused(args, "--dense");
+    snprintf(args, sizeof args, "explain --data %s/long.txt --max-len 10000", dir);
+    expect_refused(args, "--max-len");
+    snprintf(args, sizeof args, "train --data %s/many.txt --out %s/run --loss ce --batch 65536 --eval full", dir, dir);
+    expect_refused(args, "--batch");
+    ck_assert(!exists("run"));
+    /* what fits runs */
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --epochs 1 --hidden 16 --eval full", dir, dir);
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    /* eval and predict plan their passes too */
+    setenv("NN_MEMORY_LIMIT_MIB", "1", 1);
+    snprintf(args, sizeof args, "eval --data %s/long.txt --model %s/run --eval full", dir, dir);
+    expect_refused(args, "--eval-batch");
+    snprintf(args, sizeof args, "predict --data %s/long.txt --model %s/run --out %s/pred.csv", dir, dir, dir);
+    expect_refused(args, "--eval-batch");
+    ck_assert(!exists("pred.csv"));
+    unsetenv("NN_MEMORY_LIMIT_MIB");
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -227,6 +280,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, bad_data_exits_1_with_a_message);
     tcase_add_test(tc, train_eval_predict_round_trip);
     tcase_add_test(tc, explain_prints_shapes_of_the_batch);
+    tcase_add_test(tc, memory_plan_refuses_what_does_not_fit);
     suite_add_tcase(s, tc);
     return s;
 }

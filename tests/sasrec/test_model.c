@@ -36,13 +36,20 @@ START_TEST(metrics_by_hand) {
 END_TEST
 
 START_TEST(topk_selects_best_unseen) {
-    real scores[] = {100, 0.5, 3, 3, -1, 7, 2, 9};
-    unsigned char skip[] = {0, 0, 0, 0, 0, 0, 0, 1}; /* item 7 seen; index 0 is padding */
-    int64_t out[8];
-    ck_assert_int_eq(topk_select(scores, skip, 8, 3, out), 3);
-    ck_assert(out[0] == 5 && out[1] == 2 && out[2] == 3); /* ties go to the lower index */
-    ck_assert_int_eq(topk_select(scores, skip, 8, 10, out), 6);
-    ck_assert(out[5] == 4);
+    real scores[] = {100, 0.5, 3, 3, -1, 7, 2, NAN}; /* item 7 NaN: never ranks */
+    real hs[10];
+    int32_t hi[10];
+    /* offered in two blocks, items 1..3 then 4..7: the same as one */
+    TopK t = topk_new(3, hs, hi);
+    topk_offer(&t, scores + 1, 1, 3);
+    topk_offer(&t, scores + 4, 4, 4);
+    ck_assert_int_eq(topk_finish(&t), 3);
+    ck_assert(hi[0] == 5 && hi[1] == 2 && hi[2] == 3); /* ties go to the lower index */
+    ck_assert(hs[0] == 7 && hs[1] == 3 && hs[2] == 3);
+    t = topk_new(10, hs, hi);
+    topk_offer(&t, scores + 1, 1, 7);
+    ck_assert_int_eq(topk_finish(&t), 6);
+    ck_assert(hi[5] == 4);
 }
 END_TEST
 

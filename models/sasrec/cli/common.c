@@ -132,3 +132,8 @@ int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *
     return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",
                    msg);
 }
+
+int app_plan(PlanCommand cmd, const RunConfig *c, const SasrecConfig *mc, const Dataset *ds, NnError *err) {
+    MemoryPlan plan = memory_plan(cmd, mc, &c->train, &c->eval, ds, c->k);
+    return memory_plan_check(&plan, err);
+}

@@ -8,6 +8,7 @@
 
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/item_scores.h"
 #include "models/sasrec/step.h"
 
 static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
@@ -86,6 +87,11 @@ int app_explain(int argc, char **argv) {
     dataset_summary(&ds, summary, sizeof summary);
     SasrecConfig *mc = &c.model;
     int64_t B = c.train.batch < ds.n_users ? c.train.batch : ds.n_users, L = mc->max_len, H = mc->hidden;
+    mc->n_items = ds.n_items;
+    if (app_plan(PLAN_EXPLAIN, &c, mc, &ds, &err)) {
+        dataset_free(&ds);
+        return app_fail("explain", &err, 2);
+    }
     printf("data: %s\n\n", summary);
 
     NegSampler ns;
@@ -153,17 +159,11 @@ int app_explain(int argc, char **argv) {
     Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
     Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
     print_tensor(&ex.dims, "user vectors F[:, -1, :]", U);
-    Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
-    eval_score_all(&s, U, full->data);
-    print_tensor(&ex.dims, "full ranking: scores U item_emb^T", full);
-    /* the answer, then 99 items the user never interacted with */
-    Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
-    for (int64_t r = 0; r < B; r++)
-        for (int k = 0; k <= SAMPLE_DEFAULT_NEG; k++) {
-            int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
-            sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
-        }
-    print_tensor(&ex.dims, "sampled: scores of the answer and 99 negatives", sampled);
+    snprintf(s1, sizeof s1, "(B=%lld, N+1=%lld), in blocks of %lld items", (long long)B, (long long)(ds.n_items + 1),
+             (long long)item_scores_block(B));
+    print_shape("full ranking: scores U item_emb^T", s1);
+    snprintf(s1, sizeof s1, "(B=%lld, %d)", (long long)B, 1 + SAMPLE_DEFAULT_NEG);
+    print_shape("sampled: scores of the answer and 99 negatives", s1);
     graph_free(g);
     sasrec_free(&s);
     free(perm);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/progress.h"
 #include "models/sasrec/cli/commands.h"
 
 static const char *USAGE = "usage: sasrec <command> [flags]\n"
@@ -29,6 +30,7 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    progress_enable(1); /* stderr only: stdout and its last JSON line stay as they are */
     if (strcmp(cmd, "train") == 0) return app_train(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return app_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "predict") == 0) return app_predict(argc - 2, argv + 2);

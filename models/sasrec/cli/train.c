@@ -52,9 +52,13 @@ int app_train(int argc, char **argv) {
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
-    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     SasrecConfig *mc = &c.model;
     mc->n_items = ds.n_items;
+    if (app_plan(PLAN_TRAIN, &c, mc, &ds, &err)) {
+        code = 2;
+        goto fail;
+    }
+    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     if (idmap_write(c.out, &ds, &err) || config_write(c.out, &c, &err)) goto fail;
     /* parameters, gradients and two Adam moments, mostly the item table */
     double gib = 4.0 * sizeof(real) *

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/progress.h"
 #include "base/rng.h"
 #include "io/atomic_file.h"
 #include "io/textfile.h"
@@ -144,9 +145,13 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
     int64_t *perm = nn_malloc((size_t)ds->n_items * sizeof *perm);
     Mt19937 mt;
     mt_seed(&mt, (uint32_t)seed);
+    Progress bar;
+    progress_start(&bar, "evaluation negatives", "users", ds->n_users);
     for (int64_t u = 0; u < ds->n_users; u++) {
+        progress_update(&bar, u, NULL);
         int64_t avail = ds->n_items - mark_user(ds, u, mark);
         if (avail < n_neg) {
+            progress_end(&bar);
             free(mark);
             free(perm);
             sample_free(out);
@@ -167,6 +172,7 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
             }
         }
     }
+    progress_end(&bar);
     free(mark);
     free(perm);
     return 0;

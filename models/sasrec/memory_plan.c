@@ -1,5 +1,6 @@
 #include "models/sasrec/memory_plan.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "autograd/ops.h"
@@ -20,29 +21,59 @@
 /* The program, its buffers and the thread stacks, before any of the above. */
 #define BASE_BYTES (8.0 * 1048576)
 
-/* Positions T and attention entries A of the batch of the n longest inputs (each user's sequence, at most L long;
- * dense: every one L long). */
-static void longest_batch(const Dataset *ds, int64_t n, int64_t L, int dense, double *T, double *A) {
+/* The input length of user u, at most L. */
+static double input_len(const Dataset *ds, int64_t u, int64_t L) {
+    int64_t len;
+    dataset_seq(ds, u, &len);
+    return (double)(len < L ? len : L);
+}
+
+/* Positions *T and attention entries *A (len x len per sequence, per head) a batch of n users may hold.
+ * dense: n x L and n x L x L. Shuffled (training): the mean over n users plus 5 standard deviations of the sum of
+ * n random users, at most the n longest's. In order (evaluation): the largest over the batches of n
+ * consecutive users, exactly. */
+static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int shuffled, double *T, double *A) {
     if (n > ds->n_users) n = ds->n_users;
+    if (n < 1) n = 1;
+    *T = *A = 0;
     if (dense) {
         *T = (double)n * (double)L;
-        *A = (double)n * (double)L * (double)L;
+        *A = *T * (double)L;
         return;
     }
-    int64_t *count = calloc((size_t)L + 1, sizeof *count); /* users by input length, capped at L */
-    for (int64_t u = 0; u < ds->n_users; u++) {
-        int64_t len;
-        dataset_seq(ds, u, &len);
-        count[len < L ? len : L]++;
+    if (!shuffled) {
+        for (int64_t start = 0; start < ds->n_users; start += n) {
+            double t = 0, a = 0;
+            for (int64_t u = start; u < ds->n_users && u < start + n; u++) {
+                double x = input_len(ds, u, L);
+                t += x;
+                a += x * x;
+            }
+            if (t > *T) *T = t;
+            if (a > *A) *A = a;
+        }
+        return;
     }
-    *T = *A = 0;
-    for (int64_t len = L; len >= 0 && n > 0; len--) {
-        int64_t take = count[len] < n ? count[len] : n;
-        *T += (double)take * (double)len;
-        *A += (double)take * (double)len * (double)len;
-        n -= take;
+    double s1 = 0, s2 = 0, q1 = 0, q2 = 0, U = (double)ds->n_users, m = (double)n;
+    int64_t *count = calloc((size_t)L + 1, sizeof *count); /* users by input length */
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        double x = input_len(ds, u, L);
+        count[(int64_t)x]++;
+        s1 += x, s2 += x * x, q1 += x * x, q2 += x * x * x * x;
+    }
+    double fpc = U > 1 ? (U - m) / (U - 1) : 0; /* drawn without replacement */
+    double mt = s1 / U, vt = s2 / U - mt * mt, ma = q1 / U, va = q2 / U - ma * ma;
+    double t = m * mt + 5 * sqrt(m * (vt > 0 ? vt : 0) * fpc), a = m * ma + 5 * sqrt(m * (va > 0 ? va : 0) * fpc);
+    double wt = 0, wa = 0; /* the n longest */
+    for (int64_t len = L, left = n; len >= 0 && left > 0; len--) {
+        int64_t take = count[len] < left ? count[len] : left;
+        wt += (double)take * (double)len;
+        wa += (double)take * (double)len * (double)len;
+        left -= take;
     }
     free(count);
+    *T = t < wt ? t : wt;
+    *A = a < wa ? a : wa;
 }
 
 MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfig *tc, const EvalOptions *eo,
@@ -57,7 +88,7 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
         p.optimizer = (cmd == PLAN_TRAIN ? 4 : 3) * n_params * f;
         double T, A;
         int dense = tc->dense || cmd == PLAN_EXPLAIN;
-        longest_batch(ds, tc->batch, mc->max_len, dense, &T, &A);
+        batch_size(ds, tc->batch, mc->max_len, dense, 1, &T, &A);
         double act = T * H * (layers * STEP_LAYER_BYTES + STEP_OUTER_BYTES) + A * heads * layers * STEP_ATTN_BYTES;
         if (tc->loss == LOSS_CE) act += 2.0 * LCE_TILE_REALS * f + T * 3 * f;
         act += T * 3 * 8.0 + (double)tc->batch * (double)mc->max_len * 3 * 8.0; /* ids and targets */
@@ -67,7 +98,7 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
     /* evaluation (train's validation, eval, predict, explain's evaluation batch) */
     int64_t B = cmd == PLAN_EXPLAIN ? tc->batch : eo->batch;
     double T, A;
-    longest_batch(ds, B, mc->max_len, 0, &T, &A);
+    batch_size(ds, B, mc->max_len, 0, 0, &T, &A);
     double ev = T * H * (layers * FORWARD_LAYER_BYTES + FORWARD_OUTER_BYTES) + A * heads * layers * FORWARD_ATTN_BYTES;
     ev += (double)B * (double)mc->max_len * 3 * 8.0;
     ev += (double)B * (double)item_scores_block(B) * f;                        /* a block of full-ranking scores */

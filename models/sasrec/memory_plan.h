@@ -5,8 +5,9 @@
  * available (base/memory.h), instead of aborting half way.
  *
  * The activation figures are per computed position and per attention entry,
- * fitted to measured peak RSS (memory_plan.c); the estimate is for the batch
- * of the longest users, so the other batches need less. */
+ * fitted to measured peak RSS (memory_plan.c), applied to the largest batch
+ * the run will see: exactly for evaluation (users in order), and the mean
+ * plus five standard deviations for shuffled training batches. */
 #ifndef NN_MODELS_SASREC_MEMORY_PLAN_H
 #define NN_MODELS_SASREC_MEMORY_PLAN_H
 
@@ -21,8 +22,8 @@ typedef enum { PLAN_TRAIN, PLAN_EVAL, PLAN_PREDICT, PLAN_EXPLAIN } PlanCommand;
 typedef struct {
     double params;      /* bytes: the weights */
     double optimizer;   /* train, explain: gradients, Adam's two moments, train's copy of the best epoch */
-    double activations; /* train, explain: one training step (forward and backward) of the longest batch */
-    double eval;        /* one evaluation (or predict) pass of the longest batch, and its per-user buffers */
+    double activations; /* train, explain: one training step (forward and backward) of the largest batch */
+    double eval;        /* one evaluation (or predict) pass of the largest batch, and its per-user buffers */
     double total;       /* the sum */
     const char *dominant; /* "parameters", "optimizer state", "activations" or "evaluation buffers" */
     const char *advice;   /* the flags that shrink the dominant part */

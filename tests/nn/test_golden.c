@@ -674,7 +674,7 @@ static void run_adam_case(const char *name) {
     Module m;
     optim_module(&m, f);
     AdamConfig cfg = {fx_scalar(f, "lr"),  fx_scalar(f, "beta1"),        fx_scalar(f, "beta2"),
-                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled")};
+                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled"), 0};
     Adam *a = adam_new(&m, cfg);
     Tensor *values[8];
     for (int k = 1; k <= 5; k++) {

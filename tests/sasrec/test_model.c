@@ -105,7 +105,8 @@ static double step(int packed, LossKind loss, real *grads) {
     }
     Tokens t = sasrec_tokens(g, INPUT, LEN, 3, 6, packed);
     Tensor *F = sasrec_forward(&s, g, &t);
-    Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), sasrec_gather(g, &t, neg), loss);
+    Negatives n = {.neg = sasrec_gather(g, &t, neg)};
+    Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), &n, loss);
     ag_backward(g, l);
     double value = l->data[0];
     for (int i = 0; grads && i < s.m.n_params; i++) {

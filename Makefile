@@ -1,11 +1,15 @@
 # make            library (float and double builds), ./sasrec, benchmarks, examples, tests
-# make test       every Check suite
+# make lib        only the libraries: static and shared, float (libnn) and double (libnn64); no Check needed
+# make install    libraries, headers under PREFIX/include/nn/, pkg-config files nn and nn64 (PREFIX, DESTDIR)
+# make uninstall  removes what make install installed (same PREFIX and DESTDIR)
+# make test       every Check suite, the link and header checks, the docs' example
 # make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer
 # make valgrind   the suites under valgrind (CK_FORK=no)
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make clean
 # Options: OPENMP=0 (serial build), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
+# make installcheck  installs into a temporary prefix and builds and runs examples/ out of tree
 
 CC ?= gcc
 OPENMP ?= 1
@@ -40,6 +44,20 @@ LIBSASREC := $(BUILD)/libsasrec.a
 OBJ32 := $(LIB_SRC:%.c=$(BUILD)/f32/%.o)
 OBJ64 := $(LIB_SRC:%.c=$(BUILD)/f64/%.o)
 OBJSASREC := $(SASREC_SRC:%.c=$(BUILD)/f32/%.o)
+OBJ32PIC := $(LIB_SRC:%.c=$(BUILD)/f32pic/%.o)
+OBJ64PIC := $(LIB_SRC:%.c=$(BUILD)/f64pic/%.o)
+
+# The shared libraries carry a versioned soname: libnn.so.0 -> libnn.so.0.1.0.
+VERSION := 0.1.0
+SOVERSION := $(firstword $(subst ., ,$(VERSION)))
+SO32 := $(BUILD)/libnn.so.$(VERSION)
+SO64 := $(BUILD)/libnn64.so.$(VERSION)
+
+# Installed headers: every header of LIB_DIRS except the internal ones, under include/nn/ with their
+# includes rewritten from "tensor/tensor.h" to <nn/tensor/tensor.h>; the umbrella nn/nn.h becomes <nn/nn.h>.
+INTERNAL_HEADERS := autograd/op_util.h base/simd.h tensor/gemm_kernel.h tensor/gemm_tile.h tensor/rmath.h
+PUBLIC_HEADERS := $(filter-out $(INTERNAL_HEADERS) nn/nn.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
+INSTALL_HEADERS := $(PUBLIC_HEADERS:%=$(BUILD)/include/nn/%) $(BUILD)/include/nn/nn.h
 
 # Test suites, one folder per layer: tests/*/grad_*.c run on the double build (tight gradient checks), the rest on float.
 TEST32_SRC := $(wildcard tests/*/test_*.c)
@@ -55,10 +73,11 @@ BENCH_BINS := $(BENCH_SRC:%.c=$(BUILD)/%)
 ROOT_COPIES := $(if $(filter build,$(BUILD)),sasrec $(BENCHES))
 EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
+DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
-.PHONY: all lib test sanitize valgrind bench fuzz clean
-all: lib $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES)
-lib: $(LIB32) $(LIB64)
+.PHONY: all lib test sanitize valgrind bench fuzz clean install uninstall installcheck
+all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES) $(DOC_EXAMPLE)
+lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
 $(BUILD)/f32/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -67,12 +86,24 @@ $(BUILD)/f64/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -DNN_DOUBLE -MMD -MP -c $< -o $@
 
+# Position-independent copies of the objects for the shared libraries (the static ones stay as they were).
+$(BUILD)/f32pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
+$(BUILD)/f64pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -DNN_DOUBLE -MMD -MP -c $< -o $@
+
 $(LIB32): $(OBJ32)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 $(LIB64): $(OBJ64)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+$(SO32): $(OBJ32PIC)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libnn.so.$(SOVERSION) $^ -o $@ $(LDLIBS_ALL)
+$(SO64): $(OBJ64PIC)
+	$(CC) $(CFLAGS_ALL) -shared -Wl,-soname,libnn64.so.$(SOVERSION) $^ -o $@ $(LDLIBS_ALL)
 $(LIBSASREC): $(OBJSASREC)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -93,6 +124,13 @@ $(BUILD)/examples/%: $(BUILD)/f32/examples/%.o $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(LDLIBS_ALL)
 
+# docs/writing-an-op.md: its C blocks, joined in order, are one program that make test runs (double build).
+$(BUILD)/docs/writing-an-op.c: docs/writing-an-op.md
+	@mkdir -p $(dir $@)
+	awk '/^```c$$/ {on = 1; next} /^```$$/ {on = 0; next} on' $< > $@
+$(DOC_EXAMPLE): $(BUILD)/docs/writing-an-op.c $(LIB64)
+	$(CC) $(CFLAGS_ALL) -DNN_DOUBLE $^ -o $@ $(LDLIBS_ALL)
+
 $(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
@@ -104,12 +142,15 @@ $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.
 
 # Runs every suite; stops at the first failing one. Each ends with Check's summary line.
 # NN_SASREC is the program the command-line tests run.
-test: $(TESTS) sasrec
+test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64)
 	@set -e; for t in $(TESTS); do echo "== $$t"; NN_SASREC=./sasrec $$t; done
+	@echo "== $(DOC_EXAMPLE)"; $(DOC_EXAMPLE)
+	@echo "== tests/install/link_mix.sh"; CC="$(CC)" tests/install/link_mix.sh $(BUILD)
+	@echo "== tests/install/headers.sh"; CC="$(CC)" tests/install/headers.sh $(PUBLIC_HEADERS)
 
 SAN_TESTS := $(patsubst $(BUILD)/%,build/san/%,$(TESTS))
 sanitize:
-	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 lib build/san/sasrec $(SAN_TESTS)
+	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 build/san/libnn.a build/san/libnn64.a build/san/sasrec $(SAN_TESTS)
 	@set -e; for t in $(SAN_TESTS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
 	  NN_SASREC=build/san/sasrec $$t; done
@@ -146,5 +187,54 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 clean:
 	rm -rf build sasrec $(BENCHES)
+
+# ---- installing ----
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+INSTALL ?= install
+# What a program linking the library needs besides it (also for a static link).
+PC_LIBS := $(if $(filter 1,$(OPENMP)),-lgomp) -lpthread -lm
+empty :=
+LIB_DIRS_RE := $(subst $(empty) $(empty),|,$(strip $(LIB_DIRS)))
+
+$(BUILD)/include/nn/nn.h: nn/nn.h
+	@mkdir -p $(dir $@)
+	sed -E 's,^#include "(($(LIB_DIRS_RE))/[^"]*)",#include <nn/\1>,' $< > $@
+$(BUILD)/include/nn/%.h: %.h
+	@mkdir -p $(dir $@)
+	sed -E 's,^#include "(($(LIB_DIRS_RE))/[^"]*)",#include <nn/\1>,' $< > $@
+
+# pkg-config file $(1) for library $(2) with extra cflags $(3).
+define pc_file
+	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: $(1)' 'Description: reverse-mode autograd tensor library in C11 ($(4))' 'Version: $(VERSION)' \
+	  'Cflags: -I$${includedir}$(3)' 'Libs: -L$${libdir} -l$(2) $(PC_LIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/$(1).pc
+endef
+
+INSTALLED_LIBS := libnn.a libnn64.a libnn.so.$(VERSION) libnn64.so.$(VERSION) libnn.so.$(SOVERSION) \
+  libnn64.so.$(SOVERSION) libnn.so libnn64.so
+install: lib
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PKGCONFIGDIR) $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(LIB_DIRS))
+	$(INSTALL) -m 644 $(LIB32) $(LIB64) $(DESTDIR)$(LIBDIR)/
+	$(INSTALL) -m 755 $(SO32) $(SO64) $(DESTDIR)$(LIBDIR)/
+	for l in libnn libnn64; do ln -sf $$l.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$$l.so.$(SOVERSION); \
+	  ln -sf $$l.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/$$l.so; done
+	for h in $(PUBLIC_HEADERS); do $(INSTALL) -m 644 $(BUILD)/include/nn/$$h $(DESTDIR)$(INCLUDEDIR)/nn/$$h; done
+	$(INSTALL) -m 644 $(BUILD)/include/nn/nn.h $(DESTDIR)$(INCLUDEDIR)/nn/nn.h
+	$(call pc_file,nn,nn,,float)
+	$(call pc_file,nn64,nn64, -DNN_DOUBLE,double)
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(INSTALLED_LIBS)) $(DESTDIR)$(PKGCONFIGDIR)/nn.pc \
+	  $(DESTDIR)$(PKGCONFIGDIR)/nn64.pc $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(PUBLIC_HEADERS) nn.h)
+	-rmdir $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(LIB_DIRS)) $(DESTDIR)$(INCLUDEDIR)/nn 2>/dev/null
+
+# Installs into a temporary prefix, builds every example out of tree against the static and the shared
+# library through pkg-config, runs each briefly, and checks that uninstall leaves the prefix as it was.
+installcheck: lib
+	CC="$(CC)" tests/install/installcheck.sh
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -53,7 +53,8 @@ struct Node {
 
 /* A new, empty graph with its own arena. */
 Graph *graph_new(void);
-/* Releases every tensor, node and gradient made in g since the last reset. */
+/* Releases every tensor, node and gradient made in g since the last reset (make sanitize builds
+ * poison them: a later use is reported by AddressSanitizer). */
 void graph_reset(Graph *g);
 /* Frees the graph and its arena. NULL is allowed. */
 void graph_free(Graph *g);
@@ -97,7 +98,7 @@ const int64_t *ag_grad_rows(Tensor *t, int64_t *n);
 
 /* Records that op made out from in[0..n_in): returns the node, or NULL when
  * recording is off or no input requires grad (then out is a constant). For
- * ops defined outside the library too: see tests/test_autograd.c. */
+ * ops defined outside the library too: see docs/writing-an-op.md. */
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in);
 
 /* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */

@@ -50,24 +50,12 @@ Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
 
 /* ---- index_select ---- */
 
-/* x viewed as (outer, size along dim, inner) */
-typedef struct {
-    int64_t outer, size, inner;
-} Split3;
-
-static Split3 split_at(const Tensor *x, int dim) {
-    Split3 s = {1, x->shape[dim], 1};
-    for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
-    for (int d = dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
-    return s;
-}
-
 /* in[0] = x; i[0] = dim, i[1] = n, i[2] = padding index (-1: none); saved = idx. */
 static void index_select_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
     const int64_t *idx = n->saved;
     int64_t count = n->i[1], pad = n->i[2];
-    Split3 s = split_at(x, (int)n->i[0]);
+    DimSplit s = ag_dim_split(x, (int)n->i[0]);
     /* a gather of whole rows (dim 0) adds into the gathered rows only */
     real *gx = (n->i[0] == 0 ? ag_grad_add_rows(g, x, idx, count, pad) : ag_grad(g, x))->data;
     const real *dy = n->out->grad->data;
@@ -99,7 +87,7 @@ static void index_select_backward(Graph *g, Node *n) {
 }
 
 static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t count, int64_t pad, const char *op) {
-    Split3 sp = split_at(x, dim);
+    DimSplit sp = ag_dim_split(x, dim);
     for (int64_t k = 0; k < count; k++)
         NN_CHECK(idx[k] >= 0 && idx[k] < sp.size, op, "index %lld out of range for dim %d of shape %s",
                  (long long)idx[k], dim, shape_str(x->ndim, x->shape).s);

@@ -18,4 +18,22 @@ static inline Tensor *ag_reshaped_header(Graph *g, const Tensor *x, int ndim, co
     return ag_view_header(g, &v);
 }
 
+/* x viewed around dim as (outer, size, inner): in row-major order, element (o, j, i) is at
+ * (o * size + j) * inner + i; the size elements of one (o, i) line are inner apart. */
+typedef struct {
+    int64_t outer, size, inner;
+} DimSplit;
+
+static inline DimSplit ag_dim_split(const Tensor *x, int dim) {
+    DimSplit s = {1, x->shape[dim], 1};
+    for (int d = 0; d < dim; d++) s.outer *= x->shape[d];
+    for (int d = dim + 1; d < x->ndim; d++) s.inner *= x->shape[d];
+    return s;
+}
+
+/* The first element of line k (of outer * inner) of a row-major x split as s. */
+static inline int64_t ag_dim_line_start(DimSplit s, int64_t k) {
+    return (k / s.inner) * s.size * s.inner + k % s.inner;
+}
+
 #endif

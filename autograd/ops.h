@@ -1,5 +1,5 @@
 /* Differentiable ops. Each computes its output into g's arena and records a
- * node whose backward the gradient checks in tests/grad_ops.c exercise.
+ * node whose backward the gradient checks in tests/autograd/grad_ops*.c exercise.
  *
  * Inputs may be views (strided, broadcast). Shapes follow numpy/PyTorch
  * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
@@ -151,6 +151,90 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
 /* Cross-entropy over classes: logits (N, C), target[N] class ids; the mean
  * over rows whose target is not ignore_index. 0 when every row is ignored. */
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
+
+/* ==== everyday ops: activations, any-dim softmax, picking by index, cutting
+ * and joining, sampling, N-d cross-entropy (autograd/op_activation.c,
+ * op_softmax_dim.c, op_gather.c, op_split.c, op_sample.c, op_cross_entropy.c).
+ * An op along a dim takes the dim right after its input, as ag_narrow; ops
+ * joining several inputs take it last, as ag_concat. ==== */
+
+/* ---- elementwise ---- */
+
+/* x limited to [lo, hi] (use -INFINITY or INFINITY for one side); gradient 1 on [lo, hi], else 0. */
+Tensor *ag_clamp(Graph *g, Tensor *x, real lo, real hi);
+/* |x|; the gradient at 0 is 0. */
+Tensor *ag_abs(Graph *g, Tensor *x);
+/* Elementwise max(a, b) with broadcasting; ties split the gradient evenly, as torch.maximum. */
+Tensor *ag_maximum(Graph *g, Tensor *a, Tensor *b);
+/* Elementwise min(a, b) with broadcasting; ties split the gradient evenly. */
+Tensor *ag_minimum(Graph *g, Tensor *a, Tensor *b);
+/* log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (torch: beta 1, threshold 20). */
+Tensor *ag_softplus(Graph *g, Tensor *x, real beta, real threshold);
+/* x * sigmoid(x) (SiLU, swish). */
+Tensor *ag_silu(Graph *g, Tensor *x);
+
+/* ---- softmax along any dim, logsumexp ---- */
+
+/* Softmax along dim (negative dims count from the end). */
+Tensor *ag_softmax_dim(Graph *g, Tensor *x, int dim);
+/* Log-softmax along dim. */
+Tensor *ag_log_softmax_dim(Graph *g, Tensor *x, int dim);
+/* log(sum(exp(x))) over the listed axes (all when naxes is 0), computed stably; keepdim keeps them as size 1. */
+Tensor *ag_logsumexp(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+
+/* ---- picking by index ---- */
+
+/* torch.gather: out has idx's shape (ndim, shape), x's number of dims and no size above x's except
+ * along dim; out[..., j, ...] = x[..., idx[..., j, ...], ...] along dim. Repeated indices sum their
+ * gradients. */
+Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape);
+/* torch.take_along_dim: as gather, after x and idx broadcast against each other outside dim. */
+Tensor *ag_take_along_dim(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape);
+/* The k largest (or, with !largest, smallest) values along dim, best first; ties go to the lower
+ * index, NaN counts as largest. *indices (if non-NULL) gets their positions along dim, an array of
+ * the result's shape in g's arena. The values are differentiable. */
+Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int64_t **indices);
+/* Position of the largest value along dim (the first on ties; NaN counts as largest), for each
+ * element of x's shape without dim, row-major, in g's arena. No gradient. */
+const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim);
+
+/* ---- cutting and joining ---- */
+
+/* x cut along dim into n pieces of the given sizes (which add up to x's size there): views into out[0..n). */
+void ag_split_sizes(Graph *g, Tensor *x, int dim, int n, const int64_t *sizes, Tensor **out);
+/* x cut along dim into pieces of size (the last one smaller): views into out; returns their number. */
+int ag_split(Graph *g, Tensor *x, int dim, int64_t size, Tensor **out);
+/* x cut into at most chunks pieces of ceil(size / chunks), as torch.chunk; returns their number. */
+int ag_chunk(Graph *g, Tensor *x, int dim, int chunks, Tensor **out);
+/* Index index of dim, the dim removed (x[:, index] for dim 1): a view. */
+Tensor *ag_select(Graph *g, Tensor *x, int dim, int64_t index);
+/* xs[0..n), all of one shape, joined along a new dim: (..., n, ...). */
+Tensor *ag_stack(Graph *g, int n, Tensor *const *xs, int dim);
+
+/* ---- constants and sampling (no gradient) ---- */
+
+/* [start, start + step, ...) up to end (excluded), as torch.arange: (ceil((end - start) / step)). */
+Tensor *ag_arange(Graph *g, double start, double end, double step);
+/* n draws of a category for each row of weights (categories) or (rows, categories): category c with
+ * probability weight[c] / sum(weight) (weights >= 0, not necessarily normalised), with or without
+ * replacement. Returns (rows, n) indices in g's arena; draws come from rng in row order. */
+const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n, int replacement, Rng *rng);
+
+/* ---- cross-entropy over N-d logits ---- */
+
+typedef struct {
+    int class_dim;        /* dim of the logits holding the classes: 1 as torch's (N, C, d1, ...), -1 for (..., C) */
+    int64_t ignore_index; /* positions whose target equals it carry no loss */
+    real label_smoothing; /* in [0, 1]: this much of each target's mass spread evenly over the classes */
+    const Tensor *weight; /* (C) per-class weights, or NULL for ones */
+} CrossEntropyOptions;
+
+/* torch's defaults: class_dim 1, ignore_index -100, no smoothing, no weights. */
+CrossEntropyOptions cross_entropy_default_options(void);
+/* Mean cross-entropy as torch.nn.functional.cross_entropy: target holds one class id per position,
+ * i.e. per element of the logits' shape without the class dim (row-major); the mean is weighted by
+ * the targets' class weights; 0 when every target is ignored. opt NULL: the defaults. */
+Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt);
 
 /* Losses over K candidates shared by every row (autograd/op_sampled.c): pos
  * (R) is each row's logit for its own target, neg (R, K) its logits for the

@@ -6,6 +6,26 @@
 
 #include "base/error.h"
 
+/* Under AddressSanitizer (make sanitize), memory the arena has not handed out
+ * since the last reset is poisoned: a tensor, node or layout used after
+ * graph_reset released it is reported as a use-after-poison, and so is a read
+ * past the end of an allocation into the arena's free space. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
+#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define POISON(p, n)   ((void)(p), (void)(n))
+#define UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 typedef struct Block {
     struct Block *prev; /* the block filled before this one */
     size_t size;        /* usable bytes after the header */
@@ -26,12 +46,14 @@ static Block *block_new(size_t size) {
     b->size = size;
     b->used = 0;
     b->prev = NULL;
+    POISON(b->mem, size);
     return b;
 }
 
 static void block_free_chain(Block *b) {
     while (b) {
         Block *prev = b->prev;
+        UNPOISON(b->mem, b->size);
         free(b->mem);
         free(b);
         b = prev;
@@ -60,6 +82,7 @@ void *arena_alloc(Arena *a, size_t bytes) {
         b = nb;
     }
     void *p = b->mem + b->used;
+    UNPOISON(p, bytes);
     b->used += need;
     a->used += need;
     if (a->used > a->high_water) a->high_water = a->used;
@@ -81,7 +104,14 @@ void arena_reset(Arena *a) {
     }
     a->top->used = 0;
     a->used = 0;
+    POISON(a->top->mem, a->top->size);
 }
+
+#ifdef ARENA_ASAN
+int arena_poisons(void) { return 1; }
+#else
+int arena_poisons(void) { return 0; }
+#endif
 
 size_t arena_used(const Arena *a) { return a->used; }
 

@@ -3,7 +3,10 @@
  * It grows (by chaining blocks) instead of failing. arena_reset() releases
  * everything at once; if the step needed more than one block, the blocks are
  * replaced by a single block of the high-water size, so a steady-state
- * training loop allocates nothing after its first step. */
+ * training loop allocates nothing after its first step.
+ *
+ * In AddressSanitizer builds (make sanitize) everything not handed out since
+ * the last reset is poisoned, so a use of released memory is reported. */
 #ifndef NN_BASE_ARENA_H
 #define NN_BASE_ARENA_H
 
@@ -25,6 +28,8 @@ size_t arena_used(const Arena *a);
 size_t arena_high_water(const Arena *a);
 /* Bytes reserved from the system right now. */
 size_t arena_reserved(const Arena *a);
+/* Whether this build poisons released arena memory (1 under AddressSanitizer, else 0). */
+int arena_poisons(void);
 /* Frees the arena and all its blocks. NULL is allowed. */
 void arena_free(Arena *a);
 

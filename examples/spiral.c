@@ -3,15 +3,16 @@
  *
  *   make && ./build/examples/spiral
  *
+ * Out of the source tree, after make install:
+ *   cc -O2 spiral.c $(pkg-config --cflags --libs nn) -o spiral
+ *
  * It shows the pieces a model of your own needs: a Module that owns named
  * parameters, layers built in it, a Graph per step, a loss, backward, and an
  * optimizer step. */
+#include <nn/nn.h>
+
 #include <math.h>
 #include <stdio.h>
-
-#include "nn/feed_forward.h"
-#include "nn/loss.h"
-#include "nn/optim.h"
 
 #define POINTS  300 /* per class */
 #define CLASSES 3

@@ -18,6 +18,7 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
              (double)cfg.beta2, (double)cfg.eps);
     Adam *a = nn_calloc(1, sizeof *a);
     a->module = m;
+    a->n_params = m->n_params;
     a->cfg = cfg;
     a->skipped = nn_calloc((size_t)m->n_params, sizeof *a->skipped);
     a->m = nn_calloc((size_t)m->n_params, sizeof *a->m);
@@ -57,10 +58,11 @@ static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m
 
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
+    optim_check_params("adam_step", a->module, a->n_params);
     a->step++;
     real b1 = (real)c->beta1, b2 = (real)c->beta2, one_b1 = (real)(1 - c->beta1), one_b2 = (real)(1 - c->beta2);
     real eps = (real)c->eps, wd = (real)c->weight_decay, decay = (real)(1 - c->lr * c->weight_decay);
-    for (int i = 0; i < a->module->n_params; i++) {
+    for (int i = 0; i < a->n_params; i++) {
         Tensor *p = a->module->params[i].value;
         if (!p->grad) { /* torch skips parameters without a gradient, and their step counts */
             a->skipped[i]++;
@@ -95,7 +97,7 @@ void adam_step(Adam *a) {
 
 void adam_free(Adam *a) {
     if (!a) return;
-    for (int i = 0; i < a->module->n_params; i++) {
+    for (int i = 0; i < a->n_params; i++) {
         tensor_free(a->m[i]);
         tensor_free(a->v[i]);
     }

@@ -21,6 +21,7 @@ static char *prefixed(const char *prefix, const char *name) {
 
 int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_meta, const char *const *meta_keys,
                     const char *const *meta_values, NnError *err) {
+    if (opt) optim_check_params("checkpoint_save", m, opt->n_params);
     int n = m->n_params * (opt ? 3 : 1);
     const char **names = nn_calloc((size_t)n, sizeof *names);
     const Tensor **tensors = nn_calloc((size_t)n, sizeof *tensors);
@@ -90,6 +91,7 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
     int64_t *skipped = NULL;
     const char *step_text = safetensors_meta(st, OPT_STEP);
     int has_opt = step_text != NULL;
+    if (opt) optim_check_params("checkpoint_load", m, opt->n_params);
     int expected = m->n_params * (has_opt ? 3 : 1);
     int64_t step = 0;
     if (opt && !has_opt) {

@@ -7,7 +7,8 @@
 /* The SASRec loss: sum_t mask_t [-log sigmoid(pos_t) - log(1 - sigmoid(neg_t))] / sum_t mask_t,
  * computed stably (log-sigmoid). pos, neg, mask share one shape; mask may be NULL (all ones). */
 Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const Tensor *mask);
-/* Cross-entropy over classes: logits (N, C), target[N]; mean over rows whose target is not ignore_index. */
+/* Cross-entropy over classes: logits (N, C), target[N]; mean over rows whose target is not ignore_index.
+ * For N-d logits, class weights or label smoothing: ag_cross_entropy_nd (autograd/ops.h). */
 Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
 /* Sampled softmax over K candidates shared by the rows (ag_sampled_softmax):
  * pos_logits (R), neg_logits (R, K); targets 0 (padding) carry no loss.

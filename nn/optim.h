@@ -18,6 +18,7 @@ typedef struct {
 
 typedef struct {
     Module *module;
+    int n_params; /* the module's parameters when the optimizer was made: its state covers these */
     AdamConfig cfg;
     int64_t step;     /* steps taken */
     int64_t *skipped; /* per parameter: steps it had no gradient; its own step count, as torch's
@@ -33,13 +34,15 @@ typedef struct {
 
 typedef struct {
     Module *module;
+    int n_params; /* the module's parameters when the optimizer was made */
     SgdConfig cfg;
     Tensor **buf; /* momentum buffers, NULL until the first step */
 } Sgd;
 
 /* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, not lazy. */
 AdamConfig adam_defaults(void);
-/* Adam (or AdamW) over every parameter of m; moments start at zero. */
+/* Adam (or AdamW) over every parameter of m; moments start at zero. Parameters registered in m
+ * afterwards are refused by adam_step with a message naming them. */
 Adam *adam_new(Module *m, AdamConfig cfg);
 /* One update from the parameters' current gradients; a parameter without a gradient is
  * skipped and its step count does not advance, as in torch. With cfg.lazy, a parameter
@@ -49,12 +52,17 @@ void adam_step(Adam *a);
 /* Frees the moments. NULL is allowed. */
 void adam_free(Adam *a);
 
-/* SGD with optional momentum, dampening, Nesterov and weight decay, as torch.optim.SGD. */
+/* SGD with optional momentum, dampening, Nesterov and weight decay, as torch.optim.SGD, over the
+ * parameters m has now (later ones are refused by sgd_step, as by adam_step). */
 Sgd *sgd_new(Module *m, SgdConfig cfg);
 /* One update. */
 void sgd_step(Sgd *s);
 /* Frees the buffers. NULL is allowed. */
 void sgd_free(Sgd *s);
+
+/* Aborts, naming the first parameter m registered after an optimizer over its first n_params was
+ * made (op names the caller): that parameter has no optimizer state. Build the whole model first. */
+void optim_check_params(const char *op, const Module *m, int n_params);
 
 /* Scales all gradients so their global L2 norm is at most max_norm, as
  * torch.nn.utils.clip_grad_norm_; returns the norm before clipping. */

@@ -11,6 +11,7 @@ Sgd *sgd_new(Module *m, SgdConfig cfg) {
              (double)cfg.dampening, cfg.nesterov);
     Sgd *s = nn_calloc(1, sizeof *s);
     s->module = m;
+    s->n_params = m->n_params;
     s->cfg = cfg;
     s->buf = nn_calloc((size_t)m->n_params, sizeof *s->buf);
     return s;
@@ -18,7 +19,8 @@ Sgd *sgd_new(Module *m, SgdConfig cfg) {
 
 void sgd_step(Sgd *s) {
     const SgdConfig *c = &s->cfg;
-    for (int i = 0; i < s->module->n_params; i++) {
+    optim_check_params("sgd_step", s->module, s->n_params);
+    for (int i = 0; i < s->n_params; i++) {
         Tensor *p = s->module->params[i].value;
         if (!p->grad) continue;
         int first = 0;
@@ -40,7 +42,7 @@ void sgd_step(Sgd *s) {
 
 void sgd_free(Sgd *s) {
     if (!s) return;
-    for (int i = 0; i < s->module->n_params; i++) tensor_free(s->buf[i]);
+    for (int i = 0; i < s->n_params; i++) tensor_free(s->buf[i]);
     free(s->buf);
     free(s);
 }

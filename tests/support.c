@@ -55,9 +55,11 @@ Tensor *test_param(Tensor *t) {
     return t;
 }
 
-void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+static void gradcheck_with(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps,
+                           int64_t max_elems) {
     GradcheckOptions o = gradcheck_defaults();
     if (eps > 0) o.eps = eps;
+    o.max_elems = max_elems;
     GradcheckResult r = gradcheck(f, ctx, n, inputs, &o);
     ck_assert_msg(r.checked > 0, "%s: no element was checked", what);
     ck_assert_msg(r.passed,
@@ -66,8 +68,17 @@ void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tenso
                   r.worst_analytic, r.worst_numeric);
 }
 
+void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    gradcheck_with(what, f, ctx, n, inputs, eps, 0);
+}
+
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
-    test_gradcheck_eps(what, f, ctx, n, inputs, 0);
+    gradcheck_with(what, f, ctx, n, inputs, 0, 0);
+}
+
+void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
+                            double eps) {
+    gradcheck_with(what, f, ctx, n, inputs, eps, max_elems);
 }
 
 void test_free_all(int n, Tensor *const *ts) {
@@ -80,4 +91,32 @@ void test_assert_close(const char *what, const real *a, const real *b, int64_t n
         ck_assert_msg(d <= atol + rtol * fabs((double)b[i]), "%s: element %lld is %.9g, expected %.9g", what,
                       (long long)i, (double)a[i], (double)b[i]);
     }
+}
+
+int test_run_forked(void (*fn)(void *ctx), void *ctx, char *out, size_t size) {
+    int fd[2];
+    ck_assert(pipe(fd) == 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], STDERR_FILENO);
+        fn(ctx);
+        _exit(0);
+    }
+    close(fd[1]);
+    size_t n = 0;
+    char sink[4096];
+    for (;;) { /* read everything, keep what fits: the child must never block on a full pipe */
+        ssize_t got = read(fd[0], n + 1 < size ? out + n : sink, n + 1 < size ? size - 1 - n : sizeof sink);
+        if (got <= 0) break;
+        if (n + 1 < size) n += (size_t)got;
+    }
+    close(fd[0]);
+    out[n] = 0;
+    int status;
+    ck_assert(waitpid(pid, &status, 0) == pid);
+    return status;
 }

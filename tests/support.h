@@ -36,8 +36,17 @@ Tensor *test_param(Tensor *t);
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* The same, checking only about max_elems elements of each input (for inputs past the parallel
+ * thresholds), with step eps (0: the default; large outputs need a larger step to stay above the
+ * rounding noise of sum(W * f)). */
+void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
+                            double eps);
 /* Frees n owned tensors. */
 void test_free_all(int n, Tensor *const *ts);
+/* Runs fn(ctx) in a forked child whose stderr is captured into out (at most size - 1 bytes, NUL
+ * terminated); returns the child's wait status (fn returning means exit 0). For tests that a misuse
+ * aborts, or that a sanitizer reports, with the right message. */
+int test_run_forked(void (*fn)(void *ctx), void *ctx, char *out, size_t size);
 /* Asserts |a - b| <= atol + rtol |b| element by element over n values. */
 void test_assert_close(const char *what, const real *a, const real *b, int64_t n, double atol, double rtol);
 

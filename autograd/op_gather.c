@@ -1,0 +1,187 @@
+/* Picking elements by index: gather (torch.gather), take_along_dim, top-k
+ * (values and indices) and argmax. The indices are int64_t arrays; the values
+ * are differentiable, their gradient scattered back onto the picked elements
+ * (repeated picks add up). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd/op_util.h"
+#include "autograd/ops.h"
+#include "base/error.h"
+#include "base/parallel.h"
+
+/* ---- gather ---- */
+
+/* Offset in a tensor of shape (ndim, shape) with strides st of output element i (row-major in
+ * out_shape), with the coordinate along dim replaced by at. */
+static int64_t picked_offset(int ndim, const int64_t *out_shape, const int64_t *st, int dim, int64_t i, int64_t at) {
+    int64_t off = 0;
+    for (int d = ndim - 1; d >= 0; d--) {
+        int64_t c = i % out_shape[d];
+        i /= out_shape[d];
+        off += (d == dim ? at : c) * st[d];
+    }
+    return off;
+}
+
+typedef struct {
+    const int64_t *idx; /* (out's shape) copied into the arena */
+    int dim;
+} GatherSaved;
+
+/* Serial: repeated indices add into the same gradient element, in a fixed order. */
+static void gather_backward(Graph *g, Node *n) {
+    const GatherSaved *s = n->saved;
+    Tensor *x = n->in[0], *dy = n->out->grad;
+    Tensor *gx = ag_grad(g, x); /* contiguous, x's shape */
+    for (int64_t i = 0; i < dy->numel; i++)
+        gx->data[picked_offset(x->ndim, dy->shape, gx->stride, s->dim, i, s->idx[i])] += dy->data[i];
+}
+
+Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
+    NN_CHECK(x->ndim >= 1, "gather", "needs at least one dim, got a scalar");
+    dim = tensor_dim("gather", x->ndim, dim);
+    int fits = ndim == x->ndim;
+    for (int d = 0; fits && d < ndim; d++) fits = shape[d] >= 0 && (d == dim || shape[d] <= x->shape[d]);
+    NN_CHECK(fits, "gather", "index %s must have the dims of input %s, none larger except along dim %d",
+             shape_str(ndim, shape).s, shape_str(x->ndim, x->shape).s, dim);
+    Tensor *y = ag_new(g, ndim, shape);
+    for (int64_t i = 0; i < y->numel; i++)
+        NN_CHECK(idx[i] >= 0 && idx[i] < x->shape[dim], "gather", "index %lld at %lld outside [0, %lld) along dim %d",
+                 (long long)idx[i], (long long)i, (long long)x->shape[dim], dim);
+#pragma omp parallel for schedule(static) if (y->numel > NN_PARALLEL_MIN_WORK)
+    for (int64_t i = 0; i < y->numel; i++) y->data[i] = x->data[picked_offset(ndim, shape, x->stride, dim, i, idx[i])];
+    Node *n = ag_record(g, "gather", gather_backward, y, 1, &x);
+    if (n) {
+        GatherSaved *s = arena_alloc(graph_arena(g), sizeof *s);
+        int64_t *copy = arena_alloc(graph_arena(g), (size_t)y->numel * sizeof *copy);
+        memcpy(copy, idx, (size_t)y->numel * sizeof *copy);
+        s->idx = copy;
+        s->dim = dim;
+        n->saved = s;
+    }
+    return y;
+}
+
+Tensor *ag_take_along_dim(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
+    NN_CHECK(ndim == x->ndim && ndim >= 1, "take_along_dim", "index %s and input %s must have the same number of dims",
+             shape_str(ndim, shape).s, shape_str(x->ndim, x->shape).s);
+    dim = tensor_dim("take_along_dim", x->ndim, dim);
+    /* both broadcast to one shape, except along dim where each keeps its size */
+    int64_t xs[TENSOR_MAX_DIMS], is[TENSOR_MAX_DIMS];
+    for (int d = 0; d < ndim; d++) {
+        int64_t a = x->shape[d], b = shape[d];
+        NN_CHECK(d == dim || a == b || a == 1 || b == 1, "take_along_dim",
+                 "index %s and input %s do not broadcast outside dim %d", shape_str(ndim, shape).s,
+                 shape_str(x->ndim, x->shape).s, dim);
+        xs[d] = d == dim ? a : (a == 1 ? b : a);
+        is[d] = d == dim ? b : xs[d];
+    }
+    Tensor *xe = ag_expand(g, x, ndim, xs);
+    int64_t count = shape_numel(ndim, is), in_stride[TENSOR_MAX_DIMS];
+    shape_contiguous_strides(ndim, shape, in_stride);
+    int64_t *ib = arena_alloc(graph_arena(g), (size_t)(count ? count : 1) * sizeof *ib);
+    for (int64_t i = 0; i < count; i++) { /* the index broadcast: size-1 dims repeat */
+        int64_t off = 0, r = i;
+        for (int d = ndim - 1; d >= 0; d--) {
+            off += (shape[d] == 1 ? 0 : r % is[d]) * in_stride[d];
+            r /= is[d];
+        }
+        ib[i] = idx[off];
+    }
+    return ag_gather(g, xe, dim, ib, ndim, is);
+}
+
+/* ---- top-k and argmax ---- */
+
+/* Whether value a at index ia comes before b at ib: larger first (smaller first when !largest),
+ * NaN larger than everything, ties by lower index. */
+static int ranks_before(real a, int64_t ia, real b, int64_t ib, int largest) {
+    int na = a != a, nb = b != b;
+    if (na || nb) {
+        if (na != nb) return largest ? na : nb;
+        return ia < ib;
+    }
+    if (a != b) return largest ? a > b : a < b;
+    return ia < ib;
+}
+
+typedef struct {
+    real v;
+    int64_t i;
+} Ranked;
+
+/* Restores the heap below slot at: the root is the entry that ranks last. */
+static void sift_down(Ranked *h, int64_t n, int64_t at, int largest) {
+    for (;;) {
+        int64_t l = 2 * at + 1, r = l + 1, last = at;
+        if (l < n && ranks_before(h[last].v, h[last].i, h[l].v, h[l].i, largest)) last = l;
+        if (r < n && ranks_before(h[last].v, h[last].i, h[r].v, h[r].i, largest)) last = r;
+        if (last == at) return;
+        Ranked t = h[at];
+        h[at] = h[last];
+        h[last] = t;
+        at = last;
+    }
+}
+
+/* The k best of one line (len elements s apart) into idx, best first: a heap of the k best so far. */
+static void top_k_line(const real *x, int64_t len, int64_t s, int64_t k, int largest, Ranked *heap, int64_t *idx,
+                       int64_t idx_stride) {
+    for (int64_t j = 0; j < k; j++) heap[j] = (Ranked){x[j * s], j};
+    for (int64_t j = k / 2 - 1; j >= 0; j--) sift_down(heap, k, j, largest);
+    for (int64_t j = k; j < len; j++)
+        if (ranks_before(x[j * s], j, heap[0].v, heap[0].i, largest)) {
+            heap[0] = (Ranked){x[j * s], j};
+            sift_down(heap, k, 0, largest);
+        }
+    for (int64_t n = k; n > 0; n--) { /* pop the worst to the back */
+        idx[(n - 1) * idx_stride] = heap[0].i;
+        heap[0] = heap[n - 1];
+        sift_down(heap, n - 1, 0, largest);
+    }
+}
+
+Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int64_t **indices) {
+    NN_CHECK(x->ndim >= 1, "topk", "needs at least one dim, got a scalar");
+    dim = tensor_dim("topk", x->ndim, dim);
+    DimSplit l = ag_dim_split(x, dim);
+    int64_t len = l.size, outer = l.outer, inner = l.inner;
+    NN_CHECK(k >= 0 && k <= len, "topk", "k = %lld outside [0, %lld] for input %s along dim %d", (long long)k,
+             (long long)len, shape_str(x->ndim, x->shape).s, dim);
+    int64_t shape[TENSOR_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[dim] = k;
+    const real *xv = ag_row_major(g, x);
+    int64_t count = outer * k * inner;
+    int64_t *idx = arena_alloc(graph_arena(g), (size_t)(count ? count : 1) * sizeof *idx);
+    Ranked *heaps = arena_alloc(graph_arena(g), (size_t)(k ? k : 1) * (size_t)(outer * inner) * sizeof *heaps);
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
+    for (int64_t line = 0; line < outer * inner; line++)
+        if (k > 0)
+            top_k_line(xv + ag_dim_line_start(l, line), len, inner, k, largest, heaps + line * k,
+                       idx + ag_dim_line_start((DimSplit){outer, k, inner}, line), inner);
+    if (indices) *indices = idx;
+    Tensor *y = ag_gather(g, x, dim, idx, x->ndim, shape);
+    if (y->node) y->node->op = "topk";
+    return y;
+}
+
+const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim) {
+    NN_CHECK(x->ndim >= 1 && x->numel > 0, "argmax", "needs a non-empty input with at least one dim");
+    dim = tensor_dim("argmax", x->ndim, dim);
+    DimSplit l = ag_dim_split(x, dim);
+    int64_t len = l.size, inner = l.inner;
+    const real *xv = ag_row_major(g, x);
+    int64_t *idx = arena_alloc(graph_arena(g), (size_t)(l.outer * inner) * sizeof *idx);
+#pragma omp parallel for schedule(static) if (x->numel > NN_PARALLEL_MIN_WORK)
+    for (int64_t line = 0; line < l.outer * inner; line++) {
+        const real *p = xv + ag_dim_line_start(l, line);
+        int64_t best = 0;
+        for (int64_t j = 1; j < len; j++)
+            if (ranks_before(p[j * inner], j, p[best * inner], best, 1)) best = j;
+        idx[line] = best;
+    }
+    return idx;
+}

@@ -7,6 +7,9 @@
 # make valgrind   the suites under valgrind (CK_FORK=no)
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
+# make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
+# make mutate     a 1.01x error planted in each floating-point assignment of the backward pass in turn; the
+#                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
 # make clean
 # Options: OPENMP=0 (serial build), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
 # make installcheck  installs into a temporary prefix and builds and runs examples/ out of tree
@@ -75,7 +78,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
-.PHONY: all lib test sanitize valgrind bench fuzz clean install uninstall installcheck
+.PHONY: all lib test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
 all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES) $(DOC_EXAMPLE)
 lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
@@ -131,7 +134,9 @@ $(BUILD)/docs/writing-an-op.c: docs/writing-an-op.md
 $(DOC_EXAMPLE): $(BUILD)/docs/writing-an-op.c $(LIB64)
 	$(CC) $(CFLAGS_ALL) -DNN_DOUBLE $^ -o $@ $(LDLIBS_ALL)
 
-$(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(LIBSASREC) $(LIB32)
+# Every float suite links the golden fixture reader (tests/nn/golden.c) beside tests/support.c.
+$(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(BUILD)/f32/tests/nn/golden.o \
+  $(LIBSASREC) $(LIB32)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 # The SASRec suites also link their shared fixture (a temporary folder per test, files written into it).
@@ -184,6 +189,12 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	  dict=; [ -f fuzz/$$n.dict ] && dict=-dict=fuzz/$$n.dict; \
 	  build/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 $$dict \
 	    -artifact_prefix=build/fuzz/crashes/$$n- build/fuzz/work_$$n fuzz/corpus/$$n; done
+
+# Both build into their own directories (build/coverage, build/mutate) and never change a source file.
+coverage:
+	python3 tests/tools/coverage.py
+mutate:
+	python3 tests/tools/mutate.py $(if $(MUTATE_SHARE),--share $(MUTATE_SHARE))
 
 clean:
 	rm -rf build sasrec $(BENCHES)

@@ -1,5 +1,10 @@
-/* Gradient check: compares the gradients that backward computes with central
- * finite differences, for ops and whole models alike.
+/* Gradient checks: compare the gradients that backward computes with central
+ * finite differences, for ops and whole models alike. Two kinds:
+ *  - gradcheck: element by element, two evaluations of f per element; for
+ *    small shapes (a few hundred elements);
+ *  - gradcheck_directional: along a few random directions v through all the
+ *    inputs at once, two evaluations of f per direction; for large shapes
+ *    (SASRec's (256, 50, 64) activations cost a few forward passes).
  *
  * The scalar that is differentiated is L = sum(W * f(inputs)) with W fixed
  * random weights in [-1, 1] (a plain sum cannot see, for example, a softmax
@@ -46,5 +51,39 @@ GradcheckOptions gradcheck_defaults(void);
  * must be owned contiguous tensors (tensor_zeros, ...). Their .grad is left
  * as it was found. opt may be NULL for the defaults. */
 GradcheckResult gradcheck(GradcheckFn f, void *ctx, int n, Tensor *const *inputs, const GradcheckOptions *opt);
+
+/* The directional check. For each of `directions` random v (random signs
+ * +-1, over every input that requires grad at once) it compares
+ *     numeric  = (L(x + eps v) - L(x - eps v)) / 2 eps
+ *     analytic = <grad L, v> = sum_i g_i v_i
+ * and fails when |analytic - numeric| > atol + rtol * S, where
+ * S = sqrt(sum_i (g_i v_i)^2) is the size of the sum's terms: the typical
+ * |analytic| for a random v, but never small by cancellation. In double the
+ * numeric side is good to about 1e-9 S, so the default rtol of 1e-6 leaves a
+ * wide margin (the suites' checks stay below 0.03 of it), and a 1% error in a
+ * fraction p of the gradient moves the difference by about 0.01 sqrt(p) S:
+ * wrong everywhere, 8000 times the tolerance; wrong in one row of 64 among
+ * SASRec's 819200 activations (p = 8e-5), about 100 times
+ * (tests/autograd/grad_gradcheck.c). The step's cubic term grows with the
+ * number of inputs moved together and the depth of f: 1e-5 suits single ops,
+ * a whole model needs about 1e-7. L, W and the inputs are as for gradcheck;
+ * f must be smooth along v (no input within eps of a kink of relu or max). */
+typedef struct {
+    double eps;       /* step along v */
+    double atol;      /* absolute floor of the tolerance */
+    double rtol;      /* relative to S, see above */
+    int directions;   /* random directions */
+    uint64_t seed;    /* seed of W and of the directions */
+    int verbose;      /* print each mismatch to stderr */
+} DirectionalOptions;
+
+/* Defaults: eps 1e-5, atol 1e-10, rtol 1e-6, 4 directions for double; eps
+ * 1e-2, atol 1e-4, rtol 1e-2 for float. */
+DirectionalOptions gradcheck_directional_defaults(void);
+
+/* The directional check; the result counts directions (checked, failures,
+ * worst_index is a direction, worst_input -1). opt may be NULL. */
+GradcheckResult gradcheck_directional(GradcheckFn f, void *ctx, int n, Tensor *const *inputs,
+                                      const DirectionalOptions *opt);
 
 #endif

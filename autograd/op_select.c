@@ -9,7 +9,8 @@
 
 /* ---- where and masked_fill ---- */
 
-/* in[0] = a, in[1] = b; saved = cond. a's gradient is dy where cond holds, b's where it does not. */
+/* in[0] = a, in[1] = b; saved = a copy of cond (its own shape) in the arena, so that the caller's
+ * tensor may go before backward. a's gradient is dy where cond holds, b's where it does not. */
 static void where_backward(Graph *g, Node *n) {
     const Tensor *cond = n->saved, *dy = n->out->grad;
     real zero = 0;
@@ -33,7 +34,11 @@ Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
     Tensor *y = ag_new(g, nd, shape);
     tensor_where(y, cond, a, b);
     Node *n = ag_record(g, "where", where_backward, y, 2, (Tensor *[]){a, b});
-    if (n) n->saved = (void *)cond;
+    if (n) {
+        Tensor *kept = ag_new(g, cond->ndim, cond->shape);
+        tensor_copy(kept, cond);
+        n->saved = kept;
+    }
     return y;
 }
 

@@ -1,5 +1,5 @@
 /* Differentiable ops. Each computes its output into g's arena and records a
- * node whose backward the gradient checks in tests/autograd/grad_ops*.c exercise.
+ * node whose backward the gradient checks in tests/autograd/grad_*.c exercise.
  *
  * Inputs may be views (strided, broadcast). Shapes follow numpy/PyTorch
  * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).

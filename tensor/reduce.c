@@ -5,7 +5,7 @@
  *    chunks (NN_REDUCE_CHUNK) whose partial sums are added in chunk order;
  *  - the last dim is kept: each output row adds the reduced rows in order.
  * Either way the order of additions is fixed, whatever the thread count. */
-#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +51,7 @@ static double chunk_reduce(const real *base, const ReducedDims *rd, int64_t star
         off += idx[k] * rd->stride[k];
     }
     int last = rd->n - 1;
-    double acc = op == REDUCE_MAX ? -DBL_MAX : 0;
+    double acc = op == REDUCE_MAX ? -INFINITY : 0;
     while (count > 0) {
         int64_t run = rd->shape[last] - idx[last];
         if (run > count) run = count;
@@ -125,7 +125,7 @@ static void reduce_outer(Tensor *out, const Tensor *x, const ReducedDims *rd, in
             rest /= n;
         }
         double acc[COL_BLOCK];
-        for (int64_t j = 0; j < nj; j++) acc[j] = op == REDUCE_MAX ? -DBL_MAX : 0;
+        for (int64_t j = 0; j < nj; j++) acc[j] = op == REDUCE_MAX ? -INFINITY : 0;
         int64_t idx[TENSOR_MAX_DIMS] = {0}, off = 0;
         for (int64_t r = 0; r < R; r++) {
             const real *p = x->data + xo + off;

@@ -7,6 +7,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/error.h"
+#include "base/parallel.h"
+
 int test_forking(void) {
     const char *f = getenv("CK_FORK");
     return !(f && strcmp(f, "no") == 0);
@@ -79,6 +82,76 @@ void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *c
 void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
                             double eps) {
     gradcheck_with(what, f, ctx, n, inputs, eps, max_elems);
+}
+
+void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    DirectionalOptions o = gradcheck_directional_defaults();
+    if (eps > 0) o.eps = eps;
+    GradcheckResult r = gradcheck_directional(f, ctx, n, inputs, &o);
+    const char *report = getenv("GRADCHECK_REPORT");
+    if (report && strcmp(report, "1") == 0)
+        printf("directional %-48s worst %.3g of the tolerance\n", what, r.worst_ratio);
+    ck_assert_msg(r.checked > 0, "%s: no direction was checked", what);
+    ck_assert_msg(r.passed, "%s: %lld of %lld directions wrong; worst: direction %lld analytic %.12g numeric %.12g (%.3g "
+                  "times the tolerance)", what, (long long)r.failures, (long long)r.checked, (long long)r.worst_index,
+                  r.worst_analytic, r.worst_numeric, r.worst_ratio);
+}
+
+void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
+    int threads = nn_threads();
+    for (int t = 1; t <= 2; t++) {
+        char name[160];
+        snprintf(name, sizeof name, "%s, %d thread%s", what, t, t > 1 ? "s" : "");
+        nn_set_threads(t);
+        test_directional(name, f, ctx, n, inputs, eps);
+    }
+    nn_set_threads(threads);
+}
+
+int test_module_inputs(Tensor **inputs, Tensor *x, const Module *m) {
+    int n = 0;
+    if (x) inputs[n++] = x;
+    for (int i = 0; i < m->n_params; i++) inputs[n++] = m->params[i].value;
+    return n;
+}
+
+void test_randomise(Module *m, uint64_t seed, real std) {
+    Rng r = rng_new(seed, 7);
+    for (int i = 0; i < m->n_params; i++) init_normal(m->params[i].value, 0, std, &r);
+}
+
+TestBatch test_batch(int64_t B, int64_t L, int64_t n_items, uint64_t seed) {
+    TestBatch b = {B, L, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    size_t n = (size_t)(B * L > 0 ? B * L : 1);
+    b.dense_off = nn_malloc((size_t)(B + 1) * sizeof *b.dense_off);
+    b.packed_off = nn_malloc((size_t)(B + 1) * sizeof *b.packed_off);
+    b.key_valid = nn_malloc(n);
+    b.istarget = nn_malloc(n * sizeof *b.istarget);
+    b.ids = nn_malloc(n * sizeof *b.ids);
+    b.packed_ids = nn_malloc(n * sizeof *b.packed_ids);
+    Rng r = rng_new(seed, 2);
+    b.dense_off[0] = b.packed_off[0] = 0;
+    for (int64_t s = 0; s < B; s++) {
+        int64_t len = s % 4 == 0 ? L : 1 + (int64_t)rng_below(&r, (uint64_t)L);
+        for (int64_t t = 0, q = s * L; t < L; t++, q++) {
+            b.key_valid[q] = t >= L - len;
+            b.istarget[q] = b.key_valid[q];
+            b.ids[q] = b.key_valid[q] ? 1 + (int64_t)rng_below(&r, (uint64_t)n_items) : 0;
+            if (b.key_valid[q]) b.packed_ids[b.rows_packed++] = b.ids[q];
+        }
+        b.dense_off[s + 1] = (s + 1) * L;
+        b.packed_off[s + 1] = b.rows_packed;
+    }
+    return b;
+}
+
+void test_batch_free(TestBatch *b) {
+    free(b->dense_off);
+    free(b->packed_off);
+    free(b->key_valid);
+    free(b->istarget);
+    free(b->ids);
+    free(b->packed_ids);
 }
 
 void test_free_all(int n, Tensor *const *ts) {

@@ -7,6 +7,7 @@
 
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "nn/module.h"
 
 /* main() for a suite file: runs suite_fn's suite and exits non-zero on failure. */
 #define TEST_MAIN(suite_fn)                                                                                            \
@@ -36,6 +37,32 @@ Tensor *test_param(Tensor *t);
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* Runs gradcheck_directional with the build's defaults (and step eps unless 0) and fails the test (naming
+ * what) if it does not pass; GRADCHECK_REPORT=1 prints how close each check came to its tolerance. */
+void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* test_directional at 1 and at 2 threads (nn_set_threads), restoring the thread count. */
+void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
+/* Inputs for a check of a layer: x (if not NULL) then every parameter of m; returns how many. */
+int test_module_inputs(Tensor **inputs, Tensor *x, const Module *m);
+/* Every parameter of m drawn from N(0, std), so that no gradient is trivially zero or one. */
+void test_randomise(Module *m, uint64_t seed, real std);
+
+/* A left-padded batch of B sequences of L with SASRec-like lengths (every fourth full, the others
+ * uniform in 1..L), item ids in [1, n_items] at real positions and 0 at padding. */
+typedef struct {
+    int64_t B, L, rows_packed;
+    int64_t *dense_off;       /* (B + 1) b * L */
+    int64_t *packed_off;      /* (B + 1) rows of the real positions of each sequence */
+    unsigned char *key_valid; /* (B * L) 1 at real positions */
+    real *istarget;           /* (B * L) the same as 0/1 */
+    int64_t *ids;             /* (B * L) */
+    int64_t *packed_ids;      /* (rows_packed) the ids of the real positions */
+} TestBatch;
+
+/* A batch drawn from seed; free it with test_batch_free. */
+TestBatch test_batch(int64_t B, int64_t L, int64_t n_items, uint64_t seed);
+/* Frees what test_batch allocated. */
+void test_batch_free(TestBatch *b);
 /* The same, checking only about max_elems elements of each input (for inputs past the parallel
  * thresholds), with step eps (0: the default; large outputs need a larger step to stay above the
  * rounding noise of sum(W * f)). */

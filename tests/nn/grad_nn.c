@@ -7,20 +7,6 @@
 #include "nn/transformer_block.h"
 #include "tests/support.h"
 
-/* Inputs for gradcheck: x (if any) followed by every parameter of m. */
-static int with_params(Tensor **inputs, Tensor *x, const Module *m) {
-    int n = 0;
-    if (x) inputs[n++] = x;
-    for (int i = 0; i < m->n_params; i++) inputs[n++] = m->params[i].value;
-    return n;
-}
-
-/* Randomise every parameter so that no gradient is trivially zero or one. */
-static void randomise(Module *m, uint64_t seed) {
-    Rng r = rng_new(seed, 7);
-    for (int i = 0; i < m->n_params; i++) init_normal(m->params[i].value, 0, 0.5, &r);
-}
-
 typedef struct {
     Module m;
     void *layer;
@@ -42,7 +28,7 @@ START_TEST(grad_linear_layer) {
         Linear l = linear_new(&c.m, "fc", 4, 3, bias);
         c.layer = &l;
         Tensor *in[3], *x = test_param(test_randn(1, NN_SHAPE(2, 5, 4)));
-        test_gradcheck("Linear", f_linear, &c, with_params(in, x, &c.m), in);
+        test_gradcheck("Linear", f_linear, &c, test_module_inputs(in, x, &c.m), in);
         tensor_free(x);
         module_free(&c.m);
     }
@@ -62,7 +48,7 @@ START_TEST(grad_embedding_layer) {
     Embedding e = embedding_new(&c.m, "emb", 5, 3, -1);
     c.layer = &e;
     Tensor *in[1];
-    test_gradcheck("Embedding", f_embedding, &c, with_params(in, NULL, &c.m), in);
+    test_gradcheck("Embedding", f_embedding, &c, test_module_inputs(in, NULL, &c.m), in);
     module_free(&c.m);
 }
 END_TEST
@@ -76,10 +62,10 @@ START_TEST(grad_layer_norm_layer) {
     LayerCase c;
     module_init(&c.m, 3);
     LayerNorm ln = layer_norm_new(&c.m, "ln", 6, 1e-12);
-    randomise(&c.m, 3);
+    test_randomise(&c.m, 3, 0.5);
     c.layer = &ln;
     Tensor *in[3], *x = test_param(test_randn(3, NN_SHAPE(4, 6)));
-    test_gradcheck("LayerNorm", f_layer_norm, &c, with_params(in, x, &c.m), in);
+    test_gradcheck("LayerNorm", f_layer_norm, &c, test_module_inputs(in, x, &c.m), in);
     tensor_free(x);
     module_free(&c.m);
 }
@@ -118,10 +104,10 @@ START_TEST(grad_feed_forward_layer) {
         LayerCase c;
         module_init(&c.m, 5);
         FeedForward f = feed_forward_new(&c.m, "ffn", 4, 8, act ? ACT_RELU : ACT_GELU);
-        randomise(&c.m, 5);
+        test_randomise(&c.m, 5, 0.5);
         c.layer = &f;
         Tensor *in[5], *x = test_param(test_randn(5, NN_SHAPE(3, 4)));
-        test_gradcheck(act ? "FeedForward(relu)" : "FeedForward(gelu)", f_ffn, &c, with_params(in, x, &c.m), in);
+        test_gradcheck(act ? "FeedForward(relu)" : "FeedForward(gelu)", f_ffn, &c, test_module_inputs(in, x, &c.m), in);
         tensor_free(x);
         module_free(&c.m);
     }
@@ -148,14 +134,14 @@ START_TEST(grad_attention_layer) {
             LayerCase c = {.layout = variant == 2 ? &packed : NULL, .variant = variant};
             module_init(&c.m, 6);
             Attention a = attention_new(&c.m, "attn", 4, 2, 0.25, kind ? MASK_NEG_INF : MASK_MINUS_10000);
-            randomise(&c.m, 6);
+            test_randomise(&c.m, 6, 0.5);
             c.layer = &a;
             Tensor *in[9],
                 *x = test_param(variant == 2 ? test_randn(6, NN_SHAPE(7, 4)) : test_randn(6, NN_SHAPE(3, 4, 4)));
             /* The unfused -10000 mask adds 10000 to scores of fully masked rows, which rounds them to
              * 1e-12: a step of 1e-4 keeps that noise below the tolerance. */
             double eps = variant == 1 && kind == 0 ? 1e-4 : 0;
-            test_gradcheck_eps("Attention", f_mha, &c, with_params(in, x, &c.m), in, eps);
+            test_gradcheck_eps("Attention", f_mha, &c, test_module_inputs(in, x, &c.m), in, eps);
             tensor_free(x);
             module_free(&c.m);
         }
@@ -183,10 +169,10 @@ START_TEST(grad_transformer_block) {
                                       .mask = MASK_MINUS_10000,
                                       .norm = norm ? NORM_PRE : NORM_POST};
         TransformerBlock t = transformer_block_new(&c.m, "block", &cfg);
-        randomise(&c.m, 7);
+        test_randomise(&c.m, 7, 0.5);
         c.layer = &t;
         Tensor *in[20], *x = test_param(test_randn(7, NN_SHAPE(3, 4, 4)));
-        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, with_params(in, x, &c.m),
+        test_gradcheck(norm ? "TransformerBlock(pre)" : "TransformerBlock(post)", f_block, &c, test_module_inputs(in, x, &c.m),
                        in);
         tensor_free(x);
         module_free(&c.m);

@@ -251,4 +251,21 @@ CrossEntropyOptions cross_entropy_default_options(void);
  * the targets' class weights; 0 when every target is ignored. opt NULL: the defaults. */
 Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt);
 
+/* Losses over K candidates shared by every row (autograd/op_sampled.c): pos
+ * (R) is each row's logit for its own target, neg (R, K) its logits for the
+ * candidates neg_ids[0..K). A candidate equal to the row's target (an
+ * accidental hit) is left out of that row; rows whose target is ignore carry
+ * no loss; the result is the mean over the other rows (0 when there are none). */
+
+/* Sampled softmax with the log-Q correction (Bengio & Senecal 2008; Jean et
+ * al. 2015): row r's loss is -log softmax([a, b_1..b_K])[0] with
+ * a = pos[r] - pos_logq[r] and b_k = neg[r, k] - neg_logq[k]; the
+ * corrections (R) and (K) may be NULL (0: uniform candidates). */
+Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids,
+                           int64_t ignore, const real *pos_logq, const real *neg_logq);
+/* gSASRec's generalised BCE (Petrov & Macdonald 2023): row r's loss is
+ * -beta log sigmoid(pos[r]) - sum_k log(1 - sigmoid(neg[r, k])). */
+Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
+                real beta);
+
 #endif

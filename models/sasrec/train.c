@@ -20,7 +20,33 @@ TrainConfig train_default_config(void) {
                          .weight_decay = 0,
                          .clip = 0,
                          .loss = LOSS_BCE,
+                         .negatives = 256,
+                         .neg_dist = NEG_UNIFORM,
+                         .gbce_t = 0.75,
+                         .optimizer = OPT_ADAM,
                          .dense = 0};
+}
+
+int train_shares_negatives(LossKind loss) { return loss == LOSS_SAMPLED || loss == LOSS_GBCE; }
+
+int train_negatives(NegSampler *ns, const Dataset *ds, const TrainConfig *tc, NnError *err) {
+    if (batch_neg_prepare(ns, ds, tc->seed, err)) return -1;
+    if (train_shares_negatives(tc->loss)) batch_neg_share(ns, tc->negatives, tc->neg_dist);
+    return 0;
+}
+
+void train_fill(SeqBatch *b, const Dataset *ds, const NegSampler *ns, const int64_t *users, int n, int epoch,
+                int64_t index) {
+    batch_fill(b, ds, SPLIT_TRAIN, users, n, ns, epoch);
+    if (ns->n_shared) batch_draw_shared(b, ns, epoch, index);
+}
+
+AdamConfig train_adam_config(const TrainConfig *tc) {
+    AdamConfig ac = adam_defaults();
+    ac.lr = (real)tc->lr; /* at float precision, as the seed */
+    ac.weight_decay = (real)tc->weight_decay;
+    ac.lazy = tc->optimizer == OPT_LAZY_ADAM;
+    return ac;
 }
 
 /* Copies every parameter into (or out of) one flat buffer. */
@@ -50,7 +76,7 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
     module_train(&s->m, 1);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
-        batch_fill(b, ds, SPLIT_TRAIN, perm + k * nb, rows, ns, epoch);
+        train_fill(b, ds, ns, perm + k * nb, rows, epoch, k);
         StepResult r = sasrec_step(s, opt, g, b, tc);
         if (r.targets == 0) continue; /* users with 3 interactions only: nothing to learn from */
         if (!isfinite(r.loss)) {
@@ -100,14 +126,11 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     }
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, ds, tc->seed, err)) {
+    if (train_negatives(&ns, ds, tc, err)) {
         fclose(log);
         return TRAIN_ERROR;
     }
-    AdamConfig ac = adam_defaults();
-    ac.lr = (real)tc->lr;
-    ac.weight_decay = (real)tc->weight_decay;
-    Adam *opt = adam_new(&s->m, ac);
+    Adam *opt = adam_new(&s->m, train_adam_config(tc));
     Graph *g = graph_new();
     EvalOptions ev = *eval;
     ev.graph = g; /* one arena for training steps and evaluation passes */

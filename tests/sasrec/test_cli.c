@@ -270,6 +270,39 @@ START_TEST(memory_plan_refuses_what_does_not_fit) {
 }
 END_TEST
 
+/* gen writes the same file for the same flags; the new losses, lazy Adam and the fast evaluation sampler
+ * train on it and say what they did. */
+START_TEST(gen_then_train_with_sampled_gbce_and_lazy_adam) {
+    char args[1024], a[1 << 14], b[1 << 14];
+    snprintf(args, sizeof args, "gen --users 300 --items 400 --avg-len 12 --seed 5 --out %s/g1.txt", dir);
+    ck_assert_msg(run(args) == 0, "gen failed: %s", errout);
+    ck_assert_msg(strstr(out, "300 users"), "%s", out);
+    snprintf(args, sizeof args, "gen --users 300 --items 400 --avg-len 12 --seed 5 --out %s/g2.txt", dir);
+    ck_assert(run(args) == 0);
+    snprintf(args, sizeof args, "%s/g1.txt", dir);
+    slurp(args, a, sizeof a);
+    snprintf(args, sizeof args, "%s/g2.txt", dir);
+    slurp(args, b, sizeof b);
+    ck_assert_msg(strlen(a) > 1000 && strcmp(a, b) == 0, "gen is not deterministic");
+    snprintf(args, sizeof args, "gen --users 10 --avg-len 50 --max-len 40 --out %s/g3.txt", dir);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--avg-len 50 must lie above --min-len"), "%s", errout);
+    const char *runs[] = {"--loss sampled --negatives 32 --neg-dist pop --optimizer lazy-adam --sample-method fast",
+                          "--loss gbce --negatives 16 --gbce-t 0.5 --clip 1 --optimizer lazy-adam"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "train --data %s/g1.txt --out %s/run%d --epochs 2 --hidden 16 --max-len 10 %s",
+                 dir, dir, i, runs[i]);
+        ck_assert_msg(run(args) == 0, "train %s failed: %s", runs[i], errout);
+        ck_assert_msg(strstr(out, i ? "S3-Rec's lists" : "the fast sampler"), "%s", out);
+        char *last = strrchr(out, '{');
+        ck_assert_msg(last && strstr(last, "\"HR@10\": "), "%s", out);
+    }
+    snprintf(args, sizeof args, "train --data %s/g1.txt --out %s/run9 --loss gbce --neg-dist pop", dir, dir);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--loss gbce draws its negatives uniformly"), "%s", errout);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -281,6 +314,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, train_eval_predict_round_trip);
     tcase_add_test(tc, explain_prints_shapes_of_the_batch);
     tcase_add_test(tc, memory_plan_refuses_what_does_not_fit);
+    tcase_add_test(tc, gen_then_train_with_sampled_gbce_and_lazy_adam);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -55,9 +55,10 @@ static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
         print_tensor(&e->dims, stage, t);
         return;
     }
-    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
-           e->loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
-           (double)t->data[0]);
+    static const char *const what[] = {"loss: BCE over the real targets", "loss: cross-entropy over items",
+                                       "loss: sampled softmax over shared negatives",
+                                       "loss: gBCE over shared negatives"};
+    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n", what[e->loss], (double)t->data[0]);
     if (e->dot) {
         FILE *f = fopen(e->dot, "w");
         if (f) {
@@ -95,7 +96,7 @@ int app_explain(int argc, char **argv) {
     printf("data: %s\n\n", summary);
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, &ds, c.train.seed, &err)) {
+    if (train_negatives(&ns, &ds, &c.train, &err)) {
         dataset_free(&ds);
         return app_fail("explain", &err, 1);
     }
@@ -103,14 +104,20 @@ int app_explain(int argc, char **argv) {
     batch_alloc(&b, (int)B, (int)L);
     int64_t *perm = nn_malloc((size_t)ds.n_users * sizeof *perm);
     batch_shuffle(c.train.seed, 0, ds.n_users, perm);
-    batch_fill(&b, &ds, SPLIT_TRAIN, perm, (int)B, &ns, 0);
+    train_fill(&b, &ds, &ns, perm, (int)B, 0, 0);
     int64_t real_positions = 0;
     for (int64_t i = 0; i < B; i++) real_positions += b.len[i];
     printf("one training batch (epoch 0, the first %lld users of the shuffle)\n", (long long)B);
     snprintf(s1, sizeof s1, "(B=%lld, L=%lld)", (long long)B, (long long)L);
     print_shape("input_ids   s[:-3], left-padded with 0", s1);
     print_shape("target_pos  s[1:-2], the next item at each position", s1);
-    print_shape("target_neg  one negative per real target", s1);
+    if (ns.n_shared) {
+        char k[64];
+        snprintf(k, sizeof k, "(K=%lld)", (long long)ns.n_shared);
+        print_shape("shared_neg  negatives scored against every target", k);
+    } else {
+        print_shape("target_neg  one negative per real target", s1);
+    }
     snprintf(s1, sizeof s1, "(B=%lld)", (long long)B);
     print_shape("answer      s[-2] (valid) / s[-1] (test)", s1);
     printf("  %lld of %lld positions are real items (%.1f%% padding)\n\n", (long long)real_positions,

@@ -21,6 +21,7 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "  eval      evaluate a trained model on the test split of --data\n"
                            "  predict   write the top-K unseen items of every user of --data as CSV\n"
                            "  explain   print the data flow of one batch through the model, with shapes\n"
+                           "  gen       write a synthetic data set of any size (seq format)\n"
                            "\n"
                            "Run 'sasrec <command> --help' for the flags of a command.";
 
@@ -35,6 +36,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "eval") == 0) return app_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "predict") == 0) return app_predict(argc - 2, argv + 2);
     if (strcmp(cmd, "explain") == 0) return app_explain(argc - 2, argv + 2);
-    fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain)\n", cmd);
+    if (strcmp(cmd, "gen") == 0) return app_gen(argc - 2, argv + 2);
+    fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain, gen)\n", cmd);
     return 2;
 }

@@ -61,7 +61,8 @@ static void index_select_backward(Graph *g, Node *n) {
     const int64_t *idx = n->saved;
     int64_t count = n->i[1], pad = n->i[2];
     DimSplit s = ag_dim_split(x, (int)n->i[0]);
-    real *gx = ag_grad(g, x)->data;
+    /* a gather of whole rows (dim 0) adds into the gathered rows only */
+    real *gx = (n->i[0] == 0 ? ag_grad_add_rows(g, x, idx, count, pad) : ag_grad(g, x))->data;
     const real *dy = n->out->grad->data;
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */

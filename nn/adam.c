@@ -1,5 +1,7 @@
 /* Adam and AdamW, written as torch.optim.Adam's single-tensor step: the bias
- * corrections are computed in double, the update in the parameters' type. */
+ * corrections are computed in double, the update in the parameters' type.
+ * Lazy Adam updates the rows a row-sparse gradient lists as
+ * torch.optim.SparseAdam does. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -8,7 +10,7 @@
 #include "tensor/rmath.h"
 #include "base/parallel.h"
 
-AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0}; }
+AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0, 0}; }
 
 Adam *adam_new(Module *m, AdamConfig cfg) {
     NN_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps >= 0,
@@ -29,6 +31,31 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
     return a;
 }
 
+/* torch.optim.SparseAdam on rows[0..n) of p (row-sparse gradient), at the
+ * parameter's step t: those rows' moments and weights move; every other row
+ * stays as it is, moments included (they do not decay). Each row is updated by
+ * one thread, elementwise: the same result for any thread count. */
+static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m, Tensor *v, const int64_t *rows,
+                             int64_t n) {
+    double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
+    real neg_step = (real)(-(c->lr * sqrt(bc2) / bc1)), eps = (real)c->eps;
+    real one_b1 = (real)(1 - c->beta1), one_b2 = (real)(1 - c->beta2);
+    int64_t width = p->numel / p->shape[0];
+#pragma omp parallel for schedule(static) if (n * width > NN_PARALLEL_MIN_WORK)
+    for (int64_t k = 0; k < n; k++) {
+        int64_t o = rows[k] * width;
+        real *w = p->data + o, *mk = m->data + o, *vk = v->data + o;
+        const real *gk = p->grad->data + o;
+        for (int64_t j = 0; j < width; j++) {
+            real g = gk[j], m0 = mk[j], v0 = vk[j];
+            real dm = (g - m0) * one_b1, dv = (g * g - v0) * one_b2; /* SparseAdam's update values */
+            mk[j] = m0 + dm;
+            vk[j] = v0 + dv;
+            w[j] += neg_step * ((dm + m0) / (R_SQRT(dv + v0) + eps));
+        }
+    }
+}
+
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
     optim_check_params("adam_step", a->module, a->n_params);
@@ -42,6 +69,12 @@ void adam_step(Adam *a) {
             continue;
         }
         double t = (double)(a->step - a->skipped[i]);
+        int64_t n_rows;
+        const int64_t *rows = c->lazy ? ag_grad_rows(p, &n_rows) : NULL;
+        if (rows) {
+            sparse_adam_rows(c, t, p, a->m[i], a->v[i], rows, n_rows);
+            continue;
+        }
         double bc1 = 1 - pow(c->beta1, t), bc2_sqrt = sqrt(1 - pow(c->beta2, t));
         real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
         real *w = p->data, *gr = p->grad->data, *m = a->m[i]->data, *v = a->v[i]->data;

@@ -16,8 +16,10 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/peak_rss.h"
+#include "base/progress.h"
 #include "base/rng.h"
 
 /* tensor: n-d arrays and the kernels on them */

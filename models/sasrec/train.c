@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/progress.h"
 #include "models/sasrec/curve.h"
 #include "models/sasrec/step.h"
 #include "nn/checkpoint.h"
@@ -21,17 +22,34 @@ TrainConfig train_default_config(void) {
                          .weight_decay = 0,
                          .clip = 0,
                          .loss = LOSS_BCE,
+                         .negatives = 256,
+                         .neg_dist = NEG_UNIFORM,
+                         .gbce_t = 0.75,
+                         .optimizer = OPT_ADAM,
                          .dense = 0,
                          .stop = NULL};
 }
 
-static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
-    double el = clock_seconds() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
-    int width = 30, filled = total ? (int)(width * done / total) : width;
-    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld loss %.4f ETA %02d:%02d ", epoch + 1, epochs, filled,
-            "##############################", width - filled, "", (long long)done, (long long)total, loss,
-            (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
+int train_shares_negatives(LossKind loss) { return loss == LOSS_SAMPLED || loss == LOSS_GBCE; }
+
+int train_negatives(NegSampler *ns, const Dataset *ds, const TrainConfig *tc, NnError *err) {
+    if (batch_neg_prepare(ns, ds, tc->seed, err)) return -1;
+    if (train_shares_negatives(tc->loss)) batch_neg_share(ns, tc->negatives, tc->neg_dist);
+    return 0;
+}
+
+void train_fill(SeqBatch *b, const Dataset *ds, const NegSampler *ns, const int64_t *users, int n, int epoch,
+                int64_t index) {
+    batch_fill(b, ds, SPLIT_TRAIN, users, n, ns, epoch);
+    if (ns->n_shared) batch_draw_shared(b, ns, epoch, index);
+}
+
+AdamConfig train_adam_config(const TrainConfig *tc) {
+    AdamConfig ac = adam_defaults();
+    ac.lr = (real)tc->lr; /* at float precision, as the seed */
+    ac.weight_decay = (real)tc->weight_decay;
+    ac.lazy = tc->optimizer == OPT_LAZY_ADAM;
+    return ac;
 }
 
 /* Copies every parameter into (or out of) one flat buffer. */
@@ -51,16 +69,20 @@ static int stop_requested(const TrainConfig *tc) { return tc->stop && atomic_loa
 /* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set;
  * *stopped set when tc->stop ended it after a step. */
 static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dataset *ds, const NegSampler *ns,
-                          const TrainConfig *tc, int epoch, int show, int *bad_batch, int *stopped) {
+                          const TrainConfig *tc, int epoch, int *bad_batch, int *stopped) {
     int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
     batch_shuffle(tc->seed, epoch, n, perm);
-    double total = 0, started = clock_seconds();
+    double total = 0;
     int64_t counted = 0;
+    Progress bar;
+    char name[64], extra[32];
+    snprintf(name, sizeof name, "epoch %d/%d", epoch + 1, tc->epochs);
+    progress_start(&bar, name, "batches", nbatches);
     module_train(&s->m, 1);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
-        batch_fill(b, ds, SPLIT_TRAIN, perm + k * nb, rows, ns, epoch);
+        train_fill(b, ds, ns, perm + k * nb, rows, epoch, k);
         StepResult r = sasrec_step(s, opt, g, b, tc);
         if (r.targets == 0) continue; /* users with 3 interactions only: nothing to learn from */
         if (!isfinite(r.loss)) {
@@ -70,13 +92,14 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
         }
         total += r.loss;
         counted++;
-        if (show) progress(epoch, tc->epochs, k + 1, nbatches, total / (double)counted, started);
+        snprintf(extra, sizeof extra, "loss %.4f", total / (double)counted);
+        progress_update(&bar, k + 1, extra);
         if (stop_requested(tc)) {
             *stopped = 1;
             break;
         }
     }
-    if (show) fputc('\n', stderr);
+    progress_end(&bar);
     free(perm);
     return counted ? total / (double)counted : 0;
 }
@@ -116,14 +139,11 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     }
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, ds, tc->seed, err)) {
+    if (train_negatives(&ns, ds, tc, err)) {
         fclose(log);
         return TRAIN_ERROR;
     }
-    AdamConfig ac = adam_defaults();
-    ac.lr = (real)tc->lr;
-    ac.weight_decay = (real)tc->weight_decay;
-    Adam *opt = adam_new(&s->m, ac);
+    Adam *opt = adam_new(&s->m, train_adam_config(tc));
     Graph *g = graph_new();
     EvalOptions ev = *eval;
     ev.graph = g; /* one arena for training steps and evaluation passes */
@@ -136,12 +156,12 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     double *train_s = nn_calloc((size_t)tc->epochs, sizeof *train_s),
            *eval_s = nn_calloc((size_t)tc->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
-    int show = isatty(fileno(stderr)), counter = 0;
+    int counter = 0;
 
     for (int epoch = 0; epoch < tc->epochs; epoch++) {
         double t0 = clock_seconds();
         int bad = -1, stopped = 0;
-        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad, &stopped);
+        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, &bad, &stopped);
         double t1 = clock_seconds();
         if (!isfinite(loss)) {
             nn_fail(err, "the training loss became %s in epoch %d, batch %d; stopping (the best epoch so far: %d)",

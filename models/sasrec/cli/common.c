@@ -125,9 +125,23 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
 
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
     if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
-    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err) == 0) return 0;
+    SampleMethod m = c->sample_method == SAMPLE_AUTO ? sample_auto_method(ds) : c->sample_method;
+    double cost = (double)ds->n_users * (double)ds->n_items;
+    printf("samples: %d negatives per user, %s (%s: %lld users x %lld items = %.3g %s %.3g)\n", SAMPLE_DEFAULT_NEG,
+           m == SAMPLE_S3REC ? "S3-Rec's lists (generate_test.py)" : "the fast sampler (uniform over unseen items)",
+           c->sample_method == SAMPLE_AUTO ? "auto" : "chosen", (long long)ds->n_users, (long long)ds->n_items, cost,
+           cost <= SAMPLE_S3REC_MAX_COST ? "<=" : ">", SAMPLE_S3REC_MAX_COST);
+    fflush(stdout);
+    int rc = m == SAMPLE_S3REC ? sample_generate(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err)
+                               : sample_generate_fast(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err);
+    if (rc == 0) return 0;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",
                    msg);
+}
+
+int app_plan(PlanCommand cmd, const RunConfig *c, const SasrecConfig *mc, const Dataset *ds, NnError *err) {
+    MemoryPlan plan = memory_plan(cmd, mc, &c->train, &c->eval, ds, c->k);
+    return memory_plan_check(&plan, err);
 }

@@ -5,6 +5,7 @@
 #include "models/sasrec/cli/config.h"
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/data/sample.h"
+#include "models/sasrec/memory_plan.h"
 
 #define APP_CONTINUE -1 /* app_parse: go on with the command */
 
@@ -32,8 +33,12 @@ int app_check_output_apart(const char *cmd, const char *flag, const char *path, 
 /* Loads c->data (or the built-in synthetic data when c->data is NULL) with
  * users of at least min_interactions; item_vocab as in dataset_load. */
 int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err);
-/* The evaluation negatives: read from c->sample_file or generated from c->sample_seed. */
+/* The evaluation negatives: read from c->sample_file or generated from c->sample_seed by
+ * c->sample_method (auto: by size, SAMPLE_S3REC_MAX_COST); prints a line saying which. */
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err);
+/* The memory plan of cmd with c's flags, model mc (n_items set) and data ds: 0 if it fits the memory
+ * available, else -1 and the message of memory_plan_check (the caller exits 2). */
+int app_plan(PlanCommand cmd, const RunConfig *c, const SasrecConfig *mc, const Dataset *ds, NnError *err);
 /* Prints "sasrec <cmd>: <message>" to stderr and returns code, or APP_EXIT_RESOURCES when err->resource. */
 int app_fail(const char *cmd, const NnError *err, int code);
 

@@ -23,7 +23,8 @@ RunConfig config_defaults(void) {
 }
 
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
-                  *LOSSES = "bce|ce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero";
+                  *LOSSES = "bce|ce|sampled|gbce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero",
+                  *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -55,6 +56,8 @@ static int eval_flags(RunConfig *c, Flag *f) {
     f[n++] = F_CHOICE("--eval", &c->eval.protocol, PROTOCOLS, "protocol: answer + 99 negatives, or every item");
     f[n++] = F_STR("--sample-file", &c->sample_file, "99 negatives per user (S3-Rec *_sample.txt layout)");
     f[n++] = F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
+    f[n++] = F_CHOICE("--sample-method", &c->sample_method, SAMPLE_METHODS,
+                      "generated negatives: S3-Rec's exact lists, a fast sampler of the same law, or auto (by size)");
     f[n++] = F_CHOICE("--seen", &c->eval.seen, SEENS, "full ranking: items of the input never rank, or score 0");
     f[n++] = F_INT("--eval-batch", &c->eval.batch, 1, 65536, "users per evaluation pass");
     return n;
@@ -73,7 +76,14 @@ int config_train_flags(RunConfig *c, Flag *f) {
     f[n++] = F_DBL("--weight-decay", &t->weight_decay, 0, 10, 0, 0, "Adam L2 weight decay");
     f[n++] = F_DBL("--clip", &t->clip, 0, BIG, 0, 0, "clip gradients to this global norm (0: off)");
     f[n++] = F_CHOICE("--loss", &t->loss, LOSSES,
-                      "BCE on one negative per position (the seed), or softmax over all items");
+                      "BCE on one negative per position (the seed), softmax over all items, sampled softmax or "
+                      "gSASRec's gBCE over --negatives shared by each batch");
+    f[n++] = F_INT("--negatives", &t->negatives, 1, 65536, "sampled, gbce: negatives shared by each batch");
+    f[n++] = F_CHOICE("--neg-dist", &t->neg_dist, NEG_DISTS,
+                      "sampled: negatives drawn uniformly, or by popularity with the log-Q correction");
+    f[n++] = F_DBL("--gbce-t", &t->gbce_t, 0, 1, 0, 0, "gbce: calibration t in [0, 1] (0: plain BCE)");
+    f[n++] = F_CHOICE("--optimizer", &t->optimizer, OPTIMIZERS,
+                      "Adam over every weight, or lazy Adam: the item rows a step used (torch's SparseAdam)");
     f[n++] = F_INT("--seed", &t->seed, 0, 9.2e18, "seed of initialisation, dropout, negatives and shuffling");
     f[n++] = threads_flag(c);
     f[n++] = F_SWITCH("--dense", &t->dense, "run the dense step over padding too (slower, same result)");
@@ -107,6 +117,7 @@ int config_explain_flags(RunConfig *c, Flag *f) {
     n += model_flags(c, f + n);
     f[n++] = F_INT("--batch", &c->train.batch, 1, 65536, "users in the batch");
     f[n++] = F_CHOICE("--loss", &c->train.loss, LOSSES, "training loss");
+    f[n++] = F_INT("--negatives", &c->train.negatives, 1, 65536, "sampled, gbce: negatives shared by the batch");
     f[n++] = F_INT("--seed", &c->train.seed, 0, 9.2e18, "seed");
     f[n++] = F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
     f[n++] = threads_flag(c);
@@ -119,6 +130,11 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err) {
                        c->model.heads);
     if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
+    if (c->train.loss == LOSS_GBCE && c->train.neg_dist == NEG_POP)
+        return nn_fail(err,
+                       "%s: --loss gbce draws its negatives uniformly (its calibration assumes it); drop --neg-dist "
+                       "pop or use --loss sampled",
+                       cmd);
     return 0;
 }
 
@@ -169,10 +185,15 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
             (long long)t->batch, t->epochs, t->patience, (unsigned long long)t->seed, c->threads);
     fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", t->lr, t->weight_decay, t->clip);
     write_str(f, "loss", choice(LOSSES, &t->loss, name, sizeof name), 0);
+    fprintf(f, "  \"negatives\": %lld,\n", (long long)t->negatives);
+    write_str(f, "neg_dist", choice(NEG_DISTS, &t->neg_dist, name, sizeof name), 0);
+    fprintf(f, "  \"gbce_t\": %.17g,\n", t->gbce_t);
+    write_str(f, "optimizer", choice(OPTIMIZERS, &t->optimizer, name, sizeof name), 0);
     fprintf(f, "  \"dense\": %s,\n", t->dense ? "true" : "false");
     write_str(f, "eval", choice(PROTOCOLS, &c->eval.protocol, name, sizeof name), 0);
     write_str(f, "sample_file", c->sample_file, 0);
     fprintf(f, "  \"sample_seed\": %llu,\n", (unsigned long long)c->sample_seed);
+    write_str(f, "sample_method", choice(SAMPLE_METHODS, &c->sample_method, name, sizeof name), 0);
     write_str(f, "seen", choice(SEENS, &c->eval.seen, name, sizeof name), 0);
     fprintf(f, "  \"eval_batch\": %d,\n", c->eval.batch);
     NN_CHECK(c->checksums.present, "config_write", "no checksums of the folder's files");

@@ -34,6 +34,7 @@ typedef struct {
     EvalOptions eval;        /* samples and graph are set when the run has them */
     const char *sample_file; /* sampled protocol: the negatives of this file, or generated: */
     uint64_t sample_seed;    /* the seed of generated negatives, SAMPLE_DEFAULT_SEED */
+    SampleMethod sample_method; /* how they are generated: SAMPLE_AUTO (by size), SAMPLE_S3REC or SAMPLE_FAST */
     int threads;             /* every core (or OMP_NUM_THREADS): results do not depend on it */
     int64_t k;               /* predict: items per user, 10 */
     /* files */

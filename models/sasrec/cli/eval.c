@@ -35,6 +35,10 @@ int app_eval(int argc, char **argv) {
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
+    if (app_plan(PLAN_EVAL, &c, &lm.model.cfg, &ds, &err)) {
+        code = APP_EXIT_USAGE;
+        goto fail;
+    }
     if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     c.eval.samples = &samples;
     Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &c.eval);

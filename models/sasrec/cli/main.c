@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/progress.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/cli/signals.h"
@@ -31,6 +32,7 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "  eval      evaluate a trained model on the test split of --data\n"
                            "  predict   write the top-K unseen items of every user of --data as CSV\n"
                            "  explain   print the data flow of one batch through the model, with shapes\n"
+                           "  gen       write a synthetic data set of any size (seq format)\n"
                            "\n"
                            "Run 'sasrec <command> --help' for the flags of a command.";
 
@@ -44,11 +46,13 @@ int main(int argc, char **argv) {
                                : strcmp(cmd, "eval") == 0    ? app_eval
                                : strcmp(cmd, "predict") == 0 ? app_predict
                                : strcmp(cmd, "explain") == 0 ? app_explain
+                               : strcmp(cmd, "gen") == 0     ? app_gen
                                                              : NULL;
     if (!app) {
-        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain)\n", cmd);
+        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain, gen)\n", cmd);
         return APP_EXIT_USAGE;
     }
+    progress_enable(1); /* stderr only: stdout and its last JSON line stay as they are */
     signals_start(cmd, app == app_train); /* before any other thread exists */
     int code = app(argc - 2, argv + 2);
     signals_end();

@@ -77,9 +77,14 @@ int app_train(int argc, char **argv) {
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
-    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     SasrecConfig *mc = &c.model;
     mc->n_items = ds.n_items;
+    if (app_plan(PLAN_TRAIN, &c, mc, &ds, &err)) { /* before the evaluation negatives: they can take long */
+        report_failure(&c, TRAIN_ERROR, &err); /* prints the estimate; the exit code is the plan's */
+        code = APP_EXIT_USAGE;
+        goto abandon;
+    }
+    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     /* parameters, gradients and two Adam moments, mostly the item table */
     double gib = 4.0 * sizeof(real) *
                  (double)((ds.n_items + 1 + mc->max_len) * mc->hidden + mc->layers * 12 * mc->hidden * mc->hidden) /

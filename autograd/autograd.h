@@ -81,8 +81,20 @@ int ag_set_grad_enabled(int on);
 
 /* Marks a leaf as requiring gradients (or not). */
 void tensor_set_requires_grad(Tensor *t, int on);
-/* Zeroes t's accumulated gradient, if it has one. */
+/* Zeroes t's accumulated gradient, if it has one (only the rows that may be
+ * non-zero, for a leaf with row-sparse gradients). */
 void tensor_zero_grad(Tensor *t);
+/* Marks a leaf (rows, ...), typically an embedding table, as having row-sparse
+ * gradients (on = 1) or not: its gradient stays a dense tensor of its shape,
+ * but the rows that gathers add into are recorded (ag_grad_rows), so that
+ * zeroing, clipping and a lazy optimizer visit only those, as with PyTorch's
+ * Embedding(sparse=True). An op that takes the whole gradient (ag_grad, e.g.
+ * a product with the table) makes every row count until the next zeroing. */
+void tensor_set_sparse_grad(Tensor *t, int on);
+/* The rows of t's gradient that may be non-zero, ascending, and their count
+ * in *n; NULL (and *n = 0) when t's rows are not tracked or any row may be
+ * non-zero. Valid until the next backward pass or zeroing. */
+const int64_t *ag_grad_rows(Tensor *t, int64_t *n);
 
 /* Records that op made out from in[0..n_in): returns the node, or NULL when
  * recording is off or no input requires grad (then out is a constant). For
@@ -91,6 +103,10 @@ Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int 
 
 /* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */
 Tensor *ag_grad(Graph *g, Tensor *t);
+/* t's gradient buffer, as ag_grad, for a backward pass that adds into rows
+ * rows[0..n) of it only (rows equal to skip excepted; -1: none): a leaf with
+ * row-sparse gradients records them instead of counting every row. */
+Tensor *ag_grad_add_rows(Graph *g, Tensor *t, const int64_t *rows, int64_t n, int64_t skip);
 /* Where t's gradient can be added to: the matching view of the gradient of
  * the tensor t views, when t is a reshape, permute or narrow view made by an
  * op (so that view's backward has nothing left to do), else t's own gradient.

@@ -71,6 +71,7 @@ Tensor *ag_view_header(Graph *g, const Tensor *view) {
     t->grad = NULL;
     t->node = NULL;
     t->name = NULL;
+    t->grad_rows = NULL;
     return t;
 }
 
@@ -82,8 +83,91 @@ void tensor_set_requires_grad(Tensor *t, int on) {
     t->requires_grad = on != 0;
 }
 
+/* ---- row-sparse gradients ---- */
+
+/* Which rows of a leaf's gradient may be non-zero: one allocation holding the
+ * header, then rows (cap), then the marks (cap), cap = the leaf's shape[0]. */
+struct RowSet {
+    int64_t n, cap;    /* rows listed; rows of the tensor */
+    int all;           /* an op reached the gradient as a whole (ag_grad): any row may be non-zero */
+    int sorted;        /* rows[0..n) is ascending */
+    int64_t *rows;     /* (cap) the listed rows, first n used */
+    unsigned char *in; /* (cap) 1 for a listed row */
+};
+
+void tensor_set_sparse_grad(Tensor *t, int on) {
+    NN_CHECK(t->node == NULL && t->ndim >= 1, "sparse_grad", "only a leaf of at least one dim can have row-sparse "
+             "gradients (this tensor has %d dims%s%s)", t->ndim, t->node ? ", made by " : "",
+             t->node ? t->node->op : "");
+    free(t->grad_rows);
+    t->grad_rows = NULL;
+    if (!on) return;
+    int64_t cap = t->shape[0];
+    RowSet *rs = nn_calloc(1, sizeof *rs + (size_t)cap * (sizeof(int64_t) + 1));
+    rs->cap = cap;
+    rs->rows = (int64_t *)(rs + 1);
+    rs->in = (unsigned char *)(rs->rows + cap);
+    rs->all = t->grad != NULL; /* a gradient from before: its rows are unknown */
+    rs->sorted = 1;
+    t->grad_rows = rs;
+}
+
+/* t's gradient, made zero-filled when first asked, without marking rows. */
+static Tensor *grad_buffer(Graph *g, Tensor *t) {
+    if (!t->grad) {
+        if (t->flags & TENSOR_IN_ARENA) {
+            t->grad = ag_zeros(g, t->ndim, t->shape);
+        } else {
+            NN_CHECK(t->flags & TENSOR_OWNS_STRUCT, "backward",
+                     "a gradient reached a view returned by value; leaves must be owned tensors");
+            t->grad = tensor_zeros(t->ndim, t->shape);
+        }
+    }
+    return t->grad;
+}
+
+Tensor *ag_grad_add_rows(Graph *g, Tensor *t, const int64_t *rows, int64_t n, int64_t skip) {
+    RowSet *rs = t->grad_rows;
+    if (rs)
+        for (int64_t k = 0; k < n; k++) {
+            int64_t r = rows[k];
+            if (r == skip || rs->in[r]) continue;
+            rs->in[r] = 1;
+            rs->sorted &= rs->n == 0 || rs->rows[rs->n - 1] < r;
+            rs->rows[rs->n++] = r;
+        }
+    return grad_buffer(g, t);
+}
+
+static int cmp_i64(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+const int64_t *ag_grad_rows(Tensor *t, int64_t *n) {
+    RowSet *rs = t->grad_rows;
+    *n = 0;
+    if (!rs || rs->all) return NULL;
+    if (!rs->sorted) qsort(rs->rows, (size_t)rs->n, sizeof *rs->rows, cmp_i64);
+    rs->sorted = 1;
+    *n = rs->n;
+    return rs->rows;
+}
+
 void tensor_zero_grad(Tensor *t) {
-    if (t->grad) memset(t->grad->data, 0, (size_t)t->grad->numel * sizeof(real));
+    RowSet *rs = t->grad_rows;
+    if (t->grad && rs && !rs->all) {
+        int64_t width = t->grad->numel / rs->cap;
+        for (int64_t k = 0; k < rs->n; k++) memset(t->grad->data + rs->rows[k] * width, 0, (size_t)width * sizeof(real));
+    } else if (t->grad) {
+        memset(t->grad->data, 0, (size_t)t->grad->numel * sizeof(real));
+    }
+    if (rs) { /* the gradient is all zeros again: nothing listed */
+        for (int64_t k = 0; k < rs->n; k++) rs->in[rs->rows[k]] = 0;
+        rs->n = 0;
+        rs->all = 0;
+        rs->sorted = 1;
+    }
 }
 
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
@@ -107,16 +191,8 @@ Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int 
 }
 
 Tensor *ag_grad(Graph *g, Tensor *t) {
-    if (!t->grad) {
-        if (t->flags & TENSOR_IN_ARENA) {
-            t->grad = ag_zeros(g, t->ndim, t->shape);
-        } else {
-            NN_CHECK(t->flags & TENSOR_OWNS_STRUCT, "backward",
-                     "a gradient reached a view returned by value; leaves must be owned tensors");
-            t->grad = tensor_zeros(t->ndim, t->shape);
-        }
-    }
-    return t->grad;
+    if (t->grad_rows) t->grad_rows->all = 1; /* the caller may write any row */
+    return grad_buffer(g, t);
 }
 
 Tensor *ag_grad_whole(Graph *g, Tensor *t, int *fresh) {

@@ -96,7 +96,10 @@ static void scatter_columns(void *ctx, NnChunk c) {
 /* in[0] = x; i[0] = dim, i[1] = n, i[2] = padding index (-1: none); saved = idx. */
 static void index_select_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0];
-    SelectLoop l = {ag_dim_split(x, (int)n->i[0]), n->saved, n->i[1], n->i[2], n->out->grad->data, ag_grad(g, x)->data};
+    const int64_t *idx = n->saved;
+    /* a gather of whole rows (dim 0) adds into the gathered rows only */
+    real *gx = (n->i[0] == 0 ? ag_grad_add_rows(g, x, idx, n->i[1], n->i[2]) : ag_grad(g, x))->data;
+    SelectLoop l = {ag_dim_split(x, (int)n->i[0]), idx, n->i[1], n->i[2], n->out->grad->data, gx};
     /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
     if (l.s.outer > 1)

@@ -152,6 +152,21 @@ Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const
  * over rows whose target is not ignore_index. 0 when every row is ignored. */
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
 
+/* The default tile of ag_linear_cross_entropy: blocks of LCE_BLOCK_CLASSES
+ * classes, and as many rows as keep a tile within LCE_TILE_REALS logits
+ * (1 MiB of float: about one core's L2). */
+#define LCE_BLOCK_CLASSES 512
+#define LCE_TILE_REALS    (1 << 18)
+
+/* ag_cross_entropy(ag_linear(x, w, NULL), target, ignore_index) fused: x
+ * (N, H), w (C, H), target[N]; the (N, C) logits are never stored but
+ * computed in tiles, twice (forward and backward), so memory is O(tile + N).
+ * Equal to the unfused loss up to the order of float sums. */
+Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index);
+/* The same with a given tile: rows x classes logits at a time (tests cross tile borders with small ones). */
+Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index,
+                                      int64_t rows, int64_t classes);
+
 /* ==== everyday ops: activations, any-dim softmax, picking by index, cutting
  * and joining, sampling, N-d cross-entropy (autograd/op_activation.c,
  * op_softmax_dim.c, op_gather.c, op_split.c, op_sample.c, op_cross_entropy.c).
@@ -235,5 +250,22 @@ CrossEntropyOptions cross_entropy_default_options(void);
  * i.e. per element of the logits' shape without the class dim (row-major); the mean is weighted by
  * the targets' class weights; 0 when every target is ignored. opt NULL: the defaults. */
 Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt);
+
+/* Losses over K candidates shared by every row (autograd/op_sampled.c): pos
+ * (R) is each row's logit for its own target, neg (R, K) its logits for the
+ * candidates neg_ids[0..K). A candidate equal to the row's target (an
+ * accidental hit) is left out of that row; rows whose target is ignore carry
+ * no loss; the result is the mean over the other rows (0 when there are none). */
+
+/* Sampled softmax with the log-Q correction (Bengio & Senecal 2008; Jean et
+ * al. 2015): row r's loss is -log softmax([a, b_1..b_K])[0] with
+ * a = pos[r] - pos_logq[r] and b_k = neg[r, k] - neg_logq[k]; the
+ * corrections (R) and (K) may be NULL (0: uniform candidates). */
+Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids,
+                           int64_t ignore, const real *pos_logq, const real *neg_logq);
+/* gSASRec's generalised BCE (Petrov & Macdonald 2023): row r's loss is
+ * -beta log sigmoid(pos[r]) - sum_k log(1 - sigmoid(neg[r, k])). */
+Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
+                real beta);
 
 #endif

@@ -14,10 +14,16 @@
 
 typedef struct NnError {
     char msg[1024]; /* what was wrong, where, and what was expected */
+    int resource;   /* 1: the cause was a lack of memory or disk space, not the input (a program may exit differently) */
 } NnError;
 
-/* Formats a message into err (which may be NULL) and returns -1. */
+/* Formats a message into err (which may be NULL), clears err->resource and returns -1. */
 int nn_fail(NnError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* nn_fail with ": <strerror(errnum)>" appended; err->resource is set when errnum
+ * is a lack of space or memory (ENOSPC, EDQUOT, EFBIG, ENOMEM). */
+int nn_fail_os(NnError *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* nn_fail for a refusal for lack of memory or disk space: sets err->resource. */
+int nn_fail_resource(NnError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints "nn: <op>: <message>" to stderr and aborts: the API was misused. */
 _Noreturn void nn_abort(const char *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,23 +1,21 @@
-/* flock() is BSD, not POSIX: _DEFAULT_SOURCE declares it next to the POSIX set
- * the Makefile asks for. */
-#define _DEFAULT_SOURCE
 #include "io/atomic_file.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "io/tempfiles.h"
 
 struct AtomicFile {
     FILE *f;    /* writes to the temporary file */
     char *path; /* the target */
     char *tmp;  /* "<path>.tmp.XXXXXX" */
+    int listed; /* the temporary file's id in io/tempfiles.h */
 };
 
 #define TMP_INFIX  ".tmp."
@@ -48,9 +46,34 @@ static uint64_t splitmix(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
+/* What is at path, for a refusal: 0 and *mode when absent (mode 0) or a regular file. */
+static int target_kind(const char *path, mode_t *mode, NnError *err) {
+    struct stat st;
+    *mode = 0;
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT) return 0;
+        return nn_fail_os(err, errno, "%s: cannot look at it", path);
+    }
+    if (S_ISREG(st.st_mode)) {
+        *mode = st.st_mode & 07777;
+        return 0;
+    }
+    const char *what = S_ISLNK(st.st_mode)   ? "a symbolic link (sasrec writes no file through a link; give the real path)"
+                       : S_ISDIR(st.st_mode) ? "a folder, expected a file path"
+                       : S_ISFIFO(st.st_mode) ? "a FIFO, expected a regular file"
+                                             : "a device or socket, expected a regular file";
+    return nn_fail(err, "%s is %s", path, what);
+}
+
+int atomic_check_target(const char *path, NnError *err) {
+    mode_t mode;
+    return target_kind(path, &mode, err);
+}
+
 /* Not mkstemp: it creates files with mode 0600, and a checkpoint should get the
- * usual 0666 less umask. O_EXCL gives the same guarantee of a fresh file. */
-static int create_tmp(AtomicFile *af, NnError *err) {
+ * usual 0666 less umask (or the mode of the file it replaces). O_EXCL gives
+ * the same guarantee of a fresh file and never follows a link. */
+static int create_tmp(AtomicFile *af, mode_t keep_mode, NnError *err) {
     size_t n = strlen(af->path);
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -63,27 +86,29 @@ static int create_tmp(AtomicFile *af, NnError *err) {
     for (int attempt = 0; attempt < 100; attempt++) {
         uint64_t x = splitmix(&seed);
         for (int i = 0; i < TMP_RANDOM; i++, x /= 62) r[i] = ALNUM[x % 62];
-        int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        /* listed before it exists, so that an exit at once between the two cannot miss it */
+        af->listed = tempfiles_add(af->tmp, NULL);
+        int fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
         if (fd < 0) {
-            if (errno == EEXIST) continue;
-            return nn_fail(err, "%s: cannot create a temporary file beside it (%s): %s", af->path, af->tmp,
-                           strerror(errno));
+            int e = errno;
+            tempfiles_forget(af->listed);
+            if (e == EEXIST) continue;
+            return nn_fail_os(err, e, "%s: cannot create a temporary file beside it (%s)", af->path, af->tmp);
         }
-        /* Claim the file against the leftover cleanup of other writers (see the
-         * header). A cleaner may have locked and removed it between open and
-         * flock: then the name is gone and we try another. */
-        struct stat a, b;
-        if (flock(fd, LOCK_EX) == 0 &&
-            (fstat(fd, &a) != 0 || stat(af->tmp, &b) != 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+        if (keep_mode && fchmod(fd, keep_mode) != 0) { /* the replaced file's mode, not the umask's */
+            int e = errno;
             close(fd);
-            continue;
+            unlink(af->tmp);
+            tempfiles_forget(af->listed);
+            return nn_fail_os(err, e, "%s: cannot give %s the mode of the file it replaces", af->path, af->tmp);
         }
         af->f = fdopen(fd, "wb");
         if (!af->f) {
             int e = errno;
             close(fd);
             unlink(af->tmp);
-            return nn_fail(err, "%s: cannot open a stream on %s: %s", af->path, af->tmp, strerror(e));
+            tempfiles_forget(af->listed);
+            return nn_fail_os(err, e, "%s: cannot open a stream on %s", af->path, af->tmp);
         }
         return 0;
     }
@@ -97,10 +122,12 @@ AtomicFile *atomic_open(const char *path, NnError *err) {
         nn_fail(err, "'%s': not a file path", path);
         return NULL;
     }
+    mode_t mode;
+    if (target_kind(path, &mode, err)) return NULL;
     AtomicFile *af = nn_calloc(1, sizeof *af);
     af->path = dup_str(path);
     af->tmp = nn_malloc(n + strlen(TMP_INFIX) + TMP_RANDOM + 1);
-    if (create_tmp(af, err)) {
+    if (create_tmp(af, mode, err)) {
         free(af->path);
         free(af->tmp);
         free(af);
@@ -119,38 +146,16 @@ static void release(AtomicFile *af) {
     free(af);
 }
 
-void atomic_abort(AtomicFile *af) {
-    if (!af) return;
-    /* Unlink first, while the lock still keeps cleaners away from the name. */
+/* Removes the temporary file (if f is still open, closes it too) and releases af. */
+static void drop(AtomicFile *af) {
+    if (af->f) fclose(af->f);
     unlink(af->tmp);
-    fclose(af->f);
+    tempfiles_forget(af->listed);
     release(af);
 }
 
-/* Removes "<base>.tmp.XXXXXX" files in dir that no live writer holds locked. */
-static void remove_leftovers(const char *dir, const char *path) {
-    const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
-    size_t nb = strlen(base), ni = strlen(TMP_INFIX), nd = strlen(dir);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        const char *name = e->d_name;
-        if (strlen(name) != nb + ni + TMP_RANDOM || memcmp(name, base, nb) != 0 ||
-            memcmp(name + nb, TMP_INFIX, ni) != 0)
-            continue;
-        if (strspn(name + nb + ni, ALNUM) != TMP_RANDOM) continue;
-        char *full = nn_malloc(nd + 1 + strlen(name) + 1);
-        sprintf(full, "%s/%s", dir, name);
-        /* O_NONBLOCK: a FIFO with such a name must not hang us. */
-        int fd = open(full, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        struct stat st;
-        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0) unlink(full);
-        if (fd >= 0) close(fd);
-        free(full);
-    }
-    closedir(d);
+void atomic_abort(AtomicFile *af) {
+    if (af) drop(af);
 }
 
 int atomic_commit(AtomicFile *af, NnError *err) {
@@ -158,31 +163,41 @@ int atomic_commit(AtomicFile *af, NnError *err) {
     int fd = fileno(af->f);
     errno = 0;
     if (fflush(af->f) != 0 || ferror(af->f)) {
-        int e = errno;
-        nn_fail(err, "%s: writing %s failed: %s", af->path, af->tmp, e ? strerror(e) : "write error");
-        atomic_abort(af);
+        int e = errno ? errno : EIO;
+        nn_fail_os(err, e, "%s: writing %s failed", af->path, af->tmp);
+        drop(af);
         return -1;
     }
     if (fsync(fd) != 0) {
-        nn_fail(err, "%s: fsync of %s failed: %s", af->path, af->tmp, strerror(errno));
-        atomic_abort(af);
+        nn_fail_os(err, errno, "%s: fsync of %s failed", af->path, af->tmp);
+        drop(af);
+        return -1;
+    }
+    FILE *f = af->f;
+    af->f = NULL;
+    if (fclose(f) != 0) { /* some file systems report a full disk only here */
+        nn_fail_os(err, errno, "%s: closing %s failed", af->path, af->tmp);
+        drop(af);
+        return -1;
+    }
+    mode_t mode;
+    if (target_kind(af->path, &mode, err)) { /* it became a link or a folder meanwhile */
+        drop(af);
         return -1;
     }
     if (rename(af->tmp, af->path) != 0) {
-        nn_fail(err, "%s: cannot rename %s over it: %s", af->path, af->tmp, strerror(errno));
-        atomic_abort(af);
+        nn_fail_os(err, errno, "%s: cannot rename %s over it", af->path, af->tmp);
+        drop(af);
         return -1;
     }
-    /* The data is durable and in place; closing drops the lock. */
-    fclose(af->f);
+    tempfiles_forget(af->listed);
     char *dir = folder_of(af->path);
     int rc = 0, dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* Some file systems cannot fsync a folder (EINVAL); the rename is still done. */
     if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS))
-        rc = nn_fail(err, "%s: written, but syncing its folder %s failed, so the rename may not survive a crash: %s",
-                     af->path, dir, strerror(errno));
+        rc = nn_fail_os(err, errno, "%s: written, but syncing its folder %s failed, so the rename may not survive a crash",
+                        af->path, dir);
     if (dfd >= 0) close(dfd);
-    remove_leftovers(dir, af->path);
     free(dir);
     release(af);
     return rc;

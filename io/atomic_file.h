@@ -8,19 +8,26 @@
  *     if (atomic_commit(af, &err)) return -1;   // af is released either way
  *
  * The data goes to a new temporary file "<path>.tmp.XXXXXX" in the target's
- * folder (same file system, so the final rename is atomic). atomic_commit
- * flushes it, fsyncs it, renames it over the target, then fsyncs the folder
- * so that the rename itself survives a crash. Until the rename, the previous
- * file at the path is untouched. A failed commit removes the temporary file
- * and leaves the old file; only if the last step (the folder fsync) fails is
- * the new file already in place when -1 comes back. atomic_abort drops the
- * new contents instead.
+ * folder (same file system, so the final rename is atomic), created with
+ * O_EXCL so that no existing file is ever opened. atomic_commit flushes it,
+ * closes it (checking both: a full disk shows up there), fsyncs it, renames it
+ * over the target, then fsyncs the folder so that the rename itself survives
+ * a crash. Until the rename, the previous file at the path is untouched. A
+ * failed commit removes the temporary file and leaves the old file; only if
+ * the last step (the folder fsync) fails is the new file already in place
+ * when -1 comes back. atomic_abort drops the new contents instead.
  *
- * A process killed while writing leaves its temporary file behind. Each
- * successful atomic_commit removes such leftovers for the same target: every
- * writer holds an flock on its temporary file, so a leftover is one that can
- * be locked (its writer is gone), and files still being written are never
- * touched. New files get mode 0666 less the umask, as fopen would give. */
+ * The target must be a regular file or absent: a symbolic link, a folder, a
+ * FIFO or a device at the path is refused (by atomic_open, and again just
+ * before the rename), so that nothing is written through a link or replaces
+ * something that is not a plain file. A new file gets mode 0666 less the
+ * umask, as fopen would give; a file that is replaced keeps its mode.
+ *
+ * Temporary files are listed in io/tempfiles.h while they exist, so that an
+ * exit at once can remove them. A process killed with SIGKILL leaves its
+ * temporary file behind; no later run deletes it (it cannot know that the
+ * file is not someone else's). Message errors that come from a lack of disk
+ * space set err->resource (base/error.h). */
 #ifndef NN_IO_ATOMIC_FILE_H
 #define NN_IO_ATOMIC_FILE_H
 
@@ -30,7 +37,7 @@
 
 typedef struct AtomicFile AtomicFile;
 
-/* Starts writing a new version of path; NULL and a message naming the path and the OS error. */
+/* Starts writing a new version of path; NULL and a message naming the path and the problem. */
 AtomicFile *atomic_open(const char *path, NnError *err);
 /* The stream to write the new contents to (binary; do not fclose it). */
 FILE *atomic_stream(AtomicFile *af);
@@ -40,5 +47,7 @@ int atomic_commit(AtomicFile *af, NnError *err);
 void atomic_abort(AtomicFile *af);
 /* The target path af was opened for. */
 const char *atomic_path(const AtomicFile *af);
+/* 0 if path may be written atomically: absent, or a regular file (not a link, folder, FIFO or device). */
+int atomic_check_target(const char *path, NnError *err);
 
 #endif

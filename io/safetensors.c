@@ -4,11 +4,13 @@
 #include "io/safetensors.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/json.h"
 #include "io/utf8.h"
@@ -391,6 +393,11 @@ static SafeTensors *parse_owned(unsigned char *buf, size_t len, const char *labe
     return st;
 }
 
+SafeTensors *safetensors_adopt(void *buf, size_t len, const char *label, NnError *err) {
+    NN_CHECK(buf && label, "safetensors_adopt", "NULL argument");
+    return parse_owned(buf, len, label, err);
+}
+
 SafeTensors *safetensors_parse(const void *buf, size_t len, NnError *err) {
     NN_CHECK(buf || !len, "safetensors_parse", "NULL buffer of %zu bytes", len);
     unsigned char *copy = nn_malloc(len + 1);
@@ -400,9 +407,12 @@ SafeTensors *safetensors_parse(const void *buf, size_t len, NnError *err) {
 
 SafeTensors *safetensors_read(const char *path, NnError *err) {
     NN_CHECK(path, "safetensors_read", "NULL path");
-    FILE *f = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO is refused below (not a regular file) instead of waited on */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
         nn_fail(err, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) close(fd);
         return NULL;
     }
     struct stat sb;
@@ -542,6 +552,25 @@ int safetensors_load_into(const SafeTensors *st, const char *name, Tensor *dst, 
         Tensor src = tensor_wrap(tmp, dst->ndim, dst->shape);
         tensor_copy(dst, &src);
         free(tmp);
+    }
+    return 0;
+}
+
+int safetensors_check_finite(const SafeTensors *st, int i, NnError *err) {
+    NN_CHECK(st && i >= 0 && i < st->n, "safetensors_check_finite", "tensor %d of %d", i, st ? st->n : 0);
+    const Entry *e = &st->entries[i];
+    int size = DTYPES[e->dtype].size;
+    int64_t count = (int64_t)((e->end - e->begin) / (uint64_t)size);
+    real chunk[1024];
+    for (int64_t at = 0; at < count; at += 1024) { /* the values as real: an F64 beyond float range is inf here */
+        int64_t n = count - at < 1024 ? count - at : 1024;
+        convert(e->dtype, st->data + e->begin + (uint64_t)(at * size), n, chunk);
+        for (int64_t k = 0; k < n; k++)
+            if (!isfinite(chunk[k]))
+                return nn_fail(err, "%s: tensor '%s' holds %s at element %lld; a model with such a weight ranks nothing "
+                               "reliably (retrain it)",
+                               st->label, quote_name(e->name).s, isnan(chunk[k]) ? "NaN" : "an infinite value",
+                               (long long)(at + k));
     }
     return 0;
 }

@@ -75,6 +75,9 @@ int safetensors_write(const char *path, int n, const char *const *names, const T
 SafeTensors *safetensors_read(const char *path, NnError *err);
 /* Checks a file's len bytes held in memory (copied: buf may go afterwards); NULL and a message on any problem. */
 SafeTensors *safetensors_parse(const void *buf, size_t len, NnError *err);
+/* safetensors_parse on a malloc'd buffer of len + 1 bytes that it takes over (freed with the result, or at once
+ * on failure); label names it in messages. */
+SafeTensors *safetensors_adopt(void *buf, size_t len, const char *label, NnError *err);
 /* Releases what safetensors_read or safetensors_parse returned. NULL is allowed. */
 void safetensors_free(SafeTensors *st);
 
@@ -99,6 +102,8 @@ const char *safetensors_meta(const SafeTensors *st, const char *key);
 
 /* Converts tensor name into dst (any strides); -1 and a message if absent or dst's shape differs. */
 int safetensors_load_into(const SafeTensors *st, const char *name, Tensor *dst, NnError *err);
+/* 0 if every value of tensor i is finite once converted to real; else -1 and a message naming the tensor. */
+int safetensors_check_finite(const SafeTensors *st, int i, NnError *err);
 /* A new owned tensor holding tensor name; NULL and a message if absent or of more than TENSOR_MAX_DIMS dims. */
 Tensor *safetensors_load(const SafeTensors *st, const char *name, NnError *err);
 

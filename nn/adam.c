@@ -1,5 +1,7 @@
 /* Adam and AdamW, written as torch.optim.Adam's single-tensor step: the bias
- * corrections are computed in double, the update in the parameters' type. */
+ * corrections are computed in double, the update in the parameters' type.
+ * Lazy Adam updates the rows a row-sparse gradient lists as
+ * torch.optim.SparseAdam does. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -8,7 +10,7 @@
 #include "tensor/rmath.h"
 #include "base/parallel.h"
 
-AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0}; }
+AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0, 0}; }
 
 Adam *adam_new(Module *m, AdamConfig cfg) {
     NN_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps >= 0,
@@ -53,6 +55,44 @@ static void adam_range(void *ctx, NnChunk c) {
     }
 }
 
+typedef struct {
+    const int64_t *rows; /* (n) the rows a step used */
+    int64_t width;       /* elements per row */
+    real *w, *m, *v;
+    const real *g;
+    real neg_step, eps, one_b1, one_b2;
+} SparseAdamLoop;
+
+/* Items are rows: each is updated elementwise by one thread. */
+static void sparse_adam_range(void *ctx, NnChunk c) {
+    const SparseAdamLoop *l = ctx;
+    for (int64_t k = c.begin; k < c.end; k++) {
+        int64_t o = l->rows[k] * l->width;
+        real *w = l->w + o, *mk = l->m + o, *vk = l->v + o;
+        const real *gk = l->g + o;
+        for (int64_t j = 0; j < l->width; j++) {
+            real g = gk[j], m0 = mk[j], v0 = vk[j];
+            real dm = (g - m0) * l->one_b1, dv = (g * g - v0) * l->one_b2; /* SparseAdam's update values */
+            mk[j] = m0 + dm;
+            vk[j] = v0 + dv;
+            w[j] += l->neg_step * ((dm + m0) / (R_SQRT(dv + v0) + l->eps));
+        }
+    }
+}
+
+/* torch.optim.SparseAdam on rows[0..n) of p (row-sparse gradient), at the
+ * parameter's step t: those rows' moments and weights move; every other row
+ * stays as it is, moments included (they do not decay). Each row is updated by
+ * one thread, elementwise: the same result for any thread count. */
+static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m, Tensor *v, const int64_t *rows,
+                             int64_t n) {
+    double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
+    int64_t width = p->numel / p->shape[0];
+    SparseAdamLoop l = {rows, width, p->data, m->data, v->data, p->grad->data, (real)(-(c->lr * sqrt(bc2) / bc1)),
+                        (real)c->eps, (real)(1 - c->beta1), (real)(1 - c->beta2)};
+    nn_parallel_for(n, width, sparse_adam_range, &l);
+}
+
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
     optim_check_params("adam_step", a->module, a->n_params);
@@ -66,6 +106,12 @@ void adam_step(Adam *a) {
             continue;
         }
         double t = (double)(a->step - a->skipped[i]);
+        int64_t n_rows;
+        const int64_t *rows = c->lazy ? ag_grad_rows(p, &n_rows) : NULL;
+        if (rows) {
+            sparse_adam_rows(c, t, p, a->m[i], a->v[i], rows, n_rows);
+            continue;
+        }
         double bc1 = 1 - pow(c->beta1, t), bc2_sqrt = sqrt(1 - pow(c->beta2, t));
         real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
         AdamLoop l = {p->data, p->grad->data, a->m[i]->data, a->v[i]->data, b1,    b2,   one_b1,

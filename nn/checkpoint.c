@@ -78,6 +78,15 @@ static int check_shape(const char *path, const SafeTensors *st, int i, const Ten
                    shape_str(t->ndim, t->shape).s);
 }
 
+/* Whether every value of stored tensor i is finite; a message naming the tensor otherwise. */
+static int check_finite(const char *path, const SafeTensors *st, int i, NnError *err) {
+    NnError e;
+    if (safetensors_check_finite(st, i, &e) == 0) return 0;
+    const char *msg = e.msg, *colon = strstr(e.msg, ": tensor '");
+    if (colon) msg = colon + 2; /* the reader names the file by its own label: name it by path */
+    return nn_fail(err, "%s: %s", path, msg);
+}
+
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
     SafeTensors *st = safetensors_read(path, err);
     if (!st) return -1;
@@ -131,13 +140,14 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
                     name, m->n_params);
             goto done;
         }
-        if (check_shape(path, st, k, m->params[i].value, err)) goto done;
+        if (check_shape(path, st, k, m->params[i].value, err) || check_finite(path, st, k, err)) goto done;
         for (int which = 0; has_opt && which < 2; which++) {
             char *full = prefixed(which ? OPT_V : OPT_M, name);
             int j = safetensors_find(st, full);
             if (j < 0) nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
             free(full);
-            if (j < 0 || check_shape(path, st, j, m->params[i].value, err)) goto done;
+            if (j < 0 || check_shape(path, st, j, m->params[i].value, err) || check_finite(path, st, j, err))
+                goto done;
         }
     }
     if (safetensors_count(st) != expected) {

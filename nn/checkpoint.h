@@ -3,7 +3,8 @@
  *
  * Parameters are stored under their names; Adam's moments under
  * "optim.m.<name>" and "optim.v.<name>", its step count in the metadata key
- * "optim.step". Loading checks every name, dtype and shape against the model
+ * "optim.step". Loading checks every name, dtype and shape against the model,
+ * and that every value is finite (a NaN weight is refused, naming its tensor),
  * before it changes anything, so a refused file leaves the model as it was. */
 #ifndef NN_NN_CHECKPOINT_H
 #define NN_NN_CHECKPOINT_H

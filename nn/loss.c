@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "base/error.h"
+
 Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const Tensor *mask) {
     Tensor *ones = ag_new(g, pos_logits->ndim, pos_logits->shape);
     Tensor *zeros = ag_zeros(g, pos_logits->ndim, pos_logits->shape);
@@ -12,6 +14,36 @@ Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const
 
 Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
     return ag_cross_entropy(g, logits, target, ignore_index);
+}
+
+Tensor *loss_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index) {
+    return ag_linear_cross_entropy(g, x, w, target, ignore_index);
+}
+
+Tensor *loss_sampled_softmax(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target,
+                             const int64_t *neg_ids, const real *log_q) {
+    real *pos_logq = NULL, *neg_logq = NULL;
+    if (log_q) {
+        int64_t R = neg_logits->shape[0], K = neg_logits->shape[1];
+        pos_logq = arena_alloc(graph_arena(g), (size_t)(R ? R : 1) * sizeof *pos_logq);
+        neg_logq = arena_alloc(graph_arena(g), (size_t)(K ? K : 1) * sizeof *neg_logq);
+        for (int64_t r = 0; r < R; r++) pos_logq[r] = target[r] ? log_q[target[r]] : 0;
+        for (int64_t k = 0; k < K; k++) neg_logq[k] = log_q[neg_ids[k]];
+    }
+    return ag_sampled_softmax(g, pos_logits, neg_logits, target, neg_ids, 0, pos_logq, neg_logq);
+}
+
+Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target, const int64_t *neg_ids,
+                  double beta) {
+    return ag_gbce(g, pos_logits, neg_logits, target, neg_ids, 0, (real)beta);
+}
+
+double loss_gbce_beta(int64_t k, int64_t n_items, double t) {
+    NN_CHECK(k >= 1 && n_items >= 2 && t >= 0 && t <= 1, "loss_gbce_beta",
+             "%lld negatives among %lld items with t %g: expected k >= 1, at least 2 items, t in [0, 1]", (long long)k,
+             (long long)n_items, t);
+    double alpha = (double)k / (double)(n_items - 1);
+    return alpha * (t * (1 - 1 / alpha) + 1 / alpha);
 }
 
 Tensor *loss_mse(Graph *g, Tensor *pred, Tensor *target) {

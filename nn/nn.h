@@ -16,8 +16,10 @@
 #include "base/arena.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/peak_rss.h"
+#include "base/progress.h"
 #include "base/rng.h"
 
 /* tensor: n-d arrays and the kernels on them */
@@ -34,8 +36,11 @@
 #include "io/atomic_file.h"
 #include "io/csv.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 #include "io/safetensors.h"
+#include "io/sha256.h"
 #include "io/strmap.h"
+#include "io/tempfiles.h"
 #include "io/textfile.h"
 #include "io/utf8.h"
 

@@ -11,6 +11,9 @@ typedef struct {
     double eps;          /* 1e-8 */
     double weight_decay; /* 0 */
     int decoupled;       /* 0: Adam (decay added to the gradient); 1: AdamW (decay applied to the weight) */
+    int lazy;            /* 1: a parameter whose gradient lists its rows (tensor_set_sparse_grad) updates those
+                            rows only, as torch.optim.SparseAdam (no weight decay there, moments of other rows
+                            untouched, bias corrections at the parameter's step count); 0: every element */
 } AdamConfig;
 
 typedef struct {
@@ -36,13 +39,15 @@ typedef struct {
     Tensor **buf; /* momentum buffers, NULL until the first step */
 } Sgd;
 
-/* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay. */
+/* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, not lazy. */
 AdamConfig adam_defaults(void);
 /* Adam (or AdamW) over every parameter of m; moments start at zero. Parameters registered in m
  * afterwards are refused by adam_step with a message naming them. */
 Adam *adam_new(Module *m, AdamConfig cfg);
 /* One update from the parameters' current gradients; a parameter without a gradient is
- * skipped and its step count does not advance, as in torch. */
+ * skipped and its step count does not advance, as in torch. With cfg.lazy, a parameter
+ * whose gradient lists its rows updates only those (SparseAdam); one whose every row
+ * may be non-zero takes Adam's update. */
 void adam_step(Adam *a);
 /* Frees the moments. NULL is allowed. */
 void adam_free(Adam *a);

@@ -105,6 +105,33 @@ static inline real r_sigmoid(real x) {
 /* log(sigmoid(x)) = -softplus(-x), stable for large |x|. */
 static inline real r_log_sigmoid(real x) { return x < 0 ? x - R_LOG1P(R_EXP(x)) : -R_LOG1P(R_EXP(-x)); }
 
+/* softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^-|x|), stable for large
+ * |x|: -log sigmoid(x) = softplus(-x). In the float build branch-free (it
+ * vectorizes): log1p(u) for u = e^-|x| in (0, 1] by Cephes' logf polynomial,
+ * within 2 ulp of log1pf(expf(-|x|)) (tests/tensor/test_tensor.c); the double
+ * build uses libm. */
+#ifdef NN_DOUBLE
+static inline real r_softplus(real x) { return (x > 0 ? x : 0) + log1p(exp(-fabs(x))); }
+#else
+static inline float r_softplus(float x) {
+    float u = r_exp(-fabsf(x));
+    /* log1p(u) = log(1 + f) + e ln 2: f = u (e = 0) while 1 + u < sqrt 2, else f = (1 + u) / 2 - 1 (e = 1) */
+    int big = u > 0.41421356f;
+    float f = big ? (u - 1.0f) * 0.5f : u, e = big ? 1.0f : 0.0f, z = f * f;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float log1p_u = f + (p * f * z - 0.5f * z - 2.12194440e-4f * e) + 0.693359375f * e;
+    return (x > 0 ? x : 0.0f) + log1p_u;
+}
+#endif
+
 /* GELU, exact erf form. */
 static inline real r_gelu(real x) { return (real)0.5 * x * (1 + r_erf(x * R_SQRT1_2)); }
 

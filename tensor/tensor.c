@@ -140,6 +140,7 @@ Tensor *tensor_clone(const Tensor *t) {
 void tensor_free(Tensor *t) {
     if (!t) return;
     tensor_free(t->grad);
+    free(t->grad_rows);
     if (t->flags & TENSOR_OWNS_DATA) free(t->data);
     if (t->flags & TENSOR_OWNS_STRUCT) free(t);
 }
@@ -153,6 +154,7 @@ static Tensor view_of(const Tensor *t) {
     v.grad = NULL;
     v.node = NULL;
     v.name = NULL;
+    v.grad_rows = NULL;
     return v;
 }
 

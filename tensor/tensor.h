@@ -25,7 +25,8 @@
 #define NN_SHAPE(...)                                                                                                  \
     (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]) { __VA_ARGS__ }
 
-typedef struct Node Node; /* autograd/autograd.h */
+typedef struct Node Node;     /* autograd/autograd.h */
+typedef struct RowSet RowSet; /* autograd/engine.c: the rows of a gradient that may be non-zero */
 
 /* Room for TENSOR_MAX_DIMS sizes of up to 20 digits each, with separators. */
 #define SHAPE_STR_MAX 144
@@ -47,6 +48,8 @@ struct Tensor {
     Tensor *grad;      /* accumulated gradient: contiguous, same shape */
     Node *node;        /* the op that made this tensor, NULL for a leaf */
     const char *name;  /* optional, shown in printed graphs */
+    RowSet *grad_rows; /* a leaf with row-sparse gradients (tensor_set_sparse_grad): which rows of grad may be
+                          non-zero, one allocation (tensor_free releases it); NULL: not tracked */
 };
 
 #define TENSOR_OWNS_DATA   1u /* tensor_free releases data */

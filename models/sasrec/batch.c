@@ -1,5 +1,6 @@
 #include "models/sasrec/batch.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,14 @@
 /* Domains keep the streams of one seed apart: negatives, shuffles (and whatever else uses the seed). */
 #define DOMAIN_NEGATIVES 0x4E45474154495645ull /* "NEGATIVE" */
 #define DOMAIN_SHUFFLE   0x53485546464C4500ull /* "SHUFFLE" */
+#define DOMAIN_SHARED    0x5348415245440000ull /* "SHARED": negatives shared by a batch */
+
+/* A Philox key for one (seed, domain, epoch): the epochs' streams never overlap. */
+static uint64_t epoch_key(uint64_t seed, uint64_t domain, int epoch) {
+    uint32_t w[4];
+    philox4x32(seed, domain, (uint64_t)(uint32_t)epoch, w);
+    return (uint64_t)w[0] | (uint64_t)w[1] << 32;
+}
 
 void batch_alloc(SeqBatch *b, int cap, int L) {
     NN_CHECK(cap >= 1 && L >= 1, "batch_alloc", "cap %d and L %d must be >= 1", cap, L);
@@ -29,6 +38,7 @@ void batch_free(SeqBatch *b) {
     free(b->len);
     free(b->answer);
     free(b->user);
+    free(b->shared);
     memset(b, 0, sizeof *b);
 }
 
@@ -59,12 +69,12 @@ void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *user
         int64_t k = m < L ? m : L;         /* of which the last k are kept */
         int64_t *in = b->input + (size_t)r * L + (L - k);
         for (int64_t j = 0; j < k; j++) in[j] = s[m - k + j];
-        if (split == SPLIT_TRAIN) {
+        if (split == SPLIT_TRAIN) { /* targets, and their negatives unless the batch shares its own */
             int64_t *pos = b->pos + (size_t)r * L + (L - k), *neg = b->neg + (size_t)r * L + (L - k);
             for (int64_t j = 0; j < k; j++) {
                 int64_t t = m - k + j + 1; /* the target's position in s */
                 pos[j] = s[t];
-                neg[j] = batch_neg_draw(ns, epoch, u, t);
+                neg[j] = ns->n_shared ? 0 : batch_neg_draw(ns, epoch, u, t);
             }
         }
         b->len[r] = (int32_t)k;
@@ -73,25 +83,13 @@ void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *user
     }
 }
 
-static int cmp_i32(const void *a, const void *b) {
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
 int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError *err) {
     *ns = (NegSampler){.ds = ds, .seed = seed};
     ns->uniq_start = nn_malloc(((size_t)ds->n_users + 1) * sizeof *ns->uniq_start);
     ns->uniq = nn_malloc(((size_t)ds->n_interactions + 1) * sizeof *ns->uniq);
     int64_t o = 0;
     for (int64_t u = 0; u < ds->n_users; u++) {
-        int64_t len;
-        const int32_t *s = dataset_seq(ds, u, &len);
-        int32_t *set = ns->uniq + o;
-        memcpy(set, s, (size_t)len * sizeof *set);
-        qsort(set, (size_t)len, sizeof *set, cmp_i32);
-        int64_t d = 0;
-        for (int64_t k = 0; k < len; k++)
-            if (d == 0 || set[k] != set[d - 1]) set[d++] = set[k];
+        int64_t d = dataset_user_items(ds, u, ns->uniq + o);
         ns->uniq_start[u] = o;
         o += d;
         if (d >= ds->n_items) {
@@ -108,30 +106,64 @@ int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError 
     return 0;
 }
 
+void batch_neg_share(NegSampler *ns, int64_t k, NegDist dist) {
+    NN_CHECK(k >= 1 && (dist == NEG_UNIFORM || dist == NEG_POP), "batch_neg_share", "%lld negatives, distribution %d",
+             (long long)k, (int)dist);
+    const Dataset *ds = ns->ds;
+    ns->n_shared = k;
+    ns->dist = dist;
+    if (dist != NEG_POP) return;
+    int64_t N = ds->n_items;
+    ns->cum = nn_calloc((size_t)N + 1, sizeof *ns->cum);
+    ns->log_q = nn_calloc((size_t)N + 1, sizeof *ns->log_q);
+    for (int64_t u = 0; u < ds->n_users; u++) { /* counts in the training part s[:-2], in cum for now */
+        int64_t len;
+        const int32_t *seq = dataset_seq(ds, u, &len);
+        for (int64_t j = 0; j + 2 < len; j++) ns->cum[seq[j]]++;
+    }
+    for (int64_t j = 1; j <= N; j++) ns->cum[j] += 1 + ns->cum[j - 1]; /* weight 1 + count */
+    double total = (double)ns->cum[N];
+    for (int64_t j = 1; j <= N; j++) ns->log_q[j] = (real)log((double)(ns->cum[j] - ns->cum[j - 1]) / total);
+}
+
+void batch_draw_shared(SeqBatch *b, const NegSampler *ns, int epoch, int64_t index) {
+    NN_CHECK(ns->n_shared >= 1 && epoch >= 0 && index >= 0, "batch_draw_shared",
+             "the sampler shares %lld negatives; epoch %d, batch %lld", (long long)ns->n_shared, epoch,
+             (long long)index);
+    int64_t k = ns->n_shared, N = ns->ds->n_items;
+    if (b->n_shared != k) {
+        b->shared = nn_realloc(b->shared, (size_t)k * sizeof *b->shared);
+        b->n_shared = k;
+    }
+    b->log_q = ns->log_q;
+    Rng r = rng_new(epoch_key(ns->seed, DOMAIN_SHARED, epoch), (uint64_t)index);
+    for (int64_t i = 0; i < k; i++) {
+        if (ns->dist == NEG_UNIFORM) {
+            b->shared[i] = 1 + (int64_t)rng_below(&r, (uint64_t)N);
+            continue;
+        }
+        int64_t x = (int64_t)rng_below(&r, (uint64_t)ns->cum[N]), lo = 1, hi = N; /* the first j with cum[j] > x */
+        while (lo < hi) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (ns->cum[mid] > x)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        b->shared[i] = lo;
+    }
+}
+
 void batch_neg_free(NegSampler *ns) {
     free(ns->uniq_start);
     free(ns->uniq);
+    free(ns->cum);
+    free(ns->log_q);
     memset(ns, 0, sizeof *ns);
 }
 
 int batch_neg_in_seq(const NegSampler *ns, int64_t u, int32_t item) {
-    const int32_t *a = ns->uniq + ns->uniq_start[u];
-    int64_t lo = 0, hi = ns->uniq_start[u + 1] - ns->uniq_start[u];
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (a[mid] < item)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ns->uniq_start[u + 1] - ns->uniq_start[u] && a[lo] == item;
-}
-
-/* A Philox key for one (seed, domain, epoch): the epochs' streams never overlap. */
-static uint64_t epoch_key(uint64_t seed, uint64_t domain, int epoch) {
-    uint32_t w[4];
-    philox4x32(seed, domain, (uint64_t)(uint32_t)epoch, w);
-    return (uint64_t)w[0] | (uint64_t)w[1] << 32;
+    return dataset_items_contain(ns->uniq + ns->uniq_start[u], ns->uniq_start[u + 1] - ns->uniq_start[u], item);
 }
 
 int32_t batch_neg_draw(const NegSampler *ns, int epoch, int64_t u, int64_t position) {

@@ -15,14 +15,23 @@
  * again while it is anywhere in the user's whole sequence. The draw for
  * (seed, epoch, user, position in s, attempt) is a pure function of those
  * through Philox, so negatives do not depend on batch composition, max_len or
- * the thread count, and change every epoch. */
+ * the thread count, and change every epoch.
+ *
+ * Shared negatives (sampled softmax, gBCE): K items per batch, scored against
+ * every real target of the batch, drawn with replacement, uniformly over
+ * 1..n_items or in proportion to popularity (1 + the item's count in the
+ * training part of every sequence, s[:-2]). The draws for (seed, epoch,
+ * batch index) are a pure function of those through Philox. An item of a
+ * user's own sequence may be drawn; the loss leaves out only a row's own
+ * target (docs/sasrec.md, section 4). */
 #ifndef NN_MODELS_SASREC_BATCH_H
 #define NN_MODELS_SASREC_BATCH_H
 
 #include <stdint.h>
 
-#include "models/sasrec/data/dataset.h"
 #include "base/error.h"
+#include "models/sasrec/data/dataset.h"
+#include "tensor/real.h"
 
 typedef enum { SPLIT_TRAIN, SPLIT_VALID, SPLIT_TEST, SPLIT_SUBMIT } Split;
 
@@ -35,13 +44,26 @@ typedef struct {
     int32_t *len;    /* (B) non-pad positions of input */
     int64_t *answer; /* (B) valid/test answer item (0 for train and submit) */
     int64_t *user;   /* (B) user index */
+    int64_t n_shared;   /* shared negatives drawn by batch_draw_shared (0: none) */
+    int64_t *shared;    /* (n_shared) items scored against every target of the batch */
+    const real *log_q;  /* (n_items + 1) popularity draws: log of each item's probability; NULL: uniform */
 } SeqBatch;
+
+/* How shared negatives are drawn. */
+typedef enum {
+    NEG_UNIFORM, /* uniformly over 1..n_items */
+    NEG_POP,     /* in proportion to 1 + the item's count in the training part */
+} NegDist;
 
 typedef struct {
     const Dataset *ds;
     uint64_t seed;       /* the run's seed */
     int64_t *uniq_start; /* (n_users + 1) offsets into uniq */
     int32_t *uniq;       /* each user's distinct items, sorted: the membership test */
+    int64_t n_shared;    /* 0: one negative per target (batch_fill); K: K shared per batch (batch_draw_shared) */
+    NegDist dist;        /* of the shared negatives */
+    int64_t *cum;        /* (n_items + 1) NEG_POP: cum[j] = the weights of items 1..j, cum[0] = 0 */
+    real *log_q;         /* (n_items + 1) NEG_POP: log of each item's probability (0 for padding) */
 } NegSampler;
 
 /* A batch of cap rows of L positions (cap, L >= 1). */
@@ -50,14 +72,19 @@ void batch_alloc(SeqBatch *b, int cap, int L);
 void batch_free(SeqBatch *b);
 /* "train", "valid", "test", "submit". */
 const char *batch_split_name(Split s);
-/* Fills b with users[0..n) (n <= cap) for split; ns and epoch are used for SPLIT_TRAIN only (ns non-NULL). */
+/* Fills b with users[0..n) (n <= cap) for split; ns and epoch are used for SPLIT_TRAIN only (ns non-NULL):
+ * one negative per target, unless ns shares its negatives (then b->neg stays 0). */
 void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *users, int n, const NegSampler *ns,
                 int epoch);
 
 /* Prepares the per-user sorted item sets; -1 naming the first user whose sequence holds every item
  * (no negative exists for them). */
 int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError *err);
-/* Releases the sets. */
+/* Makes ns draw k negatives per batch from dist (batch_draw_shared) instead of one per target. */
+void batch_neg_share(NegSampler *ns, int64_t k, NegDist dist);
+/* Draws the shared negatives of batch `index` of epoch into b (b->shared, b->n_shared, b->log_q). */
+void batch_draw_shared(SeqBatch *b, const NegSampler *ns, int epoch, int64_t index);
+/* Releases the sets and tables. */
 void batch_neg_free(NegSampler *ns);
 /* The negative for target s[position] of user u in epoch: not in u's sequence. */
 int32_t batch_neg_draw(const NegSampler *ns, int epoch, int64_t u, int64_t position);

@@ -1,30 +1,23 @@
 #include "models/sasrec/eval.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "autograd/ops.h"
 #include "base/error.h"
-#include "tensor/kernels.h"
 #include "base/parallel.h"
+#include "base/progress.h"
 #include "base/simd.h"
+#include "models/sasrec/item_scores.h"
+#include "models/sasrec/score_check.h"
 
 EvalOptions eval_default_options(void) {
     return (EvalOptions){
         .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL};
 }
 
-/* The rank of the answer among candidates: how many other candidates score at
- * least as high. skip[j] marks items that never rank (full ranking). */
-static int64_t rank_full(const real *score, int64_t n, int64_t answer, const unsigned char *skip) {
-    if (skip[answer]) return n; /* excluded: a miss */
-    real a = score[answer];
-    int64_t r = 0;
-    for (int64_t j = 1; j < n; j++) r += !skip[j] && j != answer && score[j] >= a;
-    return r;
-}
-
-/* The model input of user u for split (valid: s[:-2], test: s[:-1]): its items and *n. */
+/* The model input of user u for split (valid: s[:-2], test: s[:-1]): its items and *n; the answer is seq[*n]. */
 static const int32_t *seen_items(const Dataset *ds, int64_t u, Split split, int64_t *n) {
     int64_t len;
     const int32_t *seq = dataset_seq(ds, u, &len);
@@ -32,212 +25,243 @@ static const int32_t *seen_items(const Dataset *ds, int64_t u, Split split, int6
     return seq;
 }
 
-/* Marks (on = 1) or unmarks the items of u's model input in skip. */
-static void mark_seen(const Dataset *ds, int64_t u, Split split, unsigned char *skip, int on) {
-    int64_t n;
-    const int32_t *seq = seen_items(ds, u, split, &n);
-    for (int64_t i = 0; i < n; i++) skip[seq[i]] = (unsigned char)on;
+static int is_seen(const int32_t *seq, int64_t n, int64_t item) {
+    for (int64_t k = 0; k < n; k++)
+        if (seq[k] == item) return 1;
+    return 0;
 }
 
+/* ---- the users' vectors ---- */
+
+void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalUsersFn visit, void *ctx) {
+    int was_training = s->m.training, grad = ag_set_grad_enabled(0);
+    module_train(&s->m, 0);
+    Graph *g = opt->graph ? opt->graph : graph_new();
+    graph_reset(g);
+    int64_t nb = opt->batch < ds->n_users ? opt->batch : ds->n_users;
+    if (nb < 1) nb = 1;
+    SeqBatch b;
+    batch_alloc(&b, (int)nb, (int)s->cfg.max_len);
+    int64_t *users = nn_malloc((size_t)nb * sizeof *users);
+    Progress bar;
+    char name[64];
+    snprintf(name, sizeof name, "%s pass", batch_split_name(split));
+    progress_start(&bar, name, "users", ds->n_users);
+    for (int64_t start = 0; start < ds->n_users; start += nb) {
+        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
+        for (int i = 0; i < n; i++) users[i] = start + i;
+        batch_fill(&b, ds, split, users, n, NULL, 0);
+        Tokens t = sasrec_tokens(g, b.input, b.len, b.B, b.L, 1);
+        visit(ctx, &b, sasrec_last(g, sasrec_forward(s, g, &t), &t)); /* (B, H) */
+        graph_reset(g);
+        progress_update(&bar, start + n, NULL);
+    }
+    progress_end(&bar);
+    free(users);
+    batch_free(&b);
+    if (g != opt->graph) graph_free(g);
+    module_train(&s->m, was_training);
+    ag_set_grad_enabled(grad);
+}
+
+/* ---- ranking the model's scores ---- */
+
 typedef struct {
+    const Sasrec *s;
     const Dataset *ds;
     Split split;
     const EvalOptions *opt;
-    const SeqBatch *b;
-    const real *scores; /* (B, N + 1) */
-    int64_t *rank;      /* (B) */
-    unsigned char *skip; /* full ranking, per worker: (N + 1) zeros */
-    real *zeroed;        /* seen = zero, per worker: (N + 1) */
-} RankLoop;
+    int64_t *rank;      /* (n_users) */
+    const SeqBatch *b;  /* the batch being ranked */
+    real *answer;       /* (batch) full ranking: the answer's score of each row */
+    unsigned char *out; /* (batch) full ranking: OUT_EXCLUDED or OUT_NONFINITE, else 0 */
+    real *cand;         /* (batch, 1 + n_neg) sampled: the answer's score, then the negatives' */
+    const real *U;      /* (batch, H) sampled: the batch's user vectors */
+} ModelRanker;
 
-static void rank_users(void *ctx, NnChunk c) {
-    const RankLoop *l = ctx;
-    const Dataset *ds = l->ds;
-    const EvalOptions *opt = l->opt;
-    Split split = l->split;
-    int64_t N1 = ds->n_items + 1;
-    unsigned char *skip = l->skip ? l->skip + c.worker * N1 : NULL;
-    real *zeroed = l->zeroed ? l->zeroed + c.worker * N1 : NULL;
-    for (int64_t i = c.begin; i < c.end; i++) {
-        int64_t u = l->b->user[i], ans = l->b->answer[i];
-        const real *sc = l->scores + i * N1;
-        if (opt->protocol == PROTOCOL_SAMPLE) {
-            const int32_t *neg = opt->samples->neg + u * opt->samples->n_neg;
-            int64_t r = 0;
-            for (int k = 0; k < opt->samples->n_neg; k++) r += sc[neg[k]] >= sc[ans];
-            l->rank[i] = r;
-        } else if (opt->seen == SEEN_EXCLUDE) {
-            mark_seen(ds, u, split, skip, 1);
-            skip[0] = 1;
-            l->rank[i] = rank_full(sc, N1, ans, skip);
-            mark_seen(ds, u, split, skip, 0);
-        } else { /* seen items score 0 and compete */
-            memcpy(zeroed, sc, (size_t)N1 * sizeof(real));
-            int64_t n;
-            const int32_t *seq = seen_items(ds, u, split, &n);
-            for (int64_t k = 0; k < n; k++) zeroed[seq[k]] = 0;
-            skip[0] = 1;
-            l->rank[i] = rank_full(zeroed, N1, ans, skip);
-        }
-    }
-}
+enum {
+    OUT_EXCLUDED = 1, /* the answer is excluded: a miss, ranked n_items + 1 */
+    OUT_NONFINITE = 2 /* a NaN or infinite score: no rank (-1), score_check.h */
+};
 
-/* Ranks one batch given a function scoring the batch's users: scores (B, N + 1). */
-static void rank_batch(const Dataset *ds, Split split, const EvalOptions *opt, const SeqBatch *b, const real *scores,
-                       int64_t *rank) {
-    int64_t N1 = ds->n_items + 1, cost = opt->protocol == PROTOCOL_FULL ? N1 : opt->samples->n_neg;
-    size_t width = (size_t)nn_parallel_width(b->B, cost);
-    int full = opt->protocol == PROTOCOL_FULL;
-    RankLoop l = {ds, split, opt, b, scores, rank, full ? nn_calloc(width * (size_t)N1, 1) : NULL,
-                  full && opt->seen == SEEN_ZERO ? nn_malloc(width * (size_t)N1 * sizeof(real)) : NULL};
-    nn_parallel_for(b->B, cost, rank_users, &l);
-    free(l.skip);
-    free(l.zeroed);
-}
-
-/* row[item] = <u, item_emb[item]> for the answer and the negatives. */
+/* out[0] = <u, item_emb[answer]>, out[1 + k] = <u, item_emb[neg[k]]>. */
 NN_VECTORIZE static void score_candidates(const Sasrec *s, const real *u, int64_t answer, const int32_t *neg, int n_neg,
-                                          real *row) {
+                                          real *out) {
     const Tensor *E = s->item_emb.weight;
     int64_t H = E->shape[1];
     for (int k = -1; k < n_neg; k++) {
-        int64_t item = k < 0 ? answer : neg[k];
-        const real *e = E->data + item * H;
+        const real *e = E->data + (k < 0 ? answer : neg[k]) * H;
         real lane[16] = {0}, acc = 0;
         int64_t h = 0;
         for (; h + 16 <= H; h += 16)
             for (int l = 0; l < 16; l++) lane[l] += u[h + l] * e[h + l];
         for (int l = 0; l < 16; l++) acc += lane[l];
         for (; h < H; h++) acc += u[h] * e[h];
-        row[item] = acc;
+        out[k + 1] = acc;
     }
 }
 
-int64_t eval_batch_users(int64_t requested, int64_t n_users, int64_t n_items) {
-    int64_t nb = requested < n_users ? requested : n_users;
-    while (nb > 1 && nb * (n_items + 1) > ((int64_t)1 << 26)) nb /= 2;
-    return nb > 0 ? nb : 1;
+/* How many of x[0..n) are >= a (NaN never is). */
+NN_VECTORIZE static int64_t count_at_least(const real *x, int64_t n, real a) {
+    int64_t c = 0;
+    for (int64_t j = 0; j < n; j++) c += x[j] >= a;
+    return c;
 }
 
-void eval_score_all(const Sasrec *s, const Tensor *U, real *out) {
-    const Tensor *E = s->item_emb.weight; /* (N + 1, H) */
-    int64_t B = U->shape[0], H = U->shape[1], N1 = E->shape[0];
-    gemm(B, N1, H, U->data, H, 1, E->data, 1, H, 0, out, N1);
-}
-
-/* Fills scores (b->B, N + 1) for the users of batch b. */
-typedef void (*ScoreFn)(void *ctx, const SeqBatch *b, real *scores);
-
-/* The one batching loop of every pass: the users of split in order, in
- * batches of eval_batch_users(batch, ...) with inputs of L positions; score
- * fills each batch's scores, visit uses them. */
-static void for_each_batch(const Dataset *ds, Split split, int batch, int64_t L, ScoreFn score, void *score_ctx,
-                           EvalVisitFn visit, void *visit_ctx) {
-    int64_t N1 = ds->n_items + 1, nb = eval_batch_users(batch, ds->n_users, ds->n_items);
-    SeqBatch b;
-    batch_alloc(&b, (int)nb, (int)L);
-    int64_t *users = nn_malloc((size_t)nb * sizeof *users);
-    real *scores = nn_malloc((size_t)(nb * N1) * sizeof *scores);
-    for (int64_t start = 0; start < ds->n_users; start += nb) {
-        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
-        for (int i = 0; i < n; i++) users[i] = start + i;
-        batch_fill(&b, ds, split, users, n, NULL, 0);
-        score(score_ctx, &b, scores);
-        visit(visit_ctx, &b, scores);
+/* One block of full-ranking scores of row i: items never ranked become NaN (the padding, the answer itself and,
+ * with SEEN_EXCLUDE, the items of the input), with SEEN_ZERO the input's items score 0; the rest count when they
+ * score at least the answer. */
+static void rank_full_row(void *ctx, int64_t i, int64_t first, real *sc, int64_t n) {
+    const ModelRanker *r = ctx;
+    int64_t nseen, u = r->b->user[i];
+    if (r->out[i] == OUT_NONFINITE) return;
+    if (!scores_finite(sc + (first == 0), n - (first == 0))) { /* every item's score, the padding's aside */
+        r->out[i] = OUT_NONFINITE;
+        r->rank[u] = -1;
+        return;
     }
-    free(users);
-    free(scores);
-    batch_free(&b);
+    if (r->out[i]) return;
+    const int32_t *seq = seen_items(r->ds, u, r->split, &nseen);
+    real fill = r->opt->seen == SEEN_EXCLUDE ? NAN : 0;
+    for (int64_t k = 0; k < nseen; k++)
+        if (seq[k] >= first && seq[k] < first + n) sc[seq[k] - first] = fill;
+    if (first == 0) sc[0] = NAN;
+    int64_t ans = r->b->answer[i] - first;
+    if (ans >= 0 && ans < n) sc[ans] = NAN;
+    r->rank[u] += count_at_least(sc, n, r->answer[i]);
+}
+
+/* Items are the batch's users under the sampled protocol: the answer against its negatives. */
+static void rank_sampled_users(void *ctx, NnChunk ch) {
+    const ModelRanker *r = ctx;
+    const SampleSet *smp = r->opt->samples;
+    const SeqBatch *b = r->b;
+    int64_t H = r->s->item_emb.weight->shape[1];
+    for (int64_t i = ch.begin; i < ch.end; i++) {
+        real *c = r->cand + i * (1 + smp->n_neg);
+        score_candidates(r->s, r->U + i * H, b->answer[i], smp->neg + b->user[i] * smp->n_neg, smp->n_neg, c);
+        r->rank[b->user[i]] = scores_finite(c, 1 + smp->n_neg) ? count_at_least(c + 1, smp->n_neg, c[0]) : -1;
+    }
+}
+
+static void rank_model_visit(void *ctx, const SeqBatch *b, const Tensor *U) {
+    ModelRanker *r = ctx;
+    const Tensor *E = r->s->item_emb.weight;
+    int64_t H = U->shape[1];
+    r->b = b;
+    if (r->opt->protocol == PROTOCOL_SAMPLE) {
+        const SampleSet *smp = r->opt->samples;
+        r->U = U->data;
+        nn_parallel_for(b->B, (1 + smp->n_neg) * H, rank_sampled_users, r);
+        return;
+    }
+    for (int i = 0; i < b->B; i++) { /* the answer's score, exactly as in its block */
+        int64_t nseen, u = b->user[i], ans = b->answer[i];
+        const int32_t *seq = seen_items(r->ds, u, r->split, &nseen);
+        int seen = is_seen(seq, nseen, ans);
+        r->out[i] = seen && r->opt->seen == SEEN_EXCLUDE ? OUT_EXCLUDED : 0;
+        r->rank[u] = r->out[i] ? r->ds->n_items + 1 : 0;
+        r->answer[i] = seen ? 0 : item_score(E, U->data + i * H, ans);
+    }
+    item_scores_blocks(E, U->data, b->B, rank_full_row, r);
+}
+
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    int64_t nb = opt->batch > 0 ? opt->batch : 1, n_neg = opt->samples ? opt->samples->n_neg : 0;
+    ModelRanker r = {.s = s, .ds = ds, .split = split, .opt = opt, .rank = rank};
+    if (opt->protocol == PROTOCOL_SAMPLE) {
+        NN_CHECK(opt->samples && opt->samples->n_users == ds->n_users, "eval_rank_model",
+                 "the sampled protocol needs the negatives of every user of the data");
+        r.cand = nn_malloc((size_t)(nb * (1 + n_neg)) * sizeof *r.cand);
+    } else {
+        r.answer = nn_malloc((size_t)nb * sizeof *r.answer);
+        r.out = nn_malloc((size_t)nb);
+    }
+    eval_visit_users(s, ds, split, opt, rank_model_visit, &r);
+    free(r.cand);
+    free(r.answer);
+    free(r.out);
+}
+
+/* ---- most popular ---- */
+
+static int cmp_real(const void *a, const void *b) {
+    real x = *(const real *)a, y = *(const real *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* How many of sorted[0..n) (ascending) are >= a. */
+static int64_t count_sorted_at_least(const real *sorted, int64_t n, real a) {
+    int64_t lo = 0, hi = n; /* the first index whose value is >= a */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return n - lo;
 }
 
 typedef struct {
     const Dataset *ds;
     Split split;
     const EvalOptions *opt;
-    int64_t *rank; /* (n_users) */
-} Ranker;
+    const real *pop, *sorted; /* (N + 1) each item's score; (N) items 1..N's, ascending */
+    int64_t *rank;            /* (n_users) */
+} PopularLoop;
 
-static void rank_visit(void *ctx, const SeqBatch *b, const real *scores) {
-    const Ranker *r = ctx;
-    rank_batch(r->ds, r->split, r->opt, b, scores, r->rank + b->user[0]);
-}
-
-typedef struct {
-    Sasrec *s;
-    const SampleSet *samples; /* only the candidates' scores when non-NULL; every item's otherwise */
-    Graph *g;
-    int64_t n_items;
-} ModelScorer;
-
-typedef struct {
-    const Sasrec *s;
-    const real *U; /* (B, H) */
-    int64_t H;
-    const SeqBatch *b;
-    const SampleSet *samples;
-    real *scores;  /* (B, N + 1) */
-    int64_t N1;
-} CandidateLoop;
-
-static void score_users(void *ctx, NnChunk c) {
-    const CandidateLoop *l = ctx;
-    for (int64_t i = c.begin; i < c.end; i++)
-        score_candidates(l->s, l->U + i * l->H, l->b->answer[i], l->samples->neg + l->b->user[i] * l->samples->n_neg,
-                         l->samples->n_neg, l->scores + i * l->N1);
-}
-
-static void score_model(void *ctx, const SeqBatch *b, real *scores) {
-    ModelScorer *m = ctx;
-    int64_t N1 = m->n_items + 1;
-    const SampleSet *samples = m->samples;
-    Tokens t = sasrec_tokens(m->g, b->input, b->len, b->B, b->L, 1);
-    Tensor *U = sasrec_last(m->g, sasrec_forward(m->s, m->g, &t), &t); /* (B, H) */
-    if (!samples) {
-        eval_score_all(m->s, U, scores);
-    } else { /* only the candidates' scores are needed */
-        CandidateLoop l = {m->s, U->data, U->shape[1], b, samples, scores, N1};
-        nn_parallel_for(b->B, (samples->n_neg + 1) * U->shape[1], score_users, &l);
+/* Items are users, ranked by popularity. */
+static void rank_popular_users(void *ctx, NnChunk c) {
+    const PopularLoop *l = ctx;
+    const Dataset *ds = l->ds;
+    const EvalOptions *opt = l->opt;
+    const real *pop = l->pop, *sorted = l->sorted;
+    int64_t *rank = l->rank, N = ds->n_items, N1 = N + 1;
+    Split split = l->split;
+    int32_t *mine = NULL; /* a user's distinct input items */
+    int64_t cap = 0;
+    for (int64_t u = c.begin; u < c.end; u++) {
+        int64_t n;
+        const int32_t *seq = seen_items(ds, u, split, &n);
+        int32_t ans = seq[n];
+        if (opt->protocol == PROTOCOL_SAMPLE) {
+            const int32_t *neg = opt->samples->neg + u * opt->samples->n_neg;
+            int64_t r = 0;
+            for (int k = 0; k < opt->samples->n_neg; k++) r += pop[neg[k]] >= pop[ans];
+            rank[u] = r;
+            continue;
+        }
+        if (n > cap) mine = nn_realloc(mine, (size_t)(cap = n) * sizeof *mine);
+        memcpy(mine, seq, (size_t)n * sizeof *mine);
+        qsort(mine, (size_t)n, sizeof *mine, cmp_i32);
+        int seen = n > 0 && bsearch(&ans, mine, (size_t)n, sizeof *mine, cmp_i32) != NULL;
+        if (seen && opt->seen == SEEN_EXCLUDE) {
+            rank[u] = N1; /* excluded: a miss */
+            continue;
+        }
+        real a = seen ? 0 : pop[ans]; /* with SEEN_ZERO an answer among the input scores 0 */
+        /* items 1..N other than the answer at >= a, then the input items moved to their score under the policy */
+        int64_t r = count_sorted_at_least(sorted, N, a) - (pop[ans] >= a);
+        for (int64_t k = 0; k < n; k++) {
+            if ((k > 0 && mine[k] == mine[k - 1]) || mine[k] == ans) continue;
+            r -= pop[mine[k]] >= a;
+            if (opt->seen == SEEN_ZERO) r += 0 >= a;
+        }
+        rank[u] = r;
     }
-    graph_reset(m->g);
+    free(mine);
 }
 
-/* for_each_batch over the model's scores (every item's, or the candidates' of samples), in evaluation mode
- * without gradients; the model's mode and the no-grad flag are restored after. */
-static void model_pass(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, const SampleSet *samples,
-                       EvalVisitFn visit, void *ctx) {
-    int was_training = s->m.training, grad = ag_set_grad_enabled(0);
-    module_train(&s->m, 0);
-    ModelScorer m = {s, samples, opt->graph ? opt->graph : graph_new(), ds->n_items};
-    graph_reset(m.g);
-    for_each_batch(ds, split, opt->batch, s->cfg.max_len, score_model, &m, visit, ctx);
-    if (m.g != opt->graph) graph_free(m.g);
-    module_train(&s->m, was_training);
-    ag_set_grad_enabled(grad);
-}
-
-void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
-    Ranker r = {ds, split, opt, rank};
-    model_pass(s, ds, split, opt, opt->protocol == PROTOCOL_SAMPLE ? opt->samples : NULL, rank_visit, &r);
-}
-
-void eval_visit_scores(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalVisitFn visit,
-                       void *ctx) {
-    model_pass(s, ds, split, opt, NULL, visit, ctx);
-}
-
-typedef struct {
-    const real *pop; /* (N + 1) */
-    int64_t n_items;
-} PopularScorer;
-
-static void score_popular(void *ctx, const SeqBatch *b, real *scores) {
-    const PopularScorer *p = ctx;
-    for (int i = 0; i < b->B; i++)
-        memcpy(scores + (int64_t)i * (p->n_items + 1), p->pop, (size_t)(p->n_items + 1) * sizeof(real));
-}
-
+/* Every user's answer ranked by one score per item, the same for everyone (pop (N + 1)), without scoring each
+ * user: the items scoring at least the answer's, from the sorted scores, corrected for the user's input items. */
 void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
-    int64_t N1 = ds->n_items + 1;
+    int64_t N = ds->n_items, N1 = N + 1;
     real *pop = nn_calloc((size_t)N1, sizeof *pop);
     for (int64_t u = 0; u < ds->n_users; u++) {
         int64_t len;
@@ -249,9 +273,12 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
         philox4x32(0x907, 0, (uint64_t)j, w);
         pop[j] += (real)(0.5 * rng_word_to_unit(w[0]));
     }
-    PopularScorer p = {pop, ds->n_items};
-    Ranker r = {ds, split, opt, rank};
-    for_each_batch(ds, split, opt->batch, 1, score_popular, &p, rank_visit, &r);
+    real *sorted = nn_malloc((size_t)(N ? N : 1) * sizeof *sorted); /* the scores of items 1..N, ascending */
+    memcpy(sorted, pop + 1, (size_t)N * sizeof *sorted);
+    qsort(sorted, (size_t)N, sizeof *sorted, cmp_real);
+    PopularLoop l = {ds, split, opt, pop, sorted, rank};
+    nn_parallel_for(ds->n_users, 64, rank_popular_users, &l);
+    free(sorted);
     free(pop);
 }
 

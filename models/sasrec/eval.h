@@ -1,7 +1,11 @@
 /* Evaluation: the rank of each user's held-out answer under the sampled
  * protocol (answer + n_neg negatives) or full ranking (every item), and the
  * most-popular baseline ranked the same way. Ties count against the answer
- * (docs/sasrec.md, section 5). */
+ * (docs/sasrec.md, section 5).
+ *
+ * Full ranking scores the item table in blocks (models/sasrec/item_scores.h),
+ * so a pass holds O(batch x block) scores, never O(batch x items); the ranks
+ * are those of scoring every item at once, bit for bit. */
 #ifndef NN_MODELS_SASREC_EVAL_H
 #define NN_MODELS_SASREC_EVAL_H
 
@@ -18,13 +22,13 @@ typedef enum {
 typedef struct {
     Protocol protocol;        /* PROTOCOL_SAMPLE (the seed) or PROTOCOL_FULL */
     SeenPolicy seen;          /* full ranking only; SEEN_EXCLUDE */
-    int batch;                /* users per forward pass, 512 (fewer when their scores would pass 256 MiB) */
+    int batch;                /* users per forward pass, 512 */
     const SampleSet *samples; /* sampled protocol: the negatives (the caller's; NULL by default) */
     Graph *graph;             /* scratch graph to reuse across passes (its arena keeps its size); NULL: a new one */
 } EvalOptions;
 
-/* Scores of one batch of users: scores (b->B, N + 1), row i for user b->user[i]. */
-typedef void (*EvalVisitFn)(void *ctx, const SeqBatch *b, const real *scores);
+/* The user vectors of one batch: U (b->B, H), row i for user b->user[i]. */
+typedef void (*EvalUsersFn)(void *ctx, const SeqBatch *b, const Tensor *U);
 
 /* The defaults above. */
 EvalOptions eval_default_options(void);
@@ -39,16 +43,10 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
 Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt);
 /* Metrics of the most-popular baseline on split. */
 Metrics eval_popular(const Dataset *ds, Split split, const EvalOptions *opt);
-/* Users per pass for a requested batch: at most the users there are, and
- * few enough that their (users, N + 1) scores stay within 256 MiB. */
-int64_t eval_batch_users(int64_t requested, int64_t n_users, int64_t n_items);
-/* Scores of every item for each user of the batch: out (B, N + 1) = U (B, H) item_emb^T. */
-void eval_score_all(const Sasrec *s, const Tensor *U, real *out);
 /* Runs the model (evaluation mode, no gradients) over every user of split in
- * user order, in batches of eval_batch_users(opt->batch, ...) users, and hands
- * each batch with the scores of every item to visit: the loop of the ranking
- * passes, for callers that rank in their own way (sasrec predict). */
-void eval_visit_scores(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalVisitFn visit,
-                       void *ctx);
+ * user order, in batches of opt->batch users, and hands each batch with its
+ * user vectors to visit: the loop of the ranking passes, for callers that
+ * rank in their own way (sasrec predict, with topk_items). */
+void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalUsersFn visit, void *ctx);
 
 #endif

@@ -12,6 +12,10 @@ Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n) {
     const char **names = protocol == PROTOCOL_SAMPLE ? SAMPLE_NAMES : FULL_NAMES;
     for (int k = 0; k < 6; k++) m.name[k] = names[k];
     for (int64_t u = 0; u < n; u++) {
+        if (rank[u] < 0) {
+            m.nonfinite++;
+            continue;
+        }
         double r = (double)rank[u];
         for (int k = 0; k < 6; k++) {
             const char *name = names[k];

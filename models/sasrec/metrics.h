@@ -21,9 +21,10 @@ typedef struct {
     const char *name[METRICS_MAX]; /* "HR@10", ... */
     double value[METRICS_MAX];     /* in [0, 1] */
     int64_t users;                 /* answers ranked */
+    int64_t nonfinite;             /* users whose scores were NaN or infinite (rank < 0): the metrics are void */
 } Metrics;
 
-/* The protocol's metrics over n ranks. */
+/* The protocol's metrics over n ranks; a negative rank marks a user whose scores could not be ranked. */
 Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n);
 /* The value of the named metric, or -1 if the protocol lacks it. */
 double metrics_get(const Metrics *m, const char *name);

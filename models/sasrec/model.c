@@ -52,6 +52,8 @@ void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
     /* The seed's init over the constructors' (as S3-Rec's model.apply(init_weights)), by parameter kind. */
     module_init_weights(m, (real)cfg->init_std);
     memset(s->item_emb.weight->data, 0, (size_t)H * sizeof(real)); /* padding row */
+    /* the rows a step gathers are the rows its gradient can reach: zeroing, clipping and lazy Adam visit only those */
+    tensor_set_sparse_grad(s->item_emb.weight, 1);
 }
 
 void sasrec_free(Sasrec *s) {
@@ -115,18 +117,27 @@ Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
     return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
 }
 
-Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
+Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const Negatives *neg,
                     LossKind loss) {
     int64_t T = t->T;
-    if (loss == LOSS_CE) {                                          /* softmax over every item, padding rows ignored */
-        Tensor *logits = ag_linear(g, F, s->item_emb.weight, NULL); /* (T, N + 1) */
-        module_trace(&s->m, "logits F item_emb^T", logits);
-        return loss_cross_entropy(g, logits, pos, 0);
+    if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
+        module_trace(&s->m, "F, scored against every item in tiles", F);
+        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, 0);
+    }
+    if (loss == LOSS_SAMPLED || loss == LOSS_GBCE) { /* every row against the K negatives of the batch */
+        NN_CHECK(neg->n_shared >= 1, "sasrec_loss", "the %s loss needs shared negatives (batch_draw_shared)",
+                 loss == LOSS_SAMPLED ? "sampled" : "gBCE");
+        Tensor *e = embedding_forward(&s->item_emb, &s->m, g, neg->shared, NN_SHAPE(neg->n_shared)); /* (K, H) */
+        Tensor *neg_logits = ag_linear(g, F, e, NULL), *pos_logits = sasrec_scores(s, g, F, pos); /* (T, K), (T) */
+        module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
+        module_trace(&s->m, "shared negative logits F item_emb[shared]^T", neg_logits);
+        if (loss == LOSS_SAMPLED) return loss_sampled_softmax(g, pos_logits, neg_logits, pos, neg->shared, neg->log_q);
+        return loss_gbce(g, pos_logits, neg_logits, pos, neg->shared, neg->beta);
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;
     /* negatives first: this order of the nodes (hence of the gradient sums into item_emb) is the seed's */
-    Tensor *neg_logits = sasrec_scores(s, g, F, neg), *pos_logits = sasrec_scores(s, g, F, pos); /* (T) each */
+    Tensor *neg_logits = sasrec_scores(s, g, F, neg->neg), *pos_logits = sasrec_scores(s, g, F, pos); /* (T) each */
     module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
     module_trace(&s->m, "negative logits <F, item_emb[target_neg]>", neg_logits);
     return loss_bce_pos_neg(g, pos_logits, neg_logits, mask);

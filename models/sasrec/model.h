@@ -18,7 +18,23 @@
 #define SASREC_LAYER_NORM_EPS 1e-12 /* every LayerNorm's epsilon, as BERT and S3-Rec */
 #define SASREC_FFN_FACTOR     4     /* the feed-forward sublayer is SASREC_FFN_FACTOR * H wide */
 
-typedef enum { LOSS_BCE, LOSS_CE } LossKind;
+/* The training losses (docs/sasrec.md, section 4). */
+typedef enum {
+    LOSS_BCE,     /* BCE on each target and one negative of its own (the seed) */
+    LOSS_CE,      /* softmax cross-entropy over every item */
+    LOSS_SAMPLED, /* sampled softmax over K negatives shared by the batch, log-Q corrected */
+    LOSS_GBCE,    /* gSASRec's generalised BCE over K negatives shared by the batch */
+} LossKind;
+
+/* What a training loss scores each real target against. */
+typedef struct {
+    const int64_t *neg;    /* (T) LOSS_BCE: each row's own negative */
+    const int64_t *shared; /* (K) LOSS_SAMPLED, LOSS_GBCE: negatives shared by every row */
+    int64_t n_shared;      /* K */
+    const real *log_q;     /* (N + 1) LOSS_SAMPLED with popularity draws: log of each item's draw probability;
+                              NULL: uniform draws (the correction cancels) */
+    double beta;           /* LOSS_GBCE: the exponent of the positive's probability (loss_gbce_beta) */
+} Negatives;
 
 typedef struct {
     int64_t n_items;     /* N; the item table has N + 1 rows, row 0 is padding (set from the data) */
@@ -74,9 +90,12 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t);
 /* <F[r], item_emb[ids[r]]> for every row r: the scores of the given items, (T). */
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids);
 /* The training loss on F: BCE over the positive and negative of each real
- * target (SASRec), or cross-entropy over all items. pos and neg are (T); rows
- * whose pos is 0 carry no loss. Reports the logits to the module's trace hook. */
-Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const int64_t *neg,
+ * target (SASRec), cross-entropy over all items (in tiles of items, the
+ * (T, N + 1) logits never stored), or a sampled softmax or gBCE over the
+ * negatives the batch shares (one (T, H) x (H, K) product). pos is (T); rows
+ * whose pos is 0 carry no loss. Reports the logits (F for CE) to the module's
+ * trace hook. */
+Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const Negatives *neg,
                     LossKind loss);
 /* The user vectors F[last] (B, H) of a forward pass (rows of empty sequences are 0). */
 Tensor *sasrec_last(Graph *g, Tensor *F, const Tokens *t);

@@ -1,65 +1,106 @@
 #include "models/sasrec/topk.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "models/sasrec/item_scores.h"
+#include "models/sasrec/score_check.h"
 
-/* A min-heap of (score, index) by "worse first": the root is the entry that
- * leaves first when a better one arrives. */
-static int worse(real sa, int64_t ia, real sb, int64_t ib) { return sa < sb || (sa == sb && ia > ib); }
+TopK topk_new(int64_t k, real *score, int32_t *item) { return (TopK){.k = k, .size = 0, .score = score, .item = item}; }
 
-static void swap(real *hs, int64_t *hi, int64_t a, int64_t b) {
-    real ts = hs[a];
-    hs[a] = hs[b];
-    hs[b] = ts;
-    int64_t ti = hi[a];
-    hi[a] = hi[b];
-    hi[b] = ti;
+/* Whether (sa, ia) leaves before (sb, ib): a lower score, or an equal one with a higher id. */
+static int worse(real sa, int32_t ia, real sb, int32_t ib) { return sa < sb || (sa == sb && ia > ib); }
+
+static void swap(TopK *t, int64_t a, int64_t b) {
+    real s = t->score[a];
+    t->score[a] = t->score[b];
+    t->score[b] = s;
+    int32_t i = t->item[a];
+    t->item[a] = t->item[b];
+    t->item[b] = i;
 }
 
-static void sift_down(real *hs, int64_t *hi, int64_t n, int64_t i) {
+static void sift_down(TopK *t, int64_t n, int64_t i) {
     for (;;) {
         int64_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && worse(hs[l], hi[l], hs[m], hi[m])) m = l;
-        if (r < n && worse(hs[r], hi[r], hs[m], hi[m])) m = r;
+        if (l < n && worse(t->score[l], t->item[l], t->score[m], t->item[m])) m = l;
+        if (r < n && worse(t->score[r], t->item[r], t->score[m], t->item[m])) m = r;
         if (m == i) return;
-        swap(hs, hi, i, m);
+        swap(t, i, m);
         i = m;
     }
 }
 
-int64_t topk_select(const real *scores, const unsigned char *skip, int64_t n, int64_t k, int64_t *out) {
-    if (k <= 0 || n <= 1) return 0;
-    if (k > n) k = n;
-    real *hs = nn_malloc((size_t)k * sizeof *hs); /* heap scores */
-    int64_t *hi = out;                            /* heap indices live in out */
-    int64_t size = 0;
-    for (int64_t i = 1; i < n; i++) {
-        if (skip && skip[i]) continue;
-        real s = scores[i];
+void topk_offer(TopK *t, const real *scores, int64_t first, int64_t n) {
+    if (t->k <= 0) return;
+    for (int64_t j = 0; j < n; j++) {
+        real s = scores[j];
+        int32_t id = (int32_t)(first + j);
         if (s != s) continue; /* NaN never ranks */
-        if (size < k) {
-            /* sift up */
-            int64_t c = size++;
-            hs[c] = s;
-            hi[c] = i;
+        if (t->size < t->k) { /* sift up */
+            int64_t c = t->size++;
+            t->score[c] = s;
+            t->item[c] = id;
             while (c > 0) {
                 int64_t p = (c - 1) / 2;
-                if (!worse(hs[c], hi[c], hs[p], hi[p])) break;
-                swap(hs, hi, c, p);
+                if (!worse(t->score[c], t->item[c], t->score[p], t->item[p])) break;
+                swap(t, c, p);
                 c = p;
             }
-        } else if (worse(hs[0], hi[0], s, i)) {
-            hs[0] = s;
-            hi[0] = i;
-            sift_down(hs, hi, size, 0);
+        } else if (worse(t->score[0], t->item[0], s, id)) {
+            t->score[0] = s;
+            t->item[0] = id;
+            sift_down(t, t->size, 0);
         }
     }
-    /* Pop worst-first into the back: out ends best first. */
-    for (int64_t end = size - 1; end > 0; end--) {
-        swap(hs, hi, 0, end);
-        sift_down(hs, hi, end, 0);
+}
+
+int64_t topk_finish(TopK *t) {
+    /* pop worst-first into the back: the arrays end best first */
+    for (int64_t end = t->size - 1; end > 0; end--) {
+        swap(t, 0, end);
+        sift_down(t, end, 0);
     }
-    free(hs);
-    return size;
+    return t->size;
+}
+
+typedef struct {
+    TopK *heap;                    /* (B) */
+    const int32_t *const *exclude; /* (B) lists, or NULL */
+    const int64_t *n_exclude;      /* (B) */
+    unsigned char *nonfinite;      /* (B) 1 once a score of the row was NaN or infinite */
+} TopkCtx;
+
+/* Marks the excluded items of the block (and padding) as NaN, then offers the block. */
+static void topk_row(void *ctx, int64_t b, int64_t first, real *scores, int64_t n) {
+    const TopkCtx *c = ctx;
+    if (c->nonfinite[b]) return;
+    if (!scores_finite(scores + (first == 0), n - (first == 0))) { /* score_check.h: no ranking of such a row */
+        c->nonfinite[b] = 1;
+        return;
+    }
+    if (first == 0) scores[0] = NAN;
+    if (c->exclude)
+        for (int64_t k = 0; k < c->n_exclude[b]; k++) {
+            int64_t j = c->exclude[b][k] - first;
+            if (j >= 0 && j < n) scores[j] = NAN;
+        }
+    topk_offer(&c->heap[b], scores, first, n);
+}
+
+void topk_items(const Tensor *E, const real *U, int64_t B, int64_t k, const int32_t *const *exclude,
+                const int64_t *n_exclude, int32_t *item, real *score, int64_t *count) {
+    NN_CHECK(k >= 1 && E->shape[0] - 1 <= INT32_MAX, "topk_items", "k %lld must be >= 1 and the table %s within int32 ids",
+             (long long)k, shape_str(E->ndim, E->shape).s);
+    real *scratch = score ? NULL : nn_malloc((size_t)(B * k) * sizeof *scratch);
+    real *sc = score ? score : scratch;
+    TopK *heap = nn_malloc((size_t)(B > 0 ? B : 1) * sizeof *heap);
+    for (int64_t b = 0; b < B; b++) heap[b] = topk_new(k, sc + b * k, item + b * k);
+    TopkCtx c = {heap, exclude, n_exclude, nn_calloc((size_t)(B > 0 ? B : 1), 1)};
+    item_scores_blocks(E, U, B, topk_row, &c);
+    for (int64_t b = 0; b < B; b++) count[b] = c.nonfinite[b] ? -1 : topk_finish(&heap[b]);
+    free(c.nonfinite);
+    free(heap);
+    free(scratch);
 }

@@ -1,11 +1,14 @@
 #include "models/sasrec/train.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/progress.h"
 #include "models/sasrec/curve.h"
 #include "models/sasrec/step.h"
 #include "nn/checkpoint.h"
@@ -19,16 +22,34 @@ TrainConfig train_default_config(void) {
                          .weight_decay = 0,
                          .clip = 0,
                          .loss = LOSS_BCE,
-                         .dense = 0};
+                         .negatives = 256,
+                         .neg_dist = NEG_UNIFORM,
+                         .gbce_t = 0.75,
+                         .optimizer = OPT_ADAM,
+                         .dense = 0,
+                         .stop = NULL};
 }
 
-static void progress(int epoch, int epochs, int64_t done, int64_t total, double loss, double started) {
-    double el = clock_seconds() - started, eta = done ? el / (double)done * (double)(total - done) : 0;
-    int width = 30, filled = total ? (int)(width * done / total) : width;
-    fprintf(stderr, "\repoch %d/%d [%.*s%*s] %lld/%lld loss %.4f ETA %02d:%02d ", epoch + 1, epochs, filled,
-            "##############################", width - filled, "", (long long)done, (long long)total, loss,
-            (int)eta / 60, (int)eta % 60);
-    fflush(stderr);
+int train_shares_negatives(LossKind loss) { return loss == LOSS_SAMPLED || loss == LOSS_GBCE; }
+
+int train_negatives(NegSampler *ns, const Dataset *ds, const TrainConfig *tc, NnError *err) {
+    if (batch_neg_prepare(ns, ds, tc->seed, err)) return -1;
+    if (train_shares_negatives(tc->loss)) batch_neg_share(ns, tc->negatives, tc->neg_dist);
+    return 0;
+}
+
+void train_fill(SeqBatch *b, const Dataset *ds, const NegSampler *ns, const int64_t *users, int n, int epoch,
+                int64_t index) {
+    batch_fill(b, ds, SPLIT_TRAIN, users, n, ns, epoch);
+    if (ns->n_shared) batch_draw_shared(b, ns, epoch, index);
+}
+
+AdamConfig train_adam_config(const TrainConfig *tc) {
+    AdamConfig ac = adam_defaults();
+    ac.lr = (real)tc->lr; /* at float precision, as the seed */
+    ac.weight_decay = (real)tc->weight_decay;
+    ac.lazy = tc->optimizer == OPT_LAZY_ADAM;
+    return ac;
 }
 
 /* Copies every parameter into (or out of) one flat buffer. */
@@ -43,18 +64,25 @@ static void snapshot(Module *m, real *buf, int restore) {
     }
 }
 
-/* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set. */
+static int stop_requested(const TrainConfig *tc) { return tc->stop && atomic_load(tc->stop); }
+
+/* One epoch of training steps: the mean batch loss, or the first non-finite one with *bad_batch set;
+ * *stopped set when tc->stop ended it after a step. */
 static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dataset *ds, const NegSampler *ns,
-                          const TrainConfig *tc, int epoch, int show, int *bad_batch) {
+                          const TrainConfig *tc, int epoch, int *bad_batch, int *stopped) {
     int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
     batch_shuffle(tc->seed, epoch, n, perm);
-    double total = 0, started = clock_seconds();
+    double total = 0;
     int64_t counted = 0;
+    Progress bar;
+    char name[64], extra[32];
+    snprintf(name, sizeof name, "epoch %d/%d", epoch + 1, tc->epochs);
+    progress_start(&bar, name, "batches", nbatches);
     module_train(&s->m, 1);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
-        batch_fill(b, ds, SPLIT_TRAIN, perm + k * nb, rows, ns, epoch);
+        train_fill(b, ds, ns, perm + k * nb, rows, epoch, k);
         StepResult r = sasrec_step(s, opt, g, b, tc);
         if (r.targets == 0) continue; /* users with 3 interactions only: nothing to learn from */
         if (!isfinite(r.loss)) {
@@ -64,9 +92,14 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
         }
         total += r.loss;
         counted++;
-        if (show) progress(epoch, tc->epochs, k + 1, nbatches, total / (double)counted, started);
+        snprintf(extra, sizeof extra, "loss %.4f", total / (double)counted);
+        progress_update(&bar, k + 1, extra);
+        if (stop_requested(tc)) {
+            *stopped = 1;
+            break;
+        }
     }
-    if (show) fputc('\n', stderr);
+    progress_end(&bar);
     free(perm);
     return counted ? total / (double)counted : 0;
 }
@@ -96,21 +129,21 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     out_path(path, sizeof path, dir, TRAIN_MODEL_FILE);
     out_path(log_path, sizeof log_path, dir, TRAIN_LOG_FILE);
     out_path(curve_path, sizeof curve_path, dir, TRAIN_CURVE_FILE);
-    FILE *log = fopen(log_path, "w");
+    /* never through a link (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK) */
+    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+    FILE *log = log_fd < 0 ? NULL : fdopen(log_fd, "w");
     if (!log) {
-        nn_fail(err, "%s: cannot write the training log", log_path);
+        nn_fail_os(err, errno, "%s: cannot write the training log", log_path);
+        if (log_fd >= 0) close(log_fd);
         return TRAIN_ERROR;
     }
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, ds, tc->seed, err)) {
+    if (train_negatives(&ns, ds, tc, err)) {
         fclose(log);
         return TRAIN_ERROR;
     }
-    AdamConfig ac = adam_defaults();
-    ac.lr = (real)tc->lr;
-    ac.weight_decay = (real)tc->weight_decay;
-    Adam *opt = adam_new(&s->m, ac);
+    Adam *opt = adam_new(&s->m, train_adam_config(tc));
     Graph *g = graph_new();
     EvalOptions ev = *eval;
     ev.graph = g; /* one arena for training steps and evaluation passes */
@@ -123,21 +156,33 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     double *train_s = nn_calloc((size_t)tc->epochs, sizeof *train_s),
            *eval_s = nn_calloc((size_t)tc->epochs, sizeof *eval_s);
     const char *monitor = metrics_monitor(eval->protocol);
-    int show = isatty(fileno(stderr)), counter = 0;
+    int counter = 0;
 
     for (int epoch = 0; epoch < tc->epochs; epoch++) {
         double t0 = clock_seconds();
-        int bad = -1;
-        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, show, &bad);
+        int bad = -1, stopped = 0;
+        double loss = train_epoch(s, opt, g, &b, ds, &ns, tc, epoch, &bad, &stopped);
         double t1 = clock_seconds();
         if (!isfinite(loss)) {
-            nn_fail(err,
-                    "the training loss became %s in epoch %d, batch %d; stopping (%s holds the best epoch so far, %d)",
-                    isnan(loss) ? "NaN" : "infinite", epoch, bad, path, res->best_epoch);
+            nn_fail(err, "the training loss became %s in epoch %d, batch %d; stopping (the best epoch so far: %d)",
+                    isnan(loss) ? "NaN" : "infinite", epoch, bad, res->best_epoch);
             status = TRAIN_NOT_FINITE;
             break;
         }
+        if (stopped) {
+            nn_fail(err, "stopped in epoch %d (the best epoch so far: %d)", epoch, res->best_epoch);
+            status = TRAIN_STOPPED;
+            break;
+        }
         Metrics m = eval_model(s, ds, SPLIT_VALID, eval);
+        if (m.nonfinite) {
+            nn_fail(err,
+                    "the validation scores of %lld users became NaN or infinite in epoch %d; stopping (the best "
+                    "epoch so far: %d)",
+                    (long long)m.nonfinite, epoch, res->best_epoch);
+            status = TRAIN_NOT_FINITE;
+            break;
+        }
         double t2 = clock_seconds(), score = metrics_get(&m, monitor);
         int improved = res->best_epoch < 0 || score > res->best_valid;
         if (improved) {
@@ -162,7 +207,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
         train_s[epoch] = t1 - t0;
         eval_s[epoch] = t2 - t1;
         if (write_log(log, epoch, loss, t1 - t0, t2 - t1, &m, improved, counter)) {
-            nn_fail(err, "%s: write failed", log_path);
+            nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
             status = TRAIN_ERROR;
             break;
         }
@@ -179,14 +224,24 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
             res->early_stopped = 1;
             break;
         }
+        if (stop_requested(tc)) { /* arrived during the validation pass */
+            nn_fail(err, "stopped after epoch %d (the best epoch so far: %d)", epoch, res->best_epoch);
+            status = TRAIN_STOPPED;
+            break;
+        }
     }
     if (status == TRAIN_OK && res->best_epoch >= 0) {
         snapshot(&s->m, best, 1);
         res->test = eval_model(s, ds, SPLIT_TEST, eval);
         res->popular = eval_popular(ds, SPLIT_TEST, eval);
+        if (res->test.nonfinite) {
+            nn_fail(err, "the test scores of %lld users are NaN or infinite", (long long)res->test.nonfinite);
+            status = TRAIN_NOT_FINITE;
+        }
     }
+    errno = 0;
     if (fclose(log) && status == TRAIN_OK) {
-        nn_fail(err, "%s: write failed", log_path);
+        nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
         status = TRAIN_ERROR;
     }
     res->train_median = clock_median(train_s, res->epochs_run);

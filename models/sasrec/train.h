@@ -4,14 +4,22 @@
 #ifndef NN_MODELS_SASREC_TRAIN_H
 #define NN_MODELS_SASREC_TRAIN_H
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "models/sasrec/eval.h"
+#include "nn/optim.h"
 
 /* Files train_run writes into its folder. */
 #define TRAIN_MODEL_FILE "model.safetensors" /* the weights of the best epoch so far */
 #define TRAIN_LOG_FILE   "log.jsonl"         /* one JSON line per epoch */
 #define TRAIN_CURVE_FILE "curve.svg"         /* the loss and the validation metric per epoch */
+
+/* How the weights move after each step. */
+typedef enum {
+    OPT_ADAM,      /* Adam over every element (the seed) */
+    OPT_LAZY_ADAM, /* the item table's rows a step used, as torch.optim.SparseAdam; the rest as Adam */
+} OptimizerKind;
 
 /* The settings of a training run: those of each step and those of the loop. */
 typedef struct {
@@ -22,14 +30,21 @@ typedef struct {
     double lr;           /* Adam's learning rate, 1e-3 */
     double weight_decay; /* Adam's L2 weight decay, 0 */
     double clip;         /* the largest global gradient norm; 0: no clipping (the default) */
-    LossKind loss;       /* LOSS_BCE: one negative per position (the seed); LOSS_CE: softmax over all items */
+    LossKind loss;       /* LOSS_BCE: one negative per position (the seed); LOSS_CE: softmax over all items;
+                            LOSS_SAMPLED, LOSS_GBCE: over the negatives each batch shares */
+    int64_t negatives;   /* LOSS_SAMPLED, LOSS_GBCE: negatives shared by each batch, 256 */
+    NegDist neg_dist;    /* LOSS_SAMPLED: uniform draws (default), or by popularity with the log-Q correction */
+    double gbce_t;       /* LOSS_GBCE: gSASRec's calibration t in [0, 1], 0.75 */
+    OptimizerKind optimizer; /* OPT_ADAM (default) or OPT_LAZY_ADAM */
     int dense;           /* 1: the dense step over padding too (same result, slower); 0: length-aware */
+    const atomic_int *stop; /* NULL, or a flag another thread (a signal) sets nonzero: stop after the current step */
 } TrainConfig;
 
 typedef enum {
     TRAIN_OK = 0,
     TRAIN_ERROR = 1,      /* a file could not be written */
-    TRAIN_NOT_FINITE = 3, /* the loss became NaN or Inf */
+    TRAIN_STOPPED = 2,    /* *tc->stop was set */
+    TRAIN_NOT_FINITE = 3, /* the loss, or a validation score, became NaN or Inf */
 } TrainStatus;
 
 typedef struct {
@@ -44,10 +59,21 @@ typedef struct {
 
 /* The seed's settings (above). */
 TrainConfig train_default_config(void);
+/* Whether the loss scores every target against negatives shared by its batch (sampled, gBCE). */
+int train_shares_negatives(LossKind loss);
+/* The training negatives tc's loss needs (one per target, or tc->negatives per batch); -1 as batch_neg_prepare. */
+int train_negatives(NegSampler *ns, const Dataset *ds, const TrainConfig *tc, NnError *err);
+/* Fills b with batch `index` of epoch: users[0..n), their targets and negatives (shared ones if ns shares). */
+void train_fill(SeqBatch *b, const Dataset *ds, const NegSampler *ns, const int64_t *users, int n, int epoch,
+                int64_t index);
+/* Adam's settings for tc: lr, weight decay, lazy for OPT_LAZY_ADAM. */
+AdamConfig train_adam_config(const TrainConfig *tc);
 /* Trains s on ds as tc says, writing dir/TRAIN_MODEL_FILE (best epoch),
  * TRAIN_LOG_FILE and TRAIN_CURVE_FILE as it goes; restores the best weights
  * and evaluates them on the test split under eval. Prints one line per epoch
- * to report (may be NULL) and a progress bar to stderr when it is a terminal. */
+ * to report (may be NULL) and the progress of each epoch (base/progress.h).
+ * Every file is written in full or not at all; a status other than TRAIN_OK
+ * may leave dir holding the best epoch so far. */
 TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
                       FILE *report, TrainResult *res, NnError *err);
 

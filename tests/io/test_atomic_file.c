@@ -1,13 +1,17 @@
 /* Atomic saves (io/atomic_file.h): an aborted save keeps the previous file,
- * the next save removes what killed ones left, and a safetensors save killed
+ * no save deletes a file it did not make, links, folders, FIFOs and devices
+ * are refused, a replaced file keeps its mode, a full disk keeps the old file,
+ * an exit at once removes open temporary files, and a safetensors save killed
  * with SIGKILL at random moments never leaves a partial file. */
 #include <math.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
 #include "io/atomic_file.h"
+#include "io/tempfiles.h"
 #include "tests/io/st_support.h"
 
 /* ---- atomic saves ---- */
@@ -49,28 +53,142 @@ START_TEST(st_atomic_abort_keeps_previous) {
 }
 END_TEST
 
-START_TEST(st_atomic_cleans_leftovers) {
+START_TEST(st_atomic_never_deletes_what_it_did_not_make) {
     TmpDir td;
     tmp_make(&td);
     char path[1024], p[1100];
     tmp_path(&td, "m.safetensors", path, sizeof path);
-    /* leftovers of killed saves of this target, and look-alikes that are not */
-    const char *left[] = {"m.safetensors.tmp.AbC123", "m.safetensors.tmp.zzzzzz"};
-    const char *keep[] = {"m.safetensors.tmp.AbC12", "m.safetensors.tmp.AbC1234", "x.safetensors.tmp.AbC123",
-                          "m.safetensors.tmp.Ab-123"};
-    for (int i = 0; i < 2; i++) write_all(tmp_path(&td, left[i], p, sizeof p), "x", 1);
+    /* names a killed save could have left, and look-alikes: none is this process's, so all stay */
+    const char *keep[] = {"m.safetensors.tmp.AbC123", "m.safetensors.tmp.zzzzzz", "m.safetensors.tmp.before",
+                          "x.safetensors.tmp.AbC123"};
     for (int i = 0; i < 4; i++) write_all(tmp_path(&td, keep[i], p, sizeof p), "x", 1);
-    /* a save in progress holds its temporary file locked: it must survive */
     NnError err;
     AtomicFile *busy = atomic_open(path, &err);
     ck_assert_msg(busy, "%s", err.msg);
     ck_assert_msg(safetensors_write(path, 0, NULL, NULL, 0, NULL, NULL, &err) == 0, "%s", err.msg);
-    for (int i = 0; i < 2; i++) ck_assert_int_eq(access(tmp_path(&td, left[i], p, sizeof p), F_OK), -1);
     for (int i = 0; i < 4; i++) ck_assert_int_eq(access(tmp_path(&td, keep[i], p, sizeof p), F_OK), 0);
     ck_assert_int_eq(tmp_count(&td, "m.safetensors.tmp."), 3 + 1); /* the look-alikes and the busy one */
     fputs("busy", atomic_stream(busy));
     ck_assert_msg(atomic_commit(busy, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(tmp_count(&td, "m.safetensors.tmp."), 3);
+    atomic_abort(atomic_open(path, &err));
+    for (int i = 0; i < 4; i++) ck_assert_int_eq(access(tmp_path(&td, keep[i], p, sizeof p), F_OK), 0);
+    tmp_remove(&td);
+}
+END_TEST
+
+/* atomic_open refuses path; the message names it and says what it is. */
+static void expect_refused(const char *path, const char *needle) {
+    NnError err;
+    AtomicFile *af = atomic_open(path, &err);
+    ck_assert_msg(af == NULL, "%s was accepted", path);
+    ck_assert_msg(strstr(err.msg, path) && strstr(err.msg, needle), "%s", err.msg);
+    ck_assert_int_eq(atomic_check_target(path, &err), -1);
+}
+
+START_TEST(st_atomic_refuses_links_folders_fifos_devices) {
+    TmpDir td;
+    tmp_make(&td);
+    char victim[1024], link[1024], fifo[1024], sub[1024];
+    write_all(tmp_path(&td, "victim.txt", victim, sizeof victim), "precious", 8);
+    ck_assert_int_eq(symlink(victim, tmp_path(&td, "link.txt", link, sizeof link)), 0);
+    ck_assert_int_eq(mkfifo(tmp_path(&td, "fifo", fifo, sizeof fifo), 0600), 0);
+    ck_assert_int_eq(mkdir(tmp_path(&td, "sub", sub, sizeof sub), 0700), 0);
+    expect_refused(link, "symbolic link");
+    expect_refused(sub, "folder");
+    expect_refused(fifo, "FIFO");
+    expect_refused("/dev/null", "device");
+    /* a link made after atomic_open is refused at commit: the victim is untouched */
+    char late[1024];
+    tmp_path(&td, "late.txt", late, sizeof late);
+    NnError err;
+    AtomicFile *af = atomic_open(late, &err);
+    ck_assert_msg(af, "%s", err.msg);
+    fputs("new", atomic_stream(af));
+    ck_assert_int_eq(symlink(victim, late), 0);
+    ck_assert_int_eq(atomic_commit(af, &err), -1);
+    ck_assert_msg(strstr(err.msg, "symbolic link"), "%s", err.msg);
+    size_t len;
+    unsigned char *b = read_all(victim, &len);
+    ck_assert(len == 8 && memcmp(b, "precious", 8) == 0);
+    free(b);
+    ck_assert_int_eq(tmp_count(&td, ".tmp."), 0);
+    unlink(late);
+    unlink(link);
+    unlink(fifo);
+    rmdir(sub);
+    tmp_remove(&td);
+}
+END_TEST
+
+START_TEST(st_atomic_replacement_keeps_the_mode) {
+    TmpDir td;
+    tmp_make(&td);
+    char path[1024];
+    write_all(tmp_path(&td, "secret.csv", path, sizeof path), "old", 3);
+    ck_assert_int_eq(chmod(path, 0600), 0);
+    NnError err;
+    AtomicFile *af = atomic_open(path, &err);
+    ck_assert_msg(af, "%s", err.msg);
+    fputs("new", atomic_stream(af));
+    ck_assert_msg(atomic_commit(af, &err) == 0, "%s", err.msg);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    tmp_remove(&td);
+}
+END_TEST
+
+/* A write past RLIMIT_FSIZE fails with EFBIG, as a full disk fails with ENOSPC: the
+ * commit reports it as a lack of space, keeps the old file and leaves no temporary file. */
+START_TEST(st_atomic_full_disk_keeps_old_file) {
+    TmpDir td;
+    tmp_make(&td);
+    char path[1024];
+    write_all(tmp_path(&td, "out.dot", path, sizeof path), "old", 3);
+    fflush(stdout);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        NnError err;
+        AtomicFile *af = atomic_open(path, &err);
+        if (!af) _exit(10);
+        for (int i = 0; i < 10000; i++) fputs("0123456789", atomic_stream(af));
+        int rc = atomic_commit(af, &err);
+        _exit(rc == -1 && err.resource && strstr(err.msg, "File too large") ? 0 : 11);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+    size_t len;
+    unsigned char *b = read_all(path, &len);
+    ck_assert(len == 3 && memcmp(b, "old", 3) == 0);
+    free(b);
+    ck_assert_int_eq(tmp_count(&td, ".tmp."), 0);
+    tmp_remove(&td);
+}
+END_TEST
+
+/* An exit at once removes the temporary files of writes still open, and nothing else. */
+START_TEST(st_tempfiles_remove_all_removes_open_writes) {
+    TmpDir td;
+    tmp_make(&td);
+    char a[1024], b[1024], other[1024];
+    write_all(tmp_path(&td, "other.tmp.ABCDEF", other, sizeof other), "x", 1);
+    NnError err;
+    AtomicFile *fa = atomic_open(tmp_path(&td, "a.csv", a, sizeof a), &err);
+    AtomicFile *fb = atomic_open(tmp_path(&td, "b.csv", b, sizeof b), &err);
+    ck_assert(fa && fb);
+    ck_assert_int_eq(tmp_count(&td, ".tmp."), 3);
+    ck_assert_int_eq(tempfiles_remove_all(), 2);
+    ck_assert_int_eq(tmp_count(&td, ".tmp."), 1);
+    ck_assert_int_eq(access(other, F_OK), 0);
+    atomic_abort(fa); /* their owners may still drop them: nothing left to remove */
+    atomic_abort(fb);
+    ck_assert_int_eq(tempfiles_remove_all(), 0);
     tmp_remove(&td);
 }
 END_TEST
@@ -165,9 +283,11 @@ START_TEST(st_atomic_save_survives_sigkill) {
            "rounds replaced it, at most %d temporary files left after a kill\n",
            r, (double)n * 4 / 1e6, save_ms, changed, leftovers);
     ck_assert_msg(changed > 0, "no save completed before a kill: the test did not exercise replacement");
-    /* The next successful save removes what killed saves left behind. */
+    /* A later save works beside what killed saves left (which it does not delete: it cannot know they are not
+     * someone else's). */
+    int before = tmp_count(&td, ".tmp.");
     ck_assert_msg(save_version(path, big, 1, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(tmp_count(&td, ".tmp."), 0);
+    ck_assert_int_eq(tmp_count(&td, ".tmp."), before);
     ck_assert_int_eq(check_complete(path, n), 1);
     tensor_free(big);
     tmp_remove(&td);
@@ -179,7 +299,11 @@ static Suite *atomic_file_suite(void) {
     TCase *ta = tcase_create("atomic");
     tcase_set_timeout(ta, 30);
     tcase_add_test(ta, st_atomic_abort_keeps_previous);
-    tcase_add_test(ta, st_atomic_cleans_leftovers);
+    tcase_add_test(ta, st_atomic_never_deletes_what_it_did_not_make);
+    tcase_add_test(ta, st_atomic_refuses_links_folders_fifos_devices);
+    tcase_add_test(ta, st_atomic_replacement_keeps_the_mode);
+    tcase_add_test(ta, st_atomic_full_disk_keeps_old_file);
+    tcase_add_test(ta, st_tempfiles_remove_all_removes_open_writes);
     tcase_add_test(ta, st_atomic_save_survives_sigkill);
     suite_add_tcase(s, ta);
     return s;

@@ -17,7 +17,7 @@ static JsonDoc *parse_n(const char *s, size_t len, const JsonLimits *lim, NnErro
 }
 
 static JsonDoc *parse_ok(const char *s) {
-    NnError err = {{0}};
+    NnError err = {0};
     JsonDoc *d = parse_n(s, strlen(s), NULL, &err);
     ck_assert_msg(d, "refused %s: %s", s, err.msg);
     return d;
@@ -233,7 +233,7 @@ static const struct {
 START_TEST(json_invalid_table) {
     for (size_t k = 0; k < sizeof INVALID / sizeof INVALID[0]; k++) {
         size_t len = INVALID[k].len ? INVALID[k].len : strlen(INVALID[k].text);
-        NnError err = {{0}};
+        NnError err = {0};
         JsonDoc *d = parse_n(INVALID[k].text, len, NULL, &err);
         ck_assert_msg(!d, "case %zu (%s) was accepted", k, INVALID[k].text);
         ck_assert_msg(strstr(err.msg, "JSON at byte ") && strstr(err.msg, INVALID[k].msg),
@@ -293,7 +293,7 @@ START_TEST(json_truncated_at_every_length) {
     JsonDoc *full = parse_ok(FULL_DOC);
     json_free(full);
     for (size_t cut = 0; cut < len; cut++) {
-        NnError err = {{0}};
+        NnError err = {0};
         JsonDoc *d = parse_n(FULL_DOC, cut, NULL, &err);
         /* every proper prefix of an object is incomplete */
         ck_assert_msg(!d, "prefix of %zu bytes was accepted", cut);
@@ -325,7 +325,7 @@ START_TEST(json_every_byte_flip) {
         for (size_t s = 0; s < sizeof subs; s++) {
             memcpy(buf, FULL_DOC, len);
             buf[i] = (char)subs[s];
-            NnError err = {{0}};
+            NnError err = {0};
             JsonDoc *d = json_parse(buf, len, NULL, &err);
             if (d) {
                 accepted++;

@@ -70,7 +70,7 @@ START_TEST(st_every_bit_flip) {
         for (int bit = 0; bit < 8; bit++) {
             memcpy(buf, file, len);
             buf[i] ^= (unsigned char)(1u << bit);
-            NnError err = {{0}};
+            NnError err = {0};
             SafeTensors *st = parse_n(buf, len, &err);
             if (st) {
                 accepted++;
@@ -163,7 +163,7 @@ START_TEST(st_malformed_headers) {
     for (size_t k = 0; k < sizeof MALFORMED / sizeof MALFORMED[0]; k++) {
         size_t len;
         unsigned char *file = make_file(MALFORMED[k].header, NULL, MALFORMED[k].data_len, &len);
-        NnError err = {{0}};
+        NnError err = {0};
         SafeTensors *st = parse_n(file, len, &err);
         ck_assert_msg(!st, "case %zu accepted: %s", k, MALFORMED[k].header);
         ck_assert_msg(strncmp(err.msg, "safetensors data: ", 18) == 0 && strstr(err.msg, MALFORMED[k].msg),

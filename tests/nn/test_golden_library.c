@@ -12,6 +12,7 @@
 
 #include "io/safetensors.h"
 #include "nn/gru.h"
+#include "nn/loss.h"
 #include "nn/lr_schedule.h"
 #include "nn/optim.h"
 #include "nn/transformer_block.h"
@@ -490,6 +491,79 @@ START_TEST(golden_schedules_drive_adam_adamw_sgd) {
 }
 END_TEST
 
+/* ---- losses over shared negatives (gen_fixtures_losses.py) ---- */
+
+/* The case's sampled softmax (log-Q corrected when it has the corrections) or gBCE over in.0, in.1. */
+static Tensor *op_shared_loss(Graph *g, Tensor *const *in, const Case *c, int gbce) {
+    int64_t *target = case_ids(c, "target", NULL, NULL), *cand = case_ids(c, "cand", NULL, NULL);
+    Tensor *y;
+    if (gbce) {
+        y = ag_gbce(g, in[0], in[1], target, cand, 0, (real)setting(c, "beta"));
+    } else if (case_has(c, "const.pos_logq")) {
+        Tensor *pq = case_tensor(c, "const.pos_logq"), *nq = case_tensor(c, "const.neg_logq");
+        y = ag_sampled_softmax(g, in[0], in[1], target, cand, 0, pq->data, nq->data);
+        tensor_free(pq);
+        tensor_free(nq);
+    } else {
+        y = ag_sampled_softmax(g, in[0], in[1], target, cand, 0, NULL, NULL);
+    }
+    free(target);
+    free(cand);
+    return y;
+}
+static Tensor *op_sampled(Graph *g, Tensor *const *in, const Case *c) { return op_shared_loss(g, in, c, 0); }
+static Tensor *op_gbce(Graph *g, Tensor *const *in, const Case *c) { return op_shared_loss(g, in, c, 1); }
+
+START_TEST(golden_sampled_softmax_and_gbce) {
+    run_op("sampled_uniform", op_sampled);
+    run_op("sampled_logq", op_sampled);
+    run_op("gbce", op_gbce);
+    /* the exponent the model uses is gSASRec's */
+    Case c = case_open("gbce");
+    double beta = loss_gbce_beta(40, (int64_t)setting(&c, "n_items"), setting(&c, "t")), want = setting(&c, "beta");
+    ck_assert_msg(fabs(beta - want) <= 1e-12 * want, "beta %.17g, gSASRec's %.17g", beta, want);
+    safetensors_free(c.st);
+}
+END_TEST
+
+/* Lazy Adam on a row-sparse embedding table against torch.optim.SparseAdam: rows a step does not
+ * gather keep their weights and moments; bias corrections use the step count. */
+START_TEST(golden_lazy_adam_is_sparse_adam) {
+    char key[64];
+    Case c = case_open("sparse_adam");
+    Module m;
+    module_init(&m, 1);
+    Tensor *table = case_tensor(&c, "param.table");
+    Tensor *p = module_param(&m, "", "table", PARAM_TABLE, table->ndim, table->shape);
+    tensor_copy(p, table);
+    tensor_free(table);
+    tensor_set_sparse_grad(p, 1);
+    AdamConfig ac = adam_defaults();
+    ac.lr = setting(&c, "lr");
+    ac.lazy = 1;
+    Adam *adam = adam_new(&m, ac);
+    for (int k = 1; k <= 5; k++) {
+        int64_t shape[1];
+        snprintf(key, sizeof key, "step%d", k);
+        int64_t *ids = case_ids(&c, key, NULL, shape);
+        snprintf(key, sizeof key, "step%d.W", k);
+        Tensor *W = case_tensor(&c, key);
+        module_zero_grad(&m);
+        Graph *g = graph_new();
+        ag_backward_with(g, ag_embedding(g, p, ids, 1, shape, 0), W);
+        graph_free(g);
+        adam_step(adam);
+        snprintf(key, sizeof key, "step%d.param.table", k);
+        case_check(&c, key, p, 1e-5, 1e-6);
+        tensor_free(W);
+        free(ids);
+    }
+    adam_free(adam);
+    module_free(&m);
+    safetensors_free(c.st);
+}
+END_TEST
+
 static Suite *golden_library_suite(void) {
     Suite *s = suite_create("golden_library");
     TCase *tc = tcase_create("library");
@@ -502,6 +576,8 @@ static Suite *golden_library_suite(void) {
     tcase_add_test(tc, golden_gru_cell_and_layer);
     tcase_add_test(tc, golden_transformer_default_config_is_torch_encoder_layer);
     tcase_add_test(tc, golden_schedules_drive_adam_adamw_sgd);
+    tcase_add_test(tc, golden_sampled_softmax_and_gbce);
+    tcase_add_test(tc, golden_lazy_adam_is_sparse_adam);
     suite_add_tcase(s, tc);
     return s;
 }

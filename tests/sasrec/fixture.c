@@ -61,7 +61,7 @@ const char *put(const char *name, const char *text, size_t len) {
 
 /* Loads a literal written to a file; fails the test with the message if loading fails. */
 void load_ok(const char *name, const char *text, size_t len, const LoadOptions *opt, Dataset *ds) {
-    NnError err = {{0}};
+    NnError err = {0};
     int rc = dataset_load(put(name, text, len), opt, NULL, ds, &err);
     ck_assert_msg(rc == 0, "loading %s failed: %s", name, err.msg);
 }

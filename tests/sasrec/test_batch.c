@@ -1,5 +1,6 @@
 /* Batches: leave-one-out splits and left padding, training negatives and the
  * epoch shuffle (models/sasrec/batch.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,49 @@ START_TEST(training_negatives_refuse_a_user_with_every_item) {
 }
 END_TEST
 
+/* Shared negatives: a pure function of (seed, epoch, batch index), within 1..n_items, per-target
+ * negatives left 0; popularity draws follow 1 + the training counts, with their log-probabilities. */
+START_TEST(shared_negatives_are_reproducible_and_follow_their_law) {
+    Dataset ds;
+    /* training parts s[:-2]: a 7 times, b, e and f once, x, y, c, d never */
+    LOAD_OK("sh.txt", "u1 a a a b x y\nu2 a a a a c d\nu3 e f e f\n", NULL, &ds);
+    NegSampler ns;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 9, NULL), 0);
+    batch_neg_share(&ns, 4000, NEG_POP);
+    SeqBatch b1, b2;
+    batch_alloc(&b1, 3, 5);
+    batch_alloc(&b2, 3, 5);
+    int64_t users[3] = {0, 1, 2};
+    batch_fill(&b1, &ds, SPLIT_TRAIN, users, 3, &ns, 0);
+    for (int i = 0; i < 15; i++) ck_assert_int_eq(b1.neg[i], 0);
+    batch_draw_shared(&b1, &ns, 2, 7);
+    batch_draw_shared(&b2, &ns, 2, 7);
+    ck_assert_int_eq(b1.n_shared, 4000);
+    ck_assert_mem_eq(b1.shared, b2.shared, 4000 * sizeof *b1.shared);
+    batch_draw_shared(&b2, &ns, 2, 8); /* another batch */
+    ck_assert(memcmp(b1.shared, b2.shared, 4000 * sizeof *b1.shared) != 0);
+    batch_draw_shared(&b2, &ns, 3, 7); /* another epoch */
+    ck_assert(memcmp(b1.shared, b2.shared, 4000 * sizeof *b1.shared) != 0);
+    int32_t a = dataset_item_id(&ds, "a", 1), c = dataset_item_id(&ds, "c", 1);
+    int64_t count_a = 0, count_c = 0, weights = 0;
+    for (int64_t j = 1; j <= ds.n_items; j++) weights += ns.cum[j] - ns.cum[j - 1];
+    for (int i = 0; i < 4000; i++) {
+        ck_assert(b1.shared[i] >= 1 && b1.shared[i] <= ds.n_items);
+        count_a += b1.shared[i] == a, count_c += b1.shared[i] == c;
+    }
+    ck_assert_int_eq(weights, ds.n_items + 10); /* 1 each, plus the 10 training occurrences */
+    ck_assert_msg(fabs((double)b1.log_q[a] - log(8.0 / (double)weights)) < 1e-6, "log q(a) %g", (double)b1.log_q[a]);
+    ck_assert_msg(count_a > 4000 * 8 / weights * 0.85 && count_a < 4000 * 8 / weights * 1.15, "a drawn %lld times",
+                  (long long)count_a);
+    ck_assert_msg(count_c > 4000 / weights * 0.7 && count_c < 4000 / weights * 1.3, "c drawn %lld times",
+                  (long long)count_c);
+    batch_free(&b1);
+    batch_free(&b2);
+    batch_neg_free(&ns);
+    dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(epoch_shuffle_is_a_reproducible_permutation) {
     int64_t n = 1000, a[1000], b[1000], c[1000];
     batch_shuffle(42, 3, n, a);
@@ -178,6 +222,7 @@ static Suite *batch_suite(void) {
     tcase_add_test(tc, training_negatives_avoid_the_sequence_and_are_reproducible);
     tcase_add_test(tc, training_negatives_refuse_a_user_with_every_item);
     tcase_add_test(tc, epoch_shuffle_is_a_reproducible_permutation);
+    tcase_add_test(tc, shared_negatives_are_reproducible_and_follow_their_law);
     suite_add_tcase(s, tc);
     return s;
 }

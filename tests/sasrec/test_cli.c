@@ -217,6 +217,92 @@ START_TEST(explain_prints_shapes_of_the_batch) {
 }
 END_TEST
 
+/* The seq file name: user 0 has n0 items among 300, users 1..users-1 have 55 each among 400. */
+static void write_seq_data(const char *name, int users, int n0) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert(f != NULL);
+    for (int u = 0; u < users; u++) {
+        fprintf(f, "u%d", u);
+        for (int k = 0, n = u == 0 ? n0 : 55; k < n; k++) fprintf(f, " %d", 1 + (u * 7 + k * 13) % (u == 0 ? 300 : 400));
+        fputc('\n', f);
+    }
+    fclose(f);
+}
+
+/* A run whose plan exceeds the memory available (NN_MEMORY_LIMIT_MIB here) is refused before it allocates: exit
+ * 2, one line with the estimate, its largest part and the flag to change, no output left behind. */
+static void expect_refused(const char *args, const char *flag) {
+    int code = run(args);
+    ck_assert_msg(code == 2, "%s: exit %d, %s", args, code, errout);
+    ck_assert_msg(err_lines() == 1 && strstr(errout, "needs about") && strstr(errout, "NN_MEMORY_LIMIT_MIB") &&
+                      strstr(errout, flag),
+                  "%s: %s", args, errout);
+}
+
+START_TEST(memory_plan_refuses_what_does_not_fit) {
+    write_seq_data("long.txt", 40, 12000);
+    write_seq_data("many.txt", 4000, 55);
+    setenv("NN_MEMORY_LIMIT_MIB", "1024", 1);
+    char args[1024];
+    /* the cases that aborted with "out of memory" */
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --max-len 10000 --eval full", dir, dir);
+    expect_refused(args, "--max-len");
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --max-len 10000 --dense --eval full", dir, dir);
+    expect_refused(args, "--dense");
+    snprintf(args, sizeof args, "explain --data %s/long.txt --max-len 10000", dir);
+    expect_refused(args, "--max-len");
+    snprintf(args, sizeof args, "train --data %s/many.txt --out %s/run --loss ce --batch 65536 --eval full", dir, dir);
+    expect_refused(args, "--batch");
+    ck_assert(!exists("run"));
+    /* what fits runs */
+    snprintf(args, sizeof args, "train --data %s/long.txt --out %s/run --epochs 1 --hidden 16 --eval full", dir, dir);
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    /* eval and predict plan their passes too */
+    setenv("NN_MEMORY_LIMIT_MIB", "1", 1);
+    snprintf(args, sizeof args, "eval --data %s/long.txt --model %s/run --eval full", dir, dir);
+    expect_refused(args, "--eval-batch");
+    snprintf(args, sizeof args, "predict --data %s/long.txt --model %s/run --out %s/pred.csv", dir, dir, dir);
+    expect_refused(args, "--eval-batch");
+    ck_assert(!exists("pred.csv"));
+    unsetenv("NN_MEMORY_LIMIT_MIB");
+}
+END_TEST
+
+/* gen writes the same file for the same flags; the new losses, lazy Adam and the fast evaluation sampler
+ * train on it and say what they did. */
+START_TEST(gen_then_train_with_sampled_gbce_and_lazy_adam) {
+    char args[1024], a[1 << 14], b[1 << 14];
+    snprintf(args, sizeof args, "gen --users 300 --items 400 --avg-len 12 --seed 5 --out %s/g1.txt", dir);
+    ck_assert_msg(run(args) == 0, "gen failed: %s", errout);
+    ck_assert_msg(strstr(out, "300 users"), "%s", out);
+    snprintf(args, sizeof args, "gen --users 300 --items 400 --avg-len 12 --seed 5 --out %s/g2.txt", dir);
+    ck_assert(run(args) == 0);
+    snprintf(args, sizeof args, "%s/g1.txt", dir);
+    slurp(args, a, sizeof a);
+    snprintf(args, sizeof args, "%s/g2.txt", dir);
+    slurp(args, b, sizeof b);
+    ck_assert_msg(strlen(a) > 1000 && strcmp(a, b) == 0, "gen is not deterministic");
+    snprintf(args, sizeof args, "gen --users 10 --avg-len 50 --max-len 40 --out %s/g3.txt", dir);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--avg-len 50 must lie above --min-len"), "%s", errout);
+    const char *runs[] = {"--loss sampled --negatives 32 --neg-dist pop --optimizer lazy-adam --sample-method fast",
+                          "--loss gbce --negatives 16 --gbce-t 0.5 --clip 1 --optimizer lazy-adam"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(args, sizeof args, "train --data %s/g1.txt --out %s/run%d --epochs 2 --hidden 16 --max-len 10 %s",
+                 dir, dir, i, runs[i]);
+        ck_assert_msg(run(args) == 0, "train %s failed: %s", runs[i], errout);
+        ck_assert_msg(strstr(out, i ? "S3-Rec's lists" : "the fast sampler"), "%s", out);
+        char *last = strrchr(out, '{');
+        ck_assert_msg(last && strstr(last, "\"HR@10\": "), "%s", out);
+    }
+    snprintf(args, sizeof args, "train --data %s/g1.txt --out %s/run9 --loss gbce --neg-dist pop", dir, dir);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--loss gbce draws its negatives uniformly"), "%s", errout);
+}
+END_TEST
+
 static Suite *cli_suite(void) {
     Suite *s = suite_create("cli");
     TCase *tc = tcase_create("cli");
@@ -227,6 +313,8 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, bad_data_exits_1_with_a_message);
     tcase_add_test(tc, train_eval_predict_round_trip);
     tcase_add_test(tc, explain_prints_shapes_of_the_batch);
+    tcase_add_test(tc, memory_plan_refuses_what_does_not_fit);
+    tcase_add_test(tc, gen_then_train_with_sampled_gbce_and_lazy_adam);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -21,7 +21,7 @@ static LoadOptions fmt_opt(DataFormat f) {
 /* Loading must fail with a message holding each of the substrings (NULL-terminated). */
 static void expect_error_v(const char *name, const char *text, size_t len, const LoadOptions *opt,
                            const char *const *subs) {
-    NnError err = {{0}};
+    NnError err = {0};
     Dataset ds;
     int rc = dataset_load(put(name, text, len), opt, NULL, &ds, &err);
     ck_assert_msg(rc == -1, "loading %s should have failed", name);
@@ -185,7 +185,7 @@ START_TEST(detects_each_format) {
         {"\n\n  \nu a b c\n", FORMAT_SEQ},
     };
     for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        NnError err = {{0}};
+        NnError err = {0};
         Dataset ds;
         int rc = dataset_load(put("d.txt", cases[c].text, strlen(cases[c].text)), NULL, NULL, &ds, &err);
         if (c == 3) { /* detected as seq, so the repeated user is refused, and the message says why seq */
@@ -391,7 +391,7 @@ START_TEST(refuses_overlong_ids) {
     memcpy(text, "u a b ", 6);
     memset(text + 6, 'x', n);
     memcpy(text + 6 + n, "\n", 1);
-    NnError err = {{0}};
+    NnError err = {0};
     Dataset ds;
     ck_assert_int_eq(dataset_load(put("long.txt", text, n + 7), NULL, NULL, &ds, &err), -1);
     ck_assert_msg(strstr(err.msg, "long.txt:1:7:") && strstr(err.msg, "4097 bytes long") &&
@@ -409,7 +409,7 @@ START_TEST(refuses_data_without_enough_interactions) {
 END_TEST
 
 START_TEST(refuses_unreadable_paths) {
-    NnError err = {{0}};
+    NnError err = {0};
     Dataset ds;
     char path[512];
     snprintf(path, sizeof path, "%s/missing.txt", fixture_dir);
@@ -424,7 +424,7 @@ END_TEST
 START_TEST(item_vocab_fixes_ids_and_drops_unknown_items) {
     Dataset train, eval;
     LOAD_OK("train.txt", "u1 a b c\nu2 c d e\n", NULL, &train);
-    NnError err = {{0}};
+    NnError err = {0};
     int rc = dataset_load(PUT("eval.txt", "v1 e q d a\nv2 q r a\nv3 d c b\n"), NULL, &train, &eval, &err);
     ck_assert_msg(rc == 0, "%s", err.msg);
     ck_assert_int_eq(eval.n_items, 5);

@@ -36,13 +36,20 @@ START_TEST(metrics_by_hand) {
 END_TEST
 
 START_TEST(topk_selects_best_unseen) {
-    real scores[] = {100, 0.5, 3, 3, -1, 7, 2, 9};
-    unsigned char skip[] = {0, 0, 0, 0, 0, 0, 0, 1}; /* item 7 seen; index 0 is padding */
-    int64_t out[8];
-    ck_assert_int_eq(topk_select(scores, skip, 8, 3, out), 3);
-    ck_assert(out[0] == 5 && out[1] == 2 && out[2] == 3); /* ties go to the lower index */
-    ck_assert_int_eq(topk_select(scores, skip, 8, 10, out), 6);
-    ck_assert(out[5] == 4);
+    real scores[] = {100, 0.5, 3, 3, -1, 7, 2, NAN}; /* item 7 NaN: never ranks */
+    real hs[10];
+    int32_t hi[10];
+    /* offered in two blocks, items 1..3 then 4..7: the same as one */
+    TopK t = topk_new(3, hs, hi);
+    topk_offer(&t, scores + 1, 1, 3);
+    topk_offer(&t, scores + 4, 4, 4);
+    ck_assert_int_eq(topk_finish(&t), 3);
+    ck_assert(hi[0] == 5 && hi[1] == 2 && hi[2] == 3); /* ties go to the lower index */
+    ck_assert(hs[0] == 7 && hs[1] == 3 && hs[2] == 3);
+    t = topk_new(10, hs, hi);
+    topk_offer(&t, scores + 1, 1, 7);
+    ck_assert_int_eq(topk_finish(&t), 6);
+    ck_assert(hi[5] == 4);
 }
 END_TEST
 
@@ -105,7 +112,12 @@ static double step(int packed, LossKind loss, real *grads) {
     }
     Tokens t = sasrec_tokens(g, INPUT, LEN, 3, 6, packed);
     Tensor *F = sasrec_forward(&s, g, &t);
-    Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), sasrec_gather(g, &t, neg), loss);
+    static const int64_t SHARED[5] = {3, 5, 8, 1, 5}; /* a repeat, and targets of some rows (accidental hits) */
+    real log_q[11];
+    for (int i = 0; i <= 10; i++) log_q[i] = (real)(-2 - 0.1 * i);
+    Negatives n = {.neg = sasrec_gather(g, &t, neg), .shared = SHARED, .n_shared = 5, .beta = 0.6,
+                   .log_q = loss == LOSS_SAMPLED ? log_q : NULL};
+    Tensor *l = sasrec_loss(&s, g, F, &t, sasrec_gather(g, &t, pos), &n, loss);
     ag_backward(g, l);
     double value = l->data[0];
     for (int i = 0; grads && i < s.m.n_params; i++) {
@@ -119,7 +131,7 @@ static double step(int packed, LossKind loss, real *grads) {
 }
 
 START_TEST(length_aware_step_equals_dense_step) {
-    for (LossKind loss = LOSS_BCE; loss <= LOSS_CE; loss++) {
+    for (LossKind loss = LOSS_BCE; loss <= LOSS_GBCE; loss++) {
         real *gd = malloc(20000 * sizeof(real)), *gp = malloc(20000 * sizeof(real));
         double ld = step(0, loss, gd), lp = step(1, loss, gp);
         ck_assert_msg(fabs(ld - lp) <= 1e-6 * fabs(ld), "loss dense %.9g, packed %.9g", ld, lp);
@@ -263,6 +275,51 @@ static double one_step_change(double max_norm) {
     step_case_free(&c);
     return most;
 }
+
+/* Item row `row` of the item table after two sampled-softmax steps whose shared negatives are
+ * {20, 30} and then {40, 45} (50 items; the batch's inputs and targets are items 1..10). */
+static void two_sampled_steps(int lazy, real *row20_after1, real *row20_after2, real *row11) {
+    SasrecConfig cfg = small_config(50);
+    cfg.dropout = cfg.attn_dropout = 0;
+    Sasrec s;
+    sasrec_init(&s, &cfg, 4);
+    AdamConfig ac = adam_defaults();
+    ac.lazy = lazy;
+    Adam *opt = adam_new(&s.m, ac);
+    Graph *g = graph_new();
+    SeqBatch b;
+    fill_batch(&b);
+    TrainConfig tc = train_default_config();
+    tc.loss = LOSS_SAMPLED;
+    int64_t shared[2][2] = {{20, 30}, {40, 45}};
+    int H = (int)cfg.hidden;
+    memcpy(row11, s.item_emb.weight->data + 11 * H, (size_t)H * sizeof(real));
+    for (int k = 0; k < 2; k++) {
+        b.shared = shared[k], b.n_shared = 2;
+        sasrec_step(&s, opt, g, &b, &tc);
+        memcpy(k ? row20_after2 : row20_after1, s.item_emb.weight->data + 20 * H, (size_t)H * sizeof(real));
+    }
+    ck_assert_msg(memcmp(row11, s.item_emb.weight->data + 11 * H, (size_t)H * sizeof(real)) == 0,
+                  "row 11 (never used) moved");
+    b.shared = NULL, b.n_shared = 0;
+    batch_free(&b);
+    graph_free(g);
+    adam_free(opt);
+    sasrec_free(&s);
+}
+
+/* Lazy Adam moves only the item rows a step used (torch's SparseAdam); dense Adam keeps moving a row
+ * by its momentum after the row's last use. */
+START_TEST(lazy_adam_moves_only_the_rows_a_step_used) {
+    real a1[8], a2[8], r11[8], d1[8], d2[8];
+    two_sampled_steps(1, a1, a2, r11);
+    ck_assert_msg(memcmp(a1, a2, sizeof a1) == 0, "lazy Adam moved row 20 in a step that did not use it");
+    two_sampled_steps(0, d1, d2, r11);
+    ck_assert_msg(memcmp(d1, d2, sizeof d1) != 0, "dense Adam kept row 20 still (its momentum should move it)");
+    for (int h = 0; h < 8; h++) /* one step: the same move up to where SparseAdam puts eps */
+        ck_assert_msg(fabs(a1[h] - d1[h]) <= 1e-5, "first step: lazy %.9g, dense %.9g", a1[h], d1[h]);
+}
+END_TEST
 
 START_TEST(step_clips_the_gradient_before_adam) {
     /* Adam's first step moves a weight by about lr whatever the gradient's scale, unless the gradient is far
@@ -425,6 +482,7 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, step_refuses_a_non_finite_loss_and_keeps_the_weights);
     tcase_add_test(tc, step_skips_a_batch_without_targets);
     tcase_add_test(tc, step_clips_the_gradient_before_adam);
+    tcase_add_test(tc, lazy_adam_moves_only_the_rows_a_step_used);
     tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);
     tcase_add_test(tc, checkpoint_with_optimizer_state_resumes_exactly);
     suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 /* The built-in synthetic data: its size, skew and learnability
  * (models/sasrec/data/synthetic.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +116,37 @@ START_TEST(synthetic_data_is_learnable) {
 }
 END_TEST
 
+/* sasrec gen's length control: the skew for a mean gives that mean, within the bounds, skewed either way. */
+START_TEST(length_skew_hits_the_requested_mean) {
+    int cases[2][3] = {{5, 49, 20}, {5, 200, 150}}; /* min, max, mean: short-skewed (2) and long-skewed */
+    for (int c = 0; c < 2; c++) {
+        SyntheticOptions o = synthetic_default_options();
+        o.n_users = 3000;
+        o.n_items = 5000;
+        o.min_len = cases[c][0], o.max_len = cases[c][1];
+        o.len_skew = synthetic_len_skew(o.min_len, o.max_len, cases[c][2]);
+        if (c == 0) ck_assert(fabs(o.len_skew - 2) < 1e-12); /* the built-in data's skew */
+        Dataset ds;
+        NnError err;
+        ck_assert_msg(synthetic_generate(&o, &ds, &err) == 0, "%s", err.msg);
+        double mean = (double)ds.n_interactions / (double)ds.n_users;
+        ck_assert_msg(fabs(mean - cases[c][2]) < 0.03 * cases[c][2], "mean length %.2f, asked %d", mean, cases[c][2]);
+        for (int64_t u = 0; u < ds.n_users; u++) {
+            int64_t len;
+            dataset_seq(&ds, u, &len);
+            ck_assert(len >= o.min_len && len <= o.max_len);
+        }
+        dataset_free(&ds);
+    }
+}
+END_TEST
+
 static Suite *synthetic_suite(void) {
     Suite *s = suite_create("synthetic");
     TCase *tc = fixture_tcase("synthetic");
     tcase_add_test(tc, synthetic_data_meets_size_and_skew);
     tcase_add_test(tc, synthetic_data_is_learnable);
+    tcase_add_test(tc, length_skew_hits_the_requested_mean);
     suite_add_tcase(s, tc);
     return s;
 }

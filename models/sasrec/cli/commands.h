@@ -11,5 +11,7 @@ int app_eval(int argc, char **argv);
 int app_predict(int argc, char **argv);
 /* sasrec explain */
 int app_explain(int argc, char **argv);
+/* sasrec gen */
+int app_gen(int argc, char **argv);
 
 #endif

@@ -1,6 +1,9 @@
+/* realpath is XSI, not in the POSIX base set the Makefile asks for. */
+#define _DEFAULT_SOURCE
 #include "models/sasrec/cli/common.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +15,7 @@
 
 int app_fail(const char *cmd, const NnError *err, int code) {
     fprintf(stderr, "sasrec %s: %s\n", cmd, err->msg);
-    return code;
+    return err->resource ? APP_EXIT_RESOURCES : code;
 }
 
 int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConfig *c,
@@ -62,31 +65,6 @@ int app_check_model_dir(const char *cmd, const char *dir, NnError *err) {
     return 0;
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir) {
-    char buf[4096];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof buf) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(buf, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
-        buf[i] = saved;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0) return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
 int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err) {
     NnError e;
     AtomicFile *af = atomic_open(path, &e); /* creates, then drops, a temporary file beside path */
@@ -95,13 +73,34 @@ int app_check_output_file(const char *cmd, const char *flag, const char *path, N
     return 0;
 }
 
-int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err) {
-    struct stat st;
-    if (created) *created = stat(dir, &st) != 0;
-    if (make_dirs(dir) != 0)
-        return nn_fail(err, "%s: %s %s: cannot create the folder: %s", cmd, flag, dir, strerror(errno));
-    char probe[4096];
-    return app_check_output_file(cmd, flag, config_path(probe, sizeof probe, dir, CONFIG_FILE), err);
+/* The real path of the folder holding path into buf; NULL if it cannot be resolved. */
+static char *real_folder(const char *path, char *buf) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) return realpath(".", buf);
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir) return NULL;
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return realpath(dir, buf);
+}
+
+int app_check_output_apart(const char *cmd, const char *flag, const char *path, const char *model_dir,
+                           const char *const *inputs, int n, NnError *err) {
+    if (app_check_output_file(cmd, flag, path, err)) return -1;
+    char folder[PATH_MAX], model[PATH_MAX];
+    if (model_dir && real_folder(path, folder) && realpath(model_dir, model)) {
+        size_t m = strlen(model);
+        if (strncmp(folder, model, m) == 0 && (folder[m] == '\0' || folder[m] == '/' || m == 1))
+            return nn_fail(err, "%s: %s %s is inside the --model folder %s, whose files it could destroy; write it "
+                                "elsewhere", cmd, flag, path, model_dir);
+    }
+    struct stat out, in;
+    if (stat(path, &out) != 0) return 0; /* a new file cannot be an input */
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return nn_fail(err, "%s: %s %s is the input %s; write the output elsewhere", cmd, flag, path, inputs[i]);
+    return 0;
 }
 
 int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err) {
@@ -126,9 +125,23 @@ int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interac
 
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err) {
     if (c->sample_file) return sample_read(c->sample_file, ds, SAMPLE_DEFAULT_NEG, out, err);
-    if (sample_generate(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err) == 0) return 0;
+    SampleMethod m = c->sample_method == SAMPLE_AUTO ? sample_auto_method(ds) : c->sample_method;
+    double cost = (double)ds->n_users * (double)ds->n_items;
+    printf("samples: %d negatives per user, %s (%s: %lld users x %lld items = %.3g %s %.3g)\n", SAMPLE_DEFAULT_NEG,
+           m == SAMPLE_S3REC ? "S3-Rec's lists (generate_test.py)" : "the fast sampler (uniform over unseen items)",
+           c->sample_method == SAMPLE_AUTO ? "auto" : "chosen", (long long)ds->n_users, (long long)ds->n_items, cost,
+           cost <= SAMPLE_S3REC_MAX_COST ? "<=" : ">", SAMPLE_S3REC_MAX_COST);
+    fflush(stdout);
+    int rc = m == SAMPLE_S3REC ? sample_generate(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err)
+                               : sample_generate_fast(ds, SAMPLE_DEFAULT_NEG, c->sample_seed, out, err);
+    if (rc == 0) return 0;
     char msg[sizeof err->msg];
     snprintf(msg, sizeof msg, "%s", err->msg);
     return nn_fail(err, "%s: %s (for a catalogue this small, use --eval full)", c->data ? c->data : "synthetic data",
                    msg);
+}
+
+int app_plan(PlanCommand cmd, const RunConfig *c, const SasrecConfig *mc, const Dataset *ds, NnError *err) {
+    MemoryPlan plan = memory_plan(cmd, mc, &c->train, &c->eval, ds, c->k);
+    return memory_plan_check(&plan, err);
 }

@@ -5,8 +5,15 @@
 #include "models/sasrec/cli/config.h"
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/data/sample.h"
+#include "models/sasrec/memory_plan.h"
 
 #define APP_CONTINUE -1 /* app_parse: go on with the command */
+
+/* Exit codes of the sasrec program (README, main.c); 130 and 143 for SIGINT and SIGTERM (signals.h). */
+#define APP_EXIT_DATA       1 /* a problem the data revealed, or a write that failed during the run */
+#define APP_EXIT_USAGE      2 /* a bad command line or an unusable path, found before any work */
+#define APP_EXIT_NOT_FINITE 3 /* the loss or the model's scores became NaN or infinite */
+#define APP_EXIT_RESOURCES  4 /* not enough memory or disk space */
 
 /* Parses argv with the table of cmd into c (defaults already in c). Returns
  * APP_CONTINUE, 0 after printing --help, or 2 after printing the error. */
@@ -16,17 +23,23 @@ int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConf
 int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err);
 /* 0 if dir is a model folder written by sasrec train (it holds config.json and the model). */
 int app_check_model_dir(const char *cmd, const char *dir, NnError *err);
-/* Creates dir (and its parents) if needed and checks that files can be written in it;
- * *created (may be NULL) tells whether dir itself was made now. */
-int app_prepare_dir(const char *cmd, const char *flag, const char *dir, int *created, NnError *err);
-/* Checks that a file can be created at path (its folder exists and is writable). */
+/* Checks that a file can be created at path (its folder exists and is writable, and path is absent or a
+ * regular file: not a folder, link, FIFO or device). */
 int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err);
+/* app_check_output_file, and path is neither inside model_dir (may be NULL) nor one of the n inputs (NULL
+ * entries skipped): writing there would destroy what the run reads. */
+int app_check_output_apart(const char *cmd, const char *flag, const char *path, const char *model_dir,
+                           const char *const *inputs, int n, NnError *err);
 /* Loads c->data (or the built-in synthetic data when c->data is NULL) with
  * users of at least min_interactions; item_vocab as in dataset_load. */
 int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err);
-/* The evaluation negatives: read from c->sample_file or generated from c->sample_seed. */
+/* The evaluation negatives: read from c->sample_file or generated from c->sample_seed by
+ * c->sample_method (auto: by size, SAMPLE_S3REC_MAX_COST); prints a line saying which. */
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err);
-/* Prints "sasrec <cmd>: <message>" to stderr and returns code. */
+/* The memory plan of cmd with c's flags, model mc (n_items set) and data ds: 0 if it fits the memory
+ * available, else -1 and the message of memory_plan_check (the caller exits 2). */
+int app_plan(PlanCommand cmd, const RunConfig *c, const SasrecConfig *mc, const Dataset *ds, NnError *err);
+/* Prints "sasrec <cmd>: <message>" to stderr and returns code, or APP_EXIT_RESOURCES when err->resource. */
 int app_fail(const char *cmd, const NnError *err, int code);
 
 #endif

@@ -6,6 +6,7 @@
 #include "base/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
+#include "io/regular_file.h"
 #include "models/sasrec/data/sample.h"
 
 #define BIG 1e18 /* no upper bound */
@@ -22,7 +23,8 @@ RunConfig config_defaults(void) {
 }
 
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
-                  *LOSSES = "bce|ce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero";
+                  *LOSSES = "bce|ce|sampled|gbce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero",
+                  *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -54,6 +56,8 @@ static int eval_flags(RunConfig *c, Flag *f) {
     f[n++] = F_CHOICE("--eval", &c->eval.protocol, PROTOCOLS, "protocol: answer + 99 negatives, or every item");
     f[n++] = F_STR("--sample-file", &c->sample_file, "99 negatives per user (S3-Rec *_sample.txt layout)");
     f[n++] = F_INT("--sample-seed", &c->sample_seed, 0, 9.2e18, "seed of generated evaluation negatives");
+    f[n++] = F_CHOICE("--sample-method", &c->sample_method, SAMPLE_METHODS,
+                      "generated negatives: S3-Rec's exact lists, a fast sampler of the same law, or auto (by size)");
     f[n++] = F_CHOICE("--seen", &c->eval.seen, SEENS, "full ranking: items of the input never rank, or score 0");
     f[n++] = F_INT("--eval-batch", &c->eval.batch, 1, 65536, "users per evaluation pass");
     return n;
@@ -72,12 +76,21 @@ int config_train_flags(RunConfig *c, Flag *f) {
     f[n++] = F_DBL("--weight-decay", &t->weight_decay, 0, 10, 0, 0, "Adam L2 weight decay");
     f[n++] = F_DBL("--clip", &t->clip, 0, BIG, 0, 0, "clip gradients to this global norm (0: off)");
     f[n++] = F_CHOICE("--loss", &t->loss, LOSSES,
-                      "BCE on one negative per position (the seed), or softmax over all items");
+                      "BCE on one negative per position (the seed), softmax over all items, sampled softmax or "
+                      "gSASRec's gBCE over --negatives shared by each batch");
+    f[n++] = F_INT("--negatives", &t->negatives, 1, 65536, "sampled, gbce: negatives shared by each batch");
+    f[n++] = F_CHOICE("--neg-dist", &t->neg_dist, NEG_DISTS,
+                      "sampled: negatives drawn uniformly, or by popularity with the log-Q correction");
+    f[n++] = F_DBL("--gbce-t", &t->gbce_t, 0, 1, 0, 0, "gbce: calibration t in [0, 1] (0: plain BCE)");
+    f[n++] = F_CHOICE("--optimizer", &t->optimizer, OPTIMIZERS,
+                      "Adam over every weight, or lazy Adam: the item rows a step used (torch's SparseAdam)");
     f[n++] = F_INT("--seed", &t->seed, 0, 9.2e18, "seed of initialisation, dropout, negatives and shuffling");
     f[n++] = threads_flag(c);
     f[n++] = F_SWITCH("--dense", &t->dense, "run the dense step over padding too (slower, same result)");
     n += eval_flags(c, f + n);
     f[n++] = F_STR("--out", &c->out, "model folder to write");
+    f[n++] = F_SWITCH("--force", &c->force,
+                      "replace a non-empty --out that is not a model folder (its contents are kept whole beside it)");
     return n;
 }
 
@@ -104,6 +117,7 @@ int config_explain_flags(RunConfig *c, Flag *f) {
     n += model_flags(c, f + n);
     f[n++] = F_INT("--batch", &c->train.batch, 1, 65536, "users in the batch");
     f[n++] = F_CHOICE("--loss", &c->train.loss, LOSSES, "training loss");
+    f[n++] = F_INT("--negatives", &c->train.negatives, 1, 65536, "sampled, gbce: negatives shared by the batch");
     f[n++] = F_INT("--seed", &c->train.seed, 0, 9.2e18, "seed");
     f[n++] = F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
     f[n++] = threads_flag(c);
@@ -116,6 +130,11 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err) {
                        c->model.heads);
     if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
+    if (c->train.loss == LOSS_GBCE && c->train.neg_dist == NEG_POP)
+        return nn_fail(err,
+                       "%s: --loss gbce draws its negatives uniformly (its calibration assumes it); drop --neg-dist "
+                       "pop or use --loss sampled",
+                       cmd);
     return 0;
 }
 
@@ -149,6 +168,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     if (!af) return -1;
     FILE *f = atomic_stream(af);
     fprintf(f, "{\n");
+    fprintf(f, "  \"%s\": %d,\n", CONFIG_MARKER, CONFIG_VERSION);
     write_str(f, "data", c->data, 0);
     write_str(f, "format", choice(FORMATS, &c->load.format, name, sizeof name), 0);
     write_str(f, "user_col", c->load.user_col, 0);
@@ -165,12 +185,22 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
             (long long)t->batch, t->epochs, t->patience, (unsigned long long)t->seed, c->threads);
     fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", t->lr, t->weight_decay, t->clip);
     write_str(f, "loss", choice(LOSSES, &t->loss, name, sizeof name), 0);
+    fprintf(f, "  \"negatives\": %lld,\n", (long long)t->negatives);
+    write_str(f, "neg_dist", choice(NEG_DISTS, &t->neg_dist, name, sizeof name), 0);
+    fprintf(f, "  \"gbce_t\": %.17g,\n", t->gbce_t);
+    write_str(f, "optimizer", choice(OPTIMIZERS, &t->optimizer, name, sizeof name), 0);
     fprintf(f, "  \"dense\": %s,\n", t->dense ? "true" : "false");
     write_str(f, "eval", choice(PROTOCOLS, &c->eval.protocol, name, sizeof name), 0);
     write_str(f, "sample_file", c->sample_file, 0);
     fprintf(f, "  \"sample_seed\": %llu,\n", (unsigned long long)c->sample_seed);
+    write_str(f, "sample_method", choice(SAMPLE_METHODS, &c->sample_method, name, sizeof name), 0);
     write_str(f, "seen", choice(SEENS, &c->eval.seen, name, sizeof name), 0);
-    fprintf(f, "  \"eval_batch\": %d\n}\n", c->eval.batch);
+    fprintf(f, "  \"eval_batch\": %d,\n", c->eval.batch);
+    NN_CHECK(c->checksums.present, "config_write", "no checksums of the folder's files");
+    write_str(f, "items_sha256", c->checksums.items.s, 0);
+    write_str(f, "users_sha256", c->checksums.users.s, 0);
+    write_str(f, "model_sha256", c->checksums.model.s, 1);
+    fprintf(f, "}\n");
     return atomic_commit(af, err);
 }
 
@@ -205,19 +235,54 @@ static int read_choice(const char *path, const Json *root, const char *key, cons
 int config_read_model(const char *dir, RunConfig *c, NnError *err) {
     char path[4096];
     config_path(path, sizeof path, dir, CONFIG_FILE);
-    FILE *f = fopen(path, "rb");
-    if (!f) return nn_fail(err, "%s: cannot open (is %s a model folder written by sasrec train?)", path, dir);
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    do {
-        if (len == cap) buf = nn_realloc(buf, cap = cap ? 2 * cap : 4096);
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-    } while (got > 0 && len < (1u << 20));
-    fclose(f);
+    char *buf;
+    size_t len;
+    NnError e;
+    if (regular_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &e))
+        return nn_fail(err, "%s (is %s a model folder written by sasrec train?)", e.msg, dir);
     int rc = config_parse_model(path, buf, len, c, err);
     free(buf);
     return rc;
+}
+
+int config_recognise(const char *buf, size_t len) {
+    JsonDoc *doc = json_parse(buf, len, NULL, NULL);
+    if (!doc) return 0;
+    const Json *root = json_root(doc);
+    int64_t v;
+    int ours = json_type(root) == JSON_OBJECT &&
+               (json_get(root, CONFIG_MARKER) ? json_int64(json_get(root, CONFIG_MARKER), &v) == 0 && v == CONFIG_VERSION
+                                              : json_int64(json_get(root, "n_items"), &v) == 0 &&
+                                                    json_int64(json_get(root, "hidden"), &v) == 0);
+    json_free(doc);
+    return ours;
+}
+
+/* Reads member key of root, 64 lowercase hex digits, into out. */
+static int read_sha256(const char *path, const Json *root, const char *key, Sha256Hex *out, NnError *err) {
+    size_t n;
+    const char *s = json_string(json_get(root, key), &n);
+    if (!s || n != 64 || strspn(s, "0123456789abcdef") != 64)
+        return nn_fail(err, "%s: \"%s\" must be a SHA-256 in 64 lowercase hex digits", path, key);
+    memcpy(out->s, s, 65);
+    return 0;
+}
+
+/* The marker and the checksums it promises; a file without the marker is of an older version. */
+static int read_checksums(const char *path, const Json *root, ModelChecksums *sums, NnError *err) {
+    memset(sums, 0, sizeof *sums);
+    const Json *marker = json_get(root, CONFIG_MARKER);
+    int64_t version;
+    if (!marker) return 0;
+    if (json_int64(marker, &version) || version != CONFIG_VERSION)
+        return nn_fail(err, "%s: \"%s\" must be %d (a folder of another version of sasrec?)", path, CONFIG_MARKER,
+                       CONFIG_VERSION);
+    if (read_sha256(path, root, "items_sha256", &sums->items, err) ||
+        read_sha256(path, root, "users_sha256", &sums->users, err) ||
+        read_sha256(path, root, "model_sha256", &sums->model, err))
+        return -1;
+    sums->present = 1;
+    return 0;
 }
 
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err) {
@@ -243,7 +308,8 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_double(path, root, "attn_dropout", 0, 1, &m->attn_dropout, err) ||
         read_double(path, root, "init_std", 0, 10, &m->init_std, err) ||
         read_choice(path, root, "norm", NORMS, &m->norm, err) || read_choice(path, root, "mask", MASKS, &m->mask, err) ||
-        read_choice(path, root, "loss", LOSSES, &c->train.loss, err))
+        read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
+        read_checksums(path, root, &c->checksums, err))
         goto done;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */
     m->heads = (int)heads;

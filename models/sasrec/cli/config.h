@@ -8,11 +8,21 @@
 #ifndef NN_MODELS_SASREC_CLI_CONFIG_H
 #define NN_MODELS_SASREC_CLI_CONFIG_H
 
+#include "io/sha256.h"
 #include "models/sasrec/cli/flags.h"
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/train.h"
 
-#define CONFIG_FILE "config.json"
+#define CONFIG_FILE      "config.json"
+#define CONFIG_MARKER    "sasrec_model_folder" /* config.json's first key: marks a folder this program wrote, */
+#define CONFIG_VERSION   1                     /* with the version of the folder's layout as its value */
+#define CONFIG_MAX_BYTES (1 << 20)               /* the largest config.json read */
+
+/* The SHA-256 of the files of a model folder other than config.json, which records them. */
+typedef struct {
+    int present; /* 0: a folder written before checksums were recorded (no CONFIG_MARKER key) */
+    Sha256Hex items, users, model; /* items.txt, users.txt, model.safetensors */
+} ModelChecksums;
 
 typedef struct {
     /* data */
@@ -24,12 +34,15 @@ typedef struct {
     EvalOptions eval;        /* samples and graph are set when the run has them */
     const char *sample_file; /* sampled protocol: the negatives of this file, or generated: */
     uint64_t sample_seed;    /* the seed of generated negatives, SAMPLE_DEFAULT_SEED */
+    SampleMethod sample_method; /* how they are generated: SAMPLE_AUTO (by size), SAMPLE_S3REC or SAMPLE_FAST */
     int threads;             /* every core (or OMP_NUM_THREADS): results do not depend on it */
     int64_t k;               /* predict: items per user, 10 */
     /* files */
     const char *out;       /* train: the model folder ("run"); predict: the CSV file */
     const char *model_dir; /* eval, predict: the model folder */
     const char *dot;       /* explain: Graphviz file of one training step */
+    int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
+    ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
 } RunConfig;
 
 /* The defaults of every setting (docs/sasrec.md, sections 3 to 5), output in run/; config.json is section 7. */
@@ -44,11 +57,13 @@ int config_explain_flags(RunConfig *c, Flag *flags);
 /* Checks settings that involve several flags (hidden % heads, ...); -1 and a one-line message. */
 int config_check(const RunConfig *c, const char *cmd, NnError *err);
 
-/* Writes every setting (c->model.n_items included) as DIR/config.json, atomically. */
+/* Writes every setting (c->model.n_items included) and c->checksums as DIR/config.json, atomically. */
 int config_write(const char *dir, const RunConfig *c, NnError *err);
-/* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train); -1
- * and a message naming the file and the setting. */
+/* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train) and
+ * its checksums into c->checksums; -1 and a message naming the file and the setting. */
 int config_read_model(const char *dir, RunConfig *c, NnError *err);
+/* Whether buf holds a config.json this program wrote (with CONFIG_MARKER, or an older one without it). */
+int config_recognise(const char *buf, size_t len);
 /* config_read_model on the bytes of a config.json; path names it in messages. */
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err);
 /* dir/name into buf (aborts if it does not fit). */

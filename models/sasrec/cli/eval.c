@@ -29,14 +29,24 @@ int app_eval(int argc, char **argv) {
     Dataset ds = {0};
     SampleSet samples = {0};
     int code = 1;
-    if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, 1);
+    if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, APP_EXIT_DATA);
+    app_note_legacy("eval", &c, &lm);
     if (app_load_data(&c, &lm.vocab, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
+    if (app_plan(PLAN_EVAL, &c, &lm.model.cfg, &ds, &err)) {
+        code = APP_EXIT_USAGE;
+        goto fail;
+    }
     if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     c.eval.samples = &samples;
     Metrics m = eval_model(&lm.model, &ds, SPLIT_TEST, &c.eval);
+    if (m.nonfinite) { /* NaN compares false: such scores would rank as hits */
+        nn_fail(&err, "the model gives NaN or infinite scores for %lld of %lld users; its metrics would mean "
+                      "nothing (retrain it)", (long long)m.nonfinite, (long long)m.users);
+        goto fail;
+    }
     printf("{");
     metrics_write_json(&m, stdout);
     printf(", \"protocol\": \"%s\", \"users\": %lld, \"seconds\": %.2f}\n", metrics_protocol_name(m.protocol),
@@ -44,7 +54,7 @@ int app_eval(int argc, char **argv) {
     code = 0;
     goto done;
 fail:
-    app_fail("eval", &err, code);
+    code = app_fail("eval", &err, code);
 done:
     sample_free(&samples);
     dataset_free(&ds);

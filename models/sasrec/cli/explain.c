@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic_file.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/item_scores.h"
 #include "models/sasrec/step.h"
 
 static const char *USAGE = "usage: sasrec explain [--data PATH] [flags]\n"
@@ -46,24 +48,25 @@ typedef struct {
     LossKind loss;
     const char *dot; /* NULL: no graph file */
     Graph *g;
+    int failed; /* writing dot failed: err holds why */
+    NnError err;
 } Explain;
 
 static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
-    const Explain *e = ctx;
+    Explain *e = ctx;
     if (strcmp(stage, "loss") != 0) {
         print_tensor(&e->dims, stage, t);
         return;
     }
-    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n",
-           e->loss == LOSS_BCE ? "loss: BCE over the real targets" : "loss: cross-entropy over items",
-           (double)t->data[0]);
-    if (e->dot) {
-        FILE *f = fopen(e->dot, "w");
-        if (f) {
-            ag_write_dot(t, f);
-            fclose(f);
-            printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(e->g), e->dot);
-        }
+    static const char *const what[] = {"loss: BCE over the real targets", "loss: cross-entropy over items",
+                                       "loss: sampled softmax over shared negatives",
+                                       "loss: gBCE over shared negatives"};
+    printf("  %-52s %.4f (an untrained model: about 2 ln 2 = 1.386 for BCE)\n", what[e->loss], (double)t->data[0]);
+    if (e->dot) { /* atomic, and checked to the close: a full disk keeps the old file and fails the command */
+        AtomicFile *af = atomic_open(e->dot, &e->err);
+        if (af) ag_write_dot(t, atomic_stream(af));
+        e->failed = !af || atomic_commit(af, &e->err) != 0;
+        if (!e->failed) printf("  autograd graph of this step (%zu ops): %s\n", graph_num_nodes(e->g), e->dot);
     }
 }
 
@@ -86,10 +89,15 @@ int app_explain(int argc, char **argv) {
     dataset_summary(&ds, summary, sizeof summary);
     SasrecConfig *mc = &c.model;
     int64_t B = c.train.batch < ds.n_users ? c.train.batch : ds.n_users, L = mc->max_len, H = mc->hidden;
+    mc->n_items = ds.n_items;
+    if (app_plan(PLAN_EXPLAIN, &c, mc, &ds, &err)) {
+        dataset_free(&ds);
+        return app_fail("explain", &err, 2);
+    }
     printf("data: %s\n\n", summary);
 
     NegSampler ns;
-    if (batch_neg_prepare(&ns, &ds, c.train.seed, &err)) {
+    if (train_negatives(&ns, &ds, &c.train, &err)) {
         dataset_free(&ds);
         return app_fail("explain", &err, 1);
     }
@@ -97,14 +105,20 @@ int app_explain(int argc, char **argv) {
     batch_alloc(&b, (int)B, (int)L);
     int64_t *perm = nn_malloc((size_t)ds.n_users * sizeof *perm);
     batch_shuffle(c.train.seed, 0, ds.n_users, perm);
-    batch_fill(&b, &ds, SPLIT_TRAIN, perm, (int)B, &ns, 0);
+    train_fill(&b, &ds, &ns, perm, (int)B, 0, 0);
     int64_t real_positions = 0;
     for (int64_t i = 0; i < B; i++) real_positions += b.len[i];
     printf("one training batch (epoch 0, the first %lld users of the shuffle)\n", (long long)B);
     snprintf(s1, sizeof s1, "(B=%lld, L=%lld)", (long long)B, (long long)L);
     print_shape("input_ids   s[:-3], left-padded with 0", s1);
     print_shape("target_pos  s[1:-2], the next item at each position", s1);
-    print_shape("target_neg  one negative per real target", s1);
+    if (ns.n_shared) {
+        char k[64];
+        snprintf(k, sizeof k, "(K=%lld)", (long long)ns.n_shared);
+        print_shape("shared_neg  negatives scored against every target", k);
+    } else {
+        print_shape("target_neg  one negative per real target", s1);
+    }
     snprintf(s1, sizeof s1, "(B=%lld)", (long long)B);
     print_shape("answer      s[-2] (valid) / s[-1] (test)", s1);
     printf("  %lld of %lld positions are real items (%.1f%% padding)\n\n", (long long)real_positions,
@@ -153,22 +167,17 @@ int app_explain(int argc, char **argv) {
     Tokens te = sasrec_tokens(g, b.input, b.len, B, L, 0);
     Tensor *U = sasrec_last(g, sasrec_forward(&s, g, &te), &te);
     print_tensor(&ex.dims, "user vectors F[:, -1, :]", U);
-    Tensor *full = ag_new(g, NN_SHAPE(B, ds.n_items + 1));
-    eval_score_all(&s, U, full->data);
-    print_tensor(&ex.dims, "full ranking: scores U item_emb^T", full);
-    /* the answer, then 99 items the user never interacted with */
-    Tensor *sampled = ag_new(g, NN_SHAPE(B, 1 + SAMPLE_DEFAULT_NEG));
-    for (int64_t r = 0; r < B; r++)
-        for (int k = 0; k <= SAMPLE_DEFAULT_NEG; k++) {
-            int64_t item = k == 0 ? b.answer[r] : batch_neg_draw(&ns, 0, b.user[r], k);
-            sampled->data[r * (1 + SAMPLE_DEFAULT_NEG) + k] = full->data[r * (ds.n_items + 1) + item];
-        }
-    print_tensor(&ex.dims, "sampled: scores of the answer and 99 negatives", sampled);
+    snprintf(s1, sizeof s1, "(B=%lld, N+1=%lld), in blocks of %lld items", (long long)B, (long long)(ds.n_items + 1),
+             (long long)item_scores_block(B));
+    print_shape("full ranking: scores U item_emb^T", s1);
+    snprintf(s1, sizeof s1, "(B=%lld, %d)", (long long)B, 1 + SAMPLE_DEFAULT_NEG);
+    print_shape("sampled: scores of the answer and 99 negatives", s1);
+    int code = ex.failed ? app_fail("explain", &ex.err, APP_EXIT_DATA) : 0;
     graph_free(g);
     sasrec_free(&s);
     free(perm);
     batch_free(&b);
     batch_neg_free(&ns);
     dataset_free(&ds);
-    return 0;
+    return code;
 }

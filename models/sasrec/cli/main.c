@@ -1,9 +1,18 @@
 /* sasrec: train, evaluate, recommend with and explain a SASRec model.
  *
- * Exit codes: 0 success; 1 a problem the data revealed (or a failed write
- * during the run); 2 a bad command line, a missing input file or an
- * unwritable output path, found before any work starts; 3 the training loss
- * became NaN or infinite. */
+ * Exit codes (README.md; APP_EXIT_* in common.h):
+ *   0   success
+ *   1   a problem the data revealed, a model folder whose files are broken or
+ *       do not belong together, or a failed write during the run
+ *   2   a bad command line, a missing input, an unusable or refused output
+ *       path (a link, a folder that is not a model folder, a path inside the
+ *       model), or a model folder another sasrec train is writing; found
+ *       before any work starts
+ *   3   train: the loss, or the validation scores, became NaN or infinite
+ *       (--out left as it was; eval and predict refuse such a model with 1)
+ *   4   not enough memory or disk space
+ *   130 stopped by SIGINT, 143 by SIGTERM (signals.h)
+ * Whatever the code, an output is either complete or left as it was. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/progress.h"
 #include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/signals.h"
 
 static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "\n"
@@ -20,6 +32,7 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "  eval      evaluate a trained model on the test split of --data\n"
                            "  predict   write the top-K unseen items of every user of --data as CSV\n"
                            "  explain   print the data flow of one batch through the model, with shapes\n"
+                           "  gen       write a synthetic data set of any size (seq format)\n"
                            "\n"
                            "Run 'sasrec <command> --help' for the flags of a command.";
 
@@ -29,10 +42,26 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "train") == 0) return app_train(argc - 2, argv + 2);
-    if (strcmp(cmd, "eval") == 0) return app_eval(argc - 2, argv + 2);
-    if (strcmp(cmd, "predict") == 0) return app_predict(argc - 2, argv + 2);
-    if (strcmp(cmd, "explain") == 0) return app_explain(argc - 2, argv + 2);
-    fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain)\n", cmd);
-    return 2;
+    int (*app)(int, char **) = strcmp(cmd, "train") == 0     ? app_train
+                               : strcmp(cmd, "eval") == 0    ? app_eval
+                               : strcmp(cmd, "predict") == 0 ? app_predict
+                               : strcmp(cmd, "explain") == 0 ? app_explain
+                               : strcmp(cmd, "gen") == 0     ? app_gen
+                                                             : NULL;
+    if (!app) {
+        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain, gen)\n", cmd);
+        return APP_EXIT_USAGE;
+    }
+    progress_enable(1); /* stderr only: stdout and its last JSON line stay as they are */
+    signals_start(cmd, app == app_train); /* before any other thread exists */
+    int code = app(argc - 2, argv + 2);
+    signals_end();
+    /* the results printed to stdout are an output too: a full disk there is not a success */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int e = errno ? errno : EIO;
+        fprintf(stderr, "sasrec %s: writing to stdout failed: %s\n", cmd, strerror(e));
+        if (code == 0) code = e == ENOSPC || e == EDQUOT || e == EFBIG ? APP_EXIT_RESOURCES : APP_EXIT_DATA;
+    }
+    return code;
 }

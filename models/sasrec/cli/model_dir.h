@@ -1,4 +1,18 @@
-/* Loading a trained model folder for eval, predict: settings, ids, weights. */
+/* Loading a trained model folder for eval and predict: settings, ids, weights,
+ * each file checked before anything is built from it.
+ *
+ * Order: config.json (a regular file of at most 1 MiB, every setting in its
+ * range); items.txt and model.safetensors read as regular files of bounded
+ * size (a FIFO or a link to a device is refused without blocking) and, when
+ * config.json records checksums, checked against them (a folder mixing two
+ * runs, or a shuffled items.txt, is refused); the checkpoint's header checked
+ * against config.json (the item and position tables and the number of blocks)
+ * and against the machine's memory; only then is the model built and the
+ * weights loaded (names, shapes, finite values: nn/checkpoint.h).
+ *
+ * A folder written before checksums were recorded (config.json without
+ * CONFIG_MARKER) still loads, checked as above but without checksums: lm->legacy
+ * is set and the commands print a one-line note suggesting to retrain. */
 #ifndef NN_MODELS_SASREC_CLI_MODEL_DIR_H
 #define NN_MODELS_SASREC_CLI_MODEL_DIR_H
 
@@ -7,11 +21,18 @@
 typedef struct {
     Dataset vocab; /* the model's items (idmap) */
     Sasrec model;
+    int legacy; /* config.json records no checksums (an older folder) */
 } LoadedModel;
 
 /* Reads c->model_dir's config.json (model settings into c->model), items.txt
- * and model.safetensors. -1 and a message naming the file on any problem. */
+ * and model.safetensors. -1 and a message naming the file on any problem
+ * (err->resource when memory is what lacks). */
 int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err);
+/* app_load_model on files already in memory (the fuzz harness): names stand for paths in messages. */
+int app_load_model_buffers(RunConfig *c, const char *config, size_t config_len, const char *items, size_t items_len,
+                           char *checkpoint, size_t checkpoint_len, LoadedModel *lm, NnError *err);
+/* Prints the one-line note for a legacy folder (see above), if lm is one. */
+void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm);
 /* Frees what app_load_model built. */
 void app_free_model(LoadedModel *lm);
 

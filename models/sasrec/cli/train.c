@@ -8,6 +8,8 @@
 #include "base/peak_rss.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/signals.h"
+#include "models/sasrec/cli/stage.h"
 #include "models/sasrec/data/idmap.h"
 #include "models/sasrec/train.h"
 
@@ -31,59 +33,98 @@ static void print_summary(const RunConfig *c, const TrainResult *r, double secon
            metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), peak_rss_mib());
 }
 
+/* Why the run ended without a model, as one line with what became of --out. */
+static int report_failure(const RunConfig *c, TrainStatus st, NnError *err) {
+    int code = st == TRAIN_NOT_FINITE ? APP_EXIT_NOT_FINITE
+               : st == TRAIN_STOPPED  ? signals_exit_code()
+                                      : APP_EXIT_DATA;
+    if (st == TRAIN_STOPPED) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        nn_fail(err, "%s by %s", msg, signals_name());
+    }
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n, "; --out %s was left as it was", c->out);
+    return app_fail("train", err, code);
+}
+
 int app_train(int argc, char **argv) {
     RunConfig c = config_defaults();
-    int created = 0;
     int rc = app_parse("train", USAGE, argc, argv, &c, config_train_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
     if ((c.data && app_check_input("train", "--data", c.data, &err)) ||
-        (c.sample_file && app_check_input("train", "--sample-file", c.sample_file, &err)) ||
-        app_prepare_dir("train", "--out", c.out, &created, &err)) {
+        (c.sample_file && app_check_input("train", "--sample-file", c.sample_file, &err))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
-        return 2;
+        return APP_EXIT_USAGE;
     }
+    /* the model folder is written whole or not at all: every file goes to a staging folder first (stage.h) */
+    Stage stage;
+    const char *inputs[] = {c.data, c.sample_file};
+    if (stage_begin(&stage, c.out, c.force, inputs, 2, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return err.resource ? APP_EXIT_RESOURCES : APP_EXIT_USAGE;
+    }
+    stage_note_leftovers(&stage, "train");
     double started = clock_seconds();
     Dataset ds = {0};
     SampleSet samples = {0};
     Sasrec s = {0};
-    int code = 1;
+    int code = APP_EXIT_DATA;
+    TrainStatus st = TRAIN_ERROR;
+    c.train.stop = signals_stop_flag();
     if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);
     printf("data: %s\n", summary);
-    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     SasrecConfig *mc = &c.model;
     mc->n_items = ds.n_items;
-    if (idmap_write(c.out, &ds, &err) || config_write(c.out, &c, &err)) goto fail;
+    if (app_plan(PLAN_TRAIN, &c, mc, &ds, &err)) { /* before the evaluation negatives: they can take long */
+        report_failure(&c, TRAIN_ERROR, &err); /* prints the estimate; the exit code is the plan's */
+        code = APP_EXIT_USAGE;
+        goto abandon;
+    }
+    if (c.eval.protocol == PROTOCOL_SAMPLE && app_samples(&c, &ds, &samples, &err)) goto fail;
     /* parameters, gradients and two Adam moments, mostly the item table */
     double gib = 4.0 * sizeof(real) *
                  (double)((ds.n_items + 1 + mc->max_len) * mc->hidden + mc->layers * 12 * mc->hidden * mc->hidden) /
                  (1 << 30);
     if (gib > 16) {
-        nn_fail(&err,
-                "a model of --hidden %lld over %lld items and %d layers needs %.1f GiB for its weights, "
-                "gradients and Adam moments; use a smaller --hidden",
-                (long long)mc->hidden, (long long)ds.n_items, mc->layers, gib);
+        nn_fail_resource(&err,
+                         "a model of --hidden %lld over %lld items and %d layers needs %.1f GiB for its weights, "
+                         "gradients and Adam moments; use a smaller --hidden",
+                         (long long)mc->hidden, (long long)ds.n_items, mc->layers, gib);
         goto fail;
     }
+    if (idmap_write(stage.dir, &ds, &err)) goto fail;
     sasrec_init(&s, mc, c.train.seed);
     printf("model: %lld parameters, %s step, %d threads\n", (long long)module_num_params(&s.m),
            c.train.dense ? "dense" : "length-aware", c.threads);
     fflush(stdout);
     c.eval.samples = &samples;
     TrainResult res;
-    TrainStatus st = train_run(&s, &ds, &c.train, &c.eval, c.out, stdout, &res, &err);
-    if (st != TRAIN_OK) {
-        code = st == TRAIN_NOT_FINITE ? 3 : 1;
-        goto fail;
+    if (atomic_load(c.train.stop)) { /* a signal while the data loaded */
+        st = TRAIN_STOPPED;
+        nn_fail(&err, "stopped before training");
+        code = report_failure(&c, st, &err);
+        goto abandon;
     }
+    st = train_run(&s, &ds, &c.train, &c.eval, stage.dir, stdout, &res, &err);
+    if (st != TRAIN_OK) {
+        code = report_failure(&c, st, &err);
+        goto abandon;
+    }
+    if (stage_finish(&stage, &c, &err) || stage_swap(&stage, &err)) goto fail;
+    if (stage.kept[0])
+        fprintf(stderr, "sasrec train: note: the previous contents of %s are kept whole as %s\n", stage.target,
+                stage.kept);
     print_summary(&c, &res, clock_seconds() - started);
     code = 0;
     goto done;
 fail:
-    app_fail("train", &err, code);
-    if (created) rmdir(c.out); /* a folder this run made and left empty goes again (a non-empty one stays) */
+    code = report_failure(&c, TRAIN_ERROR, &err);
+abandon:
+    stage_abandon(&stage);
 done:
     sasrec_free(&s);
     sample_free(&samples);

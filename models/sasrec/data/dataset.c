@@ -220,6 +220,42 @@ const int32_t *dataset_seq(const Dataset *ds, int64_t u, int64_t *len) {
     return ds->items + ds->seq_start[u];
 }
 
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int64_t dataset_user_items(const Dataset *ds, int64_t u, int32_t *out) {
+    int64_t len;
+    const int32_t *s = dataset_seq(ds, u, &len);
+    memcpy(out, s, (size_t)len * sizeof *out);
+    if (len <= 32) /* most users: an insertion sort beats qsort's calls */
+        for (int64_t i = 1; i < len; i++) {
+            int32_t x = out[i];
+            int64_t j = i;
+            for (; j > 0 && out[j - 1] > x; j--) out[j] = out[j - 1];
+            out[j] = x;
+        }
+    else
+        qsort(out, (size_t)len, sizeof *out, cmp_i32);
+    int64_t d = 0;
+    for (int64_t k = 0; k < len; k++)
+        if (d == 0 || out[k] != out[d - 1]) out[d++] = out[k];
+    return d;
+}
+
+int dataset_items_contain(const int32_t *set, int64_t n, int32_t item) {
+    int64_t lo = 0, hi = n;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (set[mid] < item)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && set[lo] == item;
+}
+
 int32_t dataset_item_id(const Dataset *ds, const char *raw, size_t len) {
     int64_t v = ds->item_map ? strmap_get(ds->item_map, raw, len) : -1;
     return v < 0 ? 0 : (int32_t)v;

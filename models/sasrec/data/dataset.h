@@ -86,6 +86,10 @@ void dataset_free(Dataset *ds);
 
 /* The sequence of user u: *len items (internal ids) in time order. */
 const int32_t *dataset_seq(const Dataset *ds, int64_t u, int64_t *len);
+/* The distinct items of user u, ascending, into out (room for the user's sequence); returns how many. */
+int64_t dataset_user_items(const Dataset *ds, int64_t u, int32_t *out);
+/* Whether item is in set[0..n) (ascending): a binary search. */
+int dataset_items_contain(const int32_t *set, int64_t n, int32_t item);
 /* Internal id of a raw item token, or 0 when unknown. */
 int32_t dataset_item_id(const Dataset *ds, const char *raw, size_t len);
 /* Index of a raw user token, or -1 when not among the kept users. */

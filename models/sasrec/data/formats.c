@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/progress.h"
 #include "io/csv.h"
 #include "io/utf8.h"
 
@@ -332,8 +333,10 @@ int formats_parse(const TextFile *f, DataFormat fmt, const LoadOptions *opt, Int
         if (!textfile_next_nonblank(&r, &l)) return empty_file(f, err);
         rc = parse_csv_header(&ps, &row, &l, opt, &cols);
     }
+    Progress bar; /* in KiB of the file */
+    progress_start(&bar, "loading", "KiB", (int64_t)(f->size >> 10));
     while (rc == 0 && textfile_next_nonblank(&r, &l)) {
-        in->n_lines++;
+        if ((++in->n_lines & 0xfff) == 0) progress_update(&bar, (int64_t)(r.pos >> 10), NULL);
         switch (fmt) {
         case FORMAT_SEQ: rc = parse_seq_line(&ps, &l); break;
         case FORMAT_PAIRS: rc = parse_pairs_line(&ps, &l); break;
@@ -342,6 +345,7 @@ int formats_parse(const TextFile *f, DataFormat fmt, const LoadOptions *opt, Int
         default: rc = parse_csv_line(&ps, &row, &l, &cols); break;
         }
     }
+    progress_end(&bar);
     csv_free(&row);
     if (rc) return -1;
     if (in->n_lines == 0) {

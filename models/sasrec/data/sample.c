@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parallel.h"
+#include "base/progress.h"
 #include "base/rng.h"
 #include "io/atomic_file.h"
 #include "io/textfile.h"
@@ -27,6 +29,8 @@ static int64_t mark_user(const Dataset *ds, int64_t u, int64_t *mark) {
 }
 
 static int is_space(char c) { return c == ' ' || c == '\t'; }
+
+static int too_few_unseen(const Dataset *ds, int64_t u, int64_t avail, int n_neg, NnError *err);
 
 static int read_line(const TextFile *f, const TextLine *l, const Dataset *ds, int n_neg, SampleSet *out,
                      int64_t *line_of_user, int64_t *mark, NnError *err) {
@@ -130,7 +134,6 @@ int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, 
     return rc;
 }
 
-
 int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err) {
     NN_CHECK(n_neg >= 1, "sample_generate", "n_neg %d < 1", n_neg);
     memset(out, 0, sizeof *out);
@@ -144,17 +147,17 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
     int64_t *perm = nn_malloc((size_t)ds->n_items * sizeof *perm);
     Mt19937 mt;
     mt_seed(&mt, (uint32_t)seed);
+    Progress bar;
+    progress_start(&bar, "evaluation negatives", "users", ds->n_users);
     for (int64_t u = 0; u < ds->n_users; u++) {
+        progress_update(&bar, u, NULL);
         int64_t avail = ds->n_items - mark_user(ds, u, mark);
         if (avail < n_neg) {
+            progress_end(&bar);
             free(mark);
             free(perm);
             sample_free(out);
-            return nn_fail(err,
-                           "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
-                           "negatives from; expected at least %d items the user never interacted with",
-                           utf8_quote(ds->user_ids[u], strlen(ds->user_ids[u]), 60).s, (long long)(ds->n_items - avail),
-                           (long long)ds->n_items, (long long)avail, n_neg, n_neg);
+            return too_few_unseen(ds, u, avail, n_neg, err);
         }
         /* generate_test.py: while fewer than n_neg, take rs.choice(all_item, n_neg, replace=False) (the first
          * n_neg of a permutation of all items) and keep those not in the user's sequence */
@@ -167,9 +170,115 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
             }
         }
     }
+    progress_end(&bar);
     free(mark);
     free(perm);
     return 0;
+}
+
+/* The message of a user who leaves fewer than n_neg items to draw from. */
+static int too_few_unseen(const Dataset *ds, int64_t u, int64_t avail, int n_neg, NnError *err) {
+    return nn_fail(err,
+                   "user \"%s\" interacted with %lld of the %lld items, which leaves %lld to draw %d "
+                   "negatives from; expected at least %d items the user never interacted with",
+                   utf8_quote(ds->user_ids[u], strlen(ds->user_ids[u]), 60).s, (long long)(ds->n_items - avail),
+                   (long long)ds->n_items, (long long)avail, n_neg, n_neg);
+}
+
+#define DOMAIN_EVAL_NEGATIVES 0x4556414C4E454700ull /* "EVALNEG" */
+
+/* n_neg distinct items of 1..N outside set[0..d) (ascending), uniformly, into neg. */
+static void draw_unseen(const int32_t *set, int64_t d, int64_t N, int n_neg, Rng *r, int32_t *neg) {
+    int64_t avail = N - d;
+    if (2 * avail < N || avail < 2 * (int64_t)n_neg) { /* most of the catalogue seen: pick from the unseen list */
+        int32_t *list = nn_malloc((size_t)avail * sizeof *list);
+        int64_t n = 0, k = 0;
+        for (int32_t item = 1; item <= N; item++) {
+            while (k < d && set[k] < item) k++;
+            if (k == d || set[k] != item) list[n++] = item;
+        }
+        for (int i = 0; i < n_neg; i++) { /* the first n_neg of a Fisher-Yates shuffle */
+            int64_t j = i + (int64_t)rng_below(r, (uint64_t)(avail - i));
+            int32_t t = list[i];
+            list[i] = list[j], list[j] = t;
+            neg[i] = list[i];
+        }
+        free(list);
+        return;
+    }
+    for (int i = 0; i < n_neg;) { /* every draw is accepted with probability >= 1/4 */
+        int32_t item = 1 + (int32_t)rng_below(r, (uint64_t)N);
+        int seen = dataset_items_contain(set, d, item);
+        for (int j = 0; j < i; j++) seen |= neg[j] == item;
+        if (!seen) neg[i++] = item;
+    }
+}
+
+typedef struct {
+    const Dataset *ds;
+    int32_t *sets;     /* each user's sorted distinct items, at the user's own offset */
+    int64_t *distinct; /* (users) how many */
+    uint64_t key;      /* the draws' Philox key */
+    int n_neg;
+    int32_t *neg; /* (users, n_neg) */
+} FastLoop;
+
+/* Items are users: their sorted distinct items (no scratch shared between threads). */
+static void distinct_users(void *ctx, NnChunk c) {
+    const FastLoop *l = ctx;
+    for (int64_t u = c.begin; u < c.end; u++)
+        l->distinct[u] = dataset_user_items(l->ds, u, l->sets + l->ds->seq_start[u]);
+}
+
+/* Items are users: each one's draws come from its own stream (key, u). */
+static void draw_users(void *ctx, NnChunk c) {
+    const FastLoop *l = ctx;
+    for (int64_t u = c.begin; u < c.end; u++) {
+        Rng r = rng_new(l->key, (uint64_t)u);
+        draw_unseen(l->sets + l->ds->seq_start[u], l->distinct[u], l->ds->n_items, l->n_neg, &r,
+                    l->neg + u * l->n_neg);
+    }
+}
+
+int sample_generate_fast(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out, NnError *err) {
+    NN_CHECK(n_neg >= 1, "sample_generate_fast", "n_neg %d < 1", n_neg);
+    memset(out, 0, sizeof *out);
+    if (ds->n_items < n_neg)
+        return nn_fail(err, "the data has %lld items, fewer than the %d negatives drawn per user for evaluation",
+                       (long long)ds->n_items, n_neg);
+    int64_t U = ds->n_users;
+    /* each user's sorted distinct items, at the user's own offset: no scratch shared between threads */
+    int32_t *sets = nn_malloc(((size_t)ds->n_interactions + 1) * sizeof *sets);
+    int64_t *distinct = nn_malloc(((size_t)U + 1) * sizeof *distinct);
+    FastLoop l = {ds, sets, distinct, 0, n_neg, NULL};
+    nn_parallel_for(U, 128, distinct_users, &l); /* a user's items: about 128 work units */
+    for (int64_t u = 0; u < U; u++)
+        if (ds->n_items - distinct[u] < n_neg) {
+            int rc = too_few_unseen(ds, u, ds->n_items - distinct[u], n_neg, err);
+            free(sets);
+            free(distinct);
+            return rc;
+        }
+    out->n_users = U;
+    out->n_neg = n_neg;
+    out->neg = nn_malloc(((size_t)U * (size_t)n_neg + 1) * sizeof *out->neg);
+    uint32_t w[4];
+    philox4x32(seed, DOMAIN_EVAL_NEGATIVES, 0, w);
+    l.key = (uint64_t)w[0] | (uint64_t)w[1] << 32;
+    l.neg = out->neg;
+    nn_parallel_for(U, 512, draw_users, &l); /* n_neg draws: about 512 work units */
+    free(sets);
+    free(distinct);
+    return 0;
+}
+
+SampleMethod sample_auto_method(const Dataset *ds) {
+    return (double)ds->n_users * (double)ds->n_items <= SAMPLE_S3REC_MAX_COST ? SAMPLE_S3REC : SAMPLE_FAST;
+}
+
+const char *sample_method_name(SampleMethod m) {
+    static const char *const names[] = {"auto", "s3rec", "fast"};
+    return (unsigned)m < 3 ? names[m] : "?";
 }
 
 static int has_space(const char *s) {

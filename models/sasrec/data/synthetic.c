@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/rng.h"
+#include "io/atomic_file.h"
 
 /* How a next item is chosen (probabilities add to 1). */
 #define P_LAST     0.75 /* a successor of the last item */
@@ -16,7 +17,7 @@
 static const double successor_weight[SYNTHETIC_SUCCESSORS] = {0.45, 0.25, 0.18, 0.12};
 
 SyntheticOptions synthetic_default_options(void) {
-    return (SyntheticOptions){.n_users = 2000, .n_items = 1000, .min_len = 5, .max_len = 40, .seed = 42};
+    return (SyntheticOptions){.n_users = 2000, .n_items = 1000, .min_len = 5, .max_len = 40, .len_skew = 2, .seed = 42};
 }
 
 /* Cumulative weights 1/rank^exponent over items in a random order: cdf (n) for draw_cdf. */
@@ -60,6 +61,8 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
     if (opt->min_len < 3 || opt->max_len < opt->min_len)
         return nn_fail(err, "synthetic data: lengths %d..%d; expected 3 <= min_len <= max_len", opt->min_len,
                        opt->max_len);
+    if (!(opt->len_skew > 0 && opt->len_skew <= 1000))
+        return nn_fail(err, "synthetic data: length skew %g; expected a number in (0, 1000]", opt->len_skew);
     if (opt->n_items < (int64_t)opt->max_len + 100 || opt->n_items > INT32_MAX - 1)
         return nn_fail(err,
                        "synthetic data: %lld items; expected at least max_len + 100 = %d (so that 99 negatives "
@@ -93,7 +96,8 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
     for (int64_t i = 0; i < n; i++) last_user[i] = -1;
     for (int64_t u = 0; u < U; u++) {
         double x = rng_uniform(&r);
-        int len = opt->min_len + (int)(x * x * (opt->max_len - opt->min_len + 1)); /* skewed to short */
+        double xp = opt->len_skew == 2 ? x * x : pow(x, opt->len_skew); /* 2: skewed to short (the seed's) */
+        int len = opt->min_len + (int)(xp * (opt->max_len - opt->min_len + 1));
         if (total + len > cap) seq = nn_realloc(seq, (size_t)(cap = 2 * (total + len)) * sizeof *seq);
         start[u] = total;
         for (int t = 0; t < len; t++) {
@@ -138,4 +142,31 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
     out->min_interactions = DATASET_MIN_INTERACTIONS;
     free(rank), free(pop), free(succ_pop), free(succ), free(start), free(seq), free(last_user), free(id);
     return dataset_build_maps(out, err);
+}
+
+double synthetic_len_skew(int min_len, int max_len, double avg_len) {
+    NN_CHECK(min_len < avg_len && avg_len <= max_len, "synthetic_len_skew", "mean %g outside (%d, %d]", avg_len,
+             min_len, max_len);
+    return (double)(max_len - min_len + 1) / (avg_len - min_len) - 1;
+}
+
+int synthetic_write_seq(const Dataset *ds, const char *path, NnError *err) {
+    AtomicFile *af = atomic_open(path, err);
+    if (!af) return -1;
+    FILE *f = atomic_stream(af);
+    for (int64_t u = 0; u < ds->n_users; u++) {
+        int64_t len;
+        const int32_t *s = dataset_seq(ds, u, &len);
+        fputs(ds->user_ids[u], f);
+        for (int64_t k = 0; k < len; k++) {
+            fputc(' ', f);
+            fputs(ds->item_ids[s[k]], f);
+        }
+        fputc('\n', f);
+    }
+    if (ferror(f)) {
+        atomic_abort(af);
+        return nn_fail(err, "%s: a write failed (disk full?)", path);
+    }
+    return atomic_commit(af, err);
 }

@@ -35,11 +35,18 @@ typedef struct {
     int64_t n_items; /* catalogue size (default 1000); at least max_len + 100, so 99 negatives always exist */
     int min_len;     /* default 5; at least 3 */
     int max_len;     /* default 40 */
+    double len_skew; /* lengths are min_len + floor(x^len_skew (max_len - min_len + 1)), x uniform in [0, 1):
+                        2 (the default) skews to short, below 1 to long; the mean is
+                        min_len + (max_len - min_len + 1) / (len_skew + 1) */
     uint64_t seed;   /* default 42 */
 } SyntheticOptions;
 
 /* The defaults above. */
 SyntheticOptions synthetic_default_options(void);
+/* The len_skew that gives lengths from min_len to max_len a mean of avg_len (min_len < avg_len <= max_len). */
+double synthetic_len_skew(int min_len, int max_len, double avg_len);
+/* Writes ds in the seq format ("user item item ...", one line per user, raw ids), atomically. */
+int synthetic_write_seq(const Dataset *ds, const char *path, NnError *err);
 /* Generates a Dataset (format FORMAT_SYNTHETIC, n_lines 0); -1 when the options cannot work, saying which. */
 int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err);
 

@@ -15,26 +15,11 @@ int test_forking(void) {
     return !(f && strcmp(f, "no") == 0);
 }
 
+static void call_plain(void *fn) { (*(void (**)(void))fn)(); }
+
 int test_abort_message(void (*fn)(void), char *msg, size_t cap) {
-    int fd[2];
-    ck_assert(cap > 0 && pipe(fd) == 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], STDERR_FILENO);
-        fn();
-        _exit(0); /* fn returned: no abort */
-    }
-    close(fd[1]);
-    size_t n = 0;
-    for (ssize_t got; n + 1 < cap && (got = read(fd[0], msg + n, cap - 1 - n)) > 0;) n += (size_t)got;
-    msg[n] = '\0';
-    close(fd[0]);
-    int status;
-    ck_assert(waitpid(pid, &status, 0) == pid);
+    ck_assert(cap > 0);
+    int status = test_run_forked(call_plain, &fn, msg, cap);
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
 }
 

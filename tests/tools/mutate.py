@@ -522,7 +522,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--share", help="k/n: run only the k-th of n fixed shares of the mutants")
     ap.add_argument("--list", action="store_true", help="print the mutants and exit")
-    ap.add_argument("--match", help="run only the mutants whose file:line, function or statement contains this text")
+    ap.add_argument("--match", action="append",
+                    help="run only the mutants whose file:line, function or statement contains this text (repeatable: any)")
     ap.add_argument("--build", default="build/mutate", help="working directory (default build/mutate)")
     ap.add_argument("--jobs", type=int, default=2, help="make -j (default 2)")
     args = ap.parse_args()
@@ -553,7 +554,8 @@ def main():
     if stale:
         sys.exit("%s lists mutants that no longer exist: %s" % (EQUIVALENT_FILE, stale))
     if args.match:
-        todo = [s for s in todo if args.match in "%s:%d %s: %s" % (s.file, s.line, s.function, s.shown(read(s.file)))]
+        todo = [s for s in todo
+                if any(m in "%s:%d %s: %s" % (s.file, s.line, s.function, s.shown(read(s.file))) for m in args.match)]
     if args.share:
         m = re.fullmatch(r"(\d+)/(\d+)", args.share)
         if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):

@@ -12,9 +12,16 @@
 #                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
 # make clean
 # Options: THREADS=0 (serial build; OPENMP=0 is the old name), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
+# make MPI=1      the same library and program with mpicc and -DNN_MPI (Open MPI: libopenmpi-dev), in build/mpi:
+#                 build/mpi/sasrec runs under mpirun (README, "More than one machine"); nothing else needs MPI
 # make installcheck  installs into a temporary prefix and builds and runs examples/ out of tree
 
 CC ?= gcc
+MPI ?= 0
+ifeq ($(MPI),1)
+  CC = mpicc
+  BUILD ?= build/mpi
+endif
 OPENMP ?= 1
 THREADS ?= $(OPENMP)
 NATIVE ?= 0
@@ -30,6 +37,9 @@ else
 endif
 ifeq ($(NATIVE),1)
   CFLAGS_BASE += -march=native
+endif
+ifeq ($(MPI),1)
+  CFLAGS_BASE += -DNN_MPI
 endif
 ifeq ($(SAN),1)
   CFLAGS_BASE += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer

@@ -72,6 +72,12 @@ void module_zero_grad(Module *m) {
     for (int i = 0; i < m->n_params; i++) tensor_zero_grad(m->params[i].value);
 }
 
+void module_dropout_stream(Module *m, uint64_t step, uint64_t part) {
+    uint32_t w[4]; /* a Philox block keyed by the seed: streams of different (step, part) are unrelated */
+    philox4x32(m->dropout_rng.seed, 0xd409000000000000ull | step, part, w);
+    m->dropout_rng = rng_new(m->dropout_rng.seed, (uint64_t)w[0] << 32 | w[1]);
+}
+
 /* ---- initialisation ---- */
 
 void init_normal(Tensor *t, real mean, real std, Rng *rng) {

@@ -67,6 +67,9 @@ void module_trace(const Module *m, const char *stage, const Tensor *t);
 void module_train(Module *m, int training);
 /* Zeroes every parameter's gradient. */
 void module_zero_grad(Module *m);
+/* Restarts m's dropout generator on a stream that is a function of (m's seed, step, part) alone: the
+ * masks of one part of a data-parallel step then do not depend on which parts ran before it, or where. */
+void module_dropout_stream(Module *m, uint64_t step, uint64_t part);
 
 /* ---- initialisation (all from an explicit generator) ---- */
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "autograd/ops.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/progress.h"
@@ -14,7 +15,7 @@
 
 EvalOptions eval_default_options(void) {
     return (EvalOptions){
-        .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL};
+        .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL, .distributed = 0};
 }
 
 /* The model input of user u for split (valid: s[:-2], test: s[:-1]): its items and *n; the answer is seq[*n]. */
@@ -33,7 +34,10 @@ static int is_seen(const int32_t *seq, int64_t n, int64_t item) {
 
 /* ---- the users' vectors ---- */
 
-void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalUsersFn visit, void *ctx) {
+/* eval_visit_users over the users [first, end) only; first a multiple of the batch size, so every batch is
+ * the one a pass over all users makes. */
+static void visit_range(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t first, int64_t end,
+                        EvalUsersFn visit, void *ctx) {
     int was_training = s->m.training, grad = ag_set_grad_enabled(0);
     module_train(&s->m, 0);
     Graph *g = opt->graph ? opt->graph : graph_new();
@@ -46,15 +50,15 @@ void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptio
     Progress bar;
     char name[64];
     snprintf(name, sizeof name, "%s pass", batch_split_name(split));
-    progress_start(&bar, name, "users", ds->n_users);
-    for (int64_t start = 0; start < ds->n_users; start += nb) {
-        int n = (int)(ds->n_users - start < nb ? ds->n_users - start : nb);
+    progress_start(&bar, name, "users", end - first);
+    for (int64_t start = first; start < end; start += nb) {
+        int n = (int)(end - start < nb ? end - start : nb);
         for (int i = 0; i < n; i++) users[i] = start + i;
         batch_fill(&b, ds, split, users, n, NULL, 0);
         Tokens t = sasrec_tokens(g, b.input, b.len, b.B, b.L, 1);
         visit(ctx, &b, sasrec_last(g, sasrec_forward(s, g, &t), &t)); /* (B, H) */
         graph_reset(g);
-        progress_update(&bar, start + n, NULL);
+        progress_update(&bar, start + n - first, NULL);
     }
     progress_end(&bar);
     free(users);
@@ -62,6 +66,19 @@ void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptio
     if (g != opt->graph) graph_free(g);
     module_train(&s->m, was_training);
     ag_set_grad_enabled(grad);
+}
+
+void eval_visit_users(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, EvalUsersFn visit, void *ctx) {
+    visit_range(s, ds, split, opt, 0, ds->n_users, visit, ctx);
+}
+
+/* The users [*first, *end) this rank ranks: its contiguous share of the passes' batches. */
+static void rank_share(const Dataset *ds, const EvalOptions *opt, int rank, int size, int64_t *first, int64_t *end) {
+    int64_t nb = opt->batch < ds->n_users ? opt->batch : ds->n_users, b0, b1;
+    if (nb < 1) nb = 1;
+    dist_share((ds->n_users + nb - 1) / nb, rank, size, &b0, &b1);
+    *first = b0 * nb;
+    *end = b1 * nb < ds->n_users ? b1 * nb : ds->n_users;
 }
 
 /* ---- ranking the model's scores ---- */
@@ -177,7 +194,23 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
         r.answer = nn_malloc((size_t)nb * sizeof *r.answer);
         r.out = nn_malloc((size_t)nb);
     }
-    eval_visit_users(s, ds, split, opt, rank_model_visit, &r);
+    int size = opt->distributed ? dist_size() : 1;
+    int64_t first, end;
+    rank_share(ds, opt, size > 1 ? dist_rank() : 0, size, &first, &end);
+    visit_range(s, ds, split, opt, first, end, rank_model_visit, &r);
+    if (size > 1) { /* every rank's ranks, in user order, on every rank: integers, so nothing depends on size */
+        size_t *counts = nn_malloc((size_t)size * sizeof *counts);
+        for (int k = 0; k < size; k++) {
+            int64_t f, e;
+            rank_share(ds, opt, k, size, &f, &e);
+            counts[k] = (size_t)(e - f) * sizeof *rank;
+        }
+        int64_t *all = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *all);
+        dist_allgather(rank + first, all, counts);
+        memcpy(rank, all, (size_t)ds->n_users * sizeof *rank);
+        free(all);
+        free(counts);
+    }
     free(r.cand);
     free(r.answer);
     free(r.out);

@@ -25,6 +25,8 @@ typedef struct {
     int batch;                /* users per forward pass, 512 */
     const SampleSet *samples; /* sampled protocol: the negatives (the caller's; NULL by default) */
     Graph *graph;             /* scratch graph to reuse across passes (its arena keeps its size); NULL: a new one */
+    int distributed;          /* 1: in an MPI job each rank ranks its share of the batches, and the ranks are
+                                 gathered to every rank (eval_rank_model); the same ranks as one process */
 } EvalOptions;
 
 /* The user vectors of one batch: U (b->B, H), row i for user b->user[i]. */

@@ -27,6 +27,7 @@ TrainConfig train_default_config(void) {
                          .gbce_t = 0.75,
                          .optimizer = OPT_ADAM,
                          .dense = 0,
+                         .shards = 1,
                          .stop = NULL};
 }
 
@@ -126,27 +127,31 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     res->best_epoch = -1;
     TrainStatus status = TRAIN_OK;
     char path[4096], log_path[4096], curve_path[4096];
-    out_path(path, sizeof path, dir, TRAIN_MODEL_FILE);
-    out_path(log_path, sizeof log_path, dir, TRAIN_LOG_FILE);
-    out_path(curve_path, sizeof curve_path, dir, TRAIN_CURVE_FILE);
-    /* never through a link (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK) */
-    int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
-    FILE *log = log_fd < 0 ? NULL : fdopen(log_fd, "w");
-    if (!log) {
-        nn_fail_os(err, errno, "%s: cannot write the training log", log_path);
-        if (log_fd >= 0) close(log_fd);
-        return TRAIN_ERROR;
+    FILE *log = NULL; /* dir NULL (the ranks of an MPI job but the first): no files */
+    if (dir) {
+        out_path(path, sizeof path, dir, TRAIN_MODEL_FILE);
+        out_path(log_path, sizeof log_path, dir, TRAIN_LOG_FILE);
+        out_path(curve_path, sizeof curve_path, dir, TRAIN_CURVE_FILE);
+        /* never through a link (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK) */
+        int log_fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0666);
+        log = log_fd < 0 ? NULL : fdopen(log_fd, "w");
+        if (!log) {
+            nn_fail_os(err, errno, "%s: cannot write the training log", log_path);
+            if (log_fd >= 0) close(log_fd);
+            return TRAIN_ERROR;
+        }
     }
 
     NegSampler ns;
     if (train_negatives(&ns, ds, tc, err)) {
-        fclose(log);
+        if (log) fclose(log);
         return TRAIN_ERROR;
     }
     Adam *opt = adam_new(&s->m, train_adam_config(tc));
     Graph *g = graph_new();
     EvalOptions ev = *eval;
     ev.graph = g; /* one arena for training steps and evaluation passes */
+    ev.distributed = 1; /* in an MPI job every rank runs this loop: each ranks its share of the users */
     eval = &ev;
     SeqBatch b;
     batch_alloc(&b, (int)(tc->batch < ds->n_users ? tc->batch : ds->n_users), (int)s->cfg.max_len);
@@ -190,7 +195,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
             res->best_epoch = epoch;
             counter = 0;
             snapshot(&s->m, best, 0);
-            if (checkpoint_save(path, &s->m, NULL, 0, NULL, NULL, err)) {
+            if (dir && checkpoint_save(path, &s->m, NULL, 0, NULL, NULL, err)) {
                 status = TRAIN_ERROR;
                 break;
             }
@@ -206,7 +211,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
         res->eval_seconds += t2 - t1;
         train_s[epoch] = t1 - t0;
         eval_s[epoch] = t2 - t1;
-        if (write_log(log, epoch, loss, t1 - t0, t2 - t1, &m, improved, counter)) {
+        if (log && write_log(log, epoch, loss, t1 - t0, t2 - t1, &m, improved, counter)) {
             nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
             status = TRAIN_ERROR;
             break;
@@ -216,7 +221,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
                     improved ? " (best)" : "", t1 - t0, t2 - t1);
             fflush(report);
         }
-        if (curve_write_svg(curve_path, epoch + 1, losses, scores, monitor, res->best_epoch, err)) {
+        if (dir && curve_write_svg(curve_path, epoch + 1, losses, scores, monitor, res->best_epoch, err)) {
             status = TRAIN_ERROR;
             break;
         }
@@ -240,7 +245,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
         }
     }
     errno = 0;
-    if (fclose(log) && status == TRAIN_OK) {
+    if (log && fclose(log) && status == TRAIN_OK) {
         nn_fail_os(err, errno ? errno : EIO, "%s: write failed", log_path);
         status = TRAIN_ERROR;
     }

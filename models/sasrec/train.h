@@ -37,6 +37,8 @@ typedef struct {
     double gbce_t;       /* LOSS_GBCE: gSASRec's calibration t in [0, 1], 0.75 */
     OptimizerKind optimizer; /* OPT_ADAM (default) or OPT_LAZY_ADAM */
     int dense;           /* 1: the dense step over padding too (same result, slower); 0: length-aware */
+    int shards;          /* fixed shards of users each batch is cut into, their gradients summed in order
+                            (step.h); under MPI they are dealt to the ranks. 1: the whole batch at once */
     const atomic_int *stop; /* NULL, or a flag another thread (a signal) sets nonzero: stop after the current step */
 } TrainConfig;
 
@@ -73,7 +75,8 @@ AdamConfig train_adam_config(const TrainConfig *tc);
  * and evaluates them on the test split under eval. Prints one line per epoch
  * to report (may be NULL) and the progress of each epoch (base/progress.h).
  * Every file is written in full or not at all; a status other than TRAIN_OK
- * may leave dir holding the best epoch so far. */
+ * may leave dir holding the best epoch so far. dir NULL: no files (the ranks
+ * of an MPI job other than the first; every rank runs the same loop). */
 TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
                       FILE *report, TrainResult *res, NnError *err);
 

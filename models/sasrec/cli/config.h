@@ -17,6 +17,7 @@
 #define CONFIG_MARKER    "sasrec_model_folder" /* config.json's first key: marks a folder this program wrote, */
 #define CONFIG_VERSION   1                     /* with the version of the folder's layout as its value */
 #define CONFIG_MAX_BYTES (1 << 20)               /* the largest config.json read */
+#define CONFIG_MPI_SHARDS 6 /* --shards in a build with MPI: 1, 2, 3 and 6 ranks divide it */
 
 /* The SHA-256 of the files of a model folder other than config.json, which records them. */
 typedef struct {

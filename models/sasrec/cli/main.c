@@ -12,6 +12,8 @@
  *       (--out left as it was; eval and predict refuse such a model with 1)
  *   4   not enough memory or disk space
  *   130 stopped by SIGINT, 143 by SIGTERM (signals.h)
+ * Under mpirun (make MPI=1) a rank that fails ends the whole job with its
+ * code (MPI_Abort): mpirun then exits non-zero.
  * Whatever the code, an output is either complete or left as it was. */
 #include <errno.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/dist.h"
 #include "base/progress.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
@@ -36,10 +39,26 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "\n"
                            "Run 'sasrec <command> --help' for the flags of a command.";
 
+/* The end of the process: in an MPI job a failing rank takes the others with it (they may be waiting for
+ * it), after its message is out; on success every rank leaves the job together. */
+static int leave_job(const char *cmd, int code) {
+    if (dist_size() > 1 && code != 0) {
+        fprintf(stderr, "sasrec %s: rank %d of %d failed (exit %d); ending the job\n", cmd, dist_rank(), dist_size(),
+                code);
+        fflush(stderr);
+        dist_abort(code);
+    }
+    dist_finalize();
+    return code;
+}
+
 int main(int argc, char **argv) {
+    dist_init(&argc, &argv); /* a job of one process without MPI */
+    if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 alone prints results */
+        return leave_job("", APP_EXIT_RESOURCES);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         puts(USAGE);
-        return argc < 2 ? 2 : 0;
+        return leave_job("", argc < 2 ? 2 : 0);
     }
     const char *cmd = argv[1];
     int (*app)(int, char **) = strcmp(cmd, "train") == 0     ? app_train
@@ -50,9 +69,15 @@ int main(int argc, char **argv) {
                                                              : NULL;
     if (!app) {
         fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain, gen)\n", cmd);
-        return APP_EXIT_USAGE;
+        return leave_job(cmd, APP_EXIT_USAGE);
     }
-    progress_enable(1); /* stderr only: stdout and its last JSON line stay as they are */
+    if (dist_size() > 1 && app != app_train) {
+        if (dist_rank() == 0)
+            fprintf(stderr, "sasrec %s: runs in one process; only sasrec train runs under mpirun (%d ranks here)\n",
+                    cmd, dist_size());
+        return leave_job(cmd, APP_EXIT_USAGE);
+    }
+    progress_enable(dist_rank() == 0); /* stderr only: stdout and its last JSON line stay as they are */
     signals_start(cmd, app == app_train); /* before any other thread exists */
     int code = app(argc - 2, argv + 2);
     signals_end();
@@ -63,5 +88,5 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sasrec %s: writing to stdout failed: %s\n", cmd, strerror(e));
         if (code == 0) code = e == ENOSPC || e == EDQUOT || e == EFBIG ? APP_EXIT_RESOURCES : APP_EXIT_DATA;
     }
-    return code;
+    return leave_job(cmd, code);
 }

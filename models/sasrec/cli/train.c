@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/dist.h"
 #include "base/peak_rss.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
@@ -58,14 +59,22 @@ int app_train(int argc, char **argv) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return APP_EXIT_USAGE;
     }
-    /* the model folder is written whole or not at all: every file goes to a staging folder first (stage.h) */
+    if (dist_size() > c.train.shards) {
+        fprintf(stderr, "sasrec train: --shards %d is fewer than the %d ranks of this job; give --shards %d or more "
+                "(a multiple of the rank count keeps the ranks evenly busy)\n", c.train.shards, dist_size(),
+                dist_size());
+        return APP_EXIT_USAGE;
+    }
+    /* the model folder is written whole or not at all: every file goes to a staging folder first (stage.h);
+     * in an MPI job by rank 0 alone, the others never touch --out */
+    int lead = dist_rank() == 0;
     Stage stage;
     const char *inputs[] = {c.data, c.sample_file};
-    if (stage_begin(&stage, c.out, c.force, inputs, 2, &err)) {
+    if (lead && stage_begin(&stage, c.out, c.force, inputs, 2, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return err.resource ? APP_EXIT_RESOURCES : APP_EXIT_USAGE;
     }
-    stage_note_leftovers(&stage, "train");
+    if (lead) stage_note_leftovers(&stage, "train");
     double started = clock_seconds();
     Dataset ds = {0};
     SampleSet samples = {0};
@@ -96,7 +105,7 @@ int app_train(int argc, char **argv) {
                          (long long)mc->hidden, (long long)ds.n_items, mc->layers, gib);
         goto fail;
     }
-    if (idmap_write(stage.dir, &ds, &err)) goto fail;
+    if (lead && idmap_write(stage.dir, &ds, &err)) goto fail;
     sasrec_init(&s, mc, c.train.seed);
     printf("model: %lld parameters, %s step, %d threads\n", (long long)module_num_params(&s.m),
            c.train.dense ? "dense" : "length-aware", c.threads);
@@ -109,13 +118,13 @@ int app_train(int argc, char **argv) {
         code = report_failure(&c, st, &err);
         goto abandon;
     }
-    st = train_run(&s, &ds, &c.train, &c.eval, stage.dir, stdout, &res, &err);
+    st = train_run(&s, &ds, &c.train, &c.eval, lead ? stage.dir : NULL, stdout, &res, &err);
     if (st != TRAIN_OK) {
         code = report_failure(&c, st, &err);
         goto abandon;
     }
-    if (stage_finish(&stage, &c, &err) || stage_swap(&stage, &err)) goto fail;
-    if (stage.kept[0])
+    if (lead && (stage_finish(&stage, &c, &err) || stage_swap(&stage, &err))) goto fail;
+    if (lead && stage.kept[0])
         fprintf(stderr, "sasrec train: note: the previous contents of %s are kept whole as %s\n", stage.target,
                 stage.kept);
     print_summary(&c, &res, clock_seconds() - started);
@@ -124,7 +133,7 @@ int app_train(int argc, char **argv) {
 fail:
     code = report_failure(&c, TRAIN_ERROR, &err);
 abandon:
-    stage_abandon(&stage);
+    if (lead) stage_abandon(&stage);
 done:
     sasrec_free(&s);
     sample_free(&samples);

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The MPI build's checks (make MPI=1 first; .ci/run runs this): run from the repository's root.
+#  1. tests/nn/test_grad_sum under mpirun -np 2: the allreduce and the ordered chain across processes.
+#  2. sasrec train on a small generated data set: the final JSON line (timings and memory aside) of
+#     -np 1, -np 2 and -np 3 with --threads 1 equals the default build's with the same --shards.
+#  3. A failing rank ends the job with its message and a non-zero exit, within seconds, and the previous
+#     model folder stays as it was: a rank given bad data (mpirun's MPMD form), and a rank killed mid-run.
+# Root may run it: Open MPI is told so, and to oversubscribe (3 ranks on 2 cores).
+set -euo pipefail
+MPI_BIN=${MPI_BIN:-build/mpi/sasrec}
+SEQ_BIN=${SEQ_BIN:-./sasrec}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "tests/mpi/run.sh: FAILED: $*" >&2; exit 1; }
+# The final JSON line without the fields that vary from run to run.
+result() { tail -n 1 | sed -E 's/"(train_s_per_epoch|eval_s_per_epoch|seconds|peak_rss_mib)": [0-9.]+(, )?//g'; }
+
+echo "== test_grad_sum, 2 ranks"
+CK_FORK=no timeout 120 mpirun -np 2 build/mpi/tests/nn/test_grad_sum
+
+echo "== identical final lines"
+"$SEQ_BIN" gen --out "$tmp/data.txt" --users 600 --items 400 --seed 3 >/dev/null
+flags=(--data "$tmp/data.txt" --epochs 4 --threads 1 --shards 6 --eval-batch 128)
+"$SEQ_BIN" train "${flags[@]}" --out "$tmp/seq" 2>"$tmp/seq.err" | result > "$tmp/seq.line" || { cat "$tmp/seq.err"; fail "the default build's run"; }
+echo "default build: $(cat "$tmp/seq.line")"
+for np in 1 2 3; do
+  timeout 300 mpirun -np $np "$MPI_BIN" train "${flags[@]}" --out "$tmp/np$np" 2>"$tmp/np$np.err" | result > "$tmp/np$np.line" \
+    || { cat "$tmp/np$np.err"; fail "-np $np"; }
+  cmp -s "$tmp/seq.line" "$tmp/np$np.line" || fail "-np $np gave $(cat "$tmp/np$np.line")"
+  echo "-np $np: the same line (${SECONDS} s since the start)"
+done
+for np in 2 3; do # the model folders are the same too, the files that hold times aside
+  cmp -s "$tmp/seq/model.safetensors" "$tmp/np$np/model.safetensors" || fail "-np $np wrote other weights"
+done
+
+echo "== a rank with bad data ends the job"
+printf 'u1 1\nu1 2\n' > "$tmp/bad.txt"
+cp -r "$tmp/np1" "$tmp/keep"
+start=$(date +%s)
+set +e
+timeout 60 mpirun -np 1 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 50 --threads 1 : \
+  -np 1 "$MPI_BIN" train --data "$tmp/bad.txt" --out "$tmp/np1" --epochs 50 --threads 1 >/dev/null 2>"$tmp/bad.err"
+code=$?
+set -e
+[ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "exit $code (124: it hung)"
+grep -q "bad.txt: none of its 1 users has at least 3 interactions" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no message"; }
+grep -q "rank 1 of 2 failed (exit 1); ending the job" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no rank named"; }
+diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
+echo "exit $code after $(( $(date +%s) - start )) s, --out as it was"
+
+echo "== a rank killed mid-run ends the job"
+mpirun -np 2 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 100000 --patience 100000 --threads 1 \
+  >/dev/null 2>"$tmp/kill.err" &
+job=$!
+for _ in $(seq 300); do # until the first epoch is logged in the job's staging folder: training is under way
+  ls "$tmp"/.np1.sasrec-"$(ps -o pid= --ppid $job | sed -n 1p | tr -d ' ')"-*/log.jsonl >/dev/null 2>&1 && break
+  sleep 0.1
+done
+victim=$(ps -o pid= --ppid $job | sed -n 2p)
+[ -n "$victim" ] || fail "no second rank found under mpirun ($job)"
+kill -9 "$victim"
+start=$(date +%s)
+( sleep 60; touch "$tmp/hung"; kill -9 $job 2>/dev/null ) & watchdog=$!
+set +e
+wait $job
+code=$?
+set -e
+kill $watchdog 2>/dev/null || true
+[ ! -e "$tmp/hung" ] || fail "the job hung: killed after 60 s"
+[ "$code" -ne 0 ] || fail "exit 0"
+diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
+echo "exit $code after $(( $(date +%s) - start )) s, --out as it was; mpirun said:"
+grep -m 2 -i -e "signal" -e "exited" "$tmp/kill.err" || true
+echo "== tests/mpi/run.sh passed in ${SECONDS} s"

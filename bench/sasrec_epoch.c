@@ -4,7 +4,11 @@
  *   /usr/bin/python3 ../shared/peer/sasrec_torch.py --data FILE --sample FILE \
  *       --threads 2 --blas-threads 1 --max-epochs-timing 3
  * One JSON line per measurement: {"op", "seconds" (median over epochs or
- * passes), "runs", "threads", ...}; the last line has "peak_rss_mib". */
+ * passes), "runs", "threads", ...}; the last line has "peak_rss_mib".
+ *
+ * Built with make MPI=1 it runs under mpirun (build/mpi/bench/sasrec_epoch):
+ * the lines then also give "ranks", "shards" and, for training, the bytes
+ * each rank sent per step (the gradient chain and broadcast); rank 0 prints. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +16,14 @@
 #include <sys/stat.h>
 
 #include "base/clock.h"
+#include "base/dist.h"
 #include "base/peak_rss.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/train.h"
 
 int main(int argc, char **argv) {
+    dist_init(&argc, &argv);
+    if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 4; /* rank 0 prints */
     RunConfig c = config_defaults();
     c.data = "../shared/data/beauty/Beauty.txt";
     c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
@@ -32,7 +39,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s\n", err.msg);
         return 2;
     }
-    if (mkdir(c.out, 0777) != 0 && errno != EEXIST) { /* a scratch folder for train_run's files */
+    if (dist_rank() == 0 && mkdir(c.out, 0777) != 0 && errno != EEXIST) { /* a scratch folder for train_run's files */
         fprintf(stderr, "bench: --out %s: %s\n", c.out, strerror(errno));
         return 2;
     }
@@ -51,9 +58,20 @@ int main(int argc, char **argv) {
     full.protocol = PROTOCOL_FULL;
     Graph *g = graph_new(); /* one arena for all the passes below, as train_run has for its own */
     sample.graph = full.graph = g;
+    sample.distributed = full.distributed = 1; /* in an MPI job each rank ranks its share */
     TrainResult res;
-    if (train_run(&s, &ds, &c.train, &sample, c.out, stderr, &res, &err) != TRAIN_OK)
-        return app_fail("bench", &err, 1);
+    if (train_run(&s, &ds, &c.train, &sample, dist_rank() == 0 ? c.out : NULL, dist_rank() == 0 ? stderr : NULL, &res,
+                  &err) != TRAIN_OK) {
+        app_fail("bench", &err, 1);
+        dist_abort(1);
+    }
+    /* bytes each rank sent per step, gathered to every rank */
+    int size = dist_size();
+    int64_t steps = res.epochs_run * ((ds.n_users + c.train.batch - 1) / c.train.batch);
+    uint64_t mine = dist_bytes_sent(), *sent = malloc((size_t)size * sizeof *sent);
+    size_t *counts = malloc((size_t)size * sizeof *counts);
+    for (int r = 0; r < size; r++) counts[r] = sizeof *sent;
+    dist_allgather(&mine, sent, counts);
     int n = c.train.epochs;
     double *ts = malloc((size_t)n * sizeof *ts), *tf = malloc((size_t)n * sizeof *tf);
     for (int k = 0; k < n; k++) {
@@ -64,18 +82,24 @@ int main(int argc, char **argv) {
         tf[k] = clock_seconds() - t1;
         ts[k] = t1 - t0;
     }
-    printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", res.train_median,
-           res.epochs_run, c.threads);
-    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", clock_median(ts, n), n,
-           c.threads);
-    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d}\n", clock_median(tf, n), n,
-           c.threads);
+    printf("{\"op\": \"train_epoch\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d, \"ranks\": %d, "
+           "\"shards\": %d, \"bytes_sent_per_step\": [",
+           res.train_median, res.epochs_run, c.threads, size, c.train.shards);
+    for (int r = 0; r < size; r++) printf("%s%.0f", r ? ", " : "", (double)sent[r] / (double)(steps ? steps : 1));
+    printf("]}\n");
+    printf("{\"op\": \"eval_sample\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d, \"ranks\": %d}\n",
+           clock_median(ts, n), n, c.threads, size);
+    printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d, \"ranks\": %d}\n",
+           clock_median(tf, n), n, c.threads, size);
     printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
     free(ts);
     free(tf);
+    free(sent);
+    free(counts);
     graph_free(g);
     sasrec_free(&s);
     sample_free(&samples);
     dataset_free(&ds);
+    dist_finalize();
     return 0;
 }

@@ -239,24 +239,87 @@ static StepResult step_without_update(StepCase *c) {
     return r;
 }
 
+/* Whole (1 shard) and sharded (3: the non-finite loss in each shard's sum) alike. */
 START_TEST(step_refuses_a_non_finite_loss_and_keeps_the_weights) {
-    StepCase c;
-    step_case_init(&c, 1e-3, 1);
-    c.s.pos_emb.weight->data[5 * c.s.cfg.hidden] = NAN; /* the last position: every sequence uses it */
-    StepResult r = step_without_update(&c);
-    ck_assert_msg(isnan(r.loss), "loss %g", r.loss);
-    step_case_free(&c);
+    for (int shards = 1; shards <= 3; shards += 2) {
+        StepCase c;
+        step_case_init(&c, 1e-3, 1);
+        c.tc.shards = shards;
+        c.s.pos_emb.weight->data[5 * c.s.cfg.hidden] = NAN; /* the last position: every sequence uses it */
+        StepResult r = step_without_update(&c);
+        ck_assert_msg(isnan(r.loss), "loss %g", r.loss);
+        step_case_free(&c);
+    }
 }
 END_TEST
 
 START_TEST(step_skips_a_batch_without_targets) {
-    StepCase c;
-    step_case_init(&c, 1e-3, 1);
-    memset(c.b.pos, 0, 18 * sizeof *c.b.pos); /* users with 3 items: inputs, but nothing to predict */
-    memset(c.b.neg, 0, 18 * sizeof *c.b.neg);
-    StepResult r = step_without_update(&c);
-    ck_assert(r.targets == 0 && r.loss == 0);
-    step_case_free(&c);
+    for (int shards = 1; shards <= 3; shards += 2) {
+        StepCase c;
+        step_case_init(&c, 1e-3, 1);
+        c.tc.shards = shards;
+        memset(c.b.pos, 0, 18 * sizeof *c.b.pos); /* users with 3 items: inputs, but nothing to predict */
+        memset(c.b.neg, 0, 18 * sizeof *c.b.neg);
+        StepResult r = step_without_update(&c);
+        ck_assert(r.targets == 0 && r.loss == 0);
+        step_case_free(&c);
+    }
+}
+END_TEST
+
+/* The sharded step (--shards K, the data-parallel one) is the whole batch's step: shard losses scaled by
+ * their share of the targets sum to the batch's mean loss, and their gradients to its gradient. Adam
+ * with lr 1 and eps 1 moves each weight by g / (|g| + 1) on its first step, a smooth function of the
+ * gradient, so the moves compare the gradients themselves. */
+START_TEST(sharded_step_equals_the_whole_batch_step) {
+    for (int dense = 0; dense < 2; dense++) {
+        real *moves[3];
+        double loss[3];
+        for (int K = 1; K <= 3; K++) {
+            StepCase c;
+            step_case_init(&c, 1, 0);
+            c.opt->cfg.eps = 1;
+            c.tc.dense = dense;
+            c.tc.shards = K;
+            real *before = weights(&c.s);
+            StepResult r = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+            ck_assert_int_eq(r.targets, 10);
+            ck_assert_int_eq(c.opt->step, 1);
+            ck_assert_int_eq(graph_num_nodes(c.g), 0);
+            loss[K - 1] = r.loss;
+            moves[K - 1] = weights(&c.s);
+            for (int64_t i = 0; i < module_num_params(&c.s.m); i++) moves[K - 1][i] -= before[i];
+            free(before);
+            step_case_free(&c);
+        }
+        for (int K = 2; K <= 3; K++) {
+            ck_assert_msg(fabs(loss[K - 1] - loss[0]) <= 1e-6 * loss[0], "%d shards: loss %.9g, whole batch %.9g", K,
+                          loss[K - 1], loss[0]);
+            StepCase c;
+            step_case_init(&c, 1, 0);
+            test_assert_close("moves", moves[K - 1], moves[0], module_num_params(&c.s.m), 2e-6, 1e-4);
+            step_case_free(&c);
+        }
+        for (int K = 0; K < 3; K++) free(moves[K]);
+    }
+}
+END_TEST
+
+/* With dropout on, each shard draws its masks from its own stream of (seed, step, shard): two runs of
+ * the same sharded steps give the same weights, and differ from the unsharded step's masks. */
+START_TEST(sharded_steps_repeat_exactly) {
+    real *w[2];
+    for (int run = 0; run < 2; run++) {
+        StepCase c;
+        step_case_init(&c, 1e-2, 1);
+        c.tc.shards = 3;
+        for (int k = 0; k < 3; k++) sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+        w[run] = weights(&c.s);
+        if (run == 1) ck_assert(memcmp(w[0], w[1], (size_t)module_num_params(&c.s.m) * sizeof(real)) == 0);
+        step_case_free(&c);
+    }
+    free(w[0]);
+    free(w[1]);
 }
 END_TEST
 
@@ -481,6 +544,8 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, step_learns_a_repeated_batch);
     tcase_add_test(tc, step_refuses_a_non_finite_loss_and_keeps_the_weights);
     tcase_add_test(tc, step_skips_a_batch_without_targets);
+    tcase_add_test(tc, sharded_step_equals_the_whole_batch_step);
+    tcase_add_test(tc, sharded_steps_repeat_exactly);
     tcase_add_test(tc, step_clips_the_gradient_before_adam);
     tcase_add_test(tc, lazy_adam_moves_only_the_rows_a_step_used);
     tcase_add_test(tc, checkpoint_round_trip_gives_identical_outputs);

@@ -207,52 +207,107 @@ void grad_sum_unpack(GradSum *s, int i, const void *buf, size_t bytes) {
 
 /* ---- the chain of ranks ---- */
 
-static void send_part(const GradSum *s, int i, int to) {
-    uint64_t bytes = grad_sum_part_bytes(s, i);
-    void *buf = nn_malloc(bytes);
-    grad_sum_pack(s, i, buf);
+/* A message of the chain carries the running loss, then whole packed parts, consecutive, until it holds at
+ * least GRAD_CHUNK_BYTES (or the parts end): a few messages per step however many small parameters a
+ * model has (each message costs a latency, a scheduling round on a busy machine), while the next rank
+ * starts on one chunk as the next is sent. Rank 0 cuts the chunks; the others forward them as cut. */
+#define GRAD_CHUNK_BYTES ((size_t)1 << 20)
+
+/* Parts [first, end) of s packed after the loss into a new buffer of *bytes. */
+static char *pack_parts(const GradSum *s, int first, int end, size_t *bytes) {
+    size_t n = sizeof s->loss;
+    for (int i = first; i < end; i++) n += grad_sum_part_bytes(s, i);
+    char *buf = nn_malloc(n), *c = buf + sizeof s->loss;
+    memcpy(buf, &s->loss, sizeof s->loss);
+    for (int i = first; i < end; i++) {
+        grad_sum_pack(s, i, c);
+        c += grad_sum_part_bytes(s, i);
+    }
+    *bytes = n;
+    return buf;
+}
+
+/* Unpacks the parts of buf (bytes) into s from part first on; returns the part after the last one. */
+static int unpack_parts(GradSum *s, int first, const char *buf, size_t bytes) {
+    size_t at = sizeof s->loss;
+    int i = first;
+    while (at < bytes) {
+        PartHeader h;
+        NN_CHECK(i < s->n_params && bytes - at >= sizeof h, "grad_sum_chain", "a message of %zu bytes overruns "
+                 "the %d parameters", bytes, s->n_params);
+        memcpy(&h, buf + at, sizeof h);
+        size_t n = sizeof h + (size_t)h.n_rows * sizeof(int64_t) + (size_t)h.n_values * sizeof(real);
+        NN_CHECK(n <= bytes - at, "grad_sum_chain", "part %d: %zu bytes announced, %zu left", i, n, bytes - at);
+        grad_sum_unpack(s, i++, buf + at, n);
+        at += n;
+    }
+    return i;
+}
+
+static void send_chunk(const char *buf, uint64_t bytes, int to) {
     dist_send(&bytes, sizeof bytes, to);
     dist_send(buf, bytes, to);
-    free(buf);
 }
 
-static void recv_part(GradSum *s, int i, int from) {
-    uint64_t bytes;
-    dist_recv(&bytes, sizeof bytes, from);
-    void *buf = nn_malloc(bytes);
-    dist_recv(buf, bytes, from);
-    grad_sum_unpack(s, i, buf, bytes);
-    free(buf);
+static char *recv_chunk(int from, size_t *bytes) {
+    uint64_t n;
+    dist_recv(&n, sizeof n, from);
+    char *buf = nn_malloc(n);
+    dist_recv(buf, n, from);
+    *bytes = n;
+    return buf;
 }
 
-static void bcast_part(GradSum *s, int i, int root) {
-    uint64_t bytes = dist_rank() == root ? grad_sum_part_bytes(s, i) : 0;
-    dist_bcast(&bytes, sizeof bytes, root);
-    void *buf = nn_malloc(bytes);
-    if (dist_rank() == root) grad_sum_pack(s, i, buf);
-    dist_bcast(buf, bytes, root);
-    if (dist_rank() != root) grad_sum_unpack(s, i, buf, bytes);
-    free(buf);
+/* total.part[i] += every contribution of mine, in order. */
+static void fold_mine(GradSum *total, int i, const GradSum *mine, int n_mine) {
+    for (int k = 0; k < n_mine; k++) {
+        const GradPart *p = &mine[k].part[i];
+        part_add(&total->part[i], p->kind, p->values, p->rows, p->n_rows);
+    }
 }
 
 void grad_sum_chain(GradSum *total, const GradSum *mine, int n_mine) {
     int rank = dist_rank(), size = dist_size();
     grad_sum_clear(total);
-    for (int i = 0; i < total->n_params; i++) {
-        if (rank > 0) recv_part(total, i, rank - 1);
-        for (int k = 0; k < n_mine; k++) {
-            const GradPart *p = &mine[k].part[i];
-            part_add(&total->part[i], p->kind, p->values, p->rows, p->n_rows);
+    int first = 0;
+    do { /* one chunk of parts [first, end) */
+        int end = first;
+        size_t bytes;
+        char *buf = NULL;
+        if (rank > 0) {
+            buf = recv_chunk(rank - 1, &bytes);
+            end = unpack_parts(total, first, buf, bytes);
+            if (first == 0) memcpy(&total->loss, buf, sizeof total->loss);
+            free(buf);
+            for (int i = first; i < end; i++) fold_mine(total, i, mine, n_mine);
+        } else {
+            for (size_t cut = 0; end < total->n_params && cut < GRAD_CHUNK_BYTES; end++) {
+                fold_mine(total, end, mine, n_mine);
+                cut += grad_sum_part_bytes(total, end);
+            }
         }
-        if (rank < size - 1) send_part(total, i, rank + 1);
-    }
-    /* the scalar takes the same road */
-    if (rank > 0) dist_recv(&total->loss, sizeof total->loss, rank - 1);
-    for (int k = 0; k < n_mine; k++) total->loss += mine[k].loss;
-    if (rank < size - 1) dist_send(&total->loss, sizeof total->loss, rank + 1);
+        if (first == 0)
+            for (int k = 0; k < n_mine; k++) total->loss += mine[k].loss;
+        if (rank < size - 1) {
+            buf = pack_parts(total, first, end, &bytes);
+            send_chunk(buf, bytes, rank + 1);
+            free(buf);
+        }
+        first = end;
+    } while (first < total->n_params);
     if (size == 1) return;
-    for (int i = 0; i < total->n_params; i++) bcast_part(total, i, size - 1);
-    dist_bcast(&total->loss, sizeof total->loss, size - 1);
+    /* the last rank holds the total: one broadcast of all of it */
+    size_t bytes = 0;
+    char *buf = rank == size - 1 ? pack_parts(total, 0, total->n_params, &bytes) : NULL;
+    uint64_t n = bytes;
+    dist_bcast(&n, sizeof n, size - 1);
+    if (!buf) buf = nn_malloc(n);
+    dist_bcast(buf, n, size - 1);
+    if (rank != size - 1) {
+        unpack_parts(total, 0, buf, n);
+        memcpy(&total->loss, buf, sizeof total->loss);
+    }
+    free(buf);
 }
 
 void module_allreduce_grads(Module *m) {

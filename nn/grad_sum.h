@@ -14,9 +14,9 @@
  *
  * grad_sum_chain runs that fold across ranks as an ordered chain: rank r
  * receives the running sum of ranks 0..r-1 from r - 1, adds its own
- * contributions in order and passes the sum on, one parameter at a time (so
- * rank r + 1 adds parameter i while r sends parameter i + 1); the last rank
- * broadcasts the total. Contributions dealt to ranks in contiguous blocks thus
+ * contributions in order and passes the sum on, in chunks of whole parameters
+ * of about 1 MiB (so rank r + 1 adds one chunk while r sends the next); the
+ * last rank broadcasts the total. Contributions dealt to ranks in contiguous blocks thus
  * sum bit for bit as in one process, for any rank count. A sparse part goes
  * as its rows, never as the dense table. */
 #ifndef NN_NN_GRAD_SUM_H

@@ -15,6 +15,7 @@
 /* base: errors, memory, random numbers, threads */
 #include "base/arena.h"
 #include "base/clock.h"
+#include "base/dist.h"
 #include "base/error.h"
 #include "base/memory.h"
 #include "base/parallel.h"
@@ -50,6 +51,7 @@
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/feed_forward.h"
+#include "nn/grad_sum.h"
 #include "nn/gru.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"

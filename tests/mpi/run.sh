@@ -4,7 +4,8 @@
 #  2. sasrec train on a small generated data set: the final JSON line (timings and memory aside) of
 #     -np 1, -np 2 and -np 3 with --threads 1 equals the default build's with the same --shards.
 #  3. A failing rank ends the job with its message and a non-zero exit, within seconds, and the previous
-#     model folder stays as it was: a rank given bad data (mpirun's MPMD form), and a rank killed mid-run.
+#     model folder stays as it was (rank 0, stopped by mpirun, removes its staging folder): a rank given bad
+#     data (mpirun's MPMD form), and a rank killed mid-run.
 # Root may run it: Open MPI is told so, and to oversubscribe (3 ranks on 2 cores).
 set -euo pipefail
 MPI_BIN=${MPI_BIN:-build/mpi/sasrec}
@@ -35,6 +36,19 @@ for np in 2 3; do # the model folders are the same too, the files that hold time
   cmp -s "$tmp/seq/model.safetensors" "$tmp/np$np/model.safetensors" || fail "-np $np wrote other weights"
 done
 
+echo "== refusals"
+set +e
+timeout 60 mpirun -np 3 "$MPI_BIN" train "${flags[@]}" --shards 2 --out "$tmp/np1" >/dev/null 2>"$tmp/refused.err"
+code=$?
+set -e
+[ "$code" -eq 2 ] && grep -q -- "--shards 2 is fewer than the 3 ranks" "$tmp/refused.err" || { cat "$tmp/refused.err"; fail "3 ranks, 2 shards: exit $code"; }
+set +e
+timeout 60 mpirun -np 2 "$MPI_BIN" eval --data "$tmp/data.txt" --model "$tmp/np1" >/dev/null 2>"$tmp/refused.err"
+code=$?
+set -e
+[ "$code" -eq 2 ] && grep -q "only sasrec train runs under mpirun" "$tmp/refused.err" || { cat "$tmp/refused.err"; fail "eval: exit $code"; }
+echo "more ranks than --shards, and eval under mpirun: refused with exit 2"
+
 echo "== a rank with bad data ends the job"
 printf 'u1 1\nu1 2\n' > "$tmp/bad.txt"
 cp -r "$tmp/np1" "$tmp/keep"
@@ -48,7 +62,8 @@ set -e
 grep -q "bad.txt: none of its 1 users has at least 3 interactions" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no message"; }
 grep -q "rank 1 of 2 failed (exit 1); ending the job" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no rank named"; }
 diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
-echo "exit $code after $(( $(date +%s) - start )) s, --out as it was"
+[ -z "$(ls -a "$tmp" | grep '^\.np1\.sasrec-')" ] || fail "rank 0 left its staging folder"
+echo "exit $code after $(( $(date +%s) - start )) s, --out as it was, no staging folder left"
 
 echo "== a rank killed mid-run ends the job"
 mpirun -np 2 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 100000 --patience 100000 --threads 1 \
@@ -71,6 +86,7 @@ kill $watchdog 2>/dev/null || true
 [ ! -e "$tmp/hung" ] || fail "the job hung: killed after 60 s"
 [ "$code" -ne 0 ] || fail "exit 0"
 diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
-echo "exit $code after $(( $(date +%s) - start )) s, --out as it was; mpirun said:"
+[ -z "$(ls -a "$tmp" | grep '^\.np1\.sasrec-')" ] || fail "rank 0 left its staging folder"
+echo "exit $code after $(( $(date +%s) - start )) s, --out as it was, no staging folder left; mpirun said:"
 grep -m 2 -i -e "signal" -e "exited" "$tmp/kill.err" || true
 echo "== tests/mpi/run.sh passed in ${SECONDS} s"

@@ -53,6 +53,7 @@ static int leave_job(const char *cmd, int code) {
 }
 
 int main(int argc, char **argv) {
+    signals_block();         /* before MPI's threads start: they inherit the mask (signals.h) */
     dist_init(&argc, &argv); /* a job of one process without MPI */
     if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) /* rank 0 alone prints results */
         return leave_job("", APP_EXIT_RESOURCES);
@@ -78,7 +79,9 @@ int main(int argc, char **argv) {
         return leave_job(cmd, APP_EXIT_USAGE);
     }
     progress_enable(dist_rank() == 0); /* stderr only: stdout and its last JSON line stay as they are */
-    signals_start(cmd, app == app_train); /* before any other thread exists */
+    /* before any other thread exists; in an MPI job a signal (mpirun ending the job) stops at once, removing
+     * the staging folder: the other ranks could not finish a step without this one */
+    signals_start(cmd, app == app_train && dist_size() == 1);
     int code = app(argc - 2, argv + 2);
     signals_end();
     /* the results printed to stdout are an output too: a full disk there is not a success */

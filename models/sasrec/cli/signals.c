@@ -46,14 +46,19 @@ static void *wait_for_signals(void *arg) {
     return NULL;
 }
 
-void signals_start(const char *cmd, int graceful) {
-    static sigset_t set;
-    command = cmd;
-    graceful_mode = graceful;
+static sigset_t set; /* SIGINT and SIGTERM */
+
+int signals_block(void) {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) return;
+    return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0 ? 0 : -1;
+}
+
+void signals_start(const char *cmd, int graceful) {
+    command = cmd;
+    graceful_mode = graceful;
+    if (signals_block()) return;
     waiting = pthread_create(&waiter, NULL, wait_for_signals, &set) == 0;
     if (!waiting) pthread_sigmask(SIG_UNBLOCK, &set, NULL); /* no thread to wait: the default action, as before */
 }

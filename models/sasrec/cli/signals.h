@@ -16,6 +16,9 @@
 
 #include <stdatomic.h>
 
+/* Blocks SIGINT and SIGTERM in the calling thread and the threads it starts from now on (MPI's, which
+ * dist_init starts before signals_start can run); 0, or -1 if they could not be blocked. */
+int signals_block(void);
 /* Blocks SIGINT and SIGTERM and starts the waiting thread; cmd names the command in messages, and graceful
  * (train) makes the first signal a request to stop. */
 void signals_start(const char *cmd, int graceful);

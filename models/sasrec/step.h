@@ -15,7 +15,13 @@ typedef struct {
 
 /* One step on the training batch b (filled by batch_fill for SPLIT_TRAIN),
  * with tc's loss, clipping and layout (dense or length-aware), in s's current
- * mode. The graph g is reset before it returns. A batch without real targets
+ * mode. With tc->shards K > 1, or in an MPI job of several ranks, b is cut
+ * into K fixed shards of users, each run into zeroed gradients with its own
+ * dropout stream (module_dropout_stream of Adam's step count and the shard)
+ * and its loss weighted by its share of b's targets; the shards are dealt to
+ * the ranks and summed in shard order (nn/grad_sum.h), so the update is the
+ * same bits for any rank count (docs/distributed.md). K = 1 in one process is
+ * the plain step. The graph g is reset before it returns. A batch without real targets
  * (users with 3 items only) changes nothing and returns targets 0, loss 0. A
  * loss that is not finite is returned without any update (no backward, no
  * Adam step): the weights stay as they were. The loss tensor is reported to

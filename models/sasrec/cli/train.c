@@ -107,8 +107,10 @@ int app_train(int argc, char **argv) {
     }
     if (lead && idmap_write(stage.dir, &ds, &err)) goto fail;
     sasrec_init(&s, mc, c.train.seed);
-    printf("model: %lld parameters, %s step, %d threads\n", (long long)module_num_params(&s.m),
+    printf("model: %lld parameters, %s step, %d threads", (long long)module_num_params(&s.m),
            c.train.dense ? "dense" : "length-aware", c.threads);
+    if (c.train.shards > 1 || dist_size() > 1) printf(", %d shards on %d ranks", c.train.shards, dist_size());
+    printf("\n");
     fflush(stdout);
     c.eval.samples = &samples;
     TrainResult res;

@@ -101,11 +101,14 @@ const int64_t *ag_grad_rows(Tensor *t, int64_t *n);
  * ops defined outside the library too: see docs/writing-an-op.md. */
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in);
 
-/* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. */
+/* t's gradient buffer (contiguous, t's shape), zero-filled when first asked. g may be NULL for an owned
+ * leaf (a parameter), whose gradient is never in an arena: for code that writes gradients outside a
+ * backward pass (nn/grad_sum.h). */
 Tensor *ag_grad(Graph *g, Tensor *t);
 /* t's gradient buffer, as ag_grad, for a backward pass that adds into rows
  * rows[0..n) of it only (rows equal to skip excepted; -1: none): a leaf with
- * row-sparse gradients records them instead of counting every row. */
+ * row-sparse gradients records them instead of counting every row. g may be
+ * NULL for an owned leaf, as for ag_grad. */
 Tensor *ag_grad_add_rows(Graph *g, Tensor *t, const int64_t *rows, int64_t n, int64_t skip);
 /* Where t's gradient can be added to: the matching view of the gradient of
  * the tensor t views, when t is a reshape, permute or narrow view made by an

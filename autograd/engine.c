@@ -116,6 +116,7 @@ void tensor_set_sparse_grad(Tensor *t, int on) {
 static Tensor *grad_buffer(Graph *g, Tensor *t) {
     if (!t->grad) {
         if (t->flags & TENSOR_IN_ARENA) {
+            NN_CHECK(g != NULL, "ag_grad", "a tensor of a graph's arena takes its gradient from that graph: g is NULL");
             t->grad = ag_zeros(g, t->ndim, t->shape);
         } else {
             NN_CHECK(t->flags & TENSOR_OWNS_STRUCT, "backward",

@@ -175,7 +175,7 @@ void grad_sum_pack(const GradSum *s, int i, void *buf) {
     char *c = buf;
     memcpy(c, &h, sizeof h);
     c += sizeof h;
-    memcpy(c, p->rows, (size_t)h.n_rows * sizeof(int64_t));
+    if (h.n_rows) memcpy(c, p->rows, (size_t)h.n_rows * sizeof(int64_t));
     c += h.n_rows * sizeof(int64_t);
     if (h.n_values) memcpy(c, p->values, (size_t)h.n_values * sizeof(real));
 }

@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "tests/mpi/run.sh: FAILED: $*" >&2; exit 1; }
 # The final JSON line without the fields that vary from run to run.
-result() { tail -n 1 | sed -E 's/"(train_s_per_epoch|eval_s_per_epoch|seconds|peak_rss_mib)": [0-9.]+(, )?//g'; }
+result() { tail -n 1 | sed -E 's/(, )?"(train_s_per_epoch|eval_s_per_epoch|seconds|peak_rss_mib)": [0-9.]+//g'; }
 
 echo "== test_grad_sum, 2 ranks"
 CK_FORK=no timeout 120 mpirun -np 2 build/mpi/tests/nn/test_grad_sum

@@ -6,12 +6,14 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "models/sasrec/data/popularity.h"
+#include "models/sasrec/item_scores.h"
 #include "models/sasrec/topk.h"
 
 void recommender_init(Recommender *r, Sasrec *model, const int64_t *popular, int cap) {
     NN_CHECK(cap >= 1, "recommender_init", "cap %d must be >= 1", cap);
     int64_t N = model->cfg.n_items, L = model->cfg.max_len;
-    *r = (Recommender){.model = model, .popular = popular, .cap = cap, .g = graph_new()};
+    *r = (Recommender){.model = model, .popular = popular, .cap = cap, .g = graph_new(),
+                       .ET = item_scores_transpose(model->item_emb.weight)};
     if (popular) {
         r->pop_order = nn_malloc((size_t)N * sizeof *r->pop_order);
         popularity_order(popular, N, r->pop_order);
@@ -24,6 +26,7 @@ void recommender_init(Recommender *r, Sasrec *model, const int64_t *popular, int
 void recommender_free(Recommender *r) {
     graph_free(r->g);
     free(r->pop_order);
+    free(r->ET);
     free(r->input);
     free(r->len);
     free(r->row);
@@ -90,7 +93,7 @@ static void answer_model(Recommender *r, const RecRequest *req, RecAnswer *ans, 
     module_train(&s->m, 0);
     Tokens t = sasrec_tokens(r->g, r->input, r->len, B, L, 1);
     Tensor *U = sasrec_last(r->g, sasrec_forward(s, r->g, &t), &t); /* (B, H) */
-    topk_items(s->item_emb.weight, U->data, B, kmax, ex_row, n_ex_row, top, score, count);
+    topk_items_transposed(s->item_emb.weight, r->ET, U->data, B, kmax, ex_row, n_ex_row, top, score, count);
     graph_reset(r->g);
     module_train(&s->m, was_training);
     ag_set_grad_enabled(grad);

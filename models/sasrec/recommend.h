@@ -47,6 +47,7 @@ typedef struct {
 typedef struct {
     Sasrec *model;
     const int64_t *popular; /* (N + 1) counts, or NULL */
+    real *ET;               /* (H, N + 1) the item table transposed (item_scores.h), read by the model's passes */
     int32_t *pop_order;     /* (N) items by count, or NULL */
     int cap;                /* requests per encoder pass */
     Graph *g;               /* reused by every pass */
@@ -56,7 +57,7 @@ typedef struct {
 } Recommender;
 
 /* A recommender over model (evaluation mode is set per call) and popularity counts popular (N + 1; may be
- * NULL; both the caller's, kept for r's lifetime), encoding at most cap requests per pass. */
+ * NULL; both the caller's, kept for r's lifetime, and the model's weights must not change meanwhile), encoding at most cap requests per pass. */
 void recommender_init(Recommender *r, Sasrec *model, const int64_t *popular, int cap);
 /* Frees what recommender_init allocated. */
 void recommender_free(Recommender *r);

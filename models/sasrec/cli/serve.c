@@ -2,8 +2,9 @@
  * answers JSON request lines from stdin with one JSON line each on stdout, in
  * order (docs/sasrec.md, section 7.1).
  *
- * The loop: wait for a line; take every other line already buffered, and wait
- * up to --wait-us for more while the pass has room (--batch); parse each line
+ * The loop: wait for a line; take every other line already buffered and, if
+ * there were some (a burst is arriving), wait up to --wait-us for more while
+ * the pass has room (--batch); a lone request never waits. Parse each line
  * (raw ids mapped through items.txt, unknown ones dropped and counted); rank
  * the batch with one encoder pass (models/sasrec/recommend.h); write and flush
  * the answers. A line that cannot be answered gets an error answer in its
@@ -203,7 +204,8 @@ static void add_line(Server *s, int n, LineStatus st, const char *line, size_t l
 }
 
 /* Collects the next batch: blocks for its first line (waking to look at the stop flag), then takes what is
- * buffered and waits at most --wait-us for more. Returns how many lines it holds; 0 at the end of input or
+ * buffered; when that is more than one line (a burst is arriving), waits at most --wait-us for the rest of it.
+ * A lone request is never held. Returns how many lines it holds; 0 at the end of input or
  * on a stop. */
 static int next_batch(Server *s) {
     const char *line;
@@ -224,7 +226,7 @@ static int next_batch(Server *s) {
             add_line(s, n++, st, line, len);
             continue;
         }
-        if (st == LINE_EOF) break;
+        if (st == LINE_EOF || n == 1) break; /* a lone request is answered at once, never held for others */
         long left = (long)((deadline - clock_seconds()) * 1e6);
         if (left <= 0 || serve_input_fill(&s->in, left) == 0) break;
     }

@@ -6,7 +6,8 @@
  * as predict and eval encode a user (its last max_len items, left-padded, in
  * evaluation mode; several requests share one encoder pass, and a row's
  * output does not depend on the others), then ranked against the whole item
- * table with topk_items (models/sasrec/topk.h): highest score first, equal
+ * table with topk_items_transposed (models/sasrec/topk.h; the table's
+ * transpose is made once, and the scores are topk_items'): highest score first, equal
  * scores by lower item id, never padding nor an excluded item. So serve,
  * predict and eval rank the same sequence identically, bit for bit.
  *

@@ -16,13 +16,6 @@
 static char out[1 << 20];   /* stdout of the last run */
 static char errout[1 << 14]; /* stderr of the last run */
 
-static void slurp(const char *path, char *buf, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
 static const char *program(void) { return getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec"; }
 
 /* Runs "$NN_SASREC <args>" with stdin from fixture_dir/<input> (or /dev/null); returns its exit code. */

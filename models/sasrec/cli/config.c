@@ -133,7 +133,7 @@ int config_serve_flags(RunConfig *c, Flag *f) {
     f[n++] = F_INT("--max-k", &s->max_k, 1, 1000000, "the largest k a request may ask for");
     f[n++] = F_INT("--batch", &s->batch, 1, 65536, "requests per encoder pass, at most");
     f[n++] = F_INT("--wait-us", &s->wait_us, 0, 1000000,
-                   "microseconds a request waits for others to join its pass (only while none is pending)");
+                   "microseconds a pass waits for the rest of a burst (a lone request never waits)");
     f[n++] = F_INT("--max-line", &s->max_line, 16, 1 << 30, "the longest request line, in bytes");
     f[n++] = threads_flag(c);
     return n;

@@ -4,8 +4,9 @@
  *   training: epoch seconds and peak RSS for catalogues of 10k, 100k, 1M, 4M
  *     items at 100k users of mean length 20 (max 50), and for a long-sequence
  *     set (20k users, mean length 150, max 200), for BCE with dense and with
- *     lazy Adam and for the sampled softmax over 256 shared negatives (lazy
- *     Adam);
+ *     lazy Adam, for the sampled softmax over 256 shared negatives (lazy
+ *     Adam), and for the softmax over every item (ce, Adam: its gradient
+ *     reaches every row) up to 100k items;
  *   eval_negatives: seconds to draw 99 evaluation negatives per user with
  *     S3-Rec's generator and with the fast sampler.
  *
@@ -127,7 +128,7 @@ static int train_child(const Run *r) {
            r->set, (long long)r->users, (long long)mc.n_items, (long long)ds.n_items,
            (double)ds.n_interactions / (double)ds.n_users, r->max_len, LOSS_NAMES[r->loss],
            r->opt == OPT_LAZY_ADAM ? "lazy-adam" : "adam",
-           (long long)(train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
+           (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
            clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), peak_rss_mib(), data_mib, params_mib,
            data_mib + 4 * params_mib + 256);
     fflush(stdout);
@@ -197,7 +198,7 @@ static int eval_thunk(const void *a) {
 }
 
 static const char *USAGE =
-    "usage: bench/scale [--quick] [--only train|long|eval] [--items N] [--users N] [--loss bce|sampled]\n"
+    "usage: bench/scale [--quick] [--only train|long|eval] [--items N] [--users N] [--loss bce|sampled|ce]\n"
     "                   [--optimizer adam|lazy-adam] [--epochs N] [--max-steps N] [--s3rec-max X] [--threads N]\n"
     "Epoch seconds and peak RSS as the catalogue grows, and evaluation-negative seconds (JSON lines).";
 
@@ -247,16 +248,17 @@ int main(int argc, char **argv) {
     const int64_t *items = quick ? quick_items : grid_items;
     int n_items = quick ? 2 : 4;
     if (one_items) items = &one_items, n_items = 1;
-    /* (loss, optimizer): BCE dense and lazy, sampled(256) lazy; dense Adam stops at 1M items (4M: 4 GiB of moments) */
+    /* (loss, optimizer): BCE dense and lazy, sampled(256) lazy, ce dense; dense Adam stops at 1M items (4M: 4 GiB
+     * of moments), ce at 100k (its logits grow with the catalogue: 1M items is hours an epoch here) */
     struct {
         LossKind loss;
         OptimizerKind opt;
-    } kinds[] = {{LOSS_BCE, OPT_ADAM}, {LOSS_BCE, OPT_LAZY_ADAM}, {LOSS_SAMPLED, OPT_LAZY_ADAM}};
+    } kinds[] = {{LOSS_BCE, OPT_ADAM}, {LOSS_BCE, OPT_LAZY_ADAM}, {LOSS_SAMPLED, OPT_LAZY_ADAM}, {LOSS_CE, OPT_ADAM}};
     int failed = 0;
     for (int set = 0; set < 2; set++) {
         if (only && strcmp(only, set ? "long" : "train")) continue;
         for (int i = 0; i < (set ? 1 : n_items); i++)
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 4; k++) {
                 if (loss && strcmp(loss, LOSS_NAMES[kinds[k].loss])) continue;
                 if (optimizer && strcmp(optimizer, kinds[k].opt == OPT_ADAM ? "adam" : "lazy-adam")) continue;
                 Run r = {.users = users ? users : (set ? 20000 : 100000),
@@ -270,6 +272,7 @@ int main(int argc, char **argv) {
                          .set = set ? "long" : "catalogue"};
                 if (quick && set) r.users = users / 5 > 1000 ? users / 5 : 1000;
                 if (!one_items && r.opt == OPT_ADAM && r.items > 1000000) continue;
+                if (!one_items && r.loss == LOSS_CE && (set || r.items > 100000)) continue;
                 failed |= in_child(train_thunk, &r) != 0;
             }
     }

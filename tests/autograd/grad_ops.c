@@ -293,6 +293,40 @@ static Tensor *embed_unpadded(Graph *g, Tensor *table, const int64_t *ids, int n
     return ag_mul(g, ag_embedding(g, table, ids, ndim, shape, 0), keep);
 }
 
+/* A linear writing its input's gradient through a reshape of a permute whose
+ * base (a select of a permuted view) gets a fresh gradient that the permute
+ * makes strided: grad_view cannot hand that to the matmul, so the base's fresh
+ * gradient must be zeroed before the permute's backward adds into it. */
+static Tensor *f_view_of_fresh(Graph *g, Tensor *const *in, void *ctx) {
+    (void)ctx;
+    Tensor *y = ag_select(g, ag_permute(g, in[0], (int[]){0, 2, 1}), 0, 1); /* (4, 3), strides (1, 4) */
+    Tensor *r = ag_reshape(g, ag_permute(g, y, (int[]){1, 0}), NN_SHAPE(3, 4)); /* contiguous */
+    return ag_linear(g, r, in[1], NULL);
+}
+
+START_TEST(grad_view_of_fresh_strided_gradient) {
+    Tensor *in[2] = {test_param(test_randn(70, NN_SHAPE(2, 3, 4))), test_param(test_randn(71, NN_SHAPE(5, 4)))};
+    test_gradcheck("linear(reshape(permute(select(permute))))", f_view_of_fresh, NULL, 2, in);
+    /* Again on an arena that held NaNs: a fresh gradient is not zeroed memory. d sum(r w^T) / d
+     * x[1][b][c] = sum_j w[j][c], since r[b][c] = x[1][b][c]; x[0] gets none. */
+    for (int k = 0; k < 2; k++)
+        if (in[k]->grad) tensor_fill(in[k]->grad, 0);
+    Graph *g = graph_new();
+    Tensor *dirt = ag_new(g, NN_SHAPE(60000));
+    tensor_fill(dirt, NAN);
+    graph_reset(g);
+    ag_backward(g, ag_sum(g, f_view_of_fresh(g, in, NULL), 0, NULL, 0));
+    for (int64_t i = 0; i < 24; i++) {
+        double want = 0;
+        for (int j = 0; i >= 12 && j < 5; j++) want += in[1]->data[j * 4 + i % 4];
+        ck_assert_msg(fabs(in[0]->grad->data[i] - want) < 1e-12, "dx[%lld] = %g, expected %g", (long long)i,
+                      (double)in[0]->grad->data[i], want);
+    }
+    graph_free(g);
+    test_free_all(2, in);
+}
+END_TEST
+
 /* Past the parallel thresholds: where and masked_fill on (300, 130) with broadcast operands (the
  * condition made here goes before backward); index_select of 60 repeated indices from (40, 50, 30)
  * along each dim (blocks of 64 columns along dim 0); embedding rows of 200 (four blocks of columns)
@@ -356,6 +390,7 @@ static Suite *grad_ops_suite(void) {
     tcase_add_test(tc, grad_linear);
     tcase_add_test(tc, grad_shape_ops);
     tcase_add_test(tc, grad_concat);
+    tcase_add_test(tc, grad_view_of_fresh_strided_gradient);
     tcase_add_test(tc, grad_shape_ops_large);
     tcase_add_test(tc, grad_masked_fill);
     tcase_add_test(tc, grad_where);

@@ -29,6 +29,13 @@ int64_t item_scores_block(int64_t B);
  * (padding) included, block after block in item order; each block's scores
  * go to row(ctx, b, ...) for every b. */
 void item_scores_blocks(const Tensor *E, const real *U, int64_t B, ItemRowFn row, void *ctx);
+/* The transpose E^T (H, N + 1) of the item table, contiguous (owned: free()). */
+real *item_scores_transpose(const Tensor *E);
+/* item_scores_blocks reading the table from its transpose ET (item_scores_transpose(E)): for few users gemm
+ * reads ET in place instead of packing the table's rows on every call (what the single requests of a server
+ * need), and the scores are the same, bit for bit. */
+void item_scores_blocks_transposed(const Tensor *E, const real *ET, const real *U, int64_t B, ItemRowFn row,
+                                   void *ctx);
 /* <u, E[item]> exactly as item_scores_blocks computes it. */
 real item_score(const Tensor *E, const real *u, int64_t item);
 

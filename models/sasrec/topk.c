@@ -91,6 +91,12 @@ static void topk_row(void *ctx, int64_t b, int64_t first, real *scores, int64_t 
 
 void topk_items(const Tensor *E, const real *U, int64_t B, int64_t k, const int32_t *const *exclude,
                 const int64_t *n_exclude, int32_t *item, real *score, int64_t *count) {
+    topk_items_transposed(E, NULL, U, B, k, exclude, n_exclude, item, score, count);
+}
+
+void topk_items_transposed(const Tensor *E, const real *ET, const real *U, int64_t B, int64_t k,
+                           const int32_t *const *exclude, const int64_t *n_exclude, int32_t *item, real *score,
+                           int64_t *count) {
     NN_CHECK(k >= 1 && E->shape[0] - 1 <= INT32_MAX, "topk_items", "k %lld must be >= 1 and the table %s within int32 ids",
              (long long)k, shape_str(E->ndim, E->shape).s);
     real *scratch = score ? NULL : nn_malloc((size_t)(B * k) * sizeof *scratch);
@@ -98,7 +104,7 @@ void topk_items(const Tensor *E, const real *U, int64_t B, int64_t k, const int3
     TopK *heap = nn_malloc((size_t)(B > 0 ? B : 1) * sizeof *heap);
     for (int64_t b = 0; b < B; b++) heap[b] = topk_new(k, sc + b * k, item + b * k);
     TopkCtx c = {heap, exclude, n_exclude, nn_calloc((size_t)(B > 0 ? B : 1), 1)};
-    item_scores_blocks(E, U, B, topk_row, &c);
+    item_scores_blocks_transposed(E, ET, U, B, topk_row, &c);
     for (int64_t b = 0; b < B; b++) count[b] = c.nonfinite[b] ? -1 : topk_finish(&heap[b]);
     free(c.nonfinite);
     free(heap);

@@ -47,6 +47,13 @@ static void setup(void) {
 static void teardown(void) { remove_tree(fixture_dir); }
 
 /* Writes a file into the folder; returns its path (valid until the 8th next call). */
+void slurp(const char *path, char *buf, size_t size) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
 const char *put(const char *name, const char *text, size_t len) {
     static char paths[8][512];
     static int next;

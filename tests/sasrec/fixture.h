@@ -16,6 +16,8 @@ TCase *fixture_tcase(const char *name);
 /* Writes a file into fixture_dir; returns its path (valid until the 8th next call). */
 const char *put(const char *name, const char *text, size_t len);
 #define PUT(name, literal) put(name, literal, sizeof(literal) - 1)
+/* The file at path into buf (at most size - 1 bytes, NUL-terminated; empty if it cannot be read). */
+void slurp(const char *path, char *buf, size_t size);
 /* Loads a literal written to a file; fails the test with the message if loading fails. */
 void load_ok(const char *name, const char *text, size_t len, const LoadOptions *opt, Dataset *ds);
 #define LOAD_OK(name, literal, opt, ds) load_ok(name, literal, sizeof(literal) - 1, opt, ds)

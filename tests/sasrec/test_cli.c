@@ -11,18 +11,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/support.h"
+#include "tests/sasrec/fixture.h" /* slurp */
 
 static char dir[64];         /* this run's scratch folder */
 static char out[1 << 16];    /* stdout of the last run */
 static char errout[1 << 16]; /* stderr of the last run */
-
-static void slurp(const char *path, char *buf, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
 
 /* Runs "$NN_SASREC <args>" in the scratch folder's parent (the repository) and returns its exit code. */
 static int run(const char *args) {

@@ -42,13 +42,6 @@ static const char *at(const char *name) {
     return p;
 }
 
-static void slurp(const char *path, char *buf, size_t size) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
 /* args with each {} replaced by the test's folder, into expanded (size bytes). */
 static void expand(const char *args, char *expanded, size_t size) {
     size_t n = 0;

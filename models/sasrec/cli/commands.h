@@ -11,6 +11,8 @@ int app_eval(int argc, char **argv);
 int app_predict(int argc, char **argv);
 /* sasrec explain */
 int app_explain(int argc, char **argv);
+/* sasrec serve */
+int app_serve(int argc, char **argv);
 /* sasrec gen */
 int app_gen(int argc, char **argv);
 

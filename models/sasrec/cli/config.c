@@ -20,6 +20,7 @@ RunConfig config_defaults(void) {
                        .sample_seed = SAMPLE_DEFAULT_SEED,
                        .threads = nn_threads(),
                        .k = 10,
+                       .serve = {.batch = 256, .wait_us = 200, .max_k = 1000, .max_line = 1 << 20},
                        .out = "run"};
     /* the same shards for any rank count, so that -np 1, 2, 3 and 6 give the same run */
     if (dist_built_with_mpi()) c.train.shards = CONFIG_MPI_SHARDS;
@@ -131,6 +132,20 @@ int config_explain_flags(RunConfig *c, Flag *f) {
     return n;
 }
 
+int config_serve_flags(RunConfig *c, Flag *f) {
+    ServeConfig *s = &c->serve;
+    int n = 0;
+    f[n++] = F_STR("--model", &c->model_dir, "model folder written by train");
+    f[n++] = F_INT("--k", &c->k, 1, 1000000, "items per answer when a request gives no k");
+    f[n++] = F_INT("--max-k", &s->max_k, 1, 1000000, "the largest k a request may ask for");
+    f[n++] = F_INT("--batch", &s->batch, 1, 65536, "requests per encoder pass, at most");
+    f[n++] = F_INT("--wait-us", &s->wait_us, 0, 1000000,
+                   "microseconds a pass waits for the rest of a burst (a lone request never waits)");
+    f[n++] = F_INT("--max-line", &s->max_line, 16, 1 << 30, "the longest request line, in bytes");
+    f[n++] = threads_flag(c);
+    return n;
+}
+
 int config_check(const RunConfig *c, const char *cmd, NnError *err) {
     if (c->model.hidden % c->model.heads != 0)
         return nn_fail(err, "%s: --hidden %lld is not divisible by --heads %d", cmd, (long long)c->model.hidden,
@@ -206,6 +221,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     NN_CHECK(c->checksums.present, "config_write", "no checksums of the folder's files");
     write_str(f, "items_sha256", c->checksums.items.s, 0);
     write_str(f, "users_sha256", c->checksums.users.s, 0);
+    if (c->checksums.has_popular) write_str(f, "popular_sha256", c->checksums.popular.s, 0);
     write_str(f, "model_sha256", c->checksums.model.s, 1);
     fprintf(f, "}\n");
     return atomic_commit(af, err);
@@ -286,8 +302,10 @@ static int read_checksums(const char *path, const Json *root, ModelChecksums *su
                        CONFIG_VERSION);
     if (read_sha256(path, root, "items_sha256", &sums->items, err) ||
         read_sha256(path, root, "users_sha256", &sums->users, err) ||
-        read_sha256(path, root, "model_sha256", &sums->model, err))
+        read_sha256(path, root, "model_sha256", &sums->model, err) ||
+        (json_get(root, "popular_sha256") && read_sha256(path, root, "popular_sha256", &sums->popular, err)))
         return -1;
+    sums->has_popular = json_get(root, "popular_sha256") != NULL; /* absent in folders written before it */
     sums->present = 1;
     return 0;
 }

@@ -23,7 +23,17 @@
 typedef struct {
     int present; /* 0: a folder written before checksums were recorded (no CONFIG_MARKER key) */
     Sha256Hex items, users, model; /* items.txt, users.txt, model.safetensors */
+    int has_popular;   /* 0: a folder written before popular.txt (data/popularity.h) was added */
+    Sha256Hex popular; /* popular.txt */
 } ModelChecksums;
+
+/* sasrec serve's settings (docs/sasrec.md, section 7.1). */
+typedef struct {
+    int batch;        /* requests per encoder pass, 256 */
+    int64_t wait_us;  /* how long the first request of a pass waits for others to arrive, 200 us */
+    int64_t max_k;    /* the largest k a request may ask for, 1000 */
+    int64_t max_line; /* the longest request line in bytes, 1 MiB */
+} ServeConfig;
 
 typedef struct {
     /* data */
@@ -37,7 +47,8 @@ typedef struct {
     uint64_t sample_seed;    /* the seed of generated negatives, SAMPLE_DEFAULT_SEED */
     SampleMethod sample_method; /* how they are generated: SAMPLE_AUTO (by size), SAMPLE_S3REC or SAMPLE_FAST */
     int threads;             /* every core (or OMP_NUM_THREADS): results do not depend on it */
-    int64_t k;               /* predict: items per user, 10 */
+    int64_t k;               /* predict: items per user; serve: per request unless it says; 10 */
+    ServeConfig serve;
     /* files */
     const char *out;       /* train: the model folder ("run"); predict: the CSV file */
     const char *model_dir; /* eval, predict: the model folder */
@@ -55,6 +66,7 @@ int config_train_flags(RunConfig *c, Flag *flags);
 int config_eval_flags(RunConfig *c, Flag *flags);
 int config_predict_flags(RunConfig *c, Flag *flags);
 int config_explain_flags(RunConfig *c, Flag *flags);
+int config_serve_flags(RunConfig *c, Flag *flags);
 /* Checks settings that involve several flags (hidden % heads, ...); -1 and a one-line message. */
 int config_check(const RunConfig *c, const char *cmd, NnError *err);
 

@@ -11,7 +11,7 @@
  *   3   train: the loss, or the validation scores, became NaN or infinite
  *       (--out left as it was; eval and predict refuse such a model with 1)
  *   4   not enough memory or disk space
- *   130 stopped by SIGINT, 143 by SIGTERM (signals.h)
+ *   130 stopped by SIGINT, 143 by SIGTERM (signals.h; serve answers the requests in hand first)
  * Under mpirun (make MPI=1) a rank that fails ends the whole job with its
  * code (MPI_Abort): mpirun then exits non-zero.
  * Whatever the code, an output is either complete or left as it was. */
@@ -34,6 +34,7 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "  train     train a model (on --data, or on built-in synthetic data) and test it\n"
                            "  eval      evaluate a trained model on the test split of --data\n"
                            "  predict   write the top-K unseen items of every user of --data as CSV\n"
+                           "  serve     answer recommendation requests (JSON lines on stdin) from a loaded model\n"
                            "  explain   print the data flow of one batch through the model, with shapes\n"
                            "  gen       write a synthetic data set of any size (seq format)\n"
                            "\n"
@@ -65,11 +66,12 @@ int main(int argc, char **argv) {
     int (*app)(int, char **) = strcmp(cmd, "train") == 0     ? app_train
                                : strcmp(cmd, "eval") == 0    ? app_eval
                                : strcmp(cmd, "predict") == 0 ? app_predict
+                               : strcmp(cmd, "serve") == 0   ? app_serve
                                : strcmp(cmd, "explain") == 0 ? app_explain
                                : strcmp(cmd, "gen") == 0     ? app_gen
                                                              : NULL;
     if (!app) {
-        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, explain, gen)\n", cmd);
+        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, serve, explain, gen)\n", cmd);
         return leave_job(cmd, APP_EXIT_USAGE);
     }
     if (dist_size() > 1 && app != app_train) {
@@ -81,7 +83,7 @@ int main(int argc, char **argv) {
     progress_enable(dist_rank() == 0); /* stderr only: stdout and its last JSON line stay as they are */
     /* before any other thread exists; in an MPI job a signal (mpirun ending the job) stops at once, removing
      * the staging folder: the other ranks could not finish a step without this one */
-    signals_start(cmd, app == app_train && dist_size() == 1);
+    signals_start(cmd, (app == app_train && dist_size() == 1) || app == app_serve);
     int code = app(argc - 2, argv + 2);
     signals_end();
     /* the results printed to stdout are an output too: a full disk there is not a success */

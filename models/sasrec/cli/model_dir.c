@@ -9,6 +9,7 @@
 #include "io/safetensors.h"
 #include "io/sha256.h"
 #include "models/sasrec/data/idmap.h"
+#include "models/sasrec/data/popularity.h"
 #include "nn/checkpoint.h"
 
 /* The largest items.txt of n items: each id at most DATASET_MAX_ID_BYTES and CRLF, and a byte order mark. */
@@ -53,6 +54,27 @@ static int check_header(const SafeTensors *st, const char *path, const SasrecCon
     if (safetensors_find(st, name) >= 0)
         return nn_fail(err, "%s: holds more than the %d blocks config.json (%s) says: the two files do not belong "
                             "together", path, m->layers, settings);
+    return 0;
+}
+
+/* DIR/popular.txt, checked against its recorded SHA-256, into lm->popular. */
+static int read_popular(const RunConfig *c, LoadedModel *lm, NnError *err) {
+    char path[4096];
+    config_path(path, sizeof path, c->model_dir, POPULARITY_FILE);
+    char *data;
+    size_t len;
+    /* a count is at most 19 digits and a CRLF; a byte order mark */
+    if (regular_file_read(path, (uint64_t)c->model.n_items * 21 + 3, &data, &len, err)) return -1;
+    Sha256Hex got = sha256_of(data, len);
+    int64_t *count = nn_malloc((size_t)(c->model.n_items + 1) * sizeof *count);
+    if (check_sum(path, &c->checksums.popular, &got, err) ||
+        popularity_read_buffer(path, data, len, c->model.n_items, count, err)) {
+        free(data);
+        free(count);
+        return -1;
+    }
+    free(data);
+    lm->popular = count;
     return 0;
 }
 
@@ -146,6 +168,10 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     }
     int rc = build(c, items_path, items, items_len, ckpt_path, checkpoint, ckpt_len, lm, err);
     free(items);
+    if (rc == 0 && c->checksums.has_popular && read_popular(c, lm, err)) {
+        app_free_model(lm);
+        return -1;
+    }
     return rc;
 }
 
@@ -158,6 +184,8 @@ void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm)
 }
 
 void app_free_model(LoadedModel *lm) {
+    free(lm->popular);
+    lm->popular = NULL;
     sasrec_free(&lm->model);
     dataset_free(&lm->vocab);
 }

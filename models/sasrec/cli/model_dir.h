@@ -10,6 +10,10 @@
  * and against the machine's memory; only then is the model built and the
  * weights loaded (names, shapes, finite values: nn/checkpoint.h).
  *
+ * popular.txt (models/sasrec/data/popularity.h) is read when config.json
+ * records its checksum; a folder written before it existed loads without it
+ * (lm->popular NULL: serve and predict then have no most-popular fallback).
+ *
  * A folder written before checksums were recorded (config.json without
  * CONFIG_MARKER) still loads, checked as above but without checksums: lm->legacy
  * is set and the commands print a one-line note suggesting to retrain. */
@@ -22,6 +26,7 @@ typedef struct {
     Dataset vocab; /* the model's items (idmap) */
     Sasrec model;
     int legacy; /* config.json records no checksums (an older folder) */
+    int64_t *popular; /* (n_items + 1) each item's count in the training part (popular.txt); NULL: none */
 } LoadedModel;
 
 /* Reads c->model_dir's config.json (model settings into c->model), items.txt

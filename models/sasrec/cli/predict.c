@@ -7,14 +7,18 @@
 #include "io/atomic_file.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
-#include "models/sasrec/eval.h"
-#include "models/sasrec/score_check.h"
-#include "models/sasrec/topk.h"
+#include "base/progress.h"
+#include "io/textfile.h"
+#include "models/sasrec/data/idmap.h"
+#include "models/sasrec/data/popularity.h"
+#include "models/sasrec/recommend.h"
 
 static const char *USAGE = "usage: sasrec predict --model DIR --out FILE.csv [--data PATH] [--k 10] [flags]\n"
                            "Writes, for every user of --data, the K items the model ranks highest among those the\n"
                            "user has not interacted with, reading the user's whole sequence: CSV with the header\n"
-                           "user,item and K rows per user, in raw ids (the Boostcamp submission format).";
+                           "user,item and K rows per user, in raw ids (the Boostcamp submission format). Users the model\n"
+                           "was not trained on are welcome; items it does not know are ignored, and a user left with\n"
+                           "no known item gets the most popular items (as sasrec serve answers).";
 
 /* A CSV field, quoted when it holds a comma, a quote or a line break. */
 static void write_field(FILE *f, const char *s) {
@@ -30,36 +34,56 @@ static void write_field(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* What the visit of each batch of user vectors needs: the top K unseen items of every user go to f. */
-typedef struct {
-    const Dataset *ds;
-    const Tensor *items; /* the item table (N + 1, H) */
-    FILE *f;
-    int64_t k;
-    int32_t *top;            /* (batch, k) */
-    const int32_t **exclude; /* (batch) each user's sequence */
-    int64_t *n_exclude;      /* (batch) */
-    int64_t *count;          /* (batch) */
-    int64_t rows;            /* rows written */
-    int64_t nonfinite;       /* users whose scores were NaN or infinite: none of theirs is written */
-} Writer;
+/* How many users of ds are not in the model folder's users.txt (users the model was not trained on). */
+static int64_t count_unknown_users(const RunConfig *c, const Dataset *ds, NnError *err) {
+    char path[4096];
+    TextFile f;
+    if (textfile_read(config_path(path, sizeof path, c->model_dir, IDMAP_USERS), &f, err)) return -1;
+    unsigned char *known = nn_calloc((size_t)ds->n_users + 1, 1);
+    LineReader r = textfile_lines(&f);
+    TextLine line;
+    int64_t n_known = 0;
+    while (textfile_next_nonblank(&r, &line)) {
+        int64_t u = dataset_user_index(ds, line.p, line.len);
+        if (u >= 0 && !known[u]) known[u] = 1, n_known++;
+    }
+    free(known);
+    textfile_free(&f);
+    return ds->n_users - n_known;
+}
 
-static void write_top_k(void *ctx, const SeqBatch *b, const Tensor *U) {
-    Writer *w = ctx;
-    for (int i = 0; i < b->B; i++) w->exclude[i] = dataset_seq(w->ds, b->user[i], &w->n_exclude[i]);
-    topk_items(w->items, U->data, b->B, w->k, w->exclude, w->n_exclude, w->top, NULL, w->count);
-    for (int i = 0; i < b->B; i++) {
-        if (w->count[i] < 0) { /* NaN or infinite scores: score_check.h */
-            w->nonfinite++;
-            continue;
+/* What predict counts while it writes. */
+typedef struct {
+    int64_t rows, popular, nothing, nonfinite; /* rows written; users answered by popularity, with nothing,
+                                                  with NaN or infinite scores (none of theirs is written) */
+} Written;
+
+/* Recommends for users [first, first + n) of ds (items mapped to the model's by map, unknown ones dropped)
+ * and writes their rows to f. */
+static void predict_users(Recommender *rec, const Dataset *ds, const int32_t *map, int64_t first, int n, int64_t k,
+                          const Dataset *vocab, FILE *f, RecRequest *req, RecAnswer *ans, int32_t *known,
+                          Written *w) {
+    int32_t *at = known;
+    for (int i = 0; i < n; i++) {
+        int64_t len;
+        const int32_t *seq = dataset_seq(ds, first + i, &len);
+        req[i] = (RecRequest){.items = at, .exclude_seen = 1, .k = k};
+        for (int64_t t = 0; t < len; t++)
+            if (map[seq[t]]) *at++ = map[seq[t]];
+        req[i].n_items = at - req[i].items;
+    }
+    recommend(rec, req, ans, n);
+    for (int i = 0; i < n; i++) {
+        w->popular += ans[i].from == REC_POPULAR;
+        w->nothing += ans[i].from == REC_NO_FALLBACK;
+        w->nonfinite += ans[i].from == REC_NOT_FINITE;
+        for (int64_t j = 0; j < ans[i].count; j++) {
+            write_field(f, ds->user_ids[first + i]);
+            fputc(',', f);
+            write_field(f, vocab->item_ids[ans[i].item[j]]);
+            fputc('\n', f);
         }
-        for (int64_t k = 0; k < w->count[i]; k++) {
-            write_field(w->f, w->ds->user_ids[b->user[i]]);
-            fputc(',', w->f);
-            write_field(w->f, w->ds->item_ids[w->top[i * w->k + k]]);
-            fputc('\n', w->f);
-        }
-        w->rows += w->count[i];
+        w->rows += ans[i].count;
     }
 }
 
@@ -87,28 +111,57 @@ int app_predict(int argc, char **argv) {
     Dataset ds = {0};
     int code = 1;
     AtomicFile *af = NULL;
-    if (app_load_data(&c, &lm.vocab, 1, &ds, &err)) goto fail;
-    if (c.k > ds.n_items) {
-        nn_fail(&err, "--k %lld is larger than the %lld items the model knows", (long long)c.k, (long long)ds.n_items);
+    /* every user of the file, with the file's own item ids: items the model does not know are dropped below,
+     * and a user left with none gets the most popular items (recommend.h), as sasrec serve answers */
+    if (app_load_data(&c, NULL, 1, &ds, &err)) goto fail;
+    int64_t unknown_users = count_unknown_users(&c, &ds, &err);
+    if (unknown_users < 0) goto fail;
+    if (c.k > lm.vocab.n_items) {
+        nn_fail(&err, "--k %lld is larger than the %lld items the model knows", (long long)c.k,
+                (long long)lm.vocab.n_items);
         goto fail;
     }
     if (app_plan(PLAN_PREDICT, &c, &lm.model.cfg, &ds, &err)) {
         code = APP_EXIT_USAGE;
         goto fail;
     }
-    if (!(af = atomic_open(c.out, &err))) goto fail;
-    Writer w = {.ds = &ds, .items = lm.model.item_emb.weight, .f = atomic_stream(af), .k = c.k};
-    fputs("user,item\n", w.f);
-    size_t nb = (size_t)c.eval.batch;
-    w.top = nn_malloc(nb * (size_t)c.k * sizeof *w.top);
-    w.exclude = nn_malloc(nb * sizeof *w.exclude);
-    w.n_exclude = nn_malloc(nb * sizeof *w.n_exclude);
-    w.count = nn_malloc(nb * sizeof *w.count);
-    eval_visit_users(&lm.model, &ds, SPLIT_SUBMIT, &c.eval, write_top_k, &w);
-    free(w.top);
-    free(w.exclude);
-    free(w.n_exclude);
-    free(w.count);
+    int32_t *map = nn_malloc((size_t)(ds.n_items + 1) * sizeof *map); /* the file's item -> the model's, 0: unknown */
+    int64_t unknown_items = 0, unknown_interactions = 0;
+    for (int64_t j = 1; j <= ds.n_items; j++) {
+        map[j] = dataset_item_id(&lm.vocab, ds.item_ids[j], strlen(ds.item_ids[j]));
+        unknown_items += map[j] == 0;
+    }
+    for (int64_t t = 0; t < ds.seq_start[ds.n_users]; t++) unknown_interactions += map[ds.items[t]] == 0;
+    if (!lm.popular)
+        fprintf(stderr, "sasrec predict: note: %s has no %s (written by an earlier sasrec): users with no item the "
+                        "model knows get no rows; retrain to get the most-popular fallback\n", c.model_dir,
+                POPULARITY_FILE);
+    if (!(af = atomic_open(c.out, &err))) {
+        free(map);
+        goto fail;
+    }
+    FILE *f = atomic_stream(af);
+    fputs("user,item\n", f);
+    int nb = c.eval.batch < ds.n_users ? c.eval.batch : (int)ds.n_users;
+    Recommender rec;
+    recommender_init(&rec, &lm.model, lm.popular, nb);
+    RecRequest *req = nn_malloc((size_t)nb * sizeof *req);
+    RecAnswer *ans = nn_malloc((size_t)nb * sizeof *ans);
+    int32_t *top = nn_malloc((size_t)nb * (size_t)c.k * sizeof *top);
+    real *score = nn_malloc((size_t)nb * (size_t)c.k * sizeof *score);
+    int32_t *known = nn_malloc((size_t)(ds.seq_start[ds.n_users] + 1) * sizeof *known);
+    for (int i = 0; i < nb; i++) ans[i] = (RecAnswer){.item = top + i * c.k, .score = score + i * c.k};
+    Written w = {0};
+    Progress bar;
+    progress_start(&bar, "predict", "users", ds.n_users);
+    for (int64_t first = 0; first < ds.n_users; first += nb) {
+        int n = (int)(ds.n_users - first < nb ? ds.n_users - first : nb);
+        predict_users(&rec, &ds, map, first, n, c.k, &lm.vocab, f, req, ans, known, &w);
+        progress_update(&bar, first + n, NULL);
+    }
+    progress_end(&bar);
+    recommender_free(&rec);
+    free(req), free(ans), free(top), free(score), free(known), free(map);
     if (w.nonfinite) {
         nn_fail(&err, "the model gives NaN or infinite scores for %lld of %lld users; no recommendations were "
                       "written (retrain it)", (long long)w.nonfinite, (long long)ds.n_users);
@@ -119,13 +172,18 @@ int app_predict(int argc, char **argv) {
         goto fail;
     }
     af = NULL;
-    printf("predict: %lld users, %lld rows written to %s; %lld interactions with items the model has never seen "
-           "were ignored; %lld users were skipped because none of their items is known to the model\n",
-           (long long)ds.n_users, (long long)w.rows, c.out, (long long)ds.unknown_items, (long long)ds.skipped_users);
-    printf("{\"users\": %lld, \"rows\": %lld, \"k\": %lld, \"unknown_items\": %lld, \"skipped_users\": %lld, "
+    printf("predict: %lld users (%lld not in the model's training data), %lld rows written to %s; %lld of %lld items "
+           "(%lld interactions) are unknown to the model and were ignored; %lld users with no known item got the "
+           "most popular items%s\n",
+           (long long)ds.n_users, (long long)unknown_users, (long long)w.rows, c.out, (long long)unknown_items,
+           (long long)ds.n_items, (long long)unknown_interactions, (long long)w.popular,
+           w.nothing ? " (none: the model folder has no popular.txt)" : "");
+    printf("{\"users\": %lld, \"rows\": %lld, \"k\": %lld, \"unknown_users\": %lld, \"unknown_items\": %lld, "
+           "\"unknown_interactions\": %lld, \"popular_fallback_users\": %lld, \"no_fallback_users\": %lld, "
            "\"seconds\": %.2f}\n",
-           (long long)ds.n_users, (long long)w.rows, (long long)c.k, (long long)ds.unknown_items,
-           (long long)ds.skipped_users, clock_seconds() - started);
+           (long long)ds.n_users, (long long)w.rows, (long long)c.k, (long long)unknown_users,
+           (long long)unknown_items, (long long)unknown_interactions, (long long)w.popular, (long long)w.nothing,
+           clock_seconds() - started);
     code = 0;
     goto done;
 fail:

@@ -7,6 +7,7 @@
  *  - train: the first one sets the stop flag (TrainConfig.stop: the run stops
  *    after its current step, removes its staging folder and leaves --out as
  *    it was) and prints one line; a second one exits at once.
+ *  - serve: likewise graceful; the requests in hand are answered first.
  *  - the other commands, which replace no folder: the first one exits at once.
  * Exiting at once removes this process's temporary files (io/tempfiles.h),
  * waiting for a model folder swap in progress to end, prints one line and

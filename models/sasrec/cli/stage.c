@@ -19,9 +19,10 @@
 #include "io/regular_file.h"
 #include "io/tempfiles.h"
 #include "models/sasrec/data/idmap.h"
+#include "models/sasrec/data/popularity.h"
 
 const char *const STAGE_FILES[] = {CONFIG_FILE,      IDMAP_ITEMS,    IDMAP_USERS, TRAIN_MODEL_FILE,
-                                   TRAIN_LOG_FILE,   TRAIN_CURVE_FILE, NULL};
+                                   TRAIN_LOG_FILE,   TRAIN_CURVE_FILE, POPULARITY_FILE, NULL};
 
 #define STAGE_INFIX ".sasrec-" /* ".NAME.sasrec-PID-XXXXXX" */
 #define MAX_FILE    ((uint64_t)64 << 30) /* the largest file checksummed */
@@ -282,13 +283,13 @@ int stage_begin(Stage *s, const char *target, int force, const char *const *inpu
 }
 
 int stage_finish(Stage *s, RunConfig *c, NnError *err) {
-    const char *names[] = {IDMAP_ITEMS, IDMAP_USERS, TRAIN_MODEL_FILE};
-    Sha256Hex *sums[] = {&c->checksums.items, &c->checksums.users, &c->checksums.model};
-    for (int i = 0; i < 3; i++) {
+    const char *names[] = {IDMAP_ITEMS, IDMAP_USERS, TRAIN_MODEL_FILE, POPULARITY_FILE};
+    Sha256Hex *sums[] = {&c->checksums.items, &c->checksums.users, &c->checksums.model, &c->checksums.popular};
+    for (int i = 0; i < 4; i++) {
         char path[8192];
         if (join(path, sizeof path, s->dir, names[i]) || regular_file_sha256(path, MAX_FILE, sums[i], err)) return -1;
     }
-    c->checksums.present = 1;
+    c->checksums.present = c->checksums.has_popular = 1;
     return config_write(s->dir, c, err);
 }
 

@@ -12,6 +12,7 @@
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/cli/stage.h"
 #include "models/sasrec/data/idmap.h"
+#include "models/sasrec/data/popularity.h"
 #include "models/sasrec/train.h"
 
 static const char *USAGE = "usage: sasrec train [--data PATH] [flags]\n"
@@ -105,7 +106,7 @@ int app_train(int argc, char **argv) {
                          (long long)mc->hidden, (long long)ds.n_items, mc->layers, gib);
         goto fail;
     }
-    if (lead && idmap_write(stage.dir, &ds, &err)) goto fail;
+    if (lead && (idmap_write(stage.dir, &ds, &err) || popularity_write(stage.dir, &ds, &err))) goto fail;
     sasrec_init(&s, mc, c.train.seed);
     printf("model: %lld parameters, %s step, %d threads", (long long)module_num_params(&s.m),
            c.train.dense ? "dense" : "length-aware", c.threads);

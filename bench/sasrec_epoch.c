@@ -34,6 +34,9 @@ int main(int argc, char **argv) {
                        "[train flags]\nTimes --epochs training epochs and as many evaluation passes.",
                        argc - 1, argv + 1, &c, config_train_flags);
     if (rc != APP_CONTINUE) return rc;
+    if (strcmp(c.data, "../shared/data/beauty/Beauty.txt") != 0 &&
+        c.sample_file && strcmp(c.sample_file, "../shared/data/beauty/Beauty_sample.txt") == 0)
+        c.sample_file = NULL; /* Beauty's negatives go with Beauty only: other data gets generated ones */
     NnError err;
     if (app_check_input("bench", "--data", c.data, &err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -8,7 +8,15 @@
  *     Adam), and for the softmax over every item (ce, Adam: its gradient
  *     reaches every row) up to 100k items;
  *   eval_negatives: seconds to draw 99 evaluation negatives per user with
- *     S3-Rec's generator and with the fast sampler.
+ *     S3-Rec's generator and with the fast sampler;
+ *   eval_pass: seconds of one validation pass of an untrained model over the
+ *     catalogue sets (and the long set), sampled (answer + 99 negatives from
+ *     each method) and full ranking, after an untimed warm-up pass; the pass
+ *     runs over --pass-users users (20k) and "seconds" scales it to the set's
+ *     users (a pass is linear in users);
+ *   contention: the 10k-item BCE epoch (Adam) at --threads alone, the same
+ *     beside one busy process (a child spinning at nice 0 for the whole
+ *     epoch), and at one thread alone.
  *
  * Every measurement runs in its own child process, so that its peak RSS is
  * its own; the parent only forks and waits. The model's item table has the
@@ -18,13 +26,16 @@
  *    "negatives", "epoch_s", "epoch_cpu_s" (CPU seconds of all threads), "steps", "extrapolated", "peak_rss_mib", "data_mib", "params_mib",
  *    "rss_target_mib" (data + 4 x parameters + 256)}
  *   {"op": "eval_negatives", "users", "items", "method", "seconds"} (s3rec is skipped above --s3rec-max)
+ *   {"op": "eval_pass", "set", "users", "items", "protocol", "method", "pass_users", "pass_s", "seconds"}
+ *   {"op": "contention", "users", "items", "threads", "busy", "epoch_s", "steps", "extrapolated"}
  * epoch_s is the median over --epochs epochs; with --max-steps, the steps of
  * one epoch are cut there and epoch_s extrapolates from them.
  *
  *   bench/scale --quick         a few minutes: 20k users, 10k and 1M items, 200 steps per epoch
  *   bench/scale                 the full grid (hours on 2 cores)
- *   bench/scale --only train|long|eval --items 1000000 --loss sampled --optimizer lazy-adam
+ *   bench/scale --only train|long|pass|contention|eval --items 1000000 --loss sampled --optimizer lazy-adam
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +48,7 @@
 #include "base/peak_rss.h"
 #include "models/sasrec/data/sample.h"
 #include "models/sasrec/data/synthetic.h"
+#include "models/sasrec/eval.h"
 #include "models/sasrec/step.h"
 #include "models/sasrec/train.h"
 
@@ -47,6 +59,8 @@ typedef struct {
     LossKind loss;
     OptimizerKind opt;
     const char *set;
+    int busy;    /* contention: 1 with a busy process beside the epoch */
+    int threads; /* 0: --threads */
 } Run;
 
 /* The resident memory now, in MiB (/proc/self/statm), for the data's share. */
@@ -80,8 +94,14 @@ static int generate(int64_t users, int64_t items, double avg_len, int max_len, D
 static const char *LOSS_NAMES[] = {"bce", "ce", "sampled", "gbce"};
 static int threads = 2; /* set in each child: the parent runs no parallel region before forking */
 
+/* The busy process of a contention run: one CPU-bound loop until it is killed. */
+static void spin(void) {
+    volatile uint64_t x = 0;
+    for (;;) x++;
+}
+
 static int train_child(const Run *r) {
-    nn_set_threads(threads);
+    nn_set_threads(r->threads ? r->threads : threads);
     double before = rss_now_mib();
     Dataset ds;
     if (generate(r->users, r->items, r->avg_len, r->max_len, &ds)) return 1;
@@ -109,6 +129,9 @@ static int train_child(const Run *r) {
     int64_t *perm = malloc((size_t)n * sizeof *perm);
     double *ts = malloc((size_t)r->epochs * sizeof *ts), *cs = malloc((size_t)r->epochs * sizeof *cs);
     module_train(&s.m, 1);
+    int contention = !strcmp(r->set, "contention");
+    pid_t spinner = contention && r->busy ? fork() : 0;
+    if (spinner == 0 && contention && r->busy) spin(); /* the child never returns */
     for (int e = 0; e < r->epochs; e++) {
         batch_shuffle(tc.seed, e, n, perm);
         double t0 = clock_seconds(), c0 = cpu_seconds();
@@ -120,7 +143,18 @@ static int train_child(const Run *r) {
         ts[e] = (clock_seconds() - t0) * (double)nbatches / (double)steps;
         cs[e] = (cpu_seconds() - c0) * (double)nbatches / (double)steps;
     }
+    if (spinner > 0) {
+        kill(spinner, SIGKILL);
+        waitpid(spinner, NULL, 0);
+    }
     double params_mib = (double)module_num_params(&s.m) * sizeof(real) / 1048576.0;
+    if (contention)
+        printf("{\"op\": \"contention\", \"users\": %lld, \"items\": %lld, \"loss\": \"%s\", \"threads\": %d, "
+               "\"busy\": %s, \"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s}\n",
+               (long long)r->users, (long long)mc.n_items, LOSS_NAMES[r->loss], nn_threads(), r->busy ? "true" : "false",
+               clock_median(ts, r->epochs), clock_median(cs, r->epochs), (long long)steps,
+               steps < nbatches ? "true" : "false");
+    else
     printf("{\"op\": \"train_epoch\", \"set\": \"%s\", \"users\": %lld, \"items\": %lld, \"items_seen\": %lld, "
            "\"avg_len\": %.1f, \"max_len\": %d, \"loss\": \"%s\", \"optimizer\": \"%s\", \"negatives\": %lld, "
            "\"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s, \"threads\": %d, \"peak_rss_mib\": %.1f, "
@@ -175,6 +209,70 @@ static int eval_child(int64_t users, int64_t items, double s3rec_max) {
     return 0;
 }
 
+typedef struct {
+    const char *set;
+    int64_t users, pass_users, items;
+    double avg_len, s3rec_max;
+    int max_len;
+} PassArg;
+
+/* One validation pass of an untrained model over p->pass_users users: sampled with each method's negatives
+ * (s3rec only up to --s3rec-max) and full ranking, "seconds" scaled to p->users. */
+static int pass_child(const PassArg *p) {
+    nn_set_threads(threads);
+    Dataset ds;
+    if (generate(p->pass_users, p->items, p->avg_len, p->max_len, &ds)) return 1;
+    SasrecConfig mc = sasrec_default_config();
+    mc.n_items = p->items > ds.n_items ? p->items : ds.n_items;
+    mc.max_len = p->max_len;
+    Sasrec s;
+    sasrec_init(&s, &mc, 42);
+    int64_t *rank = malloc((size_t)ds.n_users * sizeof *rank);
+    int failed = 0;
+    /* one graph for every pass, warmed by an untimed full-ranking pass: as in training, where the passes reuse
+     * the steps' arena, a timed pass finds its memory mapped (a first pass of 2000 long sequences spends more
+     * time in page faults than in arithmetic) */
+    Graph *g = graph_new();
+    EvalOptions warm = eval_default_options();
+    warm.protocol = PROTOCOL_FULL, warm.graph = g;
+    eval_rank_model(&s, &ds, SPLIT_VALID, &warm, rank);
+    for (int m = SAMPLE_S3REC; m <= SAMPLE_FAST + 1 && !failed; m++) { /* SAMPLE_FAST + 1: full ranking */
+        EvalOptions opt = eval_default_options();
+        opt.graph = g;
+        SampleSet neg = {0};
+        NnError err;
+        if (m <= SAMPLE_FAST) {
+            if (m == SAMPLE_S3REC && (double)ds.n_users * (double)ds.n_items > p->s3rec_max) continue;
+            int rc = m == SAMPLE_S3REC ? sample_generate(&ds, 99, SAMPLE_DEFAULT_SEED, &neg, &err)
+                                       : sample_generate_fast(&ds, 99, SAMPLE_DEFAULT_SEED, &neg, &err);
+            if (rc) {
+                fprintf(stderr, "bench/scale: %s\n", err.msg);
+                failed = 1;
+                break;
+            }
+            opt.samples = &neg;
+        } else {
+            opt.protocol = PROTOCOL_FULL;
+        }
+        double t0 = clock_seconds();
+        eval_rank_model(&s, &ds, SPLIT_VALID, &opt, rank);
+        double t = clock_seconds() - t0;
+        printf("{\"op\": \"eval_pass\", \"set\": \"%s\", \"users\": %lld, \"items\": %lld, \"max_len\": %d, "
+               "\"protocol\": \"%s\", \"method\": %s, \"pass_users\": %lld, \"pass_s\": %.3f, \"seconds\": %.3f, "
+               "\"extrapolated\": %s, \"threads\": %d}\n",
+               p->set, (long long)p->users, (long long)mc.n_items, p->max_len, m <= SAMPLE_FAST ? "sample" : "full",
+               m == SAMPLE_S3REC ? "\"s3rec\"" : m == SAMPLE_FAST ? "\"fast\"" : "null", (long long)ds.n_users, t,
+               t * (double)p->users / (double)ds.n_users, p->users > ds.n_users ? "true" : "false", nn_threads());
+        fflush(stdout);
+        if (m <= SAMPLE_FAST) sample_free(&neg);
+    }
+    free(rank);
+    graph_free(g);
+    sasrec_free(&s);
+    dataset_free(&ds);
+    return failed;
+}
+
 /* Runs f(arg) in a child process; returns its exit status. */
 static int in_child(int (*f)(const void *), const void *arg) {
     fflush(stdout);
@@ -192,20 +290,23 @@ typedef struct {
 } EvalArg;
 
 static int train_thunk(const void *a) { return train_child(a); }
+static int pass_thunk(const void *a) { return pass_child(a); }
 static int eval_thunk(const void *a) {
     const EvalArg *e = a;
     return eval_child(e->users, e->items, e->s3rec_max);
 }
 
 static const char *USAGE =
-    "usage: bench/scale [--quick] [--only train|long|eval] [--items N] [--users N] [--loss bce|sampled|ce]\n"
-    "                   [--optimizer adam|lazy-adam] [--epochs N] [--max-steps N] [--s3rec-max X] [--threads N]\n"
-    "Epoch seconds and peak RSS as the catalogue grows, and evaluation-negative seconds (JSON lines).";
+    "usage: bench/scale [--quick] [--only train|long|pass|contention|eval] [--items N] [--users N]\n"
+    "                   [--loss bce|sampled|ce] [--optimizer adam|lazy-adam] [--epochs N] [--max-steps N]\n"
+    "                   [--pass-users N] [--s3rec-max X] [--threads N]\n"
+    "Epoch seconds and peak RSS as the catalogue grows, evaluation passes, an epoch beside a busy process,\n"
+    "and evaluation-negative seconds (JSON lines).";
 
 int main(int argc, char **argv) {
     int quick = 0, epochs = 1;
     const char *only = NULL, *loss = NULL, *optimizer = NULL;
-    int64_t one_items = 0, users = 0, max_steps = 0;
+    int64_t one_items = 0, users = 0, max_steps = 0, pass_users = 20000;
     double s3rec_max = 4e9;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -231,13 +332,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--max-steps")) max_steps = atoll(v);
         else if (!strcmp(a, "--s3rec-max")) s3rec_max = atof(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
+        else if (!strcmp(a, "--pass-users")) pass_users = atoll(v);
         else {
             fprintf(stderr, "bench/scale: unknown flag '%s'\n%s\n", a, USAGE);
             return 2;
         }
     }
-    if (epochs < 1 || threads < 1 || (only && strcmp(only, "train") && strcmp(only, "long") && strcmp(only, "eval"))) {
-        fprintf(stderr, "bench/scale: bad --epochs, --threads or --only\n%s\n", USAGE);
+    if (epochs < 1 || threads < 1 || pass_users < 1 ||
+        (only && strcmp(only, "train") && strcmp(only, "long") && strcmp(only, "pass") && strcmp(only, "contention") &&
+         strcmp(only, "eval"))) {
+        fprintf(stderr, "bench/scale: bad --epochs, --threads, --pass-users or --only\n%s\n", USAGE);
         return 2;
     }
     if (quick) {
@@ -275,6 +379,28 @@ int main(int argc, char **argv) {
                 if (!one_items && r.loss == LOSS_CE && (set || r.items > 100000)) continue;
                 failed |= in_child(train_thunk, &r) != 0;
             }
+    }
+    if (!only || !strcmp(only, "pass")) {
+        for (int set = 0; set < 2; set++)
+            for (int i = 0; i < (set ? 1 : n_items); i++) {
+                PassArg p = {.set = set ? "long" : "catalogue",
+                             .users = users ? users : (set ? 20000 : 100000),
+                             .items = set ? (one_items ? one_items : 100000) : items[i],
+                             .avg_len = set ? 150 : 20,
+                             .max_len = set ? 200 : 50,
+                             .s3rec_max = s3rec_max};
+                p.pass_users = p.users < pass_users ? p.users : pass_users;
+                failed |= in_child(pass_thunk, &p) != 0;
+            }
+    }
+    if (!only || !strcmp(only, "contention")) {
+        /* alone, beside a busy process, and at one thread alone: the 10k-item BCE epoch */
+        for (int c = 0; c < 3; c++) {
+            Run r = {.users = users ? users : 100000, .items = one_items ? one_items : 10000, .avg_len = 20,
+                     .max_len = 50, .epochs = epochs > 3 ? epochs : 3, .steps = max_steps, .loss = LOSS_BCE,
+                     .opt = OPT_ADAM, .set = "contention", .busy = c == 1, .threads = c == 2 ? 1 : threads};
+            failed |= in_child(train_thunk, &r) != 0;
+        }
     }
     if (!only || !strcmp(only, "eval")) {
         EvalArg grid[] = {{users ? users : 100000, 10000, s3rec_max},

@@ -1,10 +1,8 @@
-#define _DEFAULT_SOURCE /* madvise's MADV_HUGEPAGE (Linux) */
 #include "base/arena.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "base/error.h"
 
@@ -42,25 +40,9 @@ struct Arena {
     size_t reserved;   /* sum of block sizes */
 };
 
-/* Blocks from this size on ask Linux for transparent huge pages: a step's first touch of a large block then
- * faults once per 2 MiB, not once per 4 KiB (on a VM a fault costs microseconds: a cold evaluation pass over
- * 512 sequences of 200 items spent 85% of its time in page faults). */
-#define HUGE_BLOCK ((size_t)8 << 20)
-
-static void advise_huge(unsigned char *mem, size_t size) {
-#ifdef MADV_HUGEPAGE
-    const uintptr_t page = 4096;
-    uintptr_t begin = ((uintptr_t)mem + page - 1) & ~(page - 1), end = ((uintptr_t)mem + size) & ~(page - 1);
-    if (size >= HUGE_BLOCK && end > begin) (void)madvise((void *)begin, end - begin, MADV_HUGEPAGE); /* a hint */
-#else
-    (void)mem, (void)size;
-#endif
-}
-
 static Block *block_new(size_t size) {
     Block *b = nn_malloc(sizeof *b);
     b->mem = nn_aligned_alloc(size);
-    advise_huge(b->mem, size);
     b->size = size;
     b->used = 0;
     b->prev = NULL;

@@ -3,8 +3,8 @@
  * It grows (by chaining blocks) instead of failing. arena_reset() releases
  * everything at once; if the step needed more than one block, the blocks are
  * replaced by a single block of the high-water size, so a steady-state
- * training loop allocates nothing after its first step. Blocks from 8 MiB on
- * are advised as transparent huge pages (Linux; a hint, never required).
+ * training loop allocates nothing after its first step. Blocks come from
+ * nn_aligned_alloc (so large ones are advised as huge pages).
  *
  * In AddressSanitizer builds (make sanitize) everything not handed out since
  * the last reset is poisoned, so a use of released memory is reported. */

@@ -38,7 +38,7 @@ _Noreturn void nn_abort(const char *op, const char *fmt, ...) __attribute__((for
 void *nn_malloc(size_t bytes);
 void *nn_calloc(size_t n, size_t size);
 void *nn_realloc(void *p, size_t bytes);
-/* 64-byte aligned allocation, released with free(). */
+/* 64-byte aligned allocation, released with free(); from 8 MiB on advised as transparent huge pages (Linux). */
 void *nn_aligned_alloc(size_t bytes);
 
 #endif

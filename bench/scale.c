@@ -39,8 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -131,6 +131,10 @@ static int train_child(const Run *r) {
     module_train(&s.m, 1);
     int contention = !strcmp(r->set, "contention");
     pid_t spinner = contention && r->busy ? fork() : 0;
+    if (spinner < 0) {
+        perror("bench/scale: fork of the busy process");
+        return 1;
+    }
     if (spinner == 0 && contention && r->busy) spin(); /* the child never returns */
     for (int e = 0; e < r->epochs; e++) {
         batch_shuffle(tc.seed, e, n, perm);
@@ -148,23 +152,24 @@ static int train_child(const Run *r) {
         waitpid(spinner, NULL, 0);
     }
     double params_mib = (double)module_num_params(&s.m) * sizeof(real) / 1048576.0;
-    if (contention)
+    if (contention) {
         printf("{\"op\": \"contention\", \"users\": %lld, \"items\": %lld, \"loss\": \"%s\", \"threads\": %d, "
                "\"busy\": %s, \"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s}\n",
                (long long)r->users, (long long)mc.n_items, LOSS_NAMES[r->loss], nn_threads(), r->busy ? "true" : "false",
                clock_median(ts, r->epochs), clock_median(cs, r->epochs), (long long)steps,
                steps < nbatches ? "true" : "false");
-    else
-    printf("{\"op\": \"train_epoch\", \"set\": \"%s\", \"users\": %lld, \"items\": %lld, \"items_seen\": %lld, "
-           "\"avg_len\": %.1f, \"max_len\": %d, \"loss\": \"%s\", \"optimizer\": \"%s\", \"negatives\": %lld, "
-           "\"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s, \"threads\": %d, \"peak_rss_mib\": %.1f, "
-           "\"data_mib\": %.1f, \"params_mib\": %.1f, \"rss_target_mib\": %.1f}\n",
-           r->set, (long long)r->users, (long long)mc.n_items, (long long)ds.n_items,
-           (double)ds.n_interactions / (double)ds.n_users, r->max_len, LOSS_NAMES[r->loss],
-           r->opt == OPT_LAZY_ADAM ? "lazy-adam" : "adam",
-           (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
-           clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), peak_rss_mib(), data_mib, params_mib,
-           data_mib + 4 * params_mib + 256);
+    } else {
+        printf("{\"op\": \"train_epoch\", \"set\": \"%s\", \"users\": %lld, \"items\": %lld, \"items_seen\": %lld, "
+               "\"avg_len\": %.1f, \"max_len\": %d, \"loss\": \"%s\", \"optimizer\": \"%s\", \"negatives\": %lld, "
+               "\"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s, \"threads\": %d, \"peak_rss_mib\": %.1f, "
+               "\"data_mib\": %.1f, \"params_mib\": %.1f, \"rss_target_mib\": %.1f}\n",
+               r->set, (long long)r->users, (long long)mc.n_items, (long long)ds.n_items,
+               (double)ds.n_interactions / (double)ds.n_users, r->max_len, LOSS_NAMES[r->loss],
+               r->opt == OPT_LAZY_ADAM ? "lazy-adam" : "adam",
+               (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
+               clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), peak_rss_mib(), data_mib, params_mib,
+               data_mib + 4 * params_mib + 256);
+    }
     fflush(stdout);
     free(perm), free(ts), free(cs);
     batch_free(&b);

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""make lint: the naming and layering rules docs/design.md states, checked by a machine.
+
+Three rules, each read off the source text (no compiler needed):
+  layers   an #include "folder/..." never points upward: models -> nn -> autograd -> tensor -> base,
+           with io beside nn (io may use base and tensor; nn may use io);
+  guards   a header's guard is NN_<PATH>_H (the whole path, e.g. NN_MODELS_SASREC_CLI_CONFIG_H);
+  names    a function with external linkage is named after its file or its layer's subjects
+           (docs/design.md, "Naming"): the prefixes each folder allows are in PREFIXES below.
+Prints one line per breach (file:line: rule: what) and exits 1 if there is any, 0 otherwise.
+"""
+import os
+import re
+import sys
+
+LIB = ["base", "tensor", "autograd", "io", "nn"]
+# What each folder may include (its own folder is always allowed).
+MAY_INCLUDE = {
+    "base": set(),
+    "tensor": {"base"},
+    "autograd": {"base", "tensor"},
+    "io": {"base", "tensor"},
+    "nn": {"base", "tensor", "autograd", "io"},
+    "models": {"base", "tensor", "autograd", "io", "nn"},
+}
+# Prefixes every file of a folder may use besides its own file name (docs/design.md, "Naming").
+PREFIXES = {
+    "base": ["nn_", "philox4x32"],
+    "tensor": ["tensor_", "shape_", "gemm", "r_"],
+    "autograd": ["ag_", "graph_", "tensor_"],
+    "io": ["atomic_"],
+    "nn": ["module_", "init_", "loss_", "adam_", "sgd_", "clip_grad_norm", "checkpoint_"],
+    "models": ["sasrec_", "app_"],
+}
+
+DEF = re.compile(r"^(?:[A-Za-z_][\w \t\*]*?[\s\*])([a-z_]\w*)\s*\(([^;]*)$")
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
+
+
+def sources(root):
+    for top in LIB + ["models"]:
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    yield os.path.relpath(os.path.join(d, f), root)
+
+
+def layer(path):
+    return path.split("/")[0]
+
+
+def file_prefixes(path):
+    """The prefixes a file's own name gives: op_matmul.c -> matmul, layer_norm.c -> layer_norm."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    names = {stem}
+    if stem.startswith("op_"):
+        names.add(stem[3:])
+    return [n + "_" for n in names] + list(names)
+
+
+def check_layers(path, lines, out):
+    own = layer(path)
+    for i, line in enumerate(lines, 1):
+        m = INCLUDE.match(line)
+        if m and m.group(1) != own and m.group(1) not in MAY_INCLUDE[own]:
+            out.append(f"{path}:{i}: layers: {own}/ includes {m.group(1)}/ (upward)")
+
+
+def check_guard(path, lines, out):
+    if not path.endswith(".h"):
+        return
+    text = "\n".join(lines)
+    if "Not a normal header" in text:  # an x-macro body included several times on purpose
+        return
+    want = "NN_" + re.sub(r"[^A-Za-z0-9]", "_", path[:-2]).upper() + "_H"
+    for i, line in enumerate(lines, 1):
+        m = re.match(r"^#ifndef\s+(\w+)", line)
+        if m:
+            if m.group(1) != want:
+                out.append(f"{path}:{i}: guards: {m.group(1)}, should be {want}")
+            return
+    out.append(f"{path}:1: guards: no include guard, should be {want}")
+
+
+def enum_prefixes(root, path):
+    """An enum's helpers take the enum's name: UnaryOp -> unary_op_, StDtype -> st_dtype_ (its folder's enums)."""
+    folder = os.path.join(root, os.path.dirname(path))
+    text = "".join(open(os.path.join(folder, h), encoding="utf-8").read()
+                   for h in sorted(os.listdir(folder)) if h.endswith(".h"))
+    names = re.findall(r"}\s*([A-Z]\w*)\s*;", text)
+    enums = [n for n in names if re.search(r"typedef\s+enum\s*(\w+\s*)?{[^}]*}\s*" + n + r"\s*;", text)]
+    return [re.sub(r"(?<!^)([A-Z])", r"_\1", n).lower() + "_" for n in enums]
+
+
+def check_names(root, path, lines, out, allowed_extra):
+    if not path.endswith(".c"):
+        return
+    allowed = file_prefixes(path) + PREFIXES[layer(path)] + enum_prefixes(root, path)
+    for i, line in enumerate(lines, 1):
+        if line.startswith((" ", "\t", "#", "/", "*", "}")) or line.startswith("typedef"):
+            continue
+        m = DEF.match(line)
+        if not m or "=" in line.split("(")[0] or re.search(r"\bstatic\b", line.split("(")[0]):
+            continue
+        name = m.group(1)
+        if name in ("main",) or any(name.startswith(p) for p in allowed):
+            continue
+        if f"{path}:{name}" in allowed_extra:
+            continue
+        out.append(f"{path}:{i}: names: {name}() is named after neither its file nor its layer "
+                   f"(allowed here: {', '.join(sorted(set(allowed)))})")
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    # Exceptions a reviewer accepted, one 'path:function' a line, each with its reason after '#'.
+    extra = set()
+    exc = os.path.join(root, "tools", "lint_exceptions.txt")
+    if os.path.exists(exc):
+        for line in open(exc):
+            line = line.split("#")[0].strip()
+            if line:
+                extra.add(line)
+    out = []
+    for path in sources(root):
+        with open(os.path.join(root, path), encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        check_layers(path, lines, out)
+        check_guard(path, lines, out)
+        check_names(root, path, lines, out, extra)
+    for line in out:
+        print(line)
+    print(f"lint: {len(out)} breach{'es' if len(out) != 1 else ''} of docs/design.md's naming and layering rules")
+    return 1 if out else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

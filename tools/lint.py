@@ -5,6 +5,7 @@ Three rules, each read off the source text (no compiler needed):
   layers   an #include "folder/..." never points upward: models -> nn -> autograd -> tensor -> base,
            with io beside nn (io may use base and tensor; nn may use io);
   guards   a header's guard is NN_<PATH>_H (the whole path, e.g. NN_MODELS_SASREC_CLI_CONFIG_H);
+  length   no function body is longer than MAX_LINES lines (issue 26: orchestration reads like a step);
   names    a function with external linkage is named after its file or its layer's subjects
            (docs/design.md, "Naming"): the prefixes each folder allows are in PREFIXES below.
 Prints one line per breach (file:line: rule: what) and exits 1 if there is any, 0 otherwise.
@@ -33,6 +34,7 @@ PREFIXES = {
     "models": ["sasrec_", "app_"],
 }
 
+MAX_LINES = 80
 DEF = re.compile(r"^(?:[A-Za-z_][\w \t\*]*?[\s\*])([a-z_]\w*)\s*\(([^;]*)$")
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
 
@@ -111,6 +113,30 @@ def check_names(root, path, lines, out, allowed_extra):
                    f"(allowed here: {', '.join(sorted(set(allowed)))})")
 
 
+def check_length(path, lines, out):
+    """A function: a signature at column 0 (perhaps over several lines) whose last line ends in '{', then a
+    body up to the next '}' at column 0."""
+    if not path.endswith(".c"):
+        return
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        if line[:1].isalpha() and "(" in line and not re.match(r"^(typedef|struct|enum|union)\b", line) \
+                and "=" not in line.split("(")[0]:
+            name = (re.findall(r"(\w+)\s*\(", line) or ["?"])[0]
+            j = i
+            while j < n and not lines[j].rstrip().endswith(("{", ";")):
+                j += 1
+            if j < n and lines[j].rstrip().endswith("{"):
+                k = j + 1
+                while k < n and not lines[k].startswith("}"):
+                    k += 1
+                if k - j - 1 > MAX_LINES:
+                    out.append(f"{path}:{i + 1}: length: {name}() is {k - j - 1} lines (at most {MAX_LINES})")
+                i = k
+        i += 1
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else "."
     # Exceptions a reviewer accepted, one 'path:function' a line, each with its reason after '#'.
@@ -128,6 +154,7 @@ def main():
         check_layers(path, lines, out)
         check_guard(path, lines, out)
         check_names(root, path, lines, out, extra)
+        check_length(path, lines, out)
     for line in out:
         print(line)
     print(f"lint: {len(out)} breach{'es' if len(out) != 1 else ''} of docs/design.md's naming and layering rules")

@@ -119,6 +119,10 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
 /* Products of at least this many multiply-adds go to the pool in chunks of
  * whole tiles of about GEMM_CHUNK_MACS each (about 20 us on one core). */
 #define GEMM_CHUNK_MACS (1 << 20)
+/* An operand of more than GEMM_REUSE_BYTES is reused by chunks of at least GEMM_REUSE_LINES rows (or columns) of
+ * whole tiles: 48 flops for each of its bytes read. The chunking still depends on the shape only. */
+#define GEMM_REUSE_BYTES (512 << 10)
+#define GEMM_REUSE_LINES 96
 
 typedef struct {
     const Product *p;
@@ -152,6 +156,11 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
     int64_t tiles = split_rows ? mt : nt, step = split_rows ? kern->mr : kern->nr;
     int64_t tile_macs = step * (split_rows ? N : M) * K;
     int64_t per_chunk = tile_macs >= GEMM_CHUNK_MACS ? 1 : GEMM_CHUNK_MACS / tile_macs;
+    /* A chunk reads the whole other operand (B when splitting rows, A when splitting columns) once per kc step;
+     * when that operand is larger than L2, a chunk of one tile would stream it from memory for every mr rows
+     * (2048^3 fell from 205 to 57-100 GFLOP/s on two threads), so such chunks take GEMM_REUSE_LINES of them. */
+    int64_t other_bytes = K * (split_rows ? N : M) * (int64_t)sizeof(real), reuse = (GEMM_REUSE_LINES + step - 1) / step;
+    if (other_bytes > GEMM_REUSE_BYTES && per_chunk < reuse) per_chunk = reuse;
     int64_t chunks = (tiles + per_chunk - 1) / per_chunk, chunk_work = per_chunk * tile_macs / NN_MACS_PER_WORK;
     int width = M * N * K < NN_PARALLEL_MIN_MACS ? 1 : nn_parallel_width(chunks, chunk_work);
     if (width == 1) {

@@ -336,6 +336,8 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
         read_checksums(path, root, &c->checksums, err))
         goto done;
+    const Json *data = json_get(root, "data"); /* null: the built-in synthetic data; absent in no folder we wrote */
+    c->trained_on_builtin = data && json_type(data) == JSON_NULL;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */
     m->heads = (int)heads;
     if (m->hidden % m->heads) {

@@ -55,8 +55,11 @@ static int split_target(Stage *s, const char *target, NnError *err) {
         slash = strrchr(s->target, '/');
         base = slash + 1;
     }
-    if (strcmp(s->target, "/") == 0 || strlen(base) >= sizeof s->name - 40)
-        return nn_fail(err, "train: --out %s cannot be a model folder", target);
+    if (strcmp(s->target, "/") == 0) return nn_fail(err, "train: --out %s cannot be a model folder", target);
+    if (strlen(base) >= sizeof s->name - 40) /* the staging folder's name adds up to 40 bytes to it */
+        return nn_fail(err, "train: --out %s: name too long (%zu bytes; a model folder's name may have at most %zu, "
+                            "so that the staging folder beside it still fits in a file name)",
+                       target, strlen(base), sizeof s->name - 41);
     strcpy(s->name, base);
     if (!slash)
         strcpy(s->parent, ".");

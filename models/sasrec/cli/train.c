@@ -71,7 +71,8 @@ int app_train(int argc, char **argv) {
     int lead = dist_rank() == 0;
     Stage stage;
     const char *inputs[] = {c.data, c.sample_file};
-    if (lead && stage_begin(&stage, c.out, c.force, inputs, 2, &err)) {
+    if (lead && (app_check_outside_models("train", "--out", c.out, &err) ||
+                 stage_begin(&stage, c.out, c.force, inputs, 2, &err))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return err.resource ? APP_EXIT_RESOURCES : APP_EXIT_USAGE;
     }

@@ -128,7 +128,7 @@ int sample_read_buffer(const char *name, const char *data, size_t size, const Da
 int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, NnError *err) {
     TextFile f;
     memset(out, 0, sizeof *out);
-    if (textfile_read(path, &f, err)) return -1;
+    if (textfile_read_exact(path, &f, err)) return -1; /* sample_read_buffer skips the mark, once */
     int rc = sample_read_buffer(path, f.data, f.size, ds, n_neg, out, err);
     textfile_free(&f);
     return rc;

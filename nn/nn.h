@@ -48,6 +48,7 @@
 /* nn: layers, losses, optimizers, checkpoints */
 #include "nn/attention.h"
 #include "nn/checkpoint.h"
+#include "nn/cross_attention.h"
 #include "nn/dropout.h"
 #include "nn/embedding.h"
 #include "nn/feed_forward.h"
@@ -59,6 +60,8 @@
 #include "nn/lr_schedule.h"
 #include "nn/module.h"
 #include "nn/optim.h"
+#include "nn/rms_norm.h"
+#include "nn/swiglu.h"
 #include "nn/transformer_block.h"
 
 #endif

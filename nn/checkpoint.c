@@ -141,14 +141,14 @@ static int check_kind(const char *path, const char *kind, int has_opt, const Ada
     if (kind && strcmp(kind, "sgd") != 0)
         return nn_fail(err, "%s: metadata %s is \"%s\", expected \"sgd\" (written by a newer version?)", path,
                        OPT_KIND, kind);
+    if ((opt || sgd) && !has_opt && !kind)
+        return nn_fail(err, "%s: holds no optimizer state (it was saved without one)", path);
     if (opt && !has_opt)
-        return nn_fail(err, "%s: holds no Adam state (%s)", path,
-                       kind ? "it holds SGD's momentum buffers: load it with checkpoint_load_sgd"
-                            : "it was saved without one");
+        return nn_fail(err, "%s: holds SGD's momentum buffers, not Adam's state: load it with checkpoint_load_sgd "
+                            "and an SGD", path);
     if (sgd && !kind)
-        return nn_fail(err, "%s: holds no SGD state (%s)", path,
-                       has_opt ? "it holds Adam's: load it with checkpoint_load and an Adam"
-                               : "it was saved without one");
+        return nn_fail(err, "%s: holds Adam's state, not SGD's momentum buffers: load it with checkpoint_load and "
+                            "an Adam", path);
     return 0;
 }
 

@@ -119,10 +119,10 @@ START_TEST(a_checkpoint_refuses_the_other_optimizer) {
     ck_assert_msg(checkpoint_save_sgd(sgd_path, &n.m, s, 0, NULL, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(checkpoint_save(adam_path, &n.m, a, 0, NULL, NULL, &err) == 0, "%s", err.msg);
     ck_assert_msg(checkpoint_save(bare_path, &n.m, NULL, 0, NULL, NULL, &err) == 0, "%s", err.msg);
-    expect_refused(sgd_path, 1, 0, "holds no Adam state (it holds SGD's momentum buffers: load it with "
-                                    "checkpoint_load_sgd)");
-    expect_refused(adam_path, 0, (real)0.9, "holds no SGD state (it holds Adam's");
-    expect_refused(bare_path, 0, (real)0.9, "holds no SGD state (it was saved without one)");
+    expect_refused(sgd_path, 1, 0, "holds SGD's momentum buffers, not Adam's state: load it with checkpoint_load_sgd");
+    expect_refused(adam_path, 0, (real)0.9, "holds Adam's state, not SGD's momentum buffers: load it with "
+                                            "checkpoint_load and an Adam");
+    expect_refused(bare_path, 0, (real)0.9, "holds no optimizer state (it was saved without one)");
     expect_refused(sgd_path, 0, 0, "holds 4 momentum buffers, but this SGD has momentum 0");
     sgd_free(s);
     adam_free(a);

@@ -268,4 +268,60 @@ Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *ta
 Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
                 real beta);
 
+/* ==== more ops a PyTorch user reaches for (autograd/op_unary.c, op_cumsum.c,
+ * op_stats.c, op_scatter.c, op_position_ids.c). Ops taking indices take their
+ * count too and check it. ==== */
+
+/* ---- elementwise ---- */
+
+/* sin(x) */
+Tensor *ag_sin(Graph *g, Tensor *x);
+/* cos(x) */
+Tensor *ag_cos(Graph *g, Tensor *x);
+/* x where x > 0, negative_slope * x elsewhere (torch: 0.01); the gradient at 0 is the slope. */
+Tensor *ag_leaky_relu(Graph *g, Tensor *x, real negative_slope);
+/* x where x > 0, alpha (e^x - 1) elsewhere (torch: alpha 1). */
+Tensor *ag_elu(Graph *g, Tensor *x, real alpha);
+/* log(1 + x), accurate for small x. */
+Tensor *ag_log1p(Graph *g, Tensor *x);
+/* -1, 0 or 1 by the sign of x (NaN stays NaN); no gradient (a constant, as torch's is zero). */
+Tensor *ag_sign(Graph *g, Tensor *x);
+/* The error function erf(x). */
+Tensor *ag_erf(Graph *g, Tensor *x);
+/* x / (1 + |x|). */
+Tensor *ag_softsign(Graph *g, Tensor *x);
+
+/* ---- scans and statistics ---- */
+
+/* Cumulative sum along dim (negative counts from the end), as torch.cumsum. */
+Tensor *ag_cumsum(Graph *g, Tensor *x, int dim);
+/* Minimum over the listed axes (all when naxes is 0): -max(-x), so ties and NaN behave as in ag_max. */
+Tensor *ag_min(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+/* Variance over the listed axes: sum((x - mean)^2) / (N - correction), N elements per set
+ * (torch.var: correction 1, the unbiased estimate; 0 the population variance). */
+Tensor *ag_var(Graph *g, Tensor *x, int naxes, const int *axes, int64_t correction, int keepdim);
+/* sqrt(ag_var); its gradient is 0 where the std is 0 (torch: NaN). */
+Tensor *ag_std(Graph *g, Tensor *x, int naxes, const int *axes, int64_t correction, int keepdim);
+/* The p-norm (sum |x|^p)^(1/p) over the listed axes, p >= 1 or INFINITY (max |x|), as torch.norm;
+ * the gradient at an all-zero set is 0. */
+Tensor *ag_norm(Graph *g, Tensor *x, real p, int naxes, const int *axes, int keepdim);
+
+/* ---- adding at indices ---- */
+
+/* torch.index_add: a copy of x with src's slice j added to x's slice idx[j] along dim, j < n; src is
+ * x's shape with n along dim. Repeated indices add up. */
+Tensor *ag_index_add(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n, Tensor *src);
+/* torch.scatter_add: a copy of x with each src element added where its position, its coordinate
+ * along dim replaced by idx at that position, falls; idx has src's shape (n = src's element count,
+ * row-major), src x's number of dims and no size above x's outside dim. */
+Tensor *ag_scatter_add(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n, Tensor *src);
+
+/* ---- integer ids (no gradient) ---- */
+
+/* start, start + step, ... before end, as torch.arange on integers; their number in *count; in g's arena. */
+const int64_t *ag_arange_ids(Graph *g, int64_t start, int64_t end, int64_t step, int64_t *count);
+/* Position ids 0..length-1 for each of rows sequences, (rows, length) row-major in g's arena: what a
+ * position embedding of a dense (rows, length) batch reads. */
+const int64_t *ag_position_ids(Graph *g, int64_t rows, int64_t length);
+
 #endif

@@ -18,9 +18,12 @@
 #include <stdint.h>
 
 /* Sets the number of threads kernels use (n >= 1), the caller included. Not
- * from inside a parallel loop. */
+ * from inside a parallel loop. Overrides NN_THREADS. */
 void nn_set_threads(int n);
-/* The number of threads kernels use: by default the number of online CPUs. */
+/* The number of threads kernels use. Unless nn_set_threads was called, it is
+ * read at first use from the environment variable NN_THREADS (a whole number
+ * from 1 to 256; any other value aborts with a message naming it), and is the
+ * number of online CPUs when NN_THREADS is unset. Always 1 in a THREADS=0 build. */
 int nn_threads(void);
 
 /* One chunk of a parallel loop: items [begin, end), run by thread `worker`

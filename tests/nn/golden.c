@@ -374,7 +374,8 @@ void golden_adam_case(const char *name, void (*params)(Module *m)) {
     steps--;
     ck_assert_msg(steps > 0, "%s: no step<k>.param entries", name);
     AdamConfig cfg = {fx_scalar(f, "lr"),  fx_scalar(f, "beta1"),        fx_scalar(f, "beta2"),
-                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled"), 0};
+                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled"), 0, 0};
+    if (fx_find(f, "no_decay") && fx_scalar(f, "no_decay") != 0) cfg.no_decay = OPTIM_NO_DECAY_USUAL;
     Adam *a = adam_new(&m, cfg);
     Tensor **values = nn_malloc((size_t)m.n_params * sizeof *values);
     for (int k = 1; k <= steps; k++) {

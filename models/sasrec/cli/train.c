@@ -9,6 +9,7 @@
 #include "base/peak_rss.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/rank_inputs.h"
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/cli/stage.h"
 #include "models/sasrec/data/idmap.h"
@@ -65,6 +66,16 @@ int app_train(int argc, char **argv) {
                 "(a multiple of the rank count keeps the ranks evenly busy)\n", c.train.shards, dist_size(),
                 dist_size());
         return APP_EXIT_USAGE;
+    }
+    /* under mpirun every rank reads its own copy of the inputs: all must be the same before any work */
+    if (rank_inputs_check(&c, argc, argv, &err)) {
+        if (dist_rank() == 0) {
+            fprintf(stderr, "sasrec %s\n", err.msg);
+            fflush(stderr);
+        }
+        char sync = 0;
+        dist_bcast(&sync, 1, 0); /* rank 0's message is out before any rank ends the job */
+        return APP_EXIT_DATA;
     }
     /* the model folder is written whole or not at all: every file goes to a staging folder first (stage.h);
      * in an MPI job by rank 0 alone, the others never touch --out */

@@ -25,22 +25,24 @@
  * logits, their gradient, and sampled softmax's probabilities; reals per (position, negative), fitted to
  * measured peak RSS at 256 to 65,536 negatives (docs/sasrec.md, section 5). Per negative and hidden unit:
  * the gathered rows, their gradient and the item table's gradient rows. */
-#define SAMPLED_TK_REALS 2.0
-#define GBCE_TK_REALS    1.35
+#define SAMPLED_TK_REALS 3.0
+#define GBCE_TK_REALS    2.0
 #define SHARED_KH_REALS  3.0
 /* The program, its buffers and the thread stacks, before any of the above. */
 #define BASE_BYTES (8.0 * 1048576)
 
-/* The input length of user u, at most L. */
-static double input_len(const Dataset *ds, int64_t u, int64_t L) {
+/* The input length of user u, at most L: of its evaluation input (the whole sequence), or of its training
+ * input (less the validation and test items and the last target: len - 3). */
+static double input_len(const Dataset *ds, int64_t u, int64_t L, int training) {
     int64_t len;
     dataset_seq(ds, u, &len);
+    if (training) len = len > 3 ? len - 3 : 0;
     return (double)(len < L ? len : L);
 }
 
 /* Positions *T and attention entries *A (len x len per sequence, per head) a batch of n users may hold.
- * dense: n x L and n x L x L. Shuffled (training): the mean over n users plus 5 standard deviations of the sum of
- * n random users, at most the n longest's. In order (evaluation): the largest over the batches of n
+ * dense: n x L and n x L x L. Shuffled (training inputs): the expected largest sum of n random users over an
+ * epoch's batches (the mean plus sqrt(2 ln batches) standard deviations), at most the n longest's. In order (evaluation): the largest over the batches of n
  * consecutive users, exactly. */
 static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int shuffled, double *T, double *A) {
     if (n > ds->n_users) n = ds->n_users;
@@ -55,7 +57,7 @@ static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int s
         for (int64_t start = 0; start < ds->n_users; start += n) {
             double t = 0, a = 0;
             for (int64_t u = start; u < ds->n_users && u < start + n; u++) {
-                double x = input_len(ds, u, L);
+                double x = input_len(ds, u, L, 0);
                 t += x;
                 a += x * x;
             }
@@ -67,13 +69,15 @@ static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int s
     double s1 = 0, s2 = 0, q1 = 0, q2 = 0, U = (double)ds->n_users, m = (double)n;
     int64_t *count = calloc((size_t)L + 1, sizeof *count); /* users by input length */
     for (int64_t u = 0; u < ds->n_users; u++) {
-        double x = input_len(ds, u, L);
+        double x = input_len(ds, u, L, 1);
         count[(int64_t)x]++;
         s1 += x, s2 += x * x, q1 += x * x, q2 += x * x * x * x;
     }
     double fpc = U > 1 ? (U - m) / (U - 1) : 0; /* drawn without replacement */
     double mt = s1 / U, vt = s2 / U - mt * mt, ma = q1 / U, va = q2 / U - ma * ma;
-    double t = m * mt + 5 * sqrt(m * (vt > 0 ? vt : 0) * fpc), a = m * ma + 5 * sqrt(m * (va > 0 ? va : 0) * fpc);
+    /* the expected largest of an epoch's ceil(U / n) batches: sqrt(2 ln batches) standard deviations above the mean */
+    double batches = ceil(U / m), z = batches > 2 ? sqrt(2 * log(batches)) : 1;
+    double t = m * mt + z * sqrt(m * (vt > 0 ? vt : 0) * fpc), a = m * ma + z * sqrt(m * (va > 0 ? va : 0) * fpc);
     double wt = 0, wa = 0; /* the n longest */
     for (int64_t len = L, left = n; len >= 0 && left > 0; len--) {
         int64_t take = count[len] < left ? count[len] : left;

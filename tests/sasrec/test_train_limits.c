@@ -97,7 +97,7 @@ START_TEST(the_plan_counts_the_sampled_logits) {
         char args[512];
         snprintf(args, sizeof args, "train --data %%s/d.txt --epochs 1 --loss %s --negatives 65536 --batch 128 "
                                     "--out %%s/m", losses[i]);
-        int code = run_with("NN_MEMORY_LIMIT_MIB=1000", args);
+        int code = run_with("NN_MEMORY_LIMIT_MIB=800", args);
         ck_assert_msg(code == 2, "--loss %s: exit %d, expected 2: %s", losses[i], code, errout);
         ck_assert_msg(strstr(errout, "activations of one training step: lower --negatives, --batch or --max-len"),
                       "--loss %s: %s", losses[i], errout);

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/dist.h"
 #include "base/peak_rss.h"
+#include "io/tempfiles.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/cli/rank_inputs.h"
@@ -64,7 +65,8 @@ static void out_of_memory(size_t bytes) {
     fprintf(stderr, "sasrec train: out of memory allocating %zu bytes during the run; --out %s was left as it was; "
             "lower --batch, --max-len, --negatives or --eval-batch, or raise the memory limit\n", bytes,
             oom_out ? oom_out : "");
-    if (oom_stage) stage_abandon(oom_stage);
+    tempfiles_remove_all(); /* files being written into the staging folder, and the folder */
+    if (oom_stage) stage_abandon(oom_stage); /* and --out itself if this run made it */
     if (dist_size() > 1) {
         fprintf(stderr, "sasrec train: rank %d of %d failed (exit %d); ending the job\n", dist_rank(), dist_size(),
                 APP_EXIT_RESOURCES);

@@ -4,7 +4,10 @@
  * everything at once; if the step needed more than one block, the blocks are
  * replaced by a single block of the high-water size, so a steady-state
  * training loop allocates nothing after its first step. Blocks come from
- * nn_aligned_alloc (so large ones are advised as huge pages).
+ * nn_aligned_alloc (so large ones are advised as huge pages). When a step
+ * outgrows its block, the block's unused tail (resident from an earlier,
+ * fuller step) is given back to the system (madvise, Linux), so a step holds
+ * about the bytes it uses, not those plus its old block's.
  *
  * In AddressSanitizer builds (make sanitize) everything not handed out since
  * the last reset is poisoned, so a use of released memory is reported. */

@@ -162,6 +162,22 @@ static StageTarget classify(const Stage *s, char *what, size_t size) {
     return kind;
 }
 
+int stage_is_mount_point(const char *dir) {
+    char parent[4096 + 4];
+    if (snprintf(parent, sizeof parent, "%s/..", dir) >= (int)sizeof parent) return 0;
+    struct stat st, up;
+    if (stat(dir, &st) != 0 || stat(parent, &up) != 0) return 0;
+    if (st.st_dev != up.st_dev || st.st_ino == up.st_ino) return 1; /* another file system, or the root */
+#ifdef STATX_ATTR_MOUNT_ROOT
+    /* a bind mount of a folder of the same file system: the kernel (5.8 on) marks the mount's root */
+    struct statx sx;
+    if (statx(AT_FDCWD, dir, 0, 0, &sx) == 0 && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+        (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 1;
+#endif
+    return 0;
+}
+
 /* Opens, locks and checks the target (made empty if absent); 0, or -1 and a message. */
 static int lock_target(Stage *s, int force, NnError *err) {
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -202,6 +218,12 @@ static int lock_target(Stage *s, int force, NnError *err) {
         }
         s->lock_fd = fd;
         if (s->kind == STAGE_NEW) return 0;
+        if (stage_is_mount_point(s->target))
+            return nn_fail(err,
+                           "train: --out %s is a mount point (a volume or another file system): train puts the new "
+                           "model folder in place with one rename, which cannot replace a mount point, so the model "
+                           "would be lost after training; give --out a folder inside it (e.g. --out %s/model)",
+                           s->target, s->target);
         char what[300] = "";
         s->kind = classify(s, what, sizeof what);
         if (s->kind != STAGE_OTHER || force) return 0;

@@ -110,6 +110,7 @@ static void ce_forward_chunks(void *ctx, NnChunk ch) {
 }
 
 Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt) {
+    AG_CHECK_INPUTS(g, "cross_entropy_nd", logits);
     CrossEntropyOptions o = opt ? *opt : cross_entropy_default_options();
     NN_CHECK(logits->ndim >= 1, "cross_entropy", "logits must have a class dim, got a scalar");
     int cd = tensor_dim("cross_entropy", logits->ndim, o.class_dim);

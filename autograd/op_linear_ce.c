@@ -127,6 +127,7 @@ static void lce_backward(Graph *g, Node *n) {
 
 Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index,
                                       int64_t rows, int64_t classes) {
+    AG_CHECK_INPUTS(g, "linear_cross_entropy_tiled", x, w);
     NN_CHECK(x->ndim == 2 && w->ndim == 2 && x->shape[1] == w->shape[1], "linear_cross_entropy",
              "x %s must be (rows, H) and w %s (classes, H)", shape_str(x->ndim, x->shape).s,
              shape_str(w->ndim, w->shape).s);
@@ -194,6 +195,7 @@ Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int6
 }
 
 Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index) {
+    AG_CHECK_INPUTS(g, "linear_cross_entropy", x, w);
     return ag_linear_cross_entropy_tiled(g, x, w, target, ignore_index, LCE_TILE_REALS / LCE_BLOCK_CLASSES,
                                          LCE_BLOCK_CLASSES);
 }

@@ -58,6 +58,7 @@ static void bce_chunks(void *ctx, NnChunk ch) {
 }
 
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
+    AG_CHECK_INPUTS(g, "bce_with_logits", logits, target, weight);
     NN_CHECK(tensor_same_shape(logits, target) && (!weight || tensor_same_shape(logits, weight)), "bce_with_logits",
              "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape).s,
              shape_str(target->ndim, target->shape).s);
@@ -120,6 +121,7 @@ static void ce_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
+    AG_CHECK_INPUTS(g, "cross_entropy", logits);
     NN_CHECK(logits->ndim == 2, "cross_entropy", "logits %s must be (rows, classes)",
              shape_str(logits->ndim, logits->shape).s);
     int64_t N = logits->shape[0], C = logits->shape[1];

@@ -32,8 +32,10 @@ static Tensor *reduce(Graph *g, Tensor *x, int naxes, const int *axes, int keepd
     Tensor *out = ag_new(g, x->ndim, keep);
     tensor_reduce(out, x, mask, op, 0);
     if (!keepdim) { /* same data, reduced dims dropped */
+        uint64_t gen = out->gen;
         *out = tensor_wrap(out->data, nsq, squeezed);
         out->flags = TENSOR_IN_ARENA;
+        out->gen = gen;
     }
     Node *n = ag_record(g, name, backward, out, 1, &x);
     if (n) n->i[0] = mask;
@@ -94,13 +96,16 @@ static void max_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_sum(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "sum", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_SUM, "sum", sum_backward);
 }
 
 Tensor *ag_mean(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "mean", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_MEAN, "mean", mean_backward);
 }
 
 Tensor *ag_max(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "max", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_MAX, "max", max_backward);
 }

@@ -36,6 +36,7 @@ static double cumulate(const double *w, int64_t n, double *cum) {
 }
 
 const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n_samples, int replacement, Rng *rng) {
+    AG_CHECK_INPUTS(g, "multinomial", weights);
     NN_CHECK(weights->ndim == 1 || weights->ndim == 2, "multinomial",
              "weights %s must be (categories) or (rows, categories)", shape_str(weights->ndim, weights->shape).s);
     int64_t C = weights->shape[weights->ndim - 1], R = weights->ndim == 2 ? weights->shape[0] : 1;

@@ -118,6 +118,7 @@ static void sampled_backward(Graph *g, Node *n) {
 
 Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids,
                            int64_t ignore, const real *pos_logq, const real *neg_logq) {
+    AG_CHECK_INPUTS(g, "sampled_softmax", pos, neg);
     Shared *s = arena_alloc(graph_arena(g), sizeof *s);
     *s = shared_inputs(g, "sampled_softmax", pos, neg, target, neg_ids, ignore, pos_logq, neg_logq);
     int64_t R = s->R, K = s->K;
@@ -179,6 +180,7 @@ static void gbce_backward(Graph *g, Node *n) {
 
 Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
                 real beta) {
+    AG_CHECK_INPUTS(g, "gbce", pos, neg);
     Shared *s = arena_alloc(graph_arena(g), sizeof *s);
     *s = shared_inputs(g, "gbce", pos, neg, target, neg_ids, ignore, NULL, NULL);
     s->beta = beta;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,6 +22,17 @@ int test_abort_message(void (*fn)(void), char *msg, size_t cap) {
     ck_assert(cap > 0);
     int status = test_run_forked(call_plain, &fn, msg, cap);
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+void test_assert_aborts(const char *what, void (*fn)(void), ...) {
+    char msg[4096];
+    int aborted = test_abort_message(fn, msg, sizeof msg);
+    ck_assert_msg(aborted, "%s: did not abort; it printed:\n%s", what, msg);
+    va_list ap;
+    va_start(ap, fn);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        ck_assert_msg(strstr(msg, s) != NULL, "%s: the message does not say \"%s\":\n%s", what, s, msg);
+    va_end(ap);
 }
 
 int test_quick(void) {

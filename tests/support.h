@@ -25,6 +25,9 @@ int test_forking(void);
 /* Runs fn in a forked child with its stderr captured into msg (NUL-terminated, cut to cap);
  * returns whether the child was killed by SIGABRT, as NN_CHECK does on misuse. */
 int test_abort_message(void (*fn)(void), char *msg, size_t cap);
+/* Runs fn in a forked child and fails the test (naming what) unless the child aborts (SIGABRT) with a
+ * message holding each of the NULL-terminated strings that follow (the op, the shapes, what to do). */
+void test_assert_aborts(const char *what, void (*fn)(void), ...);
 /* Whether to shrink the work (NN_TEST_QUICK=1, set by make valgrind). */
 int test_quick(void);
 /* An owned tensor of normal values (mean 0, std 1) from a generator seeded with seed. */

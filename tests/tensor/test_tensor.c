@@ -261,9 +261,13 @@ START_TEST(arena_grows_and_settles) {
     size_t hw = arena_high_water(a);
     ck_assert(hw >= 100 * 1000 && arena_reserved(a) >= hw);
     arena_reset(a);
-    ck_assert(arena_used(a) == 0 && arena_reserved(a) == hw); /* one block of the high-water size */
-    for (int i = 0; i < 100; i++) arena_alloc(a, 1000);
-    ck_assert(arena_reserved(a) == hw); /* the same step again needs no new block */
+    /* one block of the high-water size and the 128 bytes a reset may skip (arena.c) */
+    ck_assert(arena_used(a) == 0 && arena_reserved(a) == hw + 128);
+    for (int step = 0; step < 4; step++) { /* the same step again needs no new block, at every start offset */
+        for (int i = 0; i < 100; i++) arena_alloc(a, 1000);
+        ck_assert(arena_reserved(a) == hw + 128);
+        arena_reset(a);
+    }
     ck_assert(((uintptr_t)arena_alloc(a, 3) & 63) == 0);
     arena_free(a);
 }

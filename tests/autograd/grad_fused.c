@@ -175,7 +175,7 @@ typedef struct {
 
 static Tensor *f_ce(Graph *g, Tensor *const *in, void *ctx) {
     const CeCase *c = ctx;
-    return ag_cross_entropy(g, in[0], c->target, c->ignore);
+    return ag_cross_entropy(g, in[0], c->target, in[0]->shape[0], c->ignore);
 }
 
 START_TEST(grad_cross_entropy) {

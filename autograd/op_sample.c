@@ -9,6 +9,8 @@ Tensor *ag_arange(Graph *g, double start, double end, double step) {
     NN_CHECK(step != 0 && isfinite(start) && isfinite(end) && isfinite(step), "arange",
              "needs finite bounds and a nonzero step, got start %g, end %g, step %g", start, end, step);
     double span = ceil((end - start) / step);
+    NN_CHECK(span < 9.2e18, "arange", "start %g, end %g, step %g make %g elements: more than an int64_t counts", start,
+             end, step, span);
     int64_t n = span > 0 ? (int64_t)span : 0;
     Tensor *y = ag_new(g, NN_SHAPE(n));
     for (int64_t i = 0; i < n; i++) y->data[i] = (real)(start + (double)i * step); /* as torch: in double, then cast */

@@ -158,7 +158,9 @@ Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
         for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
         NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d", shape_str(xs[0]->ndim, xs[0]->shape).s,
                  shape_str(xs[k]->ndim, xs[k]->shape).s, dim);
-        shape[dim] += xs[k]->shape[dim];
+        NN_CHECK(!__builtin_add_overflow(shape[dim], xs[k]->shape[dim], &shape[dim]), "concat",
+                 "the sizes along dim %d add up to more than an int64_t counts (input %d is %s)", dim, k,
+                 shape_str(xs[k]->ndim, xs[k]->shape).s);
     }
     Tensor *y = ag_new(g, xs[0]->ndim, shape);
     int64_t start = 0;

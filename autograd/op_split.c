@@ -16,7 +16,8 @@ void ag_split_sizes(Graph *g, Tensor *x, int dim, int n, const int64_t *sizes, T
     int64_t total = 0;
     for (int k = 0; k < n; k++) {
         NN_CHECK(sizes[k] >= 0, "split", "piece %d has negative size %lld", k, (long long)sizes[k]);
-        total += sizes[k];
+        NN_CHECK(!__builtin_add_overflow(total, sizes[k], &total), "split",
+                 "the sizes add up to more than an int64_t counts (at piece %d of %lld)", k, (long long)sizes[k]);
     }
     NN_CHECK(total == x->shape[dim], "split", "the %d sizes add up to %lld, dim %d has %lld", n, (long long)total, dim,
              (long long)x->shape[dim]);

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,11 +107,12 @@ int arena_generation_live(uint64_t gen) {
 }
 
 void *arena_alloc(Arena *a, size_t bytes) {
+    NN_CHECK(bytes <= PTRDIFF_MAX, "arena_alloc", "%zu bytes asked: more than any allocation can hold", bytes);
     size_t need = (bytes + 63) & ~(size_t)63;
     if (need == 0) need = 64;
     Block *b = a->top;
     if (b->used + need > b->size) {
-        size_t size = b->size * 2;
+        size_t size = b->size <= PTRDIFF_MAX / 2 ? b->size * 2 : b->size;
         if (size < need) size = need;
         Block *nb = block_new(size);
         nb->prev = b;

@@ -1,5 +1,7 @@
 #include "tensor/tensor.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +13,12 @@
 
 int64_t shape_numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0; /* however large the other sizes */
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, shape[i], &n))
+            nn_abort("shape", "shape %s has more elements than an int64_t counts (2^63 - 1): check the sizes",
+                     shape_str(ndim, shape).s);
     return n;
 }
 
@@ -81,8 +88,12 @@ static void header_init(Tensor *t, int ndim, const int64_t *shape) {
         NN_CHECK(shape[i] >= 0, "tensor", "negative size in shape %s", shape_str(ndim, shape).s);
         t->shape[i] = shape[i];
     }
-    shape_contiguous_strides(ndim, shape, t->stride);
     t->numel = shape_numel(ndim, shape);
+    /* the byte count must fit a size_t and an allocation (PTRDIFF_MAX), so that no size wraps around */
+    NN_CHECK(t->numel <= (int64_t)(PTRDIFF_MAX / sizeof(real)), "tensor",
+             "shape %s has %lld elements of %zu bytes: more than any allocation can hold; check the sizes",
+             shape_str(ndim, shape).s, (long long)t->numel, sizeof(real));
+    shape_contiguous_strides(ndim, shape, t->stride);
 }
 
 Tensor tensor_wrap(real *buf, int ndim, const int64_t *shape) {
@@ -173,7 +184,9 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
             NN_CHECK(infer < 0, "reshape", "more than one -1 in %s", shape_str(ndim, shape).s);
             infer = i;
         } else {
-            known *= shape[i];
+            NN_CHECK(shape[i] >= 0, "reshape", "negative size in %s", shape_str(ndim, shape).s);
+            NN_CHECK(!__builtin_mul_overflow(known, shape[i], &known), "reshape", "cannot view shape %s as %s",
+                     shape_str(t->ndim, t->shape).s, shape_str(ndim, shape).s);
         }
     }
     if (infer >= 0) sh[infer] = known ? t->numel / known : 0;
@@ -217,9 +230,9 @@ Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
     tensor_check_live("narrow", t);
     dim = tensor_dim("narrow", t->ndim, dim);
-    NN_CHECK(start >= 0 && length >= 0 && start + length <= t->shape[dim], "narrow",
-             "range [%lld, %lld) out of bounds for dim %d of shape %s", (long long)start, (long long)(start + length),
-             dim, shape_str(t->ndim, t->shape).s);
+    NN_CHECK(start >= 0 && length >= 0 && start <= t->shape[dim] && length <= t->shape[dim] - start, "narrow",
+             "start %lld, length %lld out of bounds for dim %d of shape %s (need start + length <= %lld)",
+             (long long)start, (long long)length, dim, shape_str(t->ndim, t->shape).s, (long long)t->shape[dim]);
     Tensor v = view_of(t);
     v.data = t->data + start * t->stride[dim];
     v.shape[dim] = length;

@@ -73,7 +73,8 @@ static void mean_backward(Graph *g, Node *n) {
     spread(g, x, grad_keepdim(g, n, 1 / count));
 }
 
-/* Each output's gradient goes to the first element (in row-major order) equal to its max. */
+/* Each output's gradient goes to the first element (in row-major order) equal to its max (the
+ * first NaN when the max is NaN, as torch's). */
 static void max_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     int64_t keep[TENSOR_MAX_DIMS], squeezed[TENSOR_MAX_DIMS], ystride[TENSOR_MAX_DIMS];
@@ -88,7 +89,8 @@ static void max_backward(Graph *g, Node *n) {
             if (keep[d] != 1) o += (rest % x->shape[d]) * ystride[d];
             rest /= x->shape[d];
         }
-        if (!taken[o] && xv[i] == y->data[o]) {
+        real m = y->data[o];
+        if (!taken[o] && (xv[i] == m || (m != m && xv[i] != xv[i]))) { /* a NaN max: the first NaN */
             taken[o] = 1;
             gx[i] += y->grad->data[o];
         }

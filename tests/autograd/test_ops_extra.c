@@ -229,6 +229,34 @@ START_TEST(sampled_losses_check_the_counts_of_their_ids) {
 }
 END_TEST
 
+/* max propagates NaN as torch.max does, and its gradient goes to the first NaN; argmax points at it. */
+START_TEST(max_and_argmax_propagate_nan) {
+    const real cases[][3] = {{NAN, 1, 2}, {1, NAN, 2}, {1, 2, NAN}, {NAN, NAN, 2}};
+    const int64_t first_nan[] = {0, 1, 2, 0};
+    for (int k = 0; k < 4; k++) {
+        Graph *g = graph_new();
+        Tensor *x = test_param(tensor_from_buffer(NN_SHAPE(3), cases[k]));
+        Tensor *m = ag_max(g, x, 0, NULL, 0);
+        ck_assert_msg(isnan((double)m->data[0]), "case %d: max %g, not NaN", k, (double)m->data[0]);
+        ag_backward(g, m);
+        for (int64_t i = 0; i < 3; i++) ck_assert(x->grad->data[i] == (i == first_nan[k]));
+        ck_assert(ag_argmax(g, x, 0)[0] == first_nan[k]);
+        tensor_free(x);
+        graph_free(g);
+    }
+    /* along either dim of (2, 3) (the inner and the outer reduction), NaN only in row 1, column 2 */
+    const real v[] = {5, 1, 2, 3, 4, NAN};
+    Tensor *x = tensor_from_buffer(NN_SHAPE(2, 3), v);
+    Graph *g = graph_new();
+    Tensor *rows = ag_max(g, x, 1, (int[]){1}, 0), *cols = ag_max(g, x, 1, (int[]){0}, 0);
+    ck_assert(rows->data[0] == 5 && isnan((double)rows->data[1]));
+    ck_assert(cols->data[0] == 5 && cols->data[1] == 4 && isnan((double)cols->data[2]));
+    ck_assert(ag_argmax(g, x, 1)[1] == 2 && ag_argmax(g, x, 0)[2] == 1);
+    graph_free(g);
+    tensor_free(x);
+}
+END_TEST
+
 static void expect_abort(void (*fn)(void *), const char *needle) {
     char err[4096];
     int status = test_run_forked(fn, NULL, err, sizeof err);
@@ -256,6 +284,7 @@ static Suite *ops_extra_suite(void) {
     tcase_add_test(tc, misuse_aborts_with_the_op_and_the_numbers);
     tcase_add_test(tc, cross_entropy_nd_needs_the_class_dim_and_the_target_count);
     tcase_add_test(tc, sampled_losses_check_the_counts_of_their_ids);
+    tcase_add_test(tc, max_and_argmax_propagate_nan);
     suite_add_tcase(s, tc);
     return s;
 }

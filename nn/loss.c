@@ -53,6 +53,13 @@ double loss_gbce_beta(int64_t k, int64_t n_items, double t) {
 }
 
 Tensor *loss_mse(Graph *g, Tensor *pred, Tensor *target) {
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nd = shape_broadcast("loss_mse", pred->ndim, pred->shape, target->ndim, target->shape, shape);
+    NN_CHECK(shape_equal(nd, shape, pred->ndim, pred->shape), "loss_mse",
+             "prediction %s and target %s broadcast to %s, not to the prediction's shape, so the mean would be over "
+             "every pair: give the target the prediction's shape (or one that broadcasts to it), e.g. reshape one "
+             "of them", shape_str(pred->ndim, pred->shape).s, shape_str(target->ndim, target->shape).s,
+             shape_str(nd, shape).s);
     Tensor *d = ag_sub(g, pred, target);
     return ag_mean(g, ag_mul(g, d, d), 0, NULL, 0);
 }

@@ -29,7 +29,8 @@ Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_
 /* gSASRec's exponent beta = alpha (t (1 - 1/alpha) + 1/alpha) = 1 + t (alpha - 1) for k uniform
  * negatives among n_items items, alpha = k / (n_items - 1): t = 0 is BCE, t = 1 calibrates fully. */
 double loss_gbce_beta(int64_t k, int64_t n_items, double t);
-/* Mean squared error: mean((pred - target)^2); target broadcasts to pred. */
+/* Mean squared error: mean((pred - target)^2); target has pred's shape or broadcasts to it (aborts when
+ * broadcasting would enlarge pred, as (B, 1) against (B) would to (B, B)). */
 Tensor *loss_mse(Graph *g, Tensor *pred, Tensor *target);
 
 #endif

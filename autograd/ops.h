@@ -2,7 +2,7 @@
  * node whose backward the gradient checks in tests/autograd/grad_*.c exercise.
  *
  * Inputs may be views (strided, broadcast). Shapes follow numpy/PyTorch
- * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
+ * rules; a mismatch aborts with the op name and the shapes (base/error.h).
  * Index arrays are int64_t; masks and targets are real tensors of 0/1 that
  * never receive gradients. */
 #ifndef NN_AUTOGRAD_OPS_H

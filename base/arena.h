@@ -3,7 +3,7 @@
  * It grows (by chaining blocks) instead of failing. arena_reset() releases
  * everything at once; if the step needed more than one block, the blocks are
  * replaced by a single block of the high-water size, so a steady-state
- * training loop allocates nothing after its first step. Blocks come from
+ * training loop reserves no more arena memory after its first step. Blocks come from
  * nn_aligned_alloc (so large ones are advised as huge pages).
  *
  * Each reset starts a new generation (arena_generation): autograd stamps every

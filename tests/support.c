@@ -56,8 +56,9 @@ Tensor *test_param(Tensor *t) {
 }
 
 static void gradcheck_with(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps,
-                           int64_t max_elems) {
+                           int64_t max_elems, int expect_zero) {
     GradcheckOptions o = gradcheck_defaults();
+    o.expect_zero = expect_zero;
     if (eps > 0) o.eps = eps;
     o.max_elems = max_elems;
     GradcheckResult r = gradcheck(f, ctx, n, inputs, &o);
@@ -69,16 +70,20 @@ static void gradcheck_with(const char *what, GradcheckFn f, void *ctx, int n, Te
 }
 
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
-    gradcheck_with(what, f, ctx, n, inputs, eps, 0);
+    gradcheck_with(what, f, ctx, n, inputs, eps, 0, 0);
 }
 
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
-    gradcheck_with(what, f, ctx, n, inputs, 0, 0);
+    gradcheck_with(what, f, ctx, n, inputs, 0, 0, 0);
+}
+
+void test_gradcheck_zero(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
+    gradcheck_with(what, f, ctx, n, inputs, 0, 0, 1);
 }
 
 void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
                             double eps) {
-    gradcheck_with(what, f, ctx, n, inputs, eps, max_elems);
+    gradcheck_with(what, f, ctx, n, inputs, eps, max_elems, 0);
 }
 
 void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {

@@ -38,6 +38,8 @@ Tensor *test_uniform(uint64_t seed, int ndim, const int64_t *shape, real lo, rea
 Tensor *test_param(Tensor *t);
 /* Runs gradcheck with the build's defaults and fails the test (naming what) if it does not pass. */
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
+/* test_gradcheck for a function whose gradient is 0 everywhere by design (GradcheckOptions.expect_zero). */
+void test_gradcheck_zero(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
 /* Runs gradcheck_directional with the build's defaults (and step eps unless 0) and fails the test (naming

@@ -174,9 +174,11 @@ static Suite *released_suite(void) {
     TCase *tc = tcase_create("released");
     tcase_add_test(tc, released_memory_is_reused_by_the_next_step);
     tcase_add_test(tc, memory_handed_out_after_a_reset_is_usable);
-    tcase_add_test(tc, a_tensor_read_after_reset_is_refused);
-    tcase_add_test(tc, an_op_on_a_tensor_of_a_reset_graph_is_refused);
-    tcase_add_test(tc, backward_through_a_reset_graph_is_refused);
+    if (!arena_poisons()) { /* under AddressSanitizer the stale read is reported first, as tested below */
+        tcase_add_test(tc, a_tensor_read_after_reset_is_refused);
+        tcase_add_test(tc, an_op_on_a_tensor_of_a_reset_graph_is_refused);
+        tcase_add_test(tc, backward_through_a_reset_graph_is_refused);
+    }
     tcase_add_test(tc, tensors_of_another_live_graph_are_accepted);
     if (arena_poisons()) { /* sanitizer builds only: elsewhere the misuse goes unseen, which is the point */
         tcase_add_test(tc, reading_a_released_tensor_is_reported);

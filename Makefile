@@ -158,7 +158,7 @@ $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.
 
 # Runs every suite; stops at the first failing one. Each ends with Check's summary line.
 # NN_SASREC is the program the command-line tests run.
-test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64)
+test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64) $(SO32) $(SO64)
 	@set -e; for t in $(TESTS); do echo "== $$t"; NN_SASREC=./sasrec $$t; done
 	@echo "== $(DOC_EXAMPLE)"; $(DOC_EXAMPLE)
 	@echo "== tests/install/link_mix.sh"; CC="$(CC)" tests/install/link_mix.sh $(BUILD)

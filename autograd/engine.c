@@ -43,11 +43,16 @@ Arena *graph_arena(Graph *g) { return g->arena; }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 
+void ag_check_input(Graph *g, const char *op, const Tensor *t) {
+    if (t && t->gen != 0 && t->gen != arena_generation(g->arena)) tensor_check_live(op, t);
+}
+
 Tensor *ag_new(Graph *g, int ndim, const int64_t *shape) {
     Tensor *t = arena_alloc(g->arena, sizeof *t);
     *t = tensor_wrap(NULL, ndim, shape);
     t->data = arena_alloc(g->arena, (size_t)t->numel * sizeof(real));
     t->flags = TENSOR_IN_ARENA;
+    t->gen = arena_generation(g->arena);
     return t;
 }
 
@@ -65,8 +70,10 @@ Tensor *ag_from_buffer(Graph *g, int ndim, const int64_t *shape, const real *buf
 
 Tensor *ag_view_header(Graph *g, const Tensor *view) {
     Tensor *t = arena_alloc(g->arena, sizeof *t);
+    ag_check_input(g, "view", view);
     *t = *view;
     t->flags = TENSOR_IN_ARENA;
+    t->gen = arena_generation(g->arena);
     t->requires_grad = 0;
     t->grad = NULL;
     t->node = NULL;
@@ -172,6 +179,9 @@ void tensor_zero_grad(Tensor *t) {
 }
 
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
+    for (int k = 0; k < n_in; k++) ag_check_input(g, op, in[k]);
+    ag_check_input(g, op, out);
+    if (out->flags & TENSOR_IN_ARENA) out->gen = arena_generation(g->arena); /* a header an op rewrote */
     if (!grad_enabled) return NULL;
     int needed = 0;
     for (int k = 0; k < n_in; k++)
@@ -252,7 +262,9 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
             stack = nn_realloc(stack, cap * sizeof *stack);
         }
         order[n++] = node;
+        ag_check_input(g, "backward", node->out);
         for (int k = 0; k < node->n_in; k++) {
+            ag_check_input(g, "backward", node->in[k]);
             Node *p = node->in[k] ? node->in[k]->node : NULL;
             if (p && p->visit != stamp && node->in[k]->requires_grad) {
                 p->visit = stamp;
@@ -267,6 +279,8 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
 }
 
 void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
+    ag_check_input(g, "backward", y);
+    ag_check_input(g, "backward", dy);
     NN_CHECK(y->requires_grad, "backward",
              "the tensor does not require grad (no input of its graph does, "
              "or it was computed with gradients disabled)");
@@ -287,6 +301,7 @@ void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
 }
 
 void ag_backward(Graph *g, Tensor *loss) {
+    ag_check_input(g, "backward", loss);
     NN_CHECK(loss->numel == 1, "backward", "the loss must have one element, got shape %s (use ag_backward_with)",
              shape_str(loss->ndim, loss->shape).s);
     real one = 1;

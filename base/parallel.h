@@ -1,7 +1,7 @@
 /* Threads: a pool of POSIX threads that runs parallel loops.
  *
- * The thread count is the one piece of global state besides the no-grad
- * flag. A parallel loop is cut into chunks fixed by the item index alone (how
+ * The thread count is global state (docs/design.md lists all of it, under
+ * "Threads and determinism"). A parallel loop is cut into chunks fixed by the item index alone (how
  * many items a chunk takes depends on the loop's size and cost, never on the
  * thread count), and threads claim chunks one at a time. Every kernel gives
  * each output element to exactly one item and reduces in fixed-size chunks

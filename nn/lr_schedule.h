@@ -15,8 +15,8 @@
  *
  * Unlike CosineAnnealingLR, which rises again after T_max, the cosine and
  * linear decays stay at min_lr once decay_steps have passed. */
-#ifndef NN_LR_SCHEDULE_H
-#define NN_LR_SCHEDULE_H
+#ifndef NN_NN_LR_SCHEDULE_H
+#define NN_NN_LR_SCHEDULE_H
 
 #include <stdint.h>
 

@@ -122,7 +122,7 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
     int64_t T = t->T;
     if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
         module_trace(&s->m, "F, scored against every item in tiles", F);
-        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, 0);
+        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, T, 0);
     }
     if (loss == LOSS_SAMPLED || loss == LOSS_GBCE) { /* every row against the K negatives of the batch */
         NN_CHECK(neg->n_shared >= 1, "sasrec_loss", "the %s loss needs shared negatives (batch_draw_shared)",
@@ -131,8 +131,9 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
         Tensor *neg_logits = ag_linear(g, F, e, NULL), *pos_logits = sasrec_scores(s, g, F, pos); /* (T, K), (T) */
         module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
         module_trace(&s->m, "shared negative logits F item_emb[shared]^T", neg_logits);
-        if (loss == LOSS_SAMPLED) return loss_sampled_softmax(g, pos_logits, neg_logits, pos, neg->shared, neg->log_q);
-        return loss_gbce(g, pos_logits, neg_logits, pos, neg->shared, neg->beta);
+        if (loss == LOSS_SAMPLED)
+            return loss_sampled_softmax(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->log_q);
+        return loss_gbce(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->beta);
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;

@@ -309,9 +309,10 @@ void golden_ce_case(const char *name) {
     Fixture *f = fx_open(name);
     const char *names[] = {"logits"};
     Tensor *logits = test_param(fx_tensor(f, "logits"));
-    int64_t *target = fx_ints(f, "target", NULL), *ignore = fx_ints(f, "ignore_index", NULL);
+    int64_t n_target;
+    int64_t *target = fx_ints(f, "target", &n_target), *ignore = fx_ints(f, "ignore_index", NULL);
     Graph *g = graph_new();
-    check_loss(f, g, loss_cross_entropy(g, logits, target, ignore[0]), 1, &logits, names);
+    check_loss(f, g, loss_cross_entropy(g, logits, target, n_target, ignore[0]), 1, &logits, names);
     graph_free(g);
     tensor_free(logits);
     free(target);

@@ -98,7 +98,7 @@ static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m
 
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
-    optim_check_params("adam_step", a->module, a->n_params);
+    optim_params_check("adam_step", a->module, a->n_params);
     a->step++;
     real b1 = (real)c->beta1, b2 = (real)c->beta2, one_b1 = (real)(1 - c->beta1), one_b2 = (real)(1 - c->beta2);
     for (int i = 0; i < a->n_params; i++) {

@@ -24,8 +24,8 @@ static char *prefixed(const char *prefix, const char *name) {
 /* Writes m's parameters, Adam's state (opt) or SGD's momentum buffers (sgd), and the caller's metadata. */
 static int save(const char *path, const Module *m, const Adam *opt, const Sgd *sgd, int n_meta,
                 const char *const *meta_keys, const char *const *meta_values, NnError *err) {
-    if (opt) optim_check_params("checkpoint_save", m, opt->n_params);
-    if (sgd) optim_check_params("checkpoint_save_sgd", m, sgd->n_params);
+    if (opt) optim_params_check("checkpoint_save", m, opt->n_params);
+    if (sgd) optim_params_check("checkpoint_save_sgd", m, sgd->n_params);
     int n_buf = 0;
     for (int i = 0; sgd && i < m->n_params; i++) n_buf += sgd->buf[i] != NULL;
     int n = m->n_params * (opt ? 3 : 1) + n_buf;
@@ -194,8 +194,8 @@ static int apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, 
     int64_t *skipped = NULL;
     const char *step_text = safetensors_meta(st, OPT_STEP), *kind = safetensors_meta(st, OPT_KIND);
     int has_opt = step_text != NULL;
-    if (opt) optim_check_params("checkpoint_load", m, opt->n_params);
-    if (sgd) optim_check_params("checkpoint_load_sgd", m, sgd->n_params);
+    if (opt) optim_params_check("checkpoint_load", m, opt->n_params);
+    if (sgd) optim_params_check("checkpoint_load_sgd", m, sgd->n_params);
     int expected = m->n_params * (has_opt ? 3 : 1);
     int64_t step = 0;
     if (check_kind(path, kind, has_opt, opt, sgd, err)) goto done;

@@ -36,8 +36,8 @@
  *   Threads: nn_set_threads(n) or the environment's NN_THREADS (torch.set_num_threads)
  *   Layers: Linear, Embedding, LayerNorm, RMSNorm, FeedForward, SwiGLU, Attention (self-attention),
  *     CrossAttention (nn.MultiheadAttention(q, memory, memory) with kdim/vdim), TransformerBlock, Gru */
-#ifndef NN_NN_H
-#define NN_NN_H
+#ifndef NN_NN_NN_H
+#define NN_NN_NN_H
 
 /* base: errors, memory, random numbers, threads */
 #include "base/arena.h"

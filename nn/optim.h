@@ -72,7 +72,7 @@ void sgd_free(Sgd *s);
 
 /* Aborts, naming the first parameter m registered after an optimizer over its first n_params was
  * made (op names the caller): that parameter has no optimizer state. Build the whole model first. */
-void optim_check_params(const char *op, const Module *m, int n_params);
+void optim_params_check(const char *op, const Module *m, int n_params);
 
 /* Scales all gradients so their global L2 norm is at most max_norm, as
  * torch.nn.utils.clip_grad_norm_; returns the norm before clipping. */

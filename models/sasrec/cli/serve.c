@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/http_server.h"
 #include "models/sasrec/cli/model_dir.h"
 #include "models/sasrec/cli/serve_input.h"
 #include "models/sasrec/cli/serve_plan.h"
@@ -27,7 +28,7 @@
 #include "models/sasrec/recommend.h"
 
 static const char *USAGE =
-    "usage: sasrec serve --model DIR [--k 10] [--threads N] [flags]\n"
+    "usage: sasrec serve --model DIR [--k 10] [--threads N] [--listen HOST:PORT] [flags]\n"
     "Answers recommendation requests, one JSON object per line on stdin, with one JSON line each on stdout,\n"
     "in order, flushed as soon as it is ready:\n"
     "  request  {\"id\": \"any string\", \"items\": [\"raw item id\", ...], \"k\": 10, \"exclude\": [...], "
@@ -35,7 +36,9 @@ static const char *USAGE =
     "           (only items is required; items oldest first, raw ids as in the training data)\n"
     "  answer   {\"id\": ..., \"items\": [...], \"scores\": [...], \"unknown\": n} or {\"id\": ..., \"error\": \"...\"}\n"
     "Unknown items are skipped and counted; a request with no known item gets the most popular items\n"
-    "(\"fallback\": \"popular\"). Ends with exit 0 at the end of input (docs/sasrec.md, section 7.1).";
+    "(\"fallback\": \"popular\"). Ends with exit 0 at the end of input (docs/sasrec.md, section 7.1).\n"
+    "With --listen HOST:PORT: HTTP/1.1 instead, POST /recommend (a request, or an array of them), GET /health,\n"
+    "GET /metrics; SIGHUP or a replaced model folder reloads the model (docs/sasrec.md, section 7.3).";
 
 /* What the loop owns. */
 typedef struct {
@@ -171,9 +174,37 @@ static int serve_lines(Server *s, const char *model_dir, double plan_mib) {
     return code;
 }
 
+static HttpConfig http = {.max_conns = 256, .max_header = 8192, .max_body = 1 << 20, .read_timeout_ms = 10000};
+
+/* serve's flags: config_serve_flags and those of --listen. */
+static int serve_flags(RunConfig *c, Flag *f) {
+    int n = config_serve_flags(c, f);
+    f[n++] = F_STR("--listen", &http.listen, "HOST:PORT: answer over HTTP/1.1 there instead of stdin (section 7.3)");
+    f[n++] = F_INT("--max-conns", &http.max_conns, 1, 65536, "--listen: open connections at most (beyond: 503)");
+    f[n++] = F_INT("--max-header", &http.max_header, 256, 1 << 20, "--listen: bytes of a request's line and headers");
+    f[n++] = F_INT("--max-body", &http.max_body, 16, 1 << 30, "--listen: bytes of a request body");
+    f[n++] = F_INT("--read-timeout-ms", &http.read_timeout_ms, 1, 3600000,
+                   "--listen: milliseconds a request in progress may take to arrive (408)");
+    return n;
+}
+
+/* The HTTP service: its memory plan, then the loop of http_server.h. */
+static int serve_http(RunConfig *c, LoadedModel *lm) {
+    NnError err;
+    ServePlan plan = serve_plan(&c->model, &lm->vocab, c->serve.batch, c->k, c->serve.max_k, http.max_body,
+                                http_server_buffer_bytes(&http), http_server_answers_held(&http, c->serve.batch),
+                                "--max-body");
+    app_free_model(lm); /* the service loads the folder itself, so that it can load it again */
+    if (serve_plan_check(&plan, &err)) {
+        fprintf(stderr, "sasrec serve: %s\n", err.msg);
+        return APP_EXIT_USAGE;
+    }
+    return http_serve(c, &http);
+}
+
 int app_serve(int argc, char **argv) {
     RunConfig c = config_defaults();
-    int rc = app_parse("serve", USAGE, argc, argv, &c, config_serve_flags);
+    int rc = app_parse("serve", USAGE, argc, argv, &c, serve_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
     if (!c.model_dir) {
@@ -192,8 +223,9 @@ int app_serve(int argc, char **argv) {
     LoadedModel lm;
     if (app_load_model(&c, &lm, &err)) return app_fail("serve", &err, APP_EXIT_DATA);
     app_note_legacy("serve", &c, &lm);
+    if (http.listen) return serve_http(&c, &lm);
     ServePlan plan = serve_plan(&c.model, &lm.vocab, c.serve.batch, c.k, c.serve.max_k, c.serve.max_line,
-                                (double)c.serve.max_line + SERVE_INPUT_CHUNK + 2.0 * SERVE_INPUT_CHUNK, "--max-line");
+                                (double)c.serve.max_line + SERVE_INPUT_CHUNK + 2.0 * SERVE_INPUT_CHUNK, 1, "--max-line");
     if (serve_plan_check(&plan, &err)) {
         app_free_model(&lm);
         fprintf(stderr, "sasrec serve: %s\n", err.msg);

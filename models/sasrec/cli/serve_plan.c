@@ -26,7 +26,7 @@ static double id_bytes(const char *id) {
 }
 
 ServePlan serve_plan(const SasrecConfig *mc, const Dataset *vocab, int batch, int64_t k, int64_t max_k,
-                     int64_t max_request, double transport_bytes, const char *line_flag) {
+                     int64_t max_request, double transport_bytes, double answers_held, const char *line_flag) {
     ServePlan p = {0};
     double H = (double)mc->hidden, layers = (double)mc->layers, heads = (double)mc->heads, f = sizeof(real);
     double N1 = (double)mc->n_items + 1, L = (double)mc->max_len;
@@ -64,8 +64,8 @@ ServePlan serve_plan(const SasrecConfig *mc, const Dataset *vocab, int batch, in
     /* the requests' ids (in the pool, then in recommend's exclusion lists) and their id strings */
     p.requests = bytes / shortest * 4 * 3 + bytes;
     p.parse = SERVE_PLAN_PARSE_BYTES * (double)max_request;
-    /* one answer rendered before it is written: k ids, each escaped at worst 6 bytes a byte, and a score */
-    p.transport = transport_bytes + kmax * (6 * longest + 24);
+    /* the answers rendered before they are written: k ids each, escaped at worst 6 bytes a byte, and scores */
+    p.transport = transport_bytes + answers_held * (kmax * (6 * longest + 24) + 200);
     p.total = BASE_BYTES + p.model + p.encoder + p.ranking + p.requests + p.parse + p.transport;
     p.dominant = "encoder pass";
     p.advice = "--batch";

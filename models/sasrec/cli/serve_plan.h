@@ -35,10 +35,11 @@ typedef struct {
 } ServePlan;
 
 /* The plan for model mc (n_items set) with the ids of vocab, passes of batch requests, answers of k items
- * unless a request asks for up to max_k, requests of at most max_request bytes of JSON, and transport_bytes of the transport's buffers
- * (line_flag names the flag of max_request in advice: "--max-line" or "--max-body"). */
+ * unless a request asks for up to max_k, requests of at most max_request bytes of JSON, transport_bytes of
+ * the transport's buffers and answers_held answers rendered and not yet written at once (line_flag names the
+ * flag of max_request in advice: "--max-line" or "--max-body"). */
 ServePlan serve_plan(const SasrecConfig *mc, const Dataset *vocab, int batch, int64_t k, int64_t max_k,
-                     int64_t max_request, double transport_bytes, const char *line_flag);
+                     int64_t max_request, double transport_bytes, double answers_held, const char *line_flag);
 /* 0 if what the plan has yet to allocate (all but the model) fits the memory available (or that is unknown);
  * else -1 and a message naming the estimate, its parts, the memory available and the flag to lower. */
 int serve_plan_check(const ServePlan *plan, NnError *err);

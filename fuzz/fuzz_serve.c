@@ -1,6 +1,6 @@
 /* libFuzzer harness: sasrec serve's request lines. The bytes go through the
  * line reader (serve_input.h, lines of at most 256 bytes, CR LF or LF) into
- * request batches (serve_request.h) over a vocabulary of 8 items, as serve
+ * request batches (serve_batch.h) over a vocabulary of 8 items, as serve
  * reads them. Every line must give a request or an error answer with a
  * message; an accepted request's k is in [1, --max-k], its ids are known
  * items and there is at most one id per two bytes of its line (the bound the
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "models/sasrec/cli/serve_input.h"
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -37,7 +37,7 @@ void http_metrics_write(const HttpMetrics *m, FILE *f) {
     fprintf(f, "sasrec_answers_total %llu\n", (unsigned long long)m->answers);
     header(f, "sasrec_errors_total", "counter", "Error answers by kind: the request's, or the HTTP status.");
     for (int k = 1; k < SERVE_ERR_KINDS; k++)
-        fprintf(f, "sasrec_errors_total{kind=\"%s\"} %llu\n", serve_error_name(k),
+        fprintf(f, "sasrec_errors_total{kind=\"%s\"} %llu\n", serve_batch_error_name(k),
                 (unsigned long long)m->answer_errors[k]);
     for (int i = 0; i < 6; i++) {
         if (i < 5)

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 
 #define METRICS_LATENCY_BUCKETS 12 /* 0.25 ms .. 1 s, then +Inf */
 #define METRICS_BATCH_BUCKETS   18 /* 1, 2, 4, .. 65536, then +Inf */
@@ -19,7 +19,7 @@ typedef enum { EP_RECOMMEND, EP_HEALTH, EP_METRICS, EP_OTHER, EP_COUNT } Metrics
 typedef struct {
     uint64_t requests[EP_COUNT];                  /* HTTP requests, by endpoint */
     uint64_t answers;                             /* recommendation answers (array elements count one each) */
-    uint64_t answer_errors[SERVE_ERR_KINDS];      /* answers with an error, by kind (serve_request.h) */
+    uint64_t answer_errors[SERVE_ERR_KINDS];      /* answers with an error, by kind (serve_batch.h) */
     uint64_t http_errors[6];                      /* 400, 404, 405, 408, 413, 431 and others (4xx/5xx) */
     uint64_t latency[METRICS_LATENCY_BUCKETS + 1]; /* answers by latency bucket */
     double latency_sum;                           /* seconds */

@@ -20,7 +20,7 @@
 #include "models/sasrec/cli/http_parse.h"
 #include "models/sasrec/cli/serve_model.h"
 #include "models/sasrec/cli/serve_plan.h"
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 #include "models/sasrec/cli/signals.h"
 
 #define TICK_MS      100  /* the longest poll: a signal or a timeout is seen that soon */
@@ -501,7 +501,7 @@ double http_server_answers_held(const HttpConfig *h, int batch) {
     return (double)h->max_conns * (per_body < batch ? per_body : batch);
 }
 
-int http_serve(const RunConfig *flags, const HttpConfig *h) {
+int http_server_run(const RunConfig *flags, const HttpConfig *h) {
     NnError err;
     Server s = {.flags = flags, .h = h, .in_cap = (size_t)(h->max_header + h->max_body) + 65536};
     s.listen_fd = open_listener(h->listen, &err);

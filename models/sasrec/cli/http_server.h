@@ -8,7 +8,7 @@
  * connection (one at a time per connection, answers in order, so pipelined
  * requests are answered as sent), answer GET /health and GET /metrics at
  * once, gather the POST /recommend requests of all connections into one
- * batch (serve_request.h) ranked in one encoder pass, and write the answers.
+ * batch (serve_batch.h) ranked in one encoder pass, and write the answers.
  *
  * Bounds: a request head of at most --max-header bytes and a body of at most
  * --max-body; a request in progress gets --read-timeout-ms to arrive (408);
@@ -40,6 +40,6 @@ double http_server_buffer_bytes(const HttpConfig *h);
 double http_server_answers_held(const HttpConfig *h, int batch);
 /* Serves flags->model_dir on h->listen until a signal stops it; returns the exit code (2 when the address
  * cannot be used, 1 when the model cannot be loaded, 143 or 130 when stopped). */
-int http_serve(const RunConfig *flags, const HttpConfig *h);
+int http_server_run(const RunConfig *flags, const HttpConfig *h);
 
 #endif

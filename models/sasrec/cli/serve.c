@@ -22,7 +22,7 @@
 #include "models/sasrec/cli/model_dir.h"
 #include "models/sasrec/cli/serve_input.h"
 #include "models/sasrec/cli/serve_plan.h"
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/data/popularity.h"
 #include "models/sasrec/recommend.h"
@@ -199,7 +199,7 @@ static int serve_http(RunConfig *c, LoadedModel *lm) {
         fprintf(stderr, "sasrec serve: %s\n", err.msg);
         return APP_EXIT_USAGE;
     }
-    return http_serve(c, &http);
+    return http_server_run(c, &http);
 }
 
 int app_serve(int argc, char **argv) {

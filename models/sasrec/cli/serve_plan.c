@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "base/memory.h"
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 #include "models/sasrec/item_scores.h"
 
 /* Bytes per position and hidden unit (per layer and outside the layers) and per attention entry of a forward

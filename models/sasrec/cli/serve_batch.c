@@ -1,4 +1,4 @@
-#include "models/sasrec/cli/serve_request.h"
+#include "models/sasrec/cli/serve_batch.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -221,7 +221,7 @@ ServeErrorKind serve_batch_write(const ServeBatch *b, int i, FILE *f) {
     return SERVE_OK;
 }
 
-const char *serve_error_name(ServeErrorKind kind) {
+const char *serve_batch_error_name(ServeErrorKind kind) {
     static const char *names[SERVE_ERR_KINDS] = {"none", "json", "request", "oversize", "no_answer", "not_finite"};
     return kind >= 0 && kind < SERVE_ERR_KINDS ? names[kind] : "?";
 }

@@ -13,8 +13,8 @@
  * per two bytes of the JSON they came from, and the caller adds no request
  * that would take the batch's bytes past its budget (serve_plan.h counts
  * both); k is at most --max-k and never more than the model's item count. */
-#ifndef NN_MODELS_SASREC_CLI_SERVE_REQUEST_H
-#define NN_MODELS_SASREC_CLI_SERVE_REQUEST_H
+#ifndef NN_MODELS_SASREC_CLI_SERVE_BATCH_H
+#define NN_MODELS_SASREC_CLI_SERVE_BATCH_H
 
 #include <stdio.h>
 
@@ -86,6 +86,6 @@ void serve_batch_run(ServeBatch *b, Recommender *r);
  * kind (SERVE_OK, or the kind of its error answer). */
 ServeErrorKind serve_batch_write(const ServeBatch *b, int i, FILE *f);
 /* The name of an error kind, as in the metrics ("json", "request", ...). */
-const char *serve_error_name(ServeErrorKind kind);
+const char *serve_batch_error_name(ServeErrorKind kind);
 
 #endif

@@ -26,6 +26,7 @@
 #define TICK_MS      100  /* the longest poll: a signal or a timeout is seen that soon */
 #define WATCH_S      1.0  /* how often the model folder is looked at */
 #define STOP_DRAIN_S 5.0  /* how long a stop waits for the last answers to be written */
+#define OUT_BUDGET   ((size_t)64 << 20) /* answers queued on all connections: beyond, no new request is taken */
 
 /* One connection. */
 typedef struct {
@@ -38,6 +39,7 @@ typedef struct {
     int close_after;  /* close once out is sent */
     int continued;    /* 100 Continue sent for the request in progress */
     int waiting;      /* its request is in the batch being gathered */
+    int eof;          /* the client has sent all it will: answer what is complete, then close */
 } Conn;
 
 /* A POST /recommend of the batch being gathered. */
@@ -65,6 +67,7 @@ typedef struct {
     FILE *tmp;           /* answers are rendered here, then copied to the connection */
     char *tmp_buf;
     size_t tmp_len;
+    size_t out_pending;  /* bytes queued on all connections, not yet sent */
     double last_watch;
     dev_t refused_dev;   /* the last folder refused, not tried again until it changes */
     ino_t refused_ino;
@@ -100,7 +103,8 @@ static const char *reason(int status) {
     }
 }
 
-static void out_append(Conn *c, const char *bytes, size_t n) {
+static void out_append(Server *s, Conn *c, const char *bytes, size_t n) {
+    s->out_pending += n;
     if (c->out_at == c->out_n) c->out_at = c->out_n = 0;
     if (c->out_n + n > c->out_cap) {
         while (c->out_n + n > c->out_cap) c->out_cap = c->out_cap ? 2 * c->out_cap : 4096;
@@ -111,20 +115,20 @@ static void out_append(Conn *c, const char *bytes, size_t n) {
 }
 
 /* Queues a response of status with body[0..n) on c; keep 0 closes the connection once it is sent. */
-static void reply(Conn *c, int status, const char *type, const char *body, size_t n, int keep, const char *extra) {
+static void reply(Server *s, Conn *c, int status, const char *type, const char *body, size_t n, int keep, const char *extra) {
     char head[512];
     int k = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n%s\r\n", status,
                      reason(status), type, n, keep ? "keep-alive" : "close", extra ? extra : "");
-    out_append(c, head, (size_t)k);
-    out_append(c, body, n);
+    out_append(s, c, head, (size_t)k);
+    out_append(s, c, body, n);
     if (!keep) c->close_after = 1;
 }
 
 /* Renders tmp's contents as the body of a response on c, then empties tmp. */
 static void reply_tmp(Server *s, Conn *c, int status, const char *type, int keep, const char *extra) {
     fflush(s->tmp);
-    reply(c, status, type, s->tmp_buf, (size_t)ftello(s->tmp), keep, extra);
+    reply(s, c, status, type, s->tmp_buf, (size_t)ftello(s->tmp), keep, extra);
     fseeko(s->tmp, 0, SEEK_SET);
 }
 
@@ -139,6 +143,7 @@ static void reply_error(Server *s, Conn *c, int status, const char *msg, int kee
 
 static void conn_close(Server *s, int i) {
     Conn *c = &s->conn[i];
+    s->out_pending -= c->out_n - c->out_at;
     close(c->fd);
     free(c->in), free(c->out);
     *c = (Conn){.fd = -1};
@@ -146,13 +151,14 @@ static void conn_close(Server *s, int i) {
 }
 
 /* Sends what c has queued; -1 when the connection failed (the caller closes it). */
-static int conn_send(Conn *c) {
+static int conn_send(Server *s, Conn *c) {
     while (c->out_at < c->out_n) {
         ssize_t w = send(c->fd, c->out + c->out_at, c->out_n - c->out_at, MSG_NOSIGNAL);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
         if (w < 0) return -1;
         c->out_at += (size_t)w;
+        s->out_pending -= (size_t)w;
     }
     c->out_at = c->out_n = 0;
     return 0;
@@ -200,7 +206,11 @@ static void conn_read(Server *s, int i) {
         ssize_t r = recv(c->fd, c->in + c->in_n, s->in_cap - c->in_n, 0);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-        if (r <= 0) { /* closed by the client, or failed: nothing can be answered any more */
+        if (r == 0) { /* the client has finished sending (it may still read the answers) */
+            c->eof = 1;
+            return;
+        }
+        if (r < 0) { /* failed: nothing can be answered any more */
             conn_close(s, i);
             return;
         }
@@ -271,12 +281,13 @@ static void reply_health(Server *s, Conn *c, int keep) {
 static int take_request(Server *s, int i) {
     Conn *c = &s->conn[i];
     if (c->fd < 0 || c->waiting || c->close_after || c->out_n > c->out_at || c->in_n == 0) return 0;
+    if (s->out_pending > OUT_BUDGET) return 0; /* clients that do not read: wait until they have */
     HttpRequest r;
     HttpParseStatus st = http_parse(c->in, c->in_n, (size_t)s->h->max_header, (size_t)s->h->max_body, &r);
     if (st == HTTP_NEED_MORE) {
         if (r.head_len && r.expect_continue && !c->continued) {
             static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-            out_append(c, cont, sizeof cont - 1);
+            out_append(s, c, cont, sizeof cont - 1);
             c->continued = 1;
         }
         return 0;
@@ -440,12 +451,20 @@ static void check_timeouts(Server *s) {
     }
 }
 
+/* Whether c, whose client has finished sending, has nothing more to answer. */
+static int finished(const Server *s, const Conn *c) {
+    HttpRequest r;
+    return c->eof && !c->waiting && c->out_n == c->out_at &&
+           (c->in_n == 0 ||
+            http_parse(c->in, c->in_n, (size_t)s->h->max_header, (size_t)s->h->max_body, &r) == HTTP_NEED_MORE);
+}
+
 /* Sends what is queued and closes the connections that are done. */
 static void send_all(Server *s) {
     for (int i = 0; i < s->h->max_conns; i++) {
         Conn *c = &s->conn[i];
         if (c->fd < 0) continue;
-        if (conn_send(c) || (c->close_after && c->out_n == c->out_at)) conn_close(s, i);
+        if (conn_send(s, c) || (c->close_after && c->out_n == c->out_at) || finished(s, c)) conn_close(s, i);
     }
 }
 
@@ -460,7 +479,7 @@ static void poll_once(Server *s, int timeout_ms) {
         Conn *c = &s->conn[i];
         if (c->fd < 0) continue;
         short ev = c->out_n > c->out_at ? POLLOUT : 0;
-        if (!c->close_after && c->in_n < s->in_cap) ev |= POLLIN;
+        if (!c->close_after && !c->eof && c->in_n < s->in_cap) ev |= POLLIN;
         s->pfd[n] = (struct pollfd){.fd = c->fd, .events = ev};
         s->pfd_conn[n++] = i;
     }
@@ -493,12 +512,12 @@ static int pending_output(const Server *s) {
 }
 
 double http_server_buffer_bytes(const HttpConfig *h) {
-    return (double)h->max_conns * ((double)(h->max_header + h->max_body) + 65536 + 512);
+    return (double)h->max_conns * ((double)(h->max_header + h->max_body) + 65536 + 512) + (double)OUT_BUDGET;
 }
 
 double http_server_answers_held(const HttpConfig *h, int batch) {
-    double per_body = (double)h->max_body / 12; /* {"items":[]} at least, each */
-    return (double)h->max_conns * (per_body < batch ? per_body : batch);
+    (void)h;
+    return batch; /* one pass rendered beyond OUT_BUDGET, which http_server_buffer_bytes counts */
 }
 
 int http_server_run(const RunConfig *flags, const HttpConfig *h) {

@@ -13,7 +13,8 @@
  * Bounds: a request head of at most --max-header bytes and a body of at most
  * --max-body; a request in progress gets --read-timeout-ms to arrive (408);
  * a connection's next request is read only once its previous answer is
- * written. Between passes the model folder is looked at (each second, and at
+ * written, and no new request is taken while 64 MiB of answers wait to be
+ * sent on all connections. Between passes the model folder is looked at (each second, and at
  * once on SIGHUP): a replaced folder is loaded beside the old model and
  * switched to, or refused with a log line and a metric while the old one
  * keeps serving. SIGTERM or SIGINT: stop accepting, answer the requests in
@@ -33,8 +34,8 @@ typedef struct {
     int64_t read_timeout_ms; /* for a request in progress, 10 s */
 } HttpConfig;
 
-/* The bytes of buffers the service may hold: each connection's input and one answer's worth per request it
- * may hold (serve_plan.h's transport_bytes), and how many answers may be held at once. */
+/* The bytes of buffers the service may hold: each connection's input and the answers waiting to be sent
+ * (serve_plan.h's transport_bytes). */
 double http_server_buffer_bytes(const HttpConfig *h);
 /* How many answers may be rendered and not yet written at once (serve_plan.h's answers_held). */
 double http_server_answers_held(const HttpConfig *h, int batch);

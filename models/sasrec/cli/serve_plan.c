@@ -25,17 +25,26 @@ static double id_bytes(const char *id) {
     return (double)n + (number ? 1 : 3);
 }
 
+/* The bytes an id takes in an answer: JSON-escaped, quoted, and ", " after it. */
+static double answer_bytes(const char *id) {
+    double n = 4;
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        n += *p < 0x20 ? 6 : *p == '"' || *p == '\\' ? 2 : 1;
+    return n;
+}
+
 ServePlan serve_plan(const SasrecConfig *mc, const Dataset *vocab, int batch, int64_t k, int64_t max_k,
                      int64_t max_request, double transport_bytes, double answers_held, const char *line_flag) {
     ServePlan p = {0};
     double H = (double)mc->hidden, layers = (double)mc->layers, heads = (double)mc->heads, f = sizeof(real);
     double N1 = (double)mc->n_items + 1, L = (double)mc->max_len;
     double n_params = (N1 + L) * H + layers * (12 * H * H + 13 * H) + 2 * H;
-    double ids = 0, longest = 0, shortest = 1e300; /* bytes of the raw ids; the longest; the fewest per id */
+    double ids = 0, longest = 0, shortest = 1e300; /* bytes of the raw ids; the longest answered; the fewest */
     for (int64_t i = 1; i <= vocab->n_items; i++) {
         double len = (double)strlen(vocab->item_ids[i]), b = id_bytes(vocab->item_ids[i]);
+        double out = answer_bytes(vocab->item_ids[i]);
         ids += len + 1 + 3 * sizeof(void *); /* the string, its pointer, its hash slots */
-        if (len > longest) longest = len;
+        if (out > longest) longest = out;
         if (b < shortest) shortest = b;
     }
     p.model = n_params * f + N1 * H * f + N1 * 8 + N1 * 4 + ids;
@@ -64,8 +73,8 @@ ServePlan serve_plan(const SasrecConfig *mc, const Dataset *vocab, int batch, in
     /* the requests' ids (in the pool, then in recommend's exclusion lists) and their id strings */
     p.requests = bytes / shortest * 4 * 3 + bytes;
     p.parse = SERVE_PLAN_PARSE_BYTES * (double)max_request;
-    /* the answers rendered before they are written: k ids each, escaped at worst 6 bytes a byte, and scores */
-    p.transport = transport_bytes + answers_held * (kmax * (6 * longest + 24) + 200);
+    /* the answers rendered before they are written: k ids and scores each */
+    p.transport = transport_bytes + answers_held * (kmax * (longest + 19) + 200);
     p.total = BASE_BYTES + p.model + p.encoder + p.ranking + p.requests + p.parse + p.transport;
     p.dominant = "encoder pass";
     p.advice = "--batch";

@@ -59,6 +59,15 @@ Graph *graph_new(void);
 /* Releases every tensor, node and gradient made in g since the last reset (make sanitize builds
  * poison them: a later use is reported by AddressSanitizer). */
 void graph_reset(Graph *g);
+/* A point in g's arena to release back to (graph_release): a scope for inference. */
+typedef struct {
+    ArenaMark arena;
+} GraphMark;
+/* Opens a scope in g: what ops make from now on can be released by graph_release. */
+GraphMark graph_mark(Graph *g);
+/* With gradients off only: releases every tensor made since m (using one afterwards aborts) and returns a copy of
+ * keep (NULL allowed) made below the mark, so that inference holds one layer's intermediates at a time. */
+Tensor *graph_release(Graph *g, GraphMark m, const Tensor *keep);
 /* Frees the graph and its arena. NULL is allowed. */
 void graph_free(Graph *g);
 /* The graph's arena, for op-specific scratch memory that lives until reset. */

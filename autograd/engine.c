@@ -33,6 +33,25 @@ void graph_reset(Graph *g) {
     g->n_nodes = 0;
 }
 
+GraphMark graph_mark(Graph *g) { return (GraphMark){arena_mark(g->arena)}; }
+
+Tensor *graph_release(Graph *g, GraphMark m, const Tensor *keep) {
+    NN_CHECK(!grad_enabled, "graph_release", "gradients are on: the nodes recorded since the mark would point at "
+             "released memory; release only inside ag_set_grad_enabled(0) (inference), or keep the graph until "
+             "backward and graph_reset");
+    Tensor *copy = NULL; /* keep, out of the arena while the scope is released, then back in below the mark */
+    if (keep) {
+        ag_check_input(g, "graph_release", keep);
+        copy = tensor_zeros(keep->ndim, keep->shape);
+        tensor_copy(copy, keep);
+    }
+    arena_release_to(g->arena, m.arena);
+    if (!keep) return NULL;
+    Tensor *t = ag_from_buffer(g, copy->ndim, copy->shape, copy->data);
+    tensor_free(copy);
+    return t;
+}
+
 void graph_free(Graph *g) {
     if (!g) return;
     arena_free(g->arena);
@@ -44,7 +63,7 @@ size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 
 void ag_check_input(Graph *g, const char *op, const Tensor *t) {
-    if (t && t->gen != 0 && t->gen != arena_generation(g->arena)) tensor_check_live(op, t);
+    if (t && t->gen != 0 && !arena_generation_valid(g->arena, t->gen)) tensor_check_live(op, t);
 }
 
 Tensor *ag_new(Graph *g, int ndim, const int64_t *shape) {

@@ -41,6 +41,8 @@ typedef struct Block {
 struct Arena {
     Block *top;        /* the block being filled */
     uint64_t gen;      /* this arena's generation: changes at every reset, unique among all arenas */
+    uint64_t outer[ARENA_MAX_SCOPES]; /* the generations of the open scopes around the current one, oldest first */
+    int depth;         /* open scopes (arena_mark): entries of outer */
     uint64_t resets;   /* resets so far: the start of the first block rotates by 64 bytes over three resets */
     Arena *next_live;  /* the list of live arenas (arena_generation_live) */
     size_t used;       /* bytes handed out since reset, all blocks */
@@ -111,12 +113,19 @@ uint64_t arena_generation(const Arena *a) { return a->gen; }
 static _Atomic uint64_t releases; /* resets and frees of any arena so far */
 static _Thread_local uint64_t cached_gen, cached_releases;
 
+int arena_generation_valid(const Arena *a, uint64_t gen) {
+    if (gen == a->gen) return 1;
+    for (int i = 0; i < a->depth; i++)
+        if (a->outer[i] == gen) return 1;
+    return 0;
+}
+
 int arena_generation_live(uint64_t gen) {
     uint64_t r = atomic_load(&releases);
     if (gen == cached_gen && r == cached_releases) return 1;
     pthread_mutex_lock(&live_lock);
     const Arena *a = live_head;
-    while (a && a->gen != gen) a = a->next_live;
+    while (a && !arena_generation_valid(a, gen)) a = a->next_live;
     pthread_mutex_unlock(&live_lock);
     if (a) cached_gen = gen, cached_releases = r;
     return a != NULL;
@@ -167,7 +176,39 @@ void arena_reset(Arena *a) {
     a->top->used = skip;
     a->used = 0; /* bytes handed out: the skip is not counted */
     pthread_mutex_lock(&live_lock);
+    a->depth = 0; /* every scope closes */
     a->gen = next_gen();
+    atomic_fetch_add(&releases, 1);
+    pthread_mutex_unlock(&live_lock);
+}
+
+ArenaMark arena_mark(Arena *a) {
+    NN_CHECK(a->depth < ARENA_MAX_SCOPES, "arena_mark", "%d scopes are open already, the most there can be: "
+             "release one (arena_release_to, graph_release) before opening another", a->depth);
+    pthread_mutex_lock(&live_lock);
+    a->outer[a->depth++] = a->gen;
+    a->gen = next_gen();
+    pthread_mutex_unlock(&live_lock);
+    return (ArenaMark){a->top, a->top->used, a->used, a->depth - 1, a->gen};
+}
+
+void arena_release_to(Arena *a, ArenaMark m) {
+    NN_CHECK(m.depth < a->depth && (m.depth + 1 == a->depth ? a->gen : a->outer[m.depth + 1]) == m.gen,
+             "arena_release_to", "the mark's scope is closed already (a reset, or a release to it or to an outer "
+             "mark, came first): release each mark once, innermost first, before the next reset");
+    while (a->top != m.block) { /* blocks begun inside the scope */
+        Block *b = a->top;
+        a->top = b->prev;
+        a->reserved -= b->size;
+        b->prev = NULL;
+        block_free_chain(b);
+    }
+    POISON(a->top->mem + m.block_used, a->top->size - m.block_used);
+    a->top->used = m.block_used;
+    a->used = m.used;
+    pthread_mutex_lock(&live_lock);
+    a->depth = m.depth;
+    a->gen = a->outer[m.depth];
     atomic_fetch_add(&releases, 1);
     pthread_mutex_unlock(&live_lock);
 }

@@ -42,6 +42,22 @@ int arena_poisons(void);
 uint64_t arena_generation(const Arena *a);
 /* Whether gen is the current generation of some live arena (what it allocated is still valid). */
 int arena_generation_live(uint64_t gen);
+/* A point in the arena that arena_release_to can return to: a scope of its own generation. */
+typedef struct {
+    const void *block;         /* the block being filled at the mark */
+    size_t block_used, used;   /* its bytes and the arena's bytes handed out at the mark */
+    int depth;                 /* scopes open outside this one */
+    uint64_t gen;              /* the generation of the scope the mark opened */
+} ArenaMark;
+/* Opens a scope: what is allocated from now on gets a new generation and is released by arena_release_to;
+ * what was allocated before stays valid. Scopes nest, up to ARENA_MAX_SCOPES deep. */
+ArenaMark arena_mark(Arena *a);
+/* Releases everything allocated since m (and closes m's scope and those inside it); aborts if m's scope was
+ * already closed (by a reset or another release). */
+void arena_release_to(Arena *a, ArenaMark m);
+/* Whether gen is the generation of a's current scope or of one it is nested in. */
+int arena_generation_valid(const Arena *a, uint64_t gen);
+#define ARENA_MAX_SCOPES 16
 /* Frees the arena and all its blocks. NULL is allowed. */
 void arena_free(Arena *a);
 

@@ -33,6 +33,8 @@
  *     torch's key_padding_mask (True marks padding); causal = 1 is torch's triu(-inf) attn_mask
  *   Reductions and statistics: ag_sum, ag_mean, ag_max, ag_min (torch.amax / amin over axes), ag_var and
  *     ag_std (correction 1 = torch's unbiased), ag_norm (torch.linalg.vector_norm), ag_logsumexp
+ *   Inference: ag_set_grad_enabled(0) (torch.no_grad); graph_mark / graph_release(g, mark, keep) give back a
+ *     layer's intermediates and keep its output, where torch frees them by reference count
  *   Threads: nn_set_threads(n) or the environment's NN_THREADS (torch.set_num_threads)
  *   Layers: Linear, Embedding, LayerNorm, RMSNorm, FeedForward, SwiGLU, Attention (self-attention),
  *     CrossAttention (nn.MultiheadAttention(q, memory, memory) with kdim/vdim), TransformerBlock, Gru */

@@ -263,8 +263,8 @@ Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
 
 void tensor_check_live(const char *op, const Tensor *t) {
     if (t->gen != 0 && !arena_generation_live(t->gen))
-        nn_abort(op, "a tensor made by an autograd op was used after graph_reset (or graph_free) released it: "
-                     "its memory now holds another step's values. Keep only what you copied out before the reset "
+        nn_abort(op, "a tensor made by an autograd op was used after graph_reset (or graph_free, or graph_release "
+                     "of the scope it was made in) released it: its memory now holds another step's values. Keep only what you copied out before the reset "
                      "(tensor_clone, tensor_to_buffer, or a real read into a variable), or reset after the last use");
 }
 

@@ -106,7 +106,14 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     module_trace(m, "positional embedding", pos);
     Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, m, g, ag_add(g, item, pos)));
     module_trace(m, "LayerNorm(item + position), dropout", h);
-    for (int i = 0; i < s->cfg.layers; i++) h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+    /* Inference without a trace holds one block's intermediates at a time (graph_release); training keeps them
+     * for backward. */
+    int scoped = !ag_grad_enabled() && !m->trace;
+    for (int i = 0; i < s->cfg.layers; i++) {
+        GraphMark mark = scoped ? graph_mark(g) : (GraphMark){0};
+        h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+        if (scoped) h = graph_release(g, mark, h);
+    }
     if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, m, g, h);
     module_trace(m, "sequence output F", h);
     return h; /* (T, H) */

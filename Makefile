@@ -1,10 +1,11 @@
-# make            library (float and double builds), ./sasrec, benchmarks, examples, tests
-# make lib        only the libraries: static and shared, float (libnn) and double (libnn64); no Check needed
+# make            library (float and double builds), ./sasrec, benchmarks, examples; a C compiler is all it needs
+# make lib        only the libraries: static and shared, float (libnn) and double (libnn64)
 # make install    libraries, headers under PREFIX/include/nn/, pkg-config files nn and nn64 (PREFIX, DESTDIR)
 # make uninstall  removes what make install installed (same PREFIX and DESTDIR)
-# make test       every Check suite, the link and header checks, the docs' example
-# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer
-# make valgrind   the suites under valgrind (CK_FORK=no)
+# make test       builds and runs every Check suite, the link and header checks, the docs' example; without Check
+#                 it installs check and pkg-config as root with apt-get, or stops naming the command to run
+# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too)
+# make valgrind   the suites under valgrind (CK_FORK=no); the ./sasrec they start runs natively
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -46,7 +47,21 @@ ifeq ($(SAN),1)
 endif
 CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := -lm -lpthread $(LDLIBS)
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+
+# Only the test suites need Check (libcheck). A goal that builds them looks for check.h first: when it is
+# absent, root with apt-get installs check and pkg-config (as .ci/run does); anyone else gets one line
+# naming the command to run, before anything is built. `make` alone never needs it.
+NEEDS_CHECK := $(filter test sanitize valgrind coverage mutate,$(MAKECMDGOALS))$(findstring tests/,$(MAKECMDGOALS))
+ifneq ($(NEEDS_CHECK),)
+  ifeq ($(MAKELEVEL),0)
+    CHECK_MISSING := $(shell CC="$(CC)" tests/install/need_check.sh)
+    ifneq ($(CHECK_MISSING),)
+      $(error $(CHECK_MISSING))
+    endif
+  endif
+endif
+# Asked once, when the first suite is linked (need_check.sh may have installed pkg-config by then).
+CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread))$(CHECK_LIBS)
 
 LIB_DIRS := base tensor autograd io nn
 LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -90,7 +105,7 @@ EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
 .PHONY: all lib test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
-all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES) $(DOC_EXAMPLE)
+all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(ROOT_COPIES) $(DOC_EXAMPLE)
 lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
 $(BUILD)/f32/%.o: %.c

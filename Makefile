@@ -244,11 +244,20 @@ $(BUILD)/include/nn/%.h: %.h
 	@mkdir -p $(dir $@)
 	sed -E 's,^#include "(($(LIB_DIRS_RE))/[^"]*)",#include <nn/\1>,' $< > $@
 
+# Folders the dynamic loader searches by itself (once ldconfig has run). A program linked against a libdir
+# outside them finds libnn.so.0 through the rpath that the pkg-config files carry; inside them, make install
+# runs ldconfig (as root, without DESTDIR) or says to run it.
+SYSTEM_LIBDIRS := /lib /lib64 /usr/lib /usr/lib64 /usr/local/lib /usr/local/lib64 \
+  $(addprefix /lib/,$(shell $(CC) -print-multiarch 2>/dev/null)) \
+  $(addprefix /usr/lib/,$(shell $(CC) -print-multiarch 2>/dev/null))
+SYSTEM_LIBDIR := $(filter $(patsubst %/,%,$(LIBDIR)),$(SYSTEM_LIBDIRS))
+PC_RPATH := $(if $(SYSTEM_LIBDIR),,-Wl,-rpath,$${libdir} )
+
 # pkg-config file $(1) for library $(2) with extra cflags $(3).
 define pc_file
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	  'Name: $(1)' 'Description: reverse-mode autograd tensor library in C11 ($(4))' 'Version: $(VERSION)' \
-	  'Cflags: -I$${includedir}$(3)' 'Libs: -L$${libdir} -l$(2) $(PC_LIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/$(1).pc
+	  'Cflags: -I$${includedir}$(3)' 'Libs: -L$${libdir} $(PC_RPATH)-l$(2) $(PC_LIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/$(1).pc
 endef
 
 INSTALLED_LIBS := libnn.a libnn64.a libnn.so.$(VERSION) libnn64.so.$(VERSION) libnn.so.$(SOVERSION) \
@@ -263,11 +272,22 @@ install: lib
 	$(INSTALL) -m 644 $(BUILD)/include/nn/nn.h $(DESTDIR)$(INCLUDEDIR)/nn/nn.h
 	$(call pc_file,nn,nn,,float)
 	$(call pc_file,nn64,nn64, -DNN_DOUBLE,double)
+ifneq ($(SYSTEM_LIBDIR),)
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig > /dev/null; then ldconfig; \
+	else echo "make install: run 'sudo ldconfig' so that programs find libnn.so.0 in $(LIBDIR)"; fi
+endif
+endif
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(INSTALLED_LIBS)) $(DESTDIR)$(PKGCONFIGDIR)/nn.pc \
 	  $(DESTDIR)$(PKGCONFIGDIR)/nn64.pc $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(PUBLIC_HEADERS) nn.h)
 	-rmdir $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(LIB_DIRS)) $(DESTDIR)$(INCLUDEDIR)/nn 2>/dev/null
+ifneq ($(SYSTEM_LIBDIR),)
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig > /dev/null; then ldconfig; fi
+endif
+endif
 
 # Installs into a temporary prefix, builds every example out of tree against the static and the shared
 # library through pkg-config, runs each briefly, and checks that uninstall leaves the prefix as it was.

@@ -2,10 +2,12 @@
 # make lib        only the libraries: static and shared, float (libnn) and double (libnn64)
 # make install    libraries, headers under PREFIX/include/nn/, pkg-config files nn and nn64 (PREFIX, DESTDIR)
 # make uninstall  removes what make install installed (same PREFIX and DESTDIR)
-# make test       builds and runs every Check suite, the link and header checks, the docs' example; without Check
-#                 it installs check and pkg-config as root with apt-get, or stops naming the command to run
+# make test       builds and runs every Check suite, the link and header checks, the docs' example (make tests:
+#                 only builds the suites); without Check, root with apt-get installs check and pkg-config, anyone
+#                 else gets one line naming the command to run
 # make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too)
-# make valgrind   the suites under valgrind (CK_FORK=no); the ./sasrec they start runs natively
+# make valgrind   the suites under valgrind (CK_FORK=no; -j2 runs two at a time); the ./sasrec they start runs
+#                 natively (make sanitize checks it)
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -51,7 +53,7 @@ LDLIBS_ALL := -lm -lpthread $(LDLIBS)
 # Only the test suites need Check (libcheck). A goal that builds them looks for check.h first: when it is
 # absent, root with apt-get installs check and pkg-config (as .ci/run does); anyone else gets one line
 # naming the command to run, before anything is built. `make` alone never needs it.
-NEEDS_CHECK := $(filter test sanitize valgrind coverage mutate,$(MAKECMDGOALS))$(findstring tests/,$(MAKECMDGOALS))
+NEEDS_CHECK := $(filter tests test sanitize valgrind coverage mutate,$(MAKECMDGOALS))$(findstring tests/,$(MAKECMDGOALS))
 ifneq ($(NEEDS_CHECK),)
   ifeq ($(MAKELEVEL),0)
     CHECK_MISSING := $(shell CC="$(CC)" tests/install/need_check.sh)
@@ -104,7 +106,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
-.PHONY: all lib test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
+.PHONY: all lib tests test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
 all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(ROOT_COPIES) $(DOC_EXAMPLE)
 lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
@@ -171,6 +173,9 @@ $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 
+# make tests builds the suites without running them.
+tests: $(TESTS)
+
 # Runs every suite; stops at the first failing one. Each ends with Check's summary line.
 # NN_SASREC is the program the command-line tests run.
 test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64)
@@ -186,11 +191,15 @@ sanitize:
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
 	  NN_SASREC=build/san/sasrec $$t; done
 
+# valgrind runs the suites in-process (CK_FORK=no), each its own target so that make -j2 -O valgrind runs two
+# at a time (valgrind holds a program to one core). The ./sasrec the program-level suites start runs natively:
+# make sanitize runs it under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
-valgrind: $(TESTS) sasrec
-	@set -e; for t in $(TESTS); do echo "== $$t"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 \
-	  NN_SASREC="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q ./sasrec" \
-	  $(VALGRIND) $$t; done
+VALGRIND_RUNS := $(TESTS:$(BUILD)/%=valgrind/%)
+.PHONY: $(VALGRIND_RUNS)
+valgrind: $(VALGRIND_RUNS)
+$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% sasrec
+	@echo "== $<"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 NN_SASREC=./sasrec $(VALGRIND) $<
 
 # Timings, one JSON line each; the SASRec epoch needs ../shared/data (skipped without it).
 bench: $(BENCHES)

@@ -5,7 +5,8 @@
 # make test       builds and runs every Check suite, the link and header checks, the docs' example (make tests:
 #                 only builds the suites); without Check, root with apt-get installs check and pkg-config, anyone
 #                 else gets one line naming the command to run
-# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too)
+# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too),
+#                 with NN_TEST_QUICK=1 as under valgrind (SASRec-sized batches of 8, not 256: the same lines run)
 # make valgrind   the suites under valgrind (CK_FORK=no; -j2 runs two at a time); the ./sasrec they start runs
 #                 natively (make sanitize checks it)
 # make bench      the benchmarks
@@ -189,7 +190,7 @@ sanitize:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 build/san/libnn.a build/san/libnn64.a build/san/sasrec $(SAN_TESTS)
 	@set -e; for t in $(SAN_TESTS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
-	  NN_SASREC=build/san/sasrec $$t; done
+	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec $$t; done
 
 # valgrind runs the suites in-process (CK_FORK=no), each its own target so that make -j2 -O valgrind runs two
 # at a time (valgrind holds a program to one core). The ./sasrec the program-level suites start runs natively:

@@ -226,7 +226,6 @@ int main(int argc, char **argv) {
                         .decay_steps = (epochs - 1) * steps_per_epoch + 1,
                         .min_lr = 1e-4};
     CrossEntropyOptions ce = cross_entropy_default_options();
-    ce.class_dim = -1;         /* scores (B, T, VOCAB) */
     ce.ignore_index = IGNORE; /* only the masked positions carry loss */
 
     static int64_t x[B * MAX_LEN], y[B * MAX_LEN];
@@ -237,7 +236,7 @@ int main(int argc, char **argv) {
         double total = 0;
         for (int u0 = 0; u0 + B <= SESSIONS; u0 += B) {
             masked_batch(&d, u0, B, &mask_rng, x, y);
-            Tensor *loss = ag_cross_entropy_nd(g, bert4rec_forward(r, g, x, B), y, &ce);
+            Tensor *loss = ag_cross_entropy_nd(g, bert4rec_forward(r, g, x, B), -1, y, B * MAX_LEN, &ce); /* (B, T, VOCAB) */
             ag_backward(g, loss);
             clip_grad_norm(&r->m, 1.0);
             opt->cfg.lr = lr_schedule_at(&sched, step++);

@@ -1,10 +1,14 @@
-# make            library (float and double builds), ./sasrec, benchmarks, examples, tests
-# make lib        only the libraries: static and shared, float (libnn) and double (libnn64); no Check needed
+# make            library (float and double builds), ./sasrec, benchmarks, examples; a C compiler is all it needs
+# make lib        only the libraries: static and shared, float (libnn) and double (libnn64)
 # make install    libraries, headers under PREFIX/include/nn/, pkg-config files nn and nn64 (PREFIX, DESTDIR)
 # make uninstall  removes what make install installed (same PREFIX and DESTDIR)
-# make test       every Check suite, the link and header checks, the docs' example
-# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer
-# make valgrind   the suites under valgrind (CK_FORK=no)
+# make test       builds and runs every Check suite, the link and header checks, the docs' example (make tests:
+#                 only builds the suites); without Check, root with apt-get installs check and pkg-config, anyone
+#                 else gets one line naming the command to run
+# make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too),
+#                 with NN_TEST_QUICK=1 as under valgrind (SASRec-sized batches of 8, not 256: the same lines run)
+# make valgrind   the suites under valgrind (CK_FORK=no; -j2 runs two at a time); the ./sasrec they start runs
+#                 natively (make sanitize checks it)
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -46,7 +50,21 @@ ifeq ($(SAN),1)
 endif
 CFLAGS_ALL := $(CFLAGS_BASE) $(OPT) $(CFLAGS)
 LDLIBS_ALL := -lm -lpthread $(LDLIBS)
-CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread)
+
+# Only the test suites need Check (libcheck). A goal that builds them looks for check.h first: when it is
+# absent, root with apt-get installs check and pkg-config (as .ci/run does); anyone else gets one line
+# naming the command to run, before anything is built. `make` alone never needs it.
+NEEDS_CHECK := $(filter tests test sanitize valgrind coverage mutate,$(MAKECMDGOALS))$(findstring tests/,$(MAKECMDGOALS))
+ifneq ($(NEEDS_CHECK),)
+  ifeq ($(MAKELEVEL),0)
+    CHECK_MISSING := $(shell CC="$(CC)" tests/install/need_check.sh)
+    ifneq ($(CHECK_MISSING),)
+      $(error $(CHECK_MISSING))
+    endif
+  endif
+endif
+# Asked once, when the first suite is linked (need_check.sh may have installed pkg-config by then).
+CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt -lm -pthread))$(CHECK_LIBS)
 
 LIB_DIRS := base tensor autograd io nn
 LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
@@ -89,8 +107,8 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
-.PHONY: all lib test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
-all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(TESTS) $(ROOT_COPIES) $(DOC_EXAMPLE)
+.PHONY: all lib tests test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
+all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(ROOT_COPIES) $(DOC_EXAMPLE)
 lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
 $(BUILD)/f32/%.o: %.c
@@ -156,9 +174,12 @@ $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 
+# make tests builds the suites without running them.
+tests: $(TESTS)
+
 # Runs every suite; stops at the first failing one. Each ends with Check's summary line.
 # NN_SASREC is the program the command-line tests run.
-test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64)
+test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64) $(SO32) $(SO64)
 	@set -e; for t in $(TESTS); do echo "== $$t"; NN_SASREC=./sasrec $$t; done
 	@echo "== $(DOC_EXAMPLE)"; $(DOC_EXAMPLE)
 	@echo "== tests/install/link_mix.sh"; CC="$(CC)" tests/install/link_mix.sh $(BUILD)
@@ -169,13 +190,17 @@ sanitize:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 build/san/libnn.a build/san/libnn64.a build/san/sasrec $(SAN_TESTS)
 	@set -e; for t in $(SAN_TESTS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
-	  NN_SASREC=build/san/sasrec $$t; done
+	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec $$t; done
 
+# valgrind runs the suites in-process (CK_FORK=no), each its own target so that make -j2 -O valgrind runs two
+# at a time (valgrind holds a program to one core). The ./sasrec the program-level suites start runs natively:
+# make sanitize runs it under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
-valgrind: $(TESTS) sasrec
-	@set -e; for t in $(TESTS); do echo "== $$t"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 \
-	  NN_SASREC="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect -q ./sasrec" \
-	  $(VALGRIND) $$t; done
+VALGRIND_RUNS := $(TESTS:$(BUILD)/%=valgrind/%)
+.PHONY: $(VALGRIND_RUNS)
+valgrind: $(VALGRIND_RUNS)
+$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% sasrec
+	@echo "== $<"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 NN_SASREC=./sasrec $(VALGRIND) $<
 
 # Timings, one JSON line each; the SASRec epoch needs ../shared/data (skipped without it).
 bench: $(BENCHES)
@@ -229,11 +254,20 @@ $(BUILD)/include/nn/%.h: %.h
 	@mkdir -p $(dir $@)
 	sed -E 's,^#include "(($(LIB_DIRS_RE))/[^"]*)",#include <nn/\1>,' $< > $@
 
+# Folders the dynamic loader searches by itself (once ldconfig has run). A program linked against a libdir
+# outside them finds libnn.so.0 through the rpath that the pkg-config files carry; inside them, make install
+# runs ldconfig (as root, without DESTDIR) or says to run it.
+SYSTEM_LIBDIRS := /lib /lib64 /usr/lib /usr/lib64 /usr/local/lib /usr/local/lib64 \
+  $(addprefix /lib/,$(shell $(CC) -print-multiarch 2>/dev/null)) \
+  $(addprefix /usr/lib/,$(shell $(CC) -print-multiarch 2>/dev/null))
+SYSTEM_LIBDIR := $(filter $(patsubst %/,%,$(LIBDIR)),$(SYSTEM_LIBDIRS))
+PC_RPATH := $(if $(SYSTEM_LIBDIR),,-Wl,-rpath,$${libdir} )
+
 # pkg-config file $(1) for library $(2) with extra cflags $(3).
 define pc_file
 	printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
 	  'Name: $(1)' 'Description: reverse-mode autograd tensor library in C11 ($(4))' 'Version: $(VERSION)' \
-	  'Cflags: -I$${includedir}$(3)' 'Libs: -L$${libdir} -l$(2) $(PC_LIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/$(1).pc
+	  'Cflags: -I$${includedir}$(3)' 'Libs: -L$${libdir} $(PC_RPATH)-l$(2) $(PC_LIBS)' > $(DESTDIR)$(PKGCONFIGDIR)/$(1).pc
 endef
 
 INSTALLED_LIBS := libnn.a libnn64.a libnn.so.$(VERSION) libnn64.so.$(VERSION) libnn.so.$(SOVERSION) \
@@ -248,11 +282,22 @@ install: lib
 	$(INSTALL) -m 644 $(BUILD)/include/nn/nn.h $(DESTDIR)$(INCLUDEDIR)/nn/nn.h
 	$(call pc_file,nn,nn,,float)
 	$(call pc_file,nn64,nn64, -DNN_DOUBLE,double)
+ifneq ($(SYSTEM_LIBDIR),)
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig > /dev/null; then ldconfig; \
+	else echo "make install: run 'sudo ldconfig' so that programs find libnn.so.0 in $(LIBDIR)"; fi
+endif
+endif
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(LIBDIR)/,$(INSTALLED_LIBS)) $(DESTDIR)$(PKGCONFIGDIR)/nn.pc \
 	  $(DESTDIR)$(PKGCONFIGDIR)/nn64.pc $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(PUBLIC_HEADERS) nn.h)
 	-rmdir $(addprefix $(DESTDIR)$(INCLUDEDIR)/nn/,$(LIB_DIRS)) $(DESTDIR)$(INCLUDEDIR)/nn 2>/dev/null
+ifneq ($(SYSTEM_LIBDIR),)
+ifeq ($(DESTDIR),)
+	@if [ "$$(id -u)" = 0 ] && command -v ldconfig > /dev/null; then ldconfig; fi
+endif
+endif
 
 # Installs into a temporary prefix, builds every example out of tree against the static and the shared
 # library through pkg-config, runs each briefly, and checks that uninstall leaves the prefix as it was.

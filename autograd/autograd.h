@@ -19,6 +19,9 @@
  *
  * Memory: op outputs, nodes and non-leaf gradients live in the graph's arena
  * until graph_reset; a leaf's gradient is owned by the leaf (tensor_free).
+ * Each tensor made there carries the arena's generation (Tensor.gen): an op,
+ * ag_backward, or a tensor_* accessor given one after the reset aborts with
+ * the op's name, in every build, instead of reading the next step's values.
  * Leaves that require grad must be owned tensors (tensor_zeros, ...) or
  * graph tensors, not views returned by value. */
 #ifndef NN_AUTOGRAD_AUTOGRAD_H
@@ -56,6 +59,15 @@ Graph *graph_new(void);
 /* Releases every tensor, node and gradient made in g since the last reset (make sanitize builds
  * poison them: a later use is reported by AddressSanitizer). */
 void graph_reset(Graph *g);
+/* A point in g's arena to release back to (graph_release): a scope for inference. */
+typedef struct {
+    ArenaMark arena;
+} GraphMark;
+/* Opens a scope in g: what ops make from now on can be released by graph_release. */
+GraphMark graph_mark(Graph *g);
+/* With gradients off only: releases every tensor made since m (using one afterwards aborts) and returns a copy of
+ * keep (NULL allowed) made below the mark, so that inference holds one layer's intermediates at a time. */
+Tensor *graph_release(Graph *g, GraphMark m, const Tensor *keep);
 /* Frees the graph and its arena. NULL is allowed. */
 void graph_free(Graph *g);
 /* The graph's arena, for op-specific scratch memory that lives until reset. */
@@ -64,6 +76,11 @@ Arena *graph_arena(Graph *g);
 size_t graph_high_water(const Graph *g);
 /* Number of nodes recorded since the last reset. */
 size_t graph_num_nodes(const Graph *g);
+
+/* Aborts, naming op, when t (NULL allowed) was made in a graph's arena that has been reset or freed
+ * since (graph_reset): its memory then holds another step's values. Every op calls it on each tensor
+ * input before reading it (ag_record does too); an op written outside the library should as well. */
+void ag_check_input(Graph *g, const char *op, const Tensor *t);
 
 /* A contiguous tensor in g's arena, uninitialised. */
 Tensor *ag_new(Graph *g, int ndim, const int64_t *shape);

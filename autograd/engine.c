@@ -33,6 +33,25 @@ void graph_reset(Graph *g) {
     g->n_nodes = 0;
 }
 
+GraphMark graph_mark(Graph *g) { return (GraphMark){arena_mark(g->arena)}; }
+
+Tensor *graph_release(Graph *g, GraphMark m, const Tensor *keep) {
+    NN_CHECK(!grad_enabled, "graph_release", "gradients are on: the nodes recorded since the mark would point at "
+             "released memory; release only inside ag_set_grad_enabled(0) (inference), or keep the graph until "
+             "backward and graph_reset");
+    Tensor *copy = NULL; /* keep, out of the arena while the scope is released, then back in below the mark */
+    if (keep) {
+        ag_check_input(g, "graph_release", keep);
+        copy = tensor_zeros(keep->ndim, keep->shape);
+        tensor_copy(copy, keep);
+    }
+    arena_release_to(g->arena, m.arena);
+    if (!keep) return NULL;
+    Tensor *t = ag_from_buffer(g, copy->ndim, copy->shape, copy->data);
+    tensor_free(copy);
+    return t;
+}
+
 void graph_free(Graph *g) {
     if (!g) return;
     arena_free(g->arena);
@@ -43,11 +62,16 @@ Arena *graph_arena(Graph *g) { return g->arena; }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 
+void ag_check_input(Graph *g, const char *op, const Tensor *t) {
+    if (t && t->gen != 0 && !arena_generation_valid(g->arena, t->gen)) tensor_check_live(op, t);
+}
+
 Tensor *ag_new(Graph *g, int ndim, const int64_t *shape) {
     Tensor *t = arena_alloc(g->arena, sizeof *t);
     *t = tensor_wrap(NULL, ndim, shape);
     t->data = arena_alloc(g->arena, (size_t)t->numel * sizeof(real));
     t->flags = TENSOR_IN_ARENA;
+    t->gen = arena_generation(g->arena);
     return t;
 }
 
@@ -65,8 +89,10 @@ Tensor *ag_from_buffer(Graph *g, int ndim, const int64_t *shape, const real *buf
 
 Tensor *ag_view_header(Graph *g, const Tensor *view) {
     Tensor *t = arena_alloc(g->arena, sizeof *t);
+    ag_check_input(g, "view", view);
     *t = *view;
     t->flags = TENSOR_IN_ARENA;
+    t->gen = arena_generation(g->arena);
     t->requires_grad = 0;
     t->grad = NULL;
     t->node = NULL;
@@ -172,6 +198,9 @@ void tensor_zero_grad(Tensor *t) {
 }
 
 Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
+    for (int k = 0; k < n_in; k++) ag_check_input(g, op, in[k]);
+    ag_check_input(g, op, out);
+    if (out->flags & TENSOR_IN_ARENA) out->gen = arena_generation(g->arena); /* a header an op rewrote */
     if (!grad_enabled) return NULL;
     int needed = 0;
     for (int k = 0; k < n_in; k++)
@@ -252,7 +281,9 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
             stack = nn_realloc(stack, cap * sizeof *stack);
         }
         order[n++] = node;
+        ag_check_input(g, "backward", node->out);
         for (int k = 0; k < node->n_in; k++) {
+            ag_check_input(g, "backward", node->in[k]);
             Node *p = node->in[k] ? node->in[k]->node : NULL;
             if (p && p->visit != stamp && node->in[k]->requires_grad) {
                 p->visit = stamp;
@@ -267,6 +298,8 @@ static Node **collect(Graph *g, Tensor *y, size_t *count) {
 }
 
 void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
+    ag_check_input(g, "backward", y);
+    ag_check_input(g, "backward", dy);
     NN_CHECK(y->requires_grad, "backward",
              "the tensor does not require grad (no input of its graph does, "
              "or it was computed with gradients disabled)");
@@ -287,6 +320,7 @@ void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
 }
 
 void ag_backward(Graph *g, Tensor *loss) {
+    ag_check_input(g, "backward", loss);
     NN_CHECK(loss->numel == 1, "backward", "the loss must have one element, got shape %s (use ag_backward_with)",
              shape_str(loss->ndim, loss->shape).s);
     real one = 1;

@@ -74,6 +74,7 @@ static void analytic_end(Analytic *a, int n, Tensor *const *inputs) {
 static void judge(GradcheckResult *res, double ratio, int input, int64_t index, double analytic, double numeric,
                   int verbose) {
     res->checked++;
+    res->nonzero += analytic != 0 || numeric != 0;
     if (!(ratio <= 1)) { /* also catches NaN */
         res->failures++;
         res->passed = 0;
@@ -91,6 +92,21 @@ static void judge(GradcheckResult *res, double ratio, int input, int64_t index, 
         res->worst_analytic = analytic;
         res->worst_numeric = numeric;
     }
+}
+
+/* A check that compared nothing, or only zeros on both sides, has shown nothing: it does not pass. */
+static void refuse_empty(GradcheckResult *res, const char *what, int verbose, int expect_zero) {
+    if (res->checked > 0 && (res->nonzero > 0 || expect_zero)) return;
+    res->passed = 0;
+    if (!verbose) return;
+    if (res->checked == 0)
+        fprintf(stderr, "%s: nothing was checked: no input requires grad (tensor_set_requires_grad) or none has "
+                        "elements; not a pass\n", what);
+    else
+        fprintf(stderr, "%s: all %lld comparisons were 0 on both sides (the analytic and the numeric gradient): "
+                        "nothing was shown; does f depend on its inputs, and is the program linked to the library "
+                        "of its precision only (-lnn, or -lnn64 with -DNN_DOUBLE)? Not a pass\n", what,
+                (long long)res->checked);
 }
 
 GradcheckResult gradcheck(GradcheckFn f, void *ctx, int n, Tensor *const *inputs, const GradcheckOptions *opt) {
@@ -118,6 +134,7 @@ GradcheckResult gradcheck(GradcheckFn f, void *ctx, int n, Tensor *const *inputs
         }
     }
     analytic_end(&an, n, inputs);
+    refuse_empty(&res, "gradcheck", o.verbose, o.expect_zero);
     return res;
 }
 
@@ -184,5 +201,6 @@ GradcheckResult gradcheck_directional(GradcheckFn f, void *ctx, int n, Tensor *c
     for (int k = 0; k < 3 * n; k++) free(orig[k]);
     free(orig);
     analytic_end(&an, n, inputs);
+    refuse_empty(&res, "gradcheck_directional", o.verbose, o.expect_zero);
     return res;
 }

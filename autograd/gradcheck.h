@@ -14,8 +14,8 @@
  * L is accumulated in double. Link against the double build (libnn64.a, see
  * README) to check with tolerances that catch a 0.01% error; in the float
  * build the defaults are looser (about 1%). */
-#ifndef NN_GRADCHECK_H
-#define NN_GRADCHECK_H
+#ifndef NN_AUTOGRAD_GRADCHECK_H
+#define NN_AUTOGRAD_GRADCHECK_H
 
 #include <stdint.h>
 
@@ -31,11 +31,15 @@ typedef struct {
     uint64_t seed;     /* seed of the weights W */
     int64_t max_elems; /* elements per input to check (0: all); others are skipped */
     int verbose;       /* print each mismatch to stderr */
+    int expect_zero;   /* 1: the gradient is 0 everywhere by design (a constant of the inputs), so a check
+                          that compared only zeros passes; 0 (default): such a check has shown nothing, fails */
 } GradcheckOptions;
 
 typedef struct {
-    int passed;         /* every checked element within tolerance */
+    int passed;         /* every checked element within tolerance, at least one checked, and not every one 0
+                           on both sides (a check that compared only zeros has shown nothing) */
     int64_t checked;    /* elements compared */
+    int64_t nonzero;    /* comparisons where the analytic or the numeric side was not 0 */
     int64_t failures;   /* elements out of tolerance */
     double worst_ratio; /* max of |a - n| / (atol + rtol |n|): fails above 1 */
     int worst_input;    /* where the worst ratio was seen */
@@ -75,6 +79,7 @@ typedef struct {
     int directions;   /* random directions */
     uint64_t seed;    /* seed of W and of the directions */
     int verbose;      /* print each mismatch to stderr */
+    int expect_zero;  /* as GradcheckOptions.expect_zero */
 } DirectionalOptions;
 
 /* Defaults: eps 1e-5, atol 1e-10, rtol 1e-6, 4 directions for double; eps

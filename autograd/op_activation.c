@@ -78,6 +78,7 @@ static void act_backward(Graph *g, Node *n) {
 }
 
 static Tensor *activation(Graph *g, Tensor *x, ActOp op, real a, real b) {
+    ag_check_input(g, act_names[op], x);
     const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     ActLoop l = {op, a, b, xv, NULL, NULL, y->data};
@@ -93,11 +94,13 @@ static Tensor *activation(Graph *g, Tensor *x, ActOp op, real a, real b) {
 }
 
 Tensor *ag_clamp(Graph *g, Tensor *x, real lo, real hi) {
+    AG_CHECK_INPUTS(g, "clamp", x);
     NN_CHECK(!(lo > hi), "clamp", "lower bound %g above upper bound %g", (double)lo, (double)hi);
     return activation(g, x, ACT_CLAMP, lo, hi);
 }
 Tensor *ag_abs(Graph *g, Tensor *x) { return activation(g, x, ACT_ABS, 0, 0); }
 Tensor *ag_softplus(Graph *g, Tensor *x, real beta, real threshold) {
+    AG_CHECK_INPUTS(g, "softplus", x);
     NN_CHECK(beta > 0, "softplus", "beta must be positive, got %g", (double)beta);
     return activation(g, x, ACT_SOFTPLUS, beta, threshold);
 }
@@ -145,6 +148,7 @@ static void minmax_backward(Graph *g, Node *n) {
 }
 
 static Tensor *minmax(Graph *g, Tensor *a, Tensor *b, real sign, const char *name) {
+    AG_CHECK_INPUTS(g, name, a, b);
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast(name, a->ndim, a->shape, b->ndim, b->shape, shape);
     Tensor ea = tensor_expand(a, nd, shape), eb = tensor_expand(b, nd, shape);

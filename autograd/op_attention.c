@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
@@ -268,6 +269,7 @@ SeqLayout seq_layout_dense(Graph *g, int64_t n_seq, int64_t L, const unsigned ch
 }
 
 Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout *layout, const AttentionSpec *spec) {
+    AG_CHECK_INPUTS(g, "attention", q, k, v);
     NN_CHECK(q->ndim == 2 && tensor_same_shape(q, k) && tensor_same_shape(q, v) && q->stride[1] == 1 &&
                  k->stride[1] == 1 && v->stride[1] == 1,
              "attention", "q %s, k %s, v %s must be (rows, H) with a contiguous last dim",

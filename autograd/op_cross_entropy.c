@@ -34,7 +34,7 @@ typedef struct {
 } CeNdSaved;
 
 CrossEntropyOptions cross_entropy_default_options(void) {
-    return (CrossEntropyOptions){.class_dim = 1, .ignore_index = -100, .label_smoothing = 0, .weight = NULL};
+    return (CrossEntropyOptions){.ignore_index = -100, .label_smoothing = 0, .weight = NULL};
 }
 
 /* First score of position p, and the log-sum-exp of its scores (s apart). */
@@ -109,24 +109,30 @@ static void ce_forward_chunks(void *ctx, NnChunk ch) {
     }
 }
 
-Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt) {
+Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, int class_dim, const int64_t *target, int64_t n_target,
+                            const CrossEntropyOptions *opt) {
+    AG_CHECK_INPUTS(g, "cross_entropy_nd", logits);
     CrossEntropyOptions o = opt ? *opt : cross_entropy_default_options();
-    NN_CHECK(logits->ndim >= 1, "cross_entropy", "logits must have a class dim, got a scalar");
-    int cd = tensor_dim("cross_entropy", logits->ndim, o.class_dim);
-    NN_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, "cross_entropy", "label_smoothing %g outside [0, 1]",
+    NN_CHECK(logits->ndim >= 1, "cross_entropy_nd", "logits must have a class dim, got a scalar");
+    int cd = tensor_dim("cross_entropy_nd", logits->ndim, class_dim);
+    NN_CHECK(o.label_smoothing >= 0 && o.label_smoothing <= 1, "cross_entropy_nd", "label_smoothing %g outside [0, 1]",
              (double)o.label_smoothing);
     CeNdSaved *s = arena_calloc(graph_arena(g), sizeof *s);
     DimSplit split = ag_dim_split(logits, cd);
     s->outer = split.outer;
     s->C = split.size;
     s->inner = split.inner;
-    NN_CHECK(!o.weight || (o.weight->ndim == 1 && o.weight->shape[0] == s->C), "cross_entropy",
+    NN_CHECK(!o.weight || (o.weight->ndim == 1 && o.weight->shape[0] == s->C), "cross_entropy_nd",
              "weight %s must be (%lld), one per class of logits %s",
              o.weight ? shape_str(o.weight->ndim, o.weight->shape).s : "", (long long)s->C,
              shape_str(logits->ndim, logits->shape).s);
     int64_t positions = s->outer * s->inner;
+    NN_CHECK(n_target == positions, "cross_entropy_nd",
+             "%lld targets for logits %s with classes along dim %d: expected %lld, one per position (the logits' "
+             "shape without dim %d); is the class dim right? (1 for torch's (N, C, ...), -1 for (..., C))",
+             (long long)n_target, shape_str(logits->ndim, logits->shape).s, cd, (long long)positions, cd);
     for (int64_t p = 0; p < positions; p++)
-        NN_CHECK(target[p] == o.ignore_index || (target[p] >= 0 && target[p] < s->C), "cross_entropy",
+        NN_CHECK(target[p] == o.ignore_index || (target[p] >= 0 && target[p] < s->C), "cross_entropy_nd",
                  "target %lld at position %lld outside [0, %lld) (logits %s, classes along dim %d)",
                  (long long)target[p], (long long)p, (long long)s->C, shape_str(logits->ndim, logits->shape).s, cd);
     s->x = ag_row_major(g, logits);

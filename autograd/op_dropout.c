@@ -68,6 +68,7 @@ static void dropout_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
+    AG_CHECK_INPUTS(g, "dropout", x);
     NN_CHECK(p >= 0 && p < 1, "dropout", "probability %g outside [0, 1)", (double)p);
     if (!training || p == 0) return x;
     uint64_t seed = rng->seed, stream = rng_u64(rng);

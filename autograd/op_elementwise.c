@@ -9,6 +9,7 @@
 /* ---- binary ---- */
 
 static Tensor *binary(Graph *g, Tensor *a, Tensor *b, BinaryOp op, BackwardFn backward) {
+    AG_CHECK_INPUTS(g, binary_op_name(op), a, b);
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast(binary_op_name(op), a->ndim, a->shape, b->ndim, b->shape, shape);
     Tensor *out = ag_new(g, nd, shape);
@@ -118,6 +119,7 @@ static void unary_backward(Graph *g, Node *n) {
 }
 
 static Tensor *unary(Graph *g, Tensor *x, UnaryOp op, real c) {
+    ag_check_input(g, unary_op_name(op), x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     tensor_unary(y, x, op, c);
     Node *n = ag_record(g, unary_op_name(op), unary_backward, y, 1, &x);

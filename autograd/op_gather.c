@@ -53,6 +53,7 @@ static void gather_items(void *ctx, NnChunk c) {
 }
 
 Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
+    AG_CHECK_INPUTS(g, "gather", x);
     NN_CHECK(x->ndim >= 1, "gather", "needs at least one dim, got a scalar");
     dim = tensor_dim("gather", x->ndim, dim);
     int fits = ndim == x->ndim;
@@ -78,6 +79,7 @@ Tensor *ag_gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, co
 }
 
 Tensor *ag_take_along_dim(Graph *g, Tensor *x, int dim, const int64_t *idx, int ndim, const int64_t *shape) {
+    AG_CHECK_INPUTS(g, "take_along_dim", x);
     NN_CHECK(ndim == x->ndim && ndim >= 1, "take_along_dim", "index %s and input %s must have the same number of dims",
              shape_str(ndim, shape).s, shape_str(x->ndim, x->shape).s);
     dim = tensor_dim("take_along_dim", x->ndim, dim);
@@ -187,6 +189,7 @@ static void argmax_lines(void *ctx, NnChunk c) {
 }
 
 Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int64_t **indices) {
+    AG_CHECK_INPUTS(g, "topk", x);
     NN_CHECK(x->ndim >= 1, "topk", "needs at least one dim, got a scalar");
     dim = tensor_dim("topk", x->ndim, dim);
     DimSplit l = ag_dim_split(x, dim);
@@ -209,6 +212,7 @@ Tensor *ag_topk(Graph *g, Tensor *x, int dim, int64_t k, int largest, const int6
 }
 
 const int64_t *ag_argmax(Graph *g, const Tensor *x, int dim) {
+    AG_CHECK_INPUTS(g, "argmax", x);
     NN_CHECK(x->ndim >= 1 && x->numel > 0, "argmax", "needs a non-empty input with at least one dim");
     dim = tensor_dim("argmax", x->ndim, dim);
     DimSplit l = ag_dim_split(x, dim);

@@ -164,6 +164,7 @@ static void forward_rows(void *ctx, NnChunk c) {
 }
 
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
+    AG_CHECK_INPUTS(g, "layer_norm", x, w, b);
     NN_CHECK(x->ndim >= 1, "layer_norm", "input must have at least one dim");
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     NN_CHECK((!w || (w->ndim == 1 && w->shape[0] == H)) && (!b || (b->ndim == 1 && b->shape[0] == H)), "layer_norm",

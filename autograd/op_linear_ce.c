@@ -125,8 +125,9 @@ static void lce_backward(Graph *g, Node *n) {
     free(S);
 }
 
-Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index,
-                                      int64_t rows, int64_t classes) {
+Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                                      int64_t ignore_index, int64_t rows, int64_t classes) {
+    AG_CHECK_INPUTS(g, "linear_cross_entropy_tiled", x, w);
     NN_CHECK(x->ndim == 2 && w->ndim == 2 && x->shape[1] == w->shape[1], "linear_cross_entropy",
              "x %s must be (rows, H) and w %s (classes, H)", shape_str(x->ndim, x->shape).s,
              shape_str(w->ndim, w->shape).s);
@@ -134,6 +135,8 @@ Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int6
              (long long)rows, (long long)classes);
     Arena *a = graph_arena(g);
     int64_t N = x->shape[0], H = x->shape[1], C = w->shape[0], M = 0;
+    NN_CHECK(n_target == N, "linear_cross_entropy", "%lld targets for x %s: pass one target per row (%lld)",
+             (long long)n_target, shape_str(x->ndim, x->shape).s, (long long)N);
     for (int64_t r = 0; r < N; r++) {
         NN_CHECK(target[r] == ignore_index || (target[r] >= 0 && target[r] < C), "linear_cross_entropy",
                  "target %lld of row %lld outside [0, %lld)", (long long)target[r], (long long)r, (long long)C);
@@ -193,7 +196,9 @@ Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int6
     return y;
 }
 
-Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index) {
-    return ag_linear_cross_entropy_tiled(g, x, w, target, ignore_index, LCE_TILE_REALS / LCE_BLOCK_CLASSES,
+Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                                int64_t ignore_index) {
+    AG_CHECK_INPUTS(g, "linear_cross_entropy", x, w);
+    return ag_linear_cross_entropy_tiled(g, x, w, target, n_target, ignore_index, LCE_TILE_REALS / LCE_BLOCK_CLASSES,
                                          LCE_BLOCK_CLASSES);
 }

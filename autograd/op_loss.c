@@ -58,6 +58,7 @@ static void bce_chunks(void *ctx, NnChunk ch) {
 }
 
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight) {
+    AG_CHECK_INPUTS(g, "bce_with_logits", logits, target, weight);
     NN_CHECK(tensor_same_shape(logits, target) && (!weight || tensor_same_shape(logits, weight)), "bce_with_logits",
              "logits %s, target %s and weight must have one shape", shape_str(logits->ndim, logits->shape).s,
              shape_str(target->ndim, target->shape).s);
@@ -119,10 +120,13 @@ static void ce_backward(Graph *g, Node *n) {
     nn_parallel_for(N, C, ce_grad_rows, &l);
 }
 
-Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
+Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t n_target, int64_t ignore_index) {
+    AG_CHECK_INPUTS(g, "cross_entropy", logits);
     NN_CHECK(logits->ndim == 2, "cross_entropy", "logits %s must be (rows, classes)",
              shape_str(logits->ndim, logits->shape).s);
     int64_t N = logits->shape[0], C = logits->shape[1];
+    NN_CHECK(n_target == N, "cross_entropy", "%lld targets for logits %s: pass one target per row (%lld)",
+             (long long)n_target, shape_str(logits->ndim, logits->shape).s, (long long)N);
     for (int64_t r = 0; r < N; r++)
         NN_CHECK(target[r] == ignore_index || (target[r] >= 0 && target[r] < C), "cross_entropy",
                  "target %lld of row %lld outside [0, %lld)", (long long)target[r], (long long)r, (long long)C);

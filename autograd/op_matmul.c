@@ -45,6 +45,7 @@ static void matmul_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b) {
+    AG_CHECK_INPUTS(g, "matmul", a, b);
     NN_CHECK(a->ndim >= 2 && b->ndim >= 2 && a->shape[a->ndim - 1] == b->shape[b->ndim - 2], "matmul",
              "cannot multiply %s by %s", shape_str(a->ndim, a->shape).s, shape_str(b->ndim, b->shape).s);
     int64_t shape[TENSOR_MAX_DIMS];
@@ -87,6 +88,7 @@ static void linear_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_linear(Graph *g, Tensor *x, Tensor *w, Tensor *bias) {
+    AG_CHECK_INPUTS(g, "linear", x, w, bias);
     NN_CHECK(w->ndim == 2 && x->ndim >= 1 && x->shape[x->ndim - 1] == w->shape[1] &&
                  (!bias || (bias->ndim == 1 && bias->shape[0] == w->shape[0])),
              "linear", "input %s, weight %s, bias %s", shape_str(x->ndim, x->shape).s, shape_str(w->ndim, w->shape).s,

@@ -32,8 +32,10 @@ static Tensor *reduce(Graph *g, Tensor *x, int naxes, const int *axes, int keepd
     Tensor *out = ag_new(g, x->ndim, keep);
     tensor_reduce(out, x, mask, op, 0);
     if (!keepdim) { /* same data, reduced dims dropped */
+        uint64_t gen = out->gen;
         *out = tensor_wrap(out->data, nsq, squeezed);
         out->flags = TENSOR_IN_ARENA;
+        out->gen = gen;
     }
     Node *n = ag_record(g, name, backward, out, 1, &x);
     if (n) n->i[0] = mask;
@@ -71,7 +73,8 @@ static void mean_backward(Graph *g, Node *n) {
     spread(g, x, grad_keepdim(g, n, 1 / count));
 }
 
-/* Each output's gradient goes to the first element (in row-major order) equal to its max. */
+/* Each output's gradient goes to the first element (in row-major order) equal to its max (the
+ * first NaN when the max is NaN, as torch's). */
 static void max_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *y = n->out;
     int64_t keep[TENSOR_MAX_DIMS], squeezed[TENSOR_MAX_DIMS], ystride[TENSOR_MAX_DIMS];
@@ -86,7 +89,8 @@ static void max_backward(Graph *g, Node *n) {
             if (keep[d] != 1) o += (rest % x->shape[d]) * ystride[d];
             rest /= x->shape[d];
         }
-        if (!taken[o] && xv[i] == y->data[o]) {
+        real m = y->data[o];
+        if (!taken[o] && (xv[i] == m || (m != m && xv[i] != xv[i]))) { /* a NaN max: the first NaN */
             taken[o] = 1;
             gx[i] += y->grad->data[o];
         }
@@ -94,13 +98,16 @@ static void max_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_sum(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "sum", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_SUM, "sum", sum_backward);
 }
 
 Tensor *ag_mean(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "mean", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_MEAN, "mean", mean_backward);
 }
 
 Tensor *ag_max(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "max", x);
     return reduce(g, x, naxes, axes, keepdim, REDUCE_MAX, "max", max_backward);
 }

@@ -9,6 +9,8 @@ Tensor *ag_arange(Graph *g, double start, double end, double step) {
     NN_CHECK(step != 0 && isfinite(start) && isfinite(end) && isfinite(step), "arange",
              "needs finite bounds and a nonzero step, got start %g, end %g, step %g", start, end, step);
     double span = ceil((end - start) / step);
+    NN_CHECK(span < 9.2e18, "arange", "start %g, end %g, step %g make %g elements: more than an int64_t counts", start,
+             end, step, span);
     int64_t n = span > 0 ? (int64_t)span : 0;
     Tensor *y = ag_new(g, NN_SHAPE(n));
     for (int64_t i = 0; i < n; i++) y->data[i] = (real)(start + (double)i * step); /* as torch: in double, then cast */
@@ -36,6 +38,7 @@ static double cumulate(const double *w, int64_t n, double *cum) {
 }
 
 const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n_samples, int replacement, Rng *rng) {
+    AG_CHECK_INPUTS(g, "multinomial", weights);
     NN_CHECK(weights->ndim == 1 || weights->ndim == 2, "multinomial",
              "weights %s must be (categories) or (rows, categories)", shape_str(weights->ndim, weights->shape).s);
     int64_t C = weights->shape[weights->ndim - 1], R = weights->ndim == 2 ? weights->shape[0] : 1;

@@ -30,10 +30,16 @@ typedef struct {
 
 /* Copies the inputs the backward pass needs into g's arena and checks the shapes. */
 static Shared shared_inputs(Graph *g, const char *op, Tensor *pos, Tensor *neg, const int64_t *target,
-                            const int64_t *ids, int64_t ignore, const real *pos_logq, const real *neg_logq) {
+                            int64_t n_target, const int64_t *ids, int64_t n_ids, int64_t ignore, const real *pos_logq,
+                            const real *neg_logq) {
     NN_CHECK(pos->ndim == 1 && neg->ndim == 2 && neg->shape[0] == pos->shape[0], op,
              "positive logits %s and candidate logits %s must be (rows) and (rows, candidates)",
              shape_str(pos->ndim, pos->shape).s, shape_str(neg->ndim, neg->shape).s);
+    NN_CHECK(n_target == pos->shape[0] && n_ids == neg->shape[1], op,
+             "%lld targets and %lld candidate ids for positive logits %s and candidate logits %s: pass one target "
+             "per row (%lld) and one id per candidate column (%lld)",
+             (long long)n_target, (long long)n_ids, shape_str(pos->ndim, pos->shape).s,
+             shape_str(neg->ndim, neg->shape).s, (long long)pos->shape[0], (long long)neg->shape[1]);
     Arena *a = graph_arena(g);
     Shared s = {.pos = ag_row_major(g, pos), .neg = ag_row_major(g, neg), .R = pos->shape[0], .K = neg->shape[1],
                 .ignore = ignore};
@@ -116,10 +122,12 @@ static void sampled_backward(Graph *g, Node *n) {
     nn_parallel_for(s->R, s->K, sampled_backward_rows, &l);
 }
 
-Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids,
-                           int64_t ignore, const real *pos_logq, const real *neg_logq) {
+Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64_t n_target,
+                           const int64_t *neg_ids, int64_t n_neg, int64_t ignore, const real *pos_logq,
+                           const real *neg_logq) {
+    AG_CHECK_INPUTS(g, "sampled_softmax", pos, neg);
     Shared *s = arena_alloc(graph_arena(g), sizeof *s);
-    *s = shared_inputs(g, "sampled_softmax", pos, neg, target, neg_ids, ignore, pos_logq, neg_logq);
+    *s = shared_inputs(g, "sampled_softmax", pos, neg, target, n_target, neg_ids, n_neg, ignore, pos_logq, neg_logq);
     int64_t R = s->R, K = s->K;
     s->prob = arena_alloc(graph_arena(g), (size_t)(R * K > 0 ? R * K : 1) * sizeof(real));
     s->prob_pos = arena_alloc(graph_arena(g), (size_t)(R ? R : 1) * sizeof(real));
@@ -177,10 +185,11 @@ static void gbce_backward(Graph *g, Node *n) {
     nn_parallel_for(s->R, s->K, gbce_backward_rows, &l);
 }
 
-Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
-                real beta) {
+Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64_t n_target, const int64_t *neg_ids,
+                int64_t n_neg, int64_t ignore, real beta) {
+    AG_CHECK_INPUTS(g, "gbce", pos, neg);
     Shared *s = arena_alloc(graph_arena(g), sizeof *s);
-    *s = shared_inputs(g, "gbce", pos, neg, target, neg_ids, ignore, NULL, NULL);
+    *s = shared_inputs(g, "gbce", pos, neg, target, n_target, neg_ids, n_neg, ignore, NULL, NULL);
     s->beta = beta;
     int64_t R = s->R;
     double *row_loss = arena_alloc(graph_arena(g), (size_t)(R ? R : 1) * sizeof *row_loss);

@@ -28,6 +28,7 @@ static void where_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
+    AG_CHECK_INPUTS(g, "where", cond, a, b);
     int64_t ab[TENSOR_MAX_DIMS], shape[TENSOR_MAX_DIMS];
     int nab = shape_broadcast("where", a->ndim, a->shape, b->ndim, b->shape, ab);
     int nd = shape_broadcast("where", cond->ndim, cond->shape, nab, ab, shape);
@@ -43,6 +44,7 @@ Tensor *ag_where(Graph *g, const Tensor *cond, Tensor *a, Tensor *b) {
 }
 
 Tensor *ag_masked_fill(Graph *g, Tensor *x, const Tensor *mask, real value) {
+    AG_CHECK_INPUTS(g, "masked_fill", x, mask);
     int64_t shape[TENSOR_MAX_DIMS];
     int nd = shape_broadcast("masked_fill", x->ndim, x->shape, mask->ndim, mask->shape, shape);
     NN_CHECK(shape_equal(nd, shape, x->ndim, x->shape), "masked_fill", "mask %s does not broadcast to input %s",
@@ -142,10 +144,12 @@ static Tensor *gather(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t 
 }
 
 Tensor *ag_index_select(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n) {
+    AG_CHECK_INPUTS(g, "index_select", x);
     return gather(g, x, tensor_dim("index_select", x->ndim, dim), idx, n, -1, "index_select");
 }
 
 Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, const int64_t *shape, int64_t padding_idx) {
+    AG_CHECK_INPUTS(g, "embedding", table);
     NN_CHECK(table->ndim == 2 && ndim + 1 <= TENSOR_MAX_DIMS, "embedding", "table %s must be (rows, dim)",
              shape_str(table->ndim, table->shape).s);
     int64_t count = shape_numel(ndim, shape);

@@ -17,6 +17,7 @@ static void copy_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_contiguous(Graph *g, Tensor *x) {
+    AG_CHECK_INPUTS(g, "contiguous", x);
     if (tensor_is_contiguous(x)) return x;
     Tensor *y = ag_new(g, x->ndim, x->shape);
     tensor_copy(y, x);
@@ -25,6 +26,7 @@ Tensor *ag_contiguous(Graph *g, Tensor *x) {
 }
 
 Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
+    AG_CHECK_INPUTS(g, "reshape", x);
     Tensor *c = ag_contiguous(g, x);
     Tensor *y = ag_reshaped_header(g, c, ndim, shape);
     ag_record(g, "reshape", copy_backward, y, 1, &c);
@@ -42,6 +44,7 @@ static void permute_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
+    AG_CHECK_INPUTS(g, "permute", x);
     Tensor v = tensor_permute(x, perm);
     Tensor *y = ag_view_header(g, &v);
     Node *n = ag_record(g, "permute", permute_backward, y, 1, &x);
@@ -51,6 +54,7 @@ Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
 }
 
 Tensor *ag_transpose(Graph *g, Tensor *x, int d0, int d1) {
+    AG_CHECK_INPUTS(g, "transpose", x);
     int perm[TENSOR_MAX_DIMS];
     tensor_transpose_perm(x->ndim, d0, d1, perm);
     return ag_permute(g, x, perm);
@@ -64,6 +68,7 @@ static void narrow_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length) {
+    AG_CHECK_INPUTS(g, "narrow", x);
     dim = tensor_dim("narrow", x->ndim, dim);
     Tensor v = tensor_narrow(x, dim, start, length);
     Tensor *y = ag_view_header(g, &v);
@@ -118,6 +123,7 @@ Tensor ag_grad_view_whole(Graph *g, Tensor *t, int *fresh) { return grad_view(g,
 static void expand_backward(Graph *g, Node *n) { ag_accumulate(g, n->in[0], n->out->grad); }
 
 Tensor *ag_expand(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
+    AG_CHECK_INPUTS(g, "expand", x);
     Tensor v = tensor_expand(x, ndim, shape);
     Tensor *y = ag_view_header(g, &v);
     ag_record(g, "expand", expand_backward, y, 1, &x);
@@ -141,6 +147,7 @@ static void concat_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
+    for (int k_ = 0; k_ < n; k_++) ag_check_input(g, "concat", xs[k_]);
     NN_CHECK(n >= 1, "concat", "no tensors to join");
     dim = tensor_dim("concat", xs[0]->ndim, dim);
     int64_t shape[TENSOR_MAX_DIMS];
@@ -151,7 +158,9 @@ Tensor *ag_concat(Graph *g, int n, Tensor *const *xs, int dim) {
         for (int d = 0; same && d < xs[0]->ndim; d++) same = d == dim || xs[k]->shape[d] == xs[0]->shape[d];
         NN_CHECK(same, "concat", "shapes %s and %s differ outside dim %d", shape_str(xs[0]->ndim, xs[0]->shape).s,
                  shape_str(xs[k]->ndim, xs[k]->shape).s, dim);
-        shape[dim] += xs[k]->shape[dim];
+        NN_CHECK(!__builtin_add_overflow(shape[dim], xs[k]->shape[dim], &shape[dim]), "concat",
+                 "the sizes along dim %d add up to more than an int64_t counts (input %d is %s)", dim, k,
+                 shape_str(xs[k]->ndim, xs[k]->shape).s);
     }
     Tensor *y = ag_new(g, xs[0]->ndim, shape);
     int64_t start = 0;

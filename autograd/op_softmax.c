@@ -1,4 +1,5 @@
 /* Softmax and log-softmax over the last dim. */
+#include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
@@ -42,6 +43,7 @@ static void softmax_backward(Graph *g, Node *n) { rows_backward(g, n, 0); }
 static void log_softmax_backward(Graph *g, Node *n) { rows_backward(g, n, 1); }
 
 Tensor *ag_softmax(Graph *g, Tensor *x) {
+    AG_CHECK_INPUTS(g, "softmax", x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     tensor_softmax(y, x);
     ag_record(g, "softmax", softmax_backward, y, 1, &x);
@@ -49,6 +51,7 @@ Tensor *ag_softmax(Graph *g, Tensor *x) {
 }
 
 Tensor *ag_log_softmax(Graph *g, Tensor *x) {
+    AG_CHECK_INPUTS(g, "log_softmax", x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     tensor_log_softmax(y, x);
     ag_record(g, "log_softmax", log_softmax_backward, y, 1, &x);

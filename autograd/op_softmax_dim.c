@@ -66,6 +66,7 @@ static void softmax_dim_backward(Graph *g, Node *n) {
 
 static Tensor *softmax_dim(Graph *g, Tensor *x, int dim, int take_log) {
     const char *name = take_log ? "log_softmax" : "softmax";
+    ag_check_input(g, name, x);
     NN_CHECK(x->ndim >= 1, name, "needs at least one dim, got a scalar");
     dim = tensor_dim(name, x->ndim, dim);
     if (dim == x->ndim - 1) return take_log ? ag_log_softmax(g, x) : ag_softmax(g, x);
@@ -91,6 +92,7 @@ Tensor *ag_log_softmax_dim(Graph *g, Tensor *x, int dim) { return softmax_dim(g,
  * gradient through it cancels exactly, so it is left out); an infinite m is
  * replaced by 0, as torch does, so that a set of -inf gives -inf, not NaN. */
 Tensor *ag_logsumexp(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim) {
+    AG_CHECK_INPUTS(g, "logsumexp", x);
     int prev = ag_set_grad_enabled(0);
     Tensor *m = ag_max(g, x, naxes, axes, 1);
     ag_set_grad_enabled(prev);

@@ -2,6 +2,7 @@
  * view without the dim) and stack (a copy along a new dim). */
 #include <string.h>
 
+#include "autograd/op_util.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
@@ -9,12 +10,14 @@
 /* ---- split and chunk: pieces are narrow views ---- */
 
 void ag_split_sizes(Graph *g, Tensor *x, int dim, int n, const int64_t *sizes, Tensor **out) {
+    AG_CHECK_INPUTS(g, "split_sizes", x);
     NN_CHECK(x->ndim >= 1, "split", "needs at least one dim, got a scalar");
     dim = tensor_dim("split", x->ndim, dim);
     int64_t total = 0;
     for (int k = 0; k < n; k++) {
         NN_CHECK(sizes[k] >= 0, "split", "piece %d has negative size %lld", k, (long long)sizes[k]);
-        total += sizes[k];
+        NN_CHECK(!__builtin_add_overflow(total, sizes[k], &total), "split",
+                 "the sizes add up to more than an int64_t counts (at piece %d of %lld)", k, (long long)sizes[k]);
     }
     NN_CHECK(total == x->shape[dim], "split", "the %d sizes add up to %lld, dim %d has %lld", n, (long long)total, dim,
              (long long)x->shape[dim]);
@@ -61,6 +64,7 @@ static void select_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_select(Graph *g, Tensor *x, int dim, int64_t index) {
+    AG_CHECK_INPUTS(g, "select", x);
     NN_CHECK(x->ndim >= 1, "select", "needs at least one dim, got a scalar");
     dim = tensor_dim("select", x->ndim, dim);
     NN_CHECK(index >= 0 && index < x->shape[dim], "select", "index %lld outside [0, %lld) along dim %d",
@@ -88,6 +92,7 @@ static void stack_backward(Graph *g, Node *n) {
 }
 
 Tensor *ag_stack(Graph *g, int n, Tensor *const *xs, int dim) {
+    for (int k_ = 0; k_ < n; k_++) ag_check_input(g, "stack", xs[k_]);
     NN_CHECK(n >= 1, "stack", "no tensors to stack");
     int nd = xs[0]->ndim;
     NN_CHECK(nd < TENSOR_MAX_DIMS, "stack", "inputs of %d dims: the result would have more than %d", nd,

@@ -4,6 +4,13 @@
 
 #include "autograd/autograd.h"
 
+/* ag_check_input on each of the tensor arguments (NULL allowed). */
+#define AG_CHECK_INPUTS(g, op, ...)                                                                                    \
+    do {                                                                                                               \
+        const Tensor *const ag_in_[] = {__VA_ARGS__};                                                                  \
+        for (size_t ag_k_ = 0; ag_k_ < sizeof ag_in_ / sizeof *ag_in_; ag_k_++) ag_check_input(g, op, ag_in_[ag_k_]); \
+    } while (0)
+
 /* x's elements in row-major order: x's own data if contiguous, else a copy in g's arena. */
 static inline const real *ag_row_major(Graph *g, const Tensor *x) {
     if (tensor_is_contiguous(x)) return x->data;

@@ -2,7 +2,7 @@
  * node whose backward the gradient checks in tests/autograd/grad_*.c exercise.
  *
  * Inputs may be views (strided, broadcast). Shapes follow numpy/PyTorch
- * rules; a mismatch aborts with the op name and the shapes (tensor/error.h).
+ * rules; a mismatch aborts with the op name and the shapes (base/error.h).
  * Index arrays are int64_t; masks and targets are real tensors of 0/1 that
  * never receive gradients. */
 #ifndef NN_AUTOGRAD_OPS_H
@@ -148,9 +148,9 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
 /* Binary cross-entropy on logits: sum(weight * bce(x, target)) / sum(weight);
  * weight may be NULL (all ones). 0 when the weights sum to 0. */
 Tensor *ag_bce_with_logits(Graph *g, Tensor *logits, const Tensor *target, const Tensor *weight);
-/* Cross-entropy over classes: logits (N, C), target[N] class ids; the mean
+/* Cross-entropy over classes: logits (N, C), target[n_target] class ids, n_target == N; the mean
  * over rows whose target is not ignore_index. 0 when every row is ignored. */
-Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index);
+Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t n_target, int64_t ignore_index);
 
 /* The default tile of ag_linear_cross_entropy: blocks of LCE_BLOCK_CLASSES
  * classes, and as many rows as keep a tile within LCE_TILE_REALS logits
@@ -159,13 +159,14 @@ Tensor *ag_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_
 #define LCE_TILE_REALS    (1 << 18)
 
 /* ag_cross_entropy(ag_linear(x, w, NULL), target, ignore_index) fused: x
- * (N, H), w (C, H), target[N]; the (N, C) logits are never stored but
+ * (N, H), w (C, H), target[n_target] (n_target == N); the (N, C) logits are never stored but
  * computed in tiles, twice (forward and backward), so memory is O(tile + N).
  * Equal to the unfused loss up to the order of float sums. */
-Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index);
+Tensor *ag_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                                int64_t ignore_index);
 /* The same with a given tile: rows x classes logits at a time (tests cross tile borders with small ones). */
-Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index,
-                                      int64_t rows, int64_t classes);
+Tensor *ag_linear_cross_entropy_tiled(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                                      int64_t ignore_index, int64_t rows, int64_t classes);
 
 /* ==== everyday ops: activations, any-dim softmax, picking by index, cutting
  * and joining, sampling, N-d cross-entropy (autograd/op_activation.c,
@@ -238,22 +239,24 @@ const int64_t *ag_multinomial(Graph *g, const Tensor *weights, int64_t n, int re
 /* ---- cross-entropy over N-d logits ---- */
 
 typedef struct {
-    int class_dim;        /* dim of the logits holding the classes: 1 as torch's (N, C, d1, ...), -1 for (..., C) */
     int64_t ignore_index; /* positions whose target equals it carry no loss */
     real label_smoothing; /* in [0, 1]: this much of each target's mass spread evenly over the classes */
     const Tensor *weight; /* (C) per-class weights, or NULL for ones */
 } CrossEntropyOptions;
 
-/* torch's defaults: class_dim 1, ignore_index -100, no smoothing, no weights. */
+/* torch's defaults: ignore_index -100, no smoothing, no weights. */
 CrossEntropyOptions cross_entropy_default_options(void);
-/* Mean cross-entropy as torch.nn.functional.cross_entropy: target holds one class id per position,
- * i.e. per element of the logits' shape without the class dim (row-major); the mean is weighted by
- * the targets' class weights; 0 when every target is ignored. opt NULL: the defaults. */
-Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, const CrossEntropyOptions *opt);
+/* Mean cross-entropy as torch.nn.functional.cross_entropy, with the classes along class_dim (no
+ * default: 1 is torch's (N, C, d1, ...), -1 the (..., C) every layer here makes): target[n_target]
+ * holds one class id per position, i.e. per element of the logits' shape without the class dim
+ * (row-major), so n_target must be that count; the mean is weighted by the targets' class weights;
+ * 0 when every target is ignored. opt NULL: the defaults. */
+Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, int class_dim, const int64_t *target, int64_t n_target,
+                            const CrossEntropyOptions *opt);
 
 /* Losses over K candidates shared by every row (autograd/op_sampled.c): pos
- * (R) is each row's logit for its own target, neg (R, K) its logits for the
- * candidates neg_ids[0..K). A candidate equal to the row's target (an
+ * (R) is each row's logit for its own target target[r] (n_target == R), neg
+ * (R, K) its logits for the candidates neg_ids[0..K) (n_neg == K). A candidate equal to the row's target (an
  * accidental hit) is left out of that row; rows whose target is ignore carry
  * no loss; the result is the mean over the other rows (0 when there are none). */
 
@@ -261,11 +264,68 @@ Tensor *ag_cross_entropy_nd(Graph *g, Tensor *logits, const int64_t *target, con
  * al. 2015): row r's loss is -log softmax([a, b_1..b_K])[0] with
  * a = pos[r] - pos_logq[r] and b_k = neg[r, k] - neg_logq[k]; the
  * corrections (R) and (K) may be NULL (0: uniform candidates). */
-Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids,
-                           int64_t ignore, const real *pos_logq, const real *neg_logq);
+Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64_t n_target,
+                           const int64_t *neg_ids, int64_t n_neg, int64_t ignore, const real *pos_logq,
+                           const real *neg_logq);
 /* gSASRec's generalised BCE (Petrov & Macdonald 2023): row r's loss is
  * -beta log sigmoid(pos[r]) - sum_k log(1 - sigmoid(neg[r, k])). */
-Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, const int64_t *neg_ids, int64_t ignore,
-                real beta);
+Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64_t n_target, const int64_t *neg_ids,
+                int64_t n_neg, int64_t ignore, real beta);
+
+/* ==== more ops a PyTorch user reaches for (autograd/op_unary.c, op_cumsum.c,
+ * op_stats.c, op_scatter.c, op_position_ids.c). Ops taking indices take their
+ * count too and check it. ==== */
+
+/* ---- elementwise ---- */
+
+/* sin(x) */
+Tensor *ag_sin(Graph *g, Tensor *x);
+/* cos(x) */
+Tensor *ag_cos(Graph *g, Tensor *x);
+/* x where x > 0, negative_slope * x elsewhere (torch: 0.01); the gradient at 0 is the slope. */
+Tensor *ag_leaky_relu(Graph *g, Tensor *x, real negative_slope);
+/* x where x > 0, alpha (e^x - 1) elsewhere (torch: alpha 1). */
+Tensor *ag_elu(Graph *g, Tensor *x, real alpha);
+/* log(1 + x), accurate for small x. */
+Tensor *ag_log1p(Graph *g, Tensor *x);
+/* -1, 0 or 1 by the sign of x (NaN stays NaN); no gradient (a constant, as torch's is zero). */
+Tensor *ag_sign(Graph *g, Tensor *x);
+/* The error function erf(x). */
+Tensor *ag_erf(Graph *g, Tensor *x);
+/* x / (1 + |x|). */
+Tensor *ag_softsign(Graph *g, Tensor *x);
+
+/* ---- scans and statistics ---- */
+
+/* Cumulative sum along dim (negative counts from the end), as torch.cumsum. */
+Tensor *ag_cumsum(Graph *g, Tensor *x, int dim);
+/* Minimum over the listed axes (all when naxes is 0): -max(-x), so ties and NaN behave as in ag_max. */
+Tensor *ag_min(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+/* Variance over the listed axes: sum((x - mean)^2) / (N - correction), N elements per set
+ * (torch.var: correction 1, the unbiased estimate; 0 the population variance). */
+Tensor *ag_var(Graph *g, Tensor *x, int naxes, const int *axes, int64_t correction, int keepdim);
+/* sqrt(ag_var); its gradient is 0 where the std is 0 (torch: NaN). */
+Tensor *ag_std(Graph *g, Tensor *x, int naxes, const int *axes, int64_t correction, int keepdim);
+/* The p-norm (sum |x|^p)^(1/p) over the listed axes, p >= 1 or INFINITY (max |x|), as torch.norm;
+ * the gradient at an all-zero set is 0. */
+Tensor *ag_norm(Graph *g, Tensor *x, real p, int naxes, const int *axes, int keepdim);
+
+/* ---- adding at indices ---- */
+
+/* torch.index_add: a copy of x with src's slice j added to x's slice idx[j] along dim, j < n; src is
+ * x's shape with n along dim. Repeated indices add up. */
+Tensor *ag_index_add(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n, Tensor *src);
+/* torch.scatter_add: a copy of x with each src element added where its position, its coordinate
+ * along dim replaced by idx at that position, falls; idx has src's shape (n = src's element count,
+ * row-major), src x's number of dims and no size above x's outside dim. */
+Tensor *ag_scatter_add(Graph *g, Tensor *x, int dim, const int64_t *idx, int64_t n, Tensor *src);
+
+/* ---- integer ids (no gradient) ---- */
+
+/* start, start + step, ... before end, as torch.arange on integers; their number in *count; in g's arena. */
+const int64_t *ag_arange_ids(Graph *g, int64_t start, int64_t end, int64_t step, int64_t *count);
+/* Position ids 0..length-1 for each of rows sequences, (rows, length) row-major in g's arena: what a
+ * position embedding of a dense (rows, length) batch reads. */
+const int64_t *ag_position_ids(Graph *g, int64_t rows, int64_t length);
 
 #endif

@@ -54,9 +54,15 @@ void nn_abort(const char *op, const char *fmt, ...) {
     abort();
 }
 
+static void (*_Atomic out_of_memory)(size_t bytes);
+
+void nn_set_out_of_memory(void (*handler)(size_t bytes)) { out_of_memory = handler; }
+
 static void *check_alloc(void *p, size_t bytes) {
-    if (!p && bytes) nn_abort("alloc", "out of memory allocating %zu bytes", bytes);
-    return p;
+    if (p || !bytes) return p;
+    void (*handler)(size_t) = out_of_memory;
+    if (handler) handler(bytes);
+    nn_abort("alloc", "out of memory allocating %zu bytes", bytes);
 }
 
 void *nn_malloc(size_t bytes) { return check_alloc(malloc(bytes ? bytes : 1), bytes); }

@@ -29,6 +29,7 @@
  * a successful claim proves the loop had not ended while it read them. */
 #include "base/parallel.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -53,7 +54,19 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* NN_THREADS when set (a whole number from 1 to MAX_THREADS; anything else is refused), else the online CPUs. */
 static int default_threads(void) {
+    const char *env = getenv("NN_THREADS");
+    if (env) {
+        char *end;
+        errno = 0;
+        long v = strtol(env, &end, 10);
+        NN_CHECK(end != env && *end == '\0' && errno == 0 && v >= 1 && v <= MAX_THREADS, "nn_threads",
+                 "NN_THREADS is \"%s\": expected a whole number of threads from 1 to %d (unset it to use every "
+                 "online CPU)",
+                 env, MAX_THREADS);
+        return (int)v;
+    }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
 }

@@ -1,7 +1,7 @@
 /* Threads: a pool of POSIX threads that runs parallel loops.
  *
- * The thread count is the one piece of global state besides the no-grad
- * flag. A parallel loop is cut into chunks fixed by the item index alone (how
+ * The thread count is global state (docs/design.md lists all of it, under
+ * "Threads and determinism"). A parallel loop is cut into chunks fixed by the item index alone (how
  * many items a chunk takes depends on the loop's size and cost, never on the
  * thread count), and threads claim chunks one at a time. Every kernel gives
  * each output element to exactly one item and reduces in fixed-size chunks
@@ -18,9 +18,12 @@
 #include <stdint.h>
 
 /* Sets the number of threads kernels use (n >= 1), the caller included. Not
- * from inside a parallel loop. */
+ * from inside a parallel loop. Overrides NN_THREADS. */
 void nn_set_threads(int n);
-/* The number of threads kernels use: by default the number of online CPUs. */
+/* The number of threads kernels use. Unless nn_set_threads was called, it is
+ * read at first use from the environment variable NN_THREADS (a whole number
+ * from 1 to 256; any other value aborts with a message naming it), and is the
+ * number of online CPUs when NN_THREADS is unset. Always 1 in a THREADS=0 build. */
 int nn_threads(void);
 
 /* One chunk of a parallel loop: items [begin, end), run by thread `worker`

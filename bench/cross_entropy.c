@@ -72,8 +72,8 @@ int main(int argc, char **argv) {
     for (int variant = 0; variant < 1 + unfused; variant++) {
         for (int it = -1; it < v[6]; it++) { /* one warm-up run */
             double t0 = clock_seconds(), c0 = cpu_seconds();
-            Tensor *loss = variant == 0 ? ag_linear_cross_entropy_tiled(g, x, w, target, 0, tr, tc)
-                                        : ag_cross_entropy(g, ag_linear(g, x, w, NULL), target, 0);
+            Tensor *loss = variant == 0 ? ag_linear_cross_entropy_tiled(g, x, w, target, N, 0, tr, tc)
+                                        : ag_cross_entropy(g, ag_linear(g, x, w, NULL), target, N, 0);
             ag_backward(g, loss);
             graph_reset(g);
             if (it >= 0) {

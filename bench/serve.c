@@ -14,7 +14,13 @@
  * from its first byte written to its last answer read; median and min).
  * One JSON line per measurement. The targets (issue 13): single-request p99
  * <= 2 ms at 1 thread on the Beauty model; >= 5,000 answers/s for bursts at
- * 2 threads. */
+ * 2 threads.
+ *
+ * --listen [--seconds 10]: `sasrec serve --listen 127.0.0.1:0` instead,
+ * driven by wrk (Debian's) with the first user's request as a POST body:
+ * one connection at 1 thread, then 64 keep-alive connections at 2 threads;
+ * answers/s, p50, p99 and max latency as wrk reports them (issue 24's
+ * targets: p99 <= 2 ms at 1 thread, >= 15,000 answers/s at 2 threads). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -156,11 +162,104 @@ static char **read_requests(const char *path, int *n) {
     return req;
 }
 
+/* ---- --listen: sasrec serve --listen driven by wrk ---- */
+
+/* Starts "program serve --model model --listen 127.0.0.1:0 --threads T --k k"; returns its pid and its port. */
+static pid_t start_http(const char *program, const char *model, int threads, int k, int *port) {
+    int err[2];
+    if (pipe(err)) nn_abort("bench/serve", "pipe: %s", strerror(errno));
+    char t[16], kk[16];
+    snprintf(t, sizeof t, "%d", threads);
+    snprintf(kk, sizeof kk, "%d", k);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(err[1], 2);
+        close(err[0]), close(err[1]);
+        execl(program, program, "serve", "--model", model, "--listen", "127.0.0.1:0", "--threads", t, "--k", kk,
+              (char *)NULL);
+        _exit(127);
+    }
+    close(err[1]);
+    char buf[4096];
+    size_t len = 0;
+    const char *p = NULL;
+    while (!p && len + 1 < sizeof buf) { /* the "listening on 127.0.0.1 port N" line */
+        ssize_t got = read(err[0], buf + len, sizeof buf - 1 - len);
+        if (got <= 0) nn_abort("bench/serve", "serve --listen ended before listening: %.*s", (int)len, buf);
+        len += (size_t)got;
+        buf[len] = '\0';
+        p = strstr(buf, " port ");
+        if (p && !strchr(p, ':')) p = NULL; /* the line is not complete yet */
+    }
+    *port = atoi(p + 6);
+    close(err[0]); /* serve's later lines go nowhere */
+    return pid;
+}
+
+/* Runs wrk with args against port with a POST of body; prints one JSON line of its figures. */
+static void run_wrk(int port, const char *body, int threads, int wrk_threads, int conns, int seconds) {
+    char script[] = "/tmp/bench-serve-XXXXXX";
+    int fd = mkstemp(script);
+    if (fd < 0) nn_abort("bench/serve", "mkstemp: %s", strerror(errno));
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[%s]==]\n",
+            body);
+    fclose(f);
+    char cmd[1024], line[512];
+    snprintf(cmd, sizeof cmd, "wrk -t%d -c%d -d%ds --latency -s %s http://127.0.0.1:%d/recommend 2>&1", wrk_threads,
+             conns, seconds, script, port);
+    FILE *w = popen(cmd, "r");
+    if (!w) nn_abort("bench/serve", "cannot run wrk: %s", strerror(errno));
+    double p50 = -1, p99 = -1, max = -1, rate = -1;
+    long non2xx = 0, errors = 0;
+    while (fgets(line, sizeof line, w)) {
+        double v;
+        char unit[8];
+        if (sscanf(line, " 50%% %lf%7s", &v, unit) == 2) p50 = v * (unit[0] == 'u' ? 1e-3 : unit[0] == 's' ? 1e3 : 1);
+        if (sscanf(line, " 99%% %lf%7s", &v, unit) == 2) p99 = v * (unit[0] == 'u' ? 1e-3 : unit[0] == 's' ? 1e3 : 1);
+        if (strstr(line, "Latency") && sscanf(line, " Latency %*f%*s %*f%*s %lf%7s", &v, unit) == 2)
+            max = v * (unit[0] == 'u' ? 1e-3 : unit[0] == 's' ? 1e3 : 1);
+        if (sscanf(line, "Requests/sec: %lf", &v) == 1) rate = v;
+        if (strstr(line, "Non-2xx")) non2xx = atol(strrchr(line, ' ') + 1);
+        if (strstr(line, "Socket errors")) errors = 1;
+    }
+    int rc = pclose(w);
+    unlink(script);
+    if (rc != 0 || rate < 0) nn_abort("bench/serve", "wrk failed (is it installed?): %s", cmd);
+    printf("{\"bench\": \"serve\", \"mode\": \"http\", \"threads\": %d, \"connections\": %d, \"seconds\": %d, "
+           "\"answers_per_s\": %.0f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, \"max_ms\": %.3f, \"non_2xx\": %ld, "
+           "\"socket_errors\": %s, \"via\": \"wrk\"}\n",
+           threads, conns, seconds, rate, p50, p99, max, non2xx, errors ? "true" : "false");
+    fflush(stdout);
+}
+
+/* --listen: single requests at 1 thread (one connection), then 64 keep-alive connections at 2 threads. */
+static int bench_http(const char *program, const char *model, int k, const char *body, int seconds) {
+    for (int threads = 1; threads <= 2; threads++) {
+        int port;
+        pid_t pid = start_http(program, model, threads, k, &port);
+        run_wrk(port, body, threads, threads == 1 ? 1 : 2, threads == 1 ? 1 : 64, seconds);
+        kill(pid, SIGTERM);
+        int status;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 143)
+            nn_abort("bench/serve", "serve --listen exited with status %d, not 143", status);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     const char *model = NULL, *data = "../shared/data/beauty/Beauty.txt", *program = "./sasrec";
-    int singles = 2000, bursts = 30, k = 10;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--model") == 0) model = argv[i + 1];
+    int singles = 2000, bursts = 30, k = 10, listen = 0, seconds = 10;
+    for (int i = 1; i < argc; i += 2) {
+        if (strcmp(argv[i], "--listen") == 0) {
+            listen = 1;
+            i--; /* a switch */
+        } else if (i + 1 >= argc) {
+            fprintf(stderr, "bench/serve: %s needs a value\n", argv[i]);
+            return 2;
+        } else if (strcmp(argv[i], "--seconds") == 0) seconds = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--model") == 0) model = argv[i + 1];
         else if (strcmp(argv[i], "--data") == 0) data = argv[i + 1];
         else if (strcmp(argv[i], "--program") == 0) program = argv[i + 1];
         else if (strcmp(argv[i], "--singles") == 0) singles = atoi(argv[i + 1]);
@@ -171,15 +270,21 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model || singles < 1 || bursts < 1 || k < 1) {
+    if (!model || singles < 1 || bursts < 1 || k < 1 || seconds < 1) {
         fprintf(stderr, "usage: bench/serve --model DIR [--data FILE] [--program ./sasrec] [--singles 2000] "
-                        "[--bursts 30] [--k 10]\n(train the model with: ./sasrec train --data "
+                        "[--bursts 30] [--k 10] [--listen [--seconds 10]]\n(train the model with: ./sasrec train --data "
                         "../shared/data/beauty/Beauty.txt --out DIR)\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     int n_req;
     char **req = read_requests(data, &n_req);
+    if (listen) {
+        int rc = bench_http(program, model, k, req[0], seconds);
+        for (int i = 0; i < n_req; i++) free(req[i]);
+        free(req);
+        return rc;
+    }
     double *lat = nn_malloc((size_t)singles * sizeof *lat), *rate = nn_malloc((size_t)bursts * sizeof *rate);
     char *burst = NULL;
     for (int threads = 1; threads <= 2; threads++) {

@@ -226,7 +226,6 @@ int main(int argc, char **argv) {
                         .decay_steps = steps - steps / 20,
                         .min_lr = 1e-4};
     CrossEntropyOptions ce = cross_entropy_default_options();
-    ce.class_dim = -1; /* logits (B, T, vocab) */
 
     int64_t B = 16, T = cfg.context, *x = malloc((size_t)(B * T) * sizeof *x), *y = malloc((size_t)(B * T) * sizeof *y);
     Rng data_rng = rng_new((uint64_t)seed, 1);
@@ -234,7 +233,7 @@ int main(int argc, char **argv) {
     double avg = 0;
     for (long step = 1; step <= steps; step++) {
         batch(&text, &data_rng, B, T, x, y);
-        Tensor *loss = ag_cross_entropy_nd(g, charlm_forward(lm, g, x, B, T), y, &ce);
+        Tensor *loss = ag_cross_entropy_nd(g, charlm_forward(lm, g, x, B, T), -1, y, B * T, &ce); /* (B, T, vocab) */
         ag_backward(g, loss);
         clip_grad_norm(&lm->m, 1.0);
         opt->cfg.lr = lr_schedule_at(&sched, step - 1);

@@ -123,7 +123,6 @@ int main(int argc, char **argv) {
     Adam *opt = adam_new(&r.m, ac);
     LrSchedule sched = {.lr = 5e-3, .decay = LR_STEP, .step_size = 4 * (SESSIONS / 64), .gamma = 0.3};
     CrossEntropyOptions ce = cross_entropy_default_options();
-    ce.class_dim = -1;
     ce.ignore_index = 0; /* padding targets carry no loss */
 
     enum { B = 64, T = MAX_LEN - 1 };
@@ -141,7 +140,7 @@ int main(int argc, char **argv) {
                     x[b * T + t] = t < last - 1 ? d.items[u][t] : 0;
                     y[b * T + t] = t < last - 1 ? d.items[u][t + 1] : 0;
                 }
-            Tensor *loss = ag_cross_entropy_nd(g, forward(&r, g, x, B, T), y, &ce);
+            Tensor *loss = ag_cross_entropy_nd(g, forward(&r, g, x, B, T), -1, y, B * T, &ce); /* (B, T, items) */
             ag_backward(g, loss);
             opt->cfg.lr = lr_schedule_at(&sched, step++);
             adam_step(opt);

@@ -52,7 +52,7 @@ int main(void) {
         Tensor *h = ag_relu(g, linear_forward(&in, &m, g, &x));      /* (N, 64) */
         h = ag_add(g, h, feed_forward_forward(&hidden, &m, g, h)); /* residual (N, 64) */
         Tensor *logits = linear_forward(&out, &m, g, h);           /* (N, 3) */
-        Tensor *loss = loss_cross_entropy(g, logits, label, -1);
+        Tensor *loss = loss_cross_entropy(g, logits, label, N, -1);
         ag_backward(g, loss);
         adam_step(opt);
         module_zero_grad(&m);

@@ -7,9 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Opens path without blocking and checks it is a regular file of at most max_bytes: the fd, or -1 and a message. */
-static int open_checked(const char *path, uint64_t max_bytes, uint64_t *size, NnError *err) {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+/* Opens name (relative to dirfd, or AT_FDCWD) without blocking and checks it is a regular file of at most
+ * max_bytes: the fd, or -1 and a message naming path. */
+static int open_checked(int dirfd, const char *name, const char *path, uint64_t max_bytes, uint64_t *size,
+                        NnError *err) {
+    int fd = openat(dirfd, name, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return nn_fail_os(err, errno, "cannot open %s", path);
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -35,18 +37,20 @@ static int open_checked(const char *path, uint64_t max_bytes, uint64_t *size, Nn
     return fd;
 }
 
-int regular_file_size(const char *path, uint64_t max_bytes, uint64_t *size, NnError *err) {
-    int fd = open_checked(path, max_bytes, size, err);
+int regular_file_size_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, uint64_t *size,
+                         NnError *err) {
+    int fd = open_checked(dirfd, name, path, max_bytes, size, err);
     if (fd < 0) return -1;
     close(fd);
     return 0;
 }
 
-int regular_file_read(const char *path, uint64_t max_bytes, char **data, size_t *len, NnError *err) {
+int regular_file_read_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, char **data,
+                         size_t *len, NnError *err) {
     *data = NULL;
     *len = 0;
     uint64_t size = 0;
-    int fd = open_checked(path, max_bytes, &size, err);
+    int fd = open_checked(dirfd, name, path, max_bytes, &size, err);
     if (fd < 0) return -1;
     char *buf = malloc((size_t)size + 1);
     if (!buf) {
@@ -72,9 +76,10 @@ int regular_file_read(const char *path, uint64_t max_bytes, char **data, size_t 
     return 0;
 }
 
-int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, NnError *err) {
+int regular_file_sha256_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, Sha256Hex *out,
+                           NnError *err) {
     uint64_t size = 0;
-    int fd = open_checked(path, max_bytes, &size, err);
+    int fd = open_checked(dirfd, name, path, max_bytes, &size, err);
     if (fd < 0) return -1;
     Sha256 h = sha256_new();
     unsigned char buf[1 << 16];
@@ -92,4 +97,16 @@ int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, Nn
     close(fd);
     *out = sha256_hex(&h);
     return 0;
+}
+
+int regular_file_read(const char *path, uint64_t max_bytes, char **data, size_t *len, NnError *err) {
+    return regular_file_read_at(AT_FDCWD, path, path, max_bytes, data, len, err);
+}
+
+int regular_file_size(const char *path, uint64_t max_bytes, uint64_t *size, NnError *err) {
+    return regular_file_size_at(AT_FDCWD, path, path, max_bytes, size, err);
+}
+
+int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, NnError *err) {
+    return regular_file_sha256_at(AT_FDCWD, path, path, max_bytes, out, err);
 }

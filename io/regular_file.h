@@ -23,4 +23,18 @@ int regular_file_size(const char *path, uint64_t max_bytes, uint64_t *size, NnEr
 /* The SHA-256 of the regular file at path, checked as above and read in pieces; -1 and a message otherwise. */
 int regular_file_sha256(const char *path, uint64_t max_bytes, Sha256Hex *out, NnError *err);
 
+/* The *_at forms read the file name inside the folder open as dirfd (openat; AT_FDCWD: the current folder),
+ * with path standing for it in messages: the files of a folder opened once all come from that folder,
+ * whatever is renamed meanwhile (a model folder replaced while it loads). */
+
+/* regular_file_read of name relative to dirfd. */
+int regular_file_read_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, char **data,
+                         size_t *len, NnError *err);
+/* regular_file_size of name relative to dirfd. */
+int regular_file_size_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, uint64_t *size,
+                         NnError *err);
+/* regular_file_sha256 of name relative to dirfd. */
+int regular_file_sha256_at(int dirfd, const char *name, const char *path, uint64_t max_bytes, Sha256Hex *out,
+                           NnError *err);
+
 #endif

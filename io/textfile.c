@@ -7,7 +7,8 @@
 
 #include "io/utf8.h"
 
-int textfile_read(const char *path, TextFile *out, NnError *err) {
+/* The bytes of the file at path into out (owned), with or without a leading byte order mark skipped. */
+static int read_whole(const char *path, int skip_bom, TextFile *out, NnError *err) {
     memset(out, 0, sizeof *out);
     FILE *fp = fopen(path, "rb");
     if (!fp) return nn_fail(err, "cannot open %s: %s", path, strerror(errno));
@@ -26,15 +27,26 @@ int textfile_read(const char *path, TextFile *out, NnError *err) {
         free(buf);
         return nn_fail(err, "cannot read %s: %s", path, strerror(saved));
     }
-    textfile_wrap(path, buf, size, out);
+    if (skip_bom)
+        textfile_wrap(path, buf, size, out);
+    else
+        textfile_wrap_exact(path, buf, size, out);
     out->owned = buf;
     return 0;
 }
 
+int textfile_read(const char *path, TextFile *out, NnError *err) { return read_whole(path, 1, out, err); }
+
+int textfile_read_exact(const char *path, TextFile *out, NnError *err) { return read_whole(path, 0, out, err); }
+
 void textfile_wrap(const char *name, const char *data, size_t size, TextFile *out) {
+    if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) data += 3, size -= 3;
+    textfile_wrap_exact(name, data, size, out);
+}
+
+void textfile_wrap_exact(const char *name, const char *data, size_t size, TextFile *out) {
     out->name = name;
     out->owned = NULL;
-    if (size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0) data += 3, size -= 3;
     out->data = data;
     out->size = size;
 }

@@ -10,12 +10,15 @@
 #include "tensor/rmath.h"
 #include "base/parallel.h"
 
-AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0, 0}; }
+AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0, 0, 0}; }
 
 Adam *adam_new(Module *m, AdamConfig cfg) {
     NN_CHECK(cfg.lr >= 0 && cfg.beta1 >= 0 && cfg.beta1 < 1 && cfg.beta2 >= 0 && cfg.beta2 < 1 && cfg.eps >= 0,
              "adam_new", "invalid settings: lr %g, betas (%g, %g), eps %g", (double)cfg.lr, (double)cfg.beta1,
              (double)cfg.beta2, (double)cfg.eps);
+    NN_CHECK((cfg.no_decay & ~(OPTIM_KIND(PARAM_TABLE + 1) - 1)) == 0, "adam_new",
+             "no_decay 0x%x names no parameter kind: use OPTIM_KIND(PARAM_BIAS) | ... or OPTIM_NO_DECAY_USUAL",
+             cfg.no_decay);
     Adam *a = nn_calloc(1, sizeof *a);
     a->module = m;
     a->n_params = m->n_params;
@@ -95,12 +98,13 @@ static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m
 
 void adam_step(Adam *a) {
     const AdamConfig *c = &a->cfg;
-    optim_check_params("adam_step", a->module, a->n_params);
+    optim_params_check("adam_step", a->module, a->n_params);
     a->step++;
     real b1 = (real)c->beta1, b2 = (real)c->beta2, one_b1 = (real)(1 - c->beta1), one_b2 = (real)(1 - c->beta2);
-    real eps = (real)c->eps, wd = (real)c->weight_decay, decay = (real)(1 - c->lr * c->weight_decay);
     for (int i = 0; i < a->n_params; i++) {
         Tensor *p = a->module->params[i].value;
+        double wd_i = c->no_decay & OPTIM_KIND(a->module->params[i].kind) ? 0 : c->weight_decay;
+        real eps = (real)c->eps, wd = (real)wd_i, decay = (real)(1 - c->lr * wd_i);
         if (!p->grad) { /* torch skips parameters without a gradient, and their step counts */
             a->skipped[i]++;
             continue;

@@ -11,6 +11,8 @@
 #define OPT_V       "optim.v."
 #define OPT_STEP    "optim.step"
 #define OPT_SKIPPED "optim.skipped" /* per parameter: steps it had no gradient, comma separated */
+#define OPT_BUF     "optim.buf."    /* SGD's momentum buffer of a parameter that has one */
+#define OPT_KIND    "optim.kind"    /* "sgd" in a file holding SGD's state; absent for Adam's and none */
 
 static char *prefixed(const char *prefix, const char *name) {
     size_t n = strlen(prefix) + strlen(name) + 1;
@@ -19,13 +21,17 @@ static char *prefixed(const char *prefix, const char *name) {
     return s;
 }
 
-int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_meta, const char *const *meta_keys,
-                    const char *const *meta_values, NnError *err) {
-    if (opt) optim_check_params("checkpoint_save", m, opt->n_params);
-    int n = m->n_params * (opt ? 3 : 1);
+/* Writes m's parameters, Adam's state (opt) or SGD's momentum buffers (sgd), and the caller's metadata. */
+static int save(const char *path, const Module *m, const Adam *opt, const Sgd *sgd, int n_meta,
+                const char *const *meta_keys, const char *const *meta_values, NnError *err) {
+    if (opt) optim_params_check("checkpoint_save", m, opt->n_params);
+    if (sgd) optim_params_check("checkpoint_save_sgd", m, sgd->n_params);
+    int n_buf = 0;
+    for (int i = 0; sgd && i < m->n_params; i++) n_buf += sgd->buf[i] != NULL;
+    int n = m->n_params * (opt ? 3 : 1) + n_buf;
     const char **names = nn_calloc((size_t)n, sizeof *names);
     const Tensor **tensors = nn_calloc((size_t)n, sizeof *tensors);
-    char **owned = nn_calloc((size_t)n, sizeof *owned);
+    char **owned = nn_calloc((size_t)n + 1, sizeof *owned); /* Adam's: [0, 2 n_params); SGD's: by tensor */
     for (int i = 0; i < m->n_params; i++) {
         names[i] = m->params[i].name;
         tensors[i] = m->params[i].value;
@@ -36,8 +42,13 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
             tensors[m->n_params + 2 * i + 1] = opt->v[i];
         }
     }
-    const char **keys = nn_calloc((size_t)n_meta + 3, sizeof *keys),
-               **values = nn_calloc((size_t)n_meta + 3, sizeof *values);
+    for (int i = 0, k = m->n_params; sgd && i < m->n_params; i++)
+        if (sgd->buf[i]) {
+            names[k] = owned[k] = prefixed(OPT_BUF, m->params[i].name);
+            tensors[k++] = sgd->buf[i];
+        }
+    const char **keys = nn_calloc((size_t)n_meta + 4, sizeof *keys),
+               **values = nn_calloc((size_t)n_meta + 4, sizeof *values);
     char step[32];
     snprintf(step, sizeof step, "%" PRId64, opt ? opt->step : 0);
     char *skipped = nn_calloc((size_t)m->n_params * 21 + 1, 1);
@@ -52,6 +63,10 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
         keys[nm] = OPT_SKIPPED;
         values[nm++] = skipped;
     }
+    if (sgd) {
+        keys[nm] = OPT_KIND;
+        values[nm++] = "sgd";
+    }
     for (int i = 0; i < n_meta; i++) {
         keys[nm] = meta_keys[i];
         values[nm++] = meta_values[i];
@@ -65,6 +80,17 @@ int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_me
     free(keys);
     free(values);
     return rc;
+}
+
+int checkpoint_save(const char *path, const Module *m, const Adam *opt, int n_meta, const char *const *meta_keys,
+                    const char *const *meta_values, NnError *err) {
+    return save(path, m, opt, NULL, n_meta, meta_keys, meta_values, err);
+}
+
+int checkpoint_save_sgd(const char *path, const Module *m, const Sgd *sgd, int n_meta, const char *const *meta_keys,
+                        const char *const *meta_values, NnError *err) {
+    NN_CHECK(sgd != NULL, "checkpoint_save_sgd", "no optimizer given: use checkpoint_save for the model alone");
+    return save(path, m, NULL, sgd, n_meta, meta_keys, meta_values, err);
 }
 
 /* Whether the stored tensor i has t's shape; a message naming both otherwise. */
@@ -87,25 +113,96 @@ static int check_finite(const char *path, const SafeTensors *st, int i, NnError 
     return nn_fail(err, "%s: %s", path, msg);
 }
 
+static int apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, Sgd *sgd, NnError *err);
+
 int checkpoint_load(const char *path, Module *m, Adam *opt, NnError *err) {
     SafeTensors *st = safetensors_read(path, err);
     if (!st) return -1;
-    int rc = checkpoint_apply(st, path, m, opt, err);
+    int rc = apply(st, path, m, opt, NULL, err);
+    safetensors_free(st);
+    return rc;
+}
+
+int checkpoint_load_sgd(const char *path, Module *m, Sgd *sgd, NnError *err) {
+    NN_CHECK(sgd != NULL, "checkpoint_load_sgd", "no optimizer given: use checkpoint_load for the model alone");
+    SafeTensors *st = safetensors_read(path, err);
+    if (!st) return -1;
+    int rc = apply(st, path, m, NULL, sgd, err);
     safetensors_free(st);
     return rc;
 }
 
 int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, NnError *err) {
+    return apply(st, path, m, opt, NULL, err);
+}
+
+/* Which optimizer's state the file holds, and whether the caller's optimizer can take it. */
+static int check_kind(const char *path, const char *kind, int has_opt, const Adam *opt, const Sgd *sgd, NnError *err) {
+    if (kind && strcmp(kind, "sgd") != 0)
+        return nn_fail(err, "%s: metadata %s is \"%s\", expected \"sgd\" (written by a newer version?)", path,
+                       OPT_KIND, kind);
+    if ((opt || sgd) && !has_opt && !kind)
+        return nn_fail(err, "%s: holds no optimizer state (it was saved without one)", path);
+    if (opt && !has_opt)
+        return nn_fail(err, "%s: holds SGD's momentum buffers, not Adam's state: load it with checkpoint_load_sgd "
+                            "and an SGD", path);
+    if (sgd && !kind)
+        return nn_fail(err, "%s: holds Adam's state, not SGD's momentum buffers: load it with checkpoint_load and "
+                            "an Adam", path);
+    return 0;
+}
+
+/* SGD's buffers in the file: their number, each checked as a parameter is; -1 and a message when one
+ * is wrong or the optimizer has no momentum to take them. */
+static int count_buffers(const SafeTensors *st, const char *path, const Module *m, const Sgd *sgd, NnError *err) {
+    int n = 0;
+    for (int i = 0; i < m->n_params; i++) {
+        char *full = prefixed(OPT_BUF, m->params[i].name);
+        int j = safetensors_find(st, full);
+        free(full);
+        if (j < 0) continue;
+        if (check_shape(path, st, j, m->params[i].value, err) || check_finite(path, st, j, err)) return -1;
+        n++;
+    }
+    if (n && sgd && sgd->cfg.momentum == 0)
+        return nn_fail(err, "%s: holds %d momentum buffers, but this SGD has momentum 0 (make it with the "
+                            "momentum it was trained with)", path, n);
+    return n;
+}
+
+/* Loads SGD's buffers: a parameter without one in the file has none (the next step starts it anew). */
+static int load_buffers(const SafeTensors *st, Module *m, Sgd *sgd, NnError *err) {
+    for (int i = 0; i < m->n_params; i++) {
+        char *full = prefixed(OPT_BUF, m->params[i].name);
+        int bad = 0;
+        if (safetensors_find(st, full) >= 0) {
+            const Tensor *p = m->params[i].value;
+            if (!sgd->buf[i]) sgd->buf[i] = tensor_zeros(p->ndim, p->shape);
+            bad = safetensors_load_into(st, full, sgd->buf[i], err);
+        } else {
+            tensor_free(sgd->buf[i]);
+            sgd->buf[i] = NULL;
+        }
+        free(full);
+        if (bad) return -1;
+    }
+    return 0;
+}
+
+static int apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, Sgd *sgd, NnError *err) {
     int rc = -1;
     int64_t *skipped = NULL;
-    const char *step_text = safetensors_meta(st, OPT_STEP);
+    const char *step_text = safetensors_meta(st, OPT_STEP), *kind = safetensors_meta(st, OPT_KIND);
     int has_opt = step_text != NULL;
-    if (opt) optim_check_params("checkpoint_load", m, opt->n_params);
+    if (opt) optim_params_check("checkpoint_load", m, opt->n_params);
+    if (sgd) optim_params_check("checkpoint_load_sgd", m, sgd->n_params);
     int expected = m->n_params * (has_opt ? 3 : 1);
     int64_t step = 0;
-    if (opt && !has_opt) {
-        nn_fail(err, "%s: holds no optimizer state (it was saved without one)", path);
-        goto done;
+    if (check_kind(path, kind, has_opt, opt, sgd, err)) goto done;
+    if (kind) {
+        int n_buf = count_buffers(st, path, m, sgd, err);
+        if (n_buf < 0) goto done;
+        expected += n_buf;
     }
     if (has_opt) {
         char *end;
@@ -157,6 +254,8 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
                 name += strlen(OPT_M);
             else if (strncmp(name, OPT_V, strlen(OPT_V)) == 0)
                 name += strlen(OPT_V);
+            else if (strncmp(name, OPT_BUF, strlen(OPT_BUF)) == 0)
+                name += strlen(OPT_BUF);
             if (!module_find(m, name)) {
                 nn_fail(err, "%s: tensor '%s' is not a parameter of this model", path, safetensors_name(st, k));
                 goto done;
@@ -175,6 +274,7 @@ int checkpoint_apply(const SafeTensors *st, const char *path, Module *m, Adam *o
             if (bad) goto done;
         }
     }
+    if (sgd && load_buffers(st, m, sgd, err)) goto done;
     if (opt) {
         opt->step = step;
         for (int i = 0; i < m->n_params; i++) opt->skipped[i] = skipped[i];

@@ -7,8 +7,8 @@
  *   n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))
  *   h' = (1 - z) * n + z * h
  * Composed from autograd ops: the gradient is theirs. */
-#ifndef NN_GRU_H
-#define NN_GRU_H
+#ifndef NN_NN_GRU_H
+#define NN_NN_GRU_H
 
 #include "nn/module.h"
 

@@ -12,17 +12,23 @@ Tensor *loss_bce_pos_neg(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const
     return ag_add(g, ag_bce_with_logits(g, pos_logits, ones, mask), ag_bce_with_logits(g, neg_logits, zeros, mask));
 }
 
-Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t ignore_index) {
-    return ag_cross_entropy(g, logits, target, ignore_index);
+Tensor *loss_cross_entropy(Graph *g, Tensor *logits, const int64_t *target, int64_t n_target, int64_t ignore_index) {
+    return ag_cross_entropy(g, logits, target, n_target, ignore_index);
 }
 
-Tensor *loss_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t ignore_index) {
-    return ag_linear_cross_entropy(g, x, w, target, ignore_index);
+Tensor *loss_linear_cross_entropy(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                                  int64_t ignore_index) {
+    return ag_linear_cross_entropy(g, x, w, target, n_target, ignore_index);
 }
 
 Tensor *loss_sampled_softmax(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target,
-                             const int64_t *neg_ids, const real *log_q) {
+                             int64_t n_target, const int64_t *neg_ids, int64_t n_neg, const real *log_q) {
     real *pos_logq = NULL, *neg_logq = NULL;
+    NN_CHECK(pos_logits->ndim == 1 && neg_logits->ndim == 2 && n_target == pos_logits->shape[0] &&
+                 n_neg == neg_logits->shape[1], "loss_sampled_softmax",
+             "%lld targets and %lld candidate ids for positive logits %s and candidate logits %s: expected (R) and "
+             "(R, K) logits with R targets and K ids", (long long)n_target, (long long)n_neg,
+             shape_str(pos_logits->ndim, pos_logits->shape).s, shape_str(neg_logits->ndim, neg_logits->shape).s);
     if (log_q) {
         int64_t R = neg_logits->shape[0], K = neg_logits->shape[1];
         pos_logq = arena_alloc(graph_arena(g), (size_t)(R ? R : 1) * sizeof *pos_logq);
@@ -30,12 +36,12 @@ Tensor *loss_sampled_softmax(Graph *g, Tensor *pos_logits, Tensor *neg_logits, c
         for (int64_t r = 0; r < R; r++) pos_logq[r] = target[r] ? log_q[target[r]] : 0;
         for (int64_t k = 0; k < K; k++) neg_logq[k] = log_q[neg_ids[k]];
     }
-    return ag_sampled_softmax(g, pos_logits, neg_logits, target, neg_ids, 0, pos_logq, neg_logq);
+    return ag_sampled_softmax(g, pos_logits, neg_logits, target, n_target, neg_ids, n_neg, 0, pos_logq, neg_logq);
 }
 
-Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target, const int64_t *neg_ids,
-                  double beta) {
-    return ag_gbce(g, pos_logits, neg_logits, target, neg_ids, 0, (real)beta);
+Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target, int64_t n_target,
+                  const int64_t *neg_ids, int64_t n_neg, double beta) {
+    return ag_gbce(g, pos_logits, neg_logits, target, n_target, neg_ids, n_neg, 0, (real)beta);
 }
 
 double loss_gbce_beta(int64_t k, int64_t n_items, double t) {
@@ -47,6 +53,13 @@ double loss_gbce_beta(int64_t k, int64_t n_items, double t) {
 }
 
 Tensor *loss_mse(Graph *g, Tensor *pred, Tensor *target) {
+    int64_t shape[TENSOR_MAX_DIMS];
+    int nd = shape_broadcast("loss_mse", pred->ndim, pred->shape, target->ndim, target->shape, shape);
+    NN_CHECK(shape_equal(nd, shape, pred->ndim, pred->shape), "loss_mse",
+             "prediction %s and target %s broadcast to %s, not to the prediction's shape, so the mean would be over "
+             "every pair: give the target the prediction's shape (or one that broadcasts to it), e.g. reshape one "
+             "of them", shape_str(pred->ndim, pred->shape).s, shape_str(target->ndim, target->shape).s,
+             shape_str(nd, shape).s);
     Tensor *d = ag_sub(g, pred, target);
     return ag_mean(g, ag_mul(g, d, d), 0, NULL, 0);
 }

@@ -9,6 +9,11 @@
 double lr_schedule_at(const LrSchedule *s, int64_t step) {
     NN_CHECK(step >= 0 && s->lr >= 0 && s->warmup_steps >= 0, "lr_schedule_at", "step %lld, lr %g, warmup %lld",
              (long long)step, s->lr, (long long)s->warmup_steps);
+    NN_CHECK(s->warmup_steps == 0 || (s->warmup_start > 0 && s->warmup_start <= 1), "lr_schedule_at",
+             "warmup_start is %g with %lld warmup steps: it must be in (0, 1] (as PyTorch's LinearLR start_factor); "
+             "0, the value of a field left out of an initializer, would run the first step at learning rate 0. "
+             "Set .warmup_start, e.g. to 1.0 / warmup_steps",
+             s->warmup_start, (long long)s->warmup_steps);
     if (step < s->warmup_steps)
         return s->lr * (s->warmup_start + (1 - s->warmup_start) * (double)step / (double)s->warmup_steps);
     int64_t t = step - s->warmup_steps;

@@ -5,7 +5,8 @@
  * A schedule is a pure function of the step number; it drives any optimizer
  * by setting its rate before each step:
  *
- *     LrSchedule s = {.lr = 3e-4, .warmup_steps = 100, .decay = LR_COSINE, .decay_steps = 900};
+ *     LrSchedule s = {.lr = 3e-4, .warmup_steps = 100, .warmup_start = 0.01, .decay = LR_COSINE,
+ *                     .decay_steps = 900};
  *     for (int64_t step = 0; step < 1000; step++) {
  *         ... forward, backward ...
  *         adam->cfg.lr = lr_schedule_at(&s, step);    (sgd->cfg.lr for Sgd)
@@ -14,8 +15,8 @@
  *
  * Unlike CosineAnnealingLR, which rises again after T_max, the cosine and
  * linear decays stay at min_lr once decay_steps have passed. */
-#ifndef NN_LR_SCHEDULE_H
-#define NN_LR_SCHEDULE_H
+#ifndef NN_NN_LR_SCHEDULE_H
+#define NN_NN_LR_SCHEDULE_H
 
 #include <stdint.h>
 
@@ -29,7 +30,8 @@ typedef enum {
 typedef struct {
     double lr;            /* the base rate */
     int64_t warmup_steps; /* steps of linear warmup (0: none) */
-    double warmup_start;  /* the warmup starts at warmup_start * lr (LinearLR's start_factor; 0 allowed) */
+    double warmup_start;  /* the warmup starts at warmup_start * lr (LinearLR's start_factor): in (0, 1] when
+                             warmup_steps > 0; 0 (a field left out) is refused, as LinearLR refuses it */
     LrDecay decay;        /* what follows the warmup; t counts steps from its end */
     int64_t decay_steps;  /* LR_LINEAR, LR_COSINE: steps to reach min_lr */
     double min_lr;        /* LR_LINEAR, LR_COSINE: the final rate */

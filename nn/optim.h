@@ -14,7 +14,15 @@ typedef struct {
     int lazy;            /* 1: a parameter whose gradient lists its rows (tensor_set_sparse_grad) updates those
                             rows only, as torch.optim.SparseAdam (no weight decay there, moments of other rows
                             untouched, bias corrections at the parameter's step count); 0: every element */
+    unsigned no_decay;   /* parameter kinds exempt from weight_decay, a set of OPTIM_KIND(kind) bits; 0: every
+                            parameter decays. OPTIM_NO_DECAY_USUAL is the usual AdamW grouping (torch: two
+                            param_groups, weight_decay 0 for biases, LayerNorm gains and embedding tables) */
 } AdamConfig;
+
+/* The bit of a ParamKind in AdamConfig.no_decay. */
+#define OPTIM_KIND(kind) (1u << (unsigned)(kind))
+/* Decay on weights (PARAM_WEIGHT) only: biases, gains and embedding tables are left alone. */
+#define OPTIM_NO_DECAY_USUAL (OPTIM_KIND(PARAM_BIAS) | OPTIM_KIND(PARAM_GAIN) | OPTIM_KIND(PARAM_TABLE))
 
 typedef struct {
     Module *module;
@@ -39,7 +47,9 @@ typedef struct {
     Tensor **buf; /* momentum buffers, NULL until the first step */
 } Sgd;
 
-/* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, not lazy. */
+/* torch.optim.Adam's defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8, no decay, not lazy. AdamW is
+ * these with .decoupled = 1 and a weight_decay (torch.optim.AdamW's default is 0.01), usually with
+ * .no_decay = OPTIM_NO_DECAY_USUAL. */
 AdamConfig adam_defaults(void);
 /* Adam (or AdamW) over every parameter of m; moments start at zero. Parameters registered in m
  * afterwards are refused by adam_step with a message naming them. */
@@ -62,7 +72,7 @@ void sgd_free(Sgd *s);
 
 /* Aborts, naming the first parameter m registered after an optimizer over its first n_params was
  * made (op names the caller): that parameter has no optimizer state. Build the whole model first. */
-void optim_check_params(const char *op, const Module *m, int n_params);
+void optim_params_check(const char *op, const Module *m, int n_params);
 
 /* Scales all gradients so their global L2 norm is at most max_norm, as
  * torch.nn.utils.clip_grad_norm_; returns the norm before clipping. */

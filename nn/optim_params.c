@@ -3,7 +3,7 @@
 #include "base/error.h"
 #include "nn/optim.h"
 
-void optim_check_params(const char *op, const Module *m, int n_params) {
+void optim_params_check(const char *op, const Module *m, int n_params) {
     NN_CHECK(m->n_params == n_params, op,
              "parameter '%s' was registered after the optimizer was created (it knows the first %d of %d "
              "parameters) and has no optimizer state; build the whole model before creating the optimizer",

@@ -19,7 +19,7 @@ Sgd *sgd_new(Module *m, SgdConfig cfg) {
 
 void sgd_step(Sgd *s) {
     const SgdConfig *c = &s->cfg;
-    optim_check_params("sgd_step", s->module, s->n_params);
+    optim_params_check("sgd_step", s->module, s->n_params);
     for (int i = 0; i < s->n_params; i++) {
         Tensor *p = s->module->params[i].value;
         if (!p->grad) continue;

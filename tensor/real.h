@@ -9,7 +9,8 @@
  * float headers with a double library (or the reverse) would pass every
  * tensor with the wrong element size. Every file that includes this header
  * therefore refers to a symbol that only the matching library defines, named
- * so that the linker's "undefined reference" says what to do. */
+ * so that the linker's "undefined reference" says what to do, and checks at
+ * start-up that the library it calls is of its precision (both linked). */
 #ifndef NN_TENSOR_REAL_H
 #define NN_TENSOR_REAL_H
 
@@ -27,5 +28,16 @@ typedef float real;
 extern const char NN_PRECISION_SYMBOL;
 /* Kept by the compiler even when unused, so the reference reaches the linker. */
 __attribute__((used)) static const char *const nn_precision_guard = &NN_PRECISION_SYMBOL;
+
+/* The symbol above cannot see a program that links both libraries (-lnn -lnn64, as
+ * `pkg-config --libs nn nn64` gives): each finds its own, and calls go to whichever library
+ * the linker meets first. So each library also defines this function, under the same name,
+ * comparing the caller's sizeof(real) with its own: with static libraries both definitions
+ * are pulled in and the link fails ("multiple definition", the name says what to do); with
+ * shared ones the check below, run before main, aborts with a message. */
+void nn_precision_check__link_only_one_of_libnn_and_libnn64(int caller_real_bytes);
+__attribute__((constructor, used)) static void nn_precision_check_at_start(void) {
+    nn_precision_check__link_only_one_of_libnn_and_libnn64((int)sizeof(real));
+}
 
 #endif

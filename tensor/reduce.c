@@ -24,7 +24,7 @@ static double run_reduce(const real *p, int64_t n, int64_t s, ReduceOp op) {
     if (op == REDUCE_MAX) {
         real m = p[0];
         for (int64_t j = 1; j < n; j++)
-            if (p[j * s] > m) m = p[j * s];
+            if (p[j * s] > m || p[j * s] != p[j * s]) m = p[j * s]; /* a NaN, once met, stays: max propagates NaN as torch's */
         return m;
     }
     if (s == 1) {
@@ -57,7 +57,7 @@ static double chunk_reduce(const real *base, const ReducedDims *rd, int64_t star
         if (run > count) run = count;
         double r = run_reduce(base + off, run, rd->stride[last], op);
         if (op == REDUCE_MAX)
-            acc = r > acc ? r : acc;
+            acc = r > acc || r != r ? r : acc;
         else
             acc += r;
         count -= run;
@@ -112,7 +112,7 @@ static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, in
         for (int64_t c = 1; c < nchunks; c++) {
             double p = part[o * nchunks + c];
             if (op == REDUCE_MAX)
-                acc = p > acc ? p : acc;
+                acc = p > acc || p != p ? p : acc;
             else
                 acc += p;
         }
@@ -158,7 +158,7 @@ static void outer_blocks(void *ctx, NnChunk ch) {
             const real *p = x->data + xo + off;
             if (op == REDUCE_MAX) {
                 for (int64_t j = 0; j < nj; j++)
-                    if (p[j * sx] > acc[j]) acc[j] = p[j * sx];
+                    if (p[j * sx] > acc[j] || p[j * sx] != p[j * sx]) acc[j] = p[j * sx];
             } else {
                 for (int64_t j = 0; j < nj; j++) acc[j] += p[j * sx];
             }

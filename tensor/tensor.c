@@ -1,8 +1,11 @@
 #include "tensor/tensor.h"
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/error.h"
 #include "base/parallel.h"
 
@@ -10,7 +13,12 @@
 
 int64_t shape_numel(int ndim, const int64_t *shape) {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] == 0) return 0; /* however large the other sizes */
+    for (int i = 0; i < ndim; i++)
+        if (__builtin_mul_overflow(n, shape[i], &n))
+            nn_abort("shape", "shape %s has more elements than an int64_t counts (2^63 - 1): check the sizes",
+                     shape_str(ndim, shape).s);
     return n;
 }
 
@@ -80,8 +88,12 @@ static void header_init(Tensor *t, int ndim, const int64_t *shape) {
         NN_CHECK(shape[i] >= 0, "tensor", "negative size in shape %s", shape_str(ndim, shape).s);
         t->shape[i] = shape[i];
     }
-    shape_contiguous_strides(ndim, shape, t->stride);
     t->numel = shape_numel(ndim, shape);
+    /* the byte count must fit a size_t and an allocation (PTRDIFF_MAX), so that no size wraps around */
+    NN_CHECK(t->numel <= (int64_t)(PTRDIFF_MAX / sizeof(real)), "tensor",
+             "shape %s has %lld elements of %zu bytes: more than any allocation can hold; check the sizes",
+             shape_str(ndim, shape).s, (long long)t->numel, sizeof(real));
+    shape_contiguous_strides(ndim, shape, t->stride);
 }
 
 Tensor tensor_wrap(real *buf, int ndim, const int64_t *shape) {
@@ -132,6 +144,7 @@ Tensor *tensor_normal(int ndim, const int64_t *shape, real mean, real std, Rng *
 }
 
 Tensor *tensor_clone(const Tensor *t) {
+    tensor_check_live("tensor_clone", t);
     Tensor *c = tensor_alloc(t->ndim, t->shape);
     tensor_copy(c, t);
     return c;
@@ -159,6 +172,7 @@ static Tensor view_of(const Tensor *t) {
 }
 
 Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
+    tensor_check_live("reshape", t);
     NN_CHECK(ndim >= 0 && ndim <= TENSOR_MAX_DIMS, "reshape", "%d dims, at most %d supported", ndim, TENSOR_MAX_DIMS);
     NN_CHECK(tensor_is_contiguous(t), "reshape", "tensor of shape %s is not contiguous (call contiguous first)",
              shape_str(t->ndim, t->shape).s);
@@ -170,7 +184,9 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
             NN_CHECK(infer < 0, "reshape", "more than one -1 in %s", shape_str(ndim, shape).s);
             infer = i;
         } else {
-            known *= shape[i];
+            NN_CHECK(shape[i] >= 0, "reshape", "negative size in %s", shape_str(ndim, shape).s);
+            NN_CHECK(!__builtin_mul_overflow(known, shape[i], &known), "reshape", "cannot view shape %s as %s",
+                     shape_str(t->ndim, t->shape).s, shape_str(ndim, shape).s);
         }
     }
     if (infer >= 0) sh[infer] = known ? t->numel / known : 0;
@@ -184,6 +200,7 @@ Tensor tensor_reshape(const Tensor *t, int ndim, const int64_t *shape) {
 }
 
 Tensor tensor_permute(const Tensor *t, const int *perm) {
+    tensor_check_live("permute", t);
     int seen[TENSOR_MAX_DIMS] = {0};
     Tensor v = view_of(t);
     for (int i = 0; i < t->ndim; i++) {
@@ -211,10 +228,11 @@ Tensor tensor_transpose(const Tensor *t, int d0, int d1) {
 }
 
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
+    tensor_check_live("narrow", t);
     dim = tensor_dim("narrow", t->ndim, dim);
-    NN_CHECK(start >= 0 && length >= 0 && start + length <= t->shape[dim], "narrow",
-             "range [%lld, %lld) out of bounds for dim %d of shape %s", (long long)start, (long long)(start + length),
-             dim, shape_str(t->ndim, t->shape).s);
+    NN_CHECK(start >= 0 && length >= 0 && start <= t->shape[dim] && length <= t->shape[dim] - start, "narrow",
+             "start %lld, length %lld out of bounds for dim %d of shape %s (need start + length <= %lld)",
+             (long long)start, (long long)length, dim, shape_str(t->ndim, t->shape).s, (long long)t->shape[dim]);
     Tensor v = view_of(t);
     v.data = t->data + start * t->stride[dim];
     v.shape[dim] = length;
@@ -223,6 +241,7 @@ Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length) {
 }
 
 Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
+    tensor_check_live("expand", t);
     NN_CHECK(ndim >= t->ndim && ndim <= TENSOR_MAX_DIMS, "expand", "cannot expand shape %s to %s",
              shape_str(t->ndim, t->shape).s, shape_str(ndim, shape).s);
     Tensor v = view_of(t);
@@ -241,6 +260,13 @@ Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape) {
 }
 
 /* ---- copying and access ---- */
+
+void tensor_check_live(const char *op, const Tensor *t) {
+    if (t->gen != 0 && !arena_generation_live(t->gen))
+        nn_abort(op, "a tensor made by an autograd op was used after graph_reset (or graph_free, or graph_release "
+                     "of the scope it was made in) released it: its memory now holds another step's values. Keep only what you copied out before the reset "
+                     "(tensor_clone, tensor_to_buffer, or a real read into a variable), or reset after the last use");
+}
 
 int64_t tensor_offset_of(const Tensor *t, int64_t i) {
     int64_t off = 0;
@@ -271,6 +297,8 @@ static void copy_rows(void *ctx, NnChunk c) {
 }
 
 void tensor_copy(Tensor *dst, const Tensor *src) {
+    tensor_check_live("copy", src);
+    tensor_check_live("copy", dst);
     NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ", shape_str(dst->ndim, dst->shape).s,
              shape_str(src->ndim, src->shape).s);
     if (tensor_is_contiguous(dst) && tensor_is_contiguous(src)) {
@@ -285,15 +313,18 @@ void tensor_copy(Tensor *dst, const Tensor *src) {
 }
 
 void tensor_to_buffer(const Tensor *t, real *buf) {
+    tensor_check_live("tensor_to_buffer", t);
     Tensor dst = tensor_wrap(buf, t->ndim, t->shape);
     tensor_copy(&dst, t);
 }
 
 void tensor_fill(Tensor *t, real value) {
+    tensor_check_live("tensor_fill", t);
     for (int64_t i = 0; i < t->numel; i++) t->data[tensor_offset_of(t, i)] = value;
 }
 
 real tensor_get(const Tensor *t, const int64_t *index) {
+    tensor_check_live("tensor_get", t);
     int64_t off = 0;
     for (int d = 0; d < t->ndim; d++) {
         NN_CHECK(index[d] >= 0 && index[d] < t->shape[d], "tensor_get",
@@ -329,6 +360,7 @@ static void print_rec(const Tensor *t, FILE *f, int dim, int64_t off, int indent
 }
 
 void tensor_print(const Tensor *t, FILE *f) {
+    tensor_check_live("tensor_print", t);
     fprintf(f, "tensor%s ", shape_str(t->ndim, t->shape).s);
     if (t->ndim == 0)
         fprintf(f, "%.4g", (double)t->data[0]);

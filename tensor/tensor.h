@@ -43,6 +43,9 @@ struct Tensor {
     int64_t stride[TENSOR_MAX_DIMS]; /* in elements; 0 on broadcast dims */
     int64_t numel;                   /* product of shape */
     unsigned flags;                  /* TENSOR_OWNS_* */
+    uint64_t gen;                    /* for a tensor in a graph's arena, and views of one: the arena
+                                        generation it was made in (it is valid while that generation
+                                        lives, see tensor_check_live); 0 for every other tensor */
     /* Autograd fields, written only by autograd/. */
     int requires_grad; /* gradients flow into this tensor */
     Tensor *grad;      /* accumulated gradient: contiguous, same shape */
@@ -114,6 +117,10 @@ void tensor_transpose_perm(int ndim, int d0, int d1, int *perm);
 Tensor tensor_narrow(const Tensor *t, int dim, int64_t start, int64_t length);
 /* Broadcast to a larger shape (size-1 dims repeat with stride 0, new dims are prepended). */
 Tensor tensor_expand(const Tensor *t, int ndim, const int64_t *shape);
+
+/* Aborts, naming op, when t was made in a graph's arena that has since been reset or freed
+ * (graph_reset): its memory then holds another step's values. Tensors with gen 0 always pass. */
+void tensor_check_live(const char *op, const Tensor *t);
 
 /* ---- copying and access ---- */
 

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -21,6 +22,17 @@ int test_abort_message(void (*fn)(void), char *msg, size_t cap) {
     ck_assert(cap > 0);
     int status = test_run_forked(call_plain, &fn, msg, cap);
     return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+void test_assert_aborts(const char *what, void (*fn)(void), ...) {
+    char msg[4096];
+    int aborted = test_abort_message(fn, msg, sizeof msg);
+    ck_assert_msg(aborted, "%s: did not abort; it printed:\n%s", what, msg);
+    va_list ap;
+    va_start(ap, fn);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        ck_assert_msg(strstr(msg, s) != NULL, "%s: the message does not say \"%s\":\n%s", what, s, msg);
+    va_end(ap);
 }
 
 int test_quick(void) {
@@ -44,8 +56,9 @@ Tensor *test_param(Tensor *t) {
 }
 
 static void gradcheck_with(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps,
-                           int64_t max_elems) {
+                           int64_t max_elems, int expect_zero) {
     GradcheckOptions o = gradcheck_defaults();
+    o.expect_zero = expect_zero;
     if (eps > 0) o.eps = eps;
     o.max_elems = max_elems;
     GradcheckResult r = gradcheck(f, ctx, n, inputs, &o);
@@ -57,16 +70,20 @@ static void gradcheck_with(const char *what, GradcheckFn f, void *ctx, int n, Te
 }
 
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
-    gradcheck_with(what, f, ctx, n, inputs, eps, 0);
+    gradcheck_with(what, f, ctx, n, inputs, eps, 0, 0);
 }
 
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
-    gradcheck_with(what, f, ctx, n, inputs, 0, 0);
+    gradcheck_with(what, f, ctx, n, inputs, 0, 0, 0);
+}
+
+void test_gradcheck_zero(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs) {
+    gradcheck_with(what, f, ctx, n, inputs, 0, 0, 1);
 }
 
 void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, int64_t max_elems,
                             double eps) {
-    gradcheck_with(what, f, ctx, n, inputs, eps, max_elems);
+    gradcheck_with(what, f, ctx, n, inputs, eps, max_elems, 0);
 }
 
 void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {

@@ -25,6 +25,9 @@ int test_forking(void);
 /* Runs fn in a forked child with its stderr captured into msg (NUL-terminated, cut to cap);
  * returns whether the child was killed by SIGABRT, as NN_CHECK does on misuse. */
 int test_abort_message(void (*fn)(void), char *msg, size_t cap);
+/* Runs fn in a forked child and fails the test (naming what) unless the child aborts (SIGABRT) with a
+ * message holding each of the NULL-terminated strings that follow (the op, the shapes, what to do). */
+void test_assert_aborts(const char *what, void (*fn)(void), ...);
 /* Whether to shrink the work (NN_TEST_QUICK=1, set by make valgrind). */
 int test_quick(void);
 /* An owned tensor of normal values (mean 0, std 1) from a generator seeded with seed. */
@@ -35,6 +38,8 @@ Tensor *test_uniform(uint64_t seed, int ndim, const int64_t *shape, real lo, rea
 Tensor *test_param(Tensor *t);
 /* Runs gradcheck with the build's defaults and fails the test (naming what) if it does not pass. */
 void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
+/* test_gradcheck for a function whose gradient is 0 everywhere by design (GradcheckOptions.expect_zero). */
+void test_gradcheck_zero(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
 /* Runs gradcheck_directional with the build's defaults (and step eps unless 0) and fails the test (naming

@@ -132,7 +132,7 @@ static void rank_full_row(void *ctx, int64_t i, int64_t first, real *sc, int64_t
     const ModelRanker *r = ctx;
     int64_t nseen, u = r->b->user[i];
     if (r->out[i] == OUT_NONFINITE) return;
-    if (!scores_finite(sc + (first == 0), n - (first == 0))) { /* every item's score, the padding's aside */
+    if (!score_check_finite(sc + (first == 0), n - (first == 0))) { /* every item's score, the padding's aside */
         r->out[i] = OUT_NONFINITE;
         r->rank[u] = -1;
         return;
@@ -157,7 +157,7 @@ static void rank_sampled_users(void *ctx, NnChunk ch) {
     for (int64_t i = ch.begin; i < ch.end; i++) {
         real *c = r->cand + i * (1 + smp->n_neg);
         score_candidates(r->s, r->U + i * H, b->answer[i], smp->neg + b->user[i] * smp->n_neg, smp->n_neg, c);
-        r->rank[b->user[i]] = scores_finite(c, 1 + smp->n_neg) ? count_at_least(c + 1, smp->n_neg, c[0]) : -1;
+        r->rank[b->user[i]] = score_check_finite(c, 1 + smp->n_neg) ? count_at_least(c + 1, smp->n_neg, c[0]) : -1;
     }
 }
 
@@ -178,7 +178,7 @@ static void rank_model_visit(void *ctx, const SeqBatch *b, const Tensor *U) {
         int seen = is_seen(seq, nseen, ans);
         r->out[i] = seen && r->opt->seen == SEEN_EXCLUDE ? OUT_EXCLUDED : 0;
         r->rank[u] = r->out[i] ? r->ds->n_items + 1 : 0;
-        r->answer[i] = seen ? 0 : item_score(E, U->data + i * H, ans);
+        r->answer[i] = seen ? 0 : item_scores_one(E, U->data + i * H, ans);
     }
     item_scores_blocks(E, U->data, b->B, rank_full_row, r);
 }

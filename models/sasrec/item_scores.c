@@ -58,7 +58,7 @@ void item_scores_blocks_transposed(const Tensor *E, const real *ET, const real *
     free(S);
 }
 
-real item_score(const Tensor *E, const real *u, int64_t item) {
+real item_scores_one(const Tensor *E, const real *u, int64_t item) {
     int64_t H = E->shape[1];
     real s;
     gemm(1, 1, H, u, H, 1, E->data + item * H, 1, H, 0, &s, 1);

@@ -5,7 +5,7 @@
  * The score of item j for user vector u is <u, item_emb[j]>, computed by
  * gemm. gemm sums every element over k in the same order whatever the block,
  * tile or thread that computes it (tensor/gemm_tile.h), so a score is
- * bit-identical however the table is cut, and item_score gives the same value
+ * bit-identical however the table is cut, and item_scores_one gives the same value
  * for one item alone. */
 #ifndef NN_MODELS_SASREC_ITEM_SCORES_H
 #define NN_MODELS_SASREC_ITEM_SCORES_H
@@ -37,6 +37,6 @@ real *item_scores_transpose(const Tensor *E);
 void item_scores_blocks_transposed(const Tensor *E, const real *ET, const real *U, int64_t B, ItemRowFn row,
                                    void *ctx);
 /* <u, E[item]> exactly as item_scores_blocks computes it. */
-real item_score(const Tensor *E, const real *u, int64_t item);
+real item_scores_one(const Tensor *E, const real *u, int64_t item);
 
 #endif

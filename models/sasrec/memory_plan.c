@@ -1,7 +1,10 @@
 #include "models/sasrec/memory_plan.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "autograd/ops.h"
 #include "base/memory.h"
@@ -18,19 +21,28 @@
 #define FORWARD_LAYER_BYTES 84.0
 #define FORWARD_OUTER_BYTES 16.0
 #define FORWARD_ATTN_BYTES  4.0
+/* The sampled losses (--loss sampled, gbce) hold (T x K) matrices in the step's arena: the negatives'
+ * logits, their gradient, and sampled softmax's probabilities; reals per (position, negative), fitted to
+ * measured peak RSS at 256 to 65,536 negatives (docs/sasrec.md, section 5). Per negative and hidden unit:
+ * the gathered rows, their gradient and the item table's gradient rows. */
+#define SAMPLED_TK_REALS 3.0
+#define GBCE_TK_REALS    2.0
+#define SHARED_KH_REALS  3.0
 /* The program, its buffers and the thread stacks, before any of the above. */
 #define BASE_BYTES (8.0 * 1048576)
 
-/* The input length of user u, at most L. */
-static double input_len(const Dataset *ds, int64_t u, int64_t L) {
+/* The input length of user u, at most L: of its evaluation input (the whole sequence), or of its training
+ * input (less the validation and test items and the last target: len - 3). */
+static double input_len(const Dataset *ds, int64_t u, int64_t L, int training) {
     int64_t len;
     dataset_seq(ds, u, &len);
+    if (training) len = len > 3 ? len - 3 : 0;
     return (double)(len < L ? len : L);
 }
 
 /* Positions *T and attention entries *A (len x len per sequence, per head) a batch of n users may hold.
- * dense: n x L and n x L x L. Shuffled (training): the mean over n users plus 5 standard deviations of the sum of
- * n random users, at most the n longest's. In order (evaluation): the largest over the batches of n
+ * dense: n x L and n x L x L. Shuffled (training inputs): the expected largest sum of n random users over an
+ * epoch's batches (the mean plus sqrt(2 ln batches) standard deviations), at most the n longest's. In order (evaluation): the largest over the batches of n
  * consecutive users, exactly. */
 static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int shuffled, double *T, double *A) {
     if (n > ds->n_users) n = ds->n_users;
@@ -45,7 +57,7 @@ static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int s
         for (int64_t start = 0; start < ds->n_users; start += n) {
             double t = 0, a = 0;
             for (int64_t u = start; u < ds->n_users && u < start + n; u++) {
-                double x = input_len(ds, u, L);
+                double x = input_len(ds, u, L, 0);
                 t += x;
                 a += x * x;
             }
@@ -57,13 +69,15 @@ static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int s
     double s1 = 0, s2 = 0, q1 = 0, q2 = 0, U = (double)ds->n_users, m = (double)n;
     int64_t *count = calloc((size_t)L + 1, sizeof *count); /* users by input length */
     for (int64_t u = 0; u < ds->n_users; u++) {
-        double x = input_len(ds, u, L);
+        double x = input_len(ds, u, L, 1);
         count[(int64_t)x]++;
         s1 += x, s2 += x * x, q1 += x * x, q2 += x * x * x * x;
     }
     double fpc = U > 1 ? (U - m) / (U - 1) : 0; /* drawn without replacement */
     double mt = s1 / U, vt = s2 / U - mt * mt, ma = q1 / U, va = q2 / U - ma * ma;
-    double t = m * mt + 5 * sqrt(m * (vt > 0 ? vt : 0) * fpc), a = m * ma + 5 * sqrt(m * (va > 0 ? va : 0) * fpc);
+    /* the expected largest of an epoch's ceil(U / n) batches: sqrt(2 ln batches) standard deviations above the mean */
+    double batches = ceil(U / m), z = batches > 2 ? sqrt(2 * log(batches)) : 1;
+    double t = m * mt + z * sqrt(m * (vt > 0 ? vt : 0) * fpc), a = m * ma + z * sqrt(m * (va > 0 ? va : 0) * fpc);
     double wt = 0, wa = 0; /* the n longest */
     for (int64_t len = L, left = n; len >= 0 && left > 0; len--) {
         int64_t take = count[len] < left ? count[len] : left;
@@ -91,6 +105,11 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
         batch_size(ds, tc->batch, mc->max_len, dense, 1, &T, &A);
         double act = T * H * (layers * STEP_LAYER_BYTES + STEP_OUTER_BYTES) + A * heads * layers * STEP_ATTN_BYTES;
         if (tc->loss == LOSS_CE) act += 2.0 * LCE_TILE_REALS * f + T * 3 * f;
+        if (train_shares_negatives(tc->loss)) { /* every position against the batch's K negatives */
+            double K = (double)tc->negatives;
+            act += (tc->loss == LOSS_SAMPLED ? SAMPLED_TK_REALS : GBCE_TK_REALS) * T * K * f;
+            act += SHARED_KH_REALS * K * H * f + K * 3 * 8.0; /* their embeddings, gradient rows; ids */
+        }
         act += T * 3 * 8.0 + (double)tc->batch * (double)mc->max_len * 3 * 8.0; /* ids and targets */
         if (cmd == PLAN_EXPLAIN) act += A * f; /* the printed (B, 1, L, L) mask */
         p.activations = act;
@@ -118,7 +137,9 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
     if (p.activations > top) {
         top = p.activations;
         p.dominant = "activations of one training step";
-        p.advice = tc->dense && cmd != PLAN_EXPLAIN ? "--batch or --max-len, or drop --dense" : "--batch or --max-len";
+        p.advice = tc->dense && cmd != PLAN_EXPLAIN     ? "--batch or --max-len, or drop --dense"
+                   : train_shares_negatives(tc->loss) ? "--negatives, --batch or --max-len"
+                                                      : "--batch or --max-len";
     }
     if (p.eval > top) {
         p.dominant = "evaluation buffers";
@@ -127,9 +148,49 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
     return p;
 }
 
+/* This process's virtual size and resident set in bytes (/proc/self/statm); -1 when unknown. */
+static void process_size(double *virt, double *resident) {
+    *virt = *resident = -1;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f) return;
+    unsigned long long size, rss;
+    double page = (double)sysconf(_SC_PAGESIZE);
+    if (fscanf(f, "%llu %llu", &size, &rss) == 2) *virt = (double)size * page, *resident = (double)rss * page;
+    fclose(f);
+}
+
+/* What the address-space and data-segment limits (ulimit -v, RLIMIT_DATA) leave for a plan's total, which
+ * counts what is resident now: the limit less the address space held but not resident (thread stacks,
+ * malloc's reserved arenas, mapped libraries); -1 without a limit. what names the limit. */
+static double rlimit_left(char *what, size_t size) {
+    static const struct {
+        int resource;
+        const char *name;
+    } limits[] = {{RLIMIT_AS, "the address-space limit (ulimit -v)"}, {RLIMIT_DATA, "the data-segment limit (ulimit -d)"}};
+    double left = -1, virt, resident;
+    process_size(&virt, &resident);
+    for (int i = 0; i < 2; i++) {
+        struct rlimit rl;
+        if (getrlimit(limits[i].resource, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) continue;
+        double limit = (double)rl.rlim_cur, held = virt > resident && resident >= 0 ? virt - resident : 0;
+        double l = limit > held ? limit - held : 0;
+        if (left < 0 || l < left) {
+            left = l;
+            snprintf(what, size, "%s of %.0f MiB, %.0f MiB of it held by the process but not in use", limits[i].name,
+                     limit / 1048576.0, held / 1048576.0);
+        }
+    }
+    return left;
+}
+
 int memory_plan_check(const MemoryPlan *plan, NnError *err) {
-    char what[128];
+    char what[160], limit_what[160];
     int64_t avail = memory_available(what, sizeof what);
+    double left = getenv(MEMORY_LIMIT_ENV) ? -1 : rlimit_left(limit_what, sizeof limit_what);
+    if (left >= 0 && (avail < 0 || left < (double)avail)) {
+        avail = (int64_t)left;
+        snprintf(what, sizeof what, "%s", limit_what);
+    }
     if (avail < 0 || plan->total <= (double)avail) return 0;
     double mib = 1048576.0;
     return nn_fail(err,

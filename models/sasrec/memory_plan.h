@@ -6,8 +6,13 @@
  *
  * The activation figures are per computed position and per attention entry,
  * fitted to measured peak RSS (memory_plan.c), applied to the largest batch
- * the run will see: exactly for evaluation (users in order), and the mean
- * plus five standard deviations for shuffled training batches. */
+ * the run will see: exactly for evaluation (users in order), and for
+ * shuffled training batches (training inputs: len - 3) the expected largest
+ * of an epoch's batches, the mean plus sqrt(2 ln batches) standard
+ * deviations. The sampled losses add their (T x K) logits, gradients and
+ * probabilities. memory_plan_check compares the total with the memory
+ * available and with what the address-space and data limits (ulimit -v,
+ * ulimit -d) leave. */
 #ifndef NN_MODELS_SASREC_MEMORY_PLAN_H
 #define NN_MODELS_SASREC_MEMORY_PLAN_H
 

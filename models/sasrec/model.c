@@ -106,7 +106,14 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     module_trace(m, "positional embedding", pos);
     Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, m, g, ag_add(g, item, pos)));
     module_trace(m, "LayerNorm(item + position), dropout", h);
-    for (int i = 0; i < s->cfg.layers; i++) h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+    /* Inference without a trace holds one block's intermediates at a time (graph_release); training keeps them
+     * for backward. */
+    int scoped = !ag_grad_enabled() && !m->trace;
+    for (int i = 0; i < s->cfg.layers; i++) {
+        GraphMark mark = scoped ? graph_mark(g) : (GraphMark){0};
+        h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+        if (scoped) h = graph_release(g, mark, h);
+    }
     if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, m, g, h);
     module_trace(m, "sequence output F", h);
     return h; /* (T, H) */
@@ -122,7 +129,7 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
     int64_t T = t->T;
     if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
         module_trace(&s->m, "F, scored against every item in tiles", F);
-        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, 0);
+        return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, T, 0);
     }
     if (loss == LOSS_SAMPLED || loss == LOSS_GBCE) { /* every row against the K negatives of the batch */
         NN_CHECK(neg->n_shared >= 1, "sasrec_loss", "the %s loss needs shared negatives (batch_draw_shared)",
@@ -131,8 +138,9 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
         Tensor *neg_logits = ag_linear(g, F, e, NULL), *pos_logits = sasrec_scores(s, g, F, pos); /* (T, K), (T) */
         module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
         module_trace(&s->m, "shared negative logits F item_emb[shared]^T", neg_logits);
-        if (loss == LOSS_SAMPLED) return loss_sampled_softmax(g, pos_logits, neg_logits, pos, neg->shared, neg->log_q);
-        return loss_gbce(g, pos_logits, neg_logits, pos, neg->shared, neg->beta);
+        if (loss == LOSS_SAMPLED)
+            return loss_sampled_softmax(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->log_q);
+        return loss_gbce(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->beta);
     }
     Tensor *mask = ag_new(g, NN_SHAPE(T));
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;

@@ -11,8 +11,8 @@
 #include "tensor/tensor.h"
 
 /* 1 if the n scores are all finite numbers, else 0. */
-int scores_finite(const real *scores, int64_t n);
+int score_check_finite(const real *scores, int64_t n);
 /* 1 if row[answer] and row[items[k]] (k < n) are all finite, else 0: the scores a sampled ranking reads. */
-int scores_finite_at(const real *row, int64_t answer, const int32_t *items, int64_t n);
+int score_check_finite_at(const real *row, int64_t answer, const int32_t *items, int64_t n);
 
 #endif

@@ -76,7 +76,7 @@ typedef struct {
 static void topk_row(void *ctx, int64_t b, int64_t first, real *scores, int64_t n) {
     const TopkCtx *c = ctx;
     if (c->nonfinite[b]) return;
-    if (!scores_finite(scores + (first == 0), n - (first == 0))) { /* score_check.h: no ranking of such a row */
+    if (!score_check_finite(scores + (first == 0), n - (first == 0))) { /* score_check.h: no ranking of such a row */
         c->nonfinite[b] = 1;
         return;
     }

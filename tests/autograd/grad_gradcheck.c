@@ -45,6 +45,33 @@ START_TEST(gradcheck_rejects_a_one_percent_error) {
 }
 END_TEST
 
+/* A function that ignores its input: every comparison is 0 against 0, which shows nothing. */
+static Tensor *f_constant(Graph *g, Tensor *const *in, void *ctx) {
+    (void)in, (void)ctx;
+    return ag_zeros(g, NN_SHAPE(3));
+}
+
+START_TEST(a_check_that_compared_nothing_does_not_pass) {
+    Tensor *x = test_param(test_randn(181, NN_SHAPE(3, 4)));
+    GradcheckOptions o = gradcheck_defaults();
+    o.verbose = 0;
+    DirectionalOptions d = gradcheck_directional_defaults();
+    d.verbose = 0;
+    GradcheckResult r = gradcheck(f_constant, NULL, 1, &x, &o);
+    ck_assert_msg(!r.passed && r.checked == 12 && r.nonzero == 0, "only zeros compared, yet passed");
+    r = gradcheck_directional(f_constant, NULL, 1, &x, &d);
+    ck_assert_msg(!r.passed && r.nonzero == 0, "only zeros compared (directional), yet passed");
+    tensor_set_requires_grad(x, 0); /* no input requires grad: nothing compared at all */
+    Planted p = {1, 0, 0};
+    r = gradcheck(f_planted, &p, 1, &x, &o);
+    ck_assert_msg(!r.passed && r.checked == 0, "nothing compared, yet passed");
+    tensor_set_requires_grad(x, 1); /* and the same input with a real gradient passes */
+    r = gradcheck(f_planted, &p, 1, &x, &o);
+    ck_assert(r.passed && r.nonzero == 12);
+    tensor_free(x);
+}
+END_TEST
+
 /* SASRec's activations: B 256, L 50, H 64 (a quarter of the rows under valgrind). */
 static Tensor *sasrec_sized(uint64_t seed) {
     return test_param(test_uniform(seed, NN_SHAPE(test_quick() ? 64 : 256, 50, 64), -1, 1));
@@ -97,6 +124,7 @@ static Suite *grad_gradcheck_suite(void) {
     TCase *tc = tcase_create("checkers");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gradcheck_rejects_a_one_percent_error);
+    tcase_add_test(tc, a_check_that_compared_nothing_does_not_pass);
     tcase_add_test(tc, directional_check_accepts_an_exact_gradient_with_margin);
     tcase_add_test(tc, directional_check_rejects_a_one_percent_error);
     tcase_add_test(tc, directional_check_rejects_a_one_percent_error_in_one_row);

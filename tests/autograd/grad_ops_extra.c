@@ -314,13 +314,15 @@ END_TEST
 
 typedef struct {
     CrossEntropyOptions opt;
+    int class_dim;
     const int64_t *target;
+    int64_t n_target;
     int transposed;
 } CeCase;
 
 static Tensor *f_ce_nd(Graph *g, Tensor *const *in, void *ctx) {
     const CeCase *c = ctx;
-    return ag_cross_entropy_nd(g, maybe_t(g, in[0], c->transposed), c->target, &c->opt);
+    return ag_cross_entropy_nd(g, maybe_t(g, in[0], c->transposed), c->class_dim, c->target, c->n_target, &c->opt);
 }
 
 /* Targets in [0, C) with about one in six set to ignore. */
@@ -354,8 +356,10 @@ START_TEST(grad_cross_entropy_nd) {
                 positions *= cases[k].shape[d];
         int64_t *t = make_targets(positions, C, cases[k].ignore, 120 + k);
         Tensor *w = test_uniform(110 + k, NN_SHAPE(C), 0.2, 2);
-        CeCase c = {{cases[k].class_dim, cases[k].ignore, cases[k].smoothing, cases[k].weighted ? w : NULL},
+        CeCase c = {{cases[k].ignore, cases[k].smoothing, cases[k].weighted ? w : NULL},
+                    cases[k].class_dim,
                     t,
+                    positions,
                     cases[k].transposed};
         Tensor *x = test_param(test_randn(130 + k, cases[k].ndim, cases[k].shape));
         test_gradcheck("cross_entropy_nd", f_ce_nd, &c, 1, &x);
@@ -366,7 +370,7 @@ START_TEST(grad_cross_entropy_nd) {
     if (test_quick()) return;
     int64_t *t = make_targets(40 * 11, 37, -100, 139);
     Tensor *w = test_uniform(119, NN_SHAPE(37), 0.2, 2);
-    CeCase c = {{1, -100, 0.1, w}, t, 0};
+    CeCase c = {{-100, 0.1, w}, 1, t, 40 * 11, 0};
     Tensor *big = test_param(test_randn(140, NN_SHAPE(40, 37, 11))); /* 16280 logits */
     test_gradcheck_sampled("cross_entropy_nd", f_ce_nd, &c, 1, &big, SAMPLED, BIG_EPS);
     tensor_free(big);

@@ -35,13 +35,13 @@ static Case make_case(int corrected, real beta) {
 
 static Tensor *f_sampled(Graph *g, Tensor *const *in, void *ctx) {
     const Case *c = ctx;
-    return ag_sampled_softmax(g, in[0], in[1], TARGET, c->ids, 0, c->corrected ? c->pos_logq : NULL,
+    return ag_sampled_softmax(g, in[0], in[1], TARGET, R, c->ids, K, 0, c->corrected ? c->pos_logq : NULL,
                               c->corrected ? c->neg_logq : NULL);
 }
 
 static Tensor *f_gbce(Graph *g, Tensor *const *in, void *ctx) {
     const Case *c = ctx;
-    return ag_gbce(g, in[0], in[1], TARGET, c->ids, 0, c->beta);
+    return ag_gbce(g, in[0], in[1], TARGET, R, c->ids, K, 0, c->beta);
 }
 
 /* Logits over a wide range (|x| up to 6), so that both branches of every stable form run. */

@@ -171,7 +171,7 @@ static double step_extra(int threads, real *grads, int64_t *idx) {
     Tensor *picked = ag_gather(g, s, 2, pick, NN_SHAPE(16, 40, 64));
     const int64_t *top;
     Tensor *best = ag_topk(g, ls, 2, 5, 1, &top); /* (16, 40, 5) */
-    Tensor *loss = ag_add(g, ag_cross_entropy_nd(g, x, target, NULL),
+    Tensor *loss = ag_add(g, ag_cross_entropy_nd(g, x, 1, target, 16 * 64, NULL),
                           ag_add(g, ag_sum(g, ag_mul(g, picked, picked), 0, NULL, 0), ag_mean(g, best, 0, NULL, 0)));
     ag_backward(g, loss);
     memcpy(idx, top, 16 * 40 * 5 * sizeof *idx);

@@ -125,22 +125,19 @@ START_TEST(cross_entropy_nd_agrees_with_the_2d_op) {
     Tensor *x = test_randn(5, NN_SHAPE(6, 11));
     const int64_t target[] = {3, -100, 0, 10, 4, 4};
     Graph *g = graph_new();
-    Tensor *a = ag_cross_entropy(g, x, target, -100), *b = ag_cross_entropy_nd(g, x, target, NULL);
+    Tensor *a = ag_cross_entropy(g, x, target, 6, -100), *b = ag_cross_entropy_nd(g, x, 1, target, 6, NULL);
     ck_assert_msg(fabs((double)a->data[0] - (double)b->data[0]) < 1e-6, "%g vs %g", (double)a->data[0],
                   (double)b->data[0]);
     /* classes last on a (2, 3, 11) view equals classes along dim 1 of the (2, 11, 3) permutation */
     Tensor *x3 = test_randn(6, NN_SHAPE(2, 3, 11));
-    CrossEntropyOptions last = cross_entropy_default_options();
-    last.class_dim = -1;
-    last.label_smoothing = 0.2;
-    Tensor *c = ag_cross_entropy_nd(g, x3, target, &last);
-    CrossEntropyOptions mid = last;
-    mid.class_dim = 1;
-    Tensor *d = ag_cross_entropy_nd(g, ag_permute(g, x3, (int[]){0, 2, 1}), target, &mid);
+    CrossEntropyOptions o = cross_entropy_default_options();
+    o.label_smoothing = 0.2;
+    Tensor *c = ag_cross_entropy_nd(g, x3, -1, target, 6, &o);
+    Tensor *d = ag_cross_entropy_nd(g, ag_permute(g, x3, (int[]){0, 2, 1}), 1, target, 6, &o);
     ck_assert(fabs((double)c->data[0] - (double)d->data[0]) < 1e-6);
     /* every target ignored: 0 */
     const int64_t ignored[] = {-100, -100, -100, -100, -100, -100};
-    ck_assert(ag_cross_entropy_nd(g, x, ignored, NULL)->data[0] == 0);
+    ck_assert(ag_cross_entropy_nd(g, x, 1, ignored, 6, NULL)->data[0] == 0);
     graph_free(g);
     tensor_free(x);
     tensor_free(x3);
@@ -161,7 +158,7 @@ static void ce_bad_target(void *ctx) {
     Graph *g = graph_new();
     Tensor *x = ag_zeros(g, NN_SHAPE(2, 4, 3));
     int64_t t[6] = {0, 1, 2, 3, 4, 0};
-    ag_cross_entropy_nd(g, x, t, NULL);
+    ag_cross_entropy_nd(g, x, 1, t, 6, NULL);
 }
 
 static void multinomial_all_zero(void *ctx) {
@@ -177,6 +174,89 @@ static void stack_mismatch(void *ctx) {
     ag_stack(g, 2, (Tensor *[]){ag_zeros(g, NN_SHAPE(2, 3)), ag_zeros(g, NN_SHAPE(3, 2))}, 0);
 }
 
+/* The case: (B, T, V) = (2, 30, 5) logits, 60 targets, the classes along dim 1 by mistake. */
+static void ce_nd_wrong_class_dim(void) {
+    Graph *g = graph_new();
+    Tensor *x = ag_zeros(g, NN_SHAPE(2, 30, 5));
+    static int64_t t[60];
+    ag_cross_entropy_nd(g, x, 1, t, 60, NULL);
+}
+
+static void ce_short_targets(void) {
+    Graph *g = graph_new();
+    ag_cross_entropy(g, ag_zeros(g, NN_SHAPE(4, 3)), (const int64_t[]){0, 1, 2}, 3, -100);
+}
+
+static void linear_ce_short_targets(void) {
+    Graph *g = graph_new();
+    ag_linear_cross_entropy(g, ag_zeros(g, NN_SHAPE(4, 2)), ag_zeros(g, NN_SHAPE(7, 2)), (const int64_t[]){0, 1}, 2, 0);
+}
+
+/* The over-read: K = 5 candidate columns, an id array of 3. */
+static void sampled_short_neg_ids(void) {
+    Graph *g = graph_new();
+    ag_sampled_softmax(g, ag_zeros(g, NN_SHAPE(6)), ag_zeros(g, NN_SHAPE(6, 5)), (const int64_t[]){1, 2, 3, 4, 5, 6},
+                       6, (const int64_t[]){7, 8, 9}, 3, 0, NULL, NULL);
+}
+
+static void gbce_short_targets(void) {
+    Graph *g = graph_new();
+    ag_gbce(g, ag_zeros(g, NN_SHAPE(6)), ag_zeros(g, NN_SHAPE(6, 3)), (const int64_t[]){1, 2}, 2,
+            (const int64_t[]){7, 8, 9}, 3, 0, 1);
+}
+
+START_TEST(cross_entropy_nd_needs_the_class_dim_and_the_target_count) {
+    /* right: classes last, 60 targets, the loss of uniform logits is log 5 */
+    Graph *g = graph_new();
+    Tensor *x = ag_zeros(g, NN_SHAPE(2, 30, 5));
+    int64_t t[60] = {0};
+    ck_assert(fabs((double)ag_cross_entropy_nd(g, x, -1, t, 60, NULL)->data[0] - log(5.0)) < 1e-6);
+    graph_free(g);
+    test_assert_aborts("(2, 30, 5) logits with classes along dim 1", ce_nd_wrong_class_dim, "nn: cross_entropy_nd:",
+                       "60 targets for logits (2, 30, 5) with classes along dim 1: expected 10", "-1 for (..., C)", NULL);
+    test_assert_aborts("cross_entropy with 3 targets for 4 rows", ce_short_targets, "nn: cross_entropy:",
+                       "3 targets for logits (4, 3)", "(4)", NULL);
+    test_assert_aborts("linear_cross_entropy with 2 targets for 4 rows", linear_ce_short_targets,
+                       "nn: linear_cross_entropy:", "2 targets for x (4, 2)", NULL);
+}
+END_TEST
+
+START_TEST(sampled_losses_check_the_counts_of_their_ids) {
+    test_assert_aborts("sampled_softmax with 3 ids for 5 candidates", sampled_short_neg_ids, "nn: sampled_softmax:",
+                       "6 targets and 3 candidate ids", "candidate logits (6, 5)", NULL);
+    test_assert_aborts("gbce with 2 targets for 6 rows", gbce_short_targets, "nn: gbce:", "2 targets and 3 candidate ids",
+                       "positive logits (6)", NULL);
+}
+END_TEST
+
+/* max propagates NaN as torch.max does, and its gradient goes to the first NaN; argmax points at it. */
+START_TEST(max_and_argmax_propagate_nan) {
+    const real cases[][3] = {{NAN, 1, 2}, {1, NAN, 2}, {1, 2, NAN}, {NAN, NAN, 2}};
+    const int64_t first_nan[] = {0, 1, 2, 0};
+    for (int k = 0; k < 4; k++) {
+        Graph *g = graph_new();
+        Tensor *x = test_param(tensor_from_buffer(NN_SHAPE(3), cases[k]));
+        Tensor *m = ag_max(g, x, 0, NULL, 0);
+        ck_assert_msg(isnan((double)m->data[0]), "case %d: max %g, not NaN", k, (double)m->data[0]);
+        ag_backward(g, m);
+        for (int64_t i = 0; i < 3; i++) ck_assert(x->grad->data[i] == (i == first_nan[k]));
+        ck_assert(ag_argmax(g, x, 0)[0] == first_nan[k]);
+        tensor_free(x);
+        graph_free(g);
+    }
+    /* along either dim of (2, 3) (the inner and the outer reduction), NaN only in row 1, column 2 */
+    const real v[] = {5, 1, 2, 3, 4, NAN};
+    Tensor *x = tensor_from_buffer(NN_SHAPE(2, 3), v);
+    Graph *g = graph_new();
+    Tensor *rows = ag_max(g, x, 1, (int[]){1}, 0), *cols = ag_max(g, x, 1, (int[]){0}, 0);
+    ck_assert(rows->data[0] == 5 && isnan((double)rows->data[1]));
+    ck_assert(cols->data[0] == 5 && cols->data[1] == 4 && isnan((double)cols->data[2]));
+    ck_assert(ag_argmax(g, x, 1)[1] == 2 && ag_argmax(g, x, 0)[2] == 1);
+    graph_free(g);
+    tensor_free(x);
+}
+END_TEST
+
 static void expect_abort(void (*fn)(void *), const char *needle) {
     char err[4096];
     int status = test_run_forked(fn, NULL, err, sizeof err);
@@ -186,7 +266,7 @@ static void expect_abort(void (*fn)(void *), const char *needle) {
 
 START_TEST(misuse_aborts_with_the_op_and_the_numbers) {
     expect_abort(gather_out_of_range, "gather: index 3 at 1 outside [0, 3)");
-    expect_abort(ce_bad_target, "cross_entropy: target 4 at position 4 outside [0, 4)");
+    expect_abort(ce_bad_target, "cross_entropy_nd: target 4 at position 4 outside [0, 4)");
     expect_abort(multinomial_all_zero, "multinomial: row 0: every weight is zero");
     expect_abort(stack_mismatch, "stack: input 1 has shape (3, 2), input 0 (2, 3)");
 }
@@ -202,6 +282,9 @@ static Suite *ops_extra_suite(void) {
     tcase_add_test(tc, softmax_and_logsumexp_handle_minus_infinity);
     tcase_add_test(tc, cross_entropy_nd_agrees_with_the_2d_op);
     tcase_add_test(tc, misuse_aborts_with_the_op_and_the_numbers);
+    tcase_add_test(tc, cross_entropy_nd_needs_the_class_dim_and_the_target_count);
+    tcase_add_test(tc, sampled_losses_check_the_counts_of_their_ids);
+    tcase_add_test(tc, max_and_argmax_propagate_nan);
     suite_add_tcase(s, tc);
     return s;
 }

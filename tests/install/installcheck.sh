@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # make installcheck: installs the library into a temporary prefix, builds every
-# program in examples/ out of tree with `cc ... $(pkg-config --cflags --libs nn)`
-# against the shared and (with -static) the static library, runs each briefly
-# and checks that its loss fell. Also: the nn64 package (which sets NN_DOUBLE
-# itself) builds and runs, float headers with the double library fail to link
-# naming what to do, and uninstall leaves the prefix exactly as it was.
+# program in examples/ out of tree with the README's own command (the line
+# `cc -O2 my_model.c $(pkg-config --cflags --libs nn) -o my_model`, read from
+# README.md) against the shared library and runs it without LD_LIBRARY_PATH
+# (the pkg-config file's rpath finds libnn.so.0), then with -static against the
+# static one; each runs briefly and its loss must fall. Also: the nn64 package
+# (which sets NN_DOUBLE itself) builds and runs, float headers with the double
+# library fail to link naming what to do, a system prefix (/usr/local, staged
+# with DESTDIR) gets no rpath, and uninstall leaves the prefix exactly as it was.
 # Run from the repository root after make lib.
 set -euo pipefail
 cc=${CC:-cc}
@@ -30,6 +33,12 @@ mkdir "$src"
 cp examples/*.c "$src/"
 cp README.md "$tmp/text.txt" # the charlm example's training text
 
+# The README's line, word for word; my_model becomes each example's name.
+readme_cc=$(grep -m1 -E '^ +cc -O2 my_model\.c \$\(pkg-config --cflags --libs nn\) -o my_model$' README.md | sed 's/^ *//') \
+  || { echo "FAIL: README.md has no line 'cc -O2 my_model.c \$(pkg-config --cflags --libs nn) -o my_model'"; exit 1; }
+echo "== README: $readme_cc"
+unset LD_LIBRARY_PATH
+
 # The first and the last loss an example printed ("step N ... loss X" or "epoch N loss X").
 losses() { grep -Eo '^(step|epoch) +[0-9]+.* loss [0-9.]+' "$1" | awk '{print $NF}' | sed -n '1p;$p' | paste -sd' '; }
 
@@ -50,14 +59,15 @@ for c in "$src"/*.c; do
   case $name in
     charlm) args=("$tmp/text.txt" --steps 60 --sample 60 --out "$tmp/charlm.safetensors") ;;
     gru4rec) args=(--epochs 2) ;;
+    bert4rec) args=(--epochs 3 --out "$tmp/bert4rec.safetensors") ;;
     *) args=() ;;
   esac
-  # shared
-  "$cc" -std=c11 -O2 -Wall -Wextra "$c" -o "$tmp/$name.shared" $(pkg-config --cflags --libs nn)
-  readelf -d "$tmp/$name.shared" | grep -q 'NEEDED.*libnn\.so\.0' || { echo "FAIL: $name.shared does not load libnn.so.0"; fail=1; }
-  LD_LIBRARY_PATH=$prefix/lib run "$tmp/$name.shared" "$tmp/$name.shared.log" "${args[@]}"
-  # static (libgomp warns that a static program's dlopen needs glibc's shared libraries at run time)
-  "$cc" -static -std=c11 -O2 -Wall -Wextra "$c" -o "$tmp/$name.static" $(pkg-config --cflags --libs nn) 2> "$tmp/ld.log" \
+  # shared, with the README's command, run as the user would: no LD_LIBRARY_PATH
+  (cd "$src" && eval "${readme_cc//my_model/$name}")
+  readelf -d "$src/$name" | grep -q 'NEEDED.*libnn\.so\.0' || { echo "FAIL: $name does not load libnn.so.0"; fail=1; }
+  run "$src/$name" "$tmp/$name.shared.log" "${args[@]}"
+  # static, warnings on (libgomp warns that a static program's dlopen needs glibc's shared libraries at run time)
+  "$cc" -static -std=c11 -O2 -Wall -Wextra -Werror "$c" -o "$tmp/$name.static" $(pkg-config --cflags --libs nn) 2> "$tmp/ld.log" \
     || { cat "$tmp/ld.log"; exit 1; }
   grep -v -e "dlopen' in statically linked" -e 'in function .gomp_target_init' "$tmp/ld.log" || true
   if readelf -d "$tmp/$name.static" 2>/dev/null | grep -q 'NEEDED'; then echo "FAIL: $name.static is not static"; fail=1; fi
@@ -66,7 +76,16 @@ done
 
 # The double package: the same source, NN_DOUBLE set by pkg-config.
 "$cc" -std=c11 -O2 "$src/spiral.c" -o "$tmp/spiral64" $(pkg-config --cflags --libs nn64)
-LD_LIBRARY_PATH=$prefix/lib run "$tmp/spiral64" "$tmp/spiral64.log"
+run "$tmp/spiral64" "$tmp/spiral64.log"
+
+# A system prefix: no rpath (the loader's cache finds the library once ldconfig has run; with DESTDIR,
+# make install leaves that to whoever installs the staged files).
+"$make" -s install PREFIX=/usr/local DESTDIR="$tmp/stage" > /dev/null
+if grep -q rpath "$tmp/stage/usr/local/lib/pkgconfig/nn.pc" "$tmp/stage/usr/local/lib/pkgconfig/nn64.pc"; then
+  echo "FAIL: the pkg-config files for /usr/local carry an rpath:"; grep Libs "$tmp"/stage/usr/local/lib/pkgconfig/*.pc; fail=1
+else
+  echo "ok: /usr/local gets no rpath: $(grep Libs: "$tmp/stage/usr/local/lib/pkgconfig/nn.pc")"
+fi
 
 # Float headers with the double library: refused at link time, with what to do in the message.
 if "$cc" -std=c11 "$src/spiral.c" -o "$tmp/mix" $(pkg-config --cflags nn) $(pkg-config --libs nn64) 2> "$tmp/mix.log"; then

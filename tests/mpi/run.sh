@@ -4,8 +4,10 @@
 #  2. sasrec train on a small generated data set: the final JSON line (timings and memory aside) of
 #     -np 1, -np 2 and -np 3 with --threads 1 equals the default build's with the same --shards.
 #  3. A failing rank ends the job with its message and a non-zero exit, within seconds, and the previous
-#     model folder stays as it was (rank 0, stopped by mpirun, removes its staging folder): a rank given bad
-#     data (mpirun's MPMD form), and a rank killed mid-run.
+#     model folder stays as it was (rank 0, stopped by mpirun, removes its staging folder): ranks given bad
+#     data, and a rank killed mid-run.
+#  4. A rank whose copy of --data is shuffled, longer or shorter than rank 0's, or whose flags differ, ends
+#     the job with exit 1 before any work, naming the rank and the files; --out untouched, nothing left.
 # Root may run it: Open MPI is told so, and to oversubscribe (3 ranks on 2 cores).
 set -euo pipefail
 MPI_BIN=${MPI_BIN:-build/mpi/sasrec}
@@ -54,16 +56,47 @@ printf 'u1 1\nu1 2\n' > "$tmp/bad.txt"
 cp -r "$tmp/np1" "$tmp/keep"
 start=$(date +%s)
 set +e
-timeout 60 mpirun -np 1 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 50 --threads 1 : \
-  -np 1 "$MPI_BIN" train --data "$tmp/bad.txt" --out "$tmp/np1" --epochs 50 --threads 1 >/dev/null 2>"$tmp/bad.err"
+timeout 60 mpirun -np 2 "$MPI_BIN" train --data "$tmp/bad.txt" --out "$tmp/np1" --epochs 50 --threads 1 \
+  >/dev/null 2>"$tmp/bad.err" # the same bad file on both ranks: a copy that differs is refused earlier (below)
 code=$?
 set -e
 [ "$code" -ne 0 ] && [ "$code" -ne 124 ] || fail "exit $code (124: it hung)"
 grep -q "bad.txt: none of its 1 users has at least 3 interactions" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no message"; }
-grep -q "rank 1 of 2 failed (exit 1); ending the job" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no rank named"; }
+grep -q "rank [01] of 2 failed (exit 1); ending the job" "$tmp/bad.err" || { cat "$tmp/bad.err"; fail "no rank named"; }
 diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
 [ -z "$(ls -a "$tmp" | grep '^\.np1\.sasrec-')" ] || fail "rank 0 left its staging folder"
 echo "exit $code after $(( $(date +%s) - start )) s, --out as it was, no staging folder left"
+
+echo "== a rank whose copy of the data differs ends the job before any work"
+shuf --random-source=<(yes) "$tmp/data.txt" > "$tmp/shuffled.txt"          # the same lines, in another order
+"$SEQ_BIN" gen --out "$tmp/extra.txt" --users 100 --items 400 --seed 9 >/dev/null
+{ cat "$tmp/data.txt"; sed 's/^u/v/' "$tmp/extra.txt"; } > "$tmp/longer.txt" # 100 more users
+head -n 500 "$tmp/data.txt" > "$tmp/shorter.txt"                             # 100 users fewer
+for copy in shuffled longer shorter; do
+  start=$(date +%s)
+  set +e
+  timeout 60 mpirun -np 1 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 50 --threads 1 : \
+    -np 1 "$MPI_BIN" train --data "$tmp/$copy.txt" --out "$tmp/np1" --epochs 50 --threads 1 >"$tmp/$copy.out" \
+    2>"$tmp/$copy.err"
+  code=$?
+  set -e
+  [ "$code" -eq 1 ] || { cat "$tmp/$copy.err"; fail "$copy: exit $code, expected 1 (124: it hung)"; }
+  grep -q "rank 1's --data $tmp/$copy.txt (SHA-256 [0-9a-f]*...) differs from rank 0's $tmp/data.txt" "$tmp/$copy.err" \
+    || { cat "$tmp/$copy.err"; fail "$copy: the ranks and files are not named"; }
+  ! grep -q "^epoch" "$tmp/$copy.out" || fail "$copy: it trained"
+  diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "$copy: --out changed"
+  [ -z "$(ls -a "$tmp" | grep '^\.np1\.sasrec-')" ] || fail "$copy: a staging folder was left"
+  echo "$copy copy on rank 1: exit $code after $(( $(date +%s) - start )) s, --out as it was, nothing left"
+done
+set +e # other flags on one rank
+timeout 60 mpirun -np 1 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 50 --threads 1 : \
+  -np 1 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 50 --threads 2 --hidden 32 \
+  >/dev/null 2>"$tmp/flags.err"
+code=$?
+set -e
+[ "$code" -eq 1 ] && grep -q "rank 1 was given other flags than rank 0" "$tmp/flags.err" \
+  || { cat "$tmp/flags.err"; fail "other flags on rank 1: exit $code"; }
+echo "other flags on rank 1: exit $code"
 
 echo "== a rank killed mid-run ends the job"
 mpirun -np 2 "$MPI_BIN" train --data "$tmp/data.txt" --out "$tmp/np1" --epochs 100000 --patience 100000 --threads 1 \

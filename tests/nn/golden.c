@@ -309,9 +309,10 @@ void golden_ce_case(const char *name) {
     Fixture *f = fx_open(name);
     const char *names[] = {"logits"};
     Tensor *logits = test_param(fx_tensor(f, "logits"));
-    int64_t *target = fx_ints(f, "target", NULL), *ignore = fx_ints(f, "ignore_index", NULL);
+    int64_t n_target;
+    int64_t *target = fx_ints(f, "target", &n_target), *ignore = fx_ints(f, "ignore_index", NULL);
     Graph *g = graph_new();
-    check_loss(f, g, loss_cross_entropy(g, logits, target, ignore[0]), 1, &logits, names);
+    check_loss(f, g, loss_cross_entropy(g, logits, target, n_target, ignore[0]), 1, &logits, names);
     graph_free(g);
     tensor_free(logits);
     free(target);
@@ -374,7 +375,8 @@ void golden_adam_case(const char *name, void (*params)(Module *m)) {
     steps--;
     ck_assert_msg(steps > 0, "%s: no step<k>.param entries", name);
     AdamConfig cfg = {fx_scalar(f, "lr"),  fx_scalar(f, "beta1"),        fx_scalar(f, "beta2"),
-                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled"), 0};
+                      fx_scalar(f, "eps"), fx_scalar(f, "weight_decay"), (int)fx_scalar(f, "decoupled"), 0, 0};
+    if (fx_find(f, "no_decay") && fx_scalar(f, "no_decay") != 0) cfg.no_decay = OPTIM_NO_DECAY_USUAL;
     Adam *a = adam_new(&m, cfg);
     Tensor **values = nn_malloc((size_t)m.n_params * sizeof *values);
     for (int k = 1; k <= steps; k++) {

@@ -186,7 +186,7 @@ static Tensor *f_loss(Graph *g, Tensor *const *in, void *ctx) {
     static const int64_t target[3] = {1, -1, 0};
     Tensor m = tensor_wrap(mask, NN_SHAPE(2, 3));
     if (which == 0) return loss_bce_pos_neg(g, in[0], in[1], &m);
-    if (which == 1) return loss_cross_entropy(g, ag_reshape(g, in[0], NN_SHAPE(3, 2)), target, -1); /* (3, 2) */
+    if (which == 1) return loss_cross_entropy(g, ag_reshape(g, in[0], NN_SHAPE(3, 2)), target, 3, -1); /* (3, 2) */
     return loss_mse(g, in[0], in[1]);
 }
 

@@ -186,7 +186,7 @@ static Tensor *f_loss(Graph *g, Tensor *const *in, void *ctx) {
     if (c->packed) { /* cross-entropy over 1001 classes for 2000 rows, padding targets ignored */
         static int64_t target[2000];
         for (int r = 0; r < 2000; r++) target[r] = r < c->b->B * L ? c->b->ids[r] : 0;
-        return loss_cross_entropy(g, in[0], target, 0);
+        return loss_cross_entropy(g, in[0], target, 2000, 0);
     }
     Tensor mask = tensor_wrap(c->b->istarget, NN_SHAPE(c->b->B, L));
     return loss_bce_pos_neg(g, in[0], in[1], &mask);

@@ -294,6 +294,11 @@ END_TEST
 START_TEST(golden_adamw) { run_adam_case("adamw"); }
 END_TEST
 
+/* AdamW's usual groups (no_decay = OPTIM_NO_DECAY_USUAL) against torch.optim.AdamW with two param_groups:
+ * fc.weight decays, fc.bias and LayerNorm's gain and bias do not. */
+START_TEST(golden_adamw_groups) { run_adam_case("adamw_groups"); }
+END_TEST
+
 START_TEST(golden_adam_late_gradient) { run_adam_case("adam_late_grad"); }
 END_TEST
 
@@ -367,6 +372,7 @@ static Suite *golden_suite(void) {
     tcase_add_test(tc, golden_loss_mse);
     tcase_add_test(tc, golden_adam);
     tcase_add_test(tc, golden_adamw);
+    tcase_add_test(tc, golden_adamw_groups);
     tcase_add_test(tc, golden_adam_late_gradient);
     tcase_add_test(tc, golden_sgd);
     tcase_add_test(tc, golden_clip_grad_norm);

@@ -303,13 +303,13 @@ END_TEST
 
 static Tensor *op_cross_entropy(Graph *g, Tensor *const *in, const Case *c) {
     CrossEntropyOptions o = cross_entropy_default_options();
-    o.class_dim = (int)setting(c, "class_dim");
     o.label_smoothing = (real)setting(c, "smoothing");
     o.ignore_index = (int64_t)setting(c, "ignore_index");
     Tensor *w = setting(c, "weighted") != 0 ? case_tensor(c, "const.weight") : NULL;
     o.weight = w;
-    int64_t *target = case_ids(c, "target", NULL, NULL);
-    Tensor *y = ag_cross_entropy_nd(g, in[0], target, &o);
+    int nd;
+    int64_t tshape[TENSOR_MAX_DIMS], *target = case_ids(c, "target", &nd, tshape);
+    Tensor *y = ag_cross_entropy_nd(g, in[0], (int)setting(c, "class_dim"), target, shape_numel(nd, tshape), &o);
     free(target);
     tensor_free(w);
     return y;
@@ -495,17 +495,20 @@ END_TEST
 
 /* The case's sampled softmax (log-Q corrected when it has the corrections) or gBCE over in.0, in.1. */
 static Tensor *op_shared_loss(Graph *g, Tensor *const *in, const Case *c, int gbce) {
-    int64_t *target = case_ids(c, "target", NULL, NULL), *cand = case_ids(c, "cand", NULL, NULL);
+    int nt, nc;
+    int64_t ts[TENSOR_MAX_DIMS], cs[TENSOR_MAX_DIMS];
+    int64_t *target = case_ids(c, "target", &nt, ts), *cand = case_ids(c, "cand", &nc, cs);
+    int64_t R = shape_numel(nt, ts), K = shape_numel(nc, cs);
     Tensor *y;
     if (gbce) {
-        y = ag_gbce(g, in[0], in[1], target, cand, 0, (real)setting(c, "beta"));
+        y = ag_gbce(g, in[0], in[1], target, R, cand, K, 0, (real)setting(c, "beta"));
     } else if (case_has(c, "const.pos_logq")) {
         Tensor *pq = case_tensor(c, "const.pos_logq"), *nq = case_tensor(c, "const.neg_logq");
-        y = ag_sampled_softmax(g, in[0], in[1], target, cand, 0, pq->data, nq->data);
+        y = ag_sampled_softmax(g, in[0], in[1], target, R, cand, K, 0, pq->data, nq->data);
         tensor_free(pq);
         tensor_free(nq);
     } else {
-        y = ag_sampled_softmax(g, in[0], in[1], target, cand, 0, NULL, NULL);
+        y = ag_sampled_softmax(g, in[0], in[1], target, R, cand, K, 0, NULL, NULL);
     }
     free(target);
     free(cand);

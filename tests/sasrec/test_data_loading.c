@@ -238,6 +238,14 @@ START_TEST(accepts_crlf_bom_blank_lines_trailing_space) {
     expect_seq(&messy, 0, "u1", "a b c");
     expect_seq(&messy, 1, "u2", "b c d");
     dataset_free(&messy);
+    /* the mark belongs to the file's start, once: a first id that itself begins with U+FEFF keeps it (issue 22) */
+    LOAD_OK("twice.txt", "\xEF\xBB\xBF\xEF\xBB\xBFu1 \xEF\xBB\xBF" "a b c\nu1 a b c\n", NULL, &messy);
+    ck_assert_int_eq(messy.n_users, 2);
+    ck_assert_str_eq(messy.user_ids[0], "\xEF\xBB\xBFu1");
+    ck_assert_str_eq(messy.user_ids[1], "u1");
+    ck_assert_int_eq(messy.n_items, 4);
+    ck_assert_str_eq(messy.item_ids[1], "\xEF\xBB\xBF" "a");
+    dataset_free(&messy);
 }
 END_TEST
 

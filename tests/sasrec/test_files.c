@@ -534,8 +534,8 @@ START_TEST(case11_predict_out_keeps_mode_and_refuses_bad_paths) {
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m", "folder");
     ck_assert_msg(!strstr(out, "data:"), "%s", out);
     char *before = snapshot(at("m"));
-    EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/model.safetensors", "inside the --model folder");
-    EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/new.csv", "inside the --model folder");
+    EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/model.safetensors", "inside the model folder");
+    EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/new.csv", "inside the model folder");
     ASSERT_SAME(before, at("m"));
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/tiny.csv", "is the input");
     free(before);

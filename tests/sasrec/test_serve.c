@@ -6,6 +6,7 @@
  * hand with exit 143. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -262,6 +263,7 @@ START_TEST(sigterm_ends_serve_after_the_batch_in_hand_with_143) {
     slurp(path, errout, sizeof errout);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 143, "status %d; stderr: %s", status, errout);
     ck_assert_msg(strstr(errout, "SIGTERM: 1 requests answered"), "%s", errout);
+    ck_assert_msg(strstr(errout, "SIGTERM: answering the requests in hand, then stopping"), "%s", errout);
 }
 END_TEST
 
@@ -283,6 +285,137 @@ START_TEST(bad_serve_flags_exit_2) {
 }
 END_TEST
 
+/* Writes n requests of user-like sequences to fixture_dir/<name>. */
+static void many_requests(const char *name, int n) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", fixture_dir, name);
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < n; i++) fprintf(f, "{\"id\": \"r%d\", \"items\": [\"item-%d\", \"item-%d\"]}\n", i, i % 150, (i * 7) % 150);
+    fclose(f);
+}
+
+/* Issue 22 item 8: flags whose memory plan does not fit are refused at start with the estimate and the flag
+ * to lower; the largest --batch and --max-k never abort (k is bounded by the model's items). */
+START_TEST(flags_whose_plan_does_not_fit_are_refused_with_the_flag_to_lower) {
+    train_tiny();
+    char args[512];
+    snprintf(args, sizeof args, "serve --model %s/run --batch 65536 --max-k 1000000", fixture_dir);
+    int code = sasrec(args, NULL);
+    ck_assert_msg(code == 0 || (code == 2 && strstr(errout, "lower --batch")), "exit %d: %s", code, errout);
+    setenv("NN_MEMORY_LIMIT_MIB", "64", 1);
+    code = sasrec(args, NULL);
+    ck_assert_msg(code == 2 && strstr(errout, "MiB available") && strstr(errout, "lower --batch"), "exit %d: %s",
+                  code, errout);
+    snprintf(args, sizeof args, "serve --model %s/run --max-line 100000000", fixture_dir);
+    code = sasrec(args, NULL);
+    ck_assert_msg(code == 2 && strstr(errout, "lower --max-line"), "exit %d: %s", code, errout);
+    unsetenv("NN_MEMORY_LIMIT_MIB");
+    ck_assert(out[0] == '\0');
+    /* a k above the item count answers every item, once */
+    PUT("req.jsonl", "{\"id\": \"all\", \"items\": [\"item-3\"], \"k\": 1000000, \"exclude_seen\": false}\n");
+    snprintf(args, sizeof args, "serve --model %s/run --batch 65536 --max-k 1000000", fixture_dir);
+    code = sasrec(args, "req.jsonl");
+    if (code == 2) return; /* a machine without the memory for it: refused, as checked above */
+    ck_assert_msg(code == 0, "exit %d: %s", code, errout);
+    ck_assert_msg(strstr(out, "{\"id\": \"all\", \"items\": ["), "%.300s", out);
+    int items = 1;
+    for (const char *p = strstr(out, "\"items\""); *p != ']'; p++) items += *p == ',';
+    ck_assert_msg(items == 138, "%d items of 138: %.300s", items, out);
+}
+END_TEST
+
+/* Issue 22 item 8: the requests of one pass are bounded in bytes, whatever --batch says: a burst of large
+ * requests is answered in full, in order. */
+START_TEST(a_burst_of_large_requests_is_answered_in_order) {
+    train_tiny();
+    char path[256];
+    snprintf(path, sizeof path, "%s/big.jsonl", fixture_dir);
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < 40; i++) {
+        fprintf(f, "{\"id\": \"b%d\", \"items\": [", i);
+        for (int j = 0; j < 400; j++) fprintf(f, "%s\"item-%d\"", j ? "," : "", (i + j) % 150);
+        fprintf(f, "], \"k\": 2}\n");
+    }
+    fclose(f);
+    char args[512], line[8192], want[32];
+    snprintf(args, sizeof args, "serve --model %s/run --max-line 8000 --batch 256", fixture_dir);
+    ck_assert_msg(sasrec(args, "big.jsonl") == 0, "%s", errout);
+    for (int i = 0; i < 40; i++) {
+        snprintf(want, sizeof want, "{\"id\": \"b%d\", \"items\": [", i);
+        ck_assert_msg(out_line(i, line, sizeof line) && strncmp(line, want, strlen(want)) == 0, "%d: %s", i, line);
+    }
+}
+END_TEST
+
+/* Issue 22 item 9: a full disk stops serve at the first failed write with "No space left" and exit 4. */
+START_TEST(a_full_disk_stops_serve_at_the_first_failed_write_with_4) {
+    train_tiny();
+    many_requests("many.jsonl", 5000);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s serve --model %s/run --batch 64 <%s/many.jsonl >/dev/full 2>%s/.err", program(),
+             fixture_dir, fixture_dir, fixture_dir);
+    int status = system(cmd);
+    snprintf(cmd, sizeof cmd, "%s/.err", fixture_dir);
+    slurp(cmd, errout, sizeof errout);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 4, "status %d: %s", status, errout);
+    ck_assert_msg(strstr(errout, "cannot write the answers (stdout: No space left on device)") &&
+                      strstr(errout, "stopped at a failed write: 0 requests answered"),
+                  "%s", errout);
+}
+END_TEST
+
+/* Issue 22 item 9: with SIGPIPE ignored (systemd's default), a reader that has gone stops serve at once. */
+START_TEST(a_reader_that_has_gone_stops_serve_at_once) {
+    train_tiny();
+    many_requests("many.jsonl", 20000);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "trap '' PIPE; (%s serve --model %s/run --batch 64 <%s/many.jsonl 2>%s/.err; echo $? >%s/.code) | "
+             "head -c 1 >/dev/null",
+             program(), fixture_dir, fixture_dir, fixture_dir, fixture_dir);
+    ck_assert(system(cmd) == 0);
+    char path[256], code[16];
+    snprintf(path, sizeof path, "%s/.err", fixture_dir);
+    slurp(path, errout, sizeof errout);
+    snprintf(path, sizeof path, "%s/.code", fixture_dir);
+    slurp(path, code, sizeof code);
+    ck_assert_msg(atoi(code) == 1, "exit %s: %s", code, errout);
+    ck_assert_msg(strstr(errout, "the reader of the answers has gone (stdout: Broken pipe); stopping at once"),
+                  "%s", errout);
+    const char *n = strstr(errout, "stopped at a failed write: ");
+    ck_assert_msg(n && atol(n + 27) < 20000, "%s", errout);
+}
+END_TEST
+
+/* Issue 22 item 11: a CRLF line of exactly --max-line bytes is taken however its bytes arrive (here its CR
+ * in one write, its LF in the next), and "k": 2.0 is the whole number 2. */
+START_TEST(a_crlf_line_of_max_line_bytes_is_taken_and_k_may_be_written_2_0) {
+    train_tiny();
+    char line[65], cmd[1024];
+    int n = snprintf(line, sizeof line, "{\"id\": \"crlf\", \"items\": [\"item-3\"], \"k\": 2.0");
+    memset(line + n, ' ', 63 - (size_t)n);
+    line[63] = '}';
+    line[64] = '\0';
+    snprintf(cmd, sizeof cmd,
+             "(printf '%%s\\r' '%s'; sleep 0.5; printf '\\n{\"id\": \"e\", \"items\": [\"item-3\"], \"k\": 1e1}\\n') | "
+             "%s serve --model %s/run --max-line 64 >%s/.out 2>%s/.err",
+             line, program(), fixture_dir, fixture_dir, fixture_dir);
+    int status = system(cmd);
+    char path[256], l[4096];
+    snprintf(path, sizeof path, "%s/.out", fixture_dir);
+    slurp(path, out, sizeof out);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d", status);
+    ck_assert_msg(out_line(0, l, sizeof l) && strstr(l, "{\"id\": \"crlf\", \"items\": [") == l, "%s", out);
+    int commas = 0;
+    for (const char *p = strstr(l, "\"items\""); *p != ']'; p++) commas += *p == ',';
+    ck_assert_msg(commas == 1, "k 2.0 gave %d items: %s", commas + 1, l);
+    ck_assert_msg(out_line(1, l, sizeof l) && strstr(l, "{\"id\": \"e\", \"items\": [") == l, "%s", out);
+    commas = 0;
+    for (const char *p = strstr(l, "\"items\""); *p != ']'; p++) commas += *p == ',';
+    ck_assert_msg(commas == 9, "k 1e1 gave %d items: %s", commas + 1, l);
+}
+END_TEST
+
 static Suite *serve_suite(void) {
     Suite *s = suite_create("serve");
     TCase *tc = fixture_tcase("serve");
@@ -293,6 +426,11 @@ static Suite *serve_suite(void) {
     tcase_add_test(tc, predict_takes_unseen_users_and_unknown_items);
     tcase_add_test(tc, sigterm_ends_serve_after_the_batch_in_hand_with_143);
     tcase_add_test(tc, bad_serve_flags_exit_2);
+    tcase_add_test(tc, flags_whose_plan_does_not_fit_are_refused_with_the_flag_to_lower);
+    tcase_add_test(tc, a_burst_of_large_requests_is_answered_in_order);
+    tcase_add_test(tc, a_full_disk_stops_serve_at_the_first_failed_write_with_4);
+    tcase_add_test(tc, a_reader_that_has_gone_stops_serve_at_once);
+    tcase_add_test(tc, a_crlf_line_of_max_line_bytes_is_taken_and_k_may_be_written_2_0);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -23,16 +23,23 @@ int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConf
 int app_check_input(const char *cmd, const char *flag, const char *path, NnError *err);
 /* 0 if dir is a model folder written by sasrec train (it holds config.json and the model). */
 int app_check_model_dir(const char *cmd, const char *dir, NnError *err);
-/* Checks that a file can be created at path (its folder exists and is writable, and path is absent or a
- * regular file: not a folder, link, FIFO or device). */
-int app_check_output_file(const char *cmd, const char *flag, const char *path, NnError *err);
-/* app_check_output_file, and path is neither inside model_dir (may be NULL) nor one of the n inputs (NULL
- * entries skipped): writing there would destroy what the run reads. */
-int app_check_output_apart(const char *cmd, const char *flag, const char *path, const char *model_dir,
-                           const char *const *inputs, int n, NnError *err);
+/* The check every single-file writer (predict --out, explain --dot, gen --out) makes before any work: path
+ * is not a symbolic link or a folder; it is none of the n inputs (NULL entries skipped; compared by device
+ * and inode, so through links and other spellings); no model folder holds it at any depth (a folder with
+ * sasrec's config.json, or a config.json and a model.safetensors; resolved through links); and a file can
+ * be created there (its folder exists and is writable, path is absent or a regular file). 0, or -1 and a
+ * message naming the path and why (the caller exits 2). */
+int app_check_output(const char *cmd, const char *flag, const char *path, const char *const *inputs, int n,
+                     NnError *err);
 /* Loads c->data (or the built-in synthetic data when c->data is NULL) with
  * users of at least min_interactions; item_vocab as in dataset_load. */
 int app_load_data(const RunConfig *c, const Dataset *item_vocab, int min_interactions, Dataset *ds, NnError *err);
+/* 0 if no model folder holds the folder of path, at any depth and through links (the part of app_check_output
+ * that train --out, a folder written by stage.h, needs too); else -1 and a message (exit 2). */
+int app_check_outside_models(const char *cmd, const char *flag, const char *path, NnError *err);
+/* Without --data, eval and predict read the built-in synthetic data; 0 if the model came from it (config.json,
+ * read into c), else -1 and a message asking for --data (the caller exits 2). */
+int app_check_data_for_model(const char *cmd, const RunConfig *c, NnError *err);
 /* The evaluation negatives: read from c->sample_file or generated from c->sample_seed by
  * c->sample_method (auto: by size, SAMPLE_S3REC_MAX_COST); prints a line saying which. */
 int app_samples(const RunConfig *c, const Dataset *ds, SampleSet *out, NnError *err);

@@ -255,13 +255,13 @@ static int read_choice(const char *path, const Json *root, const char *key, cons
     return nn_fail(err, "%s: \"%s\" must be one of %s", path, key, choices);
 }
 
-int config_read_model(const char *dir, RunConfig *c, NnError *err) {
+int config_read_model(int dirfd, const char *dir, RunConfig *c, NnError *err) {
     char path[4096];
     config_path(path, sizeof path, dir, CONFIG_FILE);
     char *buf;
     size_t len;
     NnError e;
-    if (regular_file_read(path, CONFIG_MAX_BYTES, &buf, &len, &e))
+    if (regular_file_read_at(dirfd, CONFIG_FILE, path, CONFIG_MAX_BYTES, &buf, &len, &e))
         return nn_fail(err, "%s (is %s a model folder written by sasrec train?)", e.msg, dir);
     int rc = config_parse_model(path, buf, len, c, err);
     free(buf);
@@ -336,6 +336,8 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
         read_checksums(path, root, &c->checksums, err))
         goto done;
+    const Json *data = json_get(root, "data"); /* null: the built-in synthetic data; absent in no folder we wrote */
+    c->trained_on_builtin = data && json_type(data) == JSON_NULL;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */
     m->heads = (int)heads;
     if (m->hidden % m->heads) {

@@ -55,6 +55,7 @@ typedef struct {
     const char *dot;       /* explain: Graphviz file of one training step */
     int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
     ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
+    int trained_on_builtin;   /* eval, predict: config.json's "data" is null (trained on the built-in synthetic data) */
 } RunConfig;
 
 /* The defaults of every setting (docs/sasrec.md, sections 3 to 5), output in run/; config.json is section 7. */
@@ -72,9 +73,10 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err);
 
 /* Writes every setting (c->model.n_items included) and c->checksums as DIR/config.json, atomically. */
 int config_write(const char *dir, const RunConfig *c, NnError *err);
-/* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train) and
- * its checksums into c->checksums; -1 and a message naming the file and the setting. */
-int config_read_model(const char *dir, RunConfig *c, NnError *err);
+/* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train), its
+ * checksums into c->checksums and whether it came from the built-in data into c->trained_on_builtin, DIR being open
+ * as dirfd (openat); -1 and a message naming the file and the setting. */
+int config_read_model(int dirfd, const char *dir, RunConfig *c, NnError *err);
 /* Whether buf holds a config.json this program wrote (with CONFIG_MARKER, or an older one without it). */
 int config_recognise(const char *buf, size_t len);
 /* config_read_model on the bytes of a config.json; path names it in messages. */

@@ -7,8 +7,9 @@
 #include "models/sasrec/eval.h"
 
 static const char *USAGE = "usage: sasrec eval --model DIR [--data PATH] [flags]\n"
-                           "Evaluates a trained model on the test split (each user's last item) of --data (default:\n"
-                           "the data the model was trained on). The last line of stdout is a JSON object.";
+                           "Evaluates a trained model on the test split (each user's last item) of --data, which must\n"
+                           "be the data the model was trained on (without it: the built-in synthetic data, for a model\n"
+                           "trained on it; any other model asks for --data). The last line of stdout is a JSON object.";
 
 int app_eval(int argc, char **argv) {
     RunConfig c = config_defaults();
@@ -31,6 +32,11 @@ int app_eval(int argc, char **argv) {
     int code = 1;
     if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, APP_EXIT_DATA);
     app_note_legacy("eval", &c, &lm);
+    if (app_check_data_for_model("eval", &c, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        app_free_model(&lm);
+        return APP_EXIT_USAGE;
+    }
     if (app_load_data(&c, &lm.vocab, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
     char summary[512];
     dataset_summary(&ds, summary, sizeof summary);

@@ -79,7 +79,8 @@ int app_explain(int argc, char **argv) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
-    if (c.dot && app_check_output_file("explain", "--dot", c.dot, &err)) {
+    const char *inputs[] = {c.data};
+    if (c.dot && app_check_output("explain", "--dot", c.dot, inputs, 1, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }

@@ -1,6 +1,7 @@
 #include "models/sasrec/cli/flags.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,38 @@ static int in_range(const Flag *f, double v) {
     return 1;
 }
 
-static int range_error(const char *cmd, const Flag *f, const char *value, NnError *err) {
+/* Integer bounds compared as integers: near 2^63 a double cannot tell neighbouring values apart. */
+static int int_in_range(const Flag *f, long long v) { return v >= (long long)f->lo && v <= (long long)f->hi; }
+
+/* The flag's range as "[lo, hi)", with its real bounds. */
+static void range_text(const Flag *f, char *buf, size_t size) {
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, f->type == FLAG_INT ? "%.0f" : "%g", f->lo);
     snprintf(hi, sizeof hi, f->type == FLAG_INT ? "%.0f" : "%g", f->hi);
-    return nn_fail(err, "%s: %s %s is out of range: expected a value in %s%s, %s%s", cmd, f->name, value,
-                   f->lo_open ? "(" : "[", lo, f->hi >= 1e18 ? "inf" : hi, f->hi_open || f->hi >= 1e18 ? ")" : "]");
+    snprintf(buf, size, "%s%s, %s%s", f->lo_open ? "(" : "[", lo, hi, f->hi_open ? ")" : "]");
+}
+
+static int range_error(const char *cmd, const Flag *f, const char *value, NnError *err) {
+    char range[80];
+    range_text(f, range, sizeof range);
+    return nn_fail(err, "%s: %s %s is out of range: expected a value in %s", cmd, f->name, value, range);
+}
+
+/* Every double flag is used as a 32-bit float (real): a value that is in range as a double may round out
+ * of it (--dropout 0.99999999 becomes 1) or to 0 (--lr 1e-50), and a non-zero value below the smallest
+ * normal float loses its precision. */
+static int float_error(const char *cmd, const Flag *f, const char *value, double v, NnError *err) {
+    float x = (float)v;
+    char range[80];
+    range_text(f, range, sizeof range);
+    if (!in_range(f, (double)x))
+        return nn_fail(err, "%s: %s %s is out of range: as a 32-bit float (the type the program computes in) it is "
+                            "%.9g; expected a value in %s", cmd, f->name, value, (double)x, range);
+    if (v != 0 && !(fabsf(x) >= FLT_MIN))
+        return nn_fail(err, "%s: %s %s is out of range: it is not 0 but below the smallest normal 32-bit float "
+                            "(%g, the type the program computes in); expected a value in %s, of at least that size "
+                            "unless 0", cmd, f->name, value, (double)FLT_MIN, range);
+    return 0;
 }
 
 static int set_value(const char *cmd, const Flag *f, const char *value, NnError *err) {
@@ -41,9 +68,9 @@ static int set_value(const char *cmd, const Flag *f, const char *value, NnError 
     case FLAG_INT: {
         errno = 0;
         long long v = strtoll(value, &end, 10);
-        if (*value == '\0' || *end != '\0' || errno == ERANGE)
+        if (*value == '\0' || *end != '\0')
             return nn_fail(err, "%s: %s expects a whole number, got '%s'", cmd, f->name, value);
-        if (!in_range(f, (double)v)) return range_error(cmd, f, value, err);
+        if (errno == ERANGE || !int_in_range(f, v)) return range_error(cmd, f, value, err);
         if (f->dest_size == sizeof(int))
             *(int *)f->dest = (int)v; /* in range: every int flag's bounds fit an int */
         else
@@ -56,6 +83,7 @@ static int set_value(const char *cmd, const Flag *f, const char *value, NnError 
         if (*value == '\0' || *end != '\0' || errno == ERANGE || !isfinite(v))
             return nn_fail(err, "%s: %s expects a finite number, got '%s'", cmd, f->name, value);
         if (!in_range(f, v)) return range_error(cmd, f, value, err);
+        if (float_error(cmd, f, value, v, err)) return -1;
         *(double *)f->dest = v;
         return 0;
     }

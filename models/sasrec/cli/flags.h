@@ -1,7 +1,10 @@
 /* Command-line flags: a table per subcommand, parsed and checked before any
  * work starts. A bad flag, a missing value, a non-number or a value out of
  * range gives a one-line message naming the flag, what was given and what is
- * expected. */
+ * expected. A number is checked as the type it is used as: integers exactly
+ * (a seed near 2^63 included), decimals also after rounding to a 32-bit float
+ * (a value that rounds out of its range, or a non-zero one that rounds to 0,
+ * is refused). */
 #ifndef NN_MODELS_SASREC_CLI_FLAGS_H
 #define NN_MODELS_SASREC_CLI_FLAGS_H
 
@@ -12,7 +15,7 @@
 
 typedef enum {
     FLAG_INT,    /* an integer of dest_size bytes: int or int64_t (uint64_t for seeds) */
-    FLAG_DOUBLE, /* double, finite */
+    FLAG_DOUBLE, /* double, finite, in range both as a double and as the float the program computes in */
     FLAG_STRING, /* const char *, non-empty */
     FLAG_CHOICE, /* an enum (int-sized): the index of the value in choices "a|b|c" */
     FLAG_SWITCH, /* int set to 1, takes no value */

@@ -1,6 +1,8 @@
 /* sasrec gen: a deterministic synthetic data set in the seq format, for
  * trying the program at any scale (models/sasrec/data/synthetic.h says how
  * the sequences are made). */
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/clock.h"
@@ -44,24 +46,42 @@ int app_gen(int argc, char **argv) {
         fprintf(stderr, "sasrec gen: --out FILE is required (where to write the data)\n");
         return 2;
     }
-    if (o.max_len == 0) o.max_len = (int)(3 * (avg - o.min_len) + o.min_len - 1 + 0.5);
-    if (!(avg > o.min_len && avg <= o.max_len)) {
+    if (!(avg > o.min_len)) {
+        fprintf(stderr, "sasrec gen: --avg-len %g must lie above --min-len %d (the shortest sequence)\n", avg,
+                o.min_len);
+        return 2;
+    }
+    if (o.max_len == 0) { /* the skew of the built-in data, and never below the mean */
+        o.max_len = (int)(3 * (avg - o.min_len) + o.min_len - 1 + 0.5);
+        if (o.max_len < avg) o.max_len = (int)ceil(avg);
+    }
+    if (!(avg <= o.max_len)) {
         fprintf(stderr, "sasrec gen: --avg-len %g must lie above --min-len %d and at most --max-len %d\n", avg,
                 o.min_len, o.max_len);
         return 2;
     }
     o.len_skew = synthetic_len_skew(o.min_len, o.max_len, avg);
-    if (app_check_output_file("gen", "--out", out, &err)) return app_fail("gen", &err, 2);
+    if (app_check_output("gen", "--out", out, NULL, 0, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return 2;
+    }
     double t0 = clock_seconds();
     Dataset ds;
     if (synthetic_generate(&o, &ds, &err)) return app_fail("gen", &err, 2);
     if (synthetic_write_seq(&ds, out, &err)) {
         dataset_free(&ds);
-        return app_fail("gen", &err, 1);
+        return app_fail("gen", &err, APP_EXIT_DATA); /* APP_EXIT_RESOURCES when the disk is full */
     }
-    printf("wrote %s: %lld users, %lld items, %lld interactions (mean length %.2f, %d..%d), %.1f s\n", out,
-           (long long)ds.n_users, (long long)ds.n_items, (long long)ds.n_interactions,
-           (double)ds.n_interactions / (double)ds.n_users, o.min_len, o.max_len, clock_seconds() - t0);
+    int64_t shortest = INT64_MAX, longest = 0; /* the lengths drawn, not the bounds asked for */
+    for (int64_t u = 0; u < ds.n_users; u++) {
+        int64_t len = ds.seq_start[u + 1] - ds.seq_start[u];
+        shortest = len < shortest ? len : shortest;
+        longest = len > longest ? len : longest;
+    }
+    printf("wrote %s: %lld users, %lld items, %lld interactions (mean length %.2f, shortest %lld, longest %lld), "
+           "%.1f s\n", out, (long long)ds.n_users, (long long)ds.n_items, (long long)ds.n_interactions,
+           (double)ds.n_interactions / (double)ds.n_users, (long long)shortest, (long long)longest,
+           clock_seconds() - t0);
     dataset_free(&ds);
     return 0;
 }

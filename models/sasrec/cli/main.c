@@ -5,9 +5,11 @@
  *   1   a problem the data revealed, a model folder whose files are broken or
  *       do not belong together, or a failed write during the run
  *   2   a bad command line, a missing input, an unusable or refused output
- *       path (a link, a folder that is not a model folder, a path inside the
- *       model), or a model folder another sasrec train is writing; found
- *       before any work starts
+ *       path (a link, a folder that is not a model folder, a path inside any
+ *       model folder or equal to an input: app_check_output), eval or predict
+ *       without --data for a model not trained on the built-in data, or a
+ *       model folder another sasrec train is writing; found before any work
+ *       starts
  *   3   train: the loss, or the validation scores, became NaN or infinite
  *       (--out left as it was; eval and predict refuse such a model with 1)
  *   4   not enough memory or disk space

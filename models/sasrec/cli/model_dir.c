@@ -1,8 +1,11 @@
 #include "models/sasrec/cli/model_dir.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/regular_file.h"
@@ -57,14 +60,15 @@ static int check_header(const SafeTensors *st, const char *path, const SasrecCon
     return 0;
 }
 
-/* DIR/popular.txt, checked against its recorded SHA-256, into lm->popular. */
-static int read_popular(const RunConfig *c, LoadedModel *lm, NnError *err) {
+/* DIR/popular.txt (DIR open as dir), checked against its recorded SHA-256, into lm->popular. */
+static int read_popular(int dir, const RunConfig *c, LoadedModel *lm, NnError *err) {
     char path[4096];
     config_path(path, sizeof path, c->model_dir, POPULARITY_FILE);
     char *data;
     size_t len;
     /* a count is at most 19 digits and a CRLF; a byte order mark */
-    if (regular_file_read(path, (uint64_t)c->model.n_items * 21 + 3, &data, &len, err)) return -1;
+    if (regular_file_read_at(dir, POPULARITY_FILE, path, (uint64_t)c->model.n_items * 21 + 3, &data, &len, err))
+        return -1;
     Sha256Hex got = sha256_of(data, len);
     int64_t *count = nn_malloc((size_t)(c->model.n_items + 1) * sizeof *count);
     if (check_sum(path, &c->checksums.popular, &got, err) ||
@@ -128,33 +132,35 @@ int app_load_model_buffers(RunConfig *c, const char *config, size_t config_len, 
     return build(c, IDMAP_ITEMS, items, items_len, TRAIN_MODEL_FILE, checkpoint, checkpoint_len, lm, err);
 }
 
-int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
+/* app_load_model from the folder open as dir: every file is read relative to it. */
+static int load_from(int dir, RunConfig *c, LoadedModel *lm, NnError *err) {
     memset(lm, 0, sizeof *lm);
-    if (config_read_model(c->model_dir, c, err)) return -1;
+    if (config_read_model(dir, c->model_dir, c, err)) return -1;
     lm->legacy = !c->checksums.present;
     char items_path[4096], users_path[4096], ckpt_path[4096];
     config_path(items_path, sizeof items_path, c->model_dir, IDMAP_ITEMS);
     config_path(users_path, sizeof users_path, c->model_dir, IDMAP_USERS);
     config_path(ckpt_path, sizeof ckpt_path, c->model_dir, TRAIN_MODEL_FILE);
     uint64_t ckpt_size;
-    if (regular_file_size(ckpt_path, SAFETENSORS_MAX_FILE, &ckpt_size, err)) return -1;
+    if (regular_file_size_at(dir, TRAIN_MODEL_FILE, ckpt_path, SAFETENSORS_MAX_FILE, &ckpt_size, err)) return -1;
     double need = 2.0 * (double)ckpt_size, have = physical_bytes(); /* the file, and the model at least as big */
     if (have > 0 && need > have)
         return nn_fail_resource(err, "%s: loading it needs at least %.1f GiB, more than this machine's %.1f GiB",
                                 ckpt_path, need / (1 << 30), have / (1 << 30));
     char *items = NULL, *checkpoint = NULL;
     size_t items_len, ckpt_len;
-    if (regular_file_read(items_path, items_bound(c->model.n_items), &items, &items_len, err)) return -1;
+    if (regular_file_read_at(dir, IDMAP_ITEMS, items_path, items_bound(c->model.n_items), &items, &items_len, err))
+        return -1;
     if (c->checksums.present) {
         Sha256Hex got = sha256_of(items, items_len), users;
         if (check_sum(items_path, &c->checksums.items, &got, err) ||
-            regular_file_sha256(users_path, items_bound(INT32_MAX), &users, err) ||
+            regular_file_sha256_at(dir, IDMAP_USERS, users_path, items_bound(INT32_MAX), &users, err) ||
             check_sum(users_path, &c->checksums.users, &users, err)) {
             free(items);
             return -1;
         }
     }
-    if (regular_file_read(ckpt_path, SAFETENSORS_MAX_FILE, &checkpoint, &ckpt_len, err)) {
+    if (regular_file_read_at(dir, TRAIN_MODEL_FILE, ckpt_path, SAFETENSORS_MAX_FILE, &checkpoint, &ckpt_len, err)) {
         free(items);
         return -1;
     }
@@ -168,11 +174,31 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     }
     int rc = build(c, items_path, items, items_len, ckpt_path, checkpoint, ckpt_len, lm, err);
     free(items);
-    if (rc == 0 && c->checksums.has_popular && read_popular(c, lm, err)) {
+    if (rc == 0 && c->checksums.has_popular && read_popular(dir, c, lm, err)) {
         app_free_model(lm);
         return -1;
     }
     return rc;
+}
+
+/* Whether the folder open as dir is no longer the one at path (sasrec train put another in its place). */
+static int replaced(int dir, const char *path) {
+    struct stat open_st, now;
+    if (fstat(dir, &open_st) != 0 || stat(path, &now) != 0) return 1;
+    return open_st.st_dev != now.st_dev || open_st.st_ino != now.st_ino;
+}
+
+int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
+    /* the folder is opened once and every file read relative to it, so one load sees one folder even while
+     * train swaps a new one into its place; train then removes the files of the old one, so a load that failed
+     * while the path came to name another folder starts again from the new one */
+    for (int attempt = 1;; attempt++) {
+        int dir = open(c->model_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) return nn_fail_os(err, errno, "--model %s", c->model_dir);
+        int rc = load_from(dir, c, lm, err), again = rc != 0 && attempt < 5 && replaced(dir, c->model_dir);
+        close(dir);
+        if (!again) return rc;
+    }
 }
 
 void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm) {

@@ -14,6 +14,11 @@
  * records its checksum; a folder written before it existed loads without it
  * (lm->popular NULL: serve and predict then have no most-popular fallback).
  *
+ * The folder is opened once and every file read relative to it (openat), so
+ * that one load sees one folder while sasrec train swaps a new one into its
+ * place; a load that failed because the old folder's files were removed
+ * meanwhile starts again from the new folder.
+ *
  * A folder written before checksums were recorded (config.json without
  * CONFIG_MARKER) still loads, checked as above but without checksums: lm->legacy
  * is set and the commands print a one-line note suggesting to retrain. */

@@ -18,7 +18,8 @@ static const char *USAGE = "usage: sasrec predict --model DIR --out FILE.csv [--
                            "user has not interacted with, reading the user's whole sequence: CSV with the header\n"
                            "user,item and K rows per user, in raw ids (the Boostcamp submission format). Users the model\n"
                            "was not trained on are welcome; items it does not know are ignored, and a user left with\n"
-                           "no known item gets the most popular items (as sasrec serve answers).";
+                           "no known item gets the most popular items (as sasrec serve answers). Without --data: the\n"
+                           "built-in synthetic data, for a model trained on it (any other model asks for --data).";
 
 /* A CSV field, quoted when it holds a comma, a quote or a line break. */
 static void write_field(FILE *f, const char *s) {
@@ -38,7 +39,7 @@ static void write_field(FILE *f, const char *s) {
 static int64_t count_unknown_users(const RunConfig *c, const Dataset *ds, NnError *err) {
     char path[4096];
     TextFile f;
-    if (textfile_read(config_path(path, sizeof path, c->model_dir, IDMAP_USERS), &f, err)) return -1;
+    if (textfile_read_exact(config_path(path, sizeof path, c->model_dir, IDMAP_USERS), &f, err)) return -1;
     unsigned char *known = nn_calloc((size_t)ds->n_users + 1, 1);
     LineReader r = textfile_lines(&f);
     TextLine line;
@@ -100,7 +101,7 @@ int app_predict(int argc, char **argv) {
     const char *inputs[] = {c.data};
     if (app_check_model_dir("predict", c.model_dir, &err) ||
         (c.data && app_check_input("predict", "--data", c.data, &err)) ||
-        app_check_output_apart("predict", "--out", c.out, c.model_dir, inputs, 1, &err)) {
+        app_check_output("predict", "--out", c.out, inputs, 1, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
@@ -108,6 +109,11 @@ int app_predict(int argc, char **argv) {
     LoadedModel lm;
     if (app_load_model(&c, &lm, &err)) return app_fail("predict", &err, APP_EXIT_DATA);
     app_note_legacy("predict", &c, &lm);
+    if (app_check_data_for_model("predict", &c, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        app_free_model(&lm);
+        return APP_EXIT_USAGE;
+    }
     Dataset ds = {0};
     int code = 1;
     AtomicFile *af = NULL;

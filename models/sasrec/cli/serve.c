@@ -10,22 +10,25 @@
  * the answers. A line that cannot be answered gets an error answer in its
  * place and the loop goes on. End of input: exit 0. SIGINT or SIGTERM: the
  * batch in hand is answered, then exit 130 or 143. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "io/json.h"
 #include "models/sasrec/cli/commands.h"
+#include "models/sasrec/cli/http_server.h"
 #include "models/sasrec/cli/model_dir.h"
 #include "models/sasrec/cli/serve_input.h"
+#include "models/sasrec/cli/serve_plan.h"
+#include "models/sasrec/cli/serve_batch.h"
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/data/popularity.h"
 #include "models/sasrec/recommend.h"
 
 static const char *USAGE =
-    "usage: sasrec serve --model DIR [--k 10] [--threads N] [flags]\n"
+    "usage: sasrec serve --model DIR [--k 10] [--threads N] [--listen HOST:PORT] [flags]\n"
     "Answers recommendation requests, one JSON object per line on stdin, with one JSON line each on stdout,\n"
     "in order, flushed as soon as it is ready:\n"
     "  request  {\"id\": \"any string\", \"items\": [\"raw item id\", ...], \"k\": 10, \"exclude\": [...], "
@@ -33,242 +36,175 @@ static const char *USAGE =
     "           (only items is required; items oldest first, raw ids as in the training data)\n"
     "  answer   {\"id\": ..., \"items\": [...], \"scores\": [...], \"unknown\": n} or {\"id\": ..., \"error\": \"...\"}\n"
     "Unknown items are skipped and counted; a request with no known item gets the most popular items\n"
-    "(\"fallback\": \"popular\"). Ends with exit 0 at the end of input (docs/sasrec.md, section 7.1).";
-
-#define SERVE_MAX_DEPTH 4 /* an object of arrays of strings needs 2 levels; deeper JSON is refused early */
-
-/* One request line, parsed: what to recommend, or why it cannot be answered. */
-typedef struct {
-    char *id; /* the request's "id" (owned, valid UTF-8; id_len bytes), or NULL: none */
-    size_t id_len;
-    int failed; /* 1: answer with err.msg */
-    NnError err;
-    int32_t *items, *exclude; /* owned: known internal ids */
-    int64_t n_items, n_exclude, cap_items, cap_exclude;
-    int64_t unknown; /* items of "items" the model does not know */
-    int64_t k;
-    int exclude_seen;
-} Pending;
-
-static int fail(Pending *p, const char *fmt, const char *arg) {
-    p->failed = 1;
-    snprintf(p->err.msg, sizeof p->err.msg, fmt, arg);
-    return -1;
-}
-
-/* Appends the known ids of the raw ids in array v to *ids (growing it); counts the unknown ones in *unknown. */
-static int read_ids(Pending *p, const Json *v, const char *key, const Dataset *vocab, int32_t **ids, int64_t *n,
-                    int64_t *cap, int64_t *unknown) {
-    if (json_type(v) != JSON_ARRAY) return fail(p, "\"%s\" must be an array of raw item ids (strings)", key);
-    size_t count = json_count(v);
-    if ((int64_t)count > *cap) *ids = nn_realloc(*ids, (size_t)(*cap = (int64_t)count) * sizeof **ids);
-    for (size_t i = 0; i < count; i++) {
-        const Json *e = json_at(v, i);
-        size_t len;
-        const char *raw = json_type(e) == JSON_STRING ? json_string(e, &len) : json_number_text(e);
-        if (!raw) return fail(p, "every element of \"%s\" must be a raw item id (a string, or a number as written)", key);
-        if (json_type(e) == JSON_NUMBER) len = strlen(raw);
-        int32_t id = dataset_item_id(vocab, raw, len);
-        if (id)
-            (*ids)[(*n)++] = id;
-        else
-            (*unknown)++;
-    }
-    return 0;
-}
-
-/* Parses one request line into p (reset first); p->failed and a message when it cannot be answered. */
-static void parse_request(const char *line, size_t len, const Dataset *vocab, const RunConfig *c, Pending *p) {
-    free(p->id);
-    p->id = NULL;
-    p->failed = 0;
-    p->n_items = p->n_exclude = p->unknown = 0;
-    p->k = c->k;
-    p->exclude_seen = 1;
-    if (len == 0) {
-        fail(p, "%s", "an empty line; expected a JSON object such as {\"items\": [\"raw item id\", ...]}");
-        return;
-    }
-    JsonLimits lim = {.max_bytes = (size_t)c->serve.max_line, .max_depth = SERVE_MAX_DEPTH};
-    NnError e;
-    JsonDoc *doc = json_parse(line, len, &lim, &e);
-    if (!doc) {
-        fail(p, "not a JSON object: %.900s", e.msg);
-        return;
-    }
-    const Json *root = json_root(doc), *items = NULL;
-    if (json_type(root) != JSON_OBJECT) {
-        fail(p, "a request is a JSON object, not a%s; expected {\"items\": [\"raw item id\", ...]}",
-             json_type(root) == JSON_ARRAY ? "n array" : " single value");
-        goto done;
-    }
-    const Json *id = json_get(root, "id"); /* first, so that every later error can name the request */
-    if (id && json_type(id) != JSON_NULL) {
-        if (json_type(id) != JSON_STRING) {
-            fail(p, "%s", "\"id\" must be a string");
-            goto done;
-        }
-        const char *s = json_string(id, &p->id_len);
-        p->id = memcpy(nn_malloc(p->id_len + 1), s, p->id_len + 1);
-    }
-    for (size_t m = 0; m < json_count(root); m++) {
-        const char *key = json_key_at(root, m, NULL);
-        const Json *v = json_value_at(root, m);
-        int64_t ignored = 0;
-        if (strcmp(key, "id") == 0) continue;
-        if (strcmp(key, "items") == 0) {
-            items = v;
-            if (read_ids(p, v, key, vocab, &p->items, &p->n_items, &p->cap_items, &p->unknown)) goto done;
-        } else if (strcmp(key, "exclude") == 0) {
-            if (read_ids(p, v, key, vocab, &p->exclude, &p->n_exclude, &p->cap_exclude, &ignored)) goto done;
-        } else if (strcmp(key, "k") == 0) {
-            if (json_int64(v, &p->k) || p->k < 1 || p->k > c->serve.max_k) {
-                char bound[64];
-                snprintf(bound, sizeof bound, "%lld", (long long)c->serve.max_k);
-                fail(p, "\"k\" must be a whole number from 1 to %s (sasrec serve --max-k)", bound);
-                goto done;
-            }
-        } else if (strcmp(key, "exclude_seen") == 0) {
-            if (json_bool(v, &p->exclude_seen)) {
-                fail(p, "%s", "\"exclude_seen\" must be true or false");
-                goto done;
-            }
-        } else {
-            fail(p, "unknown member \"%.64s\"; a request has id, items, k, exclude and exclude_seen", key);
-            goto done;
-        }
-    }
-    if (!items) fail(p, "%s", "no \"items\": a request needs the list of raw item ids, oldest first (it may be empty)");
-done:
-    json_free(doc);
-}
-
-/* Writes the answer of p (ans unless p failed) as one line. */
-static void write_answer(FILE *f, const Pending *p, const RecAnswer *ans, const Dataset *vocab) {
-    fputs("{\"id\": ", f);
-    if (p->id)
-        json_write_string(f, p->id, p->id_len, NULL);
-    else
-        fputs("null", f);
-    const char *error = p->failed ? p->err.msg
-                        : ans->from == REC_NO_FALLBACK
-                            ? "no item of the request is known to the model, and its folder has no popular.txt to fall "
-                              "back on (written by an earlier sasrec: retrain to get it)"
-                        : ans->from == REC_NOT_FINITE ? "the model gives NaN or infinite scores for this sequence"
-                                                      : NULL;
-    if (error) {
-        fputs(", \"error\": ", f);
-        if (json_write_string(f, error, strlen(error), NULL)) fputs("\"(a message that is not UTF-8)\"", f);
-        if (!p->failed) fprintf(f, ", \"unknown\": %lld", (long long)p->unknown);
-        fputs("}\n", f);
-        return;
-    }
-    fputs(", \"items\": [", f);
-    for (int64_t j = 0; j < ans->count; j++) {
-        const char *raw = vocab->item_ids[ans->item[j]];
-        if (j) fputs(", ", f);
-        json_write_string(f, raw, strlen(raw), NULL); /* items.txt is checked UTF-8 (io/textfile.h) */
-    }
-    fputs("], \"scores\": [", f);
-    for (int64_t j = 0; j < ans->count; j++) fprintf(f, j ? ", %.9g" : "%.9g", (double)ans->score[j]);
-    fprintf(f, "], \"unknown\": %lld%s}\n", (long long)p->unknown,
-            ans->from == REC_POPULAR ? ", \"fallback\": \"popular\"" : "");
-}
+    "(\"fallback\": \"popular\"). Ends with exit 0 at the end of input (docs/sasrec.md, section 7.1).\n"
+    "With --listen HOST:PORT: HTTP/1.1 instead, POST /recommend (a request, or an array of them), GET /health,\n"
+    "GET /metrics; SIGHUP or a replaced model folder reloads the model (docs/sasrec.md, section 7.3).";
 
 /* What the loop owns. */
 typedef struct {
     const RunConfig *c;
-    const Dataset *vocab;
     Recommender rec;
     ServeInput in;
-    Pending *pending;  /* (batch) */
-    RecRequest *req;   /* (batch) */
-    RecAnswer *ans;    /* (batch) */
-    int32_t *top;      /* (batch, max_k) */
-    real *score;       /* (batch, max_k) */
+    ServeBatch batch;
+    FILE *out;      /* the answers of a batch, rendered before they are written */
+    char *out_buf;  /* out's buffer (open_memstream) */
+    size_t out_len;
     int64_t answered, errors, popular, unknown; /* totals, for the last stderr line */
+    int64_t unwritten; /* answers rendered in out, not yet written */
 } Server;
 
-/* Adds line (or an oversize line's error) to the batch as request n. */
-static void add_line(Server *s, int n, LineStatus st, const char *line, size_t len) {
-    Pending *p = &s->pending[n];
+/* Adds line (or an oversize line's error) to the batch. */
+static void add_line(Server *s, LineStatus st, const char *line, size_t len) {
     if (st == LINE_OVERSIZE) {
-        free(p->id);
-        p->id = NULL;
-        char bound[64];
-        snprintf(bound, sizeof bound, "%lld", (long long)s->c->serve.max_line);
-        fail(p, "the line is longer than %s bytes (sasrec serve --max-line) and was skipped", bound);
+        char msg[160];
+        snprintf(msg, sizeof msg, "the line is longer than %lld bytes (sasrec serve --max-line) and was skipped",
+                 (long long)s->c->serve.max_line);
+        serve_batch_add_error(&s->batch, SERVE_ERR_OVERSIZE, msg);
         return;
     }
-    parse_request(line, len, s->vocab, s->c, p);
+    serve_batch_add_text(&s->batch, line, len, (size_t)s->c->serve.max_line);
 }
 
 /* Collects the next batch: blocks for its first line (waking to look at the stop flag), then takes what is
  * buffered; when that is more than one line (a burst is arriving), waits at most --wait-us for the rest of it.
- * A lone request is never held. Returns how many lines it holds; 0 at the end of input or
- * on a stop. */
+ * A lone request is never held. A batch closes at --batch requests, or before a line that would take its
+ * lines past --max-line bytes (so that what it holds is bounded: serve_plan.h). Returns how many lines it holds; 0 at the end of input
+ * or on a stop. */
 static int next_batch(Server *s) {
     const char *line;
-    size_t len;
+    size_t len, budget = (size_t)s->c->serve.max_line;
     LineStatus st;
+    ServeBatch *b = &s->batch;
+    serve_batch_clear(b);
     if (atomic_load(signals_stop_flag())) return 0; /* stopped: not even the lines already buffered */
     while ((st = serve_input_take(&s->in, &line, &len)) == LINE_NONE) {
         if (atomic_load(signals_stop_flag())) return 0;
         serve_input_fill(&s->in, 100000); /* 0.1 s: a stop is seen that soon */
     }
     if (st == LINE_EOF) return 0;
-    int n = 0;
-    add_line(s, n++, st, line, len);
+    add_line(s, st, line, len);
     double deadline = clock_seconds() + (double)s->c->serve.wait_us * 1e-6;
-    while (n < s->c->serve.batch) {
+    while (b->n < b->cap) {
         st = serve_input_take(&s->in, &line, &len);
+        if (st == LINE_OK && b->bytes + len > budget) {
+            serve_input_untake(&s->in); /* the first of the next batch */
+            break;
+        }
         if (st == LINE_OK || st == LINE_OVERSIZE) {
-            add_line(s, n++, st, line, len);
+            add_line(s, st, line, len);
             continue;
         }
-        if (st == LINE_EOF || n == 1) break; /* a lone request is answered at once, never held for others */
+        if (st == LINE_EOF || b->n == 1) break; /* a lone request is answered at once, never held for others */
         long left = (long)((deadline - clock_seconds()) * 1e6);
         if (left <= 0 || serve_input_fill(&s->in, left) == 0) break;
     }
-    return n;
+    return b->n;
 }
 
-/* Ranks the batch's parsable requests in one pass, then writes every answer in order and flushes. */
-static void answer_batch(Server *s, int n) {
-    int m = 0;
-    int *slot = nn_malloc((size_t)n * sizeof *slot); /* the request of each line that parsed */
-    for (int i = 0; i < n; i++) {
-        const Pending *p = &s->pending[i];
-        if (p->failed) continue;
-        s->req[m] = (RecRequest){.items = p->items, .n_items = p->n_items, .exclude = p->exclude,
-                                 .n_exclude = p->n_exclude, .exclude_seen = p->exclude_seen, .k = p->k};
-        slot[i] = m++;
+/* Writes the rendered answers to stdout; -1 and the reason at the first failed write. */
+static int flush_out(Server *s, NnError *err) {
+    fflush(s->out);
+    size_t n = (size_t)ftello(s->out), done = 0;
+    while (done < n) {
+        ssize_t w = write(STDOUT_FILENO, s->out_buf + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0 && errno == EPIPE)
+            return nn_fail(err, "the reader of the answers has gone (stdout: %s); stopping at once", strerror(errno));
+        if (w < 0 && (errno == ENOSPC || errno == EDQUOT))
+            return nn_fail_resource(err, "cannot write the answers (stdout: %s)", strerror(errno));
+        if (w < 0) return nn_fail(err, "cannot write the answers (stdout: %s)", strerror(errno));
+        done += (size_t)w;
     }
-    recommend(&s->rec, s->req, s->ans, m);
-    for (int i = 0; i < n; i++) {
-        const Pending *p = &s->pending[i];
-        const RecAnswer *a = p->failed ? NULL : &s->ans[slot[i]];
-        write_answer(stdout, p, a, s->vocab);
-        s->answered++;
-        s->errors += p->failed || a->from == REC_NO_FALLBACK || a->from == REC_NOT_FINITE;
-        s->popular += a && a->from == REC_POPULAR;
+    fseeko(s->out, 0, SEEK_SET);
+    s->answered += s->unwritten;
+    s->unwritten = 0;
+    return 0;
+}
+
+/* Ranks the batch's parsable requests in one pass, then writes every answer in order; -1 and the reason at
+ * the first write that fails (nothing more is computed or written). */
+static int answer_batch(Server *s, NnError *err) {
+    ServeBatch *b = &s->batch;
+    serve_batch_run(b, &s->rec);
+    for (int i = 0; i < b->n; i++) {
+        const ServeRequest *p = &b->req[i];
+        ServeErrorKind kind = serve_batch_write(b, i, s->out);
+        fputc('\n', s->out);
+        s->unwritten++;
+        s->errors += kind != SERVE_OK;
+        s->popular += kind == SERVE_OK && !p->failed && b->ans[p->slot].from == REC_POPULAR;
         s->unknown += p->failed ? 0 : p->unknown;
+        if (ftello(s->out) >= SERVE_INPUT_CHUNK && flush_out(s, err)) return -1;
     }
-    fflush(stdout);
-    free(slot);
+    return flush_out(s, err);
 }
 
 /* The model's scores for its most popular item (or item 1) alone: NaN or infinite ones refuse the model. */
 static int check_finite(Server *s) {
     int32_t item = s->rec.pop_order ? s->rec.pop_order[0] : 1;
     RecRequest q = {.items = &item, .n_items = 1, .k = 1};
-    recommend(&s->rec, &q, s->ans, 1);
-    return s->ans[0].from == REC_NOT_FINITE ? -1 : 0;
+    int32_t top;
+    real score;
+    RecAnswer a = {.item = &top, .score = &score};
+    recommend(&s->rec, &q, &a, 1);
+    return a.from == REC_NOT_FINITE ? -1 : 0;
+}
+
+/* The stdin/stdout loop until the end of input, a stop or a failed write; its exit code. */
+static int serve_lines(Server *s, const char *model_dir, double plan_mib) {
+    NnError err;
+    int code = 0;
+    const RunConfig *c = s->c;
+    fprintf(stderr, "sasrec serve: ready: %s, %lld items, k %lld (at most %lld), %d threads, passes of up to %d "
+                    "requests, waiting up to %lld us; memory plan %.0f MiB at most\n",
+            model_dir, (long long)s->batch.n_items, (long long)c->k, (long long)c->serve.max_k, c->threads,
+            c->serve.batch, (long long)c->serve.wait_us, plan_mib);
+    while (next_batch(s) > 0)
+        if (answer_batch(s, &err)) {
+            code = app_fail("serve", &err, APP_EXIT_DATA);
+            break;
+        }
+    if (!code && atomic_load(signals_stop_flag())) code = signals_exit_code();
+    fprintf(stderr, "sasrec serve: %s: %lld requests answered (%lld with an error, %lld by popularity), %lld "
+                    "unknown items skipped\n",
+            code == APP_EXIT_DATA || code == APP_EXIT_RESOURCES ? "stopped at a failed write"
+            : code                                              ? signals_name()
+                                                                : "end of input",
+            (long long)s->answered, (long long)s->errors, (long long)s->popular, (long long)s->unknown);
+    return code;
+}
+
+static HttpConfig http = {.max_conns = 256, .max_header = 8192, .max_body = 1 << 20, .read_timeout_ms = 10000};
+
+/* serve's flags: config_serve_flags and those of --listen. */
+static int serve_flags(RunConfig *c, Flag *f) {
+    int n = config_serve_flags(c, f);
+    f[n++] = F_STR("--listen", &http.listen, "HOST:PORT: answer over HTTP/1.1 there instead of stdin (section 7.3)");
+    f[n++] = F_INT("--max-conns", &http.max_conns, 1, 65536, "--listen: open connections at most (beyond: 503)");
+    f[n++] = F_INT("--max-header", &http.max_header, 256, 1 << 20, "--listen: bytes of a request's line and headers");
+    f[n++] = F_INT("--max-body", &http.max_body, 16, 1 << 30, "--listen: bytes of a request body");
+    f[n++] = F_INT("--read-timeout-ms", &http.read_timeout_ms, 1, 3600000,
+                   "--listen: milliseconds a request in progress may take to arrive (408)");
+    return n;
+}
+
+/* The HTTP service: its memory plan, then the loop of http_server.h. */
+static int serve_http(RunConfig *c, LoadedModel *lm) {
+    NnError err;
+    ServePlan plan = serve_plan(&c->model, &lm->vocab, c->serve.batch, c->k, c->serve.max_k, http.max_body,
+                                http_server_buffer_bytes(&http), http_server_answers_held(&http, c->serve.batch),
+                                "--max-body");
+    app_free_model(lm); /* the service loads the folder itself, so that it can load it again */
+    if (serve_plan_check(&plan, &err)) {
+        fprintf(stderr, "sasrec serve: %s\n", err.msg);
+        return APP_EXIT_USAGE;
+    }
+    return http_server_run(c, &http);
 }
 
 int app_serve(int argc, char **argv) {
     RunConfig c = config_defaults();
-    int rc = app_parse("serve", USAGE, argc, argv, &c, config_serve_flags);
+    int rc = app_parse("serve", USAGE, argc, argv, &c, serve_flags);
     if (rc != APP_CONTINUE) return rc;
     NnError err;
     if (!c.model_dir) {
@@ -287,40 +223,34 @@ int app_serve(int argc, char **argv) {
     LoadedModel lm;
     if (app_load_model(&c, &lm, &err)) return app_fail("serve", &err, APP_EXIT_DATA);
     app_note_legacy("serve", &c, &lm);
+    if (http.listen) return serve_http(&c, &lm);
+    ServePlan plan = serve_plan(&c.model, &lm.vocab, c.serve.batch, c.k, c.serve.max_k, c.serve.max_line,
+                                (double)c.serve.max_line + SERVE_INPUT_CHUNK + 2.0 * SERVE_INPUT_CHUNK, 1, "--max-line");
+    if (serve_plan_check(&plan, &err)) {
+        app_free_model(&lm);
+        fprintf(stderr, "sasrec serve: %s\n", err.msg);
+        return APP_EXIT_USAGE;
+    }
     if (!lm.popular)
         fprintf(stderr, "sasrec serve: note: %s has no %s (written by an earlier sasrec): a request with no known "
                         "item gets an error answer instead of the most popular items; retrain to get it\n",
                 c.model_dir, POPULARITY_FILE);
-    int nb = c.serve.batch;
-    size_t kk = (size_t)c.serve.max_k;
-    Server s = {.c = &c, .vocab = &lm.vocab};
-    recommender_init(&s.rec, &lm.model, lm.popular, nb);
+    Server s = {.c = &c};
+    recommender_init(&s.rec, &lm.model, lm.popular, c.serve.batch);
     serve_input_init(&s.in, STDIN_FILENO, (size_t)c.serve.max_line);
-    s.pending = nn_calloc((size_t)nb, sizeof *s.pending);
-    s.req = nn_malloc((size_t)nb * sizeof *s.req);
-    s.ans = nn_malloc((size_t)nb * sizeof *s.ans);
-    s.top = nn_malloc((size_t)nb * kk * sizeof *s.top);
-    s.score = nn_malloc((size_t)nb * kk * sizeof *s.score);
-    for (int i = 0; i < nb; i++) s.ans[i] = (RecAnswer){.item = s.top + i * kk, .score = s.score + i * kk};
+    serve_batch_init(&s.batch, &lm.vocab, lm.vocab.n_items, &c, c.serve.batch);
+    s.out = open_memstream(&s.out_buf, &s.out_len);
+    if (!s.out) nn_abort("sasrec serve", "open_memstream: %s", strerror(errno));
     int code = 0;
     if (check_finite(&s)) {
         fprintf(stderr, "sasrec serve: the model in %s gives NaN or infinite scores; retrain it\n", c.model_dir);
         code = APP_EXIT_DATA;
     } else {
-        fprintf(stderr, "sasrec serve: ready: %s, %lld items, k %lld (at most %lld), %d threads, passes of up to %d "
-                        "requests, waiting up to %lld us\n",
-                c.model_dir, (long long)lm.vocab.n_items, (long long)c.k, (long long)c.serve.max_k, c.threads, nb,
-                (long long)c.serve.wait_us);
-        int n;
-        while ((n = next_batch(&s)) > 0) answer_batch(&s, n);
-        if (atomic_load(signals_stop_flag())) code = signals_exit_code();
-        fprintf(stderr, "sasrec serve: %s: %lld requests answered (%lld with an error, %lld by popularity), %lld "
-                        "unknown items skipped\n",
-                code ? signals_name() : "end of input", (long long)s.answered, (long long)s.errors,
-                (long long)s.popular, (long long)s.unknown);
+        code = serve_lines(&s, c.model_dir, plan.total / 1048576.0);
     }
-    for (int i = 0; i < nb; i++) free(s.pending[i].id), free(s.pending[i].items), free(s.pending[i].exclude);
-    free(s.pending), free(s.req), free(s.ans), free(s.top), free(s.score);
+    fclose(s.out);
+    free(s.out_buf);
+    serve_batch_free(&s.batch);
     serve_input_free(&s.in);
     recommender_free(&s.rec);
     app_free_model(&lm);

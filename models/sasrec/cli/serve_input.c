@@ -19,11 +19,15 @@ void serve_input_free(ServeInput *in) {
 }
 
 LineStatus serve_input_take(ServeInput *in, const char **line, size_t *len) {
+    in->last = in->start;
     for (;;) {
         size_t n = in->end - in->start;
         char *p = in->buf + in->start, *nl = memchr(p, '\n', n);
         if (!nl && !(in->eof && n > 0)) {
-            if (!in->skipping && n <= in->max_line) return in->eof ? LINE_EOF : LINE_NONE;
+            /* a line of max_line bytes may still have its CR buffered: the limit is on the line without CR LF,
+             * whichever way its bytes arrive */
+            int cr = n == in->max_line + 1 && p[n - 1] == '\r';
+            if (!in->skipping && (n <= in->max_line || cr)) return in->eof ? LINE_EOF : LINE_NONE;
             in->skipping = 1; /* longer than any line we take: drop what we have, keep looking for its end */
             in->start = in->end = 0;
             if (!in->eof) return LINE_NONE;
@@ -43,6 +47,8 @@ LineStatus serve_input_take(ServeInput *in, const char **line, size_t *len) {
         return LINE_OK;
     }
 }
+
+void serve_input_untake(ServeInput *in) { in->start = in->last; }
 
 int serve_input_fill(ServeInput *in, long timeout_us) {
     if (in->eof) return 1;

@@ -32,8 +32,9 @@ static void *wait_for_signals(void *arg) {
         if (atomic_load(&ending)) return NULL; /* the command is over: nothing left to stop or remove */
         if (graceful_mode && !atomic_load(&stop_signal)) {
             atomic_store(&stop_signal, sig);
-            snprintf(line, sizeof line, "sasrec %s: %s: stopping after the current step (again to stop at once)\n",
-                     command, name_of(sig));
+            snprintf(line, sizeof line, "sasrec %s: %s: %s (again to stop at once)\n", command, name_of(sig),
+                     strcmp(command, "serve") == 0 ? "answering the requests in hand, then stopping"
+                                                   : "stopping after the current step");
             say(line);
             continue;
         }

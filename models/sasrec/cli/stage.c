@@ -55,8 +55,11 @@ static int split_target(Stage *s, const char *target, NnError *err) {
         slash = strrchr(s->target, '/');
         base = slash + 1;
     }
-    if (strcmp(s->target, "/") == 0 || strlen(base) >= sizeof s->name - 40)
-        return nn_fail(err, "train: --out %s cannot be a model folder", target);
+    if (strcmp(s->target, "/") == 0) return nn_fail(err, "train: --out %s cannot be a model folder", target);
+    if (strlen(base) >= sizeof s->name - 40) /* the staging folder's name adds up to 40 bytes to it */
+        return nn_fail(err, "train: --out %s: name too long (%zu bytes; a model folder's name may have at most %zu, "
+                            "so that the staging folder beside it still fits in a file name)",
+                       target, strlen(base), sizeof s->name - 41);
     strcpy(s->name, base);
     if (!slash)
         strcpy(s->parent, ".");
@@ -159,6 +162,22 @@ static StageTarget classify(const Stage *s, char *what, size_t size) {
     return kind;
 }
 
+int stage_is_mount_point(const char *dir) {
+    char parent[4096 + 4];
+    if (snprintf(parent, sizeof parent, "%s/..", dir) >= (int)sizeof parent) return 0;
+    struct stat st, up;
+    if (stat(dir, &st) != 0 || stat(parent, &up) != 0) return 0;
+    if (st.st_dev != up.st_dev || st.st_ino == up.st_ino) return 1; /* another file system, or the root */
+#ifdef STATX_ATTR_MOUNT_ROOT
+    /* a bind mount of a folder of the same file system: the kernel (5.8 on) marks the mount's root */
+    struct statx sx;
+    if (statx(AT_FDCWD, dir, 0, 0, &sx) == 0 && (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+        (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 1;
+#endif
+    return 0;
+}
+
 /* Opens, locks and checks the target (made empty if absent); 0, or -1 and a message. */
 static int lock_target(Stage *s, int force, NnError *err) {
     for (int attempt = 0; attempt < 10; attempt++) {
@@ -199,6 +218,12 @@ static int lock_target(Stage *s, int force, NnError *err) {
         }
         s->lock_fd = fd;
         if (s->kind == STAGE_NEW) return 0;
+        if (stage_is_mount_point(s->target))
+            return nn_fail(err,
+                           "train: --out %s is a mount point (a volume or another file system): train puts the new "
+                           "model folder in place with one rename, which cannot replace a mount point, so the model "
+                           "would be lost after training; give --out a folder inside it (e.g. --out %s/model)",
+                           s->target, s->target);
         char what[300] = "";
         s->kind = classify(s, what, sizeof what);
         if (s->kind != STAGE_OTHER || force) return 0;

@@ -3,7 +3,8 @@
  *   1. stage_begin, before any work: DIR must be absent, an empty folder, or
  *      a model folder (its config.json is one this program writes, and it
  *      holds nothing but the files train writes); anything else, a symbolic
- *      link included, is refused, unless --force, which keeps it whole beside
+ *      link included, is refused, and so is a mount point (a volume: the
+ *      swap's rename cannot replace it; --out a folder inside it instead), unless --force, which keeps it whole beside
  *      the new folder as DIR.previous (DIR.previous-2, ...). DIR is locked
  *      (flock on the folder itself, so a killed holder leaves no stale lock):
  *      a second writer is refused, naming the holder's pid. An absent DIR is
@@ -57,6 +58,9 @@ int stage_swap(Stage *s, NnError *err);
 void stage_abandon(Stage *s);
 /* Writes a one-line note to stderr for each staging folder of DIR left by a killed run, if any. */
 void stage_note_leftovers(const Stage *s, const char *cmd);
+/* 1 if the folder dir is a mount point (its file system or mount differs from its parent folder's, or it is
+ * the root): no rename can replace it, so stage_begin refuses it as --out (exit 2) before the run. */
+int stage_is_mount_point(const char *dir);
 /* The names of the files train writes into a model folder, NULL-ended. */
 extern const char *const STAGE_FILES[];
 

@@ -1,4 +1,5 @@
 /* sasrec train */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,10 @@
 #include "base/clock.h"
 #include "base/dist.h"
 #include "base/peak_rss.h"
+#include "io/tempfiles.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/rank_inputs.h"
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/cli/stage.h"
 #include "models/sasrec/data/idmap.h"
@@ -50,6 +53,28 @@ static int report_failure(const RunConfig *c, TrainStatus st, NnError *err) {
     return app_fail("train", err, code);
 }
 
+static Stage *oom_stage;   /* the run's staging (rank 0), for out_of_memory; NULL before and after */
+static const char *oom_out; /* --out */
+
+/* A failed allocation during the run (ulimit -v, RLIMIT_DATA, a full machine without overcommit), on any
+ * thread: the staging folder goes, --out stays as it was, and the job ends with exit 4 (not an abort). */
+static void out_of_memory(size_t bytes) {
+    static atomic_flag once = ATOMIC_FLAG_INIT;
+    if (atomic_flag_test_and_set(&once))
+        for (;;) pause(); /* another thread is ending the process */
+    fprintf(stderr, "sasrec train: out of memory allocating %zu bytes during the run; --out %s was left as it was; "
+            "lower --batch, --max-len, --negatives or --eval-batch, or raise the memory limit\n", bytes,
+            oom_out ? oom_out : "");
+    tempfiles_remove_all(); /* files being written into the staging folder, and the folder */
+    if (oom_stage) stage_abandon(oom_stage); /* and --out itself if this run made it */
+    if (dist_size() > 1) {
+        fprintf(stderr, "sasrec train: rank %d of %d failed (exit %d); ending the job\n", dist_rank(), dist_size(),
+                APP_EXIT_RESOURCES);
+        dist_abort(APP_EXIT_RESOURCES);
+    }
+    _exit(APP_EXIT_RESOURCES);
+}
+
 int app_train(int argc, char **argv) {
     RunConfig c = config_defaults();
     int rc = app_parse("train", USAGE, argc, argv, &c, config_train_flags);
@@ -66,16 +91,30 @@ int app_train(int argc, char **argv) {
                 dist_size());
         return APP_EXIT_USAGE;
     }
+    /* under mpirun every rank reads its own copy of the inputs: all must be the same before any work */
+    if (rank_inputs_check(&c, argc, argv, &err)) {
+        if (dist_rank() == 0) {
+            fprintf(stderr, "sasrec %s\n", err.msg);
+            fflush(stderr);
+        }
+        char sync = 0;
+        dist_bcast(&sync, 1, 0); /* rank 0's message is out before any rank ends the job */
+        return APP_EXIT_DATA;
+    }
     /* the model folder is written whole or not at all: every file goes to a staging folder first (stage.h);
      * in an MPI job by rank 0 alone, the others never touch --out */
     int lead = dist_rank() == 0;
     Stage stage;
     const char *inputs[] = {c.data, c.sample_file};
-    if (lead && stage_begin(&stage, c.out, c.force, inputs, 2, &err)) {
+    if (lead && (app_check_outside_models("train", "--out", c.out, &err) ||
+                 stage_begin(&stage, c.out, c.force, inputs, 2, &err))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return err.resource ? APP_EXIT_RESOURCES : APP_EXIT_USAGE;
     }
     if (lead) stage_note_leftovers(&stage, "train");
+    oom_out = c.out;
+    oom_stage = lead ? &stage : NULL;
+    nn_set_out_of_memory(out_of_memory);
     double started = clock_seconds();
     Dataset ds = {0};
     SampleSet samples = {0};
@@ -138,6 +177,8 @@ fail:
 abandon:
     if (lead) stage_abandon(&stage);
 done:
+    nn_set_out_of_memory(NULL);
+    oom_stage = NULL;
     sasrec_free(&s);
     sample_free(&samples);
     dataset_free(&ds);

@@ -193,7 +193,7 @@ int dataset_load_buffer(const char *name, const char *data, size_t size, const L
 int dataset_load(const char *path, const LoadOptions *opt, const Dataset *item_vocab, Dataset *out, NnError *err) {
     TextFile f;
     memset(out, 0, sizeof *out);
-    if (textfile_read(path, &f, err)) return -1;
+    if (textfile_read_exact(path, &f, err)) return -1; /* dataset_load_buffer skips the mark, once */
     int rc = dataset_load_buffer(path, f.data, f.size, opt, item_vocab, out, err);
     textfile_free(&f);
     return rc;

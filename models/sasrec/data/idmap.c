@@ -47,7 +47,7 @@ int idmap_write(const char *dir, const Dataset *ds, NnError *err) {
 int idmap_read_items_buffer(const char *name, const char *data, size_t size, Dataset *vocab, NnError *err) {
     memset(vocab, 0, sizeof *vocab);
     TextFile f;
-    textfile_wrap(name, data, size, &f);
+    textfile_wrap_exact(name, data, size, &f); /* ours: a leading U+FEFF belongs to the first id */
     if (textfile_check(&f, err)) return -1;
     int64_t lines = 0;
     for (size_t i = 0; i < f.size; i++) lines += f.data[i] == '\n';
@@ -85,7 +85,7 @@ int idmap_read_items(const char *dir, Dataset *vocab, NnError *err) {
     char *path = join(dir, IDMAP_ITEMS);
     TextFile f;
     memset(vocab, 0, sizeof *vocab);
-    int rc = textfile_read(path, &f, err);
+    int rc = textfile_read_exact(path, &f, err);
     if (rc == 0) {
         rc = idmap_read_items_buffer(path, f.data, f.size, vocab, err);
         textfile_free(&f);

@@ -5,8 +5,10 @@
  *   DIR/users.txt   line k holds the raw id of user index k - 1
  *
  * One id per line, verbatim (only the line end, LF or CRLF, is not part of
- * it), UTF-8. Files are written atomically (io/atomic_file.h) into an existing
- * folder. An id holding a line break cannot be written and is refused. */
+ * it), UTF-8, read back exactly: no byte order mark is written, and none is
+ * skipped when reading (an id may begin with U+FEFF). Files are written
+ * atomically (io/atomic_file.h) into an existing folder. An id holding a line
+ * break cannot be written and is refused. */
 #ifndef NN_MODELS_SASREC_DATA_IDMAP_H
 #define NN_MODELS_SASREC_DATA_IDMAP_H
 

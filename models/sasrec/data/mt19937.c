@@ -4,7 +4,7 @@
 #define MT_N 624
 #define MT_M 397
 
-void mt_seed(Mt19937 *m, uint32_t seed) {
+void mt19937_seed(Mt19937 *m, uint32_t seed) {
     m->mt[0] = seed;
     for (int i = 1; i < MT_N; i++) m->mt[i] = 1812433253u * (m->mt[i - 1] ^ (m->mt[i - 1] >> 30)) + (uint32_t)i;
     m->index = MT_N;
@@ -18,7 +18,7 @@ static void generate(Mt19937 *m) {
     m->index = 0;
 }
 
-uint32_t mt_next(Mt19937 *m) {
+uint32_t mt19937_next(Mt19937 *m) {
     if (m->index >= MT_N) generate(m);
     uint32_t y = m->mt[m->index++];
     y ^= y >> 11;
@@ -28,7 +28,7 @@ uint32_t mt_next(Mt19937 *m) {
     return y;
 }
 
-uint32_t mt_interval(Mt19937 *m, uint32_t max) {
+uint32_t mt19937_interval(Mt19937 *m, uint32_t max) {
     if (max == 0) return 0;
     uint32_t mask = max, value;
     mask |= mask >> 1;
@@ -36,15 +36,15 @@ uint32_t mt_interval(Mt19937 *m, uint32_t max) {
     mask |= mask >> 4;
     mask |= mask >> 8;
     mask |= mask >> 16;
-    while ((value = mt_next(m) & mask) > max) {
+    while ((value = mt19937_next(m) & mask) > max) {
     }
     return value;
 }
 
-void mt_permutation(Mt19937 *m, int64_t n, int64_t *perm) {
+void mt19937_permutation(Mt19937 *m, int64_t n, int64_t *perm) {
     for (int64_t i = 0; i < n; i++) perm[i] = i;
     for (int64_t i = n - 1; i >= 1; i--) {
-        int64_t j = mt_interval(m, (uint32_t)i);
+        int64_t j = mt19937_interval(m, (uint32_t)i);
         int64_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

@@ -13,12 +13,12 @@ typedef struct {
 } Mt19937;
 
 /* numpy.random.RandomState(seed) for an integer seed (init_genrand). */
-void mt_seed(Mt19937 *m, uint32_t seed);
+void mt19937_seed(Mt19937 *m, uint32_t seed);
 /* The next 32-bit output. */
-uint32_t mt_next(Mt19937 *m);
+uint32_t mt19937_next(Mt19937 *m);
 /* A uniform integer in [0, max] by masked rejection, as numpy's random_interval. */
-uint32_t mt_interval(Mt19937 *m, uint32_t max);
+uint32_t mt19937_interval(Mt19937 *m, uint32_t max);
 /* perm[0..n) = RandomState.permutation(n). */
-void mt_permutation(Mt19937 *m, int64_t n, int64_t *perm);
+void mt19937_permutation(Mt19937 *m, int64_t n, int64_t *perm);
 
 #endif

@@ -128,7 +128,7 @@ int sample_read_buffer(const char *name, const char *data, size_t size, const Da
 int sample_read(const char *path, const Dataset *ds, int n_neg, SampleSet *out, NnError *err) {
     TextFile f;
     memset(out, 0, sizeof *out);
-    if (textfile_read(path, &f, err)) return -1;
+    if (textfile_read_exact(path, &f, err)) return -1; /* sample_read_buffer skips the mark, once */
     int rc = sample_read_buffer(path, f.data, f.size, ds, n_neg, out, err);
     textfile_free(&f);
     return rc;
@@ -146,7 +146,7 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
     int64_t *mark = new_marks(ds);
     int64_t *perm = nn_malloc((size_t)ds->n_items * sizeof *perm);
     Mt19937 mt;
-    mt_seed(&mt, (uint32_t)seed);
+    mt19937_seed(&mt, (uint32_t)seed);
     Progress bar;
     progress_start(&bar, "evaluation negatives", "users", ds->n_users);
     for (int64_t u = 0; u < ds->n_users; u++) {
@@ -163,7 +163,7 @@ int sample_generate(const Dataset *ds, int n_neg, uint64_t seed, SampleSet *out,
          * n_neg of a permutation of all items) and keep those not in the user's sequence */
         int32_t *neg = out->neg + u * n_neg;
         for (int k = 0; k < n_neg;) {
-            mt_permutation(&mt, ds->n_items, perm);
+            mt19937_permutation(&mt, ds->n_items, perm);
             for (int t = 0; t < n_neg && k < n_neg; t++) {
                 int32_t item = (int32_t)perm[t] + 1; /* all_item lists the items in order of first appearance */
                 if (mark[item] != 2 * u) neg[k++] = item;

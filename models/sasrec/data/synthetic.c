@@ -1,5 +1,6 @@
 #include "models/sasrec/data/synthetic.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,16 +158,19 @@ int synthetic_write_seq(const Dataset *ds, const char *path, NnError *err) {
     for (int64_t u = 0; u < ds->n_users; u++) {
         int64_t len;
         const int32_t *s = dataset_seq(ds, u, &len);
+        errno = 0;
         fputs(ds->user_ids[u], f);
         for (int64_t k = 0; k < len; k++) {
             fputc(' ', f);
             fputs(ds->item_ids[s[k]], f);
         }
         fputc('\n', f);
-    }
-    if (ferror(f)) {
-        atomic_abort(af);
-        return nn_fail(err, "%s: a write failed (disk full?)", path);
+        if (ferror(f)) { /* stop at the first failed write, with its reason (a full disk sets err->resource) */
+            int e = errno ? errno : EIO;
+            atomic_abort(af);
+            return nn_fail_os(err, e, "%s: writing user %lld of %lld failed", path, (long long)u + 1,
+                              (long long)ds->n_users);
+        }
     }
     return atomic_commit(af, err);
 }

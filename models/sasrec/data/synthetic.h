@@ -45,7 +45,8 @@ typedef struct {
 SyntheticOptions synthetic_default_options(void);
 /* The len_skew that gives lengths from min_len to max_len a mean of avg_len (min_len < avg_len <= max_len). */
 double synthetic_len_skew(int min_len, int max_len, double avg_len);
-/* Writes ds in the seq format ("user item item ...", one line per user, raw ids), atomically. */
+/* Writes ds in the seq format ("user item item ...", one line per user, raw ids), atomically; the first failed
+ * write ends it with its reason (err->resource for a full disk). */
 int synthetic_write_seq(const Dataset *ds, const char *path, NnError *err);
 /* Generates a Dataset (format FORMAT_SYNTHETIC, n_lines 0); -1 when the options cannot work, saying which. */
 int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err);

@@ -1,0 +1,19 @@
+#include "nn/swiglu.h"
+
+#include "autograd/ops.h"
+
+SwiGLU swiglu_new(Module *m, const char *name, int64_t dim, int64_t inner, int bias) {
+    char sub[256];
+    SwiGLU f;
+    f.gate = linear_new(m, module_join(sub, sizeof sub, name, "gate"), dim, inner, bias);
+    f.up = linear_new(m, module_join(sub, sizeof sub, name, "up"), dim, inner, bias);
+    f.down = linear_new(m, module_join(sub, sizeof sub, name, "down"), inner, dim, bias);
+    return f;
+}
+
+Tensor *swiglu_forward(const SwiGLU *f, Module *m, Graph *g, Tensor *x) {
+    Tensor *gate = ag_silu(g, linear_forward(&f->gate, m, g, x)); /* (..., inner) */
+    Tensor *up = linear_forward(&f->up, m, g, x);
+    module_trace(m, "  SwiGLU gate * up", gate);
+    return linear_forward(&f->down, m, g, ag_mul(g, gate, up));
+}

@@ -121,7 +121,7 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
 #define GEMM_CHUNK_MACS (1 << 20)
 /* An operand of more than GEMM_REUSE_BYTES is reused by chunks of at least GEMM_REUSE_LINES rows (or columns) of
  * whole tiles: 48 flops for each of its bytes read. The chunking still depends on the shape only. */
-#define GEMM_REUSE_BYTES (512 << 10)
+#define GEMM_REUSE_BYTES (2 << 20)
 #define GEMM_REUSE_LINES 96
 
 typedef struct {

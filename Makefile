@@ -14,6 +14,7 @@
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
 # make mutate     a 1.01x error planted in each floating-point assignment of the backward pass in turn; the
 #                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
+# make lint       the naming, layering, guard and length rules of docs/design.md (tools/lint.py, python3)
 # make clean
 # Options: THREADS=0 (serial build; OPENMP=0 is the old name), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
 # make MPI=1      the same library and program with mpicc and -DNN_MPI (Open MPI: libopenmpi-dev), in build/mpi:
@@ -107,7 +108,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(EXAMPLE_SRC:%.c=$(BUILD)/%)
 DOC_EXAMPLE := $(BUILD)/docs/writing-an-op
 
-.PHONY: all lib tests test sanitize valgrind bench fuzz coverage mutate clean install uninstall installcheck
+.PHONY: all lib tests test sanitize valgrind bench fuzz coverage mutate lint clean install uninstall installcheck
 all: $(LIB32) $(LIB64) $(BUILD)/sasrec $(BENCH_BINS) $(EXAMPLES) $(ROOT_COPIES) $(DOC_EXAMPLE)
 lib: $(LIB32) $(LIB64) $(SO32) $(SO64) $(INSTALL_HEADERS)
 
@@ -227,6 +228,8 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 	    -artifact_prefix=build/fuzz/crashes/$$n- build/fuzz/work_$$n fuzz/corpus/$$n; done
 
 # Both build into their own directories (build/coverage, build/mutate) and never change a source file.
+lint:
+	python3 tools/lint.py
 coverage:
 	python3 tests/tools/coverage.py
 mutate:

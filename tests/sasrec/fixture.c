@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char run_dir[64]; /* made before the tests, removed after them all, whatever failed */
@@ -79,4 +80,40 @@ TCase *fixture_tcase(const char *name) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     return tc;
+}
+
+const char *fixture_path(const char *name) {
+    static char paths[8][512];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, 512, "%s/%s", fixture_dir, name);
+    return p;
+}
+
+const char *fixture_program(void) { return getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec"; }
+
+void fixture_expand(const char *args, char *expanded, size_t size) {
+    size_t n = 0;
+    for (const char *p = args; *p && n + 200 < size; p++) {
+        if (p[0] == '{' && p[1] == '}') {
+            n += (size_t)snprintf(expanded + n, size - n, "%s", fixture_dir);
+            p++;
+        } else {
+            expanded[n++] = *p;
+        }
+    }
+    expanded[n] = '\0';
+}
+
+int fixture_run(const char *prefix, const char *args, char *out, size_t out_size, char *err, size_t err_size) {
+    char expanded[4096], cmd[8192];
+    fixture_expand(args, expanded, sizeof expanded);
+    const char *so = fixture_path(".stdout"), *se = fixture_path(".stderr");
+    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", prefix, fixture_program(), expanded, so, se);
+    int status = system(cmd);
+    slurp(so, out, out_size);
+    slurp(se, err, err_size);
+    unlink(so);
+    unlink(se);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

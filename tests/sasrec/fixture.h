@@ -18,6 +18,15 @@ const char *put(const char *name, const char *text, size_t len);
 #define PUT(name, literal) put(name, literal, sizeof(literal) - 1)
 /* The file at path into buf (at most size - 1 bytes, NUL-terminated; empty if it cannot be read). */
 void slurp(const char *path, char *buf, size_t size);
+/* fixture_dir/name, in a rotating buffer (valid until the 8th next call). */
+const char *fixture_path(const char *name);
+/* The program the command-line tests run: $NN_SASREC, or ./sasrec. */
+const char *fixture_program(void);
+/* args with each {} replaced by fixture_dir, into expanded (size bytes). */
+void fixture_expand(const char *args, char *expanded, size_t size);
+/* Runs "<prefix> <program> <args>" through /bin/sh ({} in args: fixture_dir); its stdout and stderr into out and
+ * err (NUL-terminated, cut to their sizes). Returns the exit code, or 128 + the signal that killed it. */
+int fixture_run(const char *prefix, const char *args, char *out, size_t out_size, char *err, size_t err_size);
 /* Loads a literal written to a file; fails the test with the message if loading fails. */
 void load_ok(const char *name, const char *text, size_t len, const LoadOptions *opt, Dataset *ds);
 #define LOAD_OK(name, literal, opt, ds) load_ok(name, literal, sizeof(literal) - 1, opt, ds)

@@ -31,43 +31,10 @@
 static char out[1 << 16];    /* stdout of the last run */
 static char errout[1 << 16]; /* stderr of the last run */
 
-static const char *prog(void) { return getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec"; }
-
-/* fixture_dir/name into a rotating buffer (valid until the 8th next call). */
-static const char *at(const char *name) {
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", fixture_dir, name);
-    return p;
-}
-
-/* args with each {} replaced by the test's folder, into expanded (size bytes). */
-static void expand(const char *args, char *expanded, size_t size) {
-    size_t n = 0;
-    for (const char *p = args; *p && n + 200 < size; p++) {
-        if (p[0] == '{' && p[1] == '}') {
-            n += (size_t)snprintf(expanded + n, size - n, "%s", fixture_dir);
-            p++;
-        } else {
-            expanded[n++] = *p;
-        }
-    }
-    expanded[n] = '\0';
-}
-
 /* Runs "<prefix> $NN_SASREC <args>" through /bin/sh (prefix: shell commands such as ulimit, may be "");
  * {} in args stands for the test's folder. Returns the exit code (128 + signal if killed). */
 static int run_with(const char *prefix, const char *args) {
-    char expanded[4096], cmd[8192];
-    expand(args, expanded, sizeof expanded);
-    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", prefix, prog(), expanded, at(".stdout"), at(".stderr"));
-    int status = system(cmd);
-    slurp(at(".stdout"), out, sizeof out);
-    slurp(at(".stderr"), errout, sizeof errout);
-    unlink(at(".stdout"));
-    unlink(at(".stderr"));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fixture_run(prefix, args, out, sizeof out, errout, sizeof errout);
 }
 
 static int run(const char *args) { return run_with("", args); }
@@ -99,7 +66,7 @@ static void write_tiny_data(void) {
     for (int u = 0; u < 60; u++)
         for (int k = 0; k < 8; k++)
             n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
-    write_text(at("tiny.csv"), text);
+    write_text(fixture_path("tiny.csv"), text);
 }
 
 #define TRAIN "train --data {}/tiny.csv --epochs 2 --hidden 16 --max-len 8 --batch 16 "
@@ -174,38 +141,38 @@ static void eval_metrics(const char *name, char *metrics, size_t size) {
 
 START_TEST(case01_out_refuses_folders_that_are_not_model_folders) {
     write_tiny_data();
-    ck_assert_int_eq(mkdir(at("notes"), 0755), 0);
-    write_text(at("notes/config.json"), "{\"theme\": \"dark\"}\n");
-    write_text(at("notes/items.txt"), "my shopping list\n");
-    char *before = snapshot(at("notes"));
+    ck_assert_int_eq(mkdir(fixture_path("notes"), 0755), 0);
+    write_text(fixture_path("notes/config.json"), "{\"theme\": \"dark\"}\n");
+    write_text(fixture_path("notes/items.txt"), "my shopping list\n");
+    char *before = snapshot(fixture_path("notes"));
     EXPECT(2, TRAIN "--out {}/notes", "is not empty and is not a model folder");
-    ASSERT_SAME(before, at("notes"));
+    ASSERT_SAME(before, fixture_path("notes"));
     EXPECT(2, TRAIN "--out {}/notes/.", "is not a model folder"); /* `cd notes && sasrec train --out .` */
-    ASSERT_SAME(before, at("notes"));
+    ASSERT_SAME(before, fixture_path("notes"));
     ck_assert_int_eq(staging_folders("notes"), 0);
     /* --force: the new model takes the name, the user's folder is kept whole beside it */
     RUN_OK(TRAIN "--out {}/notes --force");
     ck_assert_msg(strstr(errout, "kept whole as") && strstr(errout, "notes.previous"), "%s", errout);
-    ASSERT_SAME(before, at("notes.previous"));
-    ck_assert(exists(at("notes/model.safetensors")));
+    ASSERT_SAME(before, fixture_path("notes.previous"));
+    ck_assert(exists(fixture_path("notes/model.safetensors")));
     free(before);
 
     /* a model folder and a run refused for its size by the memory plan: the folder is left exactly as it was */
     RUN_OK(TRAIN "--out {}/m1");
     char metrics[1024], again[1024];
     eval_metrics("m1", metrics, sizeof metrics);
-    before = snapshot(at("m1"));
+    before = snapshot(fixture_path("m1"));
     EXPECT(2, TRAIN "--hidden 4096 --layers 64 --out {}/m1", "needs about"); /* the memory plan (issue 11) */
     ck_assert_msg(strstr(errout, "--out ") && strstr(errout, "was left as it was"), "%s", errout);
-    ASSERT_SAME(before, at("m1"));
+    ASSERT_SAME(before, fixture_path("m1"));
     eval_metrics("m1", again, sizeof again);
     ck_assert_str_eq(metrics, again);
     ck_assert_int_eq(staging_folders("m1"), 0);
     free(before);
     /* an empty folder is fine */
-    ck_assert_int_eq(mkdir(at("empty"), 0755), 0);
+    ck_assert_int_eq(mkdir(fixture_path("empty"), 0755), 0);
     RUN_OK(TRAIN "--out {}/empty");
-    ck_assert(exists(at("empty/config.json")));
+    ck_assert(exists(fixture_path("empty/config.json")));
 }
 END_TEST
 
@@ -214,8 +181,8 @@ END_TEST
 /* Starts "$NN_SASREC <args>" (with {} expanded) in the background; its pid (the program's: the shell execs it). */
 static pid_t spawn(const char *args) {
     char expanded[4096], cmd[8192];
-    expand(args, expanded, sizeof expanded);
-    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", prog(), expanded, at(".bg_stdout"), at(".bg_stderr"));
+    fixture_expand(args, expanded, sizeof expanded);
+    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", fixture_program(), expanded, fixture_path(".bg_stdout"), fixture_path(".bg_stderr"));
     fflush(stdout);
     fflush(stderr);
     /* Check's handlers (its SIGTERM handler kills the test's process group) must never run in the child: the
@@ -242,7 +209,7 @@ static pid_t spawn(const char *args) {
 static int wait_for(pid_t pid) {
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    slurp(at(".bg_stderr"), errout, sizeof errout);
+    slurp(fixture_path(".bg_stderr"), errout, sizeof errout);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -266,12 +233,12 @@ START_TEST(case02_failed_and_concurrent_runs_leave_the_folder_whole) {
     RUN_OK(TRAIN "--out {}/m");
     char metrics[1024], again[1024];
     eval_metrics("m", metrics, sizeof metrics);
-    char *before = snapshot(at("m"));
+    char *before = snapshot(fixture_path("m"));
     /* a run that fails while writing (the file size limit stands for a full disk) */
     int code = run_with("trap '' XFSZ; ulimit -f 40;", TRAIN "--seed 7 --out {}/m");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
     ck_assert_msg(strstr(errout, "was left as it was"), "%s", errout);
-    ASSERT_SAME(before, at("m"));
+    ASSERT_SAME(before, fixture_path("m"));
     eval_metrics("m", again, sizeof again);
     ck_assert_str_eq(metrics, again);
     ck_assert_int_eq(staging_folders("m"), 0);
@@ -298,22 +265,22 @@ END_TEST
 START_TEST(case03_no_output_through_a_symlink) {
     write_tiny_data();
     RUN_OK(TRAIN "--out {}/out");
-    write_text(at("victim.txt"), "the user's precious file\n");
-    unlink(at("out/log.jsonl"));
-    ck_assert_int_eq(symlink("../victim.txt", at("out/log.jsonl")), 0);
+    write_text(fixture_path("victim.txt"), "the user's precious file\n");
+    unlink(fixture_path("out/log.jsonl"));
+    ck_assert_int_eq(symlink("../victim.txt", fixture_path("out/log.jsonl")), 0);
     EXPECT(2, TRAIN "--out {}/out", "log.jsonl");
     RUN_OK(TRAIN "--out {}/out --force");
     char buf[256];
-    slurp(at("victim.txt"), buf, sizeof buf);
+    slurp(fixture_path("victim.txt"), buf, sizeof buf);
     ck_assert_str_eq(buf, "the user's precious file\n");
-    ck_assert(exists(at("out.previous/log.jsonl"))); /* the link itself is kept, untouched */
+    ck_assert(exists(fixture_path("out.previous/log.jsonl"))); /* the link itself is kept, untouched */
     /* --out itself a link to a folder: refused */
-    ck_assert_int_eq(symlink("out", at("link")), 0);
+    ck_assert_int_eq(symlink("out", fixture_path("link")), 0);
     EXPECT(2, TRAIN "--out {}/link", "symbolic link");
     /* predict --out a link: refused, the victim untouched */
-    ck_assert_int_eq(symlink("victim.txt", at("sub.csv")), 0);
+    ck_assert_int_eq(symlink("victim.txt", fixture_path("sub.csv")), 0);
     EXPECT(2, "predict --data {}/tiny.csv --model {}/out --out {}/sub.csv", "symbolic link");
-    slurp(at("victim.txt"), buf, sizeof buf);
+    slurp(fixture_path("victim.txt"), buf, sizeof buf);
     ck_assert_str_eq(buf, "the user's precious file\n");
 }
 END_TEST
@@ -323,17 +290,17 @@ END_TEST
 START_TEST(case04_cleanup_deletes_only_its_own_files) {
     write_tiny_data();
     RUN_OK(TRAIN "--out {}/m");
-    write_text(at("sub.csv.tmp.before"), "keep me\n");
-    write_text(at("sub.csv.tmp.ABCDEF"), "keep me too\n");
-    write_text(at("m.tmp.XYZ123"), "and me\n");
+    write_text(fixture_path("sub.csv.tmp.before"), "keep me\n");
+    write_text(fixture_path("sub.csv.tmp.ABCDEF"), "keep me too\n");
+    write_text(fixture_path("m.tmp.XYZ123"), "and me\n");
     RUN_OK("predict --data {}/tiny.csv --model {}/m --out {}/sub.csv");
     RUN_OK(TRAIN "--seed 3 --out {}/m");
-    ck_assert(exists(at("sub.csv.tmp.before")) && exists(at("sub.csv.tmp.ABCDEF")) && exists(at("m.tmp.XYZ123")));
+    ck_assert(exists(fixture_path("sub.csv.tmp.before")) && exists(fixture_path("sub.csv.tmp.ABCDEF")) && exists(fixture_path("m.tmp.XYZ123")));
     /* inside a model folder a file train did not write makes it not a model folder: refused, kept */
-    write_text(at("m/config.json.tmp.backup"), "{\"old\": true}\n");
+    write_text(fixture_path("m/config.json.tmp.backup"), "{\"old\": true}\n");
     EXPECT(2, TRAIN "--out {}/m", "config.json.tmp.backup");
     RUN_OK(TRAIN "--out {}/m --force");
-    ck_assert(exists(at("m.previous/config.json.tmp.backup")));
+    ck_assert(exists(fixture_path("m.previous/config.json.tmp.backup")));
 }
 END_TEST
 
@@ -380,14 +347,14 @@ START_TEST(case05_nan_scores_are_refused) {
     EXPECT(1, "eval --data {}/tiny.csv --model {}/nan", "NaN");
     ck_assert_msg(strstr(errout, "tensor '"), "the tensor is not named: %s", errout);
     EXPECT(1, "predict --data {}/tiny.csv --model {}/nan --out {}/p.csv", "NaN");
-    ck_assert(!exists(at("p.csv")));
+    ck_assert(!exists(fixture_path("p.csv")));
     /* finite weights so large that the scores overflow */
     RUN_OK(TRAIN "--out {}/big");
     poison("big", 3e38f, 1);
     EXPECT(1, "eval --data {}/tiny.csv --model {}/big --eval full", "NaN or infinite scores");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/big", "NaN or infinite scores");
     EXPECT(1, "predict --data {}/tiny.csv --model {}/big --out {}/p.csv", "NaN or infinite scores");
-    ck_assert(!exists(at("p.csv")));
+    ck_assert(!exists(fixture_path("p.csv")));
     ck_assert_int_eq(temporaries(), 0);
 }
 END_TEST
@@ -434,17 +401,17 @@ END_TEST
 
 START_TEST(case08_explain_dot_is_atomic_and_checked) {
     write_tiny_data();
-    write_text(at("g.dot"), "the old graph\n");
+    write_text(fixture_path("g.dot"), "the old graph\n");
     int code = run_with("trap '' XFSZ; ulimit -f 16;",
                         "explain --data {}/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --dot {}/g.dot");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
     ck_assert_msg(strstr(errout, "g.dot") && strstr(errout, "File too large"), "%s", errout);
     char buf[256];
-    slurp(at("g.dot"), buf, sizeof buf);
+    slurp(fixture_path("g.dot"), buf, sizeof buf);
     ck_assert_str_eq(buf, "the old graph\n");
     ck_assert_int_eq(temporaries(), 0);
     RUN_OK("explain --data {}/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --dot {}/g.dot");
-    slurp(at("g.dot"), buf, sizeof buf);
+    slurp(fixture_path("g.dot"), buf, sizeof buf);
     ck_assert_msg(strncmp(buf, "digraph", 7) == 0, "%s", buf);
     EXPECT(2, "explain --data {}/tiny.csv --dot {}", "folder");
 }
@@ -457,7 +424,7 @@ END_TEST
 START_TEST(case09_signals_stop_cleanly) {
     write_tiny_data();
     RUN_OK(TRAIN "--out {}/m");
-    char *before = snapshot(at("m"));
+    char *before = snapshot(fixture_path("m"));
     const int sigs[] = {SIGINT, SIGTERM};
     for (int i = 0; i < 2; i++) {
         pid_t pid = spawn(LONG_TRAIN "--out {}/m");
@@ -470,7 +437,7 @@ START_TEST(case09_signals_stop_cleanly) {
         ck_assert_msg(strstr(errout, "stopping after the current step") && strstr(errout, name) &&
                           strstr(errout, "was left as it was"),
                       "%s", errout);
-        ASSERT_SAME(before, at("m"));
+        ASSERT_SAME(before, fixture_path("m"));
         ck_assert_int_eq(staging_folders("m"), 0);
         ck_assert_int_eq(temporaries(), 0);
     }
@@ -482,7 +449,7 @@ START_TEST(case09_signals_stop_cleanly) {
     kill(pid, SIGINT);
     int code = wait_for(pid);
     ck_assert_msg(code == 130, "exit %d: %s", code, errout);
-    ASSERT_SAME(before, at("m"));
+    ASSERT_SAME(before, fixture_path("m"));
     ck_assert_int_eq(staging_folders("m"), 0);
     ck_assert_int_eq(temporaries(), 0);
     /* predict interrupted: no file, no temporary file */
@@ -524,19 +491,19 @@ END_TEST
 START_TEST(case11_predict_out_keeps_mode_and_refuses_bad_paths) {
     write_tiny_data();
     RUN_OK(TRAIN "--out {}/m");
-    write_text(at("sub.csv"), "old\n");
-    ck_assert_int_eq(chmod(at("sub.csv"), 0600), 0);
+    write_text(fixture_path("sub.csv"), "old\n");
+    ck_assert_int_eq(chmod(fixture_path("sub.csv"), 0600), 0);
     RUN_OK("predict --data {}/tiny.csv --model {}/m --out {}/sub.csv");
     struct stat st;
-    ck_assert_int_eq(stat(at("sub.csv"), &st), 0);
+    ck_assert_int_eq(stat(fixture_path("sub.csv"), &st), 0);
     ck_assert_int_eq(st.st_mode & 0777, 0600);
     /* a folder: refused before any work (no data line printed) */
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m", "folder");
     ck_assert_msg(!strstr(out, "data:"), "%s", out);
-    char *before = snapshot(at("m"));
+    char *before = snapshot(fixture_path("m"));
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/model.safetensors", "inside the model folder");
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/m/new.csv", "inside the model folder");
-    ASSERT_SAME(before, at("m"));
+    ASSERT_SAME(before, fixture_path("m"));
     EXPECT(2, "predict --data {}/tiny.csv --model {}/m --out {}/tiny.csv", "is the input");
     free(before);
 }
@@ -550,7 +517,7 @@ START_TEST(case12_checksums_tie_the_files_together) {
     RUN_OK(TRAIN "--seed 5 --out {}/b");
     /* items.txt with two lines swapped */
     char items[1 << 14];
-    slurp(at("a/items.txt"), items, sizeof items);
+    slurp(fixture_path("a/items.txt"), items, sizeof items);
     char *nl = strchr(items, '\n'), *nl2 = strchr(nl + 1, '\n');
     char swapped[1 << 14];
     snprintf(swapped, sizeof swapped, "%.*s%.*s%s", (int)(nl2 - nl), nl + 1, (int)(nl - items + 1), items, nl2 + 1);
@@ -582,12 +549,12 @@ START_TEST(case13_lack_of_space_has_its_own_exit_code) {
     int code = run_with("trap '' XFSZ; ulimit -f 40;", TRAIN "--out {}/m");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
     ck_assert_msg(strstr(errout, "File too large"), "%s", errout);
-    ck_assert(!exists(at("m")));
+    ck_assert(!exists(fixture_path("m")));
     ck_assert_int_eq(staging_folders("m"), 0);
     RUN_OK(TRAIN "--out {}/m");
     code = run_with("trap '' XFSZ; ulimit -f 1;", "predict --data {}/tiny.csv --model {}/m --out {}/p.csv");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
-    ck_assert(!exists(at("p.csv")));
+    ck_assert(!exists(fixture_path("p.csv")));
     ck_assert_int_eq(temporaries(), 0);
 }
 END_TEST

@@ -21,37 +21,10 @@
 static char out[1 << 16];    /* stdout of the last run */
 static char errout[1 << 16]; /* stderr of the last run */
 
-/* fixture_dir/name into a rotating buffer (valid until the 8th next call). */
-static const char *at(const char *name) {
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", fixture_dir, name);
-    return p;
-}
-
 /* Runs "<prefix> $NN_SASREC <args>" through /bin/sh, {} in args standing for the test's folder; the exit code
  * (128 + signal if killed), stdout and stderr into out and errout. */
 static int run_with(const char *prefix, const char *args) {
-    char expanded[4096], cmd[8192];
-    size_t n = 0;
-    for (const char *p = args; *p && n + 200 < sizeof expanded; p++) {
-        if (p[0] == '{' && p[1] == '}') {
-            n += (size_t)snprintf(expanded + n, sizeof expanded - n, "%s", fixture_dir);
-            p++;
-        } else {
-            expanded[n++] = *p;
-        }
-    }
-    expanded[n] = '\0';
-    const char *prog = getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec";
-    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", prefix, prog, expanded, at(".stdout"), at(".stderr"));
-    int status = system(cmd);
-    slurp(at(".stdout"), out, sizeof out);
-    slurp(at(".stderr"), errout, sizeof errout);
-    unlink(at(".stdout"));
-    unlink(at(".stderr"));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return fixture_run(prefix, args, out, sizeof out, errout, sizeof errout);
 }
 
 static int run(const char *args) { return run_with("", args); }
@@ -101,7 +74,7 @@ static void write_tiny_data(void) {
     for (int u = 0; u < 60; u++)
         for (int k = 0; k < 8; k++)
             n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
-    write_text(at("tiny.csv"), text);
+    write_text(fixture_path("tiny.csv"), text);
 }
 
 #define TRAIN "train --data {}/tiny.csv --epochs 1 --hidden 16 --max-len 8 --batch 16 "
@@ -113,48 +86,48 @@ START_TEST(outputs_refuse_inputs_model_folders_and_links) {
     write_tiny_data();
     RUN_OK(TRAIN "--out {}/m1");
     RUN_OK(TRAIN "--seed 3 --out {}/m2");
-    Sha256Hex data = digest(at("tiny.csv")), model1 = digest(at("m1/model.safetensors")),
-              items2 = digest(at("m2/items.txt")), users2 = digest(at("m2/users.txt"));
+    Sha256Hex data = digest(fixture_path("tiny.csv")), model1 = digest(fixture_path("m1/model.safetensors")),
+              items2 = digest(fixture_path("m2/items.txt")), users2 = digest(fixture_path("m2/users.txt"));
     /* explain --dot onto its own --data: the data would become Graphviz */
     REFUSED(EXPLAIN "--dot {}/tiny.csv", "is the input", "tiny.csv");
     /* the same file by another name: a symbolic link to it, a hard link, a path through ".." */
-    ck_assert_int_eq(symlink("tiny.csv", at("data-link.csv")), 0);
-    ck_assert_int_eq(link(at("tiny.csv"), at("hard.csv")), 0);
+    ck_assert_int_eq(symlink("tiny.csv", fixture_path("data-link.csv")), 0);
+    ck_assert_int_eq(link(fixture_path("tiny.csv"), fixture_path("hard.csv")), 0);
     REFUSED("explain --data {}/data-link.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --dot {}/tiny.csv",
             "is the input", "data-link.csv");
     REFUSED(EXPLAIN "--dot {}/hard.csv", "is the input", "hard.csv");
     REFUSED("predict --data {}/tiny.csv --model {}/m1 --out {}/../$(basename {})/tiny.csv", "is the input",
             "tiny.csv");
-    ASSERT_UNCHANGED(at("tiny.csv"), data);
+    ASSERT_UNCHANGED(fixture_path("tiny.csv"), data);
     /* explain --dot into a model folder: its checkpoint would fail its SHA-256 */
     REFUSED(EXPLAIN "--dot {}/m1/model.safetensors", "is inside the model folder", "m1");
     REFUSED(EXPLAIN "--dot {}/m1/graph.dot", "is inside the model folder", "m1");
-    ASSERT_UNCHANGED(at("m1/model.safetensors"), model1);
-    ck_assert(!exists(at("m1/graph.dot")));
+    ASSERT_UNCHANGED(fixture_path("m1/model.safetensors"), model1);
+    ck_assert(!exists(fixture_path("m1/graph.dot")));
     /* gen --out and predict --out into a model folder other than --model, directly, below, through a link */
     REFUSED("gen --users 10 --items 200 --avg-len 8 --out {}/m2/items.txt", "is inside the model folder", "m2");
     REFUSED("predict --data {}/tiny.csv --model {}/m1 --out {}/m2/users.txt", "is inside the model folder", "m2");
-    ck_assert_int_eq(mkdir(at("m2/sub"), 0755), 0);
+    ck_assert_int_eq(mkdir(fixture_path("m2/sub"), 0755), 0);
     REFUSED("predict --data {}/tiny.csv --model {}/m1 --out {}/m2/sub/p.csv", "is inside the model folder", "m2");
-    ck_assert_int_eq(symlink("m2", at("m2-link")), 0);
+    ck_assert_int_eq(symlink("m2", fixture_path("m2-link")), 0);
     REFUSED("predict --data {}/tiny.csv --model {}/m1 --out {}/m2-link/p.csv", "is inside the model folder", "m2");
-    ASSERT_UNCHANGED(at("m2/items.txt"), items2);
-    ASSERT_UNCHANGED(at("m2/users.txt"), users2);
-    ck_assert(!exists(at("m2/sub/p.csv")) && !exists(at("m2/p.csv")));
+    ASSERT_UNCHANGED(fixture_path("m2/items.txt"), items2);
+    ASSERT_UNCHANGED(fixture_path("m2/users.txt"), users2);
+    ck_assert(!exists(fixture_path("m2/sub/p.csv")) && !exists(fixture_path("m2/p.csv")));
     /* an output that is itself a link, for every writer */
-    write_text(at("victim.txt"), "precious\n");
-    ck_assert_int_eq(symlink("victim.txt", at("out-link")), 0);
+    write_text(fixture_path("victim.txt"), "precious\n");
+    ck_assert_int_eq(symlink("victim.txt", fixture_path("out-link")), 0);
     REFUSED(EXPLAIN "--dot {}/out-link", "symbolic link", "out-link");
     REFUSED("gen --users 10 --items 200 --avg-len 8 --out {}/out-link", "symbolic link", "out-link");
     REFUSED("predict --data {}/tiny.csv --model {}/m1 --out {}/out-link", "symbolic link", "out-link");
     char buf[64];
-    slurp(at("victim.txt"), buf, sizeof buf);
+    slurp(fixture_path("victim.txt"), buf, sizeof buf);
     ck_assert_str_eq(buf, "precious\n");
     /* train --out equal to its --data, or a folder inside another model folder: refused, both left as they were */
     EXPECT(2, TRAIN "--out {}/tiny.csv", "tiny.csv");
-    ASSERT_UNCHANGED(at("tiny.csv"), data);
+    ASSERT_UNCHANGED(fixture_path("tiny.csv"), data);
     EXPECT(2, TRAIN "--out {}/m2/new", "is inside the model folder");
-    ck_assert(!exists(at("m2/new")));
+    ck_assert(!exists(fixture_path("m2/new")));
     RUN_OK(TRAIN "--out {}/m1/."); /* the model folder itself, named from inside, is replaced as before */
     /* what is allowed still works: beside the model folders */
     RUN_OK(EXPLAIN "--dot {}/g.dot");
@@ -186,7 +159,7 @@ START_TEST(without_data_a_model_is_scored_only_on_the_data_it_came_from) {
     ck_assert_msg(strstr(errout, "give --data"), "%s", errout);
     ck_assert_msg(!strstr(out, "HR@10"), "metrics printed: %s", out);
     EXPECT(2, "predict --model {}/m --out {}/p.csv", "give --data");
-    ck_assert(!exists(at("p.csv")));
+    ck_assert(!exists(fixture_path("p.csv")));
     RUN_OK("eval --data {}/tiny.csv --model {}/m");
     /* a config.json that claims the built-in data for a model of another catalogue: the counts are both named */
     set_config("m", "data", "null");
@@ -217,7 +190,7 @@ START_TEST(flags_are_checked_as_the_float_they_become) {
     EXPECT(2, TRAIN "--lr 1e-40 --out {}/m", "below the smallest normal 32-bit float");
     EXPECT(2, TRAIN "--init-std 1e-45 --out {}/m", "--init-std 1e-45 is out of range");
     EXPECT(2, EXPLAIN "--dropout 0.99999999", "--dropout 0.99999999 is out of range");
-    ck_assert(!exists(at("m")));
+    ck_assert(!exists(fixture_path("m")));
     /* values that stay in range as floats run: a dropout just below 1, a tiny learning rate */
     RUN_OK(EXPLAIN "--dropout 0.9999999 --attn-dropout 0.9999999");
     RUN_OK(TRAIN "--lr 1e-30 --out {}/m");
@@ -231,13 +204,13 @@ START_TEST(gen_reports_a_full_disk_and_its_real_lengths) {
     int code = run_with("trap '' XFSZ; ulimit -f 1;", "gen --users 2000 --items 500 --avg-len 20 --out {}/g.txt");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
     ck_assert_msg(strstr(errout, "File too large") && strstr(errout, "g.txt"), "%s", errout);
-    ck_assert(!exists(at("g.txt")));
+    ck_assert(!exists(fixture_path("g.txt")));
     /* its summary to a full device: exit 4 and the reason */
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s gen --users 20 --items 500 --avg-len 8 --out %s >/dev/full 2>%s",
-             getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec", at("g.txt"), at(".stderr"));
+             getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec", fixture_path("g.txt"), fixture_path(".stderr"));
     int status = system(cmd);
-    slurp(at(".stderr"), errout, sizeof errout);
+    slurp(fixture_path(".stderr"), errout, sizeof errout);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 4 && strstr(errout, "No space left"), "status %d: %s",
                   status, errout);
     /* a mean below the shortest length names the flags given, not a derived --max-len of -1 */
@@ -247,7 +220,7 @@ START_TEST(gen_reports_a_full_disk_and_its_real_lengths) {
     RUN_OK("gen --users 50 --items 500 --avg-len 5.2 --out {}/g.txt");
     /* the summary gives the lengths drawn, which the file holds */
     RUN_OK("gen --users 300 --items 600 --avg-len 6 --max-len 200 --seed 3 --out {}/g.txt");
-    FILE *f = fopen(at("g.txt"), "r");
+    FILE *f = fopen(fixture_path("g.txt"), "r");
     ck_assert(f);
     char line[8192];
     int shortest = 1 << 30, longest = 0;
@@ -273,7 +246,7 @@ START_TEST(out_of_range_numbers_name_the_real_range) {
     EXPECT(2, "gen --seed 99999999999999999999 --out {}/g.txt", "--seed 99999999999999999999 is out of range");
     EXPECT(2, TRAIN "--seed 12x --out {}/m", "--seed expects a whole number, got '12x'");
     EXPECT(2, TRAIN "--clip 1e19 --out {}/m", "[0, 1e+18]");
-    ck_assert(!exists(at("m")));
+    ck_assert(!exists(fixture_path("m")));
     /* a --out name longer than a model folder's name can be: said so, not "cannot be a model folder" */
     char args[1024], name[230];
     memset(name, 'a', 225);
@@ -301,17 +274,17 @@ START_TEST(ids_that_begin_with_a_byte_order_mark_round_trip) {
             for (int k = 0; k < 8; k++) n += (size_t)snprintf(text + n, sizeof text - n, " i%d", (u * 2 + 3 * k) % 150);
             n += (size_t)snprintf(text + n, sizeof text - n, "\n");
         }
-        write_text(at("bom.txt"), text);
+        write_text(fixture_path("bom.txt"), text);
         RUN_OK("train --data {}/bom.txt --epochs 1 --hidden 16 --max-len 8 --out {}/m");
         char items[64];
-        slurp(at("m/items.txt"), items, sizeof items);
+        slurp(fixture_path("m/items.txt"), items, sizeof items);
         ck_assert_msg(strncmp(items, FEFF "i0\n", 6) == 0, "items.txt starts with '%.8s'", items);
         RUN_OK("eval --data {}/bom.txt --model {}/m");
         RUN_OK("predict --data {}/bom.txt --model {}/m --out {}/p.csv");
         /* every user and every item of the data is the model's own, by the same name */
         ck_assert_msg(strstr(out, "\"unknown_users\": 0, \"unknown_items\": 0,"), "%s", out);
         char p[1 << 16];
-        slurp(at("p.csv"), p, sizeof p);
+        slurp(fixture_path("p.csv"), p, sizeof p);
         ck_assert_msg(strstr(p, "\n" FEFF "u0,") && strstr(p, "\nu0,"), "%.400s", p);
     }
 }

@@ -26,16 +26,6 @@
 static char out[1 << 16];    /* stdout of the last run */
 static char errout[1 << 16]; /* stderr of the last run */
 
-static const char *prog(void) { return getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec"; }
-
-/* fixture_dir/name into a rotating buffer (valid until the 8th next call). */
-static const char *at(const char *name) {
-    static char paths[8][512];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, 512, "%s/%s", fixture_dir, name);
-    return p;
-}
 
 /* Runs "$NN_SASREC <args>" (%s in args: the test's folder, up to four times) with stdin from the file stdin_name
  * (or /dev/null); stdout and stderr into out and errout. Returns the exit code (128 + signal if killed). */
@@ -45,7 +35,7 @@ static int run(const char *stdin_name, const char *args) {
     char so[512], se[512];
     snprintf(so, sizeof so, "%s/.stdout-%d", fixture_dir, (int)getpid());
     snprintf(se, sizeof se, "%s/.stderr-%d", fixture_dir, (int)getpid());
-    snprintf(cmd, sizeof cmd, "%s %s <%s >%s 2>%s", prog(), expanded, stdin_name ? at(stdin_name) : "/dev/null", so,
+    snprintf(cmd, sizeof cmd, "%s %s <%s >%s 2>%s", fixture_program(), expanded, stdin_name ? fixture_path(stdin_name) : "/dev/null", so,
              se);
     int status = system(cmd);
     slurp(so, out, sizeof out);
@@ -130,15 +120,15 @@ START_TEST(loads_see_one_folder_while_it_is_exchanged) {
     Answers a, b;
     prepare(&a, &b);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp -r %s %s && cp -r %s %s", at("a"), at("m"), at("b"), at("other"));
+    snprintf(cmd, sizeof cmd, "cp -r %s %s && cp -r %s %s", fixture_path("a"), fixture_path("m"), fixture_path("b"), fixture_path("other"));
     ck_assert(system(cmd) == 0);
     double deadline = clock_seconds() + seconds_env("NN_SWAP_SECONDS", 10) / 2;
     pid_t swapper = fork();
     ck_assert(swapper >= 0);
     if (swapper == 0) { /* as train's swap does, in a tight loop */
         char m[512], other[512];
-        snprintf(m, sizeof m, "%s", at("m"));
-        snprintf(other, sizeof other, "%s", at("other"));
+        snprintf(m, sizeof m, "%s", fixture_path("m"));
+        snprintf(other, sizeof other, "%s", fixture_path("other"));
         long swaps = 0;
         while (clock_seconds() < deadline + 1) {
             if (renameat2(AT_FDCWD, m, AT_FDCWD, other, RENAME_EXCHANGE) != 0) _exit(errno == EINVAL ? 3 : 1);
@@ -162,7 +152,7 @@ START_TEST(starts_succeed_while_train_replaces_the_folder) {
     Answers a, b;
     prepare(&a, &b);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "cp -r %s %s", at("a"), at("m"));
+    snprintf(cmd, sizeof cmd, "cp -r %s %s", fixture_path("a"), fixture_path("m"));
     ck_assert(system(cmd) == 0);
     double deadline = clock_seconds() + seconds_env("NN_SWAP_SECONDS", 10);
     pid_t trainer = fork();

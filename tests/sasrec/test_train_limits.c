@@ -21,7 +21,6 @@
 static char out[1 << 16];    /* stdout of the last run */
 static char errout[1 << 16]; /* stderr of the last run */
 
-static const char *prog(void) { return getenv("NN_SASREC") ? getenv("NN_SASREC") : "./sasrec"; }
 
 /* Runs "<prefix> $NN_SASREC <args>" through /bin/sh; each %s in prefix and args (up to four) is the test's
  * folder. Returns the exit code (128 + signal if killed). */
@@ -31,7 +30,7 @@ static int run_with(const char *prefix, const char *args) {
     snprintf(a, sizeof a, args, fixture_dir, fixture_dir, fixture_dir, fixture_dir);
     snprintf(so, sizeof so, "%s/.stdout", fixture_dir);
     snprintf(se, sizeof se, "%s/.stderr", fixture_dir);
-    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", p, prog(), a, so, se);
+    snprintf(cmd, sizeof cmd, "%s %s %s >%s 2>%s", p, fixture_program(), a, so, se);
     int status = system(cmd);
     slurp(so, out, sizeof out);
     slurp(se, errout, sizeof errout);

@@ -70,7 +70,7 @@ static void unary_backward_range(UnaryOp op, real a, const real *x, const real *
     case UN_LOG1P:
         for (int64_t i = i0; i < i1; i++) gx[i] += dy[i] / (1 + x[i]);
         break;
-    case UN_SIGN: /* zero everywhere, as torch */
+    case UN_SIGN: /* never recorded (unary): its gradient is zero everywhere, as torch's */
         break;
     case UN_ERF: /* 2 / sqrt(pi) e^(-x^2) */
         for (int64_t i = i0; i < i1; i++) gx[i] += dy[i] * (real)1.12837916709551257390 * R_EXP(-x[i] * x[i]);
@@ -111,8 +111,11 @@ static Tensor *unary(Graph *g, Tensor *x, UnaryOp op, real a) {
     Tensor *y = ag_new(g, x->ndim, x->shape);
     UnaryLoop l = {op, a, xv, NULL, y->data};
     nn_parallel_elements(x->numel, 4, unary_forward_chunk, &l);
-    /* sign has no gradient: recorded as a constant */
-    Node *n = op == UN_SIGN ? NULL : ag_record(g, unary_names[op], unary_backward, y, 1, &x);
+    if (op == UN_SIGN) { /* no gradient: a constant, whose input is checked all the same */
+        ag_check_input(g, unary_names[op], x);
+        return y;
+    }
+    Node *n = ag_record(g, unary_names[op], unary_backward, y, 1, &x);
     if (n) {
         n->i[0] = op;
         n->f[0] = a;

@@ -6,8 +6,9 @@
 # Serves a copy of the model folder MODEL (`sasrec serve --listen 127.0.0.1:0
 # --threads 2`), drives it with wrk (-t2 -c16, a POST of DATA's first user's
 # whole sequence, k 10) for $SECONDS_LOAD seconds (60), and meanwhile runs
-# `sasrec train --data DATA --epochs 1 --seed i --out DIR` $RELOADS times
-# (10; each a different model), DIR being the folder served; after each train
+# `sasrec train --data DATA --epochs 1 --seed i --sample-method fast --out DIR`
+# $RELOADS times (10; each a different model; 2-5 s each on Beauty), DIR
+# being the folder served; after each train
 # the new folder is copied beside (WORK/models/i, outside DIR's parent). In
 # parallel a curl loop posts the same request and logs every answer with a
 # timestamp. Afterwards: wrk's non-2xx answers and socket errors, the
@@ -68,7 +69,8 @@ CURL=$!
 T0=$(date +%s.%N)
 sleep 2
 for i in $(seq "$RELOADS"); do
-    "$PROGRAM" train --data "$DATA" --epochs 1 --seed "$i" --out "$WORK/run/model" > "$WORK/train_$i.log" 2>&1
+    "$PROGRAM" train --data "$DATA" --epochs 1 --seed "$i" --sample-method fast --out "$WORK/run/model" \
+        > "$WORK/train_$i.log" 2>&1
     cp -a "$WORK/run/model" "$WORK/models/$i"
     echo "train $i done at +$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 done

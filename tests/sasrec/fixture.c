@@ -1,6 +1,7 @@
 #include "tests/sasrec/fixture.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,4 +117,53 @@ int fixture_run(const char *prefix, const char *args, char *out, size_t out_size
     unlink(so);
     unlink(se);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+void fixture_write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+void fixture_tiny_csv(void) {
+    char text[1 << 14];
+    size_t n = (size_t)snprintf(text, sizeof text, "user,item,time\n");
+    for (int u = 0; u < 60; u++)
+        for (int k = 0; k < 8; k++)
+            n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
+    fixture_write_text(fixture_path("tiny.csv"), text);
+}
+
+void fixture_tiny_seq(void) {
+    char text[1 << 14];
+    size_t n = 0;
+    for (int u = 0; u < 60; u++) {
+        n += (size_t)snprintf(text + n, sizeof text - n, "user%d", u);
+        for (int k = 0; k < 8; k++) n += (size_t)snprintf(text + n, sizeof text - n, " item-%d", (u * 2 + 3 * k) % 150);
+        text[n++] = '\n';
+    }
+    put("tiny.txt", text, n);
+}
+
+void fixture_set_config(const char *name, const char *key, const char *value) {
+    char path[512], cfg[8192], edited[8192], pat[64];
+    snprintf(path, sizeof path, "%s/%s/config.json", fixture_dir, name);
+    slurp(path, cfg, sizeof cfg);
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    char *p = strstr(cfg, pat);
+    ck_assert_msg(p, "no %s in %s", key, cfg);
+    char *end = p + strlen(pat) + strcspn(p + strlen(pat), ",\n");
+    snprintf(edited, sizeof edited, "%.*s%s%s%s", (int)(p - cfg), cfg, pat, value, end);
+    fixture_write_text(path, edited);
+}
+
+int fixture_count_entries(const char *prefix) {
+    DIR *d = opendir(fixture_dir);
+    ck_assert(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
 }

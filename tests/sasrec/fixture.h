@@ -27,6 +27,16 @@ void fixture_expand(const char *args, char *expanded, size_t size);
 /* Runs "<prefix> <program> <args>" through /bin/sh ({} in args: fixture_dir); its stdout and stderr into out and
  * err (NUL-terminated, cut to their sizes). Returns the exit code, or 128 + the signal that killed it. */
 int fixture_run(const char *prefix, const char *args, char *out, size_t out_size, char *err, size_t err_size);
+/* Writes text to path (a full path); fails the test if it cannot. */
+void fixture_write_text(const char *path, const char *text);
+/* fixture_dir/tiny.csv: 60 users of 8 items each over 150 items, with a header and times (user,item,time). */
+void fixture_tiny_csv(void);
+/* fixture_dir/tiny.txt: the same 60 users and items in seq format (user item item ...). */
+void fixture_tiny_seq(void);
+/* Replaces the first "key": value in fixture_dir/name/config.json by "key": value. */
+void fixture_set_config(const char *name, const char *key, const char *value);
+/* How many entries of fixture_dir begin with prefix. */
+int fixture_count_entries(const char *prefix);
 /* Loads a literal written to a file; fails the test with the message if loading fails. */
 void load_ok(const char *name, const char *text, size_t len, const LoadOptions *opt, Dataset *ds);
 #define LOAD_OK(name, literal, opt, ds) load_ok(name, literal, sizeof(literal) - 1, opt, ds)

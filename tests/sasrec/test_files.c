@@ -47,26 +47,9 @@ static int run(const char *args) { return run_with("", args); }
         ck_assert_msg(strstr(errout, needle), "%s: stderr lacks '%s': %s", args, needle, errout);                      \
     } while (0)
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
 static int exists(const char *path) {
     struct stat st;
     return lstat(path, &st) == 0;
-}
-
-/* A tiny data set: 60 users over 150 items, 8 interactions each, string ids. */
-static void write_tiny_data(void) {
-    char text[1 << 14];
-    size_t n = (size_t)snprintf(text, sizeof text, "user,item,time\n");
-    for (int u = 0; u < 60; u++)
-        for (int k = 0; k < 8; k++)
-            n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
-    write_text(fixture_path("tiny.csv"), text);
 }
 
 #define TRAIN "train --data {}/tiny.csv --epochs 2 --hidden 16 --max-len 8 --batch 16 "
@@ -107,13 +90,7 @@ static char *snapshot(const char *dir) {
 static int staging_folders(const char *name) {
     char prefix[128];
     snprintf(prefix, sizeof prefix, ".%s.sasrec-", name);
-    DIR *d = opendir(fixture_dir);
-    ck_assert(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
+    return fixture_count_entries(prefix);
 }
 
 /* Files with ".tmp." in their name under fixture_dir, one level of folders down. */
@@ -140,10 +117,10 @@ static void eval_metrics(const char *name, char *metrics, size_t size) {
 /* ---- 1: --out that is not a model folder; a refused run into a model folder ---- */
 
 START_TEST(case01_out_refuses_folders_that_are_not_model_folders) {
-    write_tiny_data();
+    fixture_tiny_csv();
     ck_assert_int_eq(mkdir(fixture_path("notes"), 0755), 0);
-    write_text(fixture_path("notes/config.json"), "{\"theme\": \"dark\"}\n");
-    write_text(fixture_path("notes/items.txt"), "my shopping list\n");
+    fixture_write_text(fixture_path("notes/config.json"), "{\"theme\": \"dark\"}\n");
+    fixture_write_text(fixture_path("notes/items.txt"), "my shopping list\n");
     char *before = snapshot(fixture_path("notes"));
     EXPECT(2, TRAIN "--out {}/notes", "is not empty and is not a model folder");
     ASSERT_SAME(before, fixture_path("notes"));
@@ -229,7 +206,7 @@ static void wait_for_staging(const char *name, pid_t pid) {
 }
 
 START_TEST(case02_failed_and_concurrent_runs_leave_the_folder_whole) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
     char metrics[1024], again[1024];
     eval_metrics("m", metrics, sizeof metrics);
@@ -263,9 +240,9 @@ END_TEST
 /* ---- 3: log.jsonl as a link to a victim ---- */
 
 START_TEST(case03_no_output_through_a_symlink) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/out");
-    write_text(fixture_path("victim.txt"), "the user's precious file\n");
+    fixture_write_text(fixture_path("victim.txt"), "the user's precious file\n");
     unlink(fixture_path("out/log.jsonl"));
     ck_assert_int_eq(symlink("../victim.txt", fixture_path("out/log.jsonl")), 0);
     EXPECT(2, TRAIN "--out {}/out", "log.jsonl");
@@ -288,16 +265,16 @@ END_TEST
 /* ---- 4: files that look like temporary files are not ours to delete ---- */
 
 START_TEST(case04_cleanup_deletes_only_its_own_files) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
-    write_text(fixture_path("sub.csv.tmp.before"), "keep me\n");
-    write_text(fixture_path("sub.csv.tmp.ABCDEF"), "keep me too\n");
-    write_text(fixture_path("m.tmp.XYZ123"), "and me\n");
+    fixture_write_text(fixture_path("sub.csv.tmp.before"), "keep me\n");
+    fixture_write_text(fixture_path("sub.csv.tmp.ABCDEF"), "keep me too\n");
+    fixture_write_text(fixture_path("m.tmp.XYZ123"), "and me\n");
     RUN_OK("predict --data {}/tiny.csv --model {}/m --out {}/sub.csv");
     RUN_OK(TRAIN "--seed 3 --out {}/m");
     ck_assert(exists(fixture_path("sub.csv.tmp.before")) && exists(fixture_path("sub.csv.tmp.ABCDEF")) && exists(fixture_path("m.tmp.XYZ123")));
     /* inside a model folder a file train did not write makes it not a model folder: refused, kept */
-    write_text(fixture_path("m/config.json.tmp.backup"), "{\"old\": true}\n");
+    fixture_write_text(fixture_path("m/config.json.tmp.backup"), "{\"old\": true}\n");
     EXPECT(2, TRAIN "--out {}/m", "config.json.tmp.backup");
     RUN_OK(TRAIN "--out {}/m --force");
     ck_assert(exists(fixture_path("m.previous/config.json.tmp.backup")));
@@ -337,11 +314,11 @@ static void poison(const char *name, float value, int item_table_only) {
     char *p = strstr(cfg, "\"model_sha256\": \"");
     ck_assert(p);
     memcpy(p + strlen("\"model_sha256\": \""), h.s, 64);
-    write_text(cfg_path, cfg);
+    fixture_write_text(cfg_path, cfg);
 }
 
 START_TEST(case05_nan_scores_are_refused) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/nan");
     poison("nan", NAN, 0);
     EXPECT(1, "eval --data {}/tiny.csv --model {}/nan", "NaN");
@@ -361,38 +338,25 @@ END_TEST
 
 /* ---- 6: config.json's sizes are checked against the checkpoint before anything is built ---- */
 
-/* Replaces the first "key": value in model folder name's config.json by "key": value. */
-static void set_config(const char *name, const char *key, const char *value) {
-    char path[512], cfg[8192], edited[8192], pat[64];
-    snprintf(path, sizeof path, "%s/%s/config.json", fixture_dir, name);
-    slurp(path, cfg, sizeof cfg);
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    char *p = strstr(cfg, pat);
-    ck_assert_msg(p, "no %s in %s", key, cfg);
-    char *end = p + strlen(pat) + strcspn(p + strlen(pat), ",\n");
-    snprintf(edited, sizeof edited, "%.*s%s%s%s", (int)(p - cfg), cfg, pat, value, end);
-    write_text(path, edited);
-}
-
 START_TEST(case06_config_is_checked_before_allocation) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
-    set_config("m", "hidden", "4096");
-    set_config("m", "layers", "64");
+    fixture_set_config("m", "hidden", "4096");
+    fixture_set_config("m", "layers", "64");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/m", "do not belong together");
     ck_assert_msg(strstr(errout, "hidden 4096"), "%s", errout);
-    set_config("m", "layers", "2");
-    set_config("m", "max_len", "10000");
+    fixture_set_config("m", "layers", "2");
+    fixture_set_config("m", "max_len", "10000");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/m", "do not belong together");
-    set_config("m", "hidden", "16");
+    fixture_set_config("m", "hidden", "16");
     EXPECT(1, "predict --data {}/tiny.csv --model {}/m --out {}/p.csv", "pos_emb.weight");
-    set_config("m", "max_len", "8");
-    set_config("m", "layers", "3");
+    fixture_set_config("m", "max_len", "8");
+    fixture_set_config("m", "layers", "3");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/m", "encoder.layers.2.ffn.fc1.weight");
-    set_config("m", "layers", "1");
+    fixture_set_config("m", "layers", "1");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/m", "more than the 1 blocks");
-    set_config("m", "layers", "2");
-    set_config("m", "n_items", "2000000000");
+    fixture_set_config("m", "layers", "2");
+    fixture_set_config("m", "n_items", "2000000000");
     EXPECT(1, "eval --data {}/tiny.csv --model {}/m", "n_items");
 }
 END_TEST
@@ -400,8 +364,8 @@ END_TEST
 /* ---- 8: explain --dot on a full disk ---- */
 
 START_TEST(case08_explain_dot_is_atomic_and_checked) {
-    write_tiny_data();
-    write_text(fixture_path("g.dot"), "the old graph\n");
+    fixture_tiny_csv();
+    fixture_write_text(fixture_path("g.dot"), "the old graph\n");
     int code = run_with("trap '' XFSZ; ulimit -f 16;",
                         "explain --data {}/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --dot {}/g.dot");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
@@ -422,7 +386,7 @@ END_TEST
 #define LONG_TRAIN "train --data {}/tiny.csv --epochs 100000 --patience 100000 --hidden 16 --max-len 8 --batch 16 "
 
 START_TEST(case09_signals_stop_cleanly) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
     char *before = snapshot(fixture_path("m"));
     const int sigs[] = {SIGINT, SIGTERM};
@@ -465,7 +429,7 @@ END_TEST
 /* ---- 10: FIFOs and devices in a model folder ---- */
 
 START_TEST(case10_fifos_and_devices_are_refused_without_blocking) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
     const char *files[] = {"config.json", "items.txt", "model.safetensors"};
     for (int i = 0; i < 3; i++) {
@@ -489,9 +453,9 @@ END_TEST
 /* ---- 11: predict --out ---- */
 
 START_TEST(case11_predict_out_keeps_mode_and_refuses_bad_paths) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
-    write_text(fixture_path("sub.csv"), "old\n");
+    fixture_write_text(fixture_path("sub.csv"), "old\n");
     ck_assert_int_eq(chmod(fixture_path("sub.csv"), 0600), 0);
     RUN_OK("predict --data {}/tiny.csv --model {}/m --out {}/sub.csv");
     struct stat st;
@@ -512,7 +476,7 @@ END_TEST
 /* ---- 12: items.txt tied to the weights ---- */
 
 START_TEST(case12_checksums_tie_the_files_together) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/a");
     RUN_OK(TRAIN "--seed 5 --out {}/b");
     /* items.txt with two lines swapped */
@@ -523,10 +487,10 @@ START_TEST(case12_checksums_tie_the_files_together) {
     snprintf(swapped, sizeof swapped, "%.*s%.*s%s", (int)(nl2 - nl), nl + 1, (int)(nl - items + 1), items, nl2 + 1);
     char path[512];
     snprintf(path, sizeof path, "%s/a/items.txt", fixture_dir);
-    write_text(path, swapped);
+    fixture_write_text(path, swapped);
     EXPECT(1, "eval --data {}/tiny.csv --model {}/a", "does not match the SHA-256");
     ck_assert_msg(strstr(errout, "items.txt"), "%s", errout);
-    write_text(path, items);
+    fixture_write_text(path, items);
     RUN_OK("eval --data {}/tiny.csv --model {}/a");
     /* a folder mixed from two runs: b's weights beside a's config */
     char cmd[1024];
@@ -545,7 +509,7 @@ END_TEST
 /* ---- 13: out of space exits 4 ---- */
 
 START_TEST(case13_lack_of_space_has_its_own_exit_code) {
-    write_tiny_data();
+    fixture_tiny_csv();
     int code = run_with("trap '' XFSZ; ulimit -f 40;", TRAIN "--out {}/m");
     ck_assert_msg(code == 4, "exit %d: %s", code, errout);
     ck_assert_msg(strstr(errout, "File too large"), "%s", errout);
@@ -568,7 +532,7 @@ static double now_ms(void) {
 }
 
 START_TEST(kill_at_random_moments_leaves_old_or_new_model) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--seed 1 --out {}/pristine");
     char old_m[1024], new_m[1024], got[1024], cmd[1024];
     eval_metrics("pristine", old_m, sizeof old_m);

@@ -45,13 +45,6 @@ static int run(const char *args) { return run_with("", args); }
         ck_assert_msg(!strstr(out, "data:"), "%s: refused only after loading the data: %s", args, out);                \
     } while (0)
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
 static int exists(const char *path) {
     struct stat st;
     return lstat(path, &st) == 0;
@@ -67,23 +60,13 @@ static Sha256Hex digest(const char *path) {
 
 #define ASSERT_UNCHANGED(path, before) ck_assert_str_eq(digest(path).s, (before).s)
 
-/* A tiny data set: 60 users over 150 items, 8 interactions each, string ids. */
-static void write_tiny_data(void) {
-    char text[1 << 14];
-    size_t n = (size_t)snprintf(text, sizeof text, "user,item,time\n");
-    for (int u = 0; u < 60; u++)
-        for (int k = 0; k < 8; k++)
-            n += (size_t)snprintf(text + n, sizeof text - n, "user%d,item-%d,%d\n", u, (u * 2 + 3 * k) % 150, 1000 + k);
-    write_text(fixture_path("tiny.csv"), text);
-}
-
 #define TRAIN "train --data {}/tiny.csv --epochs 1 --hidden 16 --max-len 8 --batch 16 "
 #define EXPLAIN "explain --data {}/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 "
 
 /* ---- item 2: single-file outputs never land on an input or in a model folder ---- */
 
 START_TEST(outputs_refuse_inputs_model_folders_and_links) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m1");
     RUN_OK(TRAIN "--seed 3 --out {}/m2");
     Sha256Hex data = digest(fixture_path("tiny.csv")), model1 = digest(fixture_path("m1/model.safetensors")),
@@ -115,7 +98,7 @@ START_TEST(outputs_refuse_inputs_model_folders_and_links) {
     ASSERT_UNCHANGED(fixture_path("m2/users.txt"), users2);
     ck_assert(!exists(fixture_path("m2/sub/p.csv")) && !exists(fixture_path("m2/p.csv")));
     /* an output that is itself a link, for every writer */
-    write_text(fixture_path("victim.txt"), "precious\n");
+    fixture_write_text(fixture_path("victim.txt"), "precious\n");
     ck_assert_int_eq(symlink("victim.txt", fixture_path("out-link")), 0);
     REFUSED(EXPLAIN "--dot {}/out-link", "symbolic link", "out-link");
     REFUSED("gen --users 10 --items 200 --avg-len 8 --out {}/out-link", "symbolic link", "out-link");
@@ -138,21 +121,8 @@ END_TEST
 
 /* ---- item 3: eval and predict score a model only on the data it came from ---- */
 
-/* Replaces the first "key": value in model folder name's config.json by "key": value. */
-static void set_config(const char *name, const char *key, const char *value) {
-    char path[512], cfg[8192], edited[8192], pat[64];
-    snprintf(path, sizeof path, "%s/%s/config.json", fixture_dir, name);
-    slurp(path, cfg, sizeof cfg);
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    char *p = strstr(cfg, pat);
-    ck_assert_msg(p, "no %s in %s", key, cfg);
-    char *end = p + strlen(pat) + strcspn(p + strlen(pat), ",\n");
-    snprintf(edited, sizeof edited, "%.*s%s%s%s", (int)(p - cfg), cfg, pat, value, end);
-    write_text(path, edited);
-}
-
 START_TEST(without_data_a_model_is_scored_only_on_the_data_it_came_from) {
-    write_tiny_data();
+    fixture_tiny_csv();
     RUN_OK(TRAIN "--out {}/m");
     /* trained on a file: eval and predict without --data ask for it, and score nothing */
     EXPECT(2, "eval --model {}/m", "was not trained on the built-in synthetic data");
@@ -162,7 +132,7 @@ START_TEST(without_data_a_model_is_scored_only_on_the_data_it_came_from) {
     ck_assert(!exists(fixture_path("p.csv")));
     RUN_OK("eval --data {}/tiny.csv --model {}/m");
     /* a config.json that claims the built-in data for a model of another catalogue: the counts are both named */
-    set_config("m", "data", "null");
+    fixture_set_config("m", "data", "null");
     EXPECT(1, "eval --model {}/m", "was not trained on the built-in synthetic data");
     const char *has = strstr(errout, "the data has ");
     ck_assert_msg(has && atoi(has + strlen("the data has ")) > 100, "the data's item count is wrong: %s", errout);
@@ -180,7 +150,7 @@ END_TEST
 /* ---- item 7: a decimal flag is checked as the float the program computes with ---- */
 
 START_TEST(flags_are_checked_as_the_float_they_become) {
-    write_tiny_data();
+    fixture_tiny_csv();
     EXPECT(2, TRAIN "--dropout 0.99999999 --out {}/m", "--dropout 0.99999999 is out of range");
     ck_assert_msg(strstr(errout, "32-bit float") && strstr(errout, "[0, 1)"), "%s", errout);
     EXPECT(2, TRAIN "--attn-dropout 0.999999999 --out {}/m", "--attn-dropout 0.999999999 is out of range");
@@ -239,7 +209,7 @@ START_TEST(gen_reports_a_full_disk_and_its_real_lengths) {
 END_TEST
 
 START_TEST(out_of_range_numbers_name_the_real_range) {
-    write_tiny_data();
+    fixture_tiny_csv();
     EXPECT(2, TRAIN "--seed 9300000000000000000 --out {}/m", "--seed 9300000000000000000 is out of range");
     ck_assert_msg(strstr(errout, "[0, 9200000000000000000]") && !strstr(errout, "inf"), "%s", errout);
     EXPECT(2, TRAIN "--seed 9200000000000000001 --out {}/m", "is out of range");
@@ -274,7 +244,7 @@ START_TEST(ids_that_begin_with_a_byte_order_mark_round_trip) {
             for (int k = 0; k < 8; k++) n += (size_t)snprintf(text + n, sizeof text - n, " i%d", (u * 2 + 3 * k) % 150);
             n += (size_t)snprintf(text + n, sizeof text - n, "\n");
         }
-        write_text(fixture_path("bom.txt"), text);
+        fixture_write_text(fixture_path("bom.txt"), text);
         RUN_OK("train --data {}/bom.txt --epochs 1 --hidden 16 --max-len 8 --out {}/m");
         char items[64];
         slurp(fixture_path("m/items.txt"), items, sizeof items);

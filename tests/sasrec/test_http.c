@@ -32,14 +32,8 @@ static int have_curl(void) { return system("command -v curl >/dev/null 2>&1") ==
 
 /* 60 users over 150 items and a small model trained on them into fixture_dir/<out> with seed. */
 static void train(const char *out, int seed) {
-    char text[1 << 14], cmd[1024];
-    size_t n = 0;
-    for (int u = 0; u < 60; u++) {
-        n += (size_t)snprintf(text + n, sizeof text - n, "user%d", u);
-        for (int k = 0; k < 8; k++) n += (size_t)snprintf(text + n, sizeof text - n, " item-%d", (u * 2 + 3 * k) % 150);
-        text[n++] = '\n';
-    }
-    put("tiny.txt", text, n);
+    char cmd[1024];
+    fixture_tiny_seq();
     snprintf(cmd, sizeof cmd,
              "%s train --data %s/tiny.txt --out %s/%s --epochs 2 --hidden 16 --max-len 6 --batch 16 --seed %d "
              ">/dev/null 2>%s/.train.err",

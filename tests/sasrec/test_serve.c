@@ -36,14 +36,8 @@ static int sasrec(const char *args, const char *input) {
 
 /* 60 users of 8 items each over 150 items (seq format), and a small model trained on them in fixture_dir/run. */
 static void train_tiny(void) {
-    char text[1 << 14], args[512];
-    size_t n = 0;
-    for (int u = 0; u < 60; u++) {
-        n += (size_t)snprintf(text + n, sizeof text - n, "user%d", u);
-        for (int k = 0; k < 8; k++) n += (size_t)snprintf(text + n, sizeof text - n, " item-%d", (u * 2 + 3 * k) % 150);
-        text[n++] = '\n';
-    }
-    put("tiny.txt", text, n);
+    char args[512];
+    fixture_tiny_seq();
     snprintf(args, sizeof args, "train --data %s/tiny.txt --out %s/run --epochs 2 --hidden 16 --max-len 6 --batch 16",
              fixture_dir, fixture_dir);
     ck_assert_msg(sasrec(args, NULL) == 0, "train failed: %s", errout);

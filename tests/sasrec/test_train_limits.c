@@ -47,16 +47,6 @@ static int exists(const char *name) {
 }
 
 /* Entries of the test's folder whose name starts with prefix. */
-static int entries(const char *prefix) {
-    DIR *d = opendir(fixture_dir);
-    ck_assert(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
-}
-
 #define GEN "gen --out %s/d.txt --users 300 --items 2000 --seed 4"
 
 START_TEST(mount_points_are_detected) {
@@ -100,7 +90,7 @@ START_TEST(the_plan_counts_the_sampled_logits) {
         ck_assert_msg(code == 2, "--loss %s: exit %d, expected 2: %s", losses[i], code, errout);
         ck_assert_msg(strstr(errout, "activations of one training step: lower --negatives, --batch or --max-len"),
                       "--loss %s: %s", losses[i], errout);
-        ck_assert(!exists("m") && entries(".m.sasrec-") == 0);
+        ck_assert(!exists("m") && fixture_count_entries(".m.sasrec-") == 0);
     }
 }
 END_TEST
@@ -113,7 +103,7 @@ START_TEST(the_plan_consults_the_address_space_limit) {
     ck_assert_msg(strstr(errout, "the address-space limit (ulimit -v) of 977 MiB") &&
                       strstr(errout, "lower --negatives, --batch or --max-len"),
                   "%s", errout);
-    ck_assert(!exists("m") && entries(".m.sasrec-") == 0);
+    ck_assert(!exists("m") && fixture_count_entries(".m.sasrec-") == 0);
 }
 END_TEST
 
@@ -136,7 +126,7 @@ START_TEST(out_of_memory_during_the_run_exits_4_and_leaves_out_as_it_was) {
                       errout);
         char prefix[64];
         snprintf(prefix, sizeof prefix, ".%s.sasrec-", cases[i]);
-        ck_assert_msg(entries(prefix) == 0, "a staging folder of --out %s was left", cases[i]);
+        ck_assert_msg(fixture_count_entries(prefix) == 0, "a staging folder of --out %s was left", cases[i]);
     }
     ck_assert_msg(!exists("new"), "--out new did not exist before and must not now");
     struct stat st1;

@@ -69,7 +69,8 @@ CHECK_LIBS = $(eval CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null ||
 
 LIB_DIRS := base tensor autograd io nn
 LIB_SRC := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
-SASREC_SRC := $(filter-out models/sasrec/cli/main.c,$(wildcard models/sasrec/*.c models/sasrec/data/*.c models/sasrec/cli/*.c))
+SASREC_SRC := $(filter-out models/sasrec/cli/main.c,$(wildcard models/sasrec/*.c models/sasrec/io/*.c \
+  models/sasrec/data/*.c models/sasrec/cli/*.c))
 LIB32 := $(BUILD)/libnn.a
 LIB64 := $(BUILD)/libnn64.a
 LIBSASREC := $(BUILD)/libsasrec.a

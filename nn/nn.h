@@ -62,16 +62,11 @@
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
 
-/* io: files */
+/* io: the checkpoint format (safetensors, JSON), atomic files, UTF-8 */
 #include "io/atomic_file.h"
-#include "io/csv.h"
 #include "io/json.h"
-#include "io/regular_file.h"
 #include "io/safetensors.h"
-#include "io/sha256.h"
-#include "io/strmap.h"
 #include "io/tempfiles.h"
-#include "io/textfile.h"
 #include "io/utf8.h"
 
 /* nn: layers, losses, optimizers, checkpoints */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/csv.h"
+#include "models/sasrec/io/csv.h"
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/data/timekey.h"
 #include "tests/sasrec/fixture.h"

@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 #include "io/safetensors.h"
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 #include "models/sasrec/model.h"
 #include "nn/checkpoint.h"
 #include "tests/sasrec/fixture.h"

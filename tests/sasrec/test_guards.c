@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "io/regular_file.h"
-#include "io/sha256.h"
+#include "models/sasrec/io/regular_file.h"
+#include "models/sasrec/io/sha256.h"
 #include "tests/sasrec/fixture.h"
 
 static char out[1 << 16];    /* stdout of the last run */

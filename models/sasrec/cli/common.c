@@ -11,7 +11,7 @@
 
 #include "models/sasrec/data/synthetic.h"
 #include "io/atomic_file.h"
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 #include "base/parallel.h"
 
 int app_fail(const char *cmd, const NnError *err, int code) {

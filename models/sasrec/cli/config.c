@@ -7,7 +7,7 @@
 #include "base/parallel.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 #include "models/sasrec/data/sample.h"
 
 #define BIG 1e18 /* no upper bound */

@@ -8,7 +8,7 @@
 #ifndef NN_MODELS_SASREC_CLI_CONFIG_H
 #define NN_MODELS_SASREC_CLI_CONFIG_H
 
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 #include "models/sasrec/cli/flags.h"
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/train.h"

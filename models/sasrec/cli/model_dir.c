@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 #include "io/safetensors.h"
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 #include "models/sasrec/data/idmap.h"
 #include "models/sasrec/data/popularity.h"
 #include "nn/checkpoint.h"

@@ -8,7 +8,7 @@
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
 #include "base/progress.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 #include "models/sasrec/data/idmap.h"
 #include "models/sasrec/data/popularity.h"
 #include "models/sasrec/recommend.h"

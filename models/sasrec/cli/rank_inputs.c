@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "base/dist.h"
-#include "io/regular_file.h"
-#include "io/sha256.h"
+#include "models/sasrec/io/regular_file.h"
+#include "models/sasrec/io/sha256.h"
 
 #define MAX_INPUT ((uint64_t)1 << 50) /* no bound on a data file's size here: dataset_load has its own */
 

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 #include "io/tempfiles.h"
 #include "models/sasrec/data/idmap.h"
 #include "models/sasrec/data/popularity.h"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/strmap.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/strmap.h"
+#include "models/sasrec/io/textfile.h"
 #include "io/utf8.h"
 #include "models/sasrec/data/formats.h"
 #include "models/sasrec/data/interactions.h"

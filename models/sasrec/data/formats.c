@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "base/progress.h"
-#include "io/csv.h"
+#include "models/sasrec/io/csv.h"
 #include "io/utf8.h"
 
 static const char *expected_layout(DataFormat fmt) {

@@ -6,7 +6,7 @@
 
 #include "models/sasrec/data/dataset.h"
 #include "models/sasrec/data/interactions.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 
 /* Detects the format of a checked file; why gets what was seen ("line 1 has commas").
  * -1 when the file has no data line. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 #include "io/utf8.h"
 
 static char *join(const char *dir, const char *file) {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "io/strmap.h"
+#include "models/sasrec/io/strmap.h"
 #include "models/sasrec/data/timekey.h"
 
 typedef struct {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 
 #define COUNT_MAX ((int64_t)1 << 62)
 

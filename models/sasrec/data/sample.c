@@ -8,7 +8,7 @@
 #include "base/progress.h"
 #include "base/rng.h"
 #include "io/atomic_file.h"
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 #include "io/utf8.h"
 #include "models/sasrec/data/mt19937.h"
 

@@ -8,8 +8,8 @@
  * control characters (other than tab) are refused with the line and column.
  * Lines may be of any length. Line numbers count from 1 and include blank
  * lines, so they match what an editor shows. */
-#ifndef NN_IO_TEXTFILE_H
-#define NN_IO_TEXTFILE_H
+#ifndef NN_MODELS_SASREC_IO_TEXTFILE_H
+#define NN_MODELS_SASREC_IO_TEXTFILE_H
 
 #include <stddef.h>
 #include <stdint.h>

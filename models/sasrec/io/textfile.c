@@ -1,4 +1,4 @@
-#include "io/textfile.h"
+#include "models/sasrec/io/textfile.h"
 
 #include <errno.h>
 #include <stdio.h>

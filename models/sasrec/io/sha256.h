@@ -5,8 +5,8 @@
  *     Sha256 h = sha256_new();
  *     sha256_update(&h, bytes, n);           // any number of times
  *     Sha256Hex hex = sha256_hex(&h);        // "e3b0c442...", 64 hex digits */
-#ifndef NN_IO_SHA256_H
-#define NN_IO_SHA256_H
+#ifndef NN_MODELS_SASREC_IO_SHA256_H
+#define NN_MODELS_SASREC_IO_SHA256_H
 
 #include <stddef.h>
 #include <stdint.h>

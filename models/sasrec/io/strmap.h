@@ -3,8 +3,8 @@
  * The map does not copy its keys: a key's bytes must stay alive and unchanged
  * while the map holds it. Keys are (pointer, length) pairs, so they may hold
  * any bytes and need no terminating NUL. Used for raw id -> index lookups. */
-#ifndef NN_IO_STRMAP_H
-#define NN_IO_STRMAP_H
+#ifndef NN_MODELS_SASREC_IO_STRMAP_H
+#define NN_MODELS_SASREC_IO_STRMAP_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "io/csv.h"
+#include "models/sasrec/io/csv.h"
 
 #include <stdlib.h>
 #include <string.h>

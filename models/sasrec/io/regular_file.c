@@ -1,4 +1,4 @@
-#include "io/regular_file.h"
+#include "models/sasrec/io/regular_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

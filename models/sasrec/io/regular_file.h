@@ -3,14 +3,14 @@
  * with fstat before a byte is read, so that a FIFO is refused instead of
  * waited on forever, and a link to /dev/zero (a device) or a file larger than
  * the bound is refused instead of exhausting memory. */
-#ifndef NN_IO_REGULAR_FILE_H
-#define NN_IO_REGULAR_FILE_H
+#ifndef NN_MODELS_SASREC_IO_REGULAR_FILE_H
+#define NN_MODELS_SASREC_IO_REGULAR_FILE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 
 /* Reads the regular file at path, of at most max_bytes, into a new buffer
  * (*data, freed by the caller, with a NUL after its *len bytes). -1 and a

@@ -1,4 +1,4 @@
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 
 #include <stdio.h>
 #include <string.h>

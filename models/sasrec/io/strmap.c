@@ -1,4 +1,4 @@
-#include "io/strmap.h"
+#include "models/sasrec/io/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * are dropped. Refused, with the line and column: a quote inside an unquoted
  * field, text after a closing quote, and a quote not closed on its line (a
  * newline inside a quoted field is not supported). */
-#ifndef NN_IO_CSV_H
-#define NN_IO_CSV_H
+#ifndef NN_MODELS_SASREC_IO_CSV_H
+#define NN_MODELS_SASREC_IO_CSV_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * block boundary. */
 #include <string.h>
 
-#include "io/sha256.h"
+#include "models/sasrec/io/sha256.h"
 #include "tests/support.h"
 
 START_TEST(sha256_known_vectors) {

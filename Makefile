@@ -172,9 +172,12 @@ $(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.
 	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 # The SASRec suites also link their shared fixture (a temporary folder per test, files written into it).
 $(filter $(BUILD)/tests/sasrec/%,$(TESTS32)): $(BUILD)/f32/tests/sasrec/fixture.o
+# The suites that hold the fused attention against the unfused one (a test-only reference) link it.
+$(BUILD)/tests/nn/test_golden: $(BUILD)/f32/tests/nn/attention_unfused.o
+$(BUILD)/tests/nn/grad_nn: $(BUILD)/f64/tests/nn/attention_unfused.o
 $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.o $(LIB64)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $^ -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
 
 # make tests builds the suites without running them.
 tests: $(TESTS)

@@ -19,10 +19,5 @@ Attention attention_new(Module *m, const char *name, int64_t hidden, int heads, 
 /* Self-attention of x (..., H), whose rows (all dims but the last, flattened)
  * form the sequences of layout; returns x's shape. */
 Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout);
-/* The same for a dense x (B, L, H) (layout: B sequences of L rows, as
- * seq_layout_dense makes) built from unfused ops (matmul, an explicit
- * additive (B, 1, L, L) mask, softmax, dropout, matmul): a reference for the
- * fused op. */
-Tensor *attention_forward_unfused(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout);
 
 #endif

@@ -5,6 +5,7 @@
 #include "nn/embedding.h"
 #include "nn/loss.h"
 #include "nn/transformer_block.h"
+#include "tests/nn/attention_unfused.h"
 #include "tests/support.h"
 
 typedef struct {
@@ -121,7 +122,7 @@ static Tensor *f_mha(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
     fix_dropout(c);
     SeqLayout layout = c->layout ? *c->layout : seq_layout_dense(g, 3, 4, KEY_VALID, 1);
-    if (c->variant == 1) return attention_forward_unfused(c->layer, &c->m, g, in[0], &layout);
+    if (c->variant == 1) return attention_unfused_forward(c->layer, &c->m, g, in[0], &layout);
     return attention_forward(c->layer, &c->m, g, in[0], &layout);
 }
 

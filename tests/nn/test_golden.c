@@ -20,6 +20,7 @@
 #include "nn/loss.h"
 #include "nn/optim.h"
 #include "nn/transformer_block.h"
+#include "tests/nn/attention_unfused.h"
 #include "tests/nn/golden.h"
 
 /* ---- the fixture reader itself ---- */
@@ -132,7 +133,7 @@ START_TEST(golden_multihead_attention) {
             if (fused)
                 y = attention_forward(&a, &m, g, x, &layout);
             else
-                y = attention_forward_unfused(&a, &m, g, x, &layout);
+                y = attention_unfused_forward(&a, &m, g, x, &layout);
             snprintf(f->name, sizeof f->name, "%s/%s", cases[c], fused ? "fused" : "unfused");
             /* The unfused -10000 path adds -10000 in float32, as PyTorch's float32 module: that keeps
              * the scores of fully padded rows to 2^-11 only, and it has its own reference. */

@@ -28,4 +28,11 @@ typedef struct {
  * s's trace hook as "loss" before backward, with the graph still whole. */
 StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const TrainConfig *tc);
 
+/* The pieces both steps share (step.c, step_sharded.c). */
+/* The training loss of b at the rows of its tokens (tc's loss and layout), reported to s's trace hook, and
+ * the real targets it has in *targets; NULL when there are none (nothing is recorded then). */
+Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc, int64_t *targets);
+/* Clip, Adam, zero: the update from the gradients in s's parameters. */
+void step_update(Sasrec *s, Adam *opt, const TrainConfig *tc);
+
 #endif

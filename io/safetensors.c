@@ -198,32 +198,26 @@ static int read_metadata(Ctx *c, const Json *meta) {
     return 0;
 }
 
-static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_t at, Entry *e) {
-    const char *L = c->st->label;
-    Utf8Quote nm = utf8_quote(key, klen, UTF8_QUOTE_MAX);
-    if (!klen) return nn_fail(c->err, "%s: a tensor has an empty name (its entry is at byte %zu of the header)", L, at);
-    if (memchr(key, 0, klen))
-        return nn_fail(c->err, "%s: tensor '%s': the name contains a NUL character (\\u0000)", L, nm.s);
-    if (json_type(v) != JSON_OBJECT)
-        return nn_fail(c->err, "%s: tensor '%s': entry is %s, expected an object with dtype, shape and data_offsets", L,
-                       nm.s, describe(v).s);
+/* An entry's keys: exactly dtype, shape and data_offsets (lengths compared too: a key may hold a NUL). */
+static int read_keys(Ctx *c, const char *nm, const Json *v) {
     for (size_t i = 0; i < json_count(v); i++) {
         size_t n;
         const char *k = json_key_at(v, i, &n);
-        /* lengths compared too: a key may hold a NUL */
         if (!(n == 5 && !memcmp(k, "dtype", 5)) && !(n == 5 && !memcmp(k, "shape", 5)) &&
             !(n == 12 && !memcmp(k, "data_offsets", 12)))
             return nn_fail(c->err,
-                           "%s: tensor '%s': unexpected key '%s' (an entry has only dtype, shape and data_offsets)", L,
-                           nm.s, utf8_quote(k, n, 60).s);
+                           "%s: tensor '%s': unexpected key '%s' (an entry has only dtype, shape and data_offsets)",
+                           c->st->label, nm, utf8_quote(k, n, 60).s);
     }
-    const Json *jd = json_get(v, "dtype"), *js = json_get(v, "shape"), *jo = json_get(v, "data_offsets");
-    const char *missing = !jd ? "dtype" : !js ? "shape" : !jo ? "data_offsets" : NULL;
-    if (missing) return nn_fail(c->err, "%s: tensor '%s': missing key '%s'", L, nm.s, missing);
+    return 0;
+}
 
+/* The dtype's index in DTYPES, or -1 with the message. */
+static int read_dtype(Ctx *c, const char *nm, const Json *jd) {
+    const char *L = c->st->label;
     size_t dl;
     const char *ds = json_string(jd, &dl);
-    if (!ds) return nn_fail(c->err, "%s: tensor '%s': dtype is %s, expected a string", L, nm.s, describe(jd).s);
+    if (!ds) return nn_fail(c->err, "%s: tensor '%s': dtype is %s, expected a string", L, nm, describe(jd).s);
     int dt = -1;
     for (int k = 0; k < ST_NDTYPES; k++)
         if (strlen(DTYPES[k].name) == dl && memcmp(DTYPES[k].name, ds, dl) == 0) dt = k;
@@ -232,13 +226,18 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
             c->err,
             "%s: tensor '%s': unknown dtype '%s' (known: BOOL, U8, I8, U16, I16, F16, BF16, U32, I32, F32, U64, "
             "I64, F64)",
-            L, nm.s, utf8_quote(ds, dl, 60).s);
-    e->dtype = (StDtype)dt;
+            L, nm, utf8_quote(ds, dl, 60).s);
+    return dt;
+}
 
+/* e's shape from js (e->dtype set), and in *need the bytes it takes. */
+static int read_shape(Ctx *c, const char *nm, const Json *js, Entry *e, uint64_t *need) {
+    const char *L = c->st->label;
+    int dt = (int)e->dtype;
     if (json_type(js) != JSON_ARRAY)
-        return nn_fail(c->err, "%s: tensor '%s': shape is %s, expected an array of sizes", L, nm.s, describe(js).s);
+        return nn_fail(c->err, "%s: tensor '%s': shape is %s, expected an array of sizes", L, nm, describe(js).s);
     if (json_count(js) > SAFETENSORS_MAX_DIMS)
-        return nn_fail(c->err, "%s: tensor '%s': shape has %zu dims, at most %d are supported", L, nm.s, json_count(js),
+        return nn_fail(c->err, "%s: tensor '%s': shape has %zu dims, at most %d are supported", L, nm, json_count(js),
                        SAFETENSORS_MAX_DIMS);
     e->ndim = (int)json_count(js);
     e->shape = nn_malloc((size_t)e->ndim * sizeof(int64_t) + 1);
@@ -248,39 +247,65 @@ static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_
     int any_zero = 0;
     for (int i = 0; i < e->ndim; i++) {
         if (get_uint(json_at(js, (size_t)i), &e->shape[i]))
-            return nn_fail(c->err, "%s: tensor '%s': shape element %d is %s, expected a non-negative integer", L, nm.s,
-                           i, describe(json_at(js, (size_t)i)).s);
+            return nn_fail(c->err, "%s: tensor '%s': shape element %d is %s, expected a non-negative integer", L, nm, i,
+                           describe(json_at(js, (size_t)i)).s);
         uint64_t s = (uint64_t)e->shape[i];
         if (!s)
             any_zero = 1;
         else if (nonzero > (uint64_t)INT64_MAX / size / s)
-            return nn_fail(c->err, "%s: tensor '%s': shape %s of %s is larger than 2^63 bytes", L, nm.s,
+            return nn_fail(c->err, "%s: tensor '%s': shape %s of %s is larger than 2^63 bytes", L, nm,
                            dims_str(i + 1, e->shape).s, DTYPES[dt].name);
         else
             nonzero *= s;
     }
-    uint64_t need = any_zero ? 0 : nonzero * size;
+    *need = any_zero ? 0 : nonzero * size;
+    return 0;
+}
 
+/* e's data_offsets from jo: need bytes, within the data section. */
+static int read_offsets(Ctx *c, const char *nm, const Json *jo, uint64_t need, Entry *e) {
+    const char *L = c->st->label;
     int64_t off[2];
     if (json_type(jo) != JSON_ARRAY || json_count(jo) != 2 || get_uint(json_at(jo, 0), &off[0]) ||
         get_uint(json_at(jo, 1), &off[1]))
-        return nn_fail(c->err, "%s: tensor '%s': data_offsets must be two non-negative integers [begin, end]", L, nm.s);
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets must be two non-negative integers [begin, end]", L, nm);
     e->begin = (uint64_t)off[0];
     e->end = (uint64_t)off[1];
     if (e->begin > e->end)
-        return nn_fail(c->err, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", L, nm.s,
+        return nn_fail(c->err, "%s: tensor '%s': data_offsets [%llu, %llu] end before they begin", L, nm,
                        (unsigned long long)e->begin, (unsigned long long)e->end);
     if (e->end - e->begin != need)
         return nn_fail(
-            c->err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu", L,
-            nm.s, (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
-            dims_str(e->ndim, e->shape).s, DTYPES[dt].name, (unsigned long long)need);
+            c->err, "%s: tensor '%s': data_offsets [%llu, %llu] hold %llu bytes, but shape %s of %s needs %llu", L, nm,
+            (unsigned long long)e->begin, (unsigned long long)e->end, (unsigned long long)(e->end - e->begin),
+            dims_str(e->ndim, e->shape).s, DTYPES[e->dtype].name, (unsigned long long)need);
     if (e->end > c->st->data_len)
         return nn_fail(c->err,
                        "%s: tensor '%s': data_offsets [%llu, %llu] go past the end of the data section (%llu bytes; is "
                        "the file truncated?)",
-                       L, nm.s, (unsigned long long)e->begin, (unsigned long long)e->end,
+                       L, nm, (unsigned long long)e->begin, (unsigned long long)e->end,
                        (unsigned long long)c->st->data_len);
+    return 0;
+}
+
+static int read_entry(Ctx *c, const char *key, size_t klen, const Json *v, size_t at, Entry *e) {
+    const char *L = c->st->label;
+    Utf8Quote nm = utf8_quote(key, klen, UTF8_QUOTE_MAX);
+    if (!klen) return nn_fail(c->err, "%s: a tensor has an empty name (its entry is at byte %zu of the header)", L, at);
+    if (memchr(key, 0, klen))
+        return nn_fail(c->err, "%s: tensor '%s': the name contains a NUL character (\\u0000)", L, nm.s);
+    if (json_type(v) != JSON_OBJECT)
+        return nn_fail(c->err, "%s: tensor '%s': entry is %s, expected an object with dtype, shape and data_offsets", L,
+                       nm.s, describe(v).s);
+    if (read_keys(c, nm.s, v)) return -1;
+    const Json *jd = json_get(v, "dtype"), *js = json_get(v, "shape"), *jo = json_get(v, "data_offsets");
+    const char *missing = !jd ? "dtype" : !js ? "shape" : !jo ? "data_offsets" : NULL;
+    if (missing) return nn_fail(c->err, "%s: tensor '%s': missing key '%s'", L, nm.s, missing);
+    int dt = read_dtype(c, nm.s, jd);
+    if (dt < 0) return -1;
+    e->dtype = (StDtype)dt;
+    uint64_t need = 0;
+    if (read_shape(c, nm.s, js, e, &need) || read_offsets(c, nm.s, jo, need, e)) return -1;
     e->name = dup_bytes(key, klen);
     return 0;
 }

@@ -189,98 +189,106 @@ static int load_buffers(const SafeTensors *st, Module *m, Sgd *sgd, NnError *err
     return 0;
 }
 
+/* The optimizer's step count from its metadata text. */
+static int read_step(const char *path, const char *step_text, int64_t *step, NnError *err) {
+    char *end;
+    long long v = strtoll(step_text, &end, 10);
+    if (*step_text == '\0' || *end != '\0' || v < 0)
+        return nn_fail(err, "%s: metadata %s is \"%s\", expected a step count", path, OPT_STEP, step_text);
+    *step = v;
+    return 0;
+}
+
+/* The per-parameter skipped steps into skipped; absent in files of older writers: all 0. */
+static int read_skipped(const SafeTensors *st, const char *path, const Module *m, int64_t step, int64_t *skipped,
+                        NnError *err) {
+    const char *p = safetensors_meta(st, OPT_SKIPPED);
+    for (int i = 0; p && i < m->n_params; i++) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v < 0 || v > step || (*end != ',' && *end != '\0') || (*end == '\0') != (i == m->n_params - 1))
+            return nn_fail(err, "%s: metadata %s must list %d step counts", path, OPT_SKIPPED, m->n_params);
+        skipped[i] = v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+/* Every parameter (and with has_opt its Adam moments) is in the file, of its shape and finite. */
+static int check_params(const SafeTensors *st, const char *path, const Module *m, int has_opt, NnError *err) {
+    for (int i = 0; i < m->n_params; i++) {
+        const char *name = m->params[i].name;
+        int k = safetensors_find(st, name);
+        if (k < 0)
+            return nn_fail(err, "%s: no tensor '%s' (the model has %d parameters; is this a checkpoint of this model?)",
+                           path, name, m->n_params);
+        if (check_shape(path, st, k, m->params[i].value, err) || check_finite(path, st, k, err)) return -1;
+        for (int which = 0; has_opt && which < 2; which++) {
+            char *full = prefixed(which ? OPT_V : OPT_M, name);
+            int j = safetensors_find(st, full);
+            if (j < 0) nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
+            free(full);
+            if (j < 0 || check_shape(path, st, j, m->params[i].value, err) || check_finite(path, st, j, err)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* The file holds expected tensors; otherwise names the first that belongs to no parameter, or the count. */
+static int check_count(const SafeTensors *st, const char *path, const Module *m, int expected, NnError *err) {
+    if (safetensors_count(st) == expected) return 0;
+    for (int k = 0; k < safetensors_count(st); k++) {
+        const char *name = safetensors_name(st, k);
+        if (strncmp(name, OPT_M, strlen(OPT_M)) == 0)
+            name += strlen(OPT_M);
+        else if (strncmp(name, OPT_V, strlen(OPT_V)) == 0)
+            name += strlen(OPT_V);
+        else if (strncmp(name, OPT_BUF, strlen(OPT_BUF)) == 0)
+            name += strlen(OPT_BUF);
+        if (!module_find(m, name))
+            return nn_fail(err, "%s: tensor '%s' is not a parameter of this model", path, safetensors_name(st, k));
+    }
+    return nn_fail(err, "%s: %d tensors, expected %d", path, safetensors_count(st), expected);
+}
+
+/* Loads the parameters, and with opt Adam's moments. */
+static int load_params(const SafeTensors *st, Module *m, Adam *opt, NnError *err) {
+    for (int i = 0; i < m->n_params; i++) {
+        if (safetensors_load_into(st, m->params[i].name, m->params[i].value, err)) return -1;
+        if (opt) {
+            char *mn = prefixed(OPT_M, m->params[i].name), *vn = prefixed(OPT_V, m->params[i].name);
+            int bad = safetensors_load_into(st, mn, opt->m[i], err) || safetensors_load_into(st, vn, opt->v[i], err);
+            free(mn);
+            free(vn);
+            if (bad) return -1;
+        }
+    }
+    return 0;
+}
+
 static int apply(const SafeTensors *st, const char *path, Module *m, Adam *opt, Sgd *sgd, NnError *err) {
-    int rc = -1;
-    int64_t *skipped = NULL;
     const char *step_text = safetensors_meta(st, OPT_STEP), *kind = safetensors_meta(st, OPT_KIND);
     int has_opt = step_text != NULL;
     if (opt) optim_params_check("checkpoint_load", m, opt->n_params);
     if (sgd) optim_params_check("checkpoint_load_sgd", m, sgd->n_params);
     int expected = m->n_params * (has_opt ? 3 : 1);
     int64_t step = 0;
-    if (check_kind(path, kind, has_opt, opt, sgd, err)) goto done;
+    if (check_kind(path, kind, has_opt, opt, sgd, err)) return -1;
     if (kind) {
         int n_buf = count_buffers(st, path, m, sgd, err);
-        if (n_buf < 0) goto done;
+        if (n_buf < 0) return -1;
         expected += n_buf;
     }
-    if (has_opt) {
-        char *end;
-        long long v = strtoll(step_text, &end, 10);
-        if (*step_text == '\0' || *end != '\0' || v < 0) {
-            nn_fail(err, "%s: metadata %s is \"%s\", expected a step count", path, OPT_STEP, step_text);
-            goto done;
-        }
-        step = v;
-    }
-    skipped = nn_calloc((size_t)m->n_params + 1, sizeof *skipped);
-    if (has_opt) { /* per-parameter skipped steps; absent in files of older writers: all 0 */
-        const char *p = safetensors_meta(st, OPT_SKIPPED);
-        for (int i = 0; p && i < m->n_params; i++) {
-            char *end;
-            long long v = strtoll(p, &end, 10);
-            if (end == p || v < 0 || v > step || (*end != ',' && *end != '\0') ||
-                (*end == '\0') != (i == m->n_params - 1)) {
-                nn_fail(err, "%s: metadata %s must list %d step counts", path, OPT_SKIPPED, m->n_params);
-                goto done;
-            }
-            skipped[i] = v;
-            p = *end ? end + 1 : end;
-        }
-    }
+    if (has_opt && read_step(path, step_text, &step, err)) return -1;
+    int64_t *skipped = nn_calloc((size_t)m->n_params + 1, sizeof *skipped);
     /* Check everything before changing anything. */
-    for (int i = 0; i < m->n_params; i++) {
-        const char *name = m->params[i].name;
-        int k = safetensors_find(st, name);
-        if (k < 0) {
-            nn_fail(err, "%s: no tensor '%s' (the model has %d parameters; is this a checkpoint of this model?)", path,
-                    name, m->n_params);
-            goto done;
-        }
-        if (check_shape(path, st, k, m->params[i].value, err) || check_finite(path, st, k, err)) goto done;
-        for (int which = 0; has_opt && which < 2; which++) {
-            char *full = prefixed(which ? OPT_V : OPT_M, name);
-            int j = safetensors_find(st, full);
-            if (j < 0) nn_fail(err, "%s: the optimizer state lacks '%s'", path, full);
-            free(full);
-            if (j < 0 || check_shape(path, st, j, m->params[i].value, err) || check_finite(path, st, j, err))
-                goto done;
-        }
-    }
-    if (safetensors_count(st) != expected) {
-        for (int k = 0; k < safetensors_count(st); k++) {
-            const char *name = safetensors_name(st, k);
-            if (strncmp(name, OPT_M, strlen(OPT_M)) == 0)
-                name += strlen(OPT_M);
-            else if (strncmp(name, OPT_V, strlen(OPT_V)) == 0)
-                name += strlen(OPT_V);
-            else if (strncmp(name, OPT_BUF, strlen(OPT_BUF)) == 0)
-                name += strlen(OPT_BUF);
-            if (!module_find(m, name)) {
-                nn_fail(err, "%s: tensor '%s' is not a parameter of this model", path, safetensors_name(st, k));
-                goto done;
-            }
-        }
-        nn_fail(err, "%s: %d tensors, expected %d", path, safetensors_count(st), expected);
-        goto done;
-    }
-    for (int i = 0; i < m->n_params; i++) {
-        if (safetensors_load_into(st, m->params[i].name, m->params[i].value, err)) goto done;
-        if (opt) {
-            char *mn = prefixed(OPT_M, m->params[i].name), *vn = prefixed(OPT_V, m->params[i].name);
-            int bad = safetensors_load_into(st, mn, opt->m[i], err) || safetensors_load_into(st, vn, opt->v[i], err);
-            free(mn);
-            free(vn);
-            if (bad) goto done;
-        }
-    }
-    if (sgd && load_buffers(st, m, sgd, err)) goto done;
-    if (opt) {
+    int bad = (has_opt && read_skipped(st, path, m, step, skipped, err)) || check_params(st, path, m, has_opt, err) ||
+              check_count(st, path, m, expected, err);
+    bad = bad || load_params(st, m, opt, err) || (sgd && load_buffers(st, m, sgd, err));
+    if (!bad && opt) {
         opt->step = step;
         for (int i = 0; i < m->n_params; i++) opt->skipped[i] = skipped[i];
     }
-    rc = 0;
-done:
     free(skipped);
-    return rc;
+    return bad ? -1 : 0;
 }

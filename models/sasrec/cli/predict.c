@@ -88,23 +88,133 @@ static void predict_users(Recommender *rec, const Dataset *ds, const int32_t *ma
     }
 }
 
+/* The flags' paths: the model folder, --data and --out (not one of the inputs). Prints the message and returns
+ * APP_EXIT_USAGE when one is missing or unusable. */
+static int check_paths(const RunConfig *c) {
+    NnError err;
+    if (!c->model_dir || !c->out) {
+        fprintf(stderr, "sasrec predict: %s is required\n", !c->model_dir ? "--model DIR" : "--out FILE.csv");
+        return APP_EXIT_USAGE;
+    }
+    const char *inputs[] = {c->data};
+    if (app_check_model_dir("predict", c->model_dir, &err) ||
+        (c->data && app_check_input("predict", "--data", c->data, &err)) ||
+        app_check_output("predict", "--out", c->out, inputs, 1, &err)) {
+        fprintf(stderr, "sasrec %s\n", err.msg);
+        return APP_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* What of --data the model does not know. */
+typedef struct {
+    int64_t users, items, interactions;
+} Unknown;
+
+/* Loads every user of --data, with the file's own item ids (items the model does not know are dropped
+ * later, and a user left with none gets the most popular items, recommend.h, as sasrec serve answers), and
+ * plans the run. 0, or the exit code with the message in err. */
+static int load_users(const RunConfig *c, const LoadedModel *lm, Dataset *ds, Unknown *u, NnError *err) {
+    if (app_load_data(c, NULL, 1, ds, err)) return APP_EXIT_DATA;
+    u->users = count_unknown_users(c, ds, err);
+    if (u->users < 0) return APP_EXIT_DATA;
+    if (c->k > lm->vocab.n_items) {
+        nn_fail(err, "--k %lld is larger than the %lld items the model knows", (long long)c->k,
+                (long long)lm->vocab.n_items);
+        return APP_EXIT_DATA;
+    }
+    if (app_plan(PLAN_PREDICT, c, &lm->model.cfg, ds, err)) return APP_EXIT_USAGE;
+    return 0;
+}
+
+/* The file's item -> the model's (0: unknown), counting the unknown items and interactions into u. */
+static int32_t *map_items(const Dataset *ds, const Dataset *vocab, Unknown *u) {
+    int32_t *map = nn_malloc((size_t)(ds->n_items + 1) * sizeof *map);
+    for (int64_t j = 1; j <= ds->n_items; j++) {
+        map[j] = dataset_item_id(vocab, ds->item_ids[j], strlen(ds->item_ids[j]));
+        u->items += map[j] == 0;
+    }
+    for (int64_t t = 0; t < ds->seq_start[ds->n_users]; t++) u->interactions += map[ds->items[t]] == 0;
+    return map;
+}
+
+/* Writes the rows of every user of ds to f, --eval-batch users at a time, with a progress bar. */
+static Written write_rows(const RunConfig *c, LoadedModel *lm, const Dataset *ds, const int32_t *map, FILE *f) {
+    int nb = c->eval.batch < ds->n_users ? c->eval.batch : (int)ds->n_users;
+    Recommender rec;
+    recommender_init(&rec, &lm->model, lm->popular, nb);
+    RecRequest *req = nn_malloc((size_t)nb * sizeof *req);
+    RecAnswer *ans = nn_malloc((size_t)nb * sizeof *ans);
+    int32_t *top = nn_malloc((size_t)nb * (size_t)c->k * sizeof *top);
+    real *score = nn_malloc((size_t)nb * (size_t)c->k * sizeof *score);
+    int32_t *known = nn_malloc((size_t)(ds->seq_start[ds->n_users] + 1) * sizeof *known);
+    for (int i = 0; i < nb; i++) ans[i] = (RecAnswer){.item = top + i * c->k, .score = score + i * c->k};
+    Written w = {0};
+    Progress bar;
+    progress_start(&bar, "predict", "users", ds->n_users);
+    for (int64_t first = 0; first < ds->n_users; first += nb) {
+        int n = (int)(ds->n_users - first < nb ? ds->n_users - first : nb);
+        predict_users(&rec, ds, map, first, n, c->k, &lm->vocab, f, req, ans, known, &w);
+        progress_update(&bar, first + n, NULL);
+    }
+    progress_end(&bar);
+    recommender_free(&rec);
+    free(req), free(ans), free(top), free(score), free(known);
+    return w;
+}
+
+/* The summary line and the JSON line. */
+static void report(const RunConfig *c, const Dataset *ds, const Unknown *u, const Written *w, double started) {
+    printf("predict: %lld users (%lld not in the model's training data), %lld rows written to %s; %lld of %lld items "
+           "(%lld interactions) are unknown to the model and were ignored; %lld users with no known item got the "
+           "most popular items%s\n",
+           (long long)ds->n_users, (long long)u->users, (long long)w->rows, c->out, (long long)u->items,
+           (long long)ds->n_items, (long long)u->interactions, (long long)w->popular,
+           w->nothing ? " (none: the model folder has no popular.txt)" : "");
+    printf("{\"users\": %lld, \"rows\": %lld, \"k\": %lld, \"unknown_users\": %lld, \"unknown_items\": %lld, "
+           "\"unknown_interactions\": %lld, \"popular_fallback_users\": %lld, \"no_fallback_users\": %lld, "
+           "\"seconds\": %.2f}\n",
+           (long long)ds->n_users, (long long)w->rows, (long long)c->k, (long long)u->users, (long long)u->items,
+           (long long)u->interactions, (long long)w->popular, (long long)w->nothing, clock_seconds() - started);
+}
+
+/* Loads --data into ds and writes --out whole (or nothing). 0, or the exit code with the message in err. */
+static int predict_file(const RunConfig *c, LoadedModel *lm, Dataset *ds, double started, NnError *err) {
+    Unknown u = {0};
+    int code = load_users(c, lm, ds, &u, err);
+    if (code) return code;
+    int32_t *map = map_items(ds, &lm->vocab, &u);
+    if (!lm->popular)
+        fprintf(stderr, "sasrec predict: note: %s has no %s (written by an earlier sasrec): users with no item the "
+                        "model knows get no rows; retrain to get the most-popular fallback\n", c->model_dir,
+                POPULARITY_FILE);
+    AtomicFile *af = atomic_open(c->out, err);
+    if (!af) {
+        free(map);
+        return APP_EXIT_DATA;
+    }
+    FILE *f = atomic_stream(af);
+    fputs("user,item\n", f);
+    Written w = write_rows(c, lm, ds, map, f);
+    free(map);
+    if (w.nonfinite) {
+        nn_fail(err, "the model gives NaN or infinite scores for %lld of %lld users; no recommendations were "
+                     "written (retrain it)", (long long)w.nonfinite, (long long)ds->n_users);
+        atomic_abort(af);
+        return APP_EXIT_DATA;
+    }
+    if (atomic_commit(af, err)) return APP_EXIT_DATA;
+    report(c, ds, &u, &w, started);
+    return 0;
+}
+
 int app_predict(int argc, char **argv) {
     RunConfig c = config_defaults();
     c.out = NULL;
     int rc = app_parse("predict", USAGE, argc, argv, &c, config_predict_flags);
     if (rc != APP_CONTINUE) return rc;
+    if ((rc = check_paths(&c)) != 0) return rc;
     NnError err;
-    if (!c.model_dir || !c.out) {
-        fprintf(stderr, "sasrec predict: %s is required\n", !c.model_dir ? "--model DIR" : "--out FILE.csv");
-        return 2;
-    }
-    const char *inputs[] = {c.data};
-    if (app_check_model_dir("predict", c.model_dir, &err) ||
-        (c.data && app_check_input("predict", "--data", c.data, &err)) ||
-        app_check_output("predict", "--out", c.out, inputs, 1, &err)) {
-        fprintf(stderr, "sasrec %s\n", err.msg);
-        return 2;
-    }
     double started = clock_seconds();
     LoadedModel lm;
     if (app_load_model(&c, &lm, &err)) return app_fail("predict", &err, APP_EXIT_DATA);
@@ -115,87 +225,8 @@ int app_predict(int argc, char **argv) {
         return APP_EXIT_USAGE;
     }
     Dataset ds = {0};
-    int code = 1;
-    AtomicFile *af = NULL;
-    /* every user of the file, with the file's own item ids: items the model does not know are dropped below,
-     * and a user left with none gets the most popular items (recommend.h), as sasrec serve answers */
-    if (app_load_data(&c, NULL, 1, &ds, &err)) goto fail;
-    int64_t unknown_users = count_unknown_users(&c, &ds, &err);
-    if (unknown_users < 0) goto fail;
-    if (c.k > lm.vocab.n_items) {
-        nn_fail(&err, "--k %lld is larger than the %lld items the model knows", (long long)c.k,
-                (long long)lm.vocab.n_items);
-        goto fail;
-    }
-    if (app_plan(PLAN_PREDICT, &c, &lm.model.cfg, &ds, &err)) {
-        code = APP_EXIT_USAGE;
-        goto fail;
-    }
-    int32_t *map = nn_malloc((size_t)(ds.n_items + 1) * sizeof *map); /* the file's item -> the model's, 0: unknown */
-    int64_t unknown_items = 0, unknown_interactions = 0;
-    for (int64_t j = 1; j <= ds.n_items; j++) {
-        map[j] = dataset_item_id(&lm.vocab, ds.item_ids[j], strlen(ds.item_ids[j]));
-        unknown_items += map[j] == 0;
-    }
-    for (int64_t t = 0; t < ds.seq_start[ds.n_users]; t++) unknown_interactions += map[ds.items[t]] == 0;
-    if (!lm.popular)
-        fprintf(stderr, "sasrec predict: note: %s has no %s (written by an earlier sasrec): users with no item the "
-                        "model knows get no rows; retrain to get the most-popular fallback\n", c.model_dir,
-                POPULARITY_FILE);
-    if (!(af = atomic_open(c.out, &err))) {
-        free(map);
-        goto fail;
-    }
-    FILE *f = atomic_stream(af);
-    fputs("user,item\n", f);
-    int nb = c.eval.batch < ds.n_users ? c.eval.batch : (int)ds.n_users;
-    Recommender rec;
-    recommender_init(&rec, &lm.model, lm.popular, nb);
-    RecRequest *req = nn_malloc((size_t)nb * sizeof *req);
-    RecAnswer *ans = nn_malloc((size_t)nb * sizeof *ans);
-    int32_t *top = nn_malloc((size_t)nb * (size_t)c.k * sizeof *top);
-    real *score = nn_malloc((size_t)nb * (size_t)c.k * sizeof *score);
-    int32_t *known = nn_malloc((size_t)(ds.seq_start[ds.n_users] + 1) * sizeof *known);
-    for (int i = 0; i < nb; i++) ans[i] = (RecAnswer){.item = top + i * c.k, .score = score + i * c.k};
-    Written w = {0};
-    Progress bar;
-    progress_start(&bar, "predict", "users", ds.n_users);
-    for (int64_t first = 0; first < ds.n_users; first += nb) {
-        int n = (int)(ds.n_users - first < nb ? ds.n_users - first : nb);
-        predict_users(&rec, &ds, map, first, n, c.k, &lm.vocab, f, req, ans, known, &w);
-        progress_update(&bar, first + n, NULL);
-    }
-    progress_end(&bar);
-    recommender_free(&rec);
-    free(req), free(ans), free(top), free(score), free(known), free(map);
-    if (w.nonfinite) {
-        nn_fail(&err, "the model gives NaN or infinite scores for %lld of %lld users; no recommendations were "
-                      "written (retrain it)", (long long)w.nonfinite, (long long)ds.n_users);
-        goto fail;
-    }
-    if (atomic_commit(af, &err)) {
-        af = NULL;
-        goto fail;
-    }
-    af = NULL;
-    printf("predict: %lld users (%lld not in the model's training data), %lld rows written to %s; %lld of %lld items "
-           "(%lld interactions) are unknown to the model and were ignored; %lld users with no known item got the "
-           "most popular items%s\n",
-           (long long)ds.n_users, (long long)unknown_users, (long long)w.rows, c.out, (long long)unknown_items,
-           (long long)ds.n_items, (long long)unknown_interactions, (long long)w.popular,
-           w.nothing ? " (none: the model folder has no popular.txt)" : "");
-    printf("{\"users\": %lld, \"rows\": %lld, \"k\": %lld, \"unknown_users\": %lld, \"unknown_items\": %lld, "
-           "\"unknown_interactions\": %lld, \"popular_fallback_users\": %lld, \"no_fallback_users\": %lld, "
-           "\"seconds\": %.2f}\n",
-           (long long)ds.n_users, (long long)w.rows, (long long)c.k, (long long)unknown_users,
-           (long long)unknown_items, (long long)unknown_interactions, (long long)w.popular, (long long)w.nothing,
-           clock_seconds() - started);
-    code = 0;
-    goto done;
-fail:
-    code = app_fail("predict", &err, code);
-done:
-    atomic_abort(af);
+    int code = predict_file(&c, &lm, &ds, started, &err);
+    if (code) code = app_fail("predict", &err, code);
     dataset_free(&ds);
     app_free_model(&lm);
     return code;

@@ -55,8 +55,7 @@ static char *format_id(char prefix, int64_t n) {
     return memcpy(nn_malloc((size_t)len + 1), buf, (size_t)len + 1);
 }
 
-int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) {
-    memset(out, 0, sizeof *out);
+static int check_options(const SyntheticOptions *opt, NnError *err) {
     if (opt->n_users < 1 || opt->n_users > INT32_MAX)
         return nn_fail(err, "synthetic data: %lld users; expected 1 to %d", (long long)opt->n_users, INT32_MAX);
     if (opt->min_len < 3 || opt->max_len < opt->min_len)
@@ -69,57 +68,78 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
                        "synthetic data: %lld items; expected at least max_len + 100 = %d (so that 99 negatives "
                        "exist for every user) and at most %d",
                        (long long)opt->n_items, opt->max_len + 100, INT32_MAX - 1);
-    int64_t n = opt->n_items, U = opt->n_users;
-    Rng r = rng_new(opt->seed, 0x53594E5448000000ull); /* "SYNTH" */
+    return 0;
+}
 
-    /* popularity ranks in a random order, then each item's successors (distinct, not itself) */
+/* The popularity ranks 0..n-1 in a random order. */
+static int64_t *shuffled_ranks(int64_t n, Rng *r) {
     int64_t *rank = nn_malloc((size_t)n * sizeof *rank);
     for (int64_t i = 0; i < n; i++) rank[i] = i;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = (int64_t)rng_below(&r, (uint64_t)i + 1), t = rank[i];
+        int64_t j = (int64_t)rng_below(r, (uint64_t)i + 1), t = rank[i];
         rank[i] = rank[j], rank[j] = t;
     }
-    double *pop = zipf_cdf(rank, n, POPULARITY_SKEW), *succ_pop = zipf_cdf(rank, n, SUCCESSOR_SKEW);
+    return rank;
+}
+
+/* Each item's successors (distinct, not itself), drawn by succ_pop: (n, SYNTHETIC_SUCCESSORS). */
+static int64_t *draw_successors(const double *succ_pop, int64_t n, Rng *r) {
     int64_t *succ = nn_malloc((size_t)n * SYNTHETIC_SUCCESSORS * sizeof *succ);
     for (int64_t i = 0; i < n; i++)
         for (int k = 0; k < SYNTHETIC_SUCCESSORS;) {
-            int64_t j = draw_cdf(succ_pop, n, &r);
+            int64_t j = draw_cdf(succ_pop, n, r);
             int dup = j == i;
             for (int q = 0; q < k; q++) dup |= succ[i * SYNTHETIC_SUCCESSORS + q] == j;
             if (!dup) succ[i * SYNTHETIC_SUCCESSORS + k++] = j;
         }
+    return succ;
+}
 
-    /* sequences, as generator item indices */
-    int64_t *start = nn_malloc(((size_t)U + 1) * sizeof *start);
+/* User u's len items into seq (generator indices), none twice (last_user[item] == u marks those taken). */
+static void draw_user(const int64_t *succ, const double *pop, int64_t n, int64_t u, int len, int64_t *seq,
+                      int64_t *last_user, Rng *r) {
+    for (int t = 0; t < len; t++) {
+        int64_t item = -1;
+        for (int attempt = 0; item < 0 || last_user[item] == u; attempt++) {
+            double c = rng_uniform(r);
+            if (t > 0 && attempt < 8 && c < P_LAST)
+                item = succ[seq[t - 1] * SYNTHETIC_SUCCESSORS + draw_successor_slot(r)];
+            else if (t > 1 && attempt < 8 && c < P_LAST + P_PREVIOUS)
+                item = succ[seq[t - 2] * SYNTHETIC_SUCCESSORS + draw_successor_slot(r)];
+            else
+                item = draw_cdf(pop, n, r);
+        }
+        last_user[item] = u;
+        seq[t] = item;
+    }
+}
+
+/* Every user's sequence, as generator item indices: user u's are (*seq)[start[u] .. start[u + 1]). Returns
+ * the total. */
+static int64_t draw_users(const SyntheticOptions *opt, const int64_t *succ, const double *pop, Rng *r, int64_t *start,
+                          int64_t **seq_out) {
+    int64_t n = opt->n_items, U = opt->n_users;
     int64_t cap = U * (opt->min_len + opt->max_len) / 2 + 16, total = 0;
     int64_t *seq = nn_malloc((size_t)cap * sizeof *seq);
     int64_t *last_user = nn_malloc((size_t)n * sizeof *last_user); /* no repeats within a user */
     for (int64_t i = 0; i < n; i++) last_user[i] = -1;
     for (int64_t u = 0; u < U; u++) {
-        double x = rng_uniform(&r);
+        double x = rng_uniform(r);
         double xp = opt->len_skew == 2 ? x * x : pow(x, opt->len_skew); /* 2: skewed to short (the seed's) */
         int len = opt->min_len + (int)(xp * (opt->max_len - opt->min_len + 1));
         if (total + len > cap) seq = nn_realloc(seq, (size_t)(cap = 2 * (total + len)) * sizeof *seq);
         start[u] = total;
-        for (int t = 0; t < len; t++) {
-            int64_t item = -1;
-            for (int attempt = 0; item < 0 || last_user[item] == u; attempt++) {
-                double c = rng_uniform(&r);
-                if (t > 0 && attempt < 8 && c < P_LAST)
-                    item = succ[seq[total + t - 1] * SYNTHETIC_SUCCESSORS + draw_successor_slot(&r)];
-                else if (t > 1 && attempt < 8 && c < P_LAST + P_PREVIOUS)
-                    item = succ[seq[total + t - 2] * SYNTHETIC_SUCCESSORS + draw_successor_slot(&r)];
-                else
-                    item = draw_cdf(pop, n, &r);
-            }
-            last_user[item] = u;
-            seq[total + t] = item;
-        }
+        draw_user(succ, pop, n, u, len, seq + total, last_user, r);
         total += len;
     }
     start[U] = total;
+    free(last_user);
+    *seq_out = seq;
+    return total;
+}
 
-    /* into a Dataset: items numbered by first appearance, as the loader does */
+/* The sequences into out: items numbered by first appearance, as the loader does. */
+static void fill_dataset(int64_t U, int64_t n, const int64_t *start, const int64_t *seq, int64_t total, Dataset *out) {
     int32_t *id = nn_calloc((size_t)n, sizeof *id);
     out->n_users = U;
     out->seq_start = nn_malloc(((size_t)U + 1) * sizeof *out->seq_start);
@@ -141,7 +161,22 @@ int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) 
     out->n_interactions = total;
     out->format = FORMAT_SYNTHETIC;
     out->min_interactions = DATASET_MIN_INTERACTIONS;
-    free(rank), free(pop), free(succ_pop), free(succ), free(start), free(seq), free(last_user), free(id);
+    free(id);
+}
+
+int synthetic_generate(const SyntheticOptions *opt, Dataset *out, NnError *err) {
+    memset(out, 0, sizeof *out);
+    if (check_options(opt, err)) return -1;
+    int64_t n = opt->n_items, U = opt->n_users;
+    Rng r = rng_new(opt->seed, 0x53594E5448000000ull); /* "SYNTH" */
+    /* popularity ranks in a random order, then each item's successors */
+    int64_t *rank = shuffled_ranks(n, &r);
+    double *pop = zipf_cdf(rank, n, POPULARITY_SKEW), *succ_pop = zipf_cdf(rank, n, SUCCESSOR_SKEW);
+    int64_t *succ = draw_successors(succ_pop, n, &r);
+    int64_t *start = nn_malloc(((size_t)U + 1) * sizeof *start), *seq;
+    int64_t total = draw_users(opt, succ, pop, &r, start, &seq);
+    fill_dataset(U, n, start, seq, total, out);
+    free(rank), free(pop), free(succ_pop), free(succ), free(start), free(seq);
     return dataset_build_maps(out, err);
 }
 

@@ -43,6 +43,18 @@ unset LD_LIBRARY_PATH
 losses() { grep -Eo '^(step|epoch) +[0-9]+.* loss [0-9.]+' "$1" | awk '{print $NF}' | sed -n '1p;$p' | paste -sd' '; }
 
 fail=0
+# The library only: the program's own files (models/sasrec/io: text, CSV, string maps, SHA-256, regular
+# files) are neither installed as headers nor defined in the libraries.
+symbols=$(nm -g --defined-only "$prefix"/lib/libnn.a "$prefix"/lib/libnn64.a 2>/dev/null)
+for h in models/sasrec/io/*.h; do
+  name=$(basename "$h" .h)
+  if [ -n "$(find "$prefix/include" -name "$name.h")" ]; then echo "FAIL: the program's $h is installed"; fail=1; fi
+  if grep -q " T ${name}_" <<< "$symbols"; then
+    echo "FAIL: libnn defines ${name}_* (models/sasrec/io/$name.c belongs to the program)"; fail=1
+  fi
+done
+[ "$fail" = 0 ] && echo "ok: no header or function of models/sasrec/io/ installed"
+
 run() { # $1 binary, $2 log; arguments after
   local bin=$1 log=$2
   shift 2

@@ -7,8 +7,8 @@
 #                 else gets one line naming the command to run
 # make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too),
 #                 with NN_TEST_QUICK=1 as under valgrind (SASRec-sized batches of 8, not 256: the same lines run)
-# make valgrind   the suites under valgrind (CK_FORK=no; -j2 runs two at a time); the ./sasrec they start runs
-#                 natively (make sanitize checks it)
+# make valgrind   the library's suites under valgrind (CK_FORK=no; -j2 runs two at a time); the program's
+#                 (tests/sasrec) are make sanitize's; VALGRIND_PROGRAM=1 adds them
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -167,11 +167,12 @@ $(DOC_EXAMPLE): $(BUILD)/docs/writing-an-op.c $(LIB64)
 
 # Every float suite links the golden fixture reader (tests/nn/golden.c) beside tests/support.c.
 $(TESTS32): $(BUILD)/tests/%: $(BUILD)/f32/tests/%.o $(BUILD)/f32/tests/support.o $(BUILD)/f32/tests/nn/golden.o \
-  $(LIBSASREC) $(LIB32)
+  $(LIB32)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter %.a,$^) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
-# The SASRec suites also link their shared fixture (a temporary folder per test, files written into it).
-$(filter $(BUILD)/tests/sasrec/%,$(TESTS32)): $(BUILD)/f32/tests/sasrec/fixture.o
+	$(CC) $(CFLAGS_ALL) $(filter %.o,$^) $(filter $(LIBSASREC),$^) $(LIB32) -o $@ $(CHECK_LIBS) $(LDLIBS_ALL)
+# The SASRec suites also link the program's code and their shared fixture (a temporary folder per test, files
+# written into it); the library's suites need neither (make coverage and make mutate build no libsasrec).
+$(filter $(BUILD)/tests/sasrec/%,$(TESTS32)): $(BUILD)/f32/tests/sasrec/fixture.o $(LIBSASREC)
 # The suites that hold the fused attention against the unfused one (a test-only reference) link it.
 $(BUILD)/tests/nn/test_golden: $(BUILD)/f32/tests/nn/attention_unfused.o
 $(BUILD)/tests/nn/grad_nn: $(BUILD)/f64/tests/nn/attention_unfused.o
@@ -197,14 +198,18 @@ sanitize:
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
 	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec $$t; done
 
-# valgrind runs the suites in-process (CK_FORK=no), each its own target so that make -j2 -O valgrind runs two
-# at a time (valgrind holds a program to one core). The ./sasrec the program-level suites start runs natively:
-# make sanitize runs it under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+# valgrind runs the library's suites (every tests/<layer>/ but tests/sasrec/) in-process (CK_FORK=no), each
+# its own target so that make -j2 -O valgrind runs two at a time (valgrind holds a program to one core). The
+# program's suites (tests/sasrec/, much of their work in ./sasrec subprocesses) are make sanitize's: it runs
+# them and the ./sasrec they start under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+# VALGRIND_PROGRAM=1 adds them (their ./sasrec still runs natively): about twice the time.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
-VALGRIND_RUNS := $(TESTS:$(BUILD)/%=valgrind/%)
+VALGRIND_PROGRAM ?= 0
+VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_PROGRAM)),$(TESTS),$(filter-out $(BUILD)/tests/sasrec/%,$(TESTS)))
+VALGRIND_RUNS := $(VALGRIND_TESTS:$(BUILD)/%=valgrind/%)
 .PHONY: $(VALGRIND_RUNS)
 valgrind: $(VALGRIND_RUNS)
-$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% sasrec
+$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% $(if $(filter 1,$(VALGRIND_PROGRAM)),sasrec)
 	@echo "== $<"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 NN_SASREC=./sasrec $(VALGRIND) $<
 
 # Timings, one JSON line each; the SASRec epoch needs ../shared/data (skipped without it).

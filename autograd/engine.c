@@ -1,7 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/autograd.h"
+#include "autograd/op.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
 
@@ -229,6 +229,36 @@ Tensor *ag_grad_whole(Graph *g, Tensor *t, int *fresh) {
     *fresh = !t->grad && (t->flags & TENSOR_IN_ARENA) != 0;
     if (*fresh) t->grad = ag_new(g, t->ndim, t->shape);
     return ag_grad(g, t);
+}
+
+/* A narrow view covers part of its base's gradient only, which must then be filled with zeros. */
+Tensor ag_grad_view(Graph *g, Tensor *t, int *fresh) {
+    Node *n = t->node;
+    Tensor *base = n && n->n_in == 1 ? n->in[0] : NULL;
+    if (fresh) *fresh = 0;
+    if (base && base->requires_grad) {
+        if (n->view == AG_VIEW_NARROW) {
+            Tensor b = ag_grad_view(g, base, NULL);
+            return tensor_narrow(&b, (int)n->i[0], n->i[1], n->i[2]);
+        }
+        if (n->view == AG_VIEW_PERMUTE) {
+            int perm[TENSOR_MAX_DIMS];
+            ag_view_perm(n, perm);
+            Tensor b = ag_grad_view(g, base, fresh);
+            return tensor_permute(&b, perm);
+        }
+        if (n->view == AG_VIEW_RESHAPE && base->numel == t->numel && tensor_is_contiguous(base) &&
+            tensor_is_contiguous(t)) {
+            int whole;
+            Tensor b = ag_grad_view(g, base, &whole);
+            if (tensor_is_contiguous(&b)) {
+                if (fresh) *fresh = whole;
+                return tensor_reshape(&b, t->ndim, t->shape);
+            }
+            if (whole) tensor_fill(&b, 0); /* not used as a view after all: the base's gradient must hold zeros */
+        }
+    }
+    return fresh ? *ag_grad_whole(g, t, fresh) : *ag_grad(g, t);
 }
 
 void ag_accumulate(Graph *g, Tensor *t, const Tensor *d) {

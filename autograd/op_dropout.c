@@ -2,7 +2,7 @@
  * function of (seed, stream, i), whatever the thread count. */
 #include <stdlib.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/simd.h"

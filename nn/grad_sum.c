@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "base/dist.h"
 #include "base/error.h"
 

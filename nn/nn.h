@@ -60,6 +60,7 @@
 /* autograd: the engine, every differentiable op, the gradient checker */
 #include "autograd/autograd.h"
 #include "autograd/gradcheck.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 
 /* io: files */

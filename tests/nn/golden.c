@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "base/error.h"
 #include "nn/embedding.h"
 #include "nn/layer_norm.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autograd/op.h"
 #include "base/error.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "io/safetensors.h"
 #include "nn/gru.h"
 #include "nn/loss.h"

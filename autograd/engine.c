@@ -3,6 +3,7 @@
 
 #include "autograd/op.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 
 struct Graph {

@@ -20,6 +20,7 @@
 #include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/parallel.h"

@@ -5,6 +5,7 @@
 #include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
 #include "base/parallel.h"

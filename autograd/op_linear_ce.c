@@ -27,6 +27,7 @@
 #include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/simd.h"
 #include "tensor/kernels.h"

@@ -3,7 +3,6 @@
 
 #include "autograd/op.h"
 #include "autograd/ops.h"
-#include "base/error.h"
 #include "tensor/kernels.h"
 
 /* Axis bit mask from a list (all axes when naxes is 0). */

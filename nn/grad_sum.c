@@ -8,6 +8,7 @@
 #include "autograd/op.h"
 #include "base/dist.h"
 #include "base/error.h"
+#include "base/memory.h"
 
 void grad_sum_init(GradSum *s, const Module *m) {
     memset(s, 0, sizeof *s);

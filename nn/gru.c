@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 
 /* A cell's parameters named "<name>.weight_ih<suffix>" etc. */
 static GruCell cell_new(Module *m, const char *name, const char *suffix, int64_t input, int64_t hidden, int bias) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 void module_init(Module *m, uint64_t seed) {
     memset(m, 0, sizeof *m);

@@ -48,7 +48,6 @@
 #include "base/error.h"
 #include "base/memory.h"
 #include "base/parallel.h"
-#include "base/peak_rss.h"
 #include "base/progress.h"
 #include "base/rng.h"
 

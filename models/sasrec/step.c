@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/dist.h"
+#include "base/memory.h"
 #include "nn/grad_sum.h"
 #include "nn/loss.h"
 

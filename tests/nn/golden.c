@@ -7,6 +7,7 @@
 
 #include "autograd/op.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "nn/embedding.h"
 #include "nn/layer_norm.h"
 #include "nn/loss.h"

@@ -9,7 +9,7 @@
  * training mode. Small shapes are in grad_nn.c. */
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/memory.h"
 #include "io/regular_file.h"
 #include "io/safetensors.h"
 #include "io/sha256.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/dist.h"
+#include "base/memory.h"
 #include "io/regular_file.h"
 #include "io/sha256.h"
 

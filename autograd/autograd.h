@@ -60,6 +60,14 @@ Arena *graph_arena(Graph *g);
 size_t graph_high_water(const Graph *g);
 /* Number of nodes recorded since the last reset. */
 size_t graph_num_nodes(const Graph *g);
+/* Sees the output of each stage of a forward pass (for printing data flows: sasrec explain). */
+typedef void (*GraphTraceFn)(void *ctx, const char *stage, const Tensor *t);
+/* Makes layers report each stage's output on g to fn(ctx, ...) (graph_trace); NULL: no trace (the default). */
+void graph_set_trace(Graph *g, GraphTraceFn fn, void *ctx);
+/* Reports a stage's output to g's trace hook, if it has one. */
+void graph_trace(const Graph *g, const char *stage, const Tensor *t);
+/* Whether g has a trace hook. */
+int graph_tracing(const Graph *g);
 
 /* A contiguous tensor in g's arena, uninitialised. */
 Tensor *ag_new(Graph *g, int ndim, const int64_t *shape);

@@ -8,8 +8,10 @@
 
 struct Graph {
     Arena *arena;
-    size_t n_nodes;    /* since the last reset */
-    uint64_t n_passes; /* backward passes so far, for visit stamps */
+    size_t n_nodes;     /* since the last reset */
+    uint64_t n_passes;  /* backward passes so far, for visit stamps */
+    GraphTraceFn trace; /* NULL, or called by layers with each stage's output */
+    void *trace_ctx;
 };
 
 static int grad_enabled = 1;  /* the documented global no-grad flag */
@@ -62,6 +64,17 @@ void graph_free(Graph *g) {
 Arena *graph_arena(Graph *g) { return g->arena; }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
+
+void graph_set_trace(Graph *g, GraphTraceFn fn, void *ctx) {
+    g->trace = fn;
+    g->trace_ctx = ctx;
+}
+
+void graph_trace(const Graph *g, const char *stage, const Tensor *t) {
+    if (g->trace) g->trace(g->trace_ctx, stage, t);
+}
+
+int graph_tracing(const Graph *g) { return g->trace != NULL; }
 
 void ag_check_input(Graph *g, const char *op, const Tensor *t) {
     if (t && t->gen != 0 && !arena_generation_valid(g->arena, t->gen)) tensor_check_live(op, t);

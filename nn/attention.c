@@ -26,7 +26,7 @@ Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, co
     Tensor *w = ag_concat(g, 3, (Tensor *[]){a->query.weight, a->key.weight, a->value.weight}, 0);
     Tensor *b = ag_concat(g, 3, (Tensor *[]){a->query.bias, a->key.bias, a->value.bias}, 0);
     Tensor *qkv = ag_linear(g, x2, w, b); /* (rows, 3H) */
-    module_trace(m, "  Q, K, V projections, stacked", qkv);
+    graph_trace(g, "  Q, K, V projections, stacked", qkv);
     AttentionSpec spec = {.heads = a->heads,
                           .mask = a->mask,
                           .dropout = a->attn_dropout,
@@ -34,8 +34,8 @@ Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, co
                           .rng = &m->dropout_rng};
     Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H),
                                ag_narrow(g, qkv, 1, 2 * H, H), layout, &spec);
-    module_trace(m, "  attention context, heads merged", ctx); /* (rows, H) */
-    Tensor *y = linear_forward(&a->out, m, g, ctx);
+    graph_trace(g, "  attention context, heads merged", ctx); /* (rows, H) */
+    Tensor *y = linear_forward(&a->out, g, ctx);
     return ag_reshape(g, y, x->ndim, x->shape);
 }
 
@@ -49,11 +49,11 @@ Tensor *attention_forward_unfused(const Attention *a, Module *m, Graph *g, Tenso
                  "the layout is not dense: sequence %lld starts at row %lld, expected %lld", (long long)b,
                  (long long)layout->offsets[b], (long long)(b * L));
     /* (B, L, H) -> (B, heads, L, d) */
-    Tensor *q = ag_permute(g, ag_reshape(g, linear_forward(&a->query, m, g, x), NN_SHAPE(B, L, h, d)),
+    Tensor *q = ag_permute(g, ag_reshape(g, linear_forward(&a->query, g, x), NN_SHAPE(B, L, h, d)),
                            (int[]){0, 2, 1, 3});
     Tensor *k =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->key, m, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
-    Tensor *v = ag_permute(g, ag_reshape(g, linear_forward(&a->value, m, g, x), NN_SHAPE(B, L, h, d)),
+        ag_permute(g, ag_reshape(g, linear_forward(&a->key, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+    Tensor *v = ag_permute(g, ag_reshape(g, linear_forward(&a->value, g, x), NN_SHAPE(B, L, h, d)),
                            (int[]){0, 2, 1, 3});
     Tensor *scores = ag_mul_scalar(g, ag_matmul(g, q, ag_transpose(g, k, -1, -2)), (real)(1 / sqrt((double)d)));
     /* the additive mask (B, 1, L, L): 0 where allowed, -10000 (or -inf) elsewhere */
@@ -70,5 +70,5 @@ Tensor *attention_forward_unfused(const Attention *a, Module *m, Graph *g, Tenso
     Tensor *probs = ag_softmax(g, ag_add(g, scores, mask));
     probs = ag_dropout(g, probs, a->attn_dropout, m->training, &m->dropout_rng);
     Tensor *ctx = ag_reshape(g, ag_permute(g, ag_matmul(g, probs, v), (int[]){0, 2, 1, 3}), NN_SHAPE(B, L, H));
-    return linear_forward(&a->out, m, g, ctx);
+    return linear_forward(&a->out, g, ctx);
 }

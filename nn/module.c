@@ -63,10 +63,6 @@ void module_print(const Module *m, FILE *f) {
     fprintf(f, "%-48s %-14s %lld\n", "total", "", (long long)module_num_params(m));
 }
 
-void module_trace(const Module *m, const char *stage, const Tensor *t) {
-    if (m->trace) m->trace(m->trace_ctx, stage, t);
-}
-
 void module_train(Module *m, int training) { m->training = training != 0; }
 
 void module_zero_grad(Module *m) {

@@ -70,7 +70,7 @@ START_TEST(golden_linear) {
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, linear_forward(&l, &m, g, x));
+        check_layer(f, g, &m, x, linear_forward(&l, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);
@@ -102,7 +102,7 @@ START_TEST(golden_feedforward) {
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, feed_forward_forward(&ff, &m, g, x));
+        check_layer(f, g, &m, x, feed_forward_forward(&ff, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);

@@ -14,7 +14,8 @@
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
 # make mutate     a 1.01x error planted in each floating-point assignment of the backward pass in turn; the
 #                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
-# make lint       the naming, layering, guard and length rules of docs/design.md (tools/lint.py, python3)
+# make lint       the naming, layering, guard, length and gradient-contract rules of docs/design.md (tools/lint.py,
+#                 python3), after its self-test
 # make clean
 # Options: THREADS=0 (serial build; OPENMP=0 is the old name), NATIVE=1 (-march=native), BUILD=dir, SAN=1.
 # make MPI=1      the same library and program with mpicc and -DNN_MPI (Open MPI: libopenmpi-dev), in build/mpi:
@@ -89,7 +90,7 @@ SO64 := $(BUILD)/libnn64.so.$(VERSION)
 
 # Installed headers: every header of LIB_DIRS except the internal ones, under include/nn/ with their
 # includes rewritten from "tensor/tensor.h" to <nn/tensor/tensor.h>; the umbrella nn/nn.h becomes <nn/nn.h>.
-INTERNAL_HEADERS := autograd/op_util.h base/simd.h tensor/gemm_kernel.h tensor/gemm_tile.h tensor/rmath.h
+INTERNAL_HEADERS := base/simd.h tensor/gemm_kernel.h tensor/gemm_tile.h tensor/rmath.h
 PUBLIC_HEADERS := $(filter-out $(INTERNAL_HEADERS) nn/nn.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
 INSTALL_HEADERS := $(PUBLIC_HEADERS:%=$(BUILD)/include/nn/%) $(BUILD)/include/nn/nn.h
 
@@ -238,6 +239,7 @@ fuzz: $(FUZZ_NAMES:%=build/fuzz/fuzz_%)
 
 # Both build into their own directories (build/coverage, build/mutate) and never change a source file.
 lint:
+	python3 tools/lint.py --self-test
 	python3 tools/lint.py
 coverage:
 	python3 tests/tools/coverage.py

@@ -1,14 +1,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/autograd.h"
+#include "autograd/op.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 
 struct Graph {
     Arena *arena;
-    size_t n_nodes;    /* since the last reset */
-    uint64_t n_passes; /* backward passes so far, for visit stamps */
+    size_t n_nodes;     /* since the last reset */
+    uint64_t n_passes;  /* backward passes so far, for visit stamps */
+    GraphTraceFn trace; /* NULL, or called by layers with each stage's output */
+    void *trace_ctx;
 };
 
 static int grad_enabled = 1;  /* the documented global no-grad flag */
@@ -61,6 +64,17 @@ void graph_free(Graph *g) {
 Arena *graph_arena(Graph *g) { return g->arena; }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
+
+void graph_set_trace(Graph *g, GraphTraceFn fn, void *ctx) {
+    g->trace = fn;
+    g->trace_ctx = ctx;
+}
+
+void graph_trace(const Graph *g, const char *stage, const Tensor *t) {
+    if (g->trace) g->trace(g->trace_ctx, stage, t);
+}
+
+int graph_tracing(const Graph *g) { return g->trace != NULL; }
 
 void ag_check_input(Graph *g, const char *op, const Tensor *t) {
     if (t && t->gen != 0 && !arena_generation_valid(g->arena, t->gen)) tensor_check_live(op, t);
@@ -229,6 +243,36 @@ Tensor *ag_grad_whole(Graph *g, Tensor *t, int *fresh) {
     *fresh = !t->grad && (t->flags & TENSOR_IN_ARENA) != 0;
     if (*fresh) t->grad = ag_new(g, t->ndim, t->shape);
     return ag_grad(g, t);
+}
+
+/* A narrow view covers part of its base's gradient only, which must then be filled with zeros. */
+Tensor ag_grad_view(Graph *g, Tensor *t, int *fresh) {
+    Node *n = t->node;
+    Tensor *base = n && n->n_in == 1 ? n->in[0] : NULL;
+    if (fresh) *fresh = 0;
+    if (base && base->requires_grad) {
+        if (n->view == AG_VIEW_NARROW) {
+            Tensor b = ag_grad_view(g, base, NULL);
+            return tensor_narrow(&b, (int)n->i[0], n->i[1], n->i[2]);
+        }
+        if (n->view == AG_VIEW_PERMUTE) {
+            int perm[TENSOR_MAX_DIMS];
+            ag_view_perm(n, perm);
+            Tensor b = ag_grad_view(g, base, fresh);
+            return tensor_permute(&b, perm);
+        }
+        if (n->view == AG_VIEW_RESHAPE && base->numel == t->numel && tensor_is_contiguous(base) &&
+            tensor_is_contiguous(t)) {
+            int whole;
+            Tensor b = ag_grad_view(g, base, &whole);
+            if (tensor_is_contiguous(&b)) {
+                if (fresh) *fresh = whole;
+                return tensor_reshape(&b, t->ndim, t->shape);
+            }
+            if (whole) tensor_fill(&b, 0); /* not used as a view after all: the base's gradient must hold zeros */
+        }
+    }
+    return fresh ? *ag_grad_whole(g, t, fresh) : *ag_grad(g, t);
 }
 
 void ag_accumulate(Graph *g, Tensor *t, const Tensor *d) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 GradcheckOptions gradcheck_defaults(void) {
     GradcheckOptions o = {.seed = 1234, .max_elems = 0, .verbose = 1};

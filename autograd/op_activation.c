@@ -2,7 +2,7 @@
  * minimum / maximum of two tensors with broadcasting. Each forward reads its
  * input in row-major order (a copy when the input is a strided view) and keeps
  * those values for the backward, which sits next to it. */
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

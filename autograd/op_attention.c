@@ -17,9 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/parallel.h"
@@ -232,7 +233,7 @@ static void attention_backward(Graph *g, Node *n) {
     GradRows *dst[3] = {&dq, &dk, &dv};
     for (int i = 0; i < 3; i++) {
         if (!n->in[i]->requires_grad) continue;
-        Tensor view = ag_grad_view(g, n->in[i]);
+        Tensor view = ag_grad_view(g, n->in[i], NULL);
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
         *dst[i] = (GradRows){view.data, view.stride[0]};
     }

@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

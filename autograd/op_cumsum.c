@@ -2,7 +2,7 @@
  * x[..., 0..j, ...]. Its backward is the same sum taken from the other end:
  * dx[..., j, ...] = sum of dy[..., j.., ...]. Each line along dim is summed
  * in order by one thread, so the result does not depend on the thread count. */
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

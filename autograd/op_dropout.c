@@ -2,9 +2,10 @@
  * function of (seed, stream, i), whatever the thread count. */
 #include <stdlib.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/simd.h"
 #include "base/parallel.h"
 

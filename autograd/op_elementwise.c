@@ -1,5 +1,5 @@
 /* Elementwise ops: forward through tensor/ kernels, backward right below. */
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"

@@ -2,9 +2,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "tensor/rmath.h"
 #include "base/simd.h"
 #include "base/parallel.h"

@@ -24,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/simd.h"
 #include "tensor/kernels.h"

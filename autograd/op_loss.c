@@ -1,7 +1,7 @@
 /* Fused losses: binary cross-entropy on logits, cross-entropy over classes. */
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"

@@ -1,7 +1,7 @@
 /* Matrix products: batched matmul and the fused Linear (x w^T + b). */
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
@@ -67,7 +67,7 @@ static void linear_backward(Graph *g, Node *n) {
     const real *dy = y->grad->data; /* (rows, out) */
     if (x->requires_grad) { /* dx (rows, in) += dy (rows, out) @ w (out, in), into x's base when it is a view */
         int fresh;
-        Tensor gx = ag_grad_view_whole(g, x, &fresh);
+        Tensor gx = ag_grad_view(g, x, &fresh);
         int64_t ld = in; /* rows of dx are ld apart: contiguous, or a 2-D slice of columns */
         if (gx.ndim == 2 && gx.stride[1] == 1) {
             ld = gx.stride[0];

@@ -1,9 +1,8 @@
 /* Reductions: sum, mean, max over chosen axes. */
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
-#include "base/error.h"
 #include "tensor/kernels.h"
 
 /* Axis bit mask from a list (all axes when naxes is 0). */

@@ -1,7 +1,7 @@
 /* Constants and draws that carry no gradient: arange and multinomial sampling. */
 #include <math.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 

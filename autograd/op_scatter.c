@@ -5,7 +5,7 @@
  * index order in one thread per outer slice, so the sums do not depend on
  * the thread count; the backward gives x the output's gradient as it is and
  * src the output's gradient picked at the indices. */
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

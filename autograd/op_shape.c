@@ -1,8 +1,10 @@
 /* Shape ops. Views share their input's data; their backward maps the
- * gradient (contiguous, the view's shape) back onto the input's layout. */
+ * gradient (contiguous, the view's shape) back onto the input's layout. The
+ * reshape, permute and narrow nodes say what view they are (Node.view), so
+ * that ag_grad_view (engine.c) can write a gradient straight into the base. */
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"
@@ -29,7 +31,8 @@ Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
     AG_CHECK_INPUTS(g, "reshape", x);
     Tensor *c = ag_contiguous(g, x);
     Tensor *y = ag_reshaped_header(g, c, ndim, shape);
-    ag_record(g, "reshape", copy_backward, y, 1, &c);
+    Node *n = ag_record(g, "reshape", copy_backward, y, 1, &c);
+    if (n) n->view = AG_VIEW_RESHAPE;
     return y;
 }
 
@@ -38,7 +41,7 @@ Tensor *ag_reshape(Graph *g, Tensor *x, int ndim, const int64_t *shape) {
 static void permute_backward(Graph *g, Node *n) {
     /* View x's gradient through the same permutation and add dy into that view. */
     int perm[TENSOR_MAX_DIMS];
-    for (int d = 0; d < n->out->ndim; d++) perm[d] = (int)((n->i[0] >> (4 * d)) & 15);
+    ag_view_perm(n, perm);
     Tensor gv = tensor_permute(ag_grad(g, n->in[0]), perm);
     tensor_binary(&gv, &gv, n->out->grad, BINARY_ADD);
 }
@@ -48,8 +51,10 @@ Tensor *ag_permute(Graph *g, Tensor *x, const int *perm) {
     Tensor v = tensor_permute(x, perm);
     Tensor *y = ag_view_header(g, &v);
     Node *n = ag_record(g, "permute", permute_backward, y, 1, &x);
-    if (n)
+    if (n) {
+        n->view = AG_VIEW_PERMUTE;
         for (int d = 0; d < x->ndim; d++) n->i[0] |= (int64_t)perm[d] << (4 * d);
+    }
     return y;
 }
 
@@ -74,49 +79,13 @@ Tensor *ag_narrow(Graph *g, Tensor *x, int dim, int64_t start, int64_t length) {
     Tensor *y = ag_view_header(g, &v);
     Node *n = ag_record(g, "narrow", narrow_backward, y, 1, &x);
     if (n) {
+        n->view = AG_VIEW_NARROW;
         n->i[0] = dim;
         n->i[1] = start;
         n->i[2] = length;
     }
     return y;
 }
-
-/* ---- gradients of views, written straight into their base ---- */
-
-/* ag_grad_view, or with fresh ag_grad_view_whole. A narrow view covers part of
- * its base's gradient only, which must then be filled with zeros. */
-static Tensor grad_view(Graph *g, Tensor *t, int *fresh) {
-    Node *n = t->node;
-    Tensor *base = n && n->n_in == 1 ? n->in[0] : NULL;
-    if (fresh) *fresh = 0;
-    if (base && base->requires_grad) {
-        if (n->backward == narrow_backward) {
-            Tensor b = grad_view(g, base, NULL);
-            return tensor_narrow(&b, (int)n->i[0], n->i[1], n->i[2]);
-        }
-        if (n->backward == permute_backward) {
-            int perm[TENSOR_MAX_DIMS];
-            for (int d = 0; d < t->ndim; d++) perm[d] = (int)((n->i[0] >> (4 * d)) & 15);
-            Tensor b = grad_view(g, base, fresh);
-            return tensor_permute(&b, perm);
-        }
-        if (n->backward == copy_backward && base->numel == t->numel && tensor_is_contiguous(base) &&
-            tensor_is_contiguous(t)) { /* reshape (or contiguous) */
-            int whole;
-            Tensor b = grad_view(g, base, &whole);
-            if (tensor_is_contiguous(&b)) {
-                if (fresh) *fresh = whole;
-                return tensor_reshape(&b, t->ndim, t->shape);
-            }
-            if (whole) tensor_fill(&b, 0); /* not used as a view after all: the base's gradient must hold zeros */
-        }
-    }
-    return fresh ? *ag_grad_whole(g, t, fresh) : *ag_grad(g, t);
-}
-
-Tensor ag_grad_view(Graph *g, Tensor *t) { return grad_view(g, t, NULL); }
-
-Tensor ag_grad_view_whole(Graph *g, Tensor *t, int *fresh) { return grad_view(g, t, fresh); }
 
 /* ---- expand ---- */
 

@@ -1,5 +1,5 @@
 /* Softmax and log-softmax over the last dim. */
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"

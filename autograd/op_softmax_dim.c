@@ -6,7 +6,7 @@
  * its own, one line per thread. */
 #include <math.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

@@ -2,7 +2,7 @@
  * view without the dim) and stack (a copy along a new dim). */
 #include <string.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "tensor/kernels.h"

@@ -5,6 +5,7 @@
  * does the same; its std gives NaN there). */
 #include <math.h>
 
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

@@ -4,7 +4,7 @@
  * values for the backward, which sits next to it. */
 #include <math.h>
 
-#include "autograd/op_util.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 /* Under AddressSanitizer (make sanitize), memory the arena has not handed out
  * since the last reset is poisoned: a tensor, node or layout used after

@@ -34,15 +34,4 @@ _Noreturn void nn_abort(const char *op, const char *fmt, ...) __attribute__((for
         if (!(cond)) nn_abort(op, __VA_ARGS__);                                                                        \
     } while (0)
 
-/* malloc/calloc/realloc that abort with a message when memory runs out (or call the handler below). */
-void *nn_malloc(size_t bytes);
-void *nn_calloc(size_t n, size_t size);
-void *nn_realloc(void *p, size_t bytes);
-/* 64-byte aligned allocation, released with free(); from 8 MiB on advised as transparent huge pages (Linux). */
-void *nn_aligned_alloc(size_t bytes);
-/* Makes the four allocators above call handler(bytes) instead of aborting when memory runs out: a program
- * that must clean up and end with its own exit code. handler must not return (it may run on any thread);
- * NULL restores the abort. Process-wide, like the thread count. */
-void nn_set_out_of_memory(void (*handler)(size_t bytes));
-
 #endif

@@ -17,7 +17,7 @@
 
 #include "autograd/ops.h"
 #include "base/clock.h"
-#include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/rng.h"
 

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "base/clock.h"
-#include "base/error.h"
+#include "base/memory.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"
 #include "base/rng.h"

@@ -17,7 +17,7 @@
 
 #include "base/clock.h"
 #include "base/dist.h"
-#include "base/peak_rss.h"
+#include "base/memory.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/train.h"
 
@@ -94,7 +94,7 @@ int main(int argc, char **argv) {
            clock_median(ts, n), n, c.threads, size);
     printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d, \"ranks\": %d}\n",
            clock_median(tf, n), n, c.threads, size);
-    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", peak_rss_mib());
+    printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", memory_peak_rss_mib());
     free(ts);
     free(tf);
     free(sent);

@@ -45,7 +45,7 @@
 
 #include "base/clock.h"
 #include "base/parallel.h"
-#include "base/peak_rss.h"
+#include "base/memory.h"
 #include "models/sasrec/data/sample.h"
 #include "models/sasrec/data/synthetic.h"
 #include "models/sasrec/eval.h"
@@ -167,7 +167,7 @@ static int train_child(const Run *r) {
                (double)ds.n_interactions / (double)ds.n_users, r->max_len, LOSS_NAMES[r->loss],
                r->opt == OPT_LAZY_ADAM ? "lazy-adam" : "adam",
                (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
-               clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), peak_rss_mib(), data_mib, params_mib,
+               clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), memory_peak_rss_mib(), data_mib, params_mib,
                data_mib + 4 * params_mib + 256);
     }
     fflush(stdout);

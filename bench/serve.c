@@ -42,6 +42,7 @@
 
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/memory.h"
 
 #define BURST 256
 

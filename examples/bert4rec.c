@@ -94,10 +94,10 @@ static Tensor *bert4rec_forward(Bert4Rec *r, Graph *g, const int64_t *ids, int64
     unsigned char valid[SESSIONS * MAX_LEN]; /* (B, MAX_LEN): 1 on real positions */
     for (int64_t t = 0; t < MAX_LEN; t++) pos[t] = t;
     for (int64_t i = 0; i < B * MAX_LEN; i++) valid[i] = ids[i] != 0;
-    Tensor *h = ag_add(g, embedding_forward(&r->item, &r->m, g, ids, NN_SHAPE(B, MAX_LEN)),
-                       embedding_forward(&r->pos, &r->m, g, pos, NN_SHAPE(MAX_LEN))); /* (B, T, H) */
+    Tensor *h = ag_add(g, embedding_forward(&r->item, g, ids, NN_SHAPE(B, MAX_LEN)),
+                       embedding_forward(&r->pos, g, pos, NN_SHAPE(MAX_LEN))); /* (B, T, H) */
     for (int l = 0; l < 2; l++) h = transformer_block_forward_dense(&r->block[l], &r->m, g, h, 0, valid);
-    return linear_forward(&r->head, &r->m, g, h);
+    return linear_forward(&r->head, g, h);
 }
 
 /* The held-out query of session u: its items with [mask] in the last place. */

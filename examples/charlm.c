@@ -58,10 +58,10 @@ static Tensor *charlm_forward(CharLM *lm, Graph *g, const int64_t *ids, int64_t 
     int64_t pos[512];
     for (int64_t t = 0; t < T; t++) pos[t] = t;
     Module *m = &lm->m;
-    Tensor *h = ag_add(g, embedding_forward(&lm->tok, m, g, ids, NN_SHAPE(B, T)),
-                       embedding_forward(&lm->pos, m, g, pos, NN_SHAPE(T))); /* (B, T, H) */
+    Tensor *h = ag_add(g, embedding_forward(&lm->tok, g, ids, NN_SHAPE(B, T)),
+                       embedding_forward(&lm->pos, g, pos, NN_SHAPE(T))); /* (B, T, H) */
     for (int l = 0; l < lm->cfg.layers; l++) h = transformer_block_forward_dense(&lm->block[l], m, g, h, 1, NULL);
-    return linear_forward(&lm->head, m, g, layer_norm_forward(&lm->norm, m, g, h));
+    return linear_forward(&lm->head, g, layer_norm_forward(&lm->norm, g, h));
 }
 
 /* ---- the text ---- */

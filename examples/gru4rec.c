@@ -69,8 +69,8 @@ typedef struct {
 
 /* ids (B, T) -> scores (B, T, ITEMS + 1) */
 static Tensor *forward(Gru4Rec *r, Graph *g, const int64_t *ids, int64_t B, int64_t T) {
-    Tensor *x = embedding_forward(&r->emb, &r->m, g, ids, NN_SHAPE(B, T));
-    return linear_forward(&r->out, &r->m, g, gru_forward(&r->gru, &r->m, g, x, NULL, NULL));
+    Tensor *x = embedding_forward(&r->emb, g, ids, NN_SHAPE(B, T));
+    return linear_forward(&r->out, g, gru_forward(&r->gru, &r->m, g, x, NULL, NULL));
 }
 
 /* HR@K over sessions: is the held-out last item among the top K scores after the others? */

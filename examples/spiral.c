@@ -49,9 +49,9 @@ int main(void) {
     Adam *opt = adam_new(&m, ac);
     Graph *g = graph_new();
     for (int step = 0; step <= 300; step++) {
-        Tensor *h = ag_relu(g, linear_forward(&in, &m, g, &x));      /* (N, 64) */
-        h = ag_add(g, h, feed_forward_forward(&hidden, &m, g, h)); /* residual (N, 64) */
-        Tensor *logits = linear_forward(&out, &m, g, h);           /* (N, 3) */
+        Tensor *h = ag_relu(g, linear_forward(&in, g, &x));      /* (N, 64) */
+        h = ag_add(g, h, feed_forward_forward(&hidden, g, h)); /* residual (N, 64) */
+        Tensor *logits = linear_forward(&out, g, h);           /* (N, 3) */
         Tensor *loss = loss_cross_entropy(g, logits, label, N, -1);
         ag_backward(g, loss);
         adam_step(opt);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/memory.h"
 #include "io/tempfiles.h"
 
 struct AtomicFile {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "io/safetensors.h"

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 
 typedef struct {
     char *path;      /* NULL: a free slot */

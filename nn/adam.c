@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "base/memory.h"
 #include "nn/optim.h"
 #include "base/error.h"
 #include "tensor/rmath.h"

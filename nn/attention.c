@@ -24,7 +24,7 @@ Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, co
     Tensor *w = ag_concat(g, 3, (Tensor *[]){a->query.weight, a->key.weight, a->value.weight}, 0);
     Tensor *b = ag_concat(g, 3, (Tensor *[]){a->query.bias, a->key.bias, a->value.bias}, 0);
     Tensor *qkv = ag_linear(g, x2, w, b); /* (rows, 3H) */
-    module_trace(m, "  Q, K, V projections, stacked", qkv);
+    graph_trace(g, "  Q, K, V projections, stacked", qkv);
     AttentionSpec spec = {.heads = a->heads,
                           .mask = a->mask,
                           .dropout = a->attn_dropout,
@@ -32,7 +32,7 @@ Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, co
                           .rng = &m->dropout_rng};
     Tensor *ctx = ag_attention(g, ag_narrow(g, qkv, 1, 0, H), ag_narrow(g, qkv, 1, H, H),
                                ag_narrow(g, qkv, 1, 2 * H, H), layout, &spec);
-    module_trace(m, "  attention context, heads merged", ctx); /* (rows, H) */
-    Tensor *y = linear_forward(&a->out, m, g, ctx);
+    graph_trace(g, "  attention context, heads merged", ctx); /* (rows, H) */
+    Tensor *y = linear_forward(&a->out, g, ctx);
     return ag_reshape(g, y, x->ndim, x->shape);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "io/safetensors.h"
 
 #define OPT_M       "optim.m."

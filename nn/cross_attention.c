@@ -52,14 +52,14 @@ Tensor *cross_attention_forward(const CrossAttention *a, Module *m, Graph *g, Te
              "cross_attention_forward", "x %s must be (B, T, %lld) and memory %s (B, S, %lld)",
              shape_str(x->ndim, x->shape).s, (long long)H, shape_str(memory->ndim, memory->shape).s, (long long)M);
     int64_t B = x->shape[0], T = x->shape[1], S = memory->shape[1], h = a->heads, d = H / h;
-    Tensor *q = split_heads(g, linear_forward(&a->query, m, g, x), B, T, h, d);      /* (B, h, T, d) */
-    Tensor *k = split_heads(g, linear_forward(&a->key, m, g, memory), B, S, h, d);   /* (B, h, S, d) */
-    Tensor *v = split_heads(g, linear_forward(&a->value, m, g, memory), B, S, h, d); /* (B, h, S, d) */
+    Tensor *q = split_heads(g, linear_forward(&a->query, g, x), B, T, h, d);      /* (B, h, T, d) */
+    Tensor *k = split_heads(g, linear_forward(&a->key, g, memory), B, S, h, d);   /* (B, h, S, d) */
+    Tensor *v = split_heads(g, linear_forward(&a->value, g, memory), B, S, h, d); /* (B, h, S, d) */
     Tensor *scores = ag_mul_scalar(g, ag_matmul(g, q, ag_transpose(g, k, -1, -2)), (real)(1 / sqrt((double)d)));
     if (memory_valid) scores = ag_add(g, scores, memory_mask(a, g, B, S, memory_valid)); /* (B, h, T, S) */
     Tensor *probs = ag_softmax(g, scores);
     probs = ag_dropout(g, probs, a->attn_dropout, m->training, &m->dropout_rng);
-    module_trace(m, "  cross-attention probabilities", probs);
+    graph_trace(g, "  cross-attention probabilities", probs);
     Tensor *ctx = ag_reshape(g, ag_permute(g, ag_matmul(g, probs, v), (int[]){0, 2, 1, 3}), NN_SHAPE(B, T, H));
-    return linear_forward(&a->out, m, g, ctx);
+    return linear_forward(&a->out, g, ctx);
 }

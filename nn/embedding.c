@@ -11,7 +11,6 @@ Embedding embedding_new(Module *m, const char *name, int64_t num, int64_t dim, i
     return e;
 }
 
-Tensor *embedding_forward(const Embedding *e, Module *m, Graph *g, const int64_t *ids, int ndim, const int64_t *shape) {
-    (void)m;
+Tensor *embedding_forward(const Embedding *e, Graph *g, const int64_t *ids, int ndim, const int64_t *shape) {
     return ag_embedding(g, e->weight, ids, ndim, shape, e->padding_idx);
 }

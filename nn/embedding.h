@@ -11,7 +11,7 @@ typedef struct {
 
 /* Registers "<name>.weight" initialised N(0, 1) with the padding row zeroed, as PyTorch. */
 Embedding embedding_new(Module *m, const char *name, int64_t num, int64_t dim, int64_t padding_idx);
-/* ids of shape (ndim, shape) -> (shape..., dim); ids must lie in [0, num). m is not used. */
-Tensor *embedding_forward(const Embedding *e, Module *m, Graph *g, const int64_t *ids, int ndim, const int64_t *shape);
+/* ids of shape (ndim, shape) -> (shape..., dim); ids must lie in [0, num). */
+Tensor *embedding_forward(const Embedding *e, Graph *g, const int64_t *ids, int ndim, const int64_t *shape);
 
 #endif

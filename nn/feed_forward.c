@@ -11,8 +11,8 @@ FeedForward feed_forward_new(Module *m, const char *name, int64_t dim, int64_t i
     return f;
 }
 
-Tensor *feed_forward_forward(const FeedForward *f, Module *m, Graph *g, Tensor *x) {
-    Tensor *h = linear_forward(&f->fc1, m, g, x); /* (..., inner) */
+Tensor *feed_forward_forward(const FeedForward *f, Graph *g, Tensor *x) {
+    Tensor *h = linear_forward(&f->fc1, g, x); /* (..., inner) */
     h = f->act == ACT_GELU ? ag_gelu(g, h) : ag_relu(g, h);
-    return linear_forward(&f->fc2, m, g, h);
+    return linear_forward(&f->fc2, g, h);
 }

@@ -16,6 +16,6 @@ typedef struct {
 /* Registers "<name>.fc1" and "<name>.fc2". */
 FeedForward feed_forward_new(Module *m, const char *name, int64_t dim, int64_t inner, Activation act);
 /* x (..., dim) -> (..., dim) */
-Tensor *feed_forward_forward(const FeedForward *f, Module *m, Graph *g, Tensor *x);
+Tensor *feed_forward_forward(const FeedForward *f, Graph *g, Tensor *x);
 
 #endif

@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "base/dist.h"
 #include "base/error.h"
+#include "base/memory.h"
 
 void grad_sum_init(GradSum *s, const Module *m) {
     memset(s, 0, sizeof *s);

@@ -6,6 +6,7 @@
 
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 
 /* A cell's parameters named "<name>.weight_ih<suffix>" etc. */
 static GruCell cell_new(Module *m, const char *name, const char *suffix, int64_t input, int64_t hidden, int bias) {
@@ -49,8 +50,7 @@ GruCell gru_cell_new(Module *m, const char *name, int64_t input, int64_t hidden,
     return cell_new(m, name, "", input, hidden, bias);
 }
 
-Tensor *gru_cell_forward(const GruCell *c, Module *m, Graph *g, Tensor *x, Tensor *h) {
-    (void)m;
+Tensor *gru_cell_forward(const GruCell *c, Graph *g, Tensor *x, Tensor *h) {
     NN_CHECK(x->ndim == 2 && x->shape[1] == c->input, "gru_cell", "input %s, expected (batch, %lld)",
              shape_str(x->ndim, x->shape).s, (long long)c->input);
     if (h)

@@ -31,8 +31,8 @@ typedef struct {
 /* Registers "<name>.weight_ih", "<name>.weight_hh" (and "<name>.bias_ih", "<name>.bias_hh"),
  * initialised U(-1/sqrt(H), 1/sqrt(H)) from m's generator, as PyTorch. */
 GruCell gru_cell_new(Module *m, const char *name, int64_t input, int64_t hidden, int bias);
-/* One step: x (B, in), h (B, H) or NULL for zeros -> h' (B, H). m is not used (the cell has no mode). */
-Tensor *gru_cell_forward(const GruCell *c, Module *m, Graph *g, Tensor *x, Tensor *h);
+/* One step: x (B, in), h (B, H) or NULL for zeros -> h' (B, H). */
+Tensor *gru_cell_forward(const GruCell *c, Graph *g, Tensor *x, Tensor *h);
 
 /* Registers "<name>.weight_ih_l<k>", "<name>.weight_hh_l<k>" (and the biases) for each layer k. */
 Gru gru_new(Module *m, const char *name, int64_t input, int64_t hidden, int layers, int bias, real dropout);

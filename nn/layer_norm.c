@@ -9,7 +9,6 @@ LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps) {
     return ln;
 }
 
-Tensor *layer_norm_forward(const LayerNorm *ln, Module *m, Graph *g, Tensor *x) {
-    (void)m;
+Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x) {
     return ag_layer_norm(g, x, ln->weight, ln->bias, ln->eps);
 }

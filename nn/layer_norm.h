@@ -12,7 +12,7 @@ typedef struct {
 
 /* Registers "<name>.weight" and "<name>.bias". */
 LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps);
-/* x (..., dim) -> same shape; m is not used. */
-Tensor *layer_norm_forward(const LayerNorm *ln, Module *m, Graph *g, Tensor *x);
+/* x (..., dim) -> same shape. */
+Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x);
 
 #endif

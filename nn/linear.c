@@ -17,7 +17,6 @@ Linear linear_new(Module *m, const char *name, int64_t in, int64_t out, int bias
     return l;
 }
 
-Tensor *linear_forward(const Linear *l, Module *m, Graph *g, Tensor *x) {
-    (void)m;
+Tensor *linear_forward(const Linear *l, Graph *g, Tensor *x) {
     return ag_linear(g, x, l->weight, l->bias);
 }

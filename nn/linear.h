@@ -12,7 +12,7 @@ typedef struct {
 /* Registers "<name>.weight" (and "<name>.bias") in m, initialised like
  * PyTorch: U(-1/sqrt(in), 1/sqrt(in)) for both, from m's generator. */
 Linear linear_new(Module *m, const char *name, int64_t in, int64_t out, int bias);
-/* x (..., in) -> (..., out); m is not used (the layer has no mode). */
-Tensor *linear_forward(const Linear *l, Module *m, Graph *g, Tensor *x);
+/* x (..., in) -> (..., out). */
+Tensor *linear_forward(const Linear *l, Graph *g, Tensor *x);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 void module_init(Module *m, uint64_t seed) {
     memset(m, 0, sizeof *m);
@@ -60,10 +61,6 @@ void module_print(const Module *m, FILE *f) {
         fprintf(f, "%-48s %-14s %lld\n", m->params[i].name, shape_str(t->ndim, t->shape).s, (long long)t->numel);
     }
     fprintf(f, "%-48s %-14s %lld\n", "total", "", (long long)module_num_params(m));
-}
-
-void module_trace(const Module *m, const char *stage, const Tensor *t) {
-    if (m->trace) m->trace(m->trace_ctx, stage, t);
 }
 
 void module_train(Module *m, int training) { m->training = training != 0; }

@@ -34,17 +34,12 @@ typedef struct {
     ParamKind kind; /* what it is */
 } Param;
 
-/* Sees the output of each stage of a forward pass (for printing data flows). */
-typedef void (*TraceFn)(void *ctx, const char *stage, const Tensor *t);
-
 typedef struct Module {
     Param *params; /* in registration order */
     int n_params, cap;
     int training;    /* 1: dropout active (module_train) */
     Rng init_rng;    /* initialisation */
     Rng dropout_rng; /* dropout masks: each dropout call takes a new stream */
-    TraceFn trace;   /* NULL, or called by layers with each stage's output */
-    void *trace_ctx;
 } Module;
 
 /* An empty module in training mode whose generators derive from seed. */
@@ -61,8 +56,6 @@ char *module_join(char *out, size_t size, const char *prefix, const char *name);
 int64_t module_num_params(const Module *m);
 /* Prints one line per parameter (name, shape, count) and the total. */
 void module_print(const Module *m, FILE *f);
-/* Reports a stage's output to m's trace hook, if it has one. */
-void module_trace(const Module *m, const char *stage, const Tensor *t);
 /* Switches between training (dropout on) and evaluation mode. */
 void module_train(Module *m, int training);
 /* Zeroes every parameter's gradient. */

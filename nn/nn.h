@@ -48,7 +48,6 @@
 #include "base/error.h"
 #include "base/memory.h"
 #include "base/parallel.h"
-#include "base/peak_rss.h"
 #include "base/progress.h"
 #include "base/rng.h"
 
@@ -60,6 +59,7 @@
 /* autograd: the engine, every differentiable op, the gradient checker */
 #include "autograd/autograd.h"
 #include "autograd/gradcheck.h"
+#include "autograd/op.h"
 #include "autograd/ops.h"
 
 /* io: the checkpoint format (safetensors, JSON), atomic files, UTF-8 */

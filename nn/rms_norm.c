@@ -11,8 +11,7 @@ RMSNorm rms_norm_new(Module *m, const char *name, int64_t dim, real eps) {
     return n;
 }
 
-Tensor *rms_norm_forward(const RMSNorm *n, Module *m, Graph *g, Tensor *x) {
-    (void)m;
+Tensor *rms_norm_forward(const RMSNorm *n, Graph *g, Tensor *x) {
     int64_t dim = n->weight->shape[0];
     NN_CHECK(x->ndim >= 1 && x->shape[x->ndim - 1] == dim, "rms_norm_forward", "x %s must end in the norm's dim %lld",
              shape_str(x->ndim, x->shape).s, (long long)dim);

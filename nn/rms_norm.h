@@ -13,7 +13,7 @@ typedef struct {
 
 /* Registers "<name>.weight". */
 RMSNorm rms_norm_new(Module *m, const char *name, int64_t dim, real eps);
-/* x (..., dim) -> same shape; m is not used. */
-Tensor *rms_norm_forward(const RMSNorm *n, Module *m, Graph *g, Tensor *x);
+/* x (..., dim) -> same shape. */
+Tensor *rms_norm_forward(const RMSNorm *n, Graph *g, Tensor *x);
 
 #endif

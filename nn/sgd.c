@@ -2,6 +2,7 @@
  * (buf = d on the first step), then d = buf, or d + mu buf with Nesterov; w -= lr d. */
 #include <stdlib.h>
 
+#include "base/memory.h"
 #include "nn/optim.h"
 #include "base/error.h"
 

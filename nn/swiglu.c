@@ -11,9 +11,9 @@ SwiGLU swiglu_new(Module *m, const char *name, int64_t dim, int64_t inner, int b
     return f;
 }
 
-Tensor *swiglu_forward(const SwiGLU *f, Module *m, Graph *g, Tensor *x) {
-    Tensor *gate = ag_silu(g, linear_forward(&f->gate, m, g, x)); /* (..., inner) */
-    Tensor *up = linear_forward(&f->up, m, g, x);
-    module_trace(m, "  SwiGLU gate * up", gate);
-    return linear_forward(&f->down, m, g, ag_mul(g, gate, up));
+Tensor *swiglu_forward(const SwiGLU *f, Graph *g, Tensor *x) {
+    Tensor *gate = ag_silu(g, linear_forward(&f->gate, g, x)); /* (..., inner) */
+    Tensor *up = linear_forward(&f->up, g, x);
+    graph_trace(g, "  SwiGLU gate * up", gate);
+    return linear_forward(&f->down, g, ag_mul(g, gate, up));
 }

@@ -15,6 +15,6 @@ typedef struct {
 /* Registers "<name>.gate", "<name>.up" and "<name>.down", with biases when bias is 1. */
 SwiGLU swiglu_new(Module *m, const char *name, int64_t dim, int64_t inner, int bias);
 /* x (..., dim) -> (..., dim) */
-Tensor *swiglu_forward(const SwiGLU *f, Module *m, Graph *g, Tensor *x);
+Tensor *swiglu_forward(const SwiGLU *f, Graph *g, Tensor *x);
 
 #endif

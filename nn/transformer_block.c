@@ -39,29 +39,29 @@ TransformerBlock transformer_block_new(Module *m, const char *name, const Transf
     return t;
 }
 
-/* Reports "<block name>: <stage>" to m's trace hook. */
-static void trace(const TransformerBlock *t, Module *m, const char *stage, const Tensor *x) {
+/* Reports "<block name>: <stage>" to g's trace hook. */
+static void trace(const TransformerBlock *t, Graph *g, const char *stage, const Tensor *x) {
     char full[160];
-    if (!m->trace) return;
+    if (!graph_tracing(g)) return;
     snprintf(full, sizeof full, "%s: %s", t->name, stage);
-    module_trace(m, full, x);
+    graph_trace(g, full, x);
 }
 
 Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
     if (t->norm == NORM_POST) {
         Tensor *a = dropout_forward(&t->dropout, m, g, attention_forward(&t->attn, m, g, x, layout));
-        trace(t, m, "self-attention (Q, K, V, softmax, context, out)", a);
-        Tensor *h = layer_norm_forward(&t->attn_norm, m, g, ag_add(g, x, a));
-        trace(t, m, "LayerNorm(x + attention)", h);
-        Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, m, g, h));
-        trace(t, m, "feed-forward (Linear, GELU, Linear)", f);
-        Tensor *y = layer_norm_forward(&t->ffn_norm, m, g, ag_add(g, h, f));
-        trace(t, m, "LayerNorm(h + feed-forward)", y);
+        trace(t, g, "self-attention (Q, K, V, softmax, context, out)", a);
+        Tensor *h = layer_norm_forward(&t->attn_norm, g, ag_add(g, x, a));
+        trace(t, g, "LayerNorm(x + attention)", h);
+        Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, g, h));
+        trace(t, g, "feed-forward (Linear, GELU, Linear)", f);
+        Tensor *y = layer_norm_forward(&t->ffn_norm, g, ag_add(g, h, f));
+        trace(t, g, "LayerNorm(h + feed-forward)", y);
         return y;
     }
-    Tensor *a = attention_forward(&t->attn, m, g, layer_norm_forward(&t->attn_norm, m, g, x), layout);
+    Tensor *a = attention_forward(&t->attn, m, g, layer_norm_forward(&t->attn_norm, g, x), layout);
     Tensor *h = ag_add(g, x, dropout_forward(&t->dropout, m, g, a));
-    Tensor *f = feed_forward_forward(&t->ffn, m, g, layer_norm_forward(&t->ffn_norm, m, g, h));
+    Tensor *f = feed_forward_forward(&t->ffn, g, layer_norm_forward(&t->ffn_norm, g, h));
     return ag_add(g, h, dropout_forward(&t->dropout, m, g, f));
 }
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 #include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"

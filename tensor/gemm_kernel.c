@@ -34,30 +34,120 @@
 #define TARGET_END        TARGET_PRAGMA(GCC pop_options)
 #endif
 
+/* The tile `name` of `rows` rows and nv vectors: body (tensor/gemm_tile.h) with those constants, for A
+ * with adjacent rows (_COLS: a_rs == 1, packed panels and transposed views) or adjacent columns (_ROWS:
+ * a_cs == 1, row-major A read in place). */
+#define GEMM_TILE_COLS(name, body, rows, nv)                                                                          \
+    static void name(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs, real *C,    \
+                     int64_t ldc, int m, int n, int add) {                                                            \
+        (void)a_rs;                                                                                                    \
+        body(kc, A, 1, a_cs, B, b_rs, C, ldc, m, n, add, rows, nv);                                                    \
+    }
+#define GEMM_TILE_ROWS(name, body, rows, nv)                                                                          \
+    static void name(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B, int64_t b_rs, real *C,    \
+                     int64_t ldc, int m, int n, int add) {                                                            \
+        (void)a_cs;                                                                                                    \
+        body(kc, A, a_rs, 1, B, b_rs, C, ldc, m, n, add, rows, nv);                                                    \
+    }
+
+/* Each instruction set: its tile (6 rows by TILE_NV vectors), its 12 named tiles (2, 4 or 6 rows by half or
+ * all of the vectors, in both layouts) and their table tiles[layout][rows / 2 - 1][half or all]. */
 #if GEMM_X86
 TARGET_BEGIN("avx512f,avx2,fma")
-#define TILE_NAME(x) x##_avx512
-#define TILE_BYTES   64
-#define TILE_MR      6
-#define TILE_NV      4
+#define TILE_BYTES     64
+#define TILE_MR        6
+#define TILE_NV        4
+#define TILE_VEC       gemm_vec_avx512
+#define TILE_BODY      gemm_tile_avx512
+#define TILE_PACK_A    gemm_pack_a_avx512
+#define TILE_PACK_B    gemm_pack_b_avx512
+#define TILE_TRANSPOSE gemm_transpose_avx512
 #include "tensor/gemm_tile.h"
+GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx512, gemm_tile_avx512, 2, 2)
+GEMM_TILE_COLS(gemm_tile_r1_c2_cols_avx512, gemm_tile_avx512, 2, 4)
+GEMM_TILE_COLS(gemm_tile_r2_c1_cols_avx512, gemm_tile_avx512, 4, 2)
+GEMM_TILE_COLS(gemm_tile_r2_c2_cols_avx512, gemm_tile_avx512, 4, 4)
+GEMM_TILE_COLS(gemm_tile_r3_c1_cols_avx512, gemm_tile_avx512, 6, 2)
+GEMM_TILE_COLS(gemm_tile_r3_c2_cols_avx512, gemm_tile_avx512, 6, 4)
+GEMM_TILE_ROWS(gemm_tile_r1_c1_rows_avx512, gemm_tile_avx512, 2, 2)
+GEMM_TILE_ROWS(gemm_tile_r1_c2_rows_avx512, gemm_tile_avx512, 2, 4)
+GEMM_TILE_ROWS(gemm_tile_r2_c1_rows_avx512, gemm_tile_avx512, 4, 2)
+GEMM_TILE_ROWS(gemm_tile_r2_c2_rows_avx512, gemm_tile_avx512, 4, 4)
+GEMM_TILE_ROWS(gemm_tile_r3_c1_rows_avx512, gemm_tile_avx512, 6, 2)
+GEMM_TILE_ROWS(gemm_tile_r3_c2_rows_avx512, gemm_tile_avx512, 6, 4)
+static GemmTileFn *const gemm_tiles_avx512[2][3][2] = {
+    {{gemm_tile_r1_c1_cols_avx512, gemm_tile_r1_c2_cols_avx512},
+     {gemm_tile_r2_c1_cols_avx512, gemm_tile_r2_c2_cols_avx512},
+     {gemm_tile_r3_c1_cols_avx512, gemm_tile_r3_c2_cols_avx512}},
+    {{gemm_tile_r1_c1_rows_avx512, gemm_tile_r1_c2_rows_avx512},
+     {gemm_tile_r2_c1_rows_avx512, gemm_tile_r2_c2_rows_avx512},
+     {gemm_tile_r3_c1_rows_avx512, gemm_tile_r3_c2_rows_avx512}},
+};
 TARGET_END
 
 TARGET_BEGIN("avx2,fma")
-#define TILE_NAME(x) x##_avx2
-#define TILE_BYTES   32
-#define TILE_MR      6
-#define TILE_NV      2
+#define TILE_BYTES     32
+#define TILE_MR        6
+#define TILE_NV        2
+#define TILE_VEC       gemm_vec_avx2
+#define TILE_BODY      gemm_tile_avx2
+#define TILE_PACK_A    gemm_pack_a_avx2
+#define TILE_PACK_B    gemm_pack_b_avx2
+#define TILE_TRANSPOSE gemm_transpose_avx2
 #include "tensor/gemm_tile.h"
+GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx2, gemm_tile_avx2, 2, 1)
+GEMM_TILE_COLS(gemm_tile_r1_c2_cols_avx2, gemm_tile_avx2, 2, 2)
+GEMM_TILE_COLS(gemm_tile_r2_c1_cols_avx2, gemm_tile_avx2, 4, 1)
+GEMM_TILE_COLS(gemm_tile_r2_c2_cols_avx2, gemm_tile_avx2, 4, 2)
+GEMM_TILE_COLS(gemm_tile_r3_c1_cols_avx2, gemm_tile_avx2, 6, 1)
+GEMM_TILE_COLS(gemm_tile_r3_c2_cols_avx2, gemm_tile_avx2, 6, 2)
+GEMM_TILE_ROWS(gemm_tile_r1_c1_rows_avx2, gemm_tile_avx2, 2, 1)
+GEMM_TILE_ROWS(gemm_tile_r1_c2_rows_avx2, gemm_tile_avx2, 2, 2)
+GEMM_TILE_ROWS(gemm_tile_r2_c1_rows_avx2, gemm_tile_avx2, 4, 1)
+GEMM_TILE_ROWS(gemm_tile_r2_c2_rows_avx2, gemm_tile_avx2, 4, 2)
+GEMM_TILE_ROWS(gemm_tile_r3_c1_rows_avx2, gemm_tile_avx2, 6, 1)
+GEMM_TILE_ROWS(gemm_tile_r3_c2_rows_avx2, gemm_tile_avx2, 6, 2)
+static GemmTileFn *const gemm_tiles_avx2[2][3][2] = {
+    {{gemm_tile_r1_c1_cols_avx2, gemm_tile_r1_c2_cols_avx2},
+     {gemm_tile_r2_c1_cols_avx2, gemm_tile_r2_c2_cols_avx2},
+     {gemm_tile_r3_c1_cols_avx2, gemm_tile_r3_c2_cols_avx2}},
+    {{gemm_tile_r1_c1_rows_avx2, gemm_tile_r1_c2_rows_avx2},
+     {gemm_tile_r2_c1_rows_avx2, gemm_tile_r2_c2_rows_avx2},
+     {gemm_tile_r3_c1_rows_avx2, gemm_tile_r3_c2_rows_avx2}},
+};
 TARGET_END
 #endif
 
 /* The baseline: SSE2 on x86-64, plain 16-byte vectors elsewhere. */
-#define TILE_NAME(x) x##_base
-#define TILE_BYTES   16
-#define TILE_MR      6
-#define TILE_NV      2
+#define TILE_BYTES     16
+#define TILE_MR        6
+#define TILE_NV        2
+#define TILE_VEC       gemm_vec_base
+#define TILE_BODY      gemm_tile_base
+#define TILE_PACK_A    gemm_pack_a_base
+#define TILE_PACK_B    gemm_pack_b_base
+#define TILE_TRANSPOSE gemm_transpose_base
 #include "tensor/gemm_tile.h"
+GEMM_TILE_COLS(gemm_tile_r1_c1_cols_base, gemm_tile_base, 2, 1)
+GEMM_TILE_COLS(gemm_tile_r1_c2_cols_base, gemm_tile_base, 2, 2)
+GEMM_TILE_COLS(gemm_tile_r2_c1_cols_base, gemm_tile_base, 4, 1)
+GEMM_TILE_COLS(gemm_tile_r2_c2_cols_base, gemm_tile_base, 4, 2)
+GEMM_TILE_COLS(gemm_tile_r3_c1_cols_base, gemm_tile_base, 6, 1)
+GEMM_TILE_COLS(gemm_tile_r3_c2_cols_base, gemm_tile_base, 6, 2)
+GEMM_TILE_ROWS(gemm_tile_r1_c1_rows_base, gemm_tile_base, 2, 1)
+GEMM_TILE_ROWS(gemm_tile_r1_c2_rows_base, gemm_tile_base, 2, 2)
+GEMM_TILE_ROWS(gemm_tile_r2_c1_rows_base, gemm_tile_base, 4, 1)
+GEMM_TILE_ROWS(gemm_tile_r2_c2_rows_base, gemm_tile_base, 4, 2)
+GEMM_TILE_ROWS(gemm_tile_r3_c1_rows_base, gemm_tile_base, 6, 1)
+GEMM_TILE_ROWS(gemm_tile_r3_c2_rows_base, gemm_tile_base, 6, 2)
+static GemmTileFn *const gemm_tiles_base[2][3][2] = {
+    {{gemm_tile_r1_c1_cols_base, gemm_tile_r1_c2_cols_base},
+     {gemm_tile_r2_c1_cols_base, gemm_tile_r2_c2_cols_base},
+     {gemm_tile_r3_c1_cols_base, gemm_tile_r3_c2_cols_base}},
+    {{gemm_tile_r1_c1_rows_base, gemm_tile_r1_c2_rows_base},
+     {gemm_tile_r2_c1_rows_base, gemm_tile_r2_c2_rows_base},
+     {gemm_tile_r3_c1_rows_base, gemm_tile_r3_c2_rows_base}},
+};
 
 #define NR(nv, bytes) ((nv) * (bytes) / (int)sizeof(real)) /* nv vectors of `bytes` */
 
@@ -65,11 +155,13 @@ enum { AVX512, AVX2, BASE, N_KERNELS };
 
 static const GemmKernel kernels[N_KERNELS] = {
 #if GEMM_X86
-    [AVX512] = {"avx512", 6, NR(4, 64), 256, 2048, tiles_avx512, pack_a_avx512, pack_b_avx512},
-    [AVX2] = {"avx2", 6, NR(2, 32), 256, 2048, tiles_avx2, pack_a_avx2, pack_b_avx2},
-    [BASE] = {"sse2", 6, NR(2, 16), 256, 2048, tiles_base, pack_a_base, pack_b_base},
+    [AVX512] = {"avx512", 6, NR(4, 64), 256, 2048, gemm_tiles_avx512, gemm_pack_a_avx512,
+                  gemm_pack_b_avx512},
+    [AVX2] = {"avx2", 6, NR(2, 32), 256, 2048, gemm_tiles_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2},
+    [BASE] = {"sse2", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base, gemm_pack_b_base},
 #else
-    [BASE] = {"generic", 6, NR(2, 16), 256, 2048, tiles_base, pack_a_base, pack_b_base},
+    [BASE] = {"generic", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base,
+                 gemm_pack_b_base},
 #endif
 };
 

@@ -2,16 +2,20 @@
  *
  * Not a normal header: tensor/gemm_kernel.c includes it several times, each
  * time under a different `#pragma GCC target` and with these macros set:
- *   TILE_NAME(x)  appends the instruction set to a name (x##_avx512, ...)
  *   TILE_BYTES    bytes in one vector register (64, 32, 16)
  *   TILE_MR       rows of C in a tile, a multiple of 3
  *   TILE_NV       vectors per tile row, even: a tile is TILE_MR x TILE_NV*lanes
- * and undefines them at its end, ready for the next instruction set.
- * It defines TILE_NAME(tiles), the GemmTileFn table of tensor/gemm_kernel.h:
- * tiles of 1/3, 2/3 and all of TILE_MR rows by half or all of the columns, so
- * that the short last row and column of tiles (50 = 8 x 6 + 2 rows, 32 of 64
- * columns) do not pay for a whole tile; and TILE_NAME(pack_a),
- * TILE_NAME(pack_b), which lay operands out as the tiles read them.
+ * and the full names of what it defines, so that each is a real name that
+ * grep, ctags and a profile agree on (gemm_tile_avx512, gemm_pack_b_avx2):
+ *   TILE_VEC        the vector type
+ *   TILE_BODY       the tile, always inlined into the named tiles that
+ *                   gemm_kernel.c writes out (gemm_tile_r3_c2_rows_avx512, ...:
+ *                   1/3, 2/3 and all of TILE_MR rows by half or all of the
+ *                   columns, so that the short last row and column of tiles do
+ *                   not pay for a whole tile)
+ *   TILE_PACK_A, TILE_PACK_B  lay operands out as the tiles read them
+ *   TILE_TRANSPOSE  pack_b's register transpose
+ * It undefines them all at its end, ready for the next instruction set.
  *
  * A tile keeps rows x nv accumulators in registers. For each k it loads one
  * row of B (nv vectors), broadcasts `rows` values of A and does rows x nv
@@ -23,7 +27,7 @@
 #define TILE_LANES (TILE_BYTES / (int)sizeof(real))
 #define TILE_NR    (TILE_NV * TILE_LANES)
 
-typedef real TILE_NAME(vec) __attribute__((vector_size(TILE_BYTES)));
+typedef real TILE_VEC __attribute__((vector_size(TILE_BYTES)));
 
 /* C (m, n) (+)= A (rows, kc) B (kc, nv*lanes), m <= rows, n <= nv*lanes, with
  * A(r, k) = A[r*a_rs + k*a_cs] readable for all `rows` rows and B(k, j) =
@@ -31,11 +35,10 @@ typedef real TILE_NAME(vec) __attribute__((vector_size(TILE_BYTES)));
  * zero-padded packed panels, so nothing past the operands is read). Always
  * inlined into the functions below, where rows, nv and one stride of A are
  * constants. */
-static inline __attribute__((always_inline)) void TILE_NAME(tile_body)(int64_t kc, const real *A, int64_t a_rs,
-                                                                       int64_t a_cs, const real *B, int64_t b_rs,
-                                                                       real *C, int64_t ldc, int m, int n, int add,
-                                                                       const int rows, const int nv) {
-    typedef TILE_NAME(vec) vec;
+static inline __attribute__((always_inline)) void TILE_BODY(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs,
+                                                         const real *B, int64_t b_rs, real *C, int64_t ldc, int m,
+                                                         int n, int add, const int rows, const int nv) {
+    typedef TILE_VEC vec;
     vec acc[TILE_MR][TILE_NV];
 #pragma GCC unroll 32
     for (int r = 0; r < rows; r++) {
@@ -85,40 +88,9 @@ static inline __attribute__((always_inline)) void TILE_NAME(tile_body)(int64_t k
     }
 }
 
-/* One tile of `rows` rows and nv vectors, in two flavours: `cols` for A with
- * adjacent rows (a_rs == 1: packed panels and transposed views), `rows` for A
- * with adjacent columns (a_cs == 1: row-major A read in place). */
-#define TILE_DEFINE(name, rows, nv)                                                                                    \
-    static void TILE_NAME(name##_cols)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,           \
-                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                    \
-        (void)a_rs;                                                                                                    \
-        TILE_NAME(tile_body)(kc, A, 1, a_cs, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
-    }                                                                                                                  \
-    static void TILE_NAME(name##_rows)(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, const real *B,           \
-                                       int64_t b_rs, real *C, int64_t ldc, int m, int n, int add) {                    \
-        (void)a_cs;                                                                                                    \
-        TILE_NAME(tile_body)(kc, A, a_rs, 1, B, b_rs, C, ldc, m, n, add, rows, nv);                                    \
-    }
-
-TILE_DEFINE(tile_r1_c1, TILE_MR / 3, TILE_NV / 2)
-TILE_DEFINE(tile_r1_c2, TILE_MR / 3, TILE_NV)
-TILE_DEFINE(tile_r2_c1, 2 * TILE_MR / 3, TILE_NV / 2)
-TILE_DEFINE(tile_r2_c2, 2 * TILE_MR / 3, TILE_NV)
-TILE_DEFINE(tile_r3_c1, TILE_MR, TILE_NV / 2)
-TILE_DEFINE(tile_r3_c2, TILE_MR, TILE_NV)
-
-static GemmTileFn *const TILE_NAME(tiles)[2][3][2] = {
-    {{TILE_NAME(tile_r1_c1_cols), TILE_NAME(tile_r1_c2_cols)},
-     {TILE_NAME(tile_r2_c1_cols), TILE_NAME(tile_r2_c2_cols)},
-     {TILE_NAME(tile_r3_c1_cols), TILE_NAME(tile_r3_c2_cols)}},
-    {{TILE_NAME(tile_r1_c1_rows), TILE_NAME(tile_r1_c2_rows)},
-     {TILE_NAME(tile_r2_c1_rows), TILE_NAME(tile_r2_c2_rows)},
-     {TILE_NAME(tile_r3_c1_rows), TILE_NAME(tile_r3_c2_rows)}},
-};
-
 /* Packs A (m, kc), m <= TILE_MR, into out (kc, TILE_MR): out[k*TILE_MR + r] =
  * A(r, k), zero for r >= m. */
-static void TILE_NAME(pack_a)(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, real *out) {
+static void TILE_PACK_A(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, real *out) {
     for (int64_t k = 0; k < kc; k++, out += TILE_MR) {
         const real *a = A + k * a_cs;
         int r = 0;
@@ -135,8 +107,8 @@ static void TILE_NAME(pack_a)(int64_t kc, int m, const real *A, int64_t a_rs, in
  * log2(lanes) stages, each swapping the off-diagonal s x s blocks of every
  * 2s x 2s block (element (i, l) with bit s clear in i and set in l trades
  * places with (i + s, l - s)). */
-static inline __attribute__((always_inline)) void TILE_NAME(transpose)(TILE_NAME(vec) * x) {
-    typedef TILE_NAME(vec) vec;
+static inline __attribute__((always_inline)) void TILE_TRANSPOSE(TILE_VEC *x) {
+    typedef TILE_VEC vec;
 #ifdef NN_DOUBLE
     typedef int64_t lane_index;
 #else
@@ -167,7 +139,7 @@ static inline __attribute__((always_inline)) void TILE_NAME(transpose)(TILE_NAME
  * Panels before `from` (a multiple of TILE_NR) are skipped. A transposed B
  * (b_rs == 1, the usual x w^T and q k^T) is moved in square blocks through
  * registers: element by element it would cost as much as a small product. */
-static void TILE_NAME(pack_b)(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs,
+static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs,
                               real *out) {
     for (int64_t j0 = from; j0 < nc; j0 += TILE_NR) {
         int n = nc - j0 < TILE_NR ? (int)(nc - j0) : TILE_NR;
@@ -179,11 +151,11 @@ static void TILE_NAME(pack_b)(int64_t kc, int64_t nc, int64_t from, const real *
             int blocks = n / TILE_LANES; /* whole blocks of columns */
             for (; k + TILE_LANES <= kc; k += TILE_LANES) {
                 for (int q = 0; q < blocks; q++) {
-                    TILE_NAME(vec) x[TILE_LANES];
+                    TILE_VEC x[TILE_LANES];
 #pragma GCC unroll 16
                     for (int l = 0; l < TILE_LANES; l++)
                         memcpy(&x[l], b + (q * TILE_LANES + l) * b_cs + k, sizeof x[l]);
-                    TILE_NAME(transpose)(x);
+                    TILE_TRANSPOSE(x);
 #pragma GCC unroll 16
                     for (int l = 0; l < TILE_LANES; l++)
                         memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &x[l], sizeof x[l]);
@@ -214,10 +186,13 @@ static void TILE_NAME(pack_b)(int64_t kc, int64_t nc, int64_t from, const real *
     }
 }
 
-#undef TILE_DEFINE
 #undef TILE_LANES
 #undef TILE_NR
-#undef TILE_NAME
+#undef TILE_VEC
+#undef TILE_BODY
+#undef TILE_PACK_A
+#undef TILE_PACK_B
+#undef TILE_TRANSPOSE
 #undef TILE_BYTES
 #undef TILE_MR
 #undef TILE_NV

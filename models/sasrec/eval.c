@@ -7,9 +7,11 @@
 #include "autograd/ops.h"
 #include "base/dist.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "base/progress.h"
 #include "base/simd.h"
+#include "models/sasrec/data/sorted.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/score_check.h"
 
@@ -230,15 +232,7 @@ static int cmp_i32(const void *a, const void *b) {
 
 /* How many of sorted[0..n) (ascending) are >= a. */
 static int64_t count_sorted_at_least(const real *sorted, int64_t n, real a) {
-    int64_t lo = 0, hi = n; /* the first index whose value is >= a */
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (sorted[mid] < a)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return n - lo;
+    return n - sorted_lower_bound(sorted, n, sizeof *sorted, &a, sorted_cmp_real);
 }
 
 typedef struct {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "nn/loss.h"
 #include "base/error.h"
 
@@ -100,27 +101,27 @@ int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values) {
 Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     int64_t T = t->T;
     Module *m = &s->m;
-    Tensor *item = embedding_forward(&s->item_emb, m, g, t->ids, NN_SHAPE(T)); /* (T, H) */
-    Tensor *pos = embedding_forward(&s->pos_emb, m, g, t->slot, NN_SHAPE(T));  /* (T, H) */
-    module_trace(m, "item embedding", item);
-    module_trace(m, "positional embedding", pos);
-    Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, m, g, ag_add(g, item, pos)));
-    module_trace(m, "LayerNorm(item + position), dropout", h);
+    Tensor *item = embedding_forward(&s->item_emb, g, t->ids, NN_SHAPE(T)); /* (T, H) */
+    Tensor *pos = embedding_forward(&s->pos_emb, g, t->slot, NN_SHAPE(T));  /* (T, H) */
+    graph_trace(g, "item embedding", item);
+    graph_trace(g, "positional embedding", pos);
+    Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, g, ag_add(g, item, pos)));
+    graph_trace(g, "LayerNorm(item + position), dropout", h);
     /* Inference without a trace holds one block's intermediates at a time (graph_release); training keeps them
      * for backward. */
-    int scoped = !ag_grad_enabled() && !m->trace;
+    int scoped = !ag_grad_enabled() && !graph_tracing(g);
     for (int i = 0; i < s->cfg.layers; i++) {
         GraphMark mark = scoped ? graph_mark(g) : (GraphMark){0};
         h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
         if (scoped) h = graph_release(g, mark, h);
     }
-    if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, m, g, h);
-    module_trace(m, "sequence output F", h);
+    if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, g, h);
+    graph_trace(g, "sequence output F", h);
     return h; /* (T, H) */
 }
 
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
-    Tensor *e = embedding_forward(&s->item_emb, &s->m, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
+    Tensor *e = embedding_forward(&s->item_emb, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
     return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
 }
 
@@ -128,16 +129,16 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
                     LossKind loss) {
     int64_t T = t->T;
     if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
-        module_trace(&s->m, "F, scored against every item in tiles", F);
+        graph_trace(g, "F, scored against every item in tiles", F);
         return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, T, 0);
     }
     if (loss == LOSS_SAMPLED || loss == LOSS_GBCE) { /* every row against the K negatives of the batch */
         NN_CHECK(neg->n_shared >= 1, "sasrec_loss", "the %s loss needs shared negatives (batch_draw_shared)",
                  loss == LOSS_SAMPLED ? "sampled" : "gBCE");
-        Tensor *e = embedding_forward(&s->item_emb, &s->m, g, neg->shared, NN_SHAPE(neg->n_shared)); /* (K, H) */
+        Tensor *e = embedding_forward(&s->item_emb, g, neg->shared, NN_SHAPE(neg->n_shared)); /* (K, H) */
         Tensor *neg_logits = ag_linear(g, F, e, NULL), *pos_logits = sasrec_scores(s, g, F, pos); /* (T, K), (T) */
-        module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
-        module_trace(&s->m, "shared negative logits F item_emb[shared]^T", neg_logits);
+        graph_trace(g, "positive logits <F, item_emb[target_pos]>", pos_logits);
+        graph_trace(g, "shared negative logits F item_emb[shared]^T", neg_logits);
         if (loss == LOSS_SAMPLED)
             return loss_sampled_softmax(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->log_q);
         return loss_gbce(g, pos_logits, neg_logits, pos, T, neg->shared, neg->n_shared, neg->beta);
@@ -146,8 +147,8 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
     for (int64_t r = 0; r < T; r++) mask->data[r] = pos[r] != 0;
     /* negatives first: this order of the nodes (hence of the gradient sums into item_emb) is the seed's */
     Tensor *neg_logits = sasrec_scores(s, g, F, neg->neg), *pos_logits = sasrec_scores(s, g, F, pos); /* (T) each */
-    module_trace(&s->m, "positive logits <F, item_emb[target_pos]>", pos_logits);
-    module_trace(&s->m, "negative logits <F, item_emb[target_neg]>", neg_logits);
+    graph_trace(g, "positive logits <F, item_emb[target_pos]>", pos_logits);
+    graph_trace(g, "negative logits <F, item_emb[target_neg]>", neg_logits);
     return loss_bce_pos_neg(g, pos_logits, neg_logits, mask);
 }
 

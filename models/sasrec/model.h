@@ -93,7 +93,7 @@ Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids);
  * target (SASRec), cross-entropy over all items (in tiles of items, the
  * (T, N + 1) logits never stored), or a sampled softmax or gBCE over the
  * negatives the batch shares (one (T, H) x (H, K) product). pos is (T); rows
- * whose pos is 0 carry no loss. Reports the logits (F for CE) to the module's
+ * whose pos is 0 carry no loss. Reports the logits (F for CE) to the graph's
  * trace hook. */
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const Negatives *neg,
                     LossKind loss);

@@ -5,6 +5,7 @@
 
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
 #include "models/sasrec/data/popularity.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/topk.h"

@@ -17,7 +17,7 @@ Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc,
     if (*targets == 0) return NULL;
     Tensor *F = sasrec_forward(s, g, &t); /* (T, H) */
     Tensor *loss = sasrec_loss(s, g, F, &t, pos, &neg, tc->loss);
-    module_trace(&s->m, "loss", loss);
+    graph_trace(g, "loss", loss);
     return loss;
 }
 

@@ -25,7 +25,7 @@ typedef struct {
  * (users with 3 items only) changes nothing and returns targets 0, loss 0. A
  * loss that is not finite is returned without any update (no backward, no
  * Adam step): the weights stay as they were. The loss tensor is reported to
- * s's trace hook as "loss" before backward, with the graph still whole. */
+ * g's trace hook as "loss" before backward, with the graph still whole. */
 StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const TrainConfig *tc);
 
 /* The pieces both steps share (step.c, step_sharded.c). */

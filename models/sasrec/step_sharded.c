@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/dist.h"
+#include "base/memory.h"
 #include "nn/grad_sum.h"
 
 /* Users [begin, end) of b as a batch of their own (views into b's arrays; the shared negatives too). */

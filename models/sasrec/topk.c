@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/score_check.h"
 

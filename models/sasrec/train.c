@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/memory.h"
 #include "base/progress.h"
 #include "models/sasrec/curve.h"
 #include "models/sasrec/step.h"

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "tests/support.h"
 
 /* exp with a backward that multiplies the gradient of elements [from, to) by

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "base/parallel.h"
 #include "tests/support.h"
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "autograd/op.h"
 #include "nn/attention.h"
 #include "tests/support.h"
 

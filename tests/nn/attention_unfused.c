@@ -15,11 +15,11 @@ Tensor *attention_unfused_forward(const Attention *a, Module *m, Graph *g, Tenso
                  (long long)layout->offsets[b], (long long)(b * L));
     /* (B, L, H) -> (B, heads, L, d) */
     Tensor *q =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->query, m, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+        ag_permute(g, ag_reshape(g, linear_forward(&a->query, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
     Tensor *k =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->key, m, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+        ag_permute(g, ag_reshape(g, linear_forward(&a->key, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
     Tensor *v =
-        ag_permute(g, ag_reshape(g, linear_forward(&a->value, m, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
+        ag_permute(g, ag_reshape(g, linear_forward(&a->value, g, x), NN_SHAPE(B, L, h, d)), (int[]){0, 2, 1, 3});
     Tensor *scores = ag_mul_scalar(g, ag_matmul(g, q, ag_transpose(g, k, -1, -2)), (real)(1 / sqrt((double)d)));
     /* the additive mask (B, 1, L, L): 0 where allowed, -10000 (or -inf) elsewhere */
     Tensor *mask = ag_zeros(g, NN_SHAPE(B, 1, L, L));
@@ -35,5 +35,5 @@ Tensor *attention_unfused_forward(const Attention *a, Module *m, Graph *g, Tenso
     Tensor *probs = ag_softmax(g, ag_add(g, scores, mask));
     probs = ag_dropout(g, probs, a->attn_dropout, m->training, &m->dropout_rng);
     Tensor *ctx = ag_reshape(g, ag_permute(g, ag_matmul(g, probs, v), (int[]){0, 2, 1, 3}), NN_SHAPE(B, L, H));
-    return linear_forward(&a->out, m, g, ctx);
+    return linear_forward(&a->out, g, ctx);
 }

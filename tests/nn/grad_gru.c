@@ -22,7 +22,7 @@ static int with_params(Tensor **inputs, int n, Tensor *const *xs, const Module *
 
 static Tensor *f_cell(Graph *g, Tensor *const *in, void *ctx) {
     GruCase *c = ctx;
-    return gru_cell_forward(&c->cell, &c->m, g, in[0], c->with_h0 ? in[1] : NULL);
+    return gru_cell_forward(&c->cell, g, in[0], c->with_h0 ? in[1] : NULL);
 }
 
 START_TEST(grad_gru_cell) {
@@ -89,7 +89,7 @@ START_TEST(gru_layer_equals_its_cell_unrolled) {
     Graph *g = graph_new();
     Tensor *y = gru_forward(&r, &m, g, x, NULL, NULL), *h = NULL;
     for (int64_t t = 0; t < 6; t++) {
-        h = gru_cell_forward(&r.layer[0], &m, g, ag_contiguous(g, ag_select(g, x, 1, t)), h);
+        h = gru_cell_forward(&r.layer[0], g, ag_contiguous(g, ag_select(g, x, 1, t)), h);
         Tensor yt = tensor_narrow(y, 1, t, 1);
         for (int64_t b = 0; b < 2; b++)
             for (int64_t j = 0; j < 4; j++) ck_assert(yt.data[b * yt.stride[0] + j] == h->data[b * 4 + j]);

@@ -17,7 +17,7 @@ typedef struct {
 
 static Tensor *f_rms(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
-    return rms_norm_forward(c->layer, &c->m, g, in[0]);
+    return rms_norm_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_rms_norm_layer) {
@@ -35,7 +35,7 @@ END_TEST
 
 static Tensor *f_swiglu(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
-    return swiglu_forward(c->layer, &c->m, g, in[0]);
+    return swiglu_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_swiglu_layer) {

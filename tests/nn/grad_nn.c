@@ -19,7 +19,7 @@ static void fix_dropout(LayerCase *c) { c->m.dropout_rng = rng_new(11, 22); } /*
 
 static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
-    return linear_forward(c->layer, &c->m, g, in[0]);
+    return linear_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_linear_layer) {
@@ -40,7 +40,7 @@ static Tensor *f_embedding(Graph *g, Tensor *const *in, void *ctx) {
     (void)in;
     const int64_t ids[] = {1, 4, 4, 2, 1, 3}; /* repeated ids */
     LayerCase *c = ctx;
-    return embedding_forward(c->layer, &c->m, g, ids, NN_SHAPE(2, 3));
+    return embedding_forward(c->layer, g, ids, NN_SHAPE(2, 3));
 }
 
 START_TEST(grad_embedding_layer) {
@@ -56,7 +56,7 @@ END_TEST
 
 static Tensor *f_layer_norm(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
-    return layer_norm_forward(c->layer, &c->m, g, in[0]);
+    return layer_norm_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_layer_norm_layer) {
@@ -97,7 +97,7 @@ END_TEST
 
 static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
     LayerCase *c = ctx;
-    return feed_forward_forward(c->layer, &c->m, g, in[0]);
+    return feed_forward_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_feed_forward_layer) {

@@ -9,7 +9,7 @@
  * training mode. Small shapes are in grad_nn.c. */
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 #include "base/parallel.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"
@@ -59,17 +59,17 @@ static void check_at(int threads, const char *what, GradcheckFn f, void *ctx, in
 
 static Tensor *f_layernorm(Graph *g, Tensor *const *in, void *ctx) {
     Case *c = ctx;
-    return layer_norm_forward(c->layer, &c->m, g, in[0]);
+    return layer_norm_forward(c->layer, g, in[0]);
 }
 
 static Tensor *f_linear(Graph *g, Tensor *const *in, void *ctx) {
     Case *c = ctx;
-    return linear_forward(c->layer, &c->m, g, in[0]);
+    return linear_forward(c->layer, g, in[0]);
 }
 
 static Tensor *f_ffn(Graph *g, Tensor *const *in, void *ctx) {
     Case *c = ctx;
-    return feed_forward_forward(c->layer, &c->m, g, in[0]);
+    return feed_forward_forward(c->layer, g, in[0]);
 }
 
 START_TEST(grad_layers_at_sasrec_size) {
@@ -109,7 +109,7 @@ END_TEST
 static Tensor *f_embedding(Graph *g, Tensor *const *in, void *ctx) {
     (void)in;
     const Case *c = ctx;
-    Tensor *y = embedding_forward(c->layer, (Module *)&c->m, g, c->b->ids, NN_SHAPE(c->b->B, L));
+    Tensor *y = embedding_forward(c->layer, g, c->b->ids, NN_SHAPE(c->b->B, L));
     /* padded positions read the padding row, which gets no gradient by definition: mask them out */
     Tensor mask = tensor_wrap(c->b->istarget, NN_SHAPE(c->b->B, L, 1));
     return ag_mul(g, y, ag_from_buffer(g, 3, mask.shape, mask.data));
@@ -234,12 +234,12 @@ static Tensor *f_model(Graph *g, Tensor *const *in, void *ctx) {
             pos[r] = q % L + 1 < L ? b->ids[q + 1] : 1 + q % 999; /* the next item; the last predicts another */
             neg[r++] = s->neg[q];
         }
-    Tensor *x = ag_add(g, embedding_forward(&s->item, &s->m, g, ids, NN_SHAPE(rows)),
-                       embedding_forward(&s->pos, &s->m, g, slot, NN_SHAPE(rows)));
-    x = dropout_forward(&s->dropout, &s->m, g, layer_norm_forward(&s->emb_norm, &s->m, g, x));
+    Tensor *x = ag_add(g, embedding_forward(&s->item, g, ids, NN_SHAPE(rows)),
+                       embedding_forward(&s->pos, g, slot, NN_SHAPE(rows)));
+    x = dropout_forward(&s->dropout, &s->m, g, layer_norm_forward(&s->emb_norm, g, x));
     SeqLayout layout = s->packed ? (SeqLayout){b->B, b->packed_off, NULL, 1} : seq_layout_dense(g, b->B, L, b->key_valid, 1);
     for (int k = 0; k < 2; k++) x = transformer_block_forward(&s->blocks[k], &s->m, g, x, &layout);
-    Tensor *ep = embedding_forward(&s->item, &s->m, g, pos, NN_SHAPE(rows)), *en = embedding_forward(&s->item, &s->m, g, neg, NN_SHAPE(rows));
+    Tensor *ep = embedding_forward(&s->item, g, pos, NN_SHAPE(rows)), *en = embedding_forward(&s->item, g, neg, NN_SHAPE(rows));
     Tensor *ps = ag_sum(g, ag_mul(g, x, ep), 1, (int[]){1}, 0), *ns = ag_sum(g, ag_mul(g, x, en), 1, (int[]){1}, 0);
     Tensor *mask = ag_new(g, NN_SHAPE(rows));
     for (int64_t r = 0, q = 0; q < b->B * L; q++)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autograd/op.h"
 #include "nn/checkpoint.h"
 #include "nn/layer_norm.h"
 #include "nn/linear.h"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autograd/op.h"
 #include "base/error.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"
@@ -70,7 +71,7 @@ START_TEST(golden_linear) {
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, linear_forward(&l, &m, g, x));
+        check_layer(f, g, &m, x, linear_forward(&l, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);
@@ -102,7 +103,7 @@ START_TEST(golden_feedforward) {
         fx_load_params(f, &m);
         Graph *g = graph_new();
         Tensor *x = fx_input(f);
-        check_layer(f, g, &m, x, feed_forward_forward(&ff, &m, g, x));
+        check_layer(f, g, &m, x, feed_forward_forward(&ff, g, x));
         graph_free(g);
         tensor_free(x);
         module_free(&m);

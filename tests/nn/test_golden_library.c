@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "io/safetensors.h"
 #include "nn/gru.h"
 #include "nn/loss.h"
@@ -370,7 +371,7 @@ static void run_gru(const char *name) {
         Tensor *h_n, *out = gru_forward(&r, &m, g, in[0], in[1], &h_n);
         y = ag_concat(g, 2, (Tensor *[]){ag_reshape(g, out, NN_SHAPE(-1)), ag_reshape(g, h_n, NN_SHAPE(-1))}, 0);
     } else {
-        y = gru_cell_forward(&cell, &m, g, in[0], in[1]);
+        y = gru_cell_forward(&cell, g, in[0], in[1]);
     }
     check_results(&c, g, y, 2, in);
     check_param_grads(&c, &m);

@@ -13,7 +13,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 #include "nn/embedding.h"
 #include "nn/loss.h"
 #include "nn/optim.h"

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "autograd/op.h"
 #include "base/dist.h"
 #include "nn/grad_sum.h"
 #include "tests/support.h"

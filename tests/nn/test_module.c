@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nn/embedding.h"
+#include "nn/swiglu.h"
 #include "nn/transformer_block.h"
 #include "tests/support.h"
 
@@ -81,11 +82,57 @@ START_TEST(init_by_kind_equals_the_name_matching_init) {
 }
 END_TEST
 
+/* The stages a trace hook saw: their count and the last stage's name. */
+typedef struct {
+    int n;
+    char last[160];
+} Seen;
+
+static void see(void *ctx, const char *stage, const Tensor *t) {
+    Seen *s = ctx;
+    (void)t;
+    s->n++;
+    snprintf(s->last, sizeof s->last, "%s", stage);
+}
+
+/* The trace hook lives on the graph: a layer that takes no Module (SwiGLU) reports its stages to it, and a
+ * block reports under its name; without a hook nothing is called. */
+START_TEST(forwards_report_stages_to_the_graphs_trace_hook) {
+    Module m;
+    build(&m, 1);
+    SwiGLU f = swiglu_new(&m, "ffn", 4, 8, 0);
+    TransformerBlock blk = transformer_block_new(&m, "probe", &(TransformerBlockConfig){.hidden = 4,
+                                                 .inner = 16, .heads = 2, .eps = 1e-12, .act = ACT_GELU,
+                                                 .mask = MASK_MINUS_10000, .norm = NORM_POST});
+    Graph *g = graph_new();
+    Rng rng = rng_new(2, 0);
+    Tensor *x = tensor_normal(NN_SHAPE(3, 4), 0, 1, &rng);
+    Seen seen = {0, ""};
+    ck_assert(!graph_tracing(g));
+    swiglu_forward(&f, g, x);
+    graph_set_trace(g, see, &seen);
+    ck_assert(graph_tracing(g));
+    swiglu_forward(&f, g, x);
+    ck_assert_int_eq(seen.n, 1);
+    ck_assert_str_eq(seen.last, "  SwiGLU gate * up");
+    transformer_block_forward_dense(&blk, &m, g, ag_reshape(g, x, NN_SHAPE(1, 3, 4)), 1, NULL);
+    ck_assert_str_eq(seen.last, "probe: LayerNorm(h + feed-forward)");
+    graph_set_trace(g, NULL, NULL);
+    int before = seen.n;
+    swiglu_forward(&f, g, x);
+    ck_assert_int_eq(seen.n, before);
+    tensor_free(x);
+    graph_free(g);
+    module_free(&m);
+}
+END_TEST
+
 static Suite *module_suite(void) {
     Suite *s = suite_create("module");
     TCase *tc = tcase_create("module");
     tcase_add_test(tc, params_record_their_kind);
     tcase_add_test(tc, init_by_kind_equals_the_name_matching_init);
+    tcase_add_test(tc, forwards_report_stages_to_the_graphs_trace_hook);
     suite_add_tcase(s, tc);
     return s;
 }

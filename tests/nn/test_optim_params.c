@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "autograd/op.h"
 #include "nn/checkpoint.h"
 #include "nn/linear.h"
 #include "tests/support.h"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/memory.h"
 #include "models/sasrec/cli/serve_input.h"
 #include "models/sasrec/data/popularity.h"
 #include "models/sasrec/data/synthetic.h"

@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 #include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"

@@ -1,11 +1,12 @@
 /* sasrec explain: one real batch through the model, stage by stage, with the
  * shapes of the tensors involved (dense layout, as the seed's diagrams). The
  * training batch goes through the real step (sasrec_step), whose stages the
- * module's trace hook prints as they run; then one evaluation batch. */
+ * graph's trace hook prints as they run; then one evaluation batch. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "io/atomic_file.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
@@ -155,10 +156,9 @@ int app_explain(int argc, char **argv) {
     TrainConfig tc = c.train;
     tc.dense = 1;
     Adam *opt = adam_new(&s.m, adam_defaults());
-    s.m.trace = trace_stage;
-    s.m.trace_ctx = &ex;
+    graph_set_trace(g, trace_stage, &ex);
     sasrec_step(&s, opt, g, &b, &tc);
-    s.m.trace = NULL;
+    graph_set_trace(g, NULL, NULL);
     adam_free(opt);
 
     printf("\none evaluation batch (valid split, the first %lld users)\n", (long long)B);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/memory.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/cli/http_metrics.h"
 #include "models/sasrec/cli/http_parse.h"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/memory.h"
 #include "models/sasrec/io/regular_file.h"
 #include "io/safetensors.h"
 #include "models/sasrec/io/sha256.h"

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/dist.h"
+#include "base/memory.h"
 #include "models/sasrec/io/regular_file.h"
 #include "models/sasrec/io/sha256.h"
 

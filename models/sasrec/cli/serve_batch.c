@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 void serve_batch_init(ServeBatch *b, const Dataset *vocab, int64_t n_items, const RunConfig *c, int cap) {
     NN_CHECK(cap >= 1 && n_items >= 1, "serve_batch_init", "cap %d and n_items %lld must be >= 1", cap,

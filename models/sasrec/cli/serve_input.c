@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 void serve_input_init(ServeInput *in, int fd, size_t max_line) {
     NN_CHECK(max_line >= 1, "serve_input_init", "max_line %zu must be >= 1", max_line);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/memory.h"
 #include "models/sasrec/io/sha256.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)

@@ -7,7 +7,7 @@
 
 #include "base/clock.h"
 #include "base/dist.h"
-#include "base/peak_rss.h"
+#include "base/memory.h"
 #include "io/tempfiles.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
@@ -35,7 +35,7 @@ static void print_summary(const RunConfig *c, const TrainResult *r, double secon
            "\"popular_HR@10\": %.6f, \"popular_NDCG@10\": %.6f, \"peak_rss_mib\": %.1f}\n",
            metrics_protocol_name(c->eval.protocol), r->epochs_run, r->best_epoch, r->early_stopped ? "true" : "false",
            r->first_loss, r->last_loss, r->train_seconds / r->epochs_run, r->eval_seconds / r->epochs_run, seconds,
-           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), peak_rss_mib());
+           metrics_get(&r->popular, k10), metrics_get(&r->popular, n10), memory_peak_rss_mib());
 }
 
 /* Why the run ended without a model, as one line with what became of --out. */

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "models/sasrec/io/strmap.h"
 #include "models/sasrec/io/textfile.h"
 #include "io/utf8.h"
 #include "models/sasrec/data/formats.h"
 #include "models/sasrec/data/interactions.h"
+#include "models/sasrec/data/sorted.h"
 
 LoadOptions dataset_default_options(void) {
     return (LoadOptions){.format = FORMAT_AUTO, .min_interactions = DATASET_MIN_INTERACTIONS};
@@ -245,14 +247,7 @@ int64_t dataset_user_items(const Dataset *ds, int64_t u, int32_t *out) {
 }
 
 int dataset_items_contain(const int32_t *set, int64_t n, int32_t item) {
-    int64_t lo = 0, hi = n;
-    while (lo < hi) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if (set[mid] < item)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int64_t lo = sorted_lower_bound(set, n, sizeof *set, &item, sorted_cmp_i32);
     return lo < n && set[lo] == item;
 }
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/error.h"
+#include "base/memory.h"
 
 void interactions_init(Interactions *in, int timed) {
     memset(in, 0, sizeof *in);

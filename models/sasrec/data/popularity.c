@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "io/atomic_file.h"
 #include "models/sasrec/io/textfile.h"
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
+
 static int is_space(char c) { return c == ' ' || c == '\t'; }
 
 static void push_field(CsvRow *row, size_t start, size_t end, size_t col) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/memory.h"
 
 typedef struct {
     const char *key; /* NULL: empty slot */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/memory.h"
 #include "io/utf8.h"
 
 /* The bytes of the file at path into out (owned), with or without a leading byte order mark skipped. */

@@ -9,15 +9,17 @@
 #include "base/rng.h"
 
 enum { STREAM_RESAMPLE = 1, STREAM_SIGN = 2 }; /* the high word of Philox's counter: one stream per use */
-enum { DRAW_BLOCKS = 512 };                    /* Philox blocks drawn at a time: 2 users each (resample), 128 (sign) */
 
-/* Rows grouped by user: per user, the sums of its rows' values of each metric (G, M), and its row count (G). */
+/* Rows grouped by user: per user, the sums of its rows' values of each metric (G, M), and its row count (G).
+ * The users whose sums are all 0 (every metric missed, the most common user) come last, from zero on: a draw
+ * of one adds nothing, and the draws are uniform over the users whatever their order. */
 typedef struct {
-    int64_t G;
+    int64_t G, zero; /* users; the first of those whose sums are all 0 */
     int M;
-    double *sum;   /* (G, M) */
-    int64_t *rows; /* (G) */
-    int64_t n;     /* rows in all */
+    double *sum;    /* (G, M) */
+    int64_t *rows;  /* (G) */
+    int64_t n;      /* rows in all */
+    int one_row;    /* every user has one row */
 } Groups;
 
 /* The groups of the n rows: consecutive rows of the same user; B - A when rank_a is given, else B alone. */
@@ -41,7 +43,28 @@ static Groups groups_new(Protocol protocol, const int64_t *rank_a, const int64_t
         for (int m = 0; m < METRICS_MAX; m++) s[m] += vb[m] - va[m];
         g.rows[g.G - 1]++;
     }
+    g.one_row = g.G == n;
     return g;
+}
+
+/* Puts the users whose sums are all 0 after the others (each part in user order), setting g->zero. */
+static void groups_zero_last(Groups *g) {
+    double *sum = nn_malloc((size_t)(g->G ? g->G : 1) * (size_t)g->M * sizeof *sum);
+    int64_t *rows = nn_malloc((size_t)(g->G ? g->G : 1) * sizeof *rows), to = 0;
+    for (int zero = 0; zero < 2; zero++) {
+        if (zero) g->zero = to;
+        for (int64_t u = 0; u < g->G; u++) {
+            int any = 0;
+            for (int m = 0; m < g->M; m++) any |= g->sum[u * g->M + m] != 0;
+            if (any == zero) continue;
+            memcpy(sum + to * g->M, g->sum + u * g->M, (size_t)g->M * sizeof *sum);
+            rows[to++] = g->rows[u];
+        }
+    }
+    free(g->sum);
+    free(g->rows);
+    g->sum = sum;
+    g->rows = rows;
 }
 
 static void groups_free(Groups *g) {
@@ -57,6 +80,15 @@ typedef struct {
     int64_t R;
 } Resampler;
 
+/* SplitMix64: the stream of one resample, started from a Philox block of (seed, resample), so that resample b
+ * is the same whichever thread draws it; a draw costs a few instructions, not a Philox block. */
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 /* floor(x * n / 2^64) for a 64-bit x and n < 2^32: a uniform draw in [0, n) from 64 random bits. */
 static int64_t below(uint64_t x, int64_t n) {
     uint64_t hi = (x >> 32) * (uint64_t)n, lo = ((x & 0xffffffffu) * (uint64_t)n) >> 32;
@@ -64,34 +96,34 @@ static int64_t below(uint64_t x, int64_t n) {
 }
 
 /* One resample b: the means over its rows of each metric into stat[m * R + b]. */
-static void resample_one(const Resampler *r, int64_t b, uint32_t *words) {
+static void resample_one(const Resampler *r, int64_t b) {
     const Groups *g = r->g;
     double total[METRICS_MAX] = {0};
-    int64_t rows = 0, per_block = r->sign ? 128 : 2;
-    uint64_t counter_hi = (uint64_t)(r->sign ? STREAM_SIGN : STREAM_RESAMPLE) << 32 | (uint64_t)b;
-    for (int64_t first = 0; first < g->G; first += DRAW_BLOCKS * per_block) {
-        int64_t end = first + DRAW_BLOCKS * per_block < g->G ? first + DRAW_BLOCKS * per_block : g->G;
-        philox4x32_blocks(r->seed, counter_hi, (uint64_t)(first / per_block), (end - first + per_block - 1) / per_block,
-                          words);
-        for (int64_t j = first; j < end; j++) {
-            int64_t k = j - first, u = j;
-            double s = 1;
-            if (r->sign)
-                s = (words[k >> 5] >> (k & 31)) & 1 ? -1 : 1;
-            else
-                u = below((uint64_t)words[2 * k] << 32 | words[2 * k + 1], g->G);
-            const double *v = g->sum + u * g->M;
-            for (int m = 0; m < g->M; m++) total[m] += s * v[m];
-            rows += g->rows[u];
+    int64_t rows = 0;
+    uint32_t w[4];
+    philox4x32(r->seed, (uint64_t)(r->sign ? STREAM_SIGN : STREAM_RESAMPLE) << 32 | (uint64_t)b, 0, w);
+    uint64_t state = (uint64_t)w[0] << 32 | w[1], bits = 0;
+    for (int64_t j = 0; j < g->G; j++) {
+        int64_t u = j;
+        double s = 1;
+        if (r->sign) { /* a bit per user; the users of sum 0 add nothing either way */
+            if ((j & 63) == 0) bits = splitmix(&state);
+            if (j >= g->zero) break;
+            s = (bits >> (j & 63)) & 1 ? -1 : 1;
+        } else {
+            u = below(splitmix(&state), g->G);
         }
+        rows += g->one_row ? 1 : g->rows[u];
+        if (u >= g->zero) continue;
+        const double *v = g->sum + u * METRICS_MAX;
+        for (int m = 0; m < METRICS_MAX; m++) total[m] += s * v[m];
     }
+    if (r->sign) rows = g->n;
     for (int m = 0; m < g->M; m++) r->stat[m * r->R + b] = rows ? total[m] / (double)rows : 0;
 }
 
 static void resample_range(void *ctx, NnChunk c) {
-    uint32_t *words = nn_malloc(4 * DRAW_BLOCKS * sizeof *words);
-    for (int64_t b = c.begin; b < c.end; b++) resample_one(ctx, b, words);
-    free(words);
+    for (int64_t b = c.begin; b < c.end; b++) resample_one(ctx, b);
 }
 
 /* Every resample's means, (M, R); the caller frees them. */
@@ -100,7 +132,7 @@ static double *resample_all(const Groups *g, int resamples, uint64_t seed, int s
              "resamples %d must be in [1, %d] and users %lld below 2^32", resamples, BOOTSTRAP_MAX_RESAMPLES,
              (long long)g->G);
     Resampler r = {g, seed, sign, nn_malloc((size_t)g->M * (size_t)resamples * sizeof(double)), resamples};
-    nn_parallel_for(resamples, g->G * (g->M + 2), resample_range, &r);
+    nn_parallel_for(resamples, g->G * 4, resample_range, &r);
     return r.stat;
 }
 
@@ -136,6 +168,7 @@ MetricsInterval bootstrap_interval(Protocol protocol, const int64_t *rank, const
     out.users = g.G;
     for (int m = 0; m < METRICS_MAX; m++) out.name[m] = metrics_names(protocol)[m];
     means(&g, out.value);
+    groups_zero_last(&g);
     if (g.G > 0) {
         double *stat = resample_all(&g, resamples, seed, 0);
         for (int m = 0; m < METRICS_MAX; m++) bootstrap_percentiles(stat + m * resamples, resamples, &out.lo[m], &out.hi[m]);
@@ -172,6 +205,7 @@ MetricsPaired bootstrap_paired(Protocol protocol, const int64_t *rank_a, const i
         }
     }
     means(&g, out.diff);
+    groups_zero_last(&g);
     if (g.G > 0) {
         double *stat = resample_all(&g, resamples, seed, 0);
         for (int m = 0; m < METRICS_MAX; m++) bootstrap_percentiles(stat + m * resamples, resamples, &out.lo[m], &out.hi[m]);

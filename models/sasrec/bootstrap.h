@@ -15,10 +15,11 @@
  * with probability 1/2, and p = (1 + #{resamples with |mean| >= |observed|})
  * / (1 + resamples). Identical ranks give a difference of 0 and p = 1.
  *
- * Every draw is Philox (base/rng.h) keyed by the seed and counted by
- * (resample, user): the result depends on the seed and the ranks alone, not on
- * the thread count or on how an MPI job shared the ranking (eval gathers the
- * ranks to every rank). */
+ * Each resample draws from its own SplitMix64 stream, started from the
+ * Philox block (base/rng.h) of (seed, resample): the result depends on the
+ * seed and the ranks alone, not on the thread count (resamples are shared
+ * among threads whole) or on how an MPI job shared the ranking (eval gathers
+ * the ranks to every rank). */
 #ifndef NN_MODELS_SASREC_BOOTSTRAP_H
 #define NN_MODELS_SASREC_BOOTSTRAP_H
 

@@ -3,11 +3,16 @@
  * from each user's recommendations by topk_items (the input's items
  * excluded, the answer competing), on a catalogue that spans several item
  * blocks; the ranks it returns are eval_rank_model's under both seen
- * policies; nothing depends on the thread count. */
+ * policies; nothing depends on the thread count, nor on the rank count of an
+ * MPI job (tests/mpi/run.sh runs this suite under mpirun -np 3: the ranks and
+ * the coverage are gathered, so the intervals come out the same on every
+ * rank). */
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dist.h"
 #include "base/parallel.h"
+#include "models/sasrec/bootstrap.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/topk.h"
@@ -119,6 +124,33 @@ START_TEST(coverage_is_that_of_each_users_recommendations) {
 }
 END_TEST
 
+START_TEST(an_mpi_job_gives_what_one_process_gives) {
+    Dataset ds;
+    Sasrec s;
+    make_data(&ds);
+    make_model(&s, &ds);
+    EvalOptions opt = eval_default_options();
+    opt.protocol = PROTOCOL_FULL;
+    opt.batch = 64; /* several batches per rank */
+    int64_t *one = malloc((size_t)ds.n_users * sizeof *one), *job = malloc((size_t)ds.n_users * sizeof *job);
+    EvalCoverage c1, cj;
+    eval_rank_model_coverage(&s, &ds, SPLIT_TEST, &opt, one, &c1);
+    opt.distributed = 1;
+    eval_rank_model_coverage(&s, &ds, SPLIT_TEST, &opt, job, &cj);
+    ck_assert_msg(memcmp(one, job, (size_t)ds.n_users * sizeof *one) == 0, "rank %d of %d: other ranks", dist_rank(),
+                  dist_size());
+    ck_assert_msg(memcmp(c1.value, cj.value, sizeof c1.value) == 0, "rank %d of %d: other coverage", dist_rank(),
+                  dist_size());
+    MetricsInterval i1 = bootstrap_interval(PROTOCOL_FULL, one, NULL, ds.n_users, 200, 42);
+    MetricsInterval ij = bootstrap_interval(PROTOCOL_FULL, job, NULL, ds.n_users, 200, 42);
+    ck_assert(memcmp(i1.lo, ij.lo, sizeof i1.lo) == 0 && memcmp(i1.hi, ij.hi, sizeof i1.hi) == 0);
+    free(one);
+    free(job);
+    sasrec_free(&s);
+    dataset_free(&ds);
+}
+END_TEST
+
 static void coverage_of_sampled(void) {
     Dataset ds;
     Sasrec s;
@@ -141,9 +173,20 @@ static Suite *coverage_suite(void) {
     TCase *tc = fixture_tcase("coverage");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, coverage_is_that_of_each_users_recommendations);
-    if (test_forking()) tcase_add_test(tc, coverage_under_the_sampled_protocol_aborts);
+    tcase_add_test(tc, an_mpi_job_gives_what_one_process_gives);
+    if (test_forking() && dist_size() == 1) tcase_add_test(tc, coverage_under_the_sampled_protocol_aborts);
     suite_add_tcase(s, tc);
     return s;
 }
 
-TEST_MAIN(coverage_suite)
+/* Its own main: the suite joins the MPI job first (a job of one process without MPI). */
+int main(int argc, char **argv) {
+    dist_init(&argc, &argv);
+    SRunner *sr = srunner_create(coverage_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    if (failed && dist_size() > 1) dist_abort(EXIT_FAILURE);
+    dist_finalize();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -14,10 +14,12 @@
 #include "models/sasrec/data/sorted.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/score_check.h"
+#include "models/sasrec/topk.h"
 
 EvalOptions eval_default_options(void) {
     return (EvalOptions){
-        .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL, .distributed = 0};
+        .protocol = PROTOCOL_SAMPLE, .seen = SEEN_EXCLUDE, .batch = 512, .samples = NULL, .graph = NULL, .resamples = 1000,
+        .distributed = 0};
 }
 
 /* The model input of user u for split (valid: s[:-2], test: s[:-1]): its items and *n; the answer is seq[*n]. */
@@ -96,7 +98,14 @@ typedef struct {
     unsigned char *out; /* (batch) full ranking: OUT_EXCLUDED or OUT_NONFINITE, else 0 */
     real *cand;         /* (batch, 1 + n_neg) sampled: the answer's score, then the negatives' */
     const real *U;      /* (batch, H) sampled: the batch's user vectors */
+    TopK *heap;         /* (batch) coverage: each row's running top-COVERAGE_K; NULL without coverage */
+    real *heap_score;   /* (batch, COVERAGE_K) the heaps' buffers */
+    int32_t *heap_item; /* (batch, COVERAGE_K) */
+    uint8_t *best;      /* (n_items + 1) coverage: the best place any row gave each item, COVERAGE_K if none */
 } ModelRanker;
+
+enum { COVERAGE_K = 20 }; /* the longest top-k whose coverage is measured */
+static const int COVERAGE_CUTS[EVAL_COVERAGE_MAX] = {5, 10, 20};
 
 enum {
     OUT_EXCLUDED = 1, /* the answer is excluded: a miss, ranked n_items + 1 */
@@ -129,7 +138,7 @@ NN_VECTORIZE static int64_t count_at_least(const real *x, int64_t n, real a) {
 
 /* One block of full-ranking scores of row i: items never ranked become NaN (the padding, the answer itself and,
  * with SEEN_EXCLUDE, the items of the input), with SEEN_ZERO the input's items score 0; the rest count when they
- * score at least the answer. */
+ * score at least the answer. With coverage the block goes to the row's top-k first, the answer still in it. */
 static void rank_full_row(void *ctx, int64_t i, int64_t first, real *sc, int64_t n) {
     const ModelRanker *r = ctx;
     int64_t nseen, u = r->b->user[i];
@@ -139,15 +148,29 @@ static void rank_full_row(void *ctx, int64_t i, int64_t first, real *sc, int64_t
         r->rank[u] = -1;
         return;
     }
-    if (r->out[i]) return;
+    if (r->out[i] && !r->heap) return;
     const int32_t *seq = seen_items(r->ds, u, r->split, &nseen);
     real fill = r->opt->seen == SEEN_EXCLUDE ? NAN : 0;
     for (int64_t k = 0; k < nseen; k++)
         if (seq[k] >= first && seq[k] < first + n) sc[seq[k] - first] = fill;
     if (first == 0) sc[0] = NAN;
+    if (r->heap) topk_offer(&r->heap[i], sc, first, n);
+    if (r->out[i]) return;
     int64_t ans = r->b->answer[i] - first;
     if (ans >= 0 && ans < n) sc[ans] = NAN;
     r->rank[u] += count_at_least(sc, n, r->answer[i]);
+}
+
+/* Coverage: the batch's finished top-k lists lower each listed item's best place. */
+static void coverage_batch(const ModelRanker *r) {
+    for (int i = 0; i < r->b->B; i++) {
+        if (r->out[i] == OUT_NONFINITE) continue;
+        int64_t cnt = topk_finish(&r->heap[i]);
+        for (int64_t p = 0; p < cnt; p++) {
+            uint8_t *best = &r->best[r->heap[i].item[p]];
+            if (p < *best) *best = (uint8_t)p;
+        }
+    }
 }
 
 /* Items are the batch's users under the sampled protocol: the answer against its negatives. */
@@ -181,8 +204,48 @@ static void rank_model_visit(void *ctx, const SeqBatch *b, const Tensor *U) {
         r->out[i] = seen && r->opt->seen == SEEN_EXCLUDE ? OUT_EXCLUDED : 0;
         r->rank[u] = r->out[i] ? r->ds->n_items + 1 : 0;
         r->answer[i] = seen ? 0 : item_scores_one(E, U->data + i * H, ans);
+        if (r->heap) r->heap[i] = topk_new(COVERAGE_K, r->heap_score + i * COVERAGE_K, r->heap_item + i * COVERAGE_K);
     }
     item_scores_blocks(E, U->data, b->B, rank_full_row, r);
+    if (r->heap) coverage_batch(r);
+}
+
+/* Every rank's share of rank (n_users), in user order, onto every rank: integers, so nothing depends on size. */
+static void gather_ranks(const Dataset *ds, const EvalOptions *opt, int size, int64_t first, int64_t *rank) {
+    size_t *counts = nn_malloc((size_t)size * sizeof *counts);
+    for (int k = 0; k < size; k++) {
+        int64_t f, e;
+        rank_share(ds, opt, k, size, &f, &e);
+        counts[k] = (size_t)(e - f) * sizeof *rank;
+    }
+    int64_t *all = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *all);
+    dist_allgather(rank + first, all, counts);
+    memcpy(rank, all, (size_t)ds->n_users * sizeof *rank);
+    free(all);
+    free(counts);
+}
+
+/* Every rank's best places (n_items + 1) onto every rank, each item's best of all. */
+static void gather_best(const Dataset *ds, int size, uint8_t *best) {
+    size_t n1 = (size_t)ds->n_items + 1, *counts = nn_malloc((size_t)size * sizeof *counts);
+    for (int k = 0; k < size; k++) counts[k] = n1;
+    uint8_t *all = nn_malloc(n1 * (size_t)size);
+    dist_allgather(best, all, counts);
+    for (int k = 0; k < size; k++)
+        for (size_t j = 0; j < n1; j++)
+            if (all[k * n1 + j] < best[j]) best[j] = all[k * n1 + j];
+    free(all);
+    free(counts);
+}
+
+/* The ranking passes of this rank's users, then every rank's results on every rank. */
+static void rank_model(ModelRanker *r, Sasrec *s) {
+    int size = r->opt->distributed ? dist_size() : 1;
+    int64_t first, end;
+    rank_share(r->ds, r->opt, size > 1 ? dist_rank() : 0, size, &first, &end);
+    visit_range(s, r->ds, r->split, r->opt, first, end, rank_model_visit, r);
+    if (size > 1) gather_ranks(r->ds, r->opt, size, first, r->rank);
+    if (size > 1 && r->best) gather_best(r->ds, size, r->best);
 }
 
 void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
@@ -196,26 +259,45 @@ void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOption
         r.answer = nn_malloc((size_t)nb * sizeof *r.answer);
         r.out = nn_malloc((size_t)nb);
     }
-    int size = opt->distributed ? dist_size() : 1;
-    int64_t first, end;
-    rank_share(ds, opt, size > 1 ? dist_rank() : 0, size, &first, &end);
-    visit_range(s, ds, split, opt, first, end, rank_model_visit, &r);
-    if (size > 1) { /* every rank's ranks, in user order, on every rank: integers, so nothing depends on size */
-        size_t *counts = nn_malloc((size_t)size * sizeof *counts);
-        for (int k = 0; k < size; k++) {
-            int64_t f, e;
-            rank_share(ds, opt, k, size, &f, &e);
-            counts[k] = (size_t)(e - f) * sizeof *rank;
-        }
-        int64_t *all = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *all);
-        dist_allgather(rank + first, all, counts);
-        memcpy(rank, all, (size_t)ds->n_users * sizeof *rank);
-        free(all);
-        free(counts);
-    }
+    rank_model(&r, s);
     free(r.cand);
     free(r.answer);
     free(r.out);
+}
+
+void eval_rank_model_coverage(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank,
+                              EvalCoverage *cov) {
+    NN_CHECK(opt->protocol == PROTOCOL_FULL, "eval_rank_model_coverage",
+             "coverage is measured under full ranking (opt->protocol PROTOCOL_FULL); the sampled protocol has no "
+             "recommendation lists");
+    int64_t nb = opt->batch > 0 ? opt->batch : 1, N1 = ds->n_items + 1;
+    ModelRanker r = {.s = s, .ds = ds, .split = split, .opt = opt, .rank = rank};
+    r.answer = nn_malloc((size_t)nb * sizeof *r.answer);
+    r.out = nn_malloc((size_t)nb);
+    r.heap = nn_malloc((size_t)nb * sizeof *r.heap);
+    r.heap_score = nn_malloc((size_t)(nb * COVERAGE_K) * sizeof *r.heap_score);
+    r.heap_item = nn_malloc((size_t)(nb * COVERAGE_K) * sizeof *r.heap_item);
+    r.best = nn_malloc((size_t)N1);
+    memset(r.best, COVERAGE_K, (size_t)N1);
+    rank_model(&r, s);
+    *cov = (EvalCoverage){.n = EVAL_COVERAGE_MAX, .items = ds->n_items};
+    for (int c = 0; c < cov->n; c++) {
+        int64_t hit = 0;
+        for (int64_t j = 1; j < N1; j++) hit += r.best[j] < COVERAGE_CUTS[c];
+        cov->k[c] = COVERAGE_CUTS[c];
+        cov->value[c] = ds->n_items ? (double)hit / (double)ds->n_items : 0;
+    }
+    free(r.best);
+    free(r.heap_item);
+    free(r.heap_score);
+    free(r.heap);
+    free(r.answer);
+    free(r.out);
+}
+
+void eval_coverage_write_json(const EvalCoverage *cov, FILE *f) {
+    for (int c = 0; c < cov->n; c++)
+        fprintf(f, "%s\"coverage@%d\": %.6f", c ? ", " : "", cov->k[c], cov->value[c]);
 }
 
 /* ---- most popular ---- */

@@ -9,6 +9,8 @@
 #ifndef NN_MODELS_SASREC_EVAL_H
 #define NN_MODELS_SASREC_EVAL_H
 
+#include <stdio.h>
+
 #include "models/sasrec/batch.h"
 #include "models/sasrec/metrics.h"
 #include "models/sasrec/model.h"
@@ -25,9 +27,22 @@ typedef struct {
     int batch;                /* users per forward pass, 512 */
     const SampleSet *samples; /* sampled protocol: the negatives (the caller's; NULL by default) */
     Graph *graph;             /* scratch graph to reuse across passes (its arena keeps its size); NULL: a new one */
+    int resamples;            /* eval and compare: bootstrap resamples of the 95% intervals (bootstrap.h), 1000; 0:
+                                 none. The ranking ignores it */
     int distributed;          /* 1: in an MPI job each rank ranks its share of the batches, and the ranks are
                                  gathered to every rank (eval_rank_model); the same ranks as one process */
 } EvalOptions;
+
+/* Catalogue coverage of the recommendations (full ranking): the share of items 1..N that appear in at least one
+ * row's top k, the top k being the items the row ranks highest under the same rules as its answer (excluded items
+ * never rank, ties to the lower id: topk.h) with the answer competing like any other item. */
+#define EVAL_COVERAGE_MAX 3 /* cutoffs 5, 10, 20: those of the full protocol's metrics */
+typedef struct {
+    int n;                              /* cutoffs */
+    int k[EVAL_COVERAGE_MAX];           /* 5, 10, 20 */
+    double value[EVAL_COVERAGE_MAX];    /* in [0, 1] */
+    int64_t items;                      /* the catalogue: N */
+} EvalCoverage;
 
 /* The user vectors of one batch: U (b->B, H), row i for user b->user[i]. */
 typedef void (*EvalUsersFn)(void *ctx, const SeqBatch *b, const Tensor *U);
@@ -37,6 +52,11 @@ EvalOptions eval_default_options(void);
 
 /* Ranks (n_users) of the answers of split (SPLIT_VALID or SPLIT_TEST) under the model. */
 void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank);
+/* eval_rank_model under full ranking, and the coverage of the rows' top-k lists into *cov. */
+void eval_rank_model_coverage(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank,
+                              EvalCoverage *cov);
+/* Writes the coverage as JSON members ("coverage@10": 0.1234, ...) without braces. */
+void eval_coverage_write_json(const EvalCoverage *cov, FILE *f);
 /* The same ranks for the most-popular baseline: items scored by how often they
  * occur in the training part (all but each user's last two items), ties broken
  * at random by a fixed hash of the item. */

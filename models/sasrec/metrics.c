@@ -4,29 +4,37 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *SAMPLE_NAMES[] = {"HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"};
-static const char *FULL_NAMES[] = {"HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"};
+static const char *const SAMPLE_NAMES[] = {"HR@1", "HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR"};
+static const char *const FULL_NAMES[] = {"HR@5", "HR@10", "HR@20", "NDCG@5", "NDCG@10", "NDCG@20"};
+
+const char *const *metrics_names(Protocol protocol) { return protocol == PROTOCOL_SAMPLE ? SAMPLE_NAMES : FULL_NAMES; }
+
+void metrics_row(Protocol protocol, int64_t rank, double value[METRICS_MAX]) {
+    const char *const *names = metrics_names(protocol);
+    double r = (double)rank;
+    for (int k = 0; k < 6; k++) {
+        const char *name = names[k];
+        if (strcmp(name, "MRR") == 0) {
+            value[k] = 1 / (r + 1);
+            continue;
+        }
+        int cut = atoi(strchr(name, '@') + 1);
+        value[k] = rank >= cut ? 0 : name[0] == 'H' ? 1 : 1 / log2(r + 2);
+    }
+}
 
 Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n) {
     Metrics m = {.protocol = protocol, .n = 6, .users = n};
-    const char **names = protocol == PROTOCOL_SAMPLE ? SAMPLE_NAMES : FULL_NAMES;
+    const char *const *names = metrics_names(protocol);
     for (int k = 0; k < 6; k++) m.name[k] = names[k];
     for (int64_t u = 0; u < n; u++) {
         if (rank[u] < 0) {
             m.nonfinite++;
             continue;
         }
-        double r = (double)rank[u];
-        for (int k = 0; k < 6; k++) {
-            const char *name = names[k];
-            if (strcmp(name, "MRR") == 0) {
-                m.value[k] += 1 / (r + 1);
-                continue;
-            }
-            int cut = atoi(strchr(name, '@') + 1);
-            if (rank[u] >= cut) continue;
-            m.value[k] += name[0] == 'H' ? 1 : 1 / log2(r + 2);
-        }
+        double v[METRICS_MAX];
+        metrics_row(protocol, rank[u], v);
+        for (int k = 0; k < 6; k++) m.value[k] += v[k]; /* a miss adds 0: the sums are those of adding hits only */
     }
     for (int k = 0; k < 6; k++) m.value[k] = n ? m.value[k] / (double)n : 0;
     return m;

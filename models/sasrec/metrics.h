@@ -24,6 +24,10 @@ typedef struct {
     int64_t nonfinite;             /* users whose scores were NaN or infinite (rank < 0): the metrics are void */
 } Metrics;
 
+/* The protocol's METRICS_MAX metric names, in the order of Metrics.name. */
+const char *const *metrics_names(Protocol protocol);
+/* What one row whose answer ranks rank (>= 0) adds to each metric's sum, in that order (the metric is the mean). */
+void metrics_row(Protocol protocol, int64_t rank, double value[METRICS_MAX]);
 /* The protocol's metrics over n ranks; a negative rank marks a user whose scores could not be ranked. */
 Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n);
 /* The value of the named metric, or -1 if the protocol lacks it. */

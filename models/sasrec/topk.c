@@ -5,6 +5,7 @@
 
 #include "base/error.h"
 #include "base/memory.h"
+#include "base/simd.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/score_check.h"
 
@@ -33,8 +34,8 @@ static void sift_down(TopK *t, int64_t n, int64_t i) {
     }
 }
 
-void topk_offer(TopK *t, const real *scores, int64_t first, int64_t n) {
-    if (t->k <= 0) return;
+/* Offers items first .. first + n - 1, one by one. */
+static void offer_run(TopK *t, const real *scores, int64_t first, int64_t n) {
     for (int64_t j = 0; j < n; j++) {
         real s = scores[j];
         int32_t id = (int32_t)(first + j);
@@ -54,6 +55,25 @@ void topk_offer(TopK *t, const real *scores, int64_t first, int64_t n) {
             t->item[0] = id;
             sift_down(t, t->size, 0);
         }
+    }
+}
+
+/* Whether any of x[0..n) is >= a (NaN never is). */
+NN_VECTORIZE static int any_at_least(const real *x, int64_t n, real a) {
+    int any = 0;
+    for (int64_t j = 0; j < n; j++) any |= x[j] >= a;
+    return any;
+}
+
+enum { RUN = 64 }; /* items checked at once against a full heap's root */
+
+void topk_offer(TopK *t, const real *scores, int64_t first, int64_t n) {
+    if (t->k <= 0) return;
+    for (int64_t j = 0; j < n; j += RUN) {
+        int64_t m = n - j < RUN ? n - j : RUN;
+        /* a pair enters a full heap only with a score >= the root's: a run without one is skipped whole */
+        if (t->size == t->k && !any_at_least(scores + j, m, t->score[0])) continue;
+        offer_run(t, scores + j, first + j, m);
     }
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The MPI build's checks (make MPI=1 first; .ci/run runs this): run from the repository's root.
-#  1. tests/nn/test_grad_sum under mpirun -np 2: the allreduce and the ordered chain across processes.
+#  1. tests/nn/test_grad_sum under mpirun -np 2: the allreduce and the ordered chain across processes;
+#     tests/sasrec/test_coverage under -np 3: ranks, coverage and their intervals as in one process.
 #  2. sasrec train on a small generated data set: the final JSON line (timings and memory aside) of
 #     -np 1, -np 2 and -np 3 with --threads 1 equals the default build's with the same --shards.
 #  3. A failing rank ends the job with its message and a non-zero exit, within seconds, and the previous
@@ -22,6 +23,8 @@ result() { tail -n 1 | sed -E 's/(, )?"(train_s_per_epoch|eval_s_per_epoch|secon
 
 echo "== test_grad_sum, 2 ranks"
 CK_FORK=no timeout 120 mpirun -np 2 build/mpi/tests/nn/test_grad_sum
+echo "== test_coverage, 3 ranks"
+CK_FORK=no timeout 300 mpirun -np 3 build/mpi/tests/sasrec/test_coverage
 
 echo "== identical final lines"
 "$SEQ_BIN" gen --out "$tmp/data.txt" --users 600 --items 400 --seed 3 >/dev/null

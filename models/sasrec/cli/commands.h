@@ -7,6 +7,8 @@
 int app_train(int argc, char **argv);
 /* sasrec eval */
 int app_eval(int argc, char **argv);
+/* sasrec compare */
+int app_compare(int argc, char **argv);
 /* sasrec predict */
 int app_predict(int argc, char **argv);
 /* sasrec explain */

@@ -8,8 +8,8 @@
  *       path (a link, a folder that is not a model folder, a path inside any
  *       model folder or equal to an input: app_check_output), eval or predict
  *       without --data for a model not trained on the built-in data, or a
- *       model folder another sasrec train is writing; found before any work
- *       starts
+ *       model folder another sasrec train is writing, compare with two models
+ *       whose item maps differ; found before any work starts
  *   3   train: the loss, or the validation scores, became NaN or infinite
  *       (--out left as it was; eval and predict refuse such a model with 1)
  *   4   not enough memory or disk space
@@ -35,6 +35,8 @@ static const char *USAGE = "usage: sasrec <command> [flags]\n"
                            "commands:\n"
                            "  train     train a model (on --data, or on built-in synthetic data) and test it\n"
                            "  eval      evaluate a trained model on the test split of --data\n"
+                           "  compare   the paired difference of two models' metrics on the same rows, with\n"
+                           "            95% intervals and p-values\n"
                            "  predict   write the top-K unseen items of every user of --data as CSV\n"
                            "  serve     answer recommendation requests (JSON lines on stdin) from a loaded model\n"
                            "  explain   print the data flow of one batch through the model, with shapes\n"
@@ -67,13 +69,14 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     int (*app)(int, char **) = strcmp(cmd, "train") == 0     ? app_train
                                : strcmp(cmd, "eval") == 0    ? app_eval
+                               : strcmp(cmd, "compare") == 0 ? app_compare
                                : strcmp(cmd, "predict") == 0 ? app_predict
                                : strcmp(cmd, "serve") == 0   ? app_serve
                                : strcmp(cmd, "explain") == 0 ? app_explain
                                : strcmp(cmd, "gen") == 0     ? app_gen
                                                              : NULL;
     if (!app) {
-        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, predict, serve, explain, gen)\n", cmd);
+        fprintf(stderr, "sasrec: unknown command '%s' (commands: train, eval, compare, predict, serve, explain, gen)\n", cmd);
         return leave_job(cmd, APP_EXIT_USAGE);
     }
     if (dist_size() > 1 && app != app_train) {

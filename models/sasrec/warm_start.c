@@ -22,7 +22,7 @@ int warm_start_check(const SasrecConfig *parent, const SasrecConfig *child, NnEr
     n += differ(what, sizeof what, "--mask (0 -10000, 1 -inf)", parent->mask, child->mask);
     if (n == 0) return 0;
     return nn_fail(err,
-                   "--init: the parent model differs in %d setting%s that shape%s its weights or computation: %s; "
+                   "the parent model differs in %d setting%s that shape%s its weights or computation: %s; "
                    "give the parent's values (its config.json) or train from scratch without --init",
                    n, n > 1 ? "s" : "", n > 1 ? "" : "s", what);
 }

@@ -77,7 +77,7 @@ int app_warm_start_load(RunConfig *c, Retrain *rt, NnError *err) {
         warm_start_check(&pc.model, &c->model, err)) {
         char msg[sizeof err->msg];
         snprintf(msg, sizeof msg, "%s", err->msg);
-        nn_fail(err, "train: --init %s cannot be started from: %s", c->init, msg);
+        nn_fail(err, "train: --init %s: %s", c->init, msg);
         app_free_model(parent);
         return -1;
     }

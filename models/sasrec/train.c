@@ -180,7 +180,7 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
             status = TRAIN_STOPPED;
             break;
         }
-        Metrics m = eval_model(s, ds, SPLIT_VALID, eval);
+        Metrics m = eval_model(s, tc->valid_rows ? tc->valid_rows : ds, tc->valid_rows ? SPLIT_TEST : SPLIT_VALID, eval);
         if (m.nonfinite) {
             nn_fail(err,
                     "the validation scores of %lld users became NaN or infinite in epoch %d; stopping (the best "
@@ -238,8 +238,8 @@ TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const
     }
     if (status == TRAIN_OK && res->best_epoch >= 0) {
         snapshot(&s->m, best, 1);
-        res->test = eval_model(s, ds, SPLIT_TEST, eval);
-        res->popular = eval_popular(ds, SPLIT_TEST, eval);
+        res->test = eval_model(s, tc->test_rows ? tc->test_rows : ds, SPLIT_TEST, eval);
+        res->popular = tc->test_rows ? *tc->test_popular : eval_popular(ds, SPLIT_TEST, eval);
         if (res->test.nonfinite) {
             nn_fail(err, "the test scores of %lld users are NaN or infinite", (long long)res->test.nonfinite);
             status = TRAIN_NOT_FINITE;

@@ -40,6 +40,9 @@ typedef struct {
     int shards;          /* fixed shards of users each batch is cut into, their gradients summed in order
                             (step.h); under MPI they are dealt to the ranks. 1: the whole batch at once */
     const atomic_int *stop; /* NULL, or a flag another thread (a signal) sets nonzero: stop after the current step */
+    const Dataset *valid_rows, *test_rows; /* NULL: the leave-one-out splits of the training data; else evaluation
+                                              rows (data/timesplit.h) scored as their SPLIT_TEST */
+    const Metrics *test_popular; /* with test_rows: the most-popular baseline on them (the caller ranks it) */
 } TrainConfig;
 
 typedef enum {

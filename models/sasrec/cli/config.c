@@ -29,7 +29,8 @@ RunConfig config_defaults(void) {
 
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
                   *LOSSES = "bce|ce|sampled|gbce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero",
-                  *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast";
+                  *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast",
+                  *SPLITS = "loo|time";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -38,6 +39,16 @@ static int data_flags(RunConfig *c, Flag *f) {
     f[n++] = F_STR("--user-col", &c->load.user_col, "csv: user column (default: user or userId)");
     f[n++] = F_STR("--item-col", &c->load.item_col, "csv: item column (default: item, itemId or movieId)");
     f[n++] = F_STR("--time-col", &c->load.time_col, "csv: time column (default: time or timestamp)");
+    return n;
+}
+
+static int split_flags(RunConfig *c, Flag *f) {
+    int n = 0;
+    f[n++] = F_CHOICE("--split", &c->split, SPLITS,
+                      "leave-one-out (each user's last item tests), or by time (--valid-from, --test-from)");
+    f[n++] = F_STR("--valid-from", &c->valid_from,
+                   "--split time: interactions from this time (the data's unit) validate; earlier ones train");
+    f[n++] = F_STR("--test-from", &c->test_from, "--split time: interactions from this time on are the test");
     return n;
 }
 
@@ -73,7 +84,9 @@ static Flag threads_flag(RunConfig *c) { return F_INT("--threads", &c->threads, 
 int config_train_flags(RunConfig *c, Flag *f) {
     TrainConfig *t = &c->train;
     int n = data_flags(c, f);
+    n += split_flags(c, f + n);
     n += model_flags(c, f + n);
+    f[n++] = F_STR("--init", &c->init, "warm start: begin from this model folder's weights (items matched by id)");
     f[n++] = F_INT("--batch", &t->batch, 1, 65536, "users per training step");
     f[n++] = F_INT("--epochs", &t->epochs, 1, 1000000, "most epochs");
     f[n++] = F_INT("--patience", &t->patience, 1, 1000000, "epochs without a strict gain before stopping");
@@ -146,12 +159,48 @@ int config_serve_flags(RunConfig *c, Flag *f) {
     return n;
 }
 
+/* Parses time (a flag's value) into out; -1 naming the flag. */
+static int parse_time(const char *cmd, const char *flag, const char *time, TimeKey *out, NnError *err) {
+    if (timekey_parse(time, strlen(time), out) == TIMEKEY_OK) return 0;
+    return nn_fail(err, "%s: %s \"%s\" is not a time; expected a number in the unit of the data's time column "
+                   "(e.g. Unix seconds: 1500000000)", cmd, flag, time);
+}
+
+int config_split_times(const RunConfig *c, const char *cmd, TimeKey *valid_from, TimeKey *test_from, NnError *err) {
+    if (!c->test_from) return nn_fail(err, "%s: --split time needs --test-from T (the test's first time)", cmd);
+    if (parse_time(cmd, "--test-from", c->test_from, test_from, err)) return -1;
+    *valid_from = *test_from;
+    if (c->valid_from && parse_time(cmd, "--valid-from", c->valid_from, valid_from, err)) return -1;
+    if (timekey_cmp(*valid_from, *test_from) > 0)
+        return nn_fail(err, "%s: --valid-from %s is after --test-from %s; expected valid-from <= test-from", cmd,
+                       c->valid_from, c->test_from);
+    return 0;
+}
+
+int config_check_split(const RunConfig *c, const char *cmd, NnError *err) {
+    TimeKey vf, tf;
+    if (c->split == SPLIT_KIND_LOO) {
+        if (c->valid_from || c->test_from)
+            return nn_fail(err, "%s: %s goes with --split time", cmd, c->test_from ? "--test-from" : "--valid-from");
+        return 0;
+    }
+    if (config_split_times(c, cmd, &vf, &tf, err)) return -1;
+    if (strcmp(cmd, "train") == 0 && !c->valid_from)
+        return nn_fail(err, "%s: --split time needs --valid-from T too: the interactions from it to --test-from "
+                       "validate (early stopping watches them)", cmd);
+    if (c->eval.protocol != PROTOCOL_FULL || c->sample_file)
+        return nn_fail(err, "%s: --split time ranks every item, as in production: add --eval full (and drop "
+                       "--sample-file)", cmd);
+    return 0;
+}
+
 int config_check(const RunConfig *c, const char *cmd, NnError *err) {
     if (c->model.hidden % c->model.heads != 0)
         return nn_fail(err, "%s: --hidden %lld is not divisible by --heads %d", cmd, (long long)c->model.hidden,
                        c->model.heads);
     if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
+    if (config_check_split(c, cmd, err)) return -1;
     if (c->train.loss == LOSS_GBCE && c->train.neg_dist == NEG_POP)
         return nn_fail(err,
                        "%s: --loss gbce draws its negatives uniformly (its calibration assumes it); drop --neg-dist "
@@ -196,6 +245,11 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     write_str(f, "user_col", c->load.user_col, 0);
     write_str(f, "item_col", c->load.item_col, 0);
     write_str(f, "time_col", c->load.time_col, 0);
+    write_str(f, "split", choice(SPLITS, &c->split, name, sizeof name), 0);
+    write_str(f, "valid_from", c->valid_from, 0);
+    write_str(f, "test_from", c->test_from, 0);
+    write_str(f, "init", c->init, 0);
+    if (c->has_parent) write_str(f, "parent_model_sha256", c->parent_model.s, 0);
     fprintf(f, "  \"n_items\": %lld,\n", (long long)m->n_items);
     fprintf(f, "  \"max_len\": %lld,\n  \"hidden\": %lld,\n  \"layers\": %d,\n  \"heads\": %d,\n",
             (long long)m->max_len, (long long)m->hidden, m->layers, m->heads);
@@ -310,6 +364,28 @@ static int read_checksums(const char *path, const Json *root, ModelChecksums *su
     return 0;
 }
 
+/* The split the model was trained with: absent in folders written before --split (leave-one-out). */
+static int read_split(const char *path, const Json *root, RunConfig *c, NnError *err) {
+    c->split = SPLIT_KIND_LOO;
+    c->valid_from = c->test_from = NULL;
+    if (!json_get(root, "split")) return 0;
+    if (read_choice(path, root, "split", SPLITS, &c->split, err)) return -1;
+    if (c->split == SPLIT_KIND_LOO) return 0;
+    const char *keys[2] = {"valid_from", "test_from"};
+    for (int i = 0; i < 2; i++) {
+        size_t n;
+        const char *s = json_string(json_get(root, keys[i]), &n);
+        TimeKey t;
+        if (!s || n >= sizeof c->split_times[i] || timekey_parse(s, n, &t) != TIMEKEY_OK)
+            return nn_fail(err, "%s: \"%s\" must be a time (a decimal number as a string) with \"split\": \"time\"",
+                           path, keys[i]);
+        memcpy(c->split_times[i], s, n + 1);
+    }
+    c->valid_from = c->split_times[0];
+    c->test_from = c->split_times[1];
+    return 0;
+}
+
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err) {
     JsonDoc *doc = json_parse(buf, len, NULL, err);
     if (!doc) {
@@ -334,7 +410,7 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_double(path, root, "init_std", 0, 10, &m->init_std, err) ||
         read_choice(path, root, "norm", NORMS, &m->norm, err) || read_choice(path, root, "mask", MASKS, &m->mask, err) ||
         read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
-        read_checksums(path, root, &c->checksums, err))
+        read_checksums(path, root, &c->checksums, err) || read_split(path, root, c, err))
         goto done;
     const Json *data = json_get(root, "data"); /* null: the built-in synthetic data; absent in no folder we wrote */
     c->trained_on_builtin = data && json_type(data) == JSON_NULL;

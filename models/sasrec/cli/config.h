@@ -35,10 +35,22 @@ typedef struct {
     int64_t max_line; /* the longest request line in bytes, 1 MiB */
 } ServeConfig;
 
+/* How the data is cut into training, validation and test (--split). */
+typedef enum {
+    SPLIT_KIND_LOO,  /* leave-one-out: each user's last item tests, the one before validates (the seed) */
+    SPLIT_KIND_TIME, /* by time: --valid-from and --test-from (models/sasrec/data/timesplit.h) */
+} SplitKind;
+
 typedef struct {
     /* data */
     const char *data; /* NULL: the built-in synthetic data */
     LoadOptions load; /* format and csv columns; min_interactions is set per subcommand */
+    SplitKind split;  /* SPLIT_KIND_LOO */
+    const char *valid_from, *test_from; /* SPLIT_KIND_TIME: the times, as given (checked by config_check) */
+    char split_times[2][64];            /* eval: valid_from and test_from as config.json records them */
+    const char *init;                   /* train --init: the model folder to start from (warm start) */
+    int has_parent;                     /* --init given: parent_model is the parent's model.safetensors digest */
+    Sha256Hex parent_model;
     /* what the subcommands run */
     SasrecConfig model; /* n_items comes from the data (train) or config.json (eval, predict) */
     TrainConfig train;
@@ -71,10 +83,15 @@ int config_serve_flags(RunConfig *c, Flag *flags);
 /* Checks settings that involve several flags (hidden % heads, ...); -1 and a one-line message. */
 int config_check(const RunConfig *c, const char *cmd, NnError *err);
 
+/* The times of --split time as TimeKeys (valid_from = test_from without --valid-from); -1 naming the flag. */
+int config_split_times(const RunConfig *c, const char *cmd, TimeKey *valid_from, TimeKey *test_from, NnError *err);
+/* Checks --split, --valid-from and --test-from together (part of config_check); -1 and a one-line message. */
+int config_check_split(const RunConfig *c, const char *cmd, NnError *err);
+
 /* Writes every setting (c->model.n_items included) and c->checksums as DIR/config.json, atomically. */
 int config_write(const char *dir, const RunConfig *c, NnError *err);
 /* Reads the model settings (n_items included) of DIR/config.json into c->model (and the loss into c->train), its
- * checksums into c->checksums and whether it came from the built-in data into c->trained_on_builtin, DIR being open
+ * checksums into c->checksums, its split (--split, the times into c->split_times) into c, and whether it came from the built-in data into c->trained_on_builtin, DIR being open
  * as dirfd (openat); -1 and a message naming the file and the setting. */
 int config_read_model(int dirfd, const char *dir, RunConfig *c, NnError *err);
 /* Whether buf holds a config.json this program wrote (with CONFIG_MARKER, or an older one without it). */

@@ -1,12 +1,14 @@
 /* sasrec eval */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "base/memory.h"
 #include "models/sasrec/bootstrap.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
+#include "models/sasrec/cli/retrain.h"
 #include "models/sasrec/eval.h"
 
 static const char *USAGE =
@@ -97,6 +99,7 @@ int app_eval(int argc, char **argv) {
     double started = clock_seconds();
     LoadedModel lm;
     Dataset ds = {0};
+    TimeSplit ts = {0};
     SampleSet samples = {0};
     int code = 1;
     if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, APP_EXIT_DATA);
@@ -106,10 +109,16 @@ int app_eval(int argc, char **argv) {
         app_free_model(&lm);
         return APP_EXIT_USAGE;
     }
-    if (app_load_data(&c, &lm.vocab, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
-    char summary[512];
-    dataset_summary(&ds, summary, sizeof summary);
-    printf("data: %s\n", summary);
+    if (c.split == SPLIT_KIND_TIME) { /* the model's split, from its config.json: ds holds the test rows */
+        if (app_eval_time_split(&c, &lm.vocab, &ts, &err)) goto fail;
+        ds = ts.test;
+        memset(&ts.test, 0, sizeof ts.test);
+    } else {
+        if (app_load_data(&c, &lm.vocab, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
+        char summary[512];
+        dataset_summary(&ds, summary, sizeof summary);
+        printf("data: %s\n", summary);
+    }
     if (app_plan(PLAN_EVAL, &c, &lm.model.cfg, &ds, &err)) {
         code = APP_EXIT_USAGE;
         goto fail;
@@ -124,6 +133,7 @@ fail:
 done:
     sample_free(&samples);
     dataset_free(&ds);
+    timesplit_free(&ts);
     app_free_model(&lm);
     return code;
 }

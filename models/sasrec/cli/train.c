@@ -12,6 +12,7 @@
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/common.h"
 #include "models/sasrec/cli/rank_inputs.h"
+#include "models/sasrec/cli/retrain.h"
 #include "models/sasrec/cli/signals.h"
 #include "models/sasrec/cli/stage.h"
 #include "models/sasrec/data/idmap.h"
@@ -106,9 +107,11 @@ int app_train(int argc, char **argv) {
     int lead = dist_rank() == 0;
     Stage stage;
     const char *inputs[] = {c.data, c.sample_file};
-    if (lead && (app_check_outside_models("train", "--out", c.out, &err) ||
-                 stage_begin(&stage, c.out, c.force, inputs, 2, &err))) {
+    Retrain rt = {0}; /* --init is checked before any work */
+    if (app_warm_start_load(&c, &rt, &err) || (lead && (app_check_outside_models("train", "--out", c.out, &err) ||
+                                                        stage_begin(&stage, c.out, c.force, inputs, 2, &err)))) {
         fprintf(stderr, "sasrec %s\n", err.msg);
+        app_retrain_free(&rt);
         return err.resource ? APP_EXIT_RESOURCES : APP_EXIT_USAGE;
     }
     if (lead) stage_note_leftovers(&stage, "train");
@@ -122,10 +125,7 @@ int app_train(int argc, char **argv) {
     int code = APP_EXIT_DATA;
     TrainStatus st = TRAIN_ERROR;
     c.train.stop = signals_stop_flag();
-    if (app_load_data(&c, NULL, DATASET_MIN_INTERACTIONS, &ds, &err)) goto fail;
-    char summary[512];
-    dataset_summary(&ds, summary, sizeof summary);
-    printf("data: %s\n", summary);
+    if (app_train_data(&c, &ds, &rt, &err)) goto fail;
     SasrecConfig *mc = &c.model;
     mc->n_items = ds.n_items;
     if (app_plan(PLAN_TRAIN, &c, mc, &ds, &err)) { /* before the evaluation negatives: they can take long */
@@ -146,7 +146,7 @@ int app_train(int argc, char **argv) {
         goto fail;
     }
     if (lead && (idmap_write(stage.dir, &ds, &err) || popularity_write(stage.dir, &ds, &err))) goto fail;
-    sasrec_init(&s, mc, c.train.seed);
+    if (app_init_model(&c, &s, &rt, &ds, &err)) goto fail; /* sasrec_init, then --init's weights */
     printf("model: %lld parameters, %s step, %d threads", (long long)module_num_params(&s.m),
            c.train.dense ? "dense" : "length-aware", c.threads);
     if (c.train.shards > 1 || dist_size() > 1) printf(", %d shards on %d ranks", c.train.shards, dist_size());
@@ -182,5 +182,6 @@ done:
     sasrec_free(&s);
     sample_free(&samples);
     dataset_free(&ds);
+    app_retrain_free(&rt);
     return code;
 }

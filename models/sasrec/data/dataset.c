@@ -48,93 +48,115 @@ static void merge_sort(Timed *a, Timed *tmp, int64_t n) {
 
 /* ---- from raw interactions to a Dataset ---- */
 
-static int build(const char *name, Interactions *in, int min_inter, const Dataset *vocab, Dataset *out, NnError *err) {
-    int64_t n_raw_items = in->n_items, n_raw_users = in->n_users;
-    int32_t *item_new = nn_calloc((size_t)n_raw_items + 1, sizeof *item_new); /* raw -> internal id, 0: none */
-    int64_t *count = nn_calloc((size_t)n_raw_users + 1, sizeof *count);
-    int64_t *keep = nn_malloc(((size_t)n_raw_users + 1) * sizeof *keep); /* raw user -> kept index, or -1 */
+/* What build's steps share: the raw interactions, the vocabulary and the per-raw-id tables. */
+typedef struct {
+    const char *name;
+    Interactions *in;
+    const Dataset *vocab;
+    int min_inter;
+    int32_t *item_new; /* (raw items + 1) raw -> internal id, 0: none */
+    int64_t *count;    /* (raw users + 1) kept interactions of each raw user; then each one's next free slot */
+    int64_t *keep;     /* (raw users + 1) raw user -> kept index, or -1 */
+    int64_t total;     /* interactions of the kept users */
+} Build;
+
+/* Counts each raw user's interactions (with known items), keeps those with at least min_inter; -1 when none is. */
+static int build_keep_users(Build *bd, Dataset *out, NnError *err) {
+    Interactions *in = bd->in;
+    const Dataset *vocab = bd->vocab;
     if (vocab)
-        for (int64_t r = 0; r < n_raw_items; r++)
-            item_new[r] = dataset_item_id(vocab, in->item_tok[r], strlen(in->item_tok[r]));
+        for (int64_t r = 0; r < in->n_items; r++)
+            bd->item_new[r] = dataset_item_id(vocab, in->item_tok[r], strlen(in->item_tok[r]));
     for (int64_t k = 0; k < in->n; k++) {
-        if (vocab && !item_new[in->item[k]])
+        if (vocab && !bd->item_new[in->item[k]])
             out->unknown_items++;
         else
-            count[in->user[k]]++;
+            bd->count[in->user[k]]++;
     }
-    int64_t n_users = 0, total = 0;
-    for (int64_t u = 0; u < n_raw_users; u++) {
-        if (count[u] >= min_inter && count[u] > 0) {
-            keep[u] = n_users++;
-            total += count[u];
+    int64_t n_users = 0;
+    for (int64_t u = 0; u < in->n_users; u++) {
+        if (bd->count[u] >= bd->min_inter && bd->count[u] > 0) {
+            bd->keep[u] = n_users++;
+            bd->total += bd->count[u];
         } else {
-            keep[u] = -1;
+            bd->keep[u] = -1;
             out->skipped_users++;
-            out->skipped_interactions += count[u];
+            out->skipped_interactions += bd->count[u];
         }
     }
-    if (n_users == 0) {
-        free(item_new), free(count), free(keep);
-        if (vocab && out->unknown_items == in->n)
-            return nn_fail(err,
-                           "%s: none of its %lld items is known to the model (%lld items); expected data with "
-                           "the items the model was trained on",
-                           name, (long long)n_raw_items, (long long)vocab->n_items);
-        return nn_fail(err,
-                       "%s: none of its %lld users has at least %d interactions%s; expected users with at least "
-                       "%d (one each for training, validation and test)",
-                       name, (long long)n_raw_users, min_inter,
-                       vocab && out->unknown_items ? " with items known to the model" : "", min_inter);
-    }
-
-    /* group by user, stably: file order within each user */
     out->n_users = n_users;
+    if (n_users > 0) return 0;
+    if (vocab && out->unknown_items == in->n)
+        return nn_fail(err,
+                       "%s: none of its %lld items is known to the model (%lld items); expected data with "
+                       "the items the model was trained on",
+                       bd->name, (long long)in->n_items, (long long)vocab->n_items);
+    return nn_fail(err,
+                   "%s: none of its %lld users has at least %d interactions%s; expected users with at least "
+                   "%d (one each for training, validation and test)",
+                   bd->name, (long long)in->n_users, bd->min_inter,
+                   vocab && out->unknown_items ? " with items known to the model" : "", bd->min_inter);
+}
+
+/* Each kept user's interactions sorted by time, stably, with their times (timed formats). */
+static void build_sort_by_time(Build *bd, Dataset *out, Timed *timed) {
+    int64_t longest = 0, n_users = out->n_users, total = bd->total;
+    for (int64_t u = 0; u < n_users; u++)
+        if (out->seq_start[u + 1] - out->seq_start[u] > longest) longest = out->seq_start[u + 1] - out->seq_start[u];
+    Timed *tmp = nn_malloc(((size_t)longest / 2 + 1) * sizeof *tmp);
+    for (int64_t u = 0; u < n_users; u++)
+        merge_sort(timed + out->seq_start[u], tmp, out->seq_start[u + 1] - out->seq_start[u]);
+    out->time = nn_malloc(((size_t)total + 1) * sizeof *out->time);
+    for (int64_t k = 0; k < total; k++) {
+        out->items[k] = timed[k].item;
+        out->time[k] = timed[k].t;
+    }
+    free(tmp);
+}
+
+/* Groups the kept users' interactions by user, stably (file order within each user), then sorts them by time. */
+static void build_group(Build *bd, Dataset *out) {
+    Interactions *in = bd->in;
+    int64_t n_users = out->n_users, total = bd->total;
     out->seq_start = nn_malloc(((size_t)n_users + 1) * sizeof *out->seq_start);
     out->items = nn_malloc(((size_t)total + 1) * sizeof *out->items);
     out->seq_start[0] = 0;
-    for (int64_t u = 0; u < n_raw_users; u++)
-        if (keep[u] >= 0) out->seq_start[keep[u] + 1] = count[u];
+    for (int64_t u = 0; u < in->n_users; u++)
+        if (bd->keep[u] >= 0) out->seq_start[bd->keep[u] + 1] = bd->count[u];
     for (int64_t u = 0; u < n_users; u++) out->seq_start[u + 1] += out->seq_start[u];
-    int64_t *cursor = count; /* reused: next free slot of each kept user */
-    for (int64_t u = 0; u < n_raw_users; u++)
-        if (keep[u] >= 0) cursor[u] = out->seq_start[keep[u]];
+    int64_t *cursor = bd->count; /* reused: next free slot of each kept user */
+    for (int64_t u = 0; u < in->n_users; u++)
+        if (bd->keep[u] >= 0) cursor[u] = out->seq_start[bd->keep[u]];
     Timed *timed = in->timed ? nn_malloc(((size_t)total + 1) * sizeof *timed) : NULL;
     for (int64_t k = 0; k < in->n; k++) {
         int32_t u = in->user[k], r = in->item[k];
-        if (keep[u] < 0 || (vocab && !item_new[r])) continue;
+        if (bd->keep[u] < 0 || (bd->vocab && !bd->item_new[r])) continue;
         int64_t at = cursor[u]++;
         if (timed)
             timed[at] = (Timed){in->time[k], r};
         else
             out->items[at] = r;
     }
-    if (timed) {
-        int64_t longest = 0;
-        for (int64_t u = 0; u < n_users; u++)
-            if (out->seq_start[u + 1] - out->seq_start[u] > longest)
-                longest = out->seq_start[u + 1] - out->seq_start[u];
-        Timed *tmp = nn_malloc(((size_t)longest / 2 + 1) * sizeof *tmp);
-        for (int64_t u = 0; u < n_users; u++)
-            merge_sort(timed + out->seq_start[u], tmp, out->seq_start[u + 1] - out->seq_start[u]);
-        for (int64_t k = 0; k < total; k++) out->items[k] = timed[k].item;
-        free(tmp);
-        free(timed);
-    }
+    if (timed) build_sort_by_time(bd, out, timed);
+    free(timed);
+}
 
-    /* number the items in order of first appearance, unless the vocabulary fixes them */
+/* Numbers the items in order of first appearance, unless the vocabulary fixes them, and moves the kept tokens
+ * from the raw interactions into the Dataset. */
+static void build_number(Build *bd, Dataset *out) {
+    Interactions *in = bd->in;
+    const Dataset *vocab = bd->vocab;
     int64_t n_items = vocab ? vocab->n_items : 0;
-    for (int64_t k = 0; k < total; k++) {
+    for (int64_t k = 0; k < bd->total; k++) {
         int32_t r = out->items[k];
-        if (!item_new[r]) item_new[r] = (int32_t)++n_items;
-        out->items[k] = item_new[r];
+        if (!bd->item_new[r]) bd->item_new[r] = (int32_t)++n_items;
+        out->items[k] = bd->item_new[r];
     }
     out->n_items = n_items;
-    out->n_interactions = total;
-
-    /* tokens: the kept ones move from the raw interactions into the Dataset */
-    out->user_ids = nn_malloc(((size_t)n_users + 1) * sizeof *out->user_ids);
-    for (int64_t u = 0; u < n_raw_users; u++)
-        if (keep[u] >= 0) out->user_ids[keep[u]] = in->user_tok[u], in->user_tok[u] = NULL;
+    out->n_interactions = bd->total;
+    out->user_ids = nn_malloc(((size_t)out->n_users + 1) * sizeof *out->user_ids);
+    for (int64_t u = 0; u < in->n_users; u++)
+        if (bd->keep[u] >= 0) out->user_ids[bd->keep[u]] = in->user_tok[u], in->user_tok[u] = NULL;
     out->item_ids = nn_calloc((size_t)n_items + 1, sizeof *out->item_ids);
     if (vocab) {
         for (int64_t i = 1; i <= n_items; i++) {
@@ -142,23 +164,38 @@ static int build(const char *name, Interactions *in, int min_inter, const Datase
             out->item_ids[i] = memcpy(nn_malloc(len + 1), vocab->item_ids[i], len + 1);
         }
     } else {
-        for (int64_t r = 0; r < n_raw_items; r++)
-            if (item_new[r]) out->item_ids[item_new[r]] = in->item_tok[r], in->item_tok[r] = NULL;
+        for (int64_t r = 0; r < in->n_items; r++)
+            if (bd->item_new[r]) out->item_ids[bd->item_new[r]] = in->item_tok[r], in->item_tok[r] = NULL;
     }
+}
 
-    /* repeats: the same item again in one user's sequence */
-    int64_t *last_user = keep; /* reused, sized for raw users; need n_items + 1 */
-    last_user = nn_realloc(keep, ((size_t)n_items + 1) * sizeof *last_user);
-    for (int64_t i = 0; i <= n_items; i++) last_user[i] = -1;
-    for (int64_t u = 0; u < n_users; u++)
+/* Counts the repeats: the same item again in one user's sequence. */
+static void build_count_duplicates(Dataset *out) {
+    int64_t *last_user = nn_malloc(((size_t)out->n_items + 1) * sizeof *last_user);
+    for (int64_t i = 0; i <= out->n_items; i++) last_user[i] = -1;
+    for (int64_t u = 0; u < out->n_users; u++)
         for (int64_t k = out->seq_start[u]; k < out->seq_start[u + 1]; k++) {
             if (last_user[out->items[k]] == u) out->duplicates++;
             last_user[out->items[k]] = u;
         }
     free(last_user);
-    free(item_new);
-    free(count);
-    return dataset_build_maps(out, err);
+}
+
+static int build(const char *name, Interactions *in, int min_inter, const Dataset *vocab, Dataset *out, NnError *err) {
+    Build bd = {.name = name, .in = in, .vocab = vocab, .min_inter = min_inter};
+    bd.item_new = nn_calloc((size_t)in->n_items + 1, sizeof *bd.item_new);
+    bd.count = nn_calloc((size_t)in->n_users + 1, sizeof *bd.count);
+    bd.keep = nn_malloc(((size_t)in->n_users + 1) * sizeof *bd.keep);
+    int rc = build_keep_users(&bd, out, err);
+    if (rc == 0) {
+        build_group(&bd, out);
+        build_number(&bd, out);
+        build_count_duplicates(out);
+    }
+    free(bd.item_new);
+    free(bd.count);
+    free(bd.keep);
+    return rc ? rc : dataset_build_maps(out, err);
 }
 
 int dataset_load_buffer(const char *name, const char *data, size_t size, const LoadOptions *opt,
@@ -210,6 +247,7 @@ void dataset_free(Dataset *ds) {
     free(ds->item_ids);
     free(ds->seq_start);
     free(ds->items);
+    free(ds->time);
     strmap_free(ds->user_map);
     strmap_free(ds->item_map);
     memset(ds, 0, sizeof *ds);

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "models/sasrec/data/timekey.h"
 
 #define DATASET_MAX_ID_BYTES     4096
 #define DATASET_MIN_INTERACTIONS 3 /* train, valid and test need one item each */
@@ -61,6 +62,8 @@ typedef struct {
     char **item_ids;          /* (n_items + 1) raw item tokens; [0] is NULL */
     int64_t *seq_start;       /* (n_users + 1) offsets into items: user u is items[seq_start[u]..seq_start[u+1]) */
     int32_t *items;           /* (seq_start[n_users]) every user's sequence, in time order */
+    TimeKey *time;            /* (seq_start[n_users]) the time of each of items; NULL for data without times
+                                 (seq, pairs, synthetic) */
     StrMap *user_map;         /* raw user token -> user index */
     StrMap *item_map;         /* raw item token -> internal item id */
     /* for the summary */

@@ -5,8 +5,10 @@
 #include <string.h>
 
 #include "base/memory.h"
+#include "base/rng.h"
 #include "io/atomic_file.h"
 #include "models/sasrec/io/textfile.h"
+#include "tensor/real.h"
 
 #define COUNT_MAX ((int64_t)1 << 62)
 
@@ -89,4 +91,39 @@ void popularity_order(const int64_t *count, int64_t n_items, int32_t *order) {
     qsort(r, (size_t)n_items, sizeof *r, by_count);
     for (int64_t j = 0; j < n_items; j++) order[j] = r[j].item;
     free(r);
+}
+
+void popularity_rank_rows(const int64_t *count, const Dataset *rows, int seen_zero, int64_t *rank) {
+    int64_t N = rows->n_items;
+    real *pop = nn_calloc((size_t)N + 1, sizeof *pop); /* in the precision and order of eval_rank_popular */
+    for (int64_t j = 1; j <= N; j++) {
+        uint32_t w[4];
+        philox4x32(0x907, 0, (uint64_t)j, w);
+        pop[j] = (real)count[j];
+        pop[j] += (real)(0.5 * rng_word_to_unit(w[0]));
+    }
+    int64_t *stamp = nn_calloc((size_t)N + 1, sizeof *stamp); /* stamp[j] = r + 1: item j is in row r's input */
+    for (int64_t r = 0; r < rows->n_users; r++) {
+        int64_t len;
+        const int32_t *seq = dataset_seq(rows, r, &len);
+        int32_t ans = seq[len - 1];
+        for (int64_t k = 0; k + 1 < len; k++) stamp[seq[k]] = r + 1;
+        int seen = stamp[ans] == r + 1;
+        if (seen && !seen_zero) {
+            rank[r] = N + 1;
+            continue;
+        }
+        real a = seen ? 0 : pop[ans];
+        int64_t n = 0;
+        for (int64_t j = 1; j <= N; j++) {
+            if (j == ans) continue;
+            if (stamp[j] == r + 1)
+                n += seen_zero && (real)0 >= a; /* an input item: never ranked, or scoring 0 */
+            else
+                n += pop[j] >= a;
+        }
+        rank[r] = n;
+    }
+    free(stamp);
+    free(pop);
 }

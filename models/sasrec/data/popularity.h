@@ -30,4 +30,11 @@ int popularity_read_buffer(const char *name, const char *data, size_t size, int6
 /* order (n_items): the items 1..n_items by count, highest first; equal counts by lower id first. */
 void popularity_order(const int64_t *count, int64_t n_items, int32_t *order);
 
+/* rank (rows->n_users): the full-ranking rank of each row's last item (its target) among items 1..n_items scored
+ * by count (n_items + 1; count[0] unused) plus the tie-break of eval's most-popular baseline (a fixed hash of the
+ * item, in [0, 0.5)), with the row's other items (its input) never ranked (seen_zero 0: a target among them is a
+ * miss, n_items + 1) or scoring 0 (seen_zero 1). eval_rank_popular's ranks for evaluation rows whose popularity
+ * comes from another Dataset (data/timesplit.h). */
+void popularity_rank_rows(const int64_t *count, const Dataset *rows, int seen_zero, int64_t *rank);
+
 #endif

@@ -1,5 +1,7 @@
 #include "models/sasrec/data/timekey.h"
 
+#include <stdio.h>
+
 int timekey_parse(const char *p, size_t len, TimeKey *out) {
     size_t i = 0;
     int neg = 0;
@@ -41,4 +43,13 @@ int timekey_cmp(TimeKey a, TimeKey b) {
     if (a.whole != b.whole) return a.whole < b.whole ? -1 : 1;
     if (a.frac != b.frac) return a.frac < b.frac ? -1 : 1;
     return 0;
+}
+
+void timekey_format(TimeKey t, char *buf, size_t size) {
+    if (t.frac == 0) {
+        snprintf(buf, size, "%lld", (long long)t.whole);
+        return;
+    }
+    double v = (double)t.whole + t.frac; /* for people: close enough, never parsed back */
+    snprintf(buf, size, "%.6f", v);
 }

@@ -21,5 +21,7 @@ enum { TIMEKEY_OK = 0, TIMEKEY_NOT_A_NUMBER = -1, TIMEKEY_OUT_OF_RANGE = -2 };
 int timekey_parse(const char *p, size_t len, TimeKey *out);
 /* -1, 0 or 1 as a is before, equal to, or after b. */
 int timekey_cmp(TimeKey a, TimeKey b);
+/* The value as decimal text: the whole number alone when there is no fraction ("964982703"), else to 6 places. */
+void timekey_format(TimeKey t, char *buf, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -176,6 +177,11 @@ static int resume(Run *r, NnError *err) {
     if (loaded < 0) return -1;
     if (!r->log) return 0;
     off_t keep = loaded ? (off_t)r->p.log_bytes : 0;
+    struct stat st;
+    if (fstat(fileno(r->log), &st) == 0 && st.st_size < keep)
+        return nn_fail(err, "%s holds %lld bytes, fewer than the %lld of the state to resume from: it was changed "
+                            "after the run was killed; start the run again without --resume",
+                       r->log_path, (long long)st.st_size, (long long)keep);
     if (ftruncate(fileno(r->log), keep) != 0 || fseeko(r->log, keep, SEEK_SET) != 0)
         return nn_fail_os(err, errno, "%s: cannot cut the training log to the state's %lld bytes", r->log_path,
                           (long long)keep);

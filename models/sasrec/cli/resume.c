@@ -52,6 +52,7 @@ int resume_id_make(ResumeId *id, const RunConfig *c, int n, char *const *args, N
     file_digest(c->data, "built-in", id->data, sizeof id->data, &bad, err);
     if (!bad) file_digest(c->sample_file, "none", id->samples, sizeof id->samples, &bad, err);
     if (bad) return -1;
+    id->shards = c->train.shards;
     id->argc = n;
     id->argv = nn_calloc((size_t)(n ? n : 1), sizeof *id->argv);
     for (int i = 0; i < n; i++) {
@@ -78,7 +79,7 @@ int resume_id_write(const char *dir, const ResumeId *id, NnError *err) {
     AtomicFile *af = atomic_open(path, err);
     if (!af) return -1;
     FILE *f = atomic_stream(af);
-    fprintf(f, ID_HEADER "\ndata %s\nsamples %s\n", id->data, id->samples);
+    fprintf(f, ID_HEADER "\ndata %s\nsamples %s\nshards %d\n", id->data, id->samples, id->shards);
     for (int i = 0; i < id->argc; i++) {
         fputs("arg ", f);
         put_escaped(f, id->argv[i]);
@@ -112,9 +113,11 @@ int resume_id_read(const char *dir, ResumeId *id, NnError *err) {
     size_t len;
     config_path(path, sizeof path, dir, RESUME_ID_FILE);
     if (regular_file_read(path, MAX_ID, &buf, &len, err)) return -1;
-    char *cursor = buf, *header = take_line(&cursor, ID_HEADER), *data = header ? take_line(&cursor, "data ") : NULL,
-         *samples = data ? take_line(&cursor, "samples ") : NULL;
-    int ok = samples && strlen(data) < sizeof id->data && strlen(samples) < sizeof id->samples;
+    char *cursor = buf, *header = take_line(&cursor, ID_HEADER), *data = header ? take_line(&cursor, "data ") : NULL;
+    char *samples = data ? take_line(&cursor, "samples ") : NULL;
+    char *shards = samples ? take_line(&cursor, "shards ") : NULL;
+    int ok = shards && strlen(data) < sizeof id->data && strlen(samples) < sizeof id->samples &&
+             sscanf(shards, "%d", &id->shards) == 1;
     if (ok) {
         strcpy(id->data, data);
         strcpy(id->samples, samples);
@@ -126,6 +129,7 @@ int resume_id_read(const char *dir, ResumeId *id, NnError *err) {
     free(header);
     free(data);
     free(samples);
+    free(shards);
     free(buf);
     if (ok) return 0;
     resume_id_free(id);
@@ -198,6 +202,13 @@ int resume_id_compare(const ResumeId *then, const ResumeId *now, NnError *err) {
     if (strcmp(then->samples, now->samples) != 0)
         append(err, &differ, " %.*s's content differs (%.12s... then, %.12s... now)", "--sample-file", 13,
                then->samples, now->samples);
+    if (then->shards != now->shards) {
+        char t[16], w[16];
+        snprintf(t, sizeof t, "%d", then->shards);
+        snprintf(w, sizeof w, "%d", now->shards);
+        append(err, &differ, " %.*s ran with %s, now %s (its default differs between builds with and without MPI)",
+               "--shards", 8, t, w);
+    }
     diff_flags(a, na, b, nb, 1, err, &differ);
     diff_flags(b, nb, a, na, 0, err, &differ);
     free(a);

@@ -17,6 +17,7 @@
 typedef struct {
     char data[72];    /* SHA-256 of --data's bytes, or "built-in" */
     char samples[72]; /* SHA-256 of --sample-file's bytes, or "none" */
+    int shards;       /* --shards as run: its default differs between builds with and without MPI */
     int argc;         /* train's flags as given (without --resume), owned */
     char **argv;
 } ResumeId;

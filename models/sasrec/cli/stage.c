@@ -432,12 +432,6 @@ int stage_begin(Stage *s, const char *target, int force, const char *const *inpu
 }
 
 int stage_finish(Stage *s, RunConfig *c, NnError *err) {
-    const char *resume_files[] = {TRAIN_RESUME_FILE, RESUME_ID_FILE}; /* the run is over: nothing to resume */
-    for (int i = 0; i < 2; i++) {
-        char path[8192];
-        if (join(path, sizeof path, s->dir, resume_files[i]) == 0 && unlink(path) != 0 && errno != ENOENT)
-            return nn_fail_os(err, errno, "train: cannot remove %s", path);
-    }
     const char *names[] = {IDMAP_ITEMS, IDMAP_USERS, TRAIN_MODEL_FILE, POPULARITY_FILE};
     Sha256Hex *sums[] = {&c->checksums.items, &c->checksums.users, &c->checksums.model, &c->checksums.popular};
     for (int i = 0; i < 4; i++) {
@@ -512,7 +506,16 @@ int stage_swap(Stage *s, NnError *err) {
     } else {
         rc = nn_fail_os(err, errno, "train: cannot put the new model folder in place of %s", s->target);
     }
-    if (rc == 0) sync_dir(s->parent);
+    if (rc == 0) {
+        /* the run is over: its identity and state go, only now, so that a kill at any moment before leaves a
+         * folder --resume can take over (a kill just here, a model folder with two files more) */
+        const char *resume_files[] = {TRAIN_RESUME_FILE, RESUME_ID_FILE};
+        for (int i = 0; i < 2; i++) {
+            char path[8192];
+            if (join(path, sizeof path, s->target, resume_files[i]) == 0) unlink(path);
+        }
+        sync_dir(s->parent);
+    }
     tempfiles_unlock();
     if (rc == 0) unlock(s);
     return rc;

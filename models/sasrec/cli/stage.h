@@ -60,10 +60,10 @@ typedef struct {
  * -1 and a message (exit 2) otherwise. */
 int stage_begin(Stage *s, const char *target, int force, const char *const *inputs, int n_inputs,
                 const ResumeId *resume, NnError *err);
-/* Removes the resumable state (the run is complete), records the checksums of the staged files into
- * c->checksums and writes config.json into the staging folder. */
+/* Records the checksums of the staged files into c->checksums and writes config.json into the staging folder. */
 int stage_finish(Stage *s, RunConfig *c, NnError *err);
-/* Puts the staging folder in DIR's place and removes the previous folder (or keeps it, see above); unlocks. */
+/* Puts the staging folder in DIR's place, removes from it the run's identity and resumable state
+ * (cli/resume.h), removes the previous folder (or keeps it, see above); unlocks. */
 int stage_swap(Stage *s, NnError *err);
 /* Removes the staging folder (and DIR if stage_begin made it), unlocks; DIR stays as it was. */
 void stage_abandon(Stage *s);

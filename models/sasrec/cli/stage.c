@@ -161,27 +161,30 @@ static int is_stage_temporary(const char *name) {
     return 0;
 }
 
-/* Checks that the leftover at path holds only files train writes, and removes the temporary files of its
- * atomic writes (the killed run's, by their names: the final folder must hold none); -1 and a message naming
- * anything else, which is left as it is. */
+/* Checks that the leftover at path holds only files train writes (first pass), then removes the temporary
+ * files of its atomic writes (the killed run's, by their names: the final folder must hold none); -1 and a
+ * message naming anything else, with nothing changed. */
 static int clean_leftover(const char *path, NnError *err) {
-    DIR *d = opendir(path);
-    if (!d) return nn_fail_os(err, errno, "train --resume: %s", path);
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d))) {
-        char file[8192];
-        struct stat st;
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        int regular = join(file, sizeof file, path, e->d_name) == 0 && lstat(file, &st) == 0 && S_ISREG(st.st_mode);
-        if (regular && is_stage_temporary(e->d_name))
-            unlink(file);
-        else if (!regular || !is_stage_file(e->d_name))
-            rc = nn_fail(err, "train --resume: the unfinished folder %s holds %s, which sasrec train does not write; "
-                              "nothing was changed: move it out and try again", path, e->d_name);
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *d = opendir(path);
+        if (!d) return nn_fail_os(err, errno, "train --resume: %s", path);
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d))) {
+            char file[8192];
+            struct stat st;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            int regular = join(file, sizeof file, path, e->d_name) == 0 && lstat(file, &st) == 0 && S_ISREG(st.st_mode);
+            if (!regular || !(is_stage_file(e->d_name) || is_stage_temporary(e->d_name)))
+                rc = nn_fail(err, "train --resume: the unfinished folder %s holds %s, which sasrec train does not "
+                                  "write; nothing was changed: move it out and try again", path, e->d_name);
+            else if (pass == 1 && is_stage_temporary(e->d_name))
+                unlink(file);
+        }
+        closedir(d);
+        if (rc) return rc;
     }
-    closedir(d);
-    return rc;
+    return 0;
 }
 
 /* Whether the folder at path holds nothing but temporary files of atomic writes (a run killed before its

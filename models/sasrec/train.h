@@ -14,6 +14,7 @@
 #define TRAIN_MODEL_FILE "model.safetensors" /* the weights of the best epoch so far */
 #define TRAIN_LOG_FILE   "log.jsonl"         /* one JSON line per epoch */
 #define TRAIN_CURVE_FILE "curve.svg"         /* the loss and the validation metric per epoch */
+#define TRAIN_RESUME_FILE "resume.safetensors" /* tc->resumable: the state after the last finished epoch */
 
 /* How the weights move after each step. */
 typedef enum {
@@ -43,6 +44,10 @@ typedef struct {
     const Dataset *valid_rows, *test_rows; /* NULL: the leave-one-out splits of the training data; else evaluation
                                               rows (data/timesplit.h) scored as their SPLIT_TEST */
     const Metrics *test_popular; /* with test_rows: the most-popular baseline on them (the caller ranks it) */
+    int resumable;       /* 1: after every epoch, the state to resume from into dir/TRAIN_RESUME_FILE
+                            (models/sasrec/train_resume.h); 0: not written */
+    int resume;          /* 1: start from dir/TRAIN_RESUME_FILE when it exists (on rank 0, shared with every
+                            rank), appending to the log as it was then; 0: from the start */
 } TrainConfig;
 
 typedef enum {
@@ -79,7 +84,9 @@ AdamConfig train_adam_config(const TrainConfig *tc);
  * to report (may be NULL) and the progress of each epoch (base/progress.h).
  * Every file is written in full or not at all; a status other than TRAIN_OK
  * may leave dir holding the best epoch so far. dir NULL: no files (the ranks
- * of an MPI job other than the first; every rank runs the same loop). */
+ * of an MPI job other than the first; every rank runs the same loop). A run
+ * resumed from the state of epoch k (tc->resume) ends with the same bits as
+ * one that was never stopped. */
 TrainStatus train_run(Sasrec *s, const Dataset *ds, const TrainConfig *tc, const EvalOptions *eval, const char *dir,
                       FILE *report, TrainResult *res, NnError *err);
 

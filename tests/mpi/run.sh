@@ -9,6 +9,8 @@
 #     data, and a rank killed mid-run.
 #  4. A rank whose copy of --data is shuffled, longer or shorter than rank 0's, or whose flags differ, ends
 #     the job with exit 1 before any work, naming the rank and the files; --out untouched, nothing left.
+#  5. Rank 0 killed with SIGKILL after a finished epoch leaves its staging folder; the job run again with
+#     --resume continues it and ends with the default build's final line and model.safetensors, byte for byte.
 # Root may run it: Open MPI is told so, and to oversubscribe (3 ranks on 2 cores).
 set -euo pipefail
 MPI_BIN=${MPI_BIN:-build/mpi/sasrec}
@@ -125,4 +127,32 @@ diff -r "$tmp/keep" "$tmp/np1" >/dev/null || fail "--out changed"
 [ -z "$(ls -a "$tmp" | grep '^\.np1\.sasrec-')" ] || fail "rank 0 left its staging folder"
 echo "exit $code after $(( $(date +%s) - start )) s, --out as it was, no staging folder left; mpirun said:"
 grep -m 2 -i -e "signal" -e "exited" "$tmp/kill.err" || true
+echo "== rank 0 killed after a finished epoch, then --resume"
+rflags=(--data "$tmp/data.txt" --epochs 10 --threads 1 --shards 6 --eval-batch 128)
+"$SEQ_BIN" train "${rflags[@]}" --out "$tmp/rseq" 2>"$tmp/rseq.err" | result > "$tmp/rseq.line" || { cat "$tmp/rseq.err"; fail "the default build's run"; }
+mpirun -np 2 "$MPI_BIN" train "${rflags[@]}" --out "$tmp/res" >/dev/null 2>"$tmp/res.err" &
+job=$!
+state=""
+for _ in $(seq 1200); do # until rank 0 has saved a finished epoch's state in its staging folder
+  state=$(ls "$tmp"/.res.sasrec-*/resume.safetensors 2>/dev/null | head -n 1 || true)
+  [ -n "$state" ] && break
+  sleep 0.05
+done
+[ -n "$state" ] || fail "no resumable state appeared"
+victim=$(basename "$(dirname "$state")" | sed -E 's/^[.]res[.]sasrec-([0-9]+)-.*/\1/') # rank 0 names its folder
+kill -9 "$victim"
+set +e
+wait $job
+code=$?
+set -e
+[ "$code" -ne 0 ] || fail "the job ended with exit 0 before rank 0 was killed"
+[ -n "$(ls -a "$tmp" | grep '^[.]res[.]sasrec-')" ] || fail "rank 0's staging folder is gone"
+timeout 300 mpirun -np 2 "$MPI_BIN" train "${rflags[@]}" --out "$tmp/res" --resume 2>"$tmp/res.err" | result \
+  > "$tmp/res.line" || { cat "$tmp/res.err"; fail "the resumed job"; }
+grep -q "resuming the run a kill left in" "$tmp/res.err" || { cat "$tmp/res.err"; fail "the job did not resume"; }
+cmp -s "$tmp/rseq.line" "$tmp/res.line" || fail "resumed: $(cat "$tmp/res.line"), expected $(cat "$tmp/rseq.line")"
+cmp -s "$tmp/rseq/model.safetensors" "$tmp/res/model.safetensors" || fail "resumed: other weights"
+[ -z "$(ls -a "$tmp" | grep '^[.]res[.]sasrec-')" ] || fail "a staging folder was left"
+echo "rank 0 killed (exit $code), resumed: the default build's line and weights"
+
 echo "== tests/mpi/run.sh passed in ${SECONDS} s"

@@ -19,10 +19,12 @@
 #include "models/sasrec/io/regular_file.h"
 #include "io/tempfiles.h"
 #include "models/sasrec/data/idmap.h"
+#include "models/sasrec/cli/resume.h"
 #include "models/sasrec/data/popularity.h"
 
-const char *const STAGE_FILES[] = {CONFIG_FILE,      IDMAP_ITEMS,    IDMAP_USERS, TRAIN_MODEL_FILE,
-                                   TRAIN_LOG_FILE,   TRAIN_CURVE_FILE, POPULARITY_FILE, NULL};
+const char *const STAGE_FILES[] = {CONFIG_FILE,      IDMAP_ITEMS,      IDMAP_USERS,       TRAIN_MODEL_FILE,
+                                   TRAIN_LOG_FILE,   TRAIN_CURVE_FILE, POPULARITY_FILE,   TRAIN_RESUME_FILE,
+                                   RESUME_ID_FILE,   NULL};
 
 #define STAGE_INFIX ".sasrec-" /* ".NAME.sasrec-PID-XXXXXX" */
 #define MAX_FILE    ((uint64_t)64 << 30) /* the largest file checksummed */
@@ -109,17 +111,136 @@ static long holder_pid(const Stage *s) {
     return pid;
 }
 
+/* Whether name is a staging folder of s's target left by a killed run (its pid is not ours and not alive). */
+static long leftover_pid(const Stage *s, const char *name) {
+    long pid = stage_pid(s, name);
+    return pid && pid != (long)getpid() && kill((pid_t)pid, 0) != 0 ? pid : 0;
+}
+
 void stage_note_leftovers(const Stage *s, const char *cmd) {
     DIR *d = opendir(s->parent);
     struct dirent *e;
     while (d && (e = readdir(d))) {
-        long pid = stage_pid(s, e->d_name);
-        if (!pid || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0) continue; /* still running: not a leftover */
-        fprintf(stderr, "sasrec %s: note: %s/%s is the unfinished folder of a killed run (pid %ld); remove it when you "
-                        "wish\n", cmd, s->parent, e->d_name, pid);
+        long pid = leftover_pid(s, e->d_name);
+        char path[8192], resume[8192], command[4096];
+        ResumeId id;
+        NnError err;
+        if (!pid || join(path, sizeof path, s->parent, e->d_name)) continue;
+        if (resume_id_read(path, &id, &err) == 0) {
+            resume_command(&id, command, sizeof command);
+            resume_id_free(&id);
+            int state = join(resume, sizeof resume, path, TRAIN_RESUME_FILE) == 0 && access(resume, F_OK) == 0;
+            fprintf(stderr, "sasrec %s: note: %s is the unfinished folder of a killed run (pid %ld), %s; to continue "
+                            "it: %s (or remove the folder when you wish)\n", cmd, path, pid,
+                    state ? "stopped after a finished epoch" : "stopped before its first epoch ended", command);
+            continue;
+        }
+        fprintf(stderr, "sasrec %s: note: %s is the unfinished folder of a killed run (pid %ld); remove it when you "
+                        "wish\n", cmd, path, pid);
     }
     if (d) closedir(d);
+}
+
+/* The time of the last state saved in the leftover folder at path (its identity's if it has no state yet). */
+static double saved_at(const char *path) {
+    char file[8192];
+    struct stat st;
+    if ((join(file, sizeof file, path, TRAIN_RESUME_FILE) == 0 && stat(file, &st) == 0) ||
+        (join(file, sizeof file, path, RESUME_ID_FILE) == 0 && stat(file, &st) == 0))
+        return (double)st.st_mtim.tv_sec + 1e-9 * (double)st.st_mtim.tv_nsec;
+    return -1;
+}
+
+/* A file an atomic write of the killed run left: "<one of STAGE_FILES>.tmp.XXXXXX". */
+static int is_stage_temporary(const char *name) {
+    for (int i = 0; STAGE_FILES[i]; i++) {
+        size_t n = strlen(STAGE_FILES[i]);
+        if (strncmp(name, STAGE_FILES[i], n) == 0 && strncmp(name + n, ".tmp.", 5) == 0 && strlen(name + n + 5) == 6)
+            return 1;
+    }
+    return 0;
+}
+
+/* Checks that the leftover at path holds only files train writes (first pass), then removes the temporary
+ * files of its atomic writes (the killed run's, by their names: the final folder must hold none); -1 and a
+ * message naming anything else, with nothing changed. */
+static int clean_leftover(const char *path, NnError *err) {
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *d = opendir(path);
+        if (!d) return nn_fail_os(err, errno, "train --resume: %s", path);
+        struct dirent *e;
+        int rc = 0;
+        while (rc == 0 && (e = readdir(d))) {
+            char file[8192];
+            struct stat st;
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            int regular = join(file, sizeof file, path, e->d_name) == 0 && lstat(file, &st) == 0 && S_ISREG(st.st_mode);
+            if (!regular || !(is_stage_file(e->d_name) || is_stage_temporary(e->d_name)))
+                rc = nn_fail(err, "train --resume: the unfinished folder %s holds %s, which sasrec train does not "
+                                  "write; nothing was changed: move it out and try again", path, e->d_name);
+            else if (pass == 1 && is_stage_temporary(e->d_name))
+                unlink(file);
+        }
+        closedir(d);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+/* Whether the folder at path holds nothing but temporary files of atomic writes (a run killed before its
+ * identity was written: it holds no state and nothing of anyone else's). */
+static int holds_nothing(const char *path) {
+    DIR *d = opendir(path);
+    struct dirent *e;
+    int nothing = d != NULL;
+    while (nothing && (e = readdir(d)))
+        nothing = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || is_stage_temporary(e->d_name);
+    if (d) closedir(d);
+    return nothing;
+}
+
+/* The leftover of target to resume (the one saved last) into from, checked against now; from stays "" when
+ * there is none. Failing one with an identity, one that holds nothing (killed before its identity was
+ * written) is taken, to start afresh in (*fresh set). -1 and a message when the run of the leftover differs
+ * from now or its folder holds foreign files. */
+static int find_resumable(const Stage *s, const ResumeId *now, char *from, size_t size, int *fresh, NnError *err) {
+    DIR *d = opendir(s->parent);
+    struct dirent *e;
+    double newest = -1;
+    char empty[8192] = "";
+    from[0] = '\0';
+    while (d && (e = readdir(d))) {
+        char path[8192];
+        ResumeId id;
+        if (!leftover_pid(s, e->d_name) || join(path, sizeof path, s->parent, e->d_name)) continue;
+        if (resume_id_read(path, &id, err) != 0) { /* not provably a run we can continue */
+            if (!empty[0] && holds_nothing(path)) snprintf(empty, sizeof empty, "%s", path);
+            continue;
+        }
+        resume_id_free(&id);
+        double t = saved_at(path);
+        if (t > newest && strlen(path) < size) {
+            newest = t;
+            strcpy(from, path);
+        }
+    }
+    if (d) closedir(d);
+    *fresh = !from[0] && empty[0] && strlen(empty) < size;
+    if (*fresh) {
+        strcpy(from, empty);
+        return clean_leftover(from, err);
+    }
+    if (!from[0]) return 0;
+    ResumeId then;
+    if (resume_id_read(from, &then, err)) return -1;
+    int rc = resume_id_compare(&then, now, err);
+    resume_id_free(&then);
+    if (rc == 0) rc = clean_leftover(from, err);
+    if (rc) {
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used, " (the unfinished folder: %s)", from);
+    }
+    return rc;
 }
 
 /* What the locked folder holds: STAGE_EMPTY, STAGE_MODEL or STAGE_OTHER (with the first foreign entry in what). */
@@ -260,8 +381,9 @@ static uint64_t splitmix(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
-/* Makes the staging folder beside the target, with the target's mode when it had one. */
-static int make_stage(Stage *s, NnError *err) {
+/* Makes the staging folder beside the target, with the target's mode when it had one; or, from non-NULL,
+ * renames that leftover folder to be it. */
+static int make_stage(Stage *s, const char *from, int fresh, NnError *err) {
     static const char ALNUM[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -276,7 +398,7 @@ static int make_stage(Stage *s, NnError *err) {
         snprintf(name, sizeof name, ".%s%s%ld-%s", s->name, STAGE_INFIX, (long)getpid(), rnd);
         if (join(s->dir, sizeof s->dir, s->parent, name)) return nn_fail(err, "train: --out %s: path too long", s->target);
         s->listed = tempfiles_add(s->dir, STAGE_FILES); /* listed first: an exit at once cannot miss it */
-        if (mkdir(s->dir, 0777) != 0) {
+        if (from ? renameat2(AT_FDCWD, from, AT_FDCWD, s->dir, RENAME_NOREPLACE) != 0 : mkdir(s->dir, 0777) != 0) {
             int e = errno;
             tempfiles_forget(s->listed);
             s->listed = -1;
@@ -284,7 +406,8 @@ static int make_stage(Stage *s, NnError *err) {
             return nn_fail_os(err, e, "train: --out %s: cannot create a staging folder beside it (%s)", s->target,
                               s->dir);
         }
-        if (keep_mode) chmod(s->dir, target.st_mode & 07777);
+        if (keep_mode && !from) chmod(s->dir, target.st_mode & 07777);
+        if (from && !fresh) snprintf(s->resumed, sizeof s->resumed, "%s", from);
         return 0;
     }
     return nn_fail(err, "train: --out %s: cannot create a staging folder beside it: 100 names taken", s->target);
@@ -295,12 +418,16 @@ static void unlock(Stage *s) {
     s->lock_fd = -1;
 }
 
-int stage_begin(Stage *s, const char *target, int force, const char *const *inputs, int n_inputs, NnError *err) {
+int stage_begin(Stage *s, const char *target, int force, const char *const *inputs, int n_inputs,
+                const ResumeId *resume, NnError *err) {
     memset(s, 0, sizeof *s);
     s->lock_fd = -1;
     s->listed = -1;
+    char from[4096] = "";
+    int fresh = 0;
     if (split_target(s, target, err) || lock_target(s, force, err) || check_inputs(s, inputs, n_inputs, err) ||
-        make_stage(s, err)) {
+        (resume && find_resumable(s, resume, from, sizeof from, &fresh, err)) ||
+        make_stage(s, from[0] ? from : NULL, fresh, err)) {
         stage_abandon(s);
         return -1;
     }
@@ -382,7 +509,16 @@ int stage_swap(Stage *s, NnError *err) {
     } else {
         rc = nn_fail_os(err, errno, "train: cannot put the new model folder in place of %s", s->target);
     }
-    if (rc == 0) sync_dir(s->parent);
+    if (rc == 0) {
+        /* the run is over: its identity and state go, only now, so that a kill at any moment before leaves a
+         * folder --resume can take over (a kill just here, a model folder with two files more) */
+        const char *resume_files[] = {TRAIN_RESUME_FILE, RESUME_ID_FILE};
+        for (int i = 0; i < 2; i++) {
+            char path[8192];
+            if (join(path, sizeof path, s->target, resume_files[i]) == 0) unlink(path);
+        }
+        sync_dir(s->parent);
+    }
     tempfiles_unlock();
     if (rc == 0) unlock(s);
     return rc;

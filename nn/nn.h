@@ -61,6 +61,7 @@
 #include "autograd/autograd.h"
 #include "autograd/gradcheck.h"
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 
 /* io: files */
 #include "io/atomic_file.h"

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -13,6 +14,7 @@ struct Profile {
     double last;       /* clock_seconds() of the previous event */
     double started;    /* of profile_start; < 0 when stopped */
     double seconds;    /* summed over start..stop */
+    ProfileClock clock; /* what times the events */
     int in_backward;   /* a backward pass is running: its ops belong to its nodes */
     const Node *pending; /* a forward node whose cost waits for the op to fill n->i (the next event) */
     int pending_row;
@@ -28,6 +30,16 @@ void profile_free(Profile *p) {
     if (!p) return;
     free(p->rows);
     free(p);
+}
+
+void profile_set_clock(Profile *p, ProfileClock c) { p->clock = c; }
+
+/* Now, on p's clock. */
+static double now_seconds(const Profile *p) {
+    if (p->clock == PROFILE_WALL) return clock_seconds();
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static int row_index(Profile *p, const char *name, ProfilePhase phase) {
@@ -53,7 +65,7 @@ void profile_flush(Profile *p) {
 
 /* Closes the event since p->last into row (name, phase): one call, its time, its cost. Returns the row. */
 static int event(Profile *p, const char *name, ProfilePhase phase, ProfileCost c) {
-    double now = clock_seconds();
+    double now = now_seconds(p);
     profile_flush(p);
     int k = row_index(p, name, phase);
     ProfileRow *r = &p->rows[k];
@@ -66,7 +78,7 @@ static int event(Profile *p, const char *name, ProfilePhase phase, ProfileCost c
 
 void profile_start(Profile *p) {
     NN_CHECK(p->started < 0, "profile_start", "a step is already being profiled; call profile_stop first");
-    p->started = p->last = clock_seconds();
+    p->started = p->last = now_seconds(p);
 }
 
 void profile_stop(Profile *p) {

@@ -38,6 +38,13 @@ typedef enum {
     PROFILE_OTHER,    /* a named stretch of code between ops (profile_mark), or outside ops */
 } ProfilePhase;
 
+/* What times the events. */
+typedef enum {
+    PROFILE_WALL,       /* wall time (the default) */
+    PROFILE_THREAD_CPU, /* the calling thread's CPU time: what other programs on a busy machine do not inflate,
+                         * but blind to work on other threads (use it with one thread: nn_set_threads(1)) */
+} ProfileClock;
+
 /* One row of the table: an op (or a mark) in one phase, summed over its calls. */
 typedef struct {
     const char *name;   /* op name, or the mark's name */
@@ -57,6 +64,8 @@ typedef struct {
 Profile *profile_new(void);
 /* Frees p. NULL is allowed. */
 void profile_free(Profile *p);
+/* Times p's events with clock c from the next profile_start on. */
+void profile_set_clock(Profile *p, ProfileClock c);
 /* Starts timing a step (steps add up: the totals cover every start..stop). */
 void profile_start(Profile *p);
 /* Ends the step: the time since the last event goes to the row "outside ops". */

@@ -182,18 +182,22 @@ static int write_svg(const char *path, const Profile *p, NnError *err) {
     return atomic_commit(af, err);
 }
 
-/* One training step with the flags' settings (c->train: loss, layout, optimizer), profiled: the first batch of
- * the shuffle runs once unprofiled (the arena and the caches warm up, as in every later step of an epoch), then
- * the second batch (or the first again, when there is one) is filled and stepped under the profile. */
+/* One training step with the flags' settings (c->train: loss, layout, optimizer), profiled: the second batch
+ * of the shuffle (the first when there is one only) runs twice unprofiled, as the steps of an epoch find the
+ * arena (the first reset replaces its blocks by one that holds the step; the second step touches its pages),
+ * then it is filled again and stepped under the profile. */
 static int profile_step(const RunConfig *c, const Dataset *ds, const NegSampler *ns, Sasrec *s, SeqBatch *b,
                         const int64_t *perm, int64_t B, NnError *err) {
     Graph *g = graph_new();
     Adam *opt = adam_new(&s->m, train_adam_config(&c->train));
     module_train(&s->m, 1);
-    train_fill(b, ds, ns, perm, (int)B, 0, 0);
-    sasrec_step(s, opt, g, b, &c->train);
     int second = 2 * B <= ds->n_users;
+    for (int warm = 0; warm < 2; warm++) {
+        train_fill(b, ds, ns, perm + (second ? B : 0), (int)B, 0, second);
+        sasrec_step(s, opt, g, b, &c->train);
+    }
     Profile *p = profile_new();
+    profile_set_clock(p, c->profile_clock ? PROFILE_THREAD_CPU : PROFILE_WALL);
     graph_set_profile(g, p);
     profile_start(p);
     train_fill(b, ds, ns, perm + (second ? B : 0), (int)B, 0, second);
@@ -201,8 +205,9 @@ static int profile_step(const RunConfig *c, const Dataset *ds, const NegSampler 
     sasrec_step(s, opt, g, b, &c->train);
     profile_stop(p);
     graph_set_profile(g, NULL);
-    printf("profile of one training step (%s, batch %d of epoch 0, %lld users, %d threads)\n",
-           c->train.dense ? "dense" : "length-aware", second ? 2 : 1, (long long)B, nn_threads());
+    printf("profile of one training step (%s, batch %d of epoch 0, %lld users, %d threads, %s)\n",
+           c->train.dense ? "dense" : "length-aware", second ? 2 : 1, (long long)B, nn_threads(),
+           c->profile_clock ? "CPU time of the main thread" : "wall time");
     profile_print(p, stdout);
     int rc = c->svg ? write_svg(c->svg, p, err) : 0;
     if (c->svg && rc == 0) printf("chart: %s\n", c->svg);

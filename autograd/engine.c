@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "autograd/op.h"
+#include "autograd/profile.h"
 #include "base/error.h"
 #include "base/memory.h"
 #include "tensor/kernels.h"
@@ -12,6 +13,7 @@ struct Graph {
     uint64_t n_passes;  /* backward passes so far, for visit stamps */
     GraphTraceFn trace; /* NULL, or called by layers with each stage's output */
     void *trace_ctx;
+    Profile *profile;   /* NULL, or the profile every op and backward node reports to */
 };
 
 static int grad_enabled = 1;  /* the documented global no-grad flag */
@@ -32,6 +34,7 @@ Graph *graph_new(void) {
 }
 
 void graph_reset(Graph *g) {
+    if (g->profile) profile_flush(g->profile);
     arena_reset(g->arena);
     g->n_nodes = 0;
 }
@@ -62,6 +65,8 @@ void graph_free(Graph *g) {
 }
 
 Arena *graph_arena(Graph *g) { return g->arena; }
+void graph_set_profile(Graph *g, Profile *p) { g->profile = p; }
+Profile *graph_profile(const Graph *g) { return g->profile; }
 size_t graph_high_water(const Graph *g) { return arena_high_water(g->arena); }
 size_t graph_num_nodes(const Graph *g) { return g->n_nodes; }
 
@@ -211,7 +216,7 @@ void tensor_zero_grad(Tensor *t) {
     }
 }
 
-Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
+static Node *record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
     for (int k = 0; k < n_in; k++) ag_check_input(g, op, in[k]);
     ag_check_input(g, op, out);
     if (out->flags & TENSOR_IN_ARENA) out->gen = arena_generation(g->arena); /* a header an op rewrote */
@@ -231,6 +236,12 @@ Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int 
     out->node = n;
     out->requires_grad = 1;
     g->n_nodes++;
+    return n;
+}
+
+Node *ag_record(Graph *g, const char *op, BackwardFn backward, Tensor *out, int n_in, Tensor *const *in) {
+    Node *n = record(g, op, backward, out, n_in, in);
+    if (g->profile) profile_forward(g->profile, op, out, n_in, in, n); /* the op's work ends here */
     return n;
 }
 
@@ -353,12 +364,17 @@ void ag_backward_with(Graph *g, Tensor *y, const Tensor *dy) {
     Node **order = collect(g, y, &n);
     ag_accumulate(g, y, dy);
     int prev = ag_set_grad_enabled(0); /* backward passes record nothing */
+    if (g->profile) profile_backward_pass(g->profile, 1);
     for (size_t k = 0; k < n; k++) {
         Node *node = order[k];
-        if (node->out->grad && node->backward) node->backward(g, node);
+        if (node->out->grad && node->backward) {
+            node->backward(g, node);
+            if (g->profile) profile_backward(g->profile, node);
+        }
         node->released = 1;
         node->saved = NULL;
     }
+    if (g->profile) profile_backward_pass(g->profile, 0);
     ag_set_grad_enabled(prev);
     free(order);
 }

@@ -19,6 +19,7 @@
 
 #include "autograd/op.h"
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 #include "base/error.h"
 #include "base/memory.h"
 #include "tensor/kernels.h"
@@ -333,5 +334,9 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
     free(scratch);
     Node *n = ag_record(g, "attention", attention_backward, y, 3, (Tensor *[]){q, k, v});
     if (n) n->saved = s;
+    if (n && graph_profile(g)) { /* the visible (query, key) pairs of one head, and the heads: its cost */
+        for (int64_t r = 0; r < rows; r++) n->i[0] += s->row_end[r];
+        n->i[1] = spec->heads;
+    }
     return y;
 }

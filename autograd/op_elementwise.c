@@ -140,4 +140,59 @@ Tensor *ag_sqrt(Graph *g, Tensor *x) { return unary(g, x, UNARY_SQRT, 0); }
 Tensor *ag_tanh(Graph *g, Tensor *x) { return unary(g, x, UNARY_TANH, 0); }
 Tensor *ag_sigmoid(Graph *g, Tensor *x) { return unary(g, x, UNARY_SIGMOID, 0); }
 Tensor *ag_relu(Graph *g, Tensor *x) { return unary(g, x, UNARY_RELU, 0); }
-Tensor *ag_gelu(Graph *g, Tensor *x) { return unary(g, x, UNARY_GELU, 0); }
+/* ---- GELU, its erf kept for the backward ----
+ * y = x/2 (1 + e), e = erf(x / sqrt 2); y' = (1 + e)/2 + x phi(x). The forward keeps e (one real per element)
+ * so that the backward computes no erf: the same expressions as r_gelu and r_gelu_grad, e read instead of
+ * recomputed, hence the same bits (tests/autograd/test_gelu_saved.c compares the two paths). */
+
+NN_VECTORIZE static void gelu_range(const real *x, real *y, real *e, int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; i++) {
+        real ei = r_erf(x[i] * R_SQRT1_2);
+        e[i] = ei;
+        y[i] = (real)0.5 * x[i] * (1 + ei);
+    }
+}
+
+NN_VECTORIZE static void gelu_grad_range(const real *dy, const real *x, const real *e, real *gx, int add, int64_t i0,
+                                         int64_t i1) {
+    if (add)
+        for (int64_t i = i0; i < i1; i++)
+            gx[i] += dy[i] * ((real)0.5 * (1 + e[i]) + x[i] * R_INV_SQRT_2PI * r_exp((real)-0.5 * x[i] * x[i]));
+    else
+        for (int64_t i = i0; i < i1; i++)
+            gx[i] = dy[i] * ((real)0.5 * (1 + e[i]) + x[i] * R_INV_SQRT_2PI * r_exp((real)-0.5 * x[i] * x[i]));
+}
+
+typedef struct {
+    const real *x, *dy, *e; /* (n) each; dy NULL in the forward */
+    real *y, *gx;           /* the forward's output, or the backward's gradient */
+    int add;
+} GeluLoop;
+
+static void gelu_chunk(void *ctx, NnChunk c) {
+    const GeluLoop *l = ctx;
+    if (l->dy)
+        gelu_grad_range(l->dy, l->x, l->e, l->gx, l->add, c.begin, c.end);
+    else
+        gelu_range(l->x, l->y, (real *)l->e, c.begin, c.end);
+}
+
+static void gelu_backward(Graph *g, Node *n) {
+    Tensor *x = n->in[0], *y = n->out;
+    int fresh;
+    real *gx = ag_grad_whole(g, x, &fresh)->data;
+    GeluLoop l = {x->data, y->grad->data, n->saved, NULL, gx, !fresh};
+    nn_parallel_elements(y->numel, 1, gelu_chunk, &l);
+}
+
+Tensor *ag_gelu(Graph *g, Tensor *x) {
+    if (!ag_grad_enabled() || !x->requires_grad || !tensor_is_contiguous(x)) return unary(g, x, UNARY_GELU, 0);
+    ag_check_input(g, "gelu", x);
+    Tensor *y = ag_new(g, x->ndim, x->shape);
+    real *e = arena_alloc(graph_arena(g), (size_t)(x->numel ? x->numel : 1) * sizeof(real));
+    GeluLoop l = {x->data, NULL, e, y->data, NULL, 0};
+    nn_parallel_elements(x->numel, 1, gelu_chunk, &l);
+    Node *n = ag_record(g, "gelu", gelu_backward, y, 1, &x);
+    if (n) n->saved = e;
+    return y;
+}

@@ -61,6 +61,7 @@
 #include "autograd/gradcheck.h"
 #include "autograd/op.h"
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 
 /* io: the checkpoint format (safetensors, JSON), atomic files, UTF-8 */
 #include "io/atomic_file.h"

@@ -2,6 +2,7 @@
 
 #include <math.h>
 
+#include "autograd/profile.h"
 #include "base/dist.h"
 #include "models/sasrec/step_sharded.h"
 #include "nn/loss.h"
@@ -14,6 +15,7 @@ Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc,
     if (tc->loss == LOSS_GBCE) neg.beta = loss_gbce_beta(b->n_shared, s->cfg.n_items, tc->gbce_t);
     *targets = 0;
     for (int64_t k = 0; k < t.T; k++) *targets += pos[k] != 0;
+    profile_mark(graph_profile(g), "ids, layout and targets", 0, 0);
     if (*targets == 0) return NULL;
     Tensor *F = sasrec_forward(s, g, &t); /* (T, H) */
     Tensor *loss = sasrec_loss(s, g, F, &t, pos, &neg, tc->loss);
@@ -21,10 +23,18 @@ Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc,
     return loss;
 }
 
-void step_update(Sasrec *s, Adam *opt, const TrainConfig *tc) {
+/* Clip, Adam, zero: the update from the gradients in s's parameters; each a row of g's profile, if any, with
+ * its dense sweep's cost over the P parameters (Adam: p, g, m, v read, p, m, v written, about 12 FLOPs each;
+ * lazy Adam and the zeroing of row-sparse gradients touch fewer). */
+void step_update(Sasrec *s, Adam *opt, Graph *g, const TrainConfig *tc) {
+    Profile *p = graph_profile(g);
+    double P = p ? (double)module_num_params(&s->m) : 0, r = (double)sizeof(real);
     if (tc->clip > 0) clip_grad_norm(&s->m, tc->clip);
+    profile_mark(p, "clip_grad_norm", tc->clip > 0 ? 4 * P : 0, tc->clip > 0 ? 3 * P * r : 0);
     adam_step(opt);
+    profile_mark(p, "adam", 12 * P, 7 * P * r);
     module_zero_grad(&s->m);
+    profile_mark(p, "zero_grad", 0, P * r);
 }
 
 StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const TrainConfig *tc) {
@@ -35,9 +45,10 @@ StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const 
         r.loss = loss->data[0];
         if (isfinite(r.loss)) {
             ag_backward(g, loss);
-            step_update(s, opt, tc);
+            step_update(s, opt, g, tc);
         }
     }
     graph_reset(g);
+    profile_mark(graph_profile(g), "graph_reset", 0, 0);
     return r;
 }

@@ -32,7 +32,7 @@ StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const 
 /* The training loss of b at the rows of its tokens (tc's loss and layout), reported to s's trace hook, and
  * the real targets it has in *targets; NULL when there are none (nothing is recorded then). */
 Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc, int64_t *targets);
-/* Clip, Adam, zero: the update from the gradients in s's parameters. */
-void step_update(Sasrec *s, Adam *opt, const TrainConfig *tc);
+/* Clip, Adam, zero: the update from the gradients in s's parameters (each a row of g's profile, if any). */
+void step_update(Sasrec *s, Adam *opt, Graph *g, const TrainConfig *tc);
 
 #endif

@@ -53,7 +53,7 @@ StepResult step_sharded(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const
     r.loss = total.loss;
     if (isfinite(r.loss)) {
         grad_sum_to_module(&total, &s->m);
-        step_update(s, opt, tc);
+        step_update(s, opt, g, tc);
     }
     for (int i = 0; i < n_mine; i++) grad_sum_free(&mine[i]);
     free(mine);

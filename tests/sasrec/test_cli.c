@@ -5,6 +5,7 @@
  * The program is $NN_SASREC (default ./sasrec; make sets it, with valgrind in
  * front under make valgrind). */
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -210,6 +211,56 @@ START_TEST(explain_prints_shapes_of_the_batch) {
 }
 END_TEST
 
+/* The shares of explain --profile's table (the column ending in %), summed; *rows gets their number. */
+static double profile_shares(const char *text, int *rows) {
+    const char *line = strstr(text, "\nop ");
+    double sum = 0;
+    *rows = 0;
+    for (line = line ? strchr(line + 1, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n')) {
+        char row[256], phase[16];
+        size_t len = strcspn(line + 1, "\n");
+        snprintf(row, sizeof row, "%.*s", (int)(len < 255 ? len : 255), line + 1);
+        long long calls;
+        double ms, share;
+        /* names may hold spaces: the phase word is the anchor */
+        const char *ph = strstr(row, " forward ") ? strstr(row, " forward ")
+                         : strstr(row, " backward ") ? strstr(row, " backward ") : strstr(row, " other ");
+        if (!ph || sscanf(ph, "%15s %lld %lf %lf%%", phase, &calls, &ms, &share) != 4) break;
+        sum += share;
+        ++*rows;
+    }
+    return sum;
+}
+
+START_TEST(explain_profile_prints_the_step_and_draws_it) {
+    write_tiny_data();
+    char args[512];
+    snprintf(args, sizeof args, "explain --data %s/tiny.csv --batch 4 --max-len 8 --hidden 16 --heads 4 --profile "
+             "--svg %s/p.svg", dir, dir);
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    ck_assert_msg(strstr(out, "profile of one training step (length-aware") && strstr(out, "GFLOP/s") &&
+                      strstr(out, "adam ") && strstr(out, "batch fill") && strstr(out, "attention "),
+                  "%s", out);
+    int rows;
+    double shares = profile_shares(out, &rows);
+    ck_assert_msg(rows > 10 && fabs(shares - 100) <= 0.05 * rows + 1e-9, "%d rows, shares sum to %.2f%%:\n%s", rows,
+                  shares, out);
+    char svg[1 << 14], path[256];
+    snprintf(path, sizeof path, "%s/p.svg", dir);
+    slurp(path, svg, sizeof svg);
+    ck_assert_msg(strncmp(svg, "<svg ", 5) == 0 && strstr(svg, "</svg>\n") && strstr(svg, "adam (other)"), "%s", svg);
+    /* --svg never writes onto the input: exit 2 before any work, the data unchanged */
+    char before[4096], after[4096];
+    snprintf(path, sizeof path, "%s/tiny.csv", dir);
+    slurp(path, before, sizeof before);
+    snprintf(args, sizeof args, "explain --data %s/tiny.csv --svg %s/tiny.csv", dir, dir);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_msg(strstr(errout, "--svg"), "%s", errout);
+    slurp(path, after, sizeof after);
+    ck_assert_str_eq(before, after);
+}
+END_TEST
+
 /* The seq file name: user 0 has n0 items among 300, users 1..users-1 have 55 each among 400. */
 static void write_seq_data(const char *name, int users, int n0) {
     char path[256];
@@ -306,6 +357,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, bad_data_exits_1_with_a_message);
     tcase_add_test(tc, train_eval_predict_round_trip);
     tcase_add_test(tc, explain_prints_shapes_of_the_batch);
+    tcase_add_test(tc, explain_profile_prints_the_step_and_draws_it);
     tcase_add_test(tc, memory_plan_refuses_what_does_not_fit);
     tcase_add_test(tc, gen_then_train_with_sampled_gbce_and_lazy_adam);
     suite_add_tcase(s, tc);

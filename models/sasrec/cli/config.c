@@ -141,6 +141,13 @@ int config_explain_flags(RunConfig *c, Flag *f) {
     f[n++] = F_INT("--negatives", &c->train.negatives, 1, 65536, "sampled, gbce: negatives shared by the batch");
     f[n++] = F_INT("--seed", &c->train.seed, 0, 9.2e18, "seed");
     f[n++] = F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
+    f[n++] = F_SWITCH("--profile", &c->profile,
+                      "print the time, FLOPs and bytes of every op of one training step instead of the data flow");
+    f[n++] = F_CHOICE("--profile-clock", &c->profile_clock, "wall|cpu",
+                      "profile: wall time, or the main thread's CPU time (steady on a busy machine; with --threads 1)");
+    f[n++] = F_STR("--svg", &c->svg, "draw the profile as a bar chart (SVG) here (implies --profile)");
+    f[n++] = F_SWITCH("--dense", &c->train.dense, "profile the dense step over padding too (as train --dense)");
+    f[n++] = F_CHOICE("--optimizer", &c->train.optimizer, OPTIMIZERS, "profile: Adam or lazy Adam (as train)");
     f[n++] = threads_flag(c);
     return n;
 }

@@ -65,6 +65,9 @@ typedef struct {
     const char *out;       /* train: the model folder ("run"); predict: the CSV file */
     const char *model_dir; /* eval, predict: the model folder */
     const char *dot;       /* explain: Graphviz file of one training step */
+    int profile;           /* explain: print the profile of one training step instead of the data flow */
+    const char *svg;       /* explain: the profile's bar chart (SVG) goes here; implies profile */
+    int profile_clock;     /* explain: 0 wall time, 1 the main thread's CPU time (ProfileClock) */
     int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
     ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
     int trained_on_builtin;   /* eval, predict: config.json's "data" is null (trained on the built-in synthetic data) */

@@ -53,6 +53,7 @@ typedef struct {
     const char *out;       /* train: the model folder ("run"); predict: the CSV file */
     const char *model_dir; /* eval, predict: the model folder */
     const char *dot;       /* explain: Graphviz file of one training step */
+    const char *preset;    /* train: the --preset its settings started from (preset.h), or NULL */
     int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
     ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
     int trained_on_builtin;   /* eval, predict: config.json's "data" is null (trained on the built-in synthetic data) */

@@ -70,6 +70,12 @@ static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
     }
 }
 
+/* The blocks the model stacks, in words. */
+static const char *block_kind(const SasrecConfig *mc) {
+    if (mc->block == BLOCK_LIGR) return "LiGR blocks: pre-LayerNorm, gated residuals, SwiGLU";
+    return mc->norm == NORM_POST ? "post-LayerNorm" : "pre-LayerNorm";
+}
+
 int app_explain(int argc, char **argv) {
     RunConfig c = config_defaults();
     int rc = app_parse("explain", USAGE, argc, argv, &c, config_explain_flags);
@@ -130,8 +136,8 @@ int app_explain(int argc, char **argv) {
     sasrec_init(&s, mc, c.train.seed);
     Explain ex = {.dims = {B, L, H}, .loss = c.train.loss, .dot = c.dot, .g = graph_new()};
     Graph *g = ex.g;
-    printf("model (%lld parameters, %s-LayerNorm, %d heads of %lld)\n", (long long)module_num_params(&s.m),
-           mc->norm == NORM_POST ? "post" : "pre", mc->heads, (long long)(H / mc->heads));
+    printf("model (%lld parameters, %s, %d heads of %lld)\n", (long long)module_num_params(&s.m), block_kind(mc),
+           mc->heads, (long long)(H / mc->heads));
     print_tensor(&ex.dims, "item embedding table (row 0: padding)", s.item_emb.weight);
     print_tensor(&ex.dims, "positional embedding table", s.pos_emb.weight);
 

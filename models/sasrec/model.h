@@ -2,6 +2,7 @@
  *
  *   E = Dropout(LayerNorm(item_emb[x] + pos_emb[0..L-1]))           (B, L, H)
  *   N post-LayerNorm transformer blocks, causal + key-padding mask     (B, L, H)
+ *     (or pre-LayerNorm, or LiGR blocks: --norm, --block)
  *   score(item j at position t) = <F[b, t], item_emb[j]>
  *
  * A batch runs dense (B * L rows, padding included, as the reference) or

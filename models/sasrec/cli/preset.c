@@ -20,12 +20,8 @@ static const Preset PRESETS[] = {
       "--batch=256", "--epochs=200", "--patience=50", "--eval=full", NULL}},
 };
 
-int preset_count(void) { return (int)(sizeof PRESETS / sizeof PRESETS[0]); }
-
-const Preset *preset_at(int i) {
-    NN_CHECK(i >= 0 && i < preset_count(), "preset_at", "index %d of %d presets", i, preset_count());
-    return &PRESETS[i];
-}
+/* How many presets there are. */
+static int preset_count(void) { return (int)(sizeof PRESETS / sizeof PRESETS[0]); }
 
 const Preset *preset_find(const char *name) {
     for (int i = 0; i < preset_count(); i++)

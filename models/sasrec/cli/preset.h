@@ -16,10 +16,6 @@ typedef struct {
     const char *flags[PRESET_MAX_FLAGS];   /* "--flag=value" each, NULL after the last */
 } Preset;
 
-/* How many presets there are. */
-int preset_count(void);
-/* The i-th preset, 0 <= i < preset_count(). */
-const Preset *preset_at(int i);
 /* The preset called name, or NULL. */
 const Preset *preset_find(const char *name);
 /* The names as "a|b|c", for messages and --help. */

@@ -80,6 +80,7 @@
 #include "nn/grad_sum.h"
 #include "nn/gru.h"
 #include "nn/layer_norm.h"
+#include "nn/ligr_block.h"
 #include "nn/linear.h"
 #include "nn/loss.h"
 #include "nn/lr_schedule.h"

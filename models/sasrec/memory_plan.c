@@ -90,11 +90,27 @@ static void batch_size(const Dataset *ds, int64_t n, int64_t L, int dense, int s
     *A = a < wa ? a : wa;
 }
 
+/* Values one block keeps per position, in units of H, relative to the measured block (the SASRec block 4 H
+ * wide: 12 H around the attention, 2 H per unit of feed-forward width); LiGR adds the two gates (sigmoid,
+ * product) and the SwiGLU's third product and dropout. Scales the fitted *_LAYER_BYTES. */
+static double layer_scale(const SasrecConfig *mc) {
+    double m = (double)mc->ff_mult;
+    return (mc->block == BLOCK_LIGR ? 18 + 5 * m : 12 + 2 * m) / (12 + 2 * SASREC_FFN_FACTOR);
+}
+
+/* Parameters of one block (docs/sasrec.md, section 3.2). */
+static double block_params(const SasrecConfig *mc) {
+    double H = (double)mc->hidden, m = (double)mc->ff_mult;
+    if (mc->block == BLOCK_LIGR) return (6 + 3 * m) * H * H + 10 * H; /* attention, 2 gates, SwiGLU; 2 LayerNorms */
+    return (4 + 2 * m) * H * H + (9 + m) * H;                          /* attention, fc1, fc2; 2 LayerNorms */
+}
+
 MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfig *tc, const EvalOptions *eo,
                        const Dataset *ds, int64_t k) {
     MemoryPlan p = {0};
     double H = (double)mc->hidden, layers = (double)mc->layers, heads = (double)mc->heads, f = sizeof(real);
-    double n_params = ((double)mc->n_items + 1 + (double)mc->max_len) * H + layers * (12 * H * H + 13 * H) + 2 * H;
+    double n_params = ((double)mc->n_items + 1 + (double)mc->max_len) * H + layers * block_params(mc) + 2 * H;
+    double step_layer = STEP_LAYER_BYTES * layer_scale(mc), forward_layer = FORWARD_LAYER_BYTES * layer_scale(mc);
     p.params = n_params * f;
     int training = cmd == PLAN_TRAIN || cmd == PLAN_EXPLAIN;
     if (training) {
@@ -103,7 +119,7 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
         double T, A;
         int dense = tc->dense || cmd == PLAN_EXPLAIN;
         batch_size(ds, tc->batch, mc->max_len, dense, 1, &T, &A);
-        double act = T * H * (layers * STEP_LAYER_BYTES + STEP_OUTER_BYTES) + A * heads * layers * STEP_ATTN_BYTES;
+        double act = T * H * (layers * step_layer + STEP_OUTER_BYTES) + A * heads * layers * STEP_ATTN_BYTES;
         if (tc->loss == LOSS_CE) act += 2.0 * LCE_TILE_REALS * f + T * 3 * f;
         if (train_shares_negatives(tc->loss)) { /* every position against the batch's K negatives */
             double K = (double)tc->negatives;
@@ -118,7 +134,7 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
     int64_t B = cmd == PLAN_EXPLAIN ? tc->batch : eo->batch;
     double T, A;
     batch_size(ds, B, mc->max_len, 0, 0, &T, &A);
-    double ev = T * H * (layers * FORWARD_LAYER_BYTES + FORWARD_OUTER_BYTES) + A * heads * layers * FORWARD_ATTN_BYTES;
+    double ev = T * H * (layers * forward_layer + FORWARD_OUTER_BYTES) + A * heads * layers * FORWARD_ATTN_BYTES;
     ev += (double)B * (double)mc->max_len * 3 * 8.0;
     ev += (double)B * (double)item_scores_block(B) * f;                        /* a block of full-ranking scores */
     if (eo->protocol == PROTOCOL_SAMPLE) ev += (double)ds->n_users * 100 * 4; /* the negatives */

@@ -17,14 +17,52 @@ SasrecConfig sasrec_default_config(void) {
                           .attn_dropout = 0.5,
                           .init_std = 0.02,
                           .norm = NORM_POST,
-                          .mask = MASK_MINUS_10000};
+                          .mask = MASK_MINUS_10000,
+                          .block = BLOCK_SASREC,
+                          .ff_mult = SASREC_FFN_FACTOR};
+}
+
+/* The --layers blocks, "encoder.layers.<i>", of the kind cfg->block. */
+static void add_blocks(Sasrec *s, const SasrecConfig *cfg) {
+    int64_t H = cfg->hidden;
+    size_t n = (size_t)(cfg->layers ? cfg->layers : 1);
+    TransformerBlockConfig sasrec = {.hidden = H,
+                                     .inner = cfg->ff_mult * H,
+                                     .heads = cfg->heads,
+                                     .dropout = (real)cfg->dropout,
+                                     .attn_dropout = (real)cfg->attn_dropout,
+                                     .eps = SASREC_LAYER_NORM_EPS,
+                                     .act = ACT_GELU,
+                                     .mask = cfg->mask,
+                                     .norm = cfg->norm};
+    LigrBlockConfig ligr = ligr_block_default_config(H, cfg->heads, (real)cfg->dropout);
+    ligr.inner = cfg->ff_mult * H;
+    ligr.attn_dropout = (real)cfg->attn_dropout;
+    ligr.eps = SASREC_LAYER_NORM_EPS;
+    ligr.mask = cfg->mask;
+    if (cfg->block == BLOCK_LIGR)
+        s->ligr = nn_calloc(n, sizeof *s->ligr);
+    else
+        s->blocks = nn_calloc(n, sizeof *s->blocks);
+    for (int i = 0; i < cfg->layers; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "encoder.layers.%d", i);
+        if (cfg->block == BLOCK_LIGR)
+            s->ligr[i] = ligr_block_new(&s->m, name, &ligr);
+        else
+            s->blocks[i] = transformer_block_new(&s->m, name, &sasrec);
+    }
 }
 
 void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
     NN_CHECK(cfg->n_items >= 1 && cfg->max_len >= 1 && cfg->hidden >= 1 && cfg->layers >= 0 && cfg->heads >= 1 &&
-                 cfg->hidden % cfg->heads == 0,
-             "sasrec_init", "invalid configuration: %lld items, L %lld, H %lld, %d layers, %d heads",
-             (long long)cfg->n_items, (long long)cfg->max_len, (long long)cfg->hidden, cfg->layers, cfg->heads);
+                 cfg->hidden % cfg->heads == 0 && cfg->ff_mult >= 1 &&
+                 (cfg->block == BLOCK_SASREC || (cfg->block == BLOCK_LIGR && cfg->norm == NORM_POST)),
+             "sasrec_init",
+             "invalid configuration: %lld items, L %lld, H %lld, %d layers, %d heads, block %d, ff_mult %d, norm %d "
+             "(start from sasrec_default_config; the LiGR block takes no norm placement)",
+             (long long)cfg->n_items, (long long)cfg->max_len, (long long)cfg->hidden, cfg->layers, cfg->heads,
+             (int)cfg->block, cfg->ff_mult, (int)cfg->norm);
     memset(s, 0, sizeof *s);
     s->cfg = *cfg;
     Module *m = &s->m;
@@ -34,22 +72,9 @@ void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
     s->pos_emb = embedding_new(m, "pos_emb", cfg->max_len, H, -1);
     s->emb_norm = layer_norm_new(m, "emb_norm", H, SASREC_LAYER_NORM_EPS);
     s->dropout = dropout_new(m, "dropout", (real)cfg->dropout);
-    TransformerBlockConfig block = {.hidden = H,
-                                    .inner = SASREC_FFN_FACTOR * H,
-                                    .heads = cfg->heads,
-                                    .dropout = (real)cfg->dropout,
-                                    .attn_dropout = (real)cfg->attn_dropout,
-                                    .eps = SASREC_LAYER_NORM_EPS,
-                                    .act = ACT_GELU,
-                                    .mask = cfg->mask,
-                                    .norm = cfg->norm};
-    s->blocks = nn_calloc((size_t)(cfg->layers ? cfg->layers : 1), sizeof *s->blocks);
-    for (int i = 0; i < cfg->layers; i++) {
-        char name[64];
-        snprintf(name, sizeof name, "encoder.layers.%d", i);
-        s->blocks[i] = transformer_block_new(m, name, &block);
-    }
-    if (cfg->norm == NORM_PRE) s->final_norm = layer_norm_new(m, "final_norm", H, SASREC_LAYER_NORM_EPS);
+    add_blocks(s, cfg);
+    if (cfg->block == BLOCK_SASREC && cfg->norm == NORM_PRE)
+        s->final_norm = layer_norm_new(m, "final_norm", H, SASREC_LAYER_NORM_EPS);
     /* The seed's init over the constructors' (as S3-Rec's model.apply(init_weights)), by parameter kind. */
     module_init_weights(m, (real)cfg->init_std);
     memset(s->item_emb.weight->data, 0, (size_t)H * sizeof(real)); /* padding row */
@@ -60,6 +85,7 @@ void sasrec_init(Sasrec *s, const SasrecConfig *cfg, uint64_t seed) {
 void sasrec_free(Sasrec *s) {
     module_free(&s->m);
     free(s->blocks);
+    free(s->ligr);
     memset(s, 0, sizeof *s);
 }
 
@@ -112,10 +138,11 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     int scoped = !ag_grad_enabled() && !graph_tracing(g);
     for (int i = 0; i < s->cfg.layers; i++) {
         GraphMark mark = scoped ? graph_mark(g) : (GraphMark){0};
-        h = transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
+        h = s->ligr ? ligr_block_forward(&s->ligr[i], m, g, h, &t->layout)
+                    : transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
         if (scoped) h = graph_release(g, mark, h);
     }
-    if (s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, g, h);
+    if (s->cfg.block == BLOCK_SASREC && s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, g, h);
     graph_trace(g, "sequence output F", h);
     return h; /* (T, H) */
 }

@@ -2,6 +2,7 @@
  *
  *   E = Dropout(LayerNorm(item_emb[x] + pos_emb[0..L-1]))           (B, L, H)
  *   N post-LayerNorm transformer blocks, causal + key-padding mask     (B, L, H)
+ *     (or pre-LayerNorm, or LiGR blocks: --norm, --block)
  *   score(item j at position t) = <F[b, t], item_emb[j]>
  *
  * A batch runs dense (B * L rows, padding included, as the reference) or
@@ -13,10 +14,17 @@
 #define NN_MODELS_SASREC_MODEL_H
 
 #include "nn/embedding.h"
+#include "nn/ligr_block.h"
 #include "nn/transformer_block.h"
 
 #define SASREC_LAYER_NORM_EPS 1e-12 /* every LayerNorm's epsilon, as BERT and S3-Rec */
-#define SASREC_FFN_FACTOR     4     /* the feed-forward sublayer is SASREC_FFN_FACTOR * H wide */
+#define SASREC_FFN_FACTOR     4     /* the feed-forward sublayer is SASREC_FFN_FACTOR * H wide by default (--ff-mult) */
+
+/* The transformer block the model stacks (--block; docs/sasrec.md, section 3.1). */
+typedef enum {
+    BLOCK_SASREC, /* nn/transformer_block.h: attention and a GELU feed-forward, post- or pre-LayerNorm (the seed) */
+    BLOCK_LIGR,   /* nn/ligr_block.h: pre-LayerNorm, gated residuals, a SwiGLU feed-forward (eSASRec) */
+} BlockKind;
 
 /* The training losses (docs/sasrec.md, section 4). */
 typedef enum {
@@ -44,8 +52,10 @@ typedef struct {
     double dropout;      /* hidden dropout, 0.5 */
     double attn_dropout; /* on attention probabilities, 0.5 */
     double init_std;     /* N(0, init_std) for Linear and Embedding weights, 0.02 */
-    NormPlacement norm;  /* post (the seed) or pre */
+    NormPlacement norm;  /* post (the seed) or pre; BLOCK_SASREC only (LiGR is pre-LayerNorm by design) */
     MaskKind mask;       /* -10000 (the seed) or -inf */
+    BlockKind block;     /* BLOCK_SASREC (the seed) or BLOCK_LIGR */
+    int ff_mult;         /* the feed-forward is ff_mult * H wide (GELU or SwiGLU), SASREC_FFN_FACTOR */
 } SasrecConfig;
 
 typedef struct {
@@ -55,8 +65,9 @@ typedef struct {
     Embedding pos_emb;  /* (L, H) */
     LayerNorm emb_norm;
     Dropout dropout;
-    TransformerBlock *blocks; /* (layers) */
-    LayerNorm final_norm;     /* pre-LayerNorm only: after the last block */
+    TransformerBlock *blocks; /* (layers) BLOCK_SASREC, else NULL */
+    LigrBlock *ligr;          /* (layers) BLOCK_LIGR, else NULL */
+    LayerNorm final_norm;     /* BLOCK_SASREC with pre-LayerNorm only: after the last block */
 } Sasrec;
 
 /* The rows a batch feeds the model: its sequences as rows of one (T, H)
@@ -71,7 +82,8 @@ typedef struct {
 } Tokens;
 
 /* Default settings of the seed (H 64, L 50, 2 layers, 2 heads, dropout 0.5,
- * post-LN, -10000 mask; docs/sasrec.md, section 3.1); n_items 0 until the data sets it. */
+ * post-LN, -10000 mask, the SASRec block 4 H wide; docs/sasrec.md, section
+ * 3.1); n_items 0 until the data sets it. */
 SasrecConfig sasrec_default_config(void);
 /* Builds the model and initialises it as the seed does (docs/sasrec.md,
  * section 3.3): the layers' constructors first (PyTorch's defaults), then one

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "models/sasrec/cli/preset.h"
 #include "models/sasrec/data/synthetic.h"
 #include "io/atomic_file.h"
 #include "models/sasrec/io/regular_file.h"
@@ -22,14 +23,17 @@ int app_fail(const char *cmd, const NnError *err, int code) {
 int app_parse(const char *cmd, const char *usage, int argc, char **argv, RunConfig *c,
               int (*table)(RunConfig *, Flag *)) {
     Flag flags[CONFIG_MAX_FLAGS];
+    RunConfig start = *c;
     int n = table(c, flags), help = 0;
     NnError err;
-    if (flags_parse(cmd, argc, argv, flags, n, &help, &err)) {
+    if (preset_parse(cmd, argc, argv, flags, n, c, &start, &help, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         return 2;
     }
     if (help) {
         flags_print_help(stdout, usage, flags, n);
+        for (int k = 0; k < n; k++)
+            if (flags[k].dest == (void *)&c->preset) preset_print(stdout); /* the table takes --preset */
         return 0;
     }
     if (config_check(c, cmd, &err)) {

@@ -8,6 +8,7 @@
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "models/sasrec/io/regular_file.h"
+#include "models/sasrec/cli/preset.h"
 #include "models/sasrec/data/sample.h"
 
 #define BIG 1e18 /* no upper bound */
@@ -30,7 +31,7 @@ RunConfig config_defaults(void) {
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
                   *LOSSES = "bce|ce|sampled|gbce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero",
                   *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast",
-                  *SPLITS = "loo|time";
+                  *SPLITS = "loo|time", *BLOCKS = "sasrec|ligr";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -62,7 +63,11 @@ static int model_flags(RunConfig *c, Flag *f) {
     f[n++] = F_DBL("--dropout", &m->dropout, 0, 1, 0, 1, "hidden dropout, in [0, 1)");
     f[n++] = F_DBL("--attn-dropout", &m->attn_dropout, 0, 1, 0, 1, "attention-probability dropout, in [0, 1)");
     f[n++] = F_DBL("--init-std", &m->init_std, 0, 10, 0, 0, "std of the initial weights");
-    f[n++] = F_CHOICE("--norm", &m->norm, NORMS, "LayerNorm after (BERT, the seed) or before each sublayer");
+    f[n++] = F_CHOICE("--block", &m->block, BLOCKS,
+                      "transformer block: SASRec's (the seed) or LiGR (pre-LayerNorm, gated residuals, SwiGLU)");
+    f[n++] = F_INT("--ff-mult", &m->ff_mult, 1, 64, "feed-forward width in multiples of --hidden (GELU or SwiGLU)");
+    f[n++] = F_CHOICE("--norm", &m->norm, NORMS,
+                      "sasrec block: LayerNorm after (BERT, the seed) or before each sublayer (ligr: always before)");
     f[n++] = F_CHOICE("--mask", &m->mask, MASKS, "masked scores: -10000 added (the seed) or -inf");
     return n;
 }
@@ -81,9 +86,19 @@ static int eval_flags(RunConfig *c, Flag *f) {
 
 static Flag threads_flag(RunConfig *c) { return F_INT("--threads", &c->threads, 1, 1024, "threads"); }
 
+/* --preset's help: the names (the flags of each follow the table in --help). */
+static const char *preset_help(void) {
+    static char help[320];
+    snprintf(help, sizeof help, "a named set of flags, taken before the others (flags typed beside it win): %s",
+             preset_names());
+    return help;
+}
+
 int config_train_flags(RunConfig *c, Flag *f) {
     TrainConfig *t = &c->train;
-    int n = data_flags(c, f);
+    int n = 0;
+    f[n++] = F_STR("--preset", &c->preset, preset_help());
+    n += data_flags(c, f + n);
     n += split_flags(c, f + n);
     n += model_flags(c, f + n);
     f[n++] = F_STR("--init", &c->init, "warm start: begin from this model folder's weights (items matched by id)");
@@ -205,6 +220,9 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err) {
     if (c->model.hidden % c->model.heads != 0)
         return nn_fail(err, "%s: --hidden %lld is not divisible by --heads %d", cmd, (long long)c->model.hidden,
                        c->model.heads);
+    if (c->model.block == BLOCK_LIGR && c->model.norm == NORM_PRE)
+        return nn_fail(err, "%s: --norm pre is for the sasrec block; --block ligr always places LayerNorm before each "
+                            "sublayer: drop --norm pre", cmd);
     if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
     if (config_check_split(c, cmd, err)) return -1;
@@ -264,6 +282,9 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
             m->attn_dropout, m->init_std);
     write_str(f, "norm", choice(NORMS, &m->norm, name, sizeof name), 0);
     write_str(f, "mask", choice(MASKS, &m->mask, name, sizeof name), 0);
+    write_str(f, "block", choice(BLOCKS, &m->block, name, sizeof name), 0);
+    fprintf(f, "  \"ff_mult\": %d,\n", m->ff_mult);
+    write_str(f, "preset", c->preset, 0);
     fprintf(f, "  \"batch\": %lld,\n  \"epochs\": %d,\n  \"patience\": %d,\n  \"seed\": %llu,\n  \"threads\": %d,\n",
             (long long)t->batch, t->epochs, t->patience, (unsigned long long)t->seed, c->threads);
     fprintf(f, "  \"lr\": %.17g,\n  \"weight_decay\": %.17g,\n  \"clip\": %.17g,\n", t->lr, t->weight_decay, t->clip);
@@ -393,6 +414,20 @@ static int read_split(const char *path, const Json *root, RunConfig *c, NnError 
     return 0;
 }
 
+/* "block" and "ff_mult", absent in folders written before --block: the SASRec block SASREC_FFN_FACTOR wide. */
+static int read_block(const char *path, const Json *root, SasrecConfig *m, NnError *err) {
+    int64_t ff_mult = SASREC_FFN_FACTOR;
+    m->block = BLOCK_SASREC;
+    if ((json_get(root, "block") && read_choice(path, root, "block", BLOCKS, &m->block, err)) ||
+        (json_get(root, "ff_mult") && read_int(path, root, "ff_mult", 1, 64, &ff_mult, err)))
+        return -1;
+    m->ff_mult = (int)ff_mult; /* within [1, 64] */
+    if (m->block == BLOCK_LIGR && m->norm == NORM_PRE)
+        return nn_fail(err, "%s: \"norm\" is \"pre\" with \"block\" \"ligr\", which places its LayerNorms itself: "
+                            "not a folder sasrec train wrote", path);
+    return 0;
+}
+
 int config_parse_model(const char *path, const char *buf, size_t len, RunConfig *c, NnError *err) {
     JsonDoc *doc = json_parse(buf, len, NULL, err);
     if (!doc) {
@@ -419,6 +454,7 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_choice(path, root, "loss", LOSSES, &c->train.loss, err) ||
         read_checksums(path, root, &c->checksums, err) || read_split(path, root, c, err))
         goto done;
+    if (read_block(path, root, m, err)) goto done;
     const Json *data = json_get(root, "data"); /* null: the built-in synthetic data; absent in no folder we wrote */
     c->trained_on_builtin = data && json_type(data) == JSON_NULL;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */

@@ -68,6 +68,7 @@ typedef struct {
     int profile;           /* explain: print the profile of one training step instead of the data flow */
     const char *svg;       /* explain: the profile's bar chart (SVG) goes here; implies profile */
     int profile_clock;     /* explain: 0 wall time, 1 the main thread's CPU time (ProfileClock) */
+    const char *preset;    /* train: the --preset its settings started from (preset.h), or NULL */
     int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
     ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
     int trained_on_builtin;   /* eval, predict: config.json's "data" is null (trained on the built-in synthetic data) */

@@ -78,6 +78,12 @@ static void trace_stage(void *ctx, const char *stage, const Tensor *t) {
     }
 }
 
+/* The blocks the model stacks, in words. */
+static const char *block_kind(const SasrecConfig *mc) {
+    if (mc->block == BLOCK_LIGR) return "LiGR blocks: pre-LayerNorm, gated residuals, SwiGLU";
+    return mc->norm == NORM_POST ? "post-LayerNorm" : "pre-LayerNorm";
+}
+
 /* The paths of the flags: --data readable; --dot and --svg writable, none of them an input. 0 or exit code 2. */
 static int check_paths(const RunConfig *c) {
     NnError err;
@@ -125,8 +131,8 @@ static void print_batch(const SeqBatch *b, const NegSampler *ns, int64_t B, int6
 static void print_model(const Explain *e, const Sasrec *s, const SasrecConfig *mc, const SeqBatch *b) {
     int64_t B = e->dims.B, L = e->dims.L, H = e->dims.H, masked = 0;
     char s1[192];
-    printf("model (%lld parameters, %s-LayerNorm, %d heads of %lld)\n", (long long)module_num_params(&s->m),
-           mc->norm == NORM_POST ? "post" : "pre", mc->heads, (long long)(H / mc->heads));
+    printf("model (%lld parameters, %s, %d heads of %lld)\n", (long long)module_num_params(&s->m), block_kind(mc),
+           mc->heads, (long long)(H / mc->heads));
     print_tensor(&e->dims, "item embedding table (row 0: padding)", s->item_emb.weight);
     print_tensor(&e->dims, "positional embedding table", s->pos_emb.weight);
     Tensor *mask = ag_new(e->g, NN_SHAPE(B, 1, L, L));

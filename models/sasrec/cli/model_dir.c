@@ -43,18 +43,20 @@ static int expect_shape(const SafeTensors *st, const char *path, const char *nam
 /* The checkpoint's header against config.json, before a model of config.json's size is built: the item and
  * position tables and the number of blocks bound the model's size by the file's. */
 static int check_header(const SafeTensors *st, const char *path, const SasrecConfig *m, NnError *err) {
-    char settings[160], name[96];
-    snprintf(settings, sizeof settings, "n_items %lld, max_len %lld, hidden %lld, layers %d", (long long)m->n_items,
-             (long long)m->max_len, (long long)m->hidden, m->layers);
+    char settings[200], name[96];
+    const char *block = m->block == BLOCK_LIGR ? "ligr" : "sasrec";
+    const char *ffn_in = m->block == BLOCK_LIGR ? "ffn.gate.weight" : "ffn.fc1.weight"; /* (ff_mult * H, H) */
+    snprintf(settings, sizeof settings, "n_items %lld, max_len %lld, hidden %lld, layers %d, block %s, ff_mult %d",
+             (long long)m->n_items, (long long)m->max_len, (long long)m->hidden, m->layers, block, m->ff_mult);
     int64_t H = m->hidden;
     if (expect_shape(st, path, "item_emb.weight", m->n_items + 1, H, settings, err) ||
         expect_shape(st, path, "pos_emb.weight", m->max_len, H, settings, err))
         return -1;
     for (int i = 0; i < m->layers; i++) {
-        snprintf(name, sizeof name, "encoder.layers.%d.ffn.fc1.weight", i);
-        if (expect_shape(st, path, name, SASREC_FFN_FACTOR * H, H, settings, err)) return -1;
+        snprintf(name, sizeof name, "encoder.layers.%d.%s", i, ffn_in);
+        if (expect_shape(st, path, name, (int64_t)m->ff_mult * H, H, settings, err)) return -1;
     }
-    snprintf(name, sizeof name, "encoder.layers.%d.ffn.fc1.weight", m->layers);
+    snprintf(name, sizeof name, "encoder.layers.%d.%s", m->layers, ffn_in);
     if (safetensors_find(st, name) >= 0)
         return nn_fail(err, "%s: holds more than the %d blocks config.json (%s) says: the two files do not belong "
                             "together", path, m->layers, settings);

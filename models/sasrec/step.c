@@ -12,8 +12,9 @@ static Tensor *batch_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainCon
     Tokens t = sasrec_tokens(g, b->input, b->len, b->B, b->L, !tc->dense);
     int64_t *pos = sasrec_gather(g, &t, b->pos); /* (T) */
     Negatives neg = {.neg = sasrec_gather(g, &t, b->neg), .shared = b->shared, .n_shared = b->n_shared,
-                     .log_q = b->log_q};
-    if (tc->loss == LOSS_GBCE) neg.beta = loss_gbce_beta(b->n_shared, s->cfg.n_items, tc->gbce_t);
+                     .log_q = b->log_q, .drawn = b->drawn, .n_drawn = b->n_drawn, .per_position = b->per_position};
+    if (tc->loss == LOSS_GBCE)
+        neg.beta = loss_gbce_beta(b->n_drawn ? b->n_drawn : b->n_shared, s->cfg.n_items, tc->gbce_t);
     *targets = 0;
     for (int64_t k = 0; k < t.T; k++) *targets += pos[k] != 0;
     if (*targets == 0) return NULL;
@@ -30,7 +31,8 @@ static void update(Sasrec *s, Adam *opt, const TrainConfig *tc) {
     module_zero_grad(&s->m);
 }
 
-/* Users [begin, end) of b as a batch of their own (views into b's arrays; the shared negatives too). */
+/* Users [begin, end) of b as a batch of their own (views into b's arrays; the negatives too, as drawn for the
+ * whole batch). */
 static SeqBatch shard_of(const SeqBatch *b, int64_t begin, int64_t end) {
     SeqBatch v = *b;
     v.B = v.cap = (int)(end - begin);
@@ -40,6 +42,7 @@ static SeqBatch shard_of(const SeqBatch *b, int64_t begin, int64_t end) {
     v.len += begin;
     v.answer += begin;
     v.user += begin;
+    if (v.drawn) v.drawn += begin * (b->per_position ? b->L : 1) * b->n_drawn;
     return v;
 }
 

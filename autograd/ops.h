@@ -272,6 +272,25 @@ Tensor *ag_sampled_softmax(Graph *g, Tensor *pos, Tensor *neg, const int64_t *ta
 Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64_t n_target, const int64_t *neg_ids,
                 int64_t n_neg, int64_t ignore, real beta);
 
+/* Sampled softmax (log-Q corrected) or gBCE over candidates drawn for each row, or for each group of
+ * rows, fused with the product that scores them (autograd/op_sampled_rows.c): row r of x (R, H) scores
+ * its target w[target[r]] and its group's candidates w[ids[j K .. j K + K)] (w (C, H)), as
+ * ag_sampled_softmax and ag_gbce do with pos = <x_r, w_target> and neg = x w_ids^T, without storing the
+ * (R, K) logits: backward recomputes them a block of at most SAMPLED_ROWS_TILE_REALS at a time. */
+#define SAMPLED_ROWS_TILE_REALS (1 << 18)
+typedef struct {
+    const int64_t *target;  /* (n_target == R) each row's target; rows whose target is ignore carry no loss */
+    int64_t n_target, ignore;
+    const int64_t *ids;     /* (n_groups, k) each group's candidates; one equal to a row's target is left out */
+    int64_t n_groups, k;
+    const int64_t *offsets; /* (n_groups + 1) group j is rows [offsets[j], offsets[j + 1]); NULL: one row each */
+    const real *log_q;      /* (C) sampled softmax: log of each item's draw probability; NULL: uniform draws */
+    int gbce;               /* 0: sampled softmax; 1: gBCE with exponent beta */
+    real beta;
+} SampledRowsOptions;
+/* The mean over the counted rows of each row's loss (0 when there are none). */
+Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions *o);
+
 /* ==== more ops a PyTorch user reaches for (autograd/op_unary.c, op_cumsum.c,
  * op_stats.c, op_scatter.c, op_position_ids.c). Ops taking indices take their
  * count too and check it. ==== */

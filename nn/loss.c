@@ -44,6 +44,14 @@ Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_
     return ag_gbce(g, pos_logits, neg_logits, target, n_target, neg_ids, n_neg, 0, (real)beta);
 }
 
+Tensor *loss_sampled_rows(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                          const int64_t *ids, int64_t n_groups, int64_t k, const int64_t *offsets, const real *log_q,
+                          int gbce, double beta) {
+    SampledRowsOptions o = {.target = target, .n_target = n_target, .ignore = 0, .ids = ids, .n_groups = n_groups,
+                            .k = k, .offsets = offsets, .log_q = log_q, .gbce = gbce, .beta = (real)beta};
+    return ag_sampled_rows(g, x, w, &o);
+}
+
 double loss_gbce_beta(int64_t k, int64_t n_items, double t) {
     NN_CHECK(k >= 1 && n_items >= 2 && t >= 0 && t <= 1, "loss_gbce_beta",
              "%lld negatives among %lld items with t %g: expected k >= 1, at least 2 items, t in [0, 1]", (long long)k,

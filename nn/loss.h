@@ -26,6 +26,14 @@ Tensor *loss_sampled_softmax(Graph *g, Tensor *pos_logits, Tensor *neg_logits, c
  * targets 0 carry no loss. */
 Tensor *loss_gbce(Graph *g, Tensor *pos_logits, Tensor *neg_logits, const int64_t *target, int64_t n_target,
                   const int64_t *neg_ids, int64_t n_neg, double beta);
+/* Sampled softmax (log-Q corrected by log_q (C), NULL: uniform draws) or, with gbce, gBCE with exponent
+ * beta, of each row of x (R, H) against its target's row of w (C, H) and its group's k candidates
+ * ids (n_groups, k); offsets (n_groups + 1) delimit each group's rows, NULL: one group per row. Targets
+ * 0 (padding) carry no loss; a candidate equal to a row's target is left out of that row. The (R, k)
+ * logits are never stored (ag_sampled_rows). */
+Tensor *loss_sampled_rows(Graph *g, Tensor *x, Tensor *w, const int64_t *target, int64_t n_target,
+                          const int64_t *ids, int64_t n_groups, int64_t k, const int64_t *offsets, const real *log_q,
+                          int gbce, double beta);
 /* gSASRec's exponent beta = alpha (t (1 - 1/alpha) + 1/alpha) = 1 + t (alpha - 1) for k uniform
  * negatives among n_items items, alpha = k / (n_items - 1): t = 0 is BCE, t = 1 calibrates fully. */
 double loss_gbce_beta(int64_t k, int64_t n_items, double t);

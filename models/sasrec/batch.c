@@ -12,6 +12,8 @@
 #define DOMAIN_NEGATIVES 0x4E45474154495645ull /* "NEGATIVE" */
 #define DOMAIN_SHUFFLE   0x53485546464C4500ull /* "SHUFFLE" */
 #define DOMAIN_SHARED    0x5348415245440000ull /* "SHARED": negatives shared by a batch */
+#define DOMAIN_POSITION  0x504F534954494F4Eull /* "POSITION": negatives drawn per target position */
+#define DOMAIN_SEQUENCE  0x53455155454E4345ull /* "SEQUENCE": negatives drawn per sequence */
 
 /* A Philox key for one (seed, domain, epoch): the epochs' streams never overlap. */
 static uint64_t epoch_key(uint64_t seed, uint64_t domain, int epoch) {
@@ -40,6 +42,9 @@ void batch_free(SeqBatch *b) {
     free(b->answer);
     free(b->user);
     free(b->shared);
+    free(b->drawn);
+    free(b->batch_log_q);
+    free(b->pool);
     memset(b, 0, sizeof *b);
 }
 
@@ -108,7 +113,7 @@ int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError 
 }
 
 void batch_neg_share(NegSampler *ns, int64_t k, NegDist dist) {
-    NN_CHECK(k >= 1 && (dist == NEG_UNIFORM || dist == NEG_POP), "batch_neg_share", "%lld negatives, distribution %d",
+    NN_CHECK(k >= 1 && (unsigned)dist <= NEG_MIXED, "batch_neg_share", "%lld negatives, distribution %d",
              (long long)k, (int)dist);
     const Dataset *ds = ns->ds;
     ns->n_shared = k;
@@ -127,32 +132,97 @@ void batch_neg_share(NegSampler *ns, int64_t k, NegDist dist) {
     for (int64_t j = 1; j <= N; j++) ns->log_q[j] = (real)log((double)(ns->cum[j] - ns->cum[j - 1]) / total);
 }
 
+void batch_neg_scope(NegSampler *ns, NegScope scope) {
+    NN_CHECK(ns->n_shared >= 1 && (unsigned)scope <= NEG_SCOPE_POSITION, "batch_neg_scope",
+             "scope %d for a sampler sharing %lld negatives: call batch_neg_share first", (int)scope,
+             (long long)ns->n_shared);
+    ns->scope = scope;
+}
+
+/* Draw k of K from ns's distribution (mixed: the first K/2 uniformly, the rest in-batch); pool[0..n_pool)
+ * is the batch's urn of targets. */
+static int64_t draw_item(const NegSampler *ns, Rng *r, int64_t k, const int64_t *pool, int64_t n_pool) {
+    int64_t N = ns->ds->n_items;
+    NegDist d = ns->dist == NEG_MIXED ? (k < ns->n_shared / 2 ? NEG_UNIFORM : NEG_IN_BATCH) : ns->dist;
+    if (d == NEG_IN_BATCH && n_pool == 0) d = NEG_UNIFORM; /* a batch without targets is skipped anyway */
+    if (d == NEG_UNIFORM) return 1 + (int64_t)rng_below(r, (uint64_t)N);
+    if (d == NEG_IN_BATCH) return pool[rng_below(r, (uint64_t)n_pool)];
+    int64_t x = (int64_t)rng_below(r, (uint64_t)ns->cum[N]), lo = 1, hi = N; /* the first j with cum[j] > x */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (ns->cum[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* The batch's real targets into b->pool, in row order; in-batch and mixed draws: their log q into
+ * b->batch_log_q (q(i) = u / N + (1 - u) count(i) / targets, u the uniform share of the K). */
+static int64_t fill_pool(SeqBatch *b, const NegSampler *ns) {
+    int64_t n = 0, N = ns->ds->n_items, K = ns->n_shared;
+    if (!b->pool) b->pool = nn_malloc((size_t)b->cap * (size_t)b->L * sizeof *b->pool);
+    for (int64_t i = 0; i < (int64_t)b->B * b->L; i++)
+        if (b->pos[i]) b->pool[n++] = b->pos[i];
+    b->log_q = ns->log_q;
+    if (ns->dist != NEG_IN_BATCH && ns->dist != NEG_MIXED) return n;
+    if (!b->batch_log_q) b->batch_log_q = nn_malloc(((size_t)N + 1) * sizeof *b->batch_log_q);
+    double u = ns->dist == NEG_MIXED ? (double)(K / 2) / (double)K : 0, *count = nn_calloc((size_t)N + 1, sizeof *count);
+    for (int64_t i = 0; i < n; i++) count[b->pool[i]]++;
+    for (int64_t j = 0; j <= N; j++) {
+        double q = u / (double)N + (n ? (1 - u) * count[j] / (double)n : 0);
+        b->batch_log_q[j] = q > 0 ? (real)log(q) : 0; /* 0: never drawn, never a target */
+    }
+    free(count);
+    b->log_q = b->batch_log_q;
+    return n;
+}
+
+/* K negatives per position (the target's position t in s keys the draws) or per sequence into b->drawn. */
+static void draw_rows(SeqBatch *b, const NegSampler *ns, int epoch, int64_t n_pool) {
+    int64_t K = ns->n_shared, L = b->L, per_pos = ns->scope == NEG_SCOPE_POSITION;
+    size_t cells = (size_t)b->cap * (size_t)(per_pos ? L : 1) * (size_t)K;
+    if (b->n_drawn != K || b->per_position != per_pos) {
+        free(b->drawn);
+        b->drawn = nn_malloc(cells * sizeof *b->drawn);
+        b->n_drawn = K, b->per_position = (int)per_pos;
+    }
+    uint64_t key = epoch_key(ns->seed, per_pos ? DOMAIN_POSITION : DOMAIN_SEQUENCE, epoch);
+    for (int r = 0; r < b->B; r++) {
+        int64_t u = b->user[r], len, k = b->len[r];
+        dataset_seq(ns->ds, u, &len);
+        if (!per_pos) {
+            Rng rng = rng_new(key, (uint64_t)u);
+            for (int64_t i = 0; i < K; i++) b->drawn[(size_t)r * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, n_pool);
+            continue;
+        }
+        int32_t *row = b->drawn + (size_t)r * L * K;
+        memset(row, 0, (size_t)(L - k) * K * sizeof *row);
+        for (int64_t j = 0; j < k; j++) {
+            int64_t t = len - 3 - k + j + 1; /* the target's position in s (batch_fill) */
+            Rng rng = rng_new(key, (uint64_t)u << 32 | (uint64_t)t);
+            for (int64_t i = 0; i < K; i++)
+                row[(L - k + j) * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, n_pool);
+        }
+    }
+}
+
 void batch_draw_shared(SeqBatch *b, const NegSampler *ns, int epoch, int64_t index) {
     NN_CHECK(ns->n_shared >= 1 && epoch >= 0 && index >= 0, "batch_draw_shared",
              "the sampler shares %lld negatives; epoch %d, batch %lld", (long long)ns->n_shared, epoch,
              (long long)index);
-    int64_t k = ns->n_shared, N = ns->ds->n_items;
+    int64_t k = ns->n_shared, n_pool = fill_pool(b, ns);
+    if (ns->scope != NEG_SCOPE_BATCH) {
+        draw_rows(b, ns, epoch, n_pool);
+        return;
+    }
     if (b->n_shared != k) {
         b->shared = nn_realloc(b->shared, (size_t)k * sizeof *b->shared);
         b->n_shared = k;
     }
-    b->log_q = ns->log_q;
     Rng r = rng_new(epoch_key(ns->seed, DOMAIN_SHARED, epoch), (uint64_t)index);
-    for (int64_t i = 0; i < k; i++) {
-        if (ns->dist == NEG_UNIFORM) {
-            b->shared[i] = 1 + (int64_t)rng_below(&r, (uint64_t)N);
-            continue;
-        }
-        int64_t x = (int64_t)rng_below(&r, (uint64_t)ns->cum[N]), lo = 1, hi = N; /* the first j with cum[j] > x */
-        while (lo < hi) {
-            int64_t mid = lo + (hi - lo) / 2;
-            if (ns->cum[mid] > x)
-                hi = mid;
-            else
-                lo = mid + 1;
-        }
-        b->shared[i] = lo;
-    }
+    for (int64_t i = 0; i < k; i++) b->shared[i] = draw_item(ns, &r, i, b->pool, n_pool);
 }
 
 void batch_neg_free(NegSampler *ns) {

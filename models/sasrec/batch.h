@@ -23,7 +23,16 @@
  * training part of every sequence, s[:-2]). The draws for (seed, epoch,
  * batch index) are a pure function of those through Philox. An item of a
  * user's own sequence may be drawn; the loss leaves out only a row's own
- * target (docs/sasrec.md, section 4). */
+ * target (docs/sasrec.md, section 4).
+ *
+ * Drawn negatives (--neg-scope position or sequence): K items for every
+ * target position, or for every sequence (shared by its positions), drawn
+ * with replacement uniformly, from the batch's targets (in-batch: each real
+ * target of the batch equally likely, so an item in proportion to its count
+ * there), mixed (the first K/2, rounded down, uniformly, the rest in-batch)
+ * or by popularity. The draws for (seed, epoch, user, target position in s)
+ * or (seed, epoch, user) are a pure function of those (and, in-batch, of the
+ * batch's targets), so they do not depend on how a step is sharded. */
 #ifndef NN_MODELS_SASREC_BATCH_H
 #define NN_MODELS_SASREC_BATCH_H
 
@@ -46,14 +55,28 @@ typedef struct {
     int64_t *user;   /* (B) user index */
     int64_t n_shared;   /* shared negatives drawn by batch_draw_shared (0: none) */
     int64_t *shared;    /* (n_shared) items scored against every target of the batch */
-    const real *log_q;  /* (n_items + 1) popularity draws: log of each item's probability; NULL: uniform */
+    const real *log_q;  /* (n_items + 1) non-uniform draws: log of each item's probability; NULL: uniform */
+    int64_t n_drawn;    /* K drawn per position or per sequence by batch_draw_shared (0: none) */
+    int32_t *drawn;     /* (cap, L, K) per position, (cap, K) per sequence; 0 at padding positions */
+    int per_position;   /* drawn holds K per position (1) or per sequence (0) */
+    real *batch_log_q;  /* (n_items + 1) in-batch and mixed draws: this batch's log q (log_q points here) */
+    int64_t *pool;      /* (cap L) the batch's real targets, in row order: the in-batch draws' urn */
 } SeqBatch;
 
 /* How shared negatives are drawn. */
 typedef enum {
     NEG_UNIFORM, /* uniformly over 1..n_items */
     NEG_POP,     /* in proportion to 1 + the item's count in the training part */
+    NEG_IN_BATCH, /* one of the batch's real targets, each equally likely */
+    NEG_MIXED,    /* the first K/2 (rounded down) uniformly, the rest in-batch */
 } NegDist;
+
+/* Which targets share a set of negatives. */
+typedef enum {
+    NEG_SCOPE_BATCH,    /* K for the whole batch (the default) */
+    NEG_SCOPE_SEQUENCE, /* K for each sequence, shared by its positions */
+    NEG_SCOPE_POSITION, /* K for each target position */
+} NegScope;
 
 typedef struct {
     const Dataset *ds;
@@ -62,6 +85,7 @@ typedef struct {
     int32_t *uniq;       /* each user's distinct items, sorted: the membership test */
     int64_t n_shared;    /* 0: one negative per target (batch_fill); K: K shared per batch (batch_draw_shared) */
     NegDist dist;        /* of the shared negatives */
+    NegScope scope;      /* who shares a set of K */
     int64_t *cum;        /* (n_items + 1) NEG_POP: cum[j] = the weights of items 1..j, cum[0] = 0 */
     real *log_q;         /* (n_items + 1) NEG_POP: log of each item's probability (0 for padding) */
 } NegSampler;
@@ -82,7 +106,10 @@ void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *user
 int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError *err);
 /* Makes ns draw k negatives per batch from dist (batch_draw_shared) instead of one per target. */
 void batch_neg_share(NegSampler *ns, int64_t k, NegDist dist);
-/* Draws the shared negatives of batch `index` of epoch into b (b->shared, b->n_shared, b->log_q). */
+/* Makes ns draw its k negatives per sequence or per position (batch_draw_shared) instead of per batch. */
+void batch_neg_scope(NegSampler *ns, NegScope scope);
+/* Draws the negatives of batch `index` of epoch (filled by batch_fill) into b: per batch (b->shared,
+ * b->n_shared), else per sequence or position (b->drawn, b->n_drawn); b->log_q for non-uniform draws. */
 void batch_draw_shared(SeqBatch *b, const NegSampler *ns, int epoch, int64_t index);
 /* Releases the sets and tables. */
 void batch_neg_free(NegSampler *ns);

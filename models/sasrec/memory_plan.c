@@ -8,6 +8,7 @@
 
 #include "autograd/ops.h"
 #include "base/memory.h"
+#include "base/parallel.h"
 #include "models/sasrec/item_scores.h"
 
 /* Bytes held per computed position and hidden unit (per layer, and outside the layers: embeddings, loss) and
@@ -105,6 +106,18 @@ static double block_params(const SasrecConfig *mc) {
     return (4 + 2 * m) * H * H + (9 + m) * H;                          /* attention, fc1, fc2; 2 LayerNorms */
 }
 
+/* Negatives drawn per position or per sequence (ag_sampled_rows): the batch's drawn ids (int32, dense
+ * (B, L, K) or (B, K)), their gather to the tokens and the op's copy (int64, T x K or B x K each), the
+ * backward's block of logit gradients (SAMPLED_ROWS_TILE_REALS), one K-wide row of logits per thread, the
+ * in-batch urn and log q table, and per-row saved values. No (T x K) logits are held. */
+static double drawn_bytes(const TrainConfig *tc, const SasrecConfig *mc, double T, double f) {
+    double K = (double)tc->negatives, B = (double)tc->batch, L = (double)mc->max_len;
+    double per = tc->neg_scope == NEG_SCOPE_POSITION, ids = per ? T * K : B * K;
+    double tile = K + 1 < SAMPLED_ROWS_TILE_REALS ? SAMPLED_ROWS_TILE_REALS : K + 1;
+    return (per ? B * L : B) * K * 4 + 2 * ids * 8 + tile * f + K * f * (double)nn_threads() + B * L * 8 +
+           ((double)mc->n_items + 1) * (f + 8) + T * (f + 8 * 3);
+}
+
 MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfig *tc, const EvalOptions *eo,
                        const Dataset *ds, int64_t k) {
     MemoryPlan p = {0};
@@ -121,7 +134,9 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
         batch_size(ds, tc->batch, mc->max_len, dense, 1, &T, &A);
         double act = T * H * (layers * step_layer + STEP_OUTER_BYTES) + A * heads * layers * STEP_ATTN_BYTES;
         if (tc->loss == LOSS_CE) act += 2.0 * LCE_TILE_REALS * f + T * 3 * f;
-        if (train_shares_negatives(tc->loss)) { /* every position against the batch's K negatives */
+        if (train_shares_negatives(tc->loss) && tc->neg_scope != NEG_SCOPE_BATCH)
+            act += drawn_bytes(tc, mc, T, f);
+        else if (train_shares_negatives(tc->loss)) { /* every position against the batch's K negatives */
             double K = (double)tc->negatives;
             act += (tc->loss == LOSS_SAMPLED ? SAMPLED_TK_REALS : GBCE_TK_REALS) * T * K * f;
             act += SHARED_KH_REALS * K * H * f + K * 3 * 8.0; /* their embeddings, gradient rows; ids */

@@ -152,9 +152,32 @@ Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
     return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
 }
 
+/* The sampled loss over negatives drawn per position or per sequence: the drawn ids of each token's
+ * position (T, K) or of each sequence (B, K), scored against F by the fused op (no (T, K) logits stored). */
+static Tensor *drawn_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const Negatives *neg,
+                          LossKind loss) {
+    int64_t K = neg->n_drawn, G = neg->per_position ? t->T : t->B;
+    int64_t *ids = arena_alloc(graph_arena(g), (size_t)(G * K > 0 ? G * K : 1) * sizeof *ids);
+    const int64_t *offsets = t->layout.offsets;
+    for (int64_t b = 0; b < t->B; b++) {
+        if (!neg->per_position) {
+            for (int64_t k = 0; k < K; k++) ids[b * K + k] = neg->drawn[b * K + k];
+            continue;
+        }
+        for (int64_t r = offsets[b]; r < offsets[b + 1]; r++) {
+            const int32_t *d = neg->drawn + (b * t->L + t->slot[r]) * K;
+            for (int64_t k = 0; k < K; k++) ids[r * K + k] = pos[r] ? d[k] : 1; /* padding: no loss, any item */
+        }
+    }
+    graph_trace(g, "F, scored against the negatives drawn for each position or sequence", F);
+    return loss_sampled_rows(g, F, s->item_emb.weight, pos, t->T, ids, G, K, neg->per_position ? NULL : offsets,
+                             loss == LOSS_SAMPLED ? neg->log_q : NULL, loss == LOSS_GBCE, neg->beta);
+}
+
 Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64_t *pos, const Negatives *neg,
                     LossKind loss) {
     int64_t T = t->T;
+    if ((loss == LOSS_SAMPLED || loss == LOSS_GBCE) && neg->n_drawn) return drawn_loss(s, g, F, t, pos, neg, loss);
     if (loss == LOSS_CE) { /* softmax over every item, padding rows ignored; the (T, N + 1) logits are never stored */
         graph_trace(g, "F, scored against every item in tiles", F);
         return loss_linear_cross_entropy(g, F, s->item_emb.weight, pos, T, 0);

@@ -42,6 +42,10 @@ typedef struct {
     const real *log_q;     /* (N + 1) LOSS_SAMPLED with popularity draws: log of each item's draw probability;
                               NULL: uniform draws (the correction cancels) */
     double beta;           /* LOSS_GBCE: the exponent of the positive's probability (loss_gbce_beta) */
+    const int32_t *drawn;  /* LOSS_SAMPLED, LOSS_GBCE with n_drawn: (B, L, K) per position or (B, K) per sequence,
+                              indexed by the tokens' sequence and slot */
+    int64_t n_drawn;       /* K drawn per position or sequence; 0: the shared ones */
+    int per_position;      /* drawn is per position (1) or per sequence (0) */
 } Negatives;
 
 typedef struct {

@@ -11,8 +11,9 @@ Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc,
     Tokens t = sasrec_tokens(g, b->input, b->len, b->B, b->L, !tc->dense);
     int64_t *pos = sasrec_gather(g, &t, b->pos); /* (T) */
     Negatives neg = {.neg = sasrec_gather(g, &t, b->neg), .shared = b->shared, .n_shared = b->n_shared,
-                     .log_q = b->log_q};
-    if (tc->loss == LOSS_GBCE) neg.beta = loss_gbce_beta(b->n_shared, s->cfg.n_items, tc->gbce_t);
+                     .log_q = b->log_q, .drawn = b->drawn, .n_drawn = b->n_drawn, .per_position = b->per_position};
+    if (tc->loss == LOSS_GBCE)
+        neg.beta = loss_gbce_beta(b->n_drawn ? b->n_drawn : b->n_shared, s->cfg.n_items, tc->gbce_t);
     *targets = 0;
     for (int64_t k = 0; k < t.T; k++) *targets += pos[k] != 0;
     profile_mark(graph_profile(g), "ids, layout and targets", 0, 0);

@@ -7,7 +7,8 @@
 #include "base/memory.h"
 #include "nn/grad_sum.h"
 
-/* Users [begin, end) of b as a batch of their own (views into b's arrays; the shared negatives too). */
+/* Users [begin, end) of b as a batch of their own (views into b's arrays; the negatives too, as drawn for the
+ * whole batch). */
 static SeqBatch shard_of(const SeqBatch *b, int64_t begin, int64_t end) {
     SeqBatch v = *b;
     v.B = v.cap = (int)(end - begin);
@@ -17,6 +18,7 @@ static SeqBatch shard_of(const SeqBatch *b, int64_t begin, int64_t end) {
     v.len += begin;
     v.answer += begin;
     v.user += begin;
+    if (v.drawn) v.drawn += begin * (b->per_position ? b->L : 1) * b->n_drawn;
     return v;
 }
 

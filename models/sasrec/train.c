@@ -41,7 +41,10 @@ int train_shares_negatives(LossKind loss) { return loss == LOSS_SAMPLED || loss 
 
 int train_negatives(NegSampler *ns, const Dataset *ds, const TrainConfig *tc, NnError *err) {
     if (batch_neg_prepare(ns, ds, tc->seed, err)) return -1;
-    if (train_shares_negatives(tc->loss)) batch_neg_share(ns, tc->negatives, tc->neg_dist);
+    if (train_shares_negatives(tc->loss)) {
+        batch_neg_share(ns, tc->negatives, tc->neg_dist);
+        batch_neg_scope(ns, tc->neg_scope);
+    }
     return 0;
 }
 

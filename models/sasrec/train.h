@@ -34,7 +34,8 @@ typedef struct {
     LossKind loss;       /* LOSS_BCE: one negative per position (the seed); LOSS_CE: softmax over all items;
                             LOSS_SAMPLED, LOSS_GBCE: over the negatives each batch shares */
     int64_t negatives;   /* LOSS_SAMPLED, LOSS_GBCE: negatives shared by each batch, 256 */
-    NegDist neg_dist;    /* LOSS_SAMPLED: uniform draws (default), or by popularity with the log-Q correction */
+    NegDist neg_dist;    /* LOSS_SAMPLED: uniform draws (default), by popularity, in-batch or mixed, log-Q corrected */
+    NegScope neg_scope;  /* LOSS_SAMPLED, LOSS_GBCE: K per batch (default), per sequence or per position */
     double gbce_t;       /* LOSS_GBCE: gSASRec's calibration t in [0, 1], 0.75 */
     OptimizerKind optimizer; /* OPT_ADAM (default) or OPT_LAZY_ADAM */
     int dense;           /* 1: the dense step over padding too (same result, slower); 0: length-aware */

@@ -195,6 +195,65 @@ START_TEST(shared_negatives_are_reproducible_and_follow_their_law) {
 }
 END_TEST
 
+/* Negatives drawn per position and per sequence: K for each real target (0 at padding) or each sequence,
+ * keyed by (seed, epoch, user, position) and not by the batch the user is in (uniform draws); in-batch
+ * draws are the batch's targets, with log q their share of them; mixed draws K/2 uniformly. */
+START_TEST(drawn_negatives_depend_on_the_user_and_position_not_the_batch) {
+    Dataset ds;
+    LOAD_OK("dr.txt", "u1 a b c d e f g\nu2 a c e g i\nu3 b d f h j k l m\n", NULL, &ds);
+    NegSampler ns;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 5, NULL), 0);
+    enum { K = 6, L = 4 };
+    SeqBatch b1, b2;
+    batch_alloc(&b1, 3, L);
+    batch_alloc(&b2, 3, L);
+    int64_t all[3] = {0, 1, 2}, two[2] = {2, 0};
+    for (int scope = NEG_SCOPE_SEQUENCE; scope <= NEG_SCOPE_POSITION; scope++) {
+        int per = scope == NEG_SCOPE_POSITION, cells = per ? L * K : K;
+        batch_neg_share(&ns, K, NEG_UNIFORM);
+        batch_neg_scope(&ns, (NegScope)scope);
+        batch_fill(&b1, &ds, SPLIT_TRAIN, all, 3, &ns, 1);
+        batch_draw_shared(&b1, &ns, 1, 0);
+        batch_fill(&b2, &ds, SPLIT_TRAIN, two, 2, &ns, 1);
+        batch_draw_shared(&b2, &ns, 1, 5);
+        ck_assert(b1.n_drawn == K && b1.per_position == per && b1.log_q == NULL);
+        ck_assert_mem_eq(b1.drawn + 2 * cells, b2.drawn, (size_t)cells * sizeof *b1.drawn); /* user u3 */
+        ck_assert_mem_eq(b1.drawn, b2.drawn + cells, (size_t)cells * sizeof *b1.drawn);     /* user u1 */
+        for (int r = 0; r < 3; r++)
+            for (int j = 0; j < (per ? L : 1); j++)
+                for (int k = 0; k < K; k++) {
+                    int32_t d = b1.drawn[(r * (per ? L : 1) + j) * K + k];
+                    int real_target = !per || b1.pos[r * L + j] != 0;
+                    ck_assert(real_target ? d >= 1 && d <= ds.n_items : d == 0);
+                }
+        batch_draw_shared(&b2, &ns, 2, 5); /* another epoch */
+        ck_assert(memcmp(b1.drawn + 2 * cells, b2.drawn, (size_t)cells * sizeof *b1.drawn) != 0);
+        batch_neg_share(&ns, K, NEG_IN_BATCH);
+        batch_draw_shared(&b1, &ns, 1, 0);
+        int64_t targets = 0, a = dataset_item_id(&ds, "d", 1);
+        for (int i = 0; i < 3 * L; i++) targets += b1.pos[i] != 0;
+        double share_a = 0;
+        for (int i = 0; i < 3 * L; i++) share_a += b1.pos[i] == a;
+        ck_assert_msg(fabs((double)b1.log_q[a] - log(share_a / (double)targets)) < 1e-6, "log q %g",
+                      (double)b1.log_q[a]);
+        for (int i = 0; i < 3 * cells; i++) {
+            int found = b1.drawn[i] == 0;
+            for (int j = 0; j < 3 * L && !found; j++) found = b1.pos[j] == b1.drawn[i];
+            ck_assert_msg(found, "in-batch draw %d is no target of the batch", (int)b1.drawn[i]);
+        }
+        batch_neg_share(&ns, K, NEG_MIXED);
+        batch_draw_shared(&b1, &ns, 1, 0);
+        ck_assert_msg(fabs((double)b1.log_q[a] - log(0.5 / (double)ds.n_items + 0.5 * share_a / (double)targets)) <
+                          1e-6, "mixed log q %g", (double)b1.log_q[a]);
+        batch_neg_share(&ns, K, NEG_UNIFORM);
+    }
+    batch_free(&b1);
+    batch_free(&b2);
+    batch_neg_free(&ns);
+    dataset_free(&ds);
+}
+END_TEST
+
 START_TEST(epoch_shuffle_is_a_reproducible_permutation) {
     int64_t n = 1000, a[1000], b[1000], c[1000];
     batch_shuffle(42, 3, n, a);
@@ -223,6 +282,7 @@ static Suite *batch_suite(void) {
     tcase_add_test(tc, training_negatives_refuse_a_user_with_every_item);
     tcase_add_test(tc, epoch_shuffle_is_a_reproducible_permutation);
     tcase_add_test(tc, shared_negatives_are_reproducible_and_follow_their_law);
+    tcase_add_test(tc, drawn_negatives_depend_on_the_user_and_position_not_the_batch);
     suite_add_tcase(s, tc);
     return s;
 }

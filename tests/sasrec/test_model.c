@@ -271,37 +271,62 @@ END_TEST
  * their share of the targets sum to the batch's mean loss, and their gradients to its gradient. Adam
  * with lr 1 and eps 1 moves each weight by g / (|g| + 1) on its first step, a smooth function of the
  * gradient, so the moves compare the gradients themselves. */
-START_TEST(sharded_step_equals_the_whole_batch_step) {
-    for (int dense = 0; dense < 2; dense++) {
-        real *moves[3];
-        double loss[3];
-        for (int K = 1; K <= 3; K++) {
-            StepCase c;
-            step_case_init(&c, 1, 0);
-            c.opt->cfg.eps = 1;
-            c.tc.dense = dense;
-            c.tc.shards = K;
-            real *before = weights(&c.s);
-            StepResult r = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
-            ck_assert_int_eq(r.targets, 10);
-            ck_assert_int_eq(c.opt->step, 1);
-            ck_assert_int_eq(graph_num_nodes(c.g), 0);
-            loss[K - 1] = r.loss;
-            moves[K - 1] = weights(&c.s);
-            for (int64_t i = 0; i < module_num_params(&c.s.m); i++) moves[K - 1][i] -= before[i];
-            free(before);
-            step_case_free(&c);
-        }
-        for (int K = 2; K <= 3; K++) {
-            ck_assert_msg(fabs(loss[K - 1] - loss[0]) <= 1e-6 * loss[0], "%d shards: loss %.9g, whole batch %.9g", K,
-                          loss[K - 1], loss[0]);
-            StepCase c;
-            step_case_init(&c, 1, 0);
-            test_assert_close("moves", moves[K - 1], moves[0], module_num_params(&c.s.m), 2e-6, 1e-4);
-            step_case_free(&c);
-        }
-        for (int K = 0; K < 3; K++) free(moves[K]);
+/* K negatives drawn per position (per_position) or per sequence for b, as batch_draw_shared leaves them. */
+static void draw_into(SeqBatch *b, int per_position, int64_t K) {
+    size_t n = (size_t)b->cap * (size_t)(per_position ? b->L : 1) * (size_t)K;
+    b->drawn = malloc(n * sizeof *b->drawn);
+    for (size_t i = 0; i < n; i++) b->drawn[i] = (int32_t)(1 + (i * 7 + 3) % 10); /* hits of targets too */
+    b->n_drawn = K;
+    b->per_position = per_position;
+}
+
+/* The moves of one step at 1, 2 and 3 shards agree (drawn: 0 none, 1 per sequence, 2 per position). */
+static void check_sharded(int dense, LossKind loss, int drawn) {
+    real *moves[3];
+    double loss_of[3];
+    for (int K = 1; K <= 3; K++) {
+        StepCase c;
+        step_case_init(&c, 1, 0);
+        c.opt->cfg.eps = 1;
+        c.tc.dense = dense;
+        c.tc.shards = K;
+        c.tc.loss = loss;
+        if (drawn) draw_into(&c.b, drawn == 2, 5);
+        real *before = weights(&c.s);
+        StepResult r = sasrec_step(&c.s, c.opt, c.g, &c.b, &c.tc);
+        ck_assert_int_eq(r.targets, 10);
+        ck_assert_int_eq(c.opt->step, 1);
+        ck_assert_int_eq(graph_num_nodes(c.g), 0);
+        loss_of[K - 1] = r.loss;
+        moves[K - 1] = weights(&c.s);
+        for (int64_t i = 0; i < module_num_params(&c.s.m); i++) moves[K - 1][i] -= before[i];
+        free(before);
+        step_case_free(&c);
     }
+    for (int K = 2; K <= 3; K++) {
+        ck_assert_msg(fabs(loss_of[K - 1] - loss_of[0]) <= 1e-6 * loss_of[0],
+                      "%d shards (drawn %d): loss %.9g, whole batch %.9g", K, drawn, loss_of[K - 1], loss_of[0]);
+        StepCase c;
+        step_case_init(&c, 1, 0);
+        test_assert_close("moves", moves[K - 1], moves[0], module_num_params(&c.s.m), 2e-6, 1e-4);
+        step_case_free(&c);
+    }
+    for (int K = 0; K < 3; K++) free(moves[K]);
+}
+
+START_TEST(sharded_step_equals_the_whole_batch_step) {
+    for (int dense = 0; dense < 2; dense++) check_sharded(dense, LOSS_BCE, 0);
+}
+END_TEST
+
+/* The same with negatives drawn per sequence and per position (--neg-scope): each shard scores the
+ * negatives drawn for its own users. */
+START_TEST(sharded_step_with_drawn_negatives_equals_the_whole_batch_step) {
+    for (int dense = 0; dense < 2; dense++)
+        for (int drawn = 1; drawn <= 2; drawn++) {
+            check_sharded(dense, LOSS_SAMPLED, drawn);
+            check_sharded(dense, LOSS_GBCE, drawn);
+        }
 }
 END_TEST
 
@@ -545,6 +570,7 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, step_refuses_a_non_finite_loss_and_keeps_the_weights);
     tcase_add_test(tc, step_skips_a_batch_without_targets);
     tcase_add_test(tc, sharded_step_equals_the_whole_batch_step);
+    tcase_add_test(tc, sharded_step_with_drawn_negatives_equals_the_whole_batch_step);
     tcase_add_test(tc, sharded_steps_repeat_exactly);
     tcase_add_test(tc, step_clips_the_gradient_before_adam);
     tcase_add_test(tc, lazy_adam_moves_only_the_rows_a_step_used);

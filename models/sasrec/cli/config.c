@@ -30,8 +30,9 @@ RunConfig config_defaults(void) {
 
 static const char *FORMATS = "auto|seq|pairs|csv|dat|udata", *NORMS = "post|pre", *MASKS = "10000|inf",
                   *LOSSES = "bce|ce|sampled|gbce", *PROTOCOLS = "sample|full", *SEENS = "exclude|zero",
-                  *NEG_DISTS = "uniform|pop", *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast",
-                  *SPLITS = "loo|time", *BLOCKS = "sasrec|ligr";
+                  *NEG_DISTS = "uniform|pop|in-batch|mixed", *NEG_SCOPES = "batch|sequence|position",
+                  *OPTIMIZERS = "adam|lazy-adam", *SAMPLE_METHODS = "auto|s3rec|fast", *SPLITS = "loo|time",
+                  *BLOCKS = "sasrec|ligr";
 
 static int data_flags(RunConfig *c, Flag *f) {
     int n = 0;
@@ -113,7 +114,11 @@ int config_train_flags(RunConfig *c, Flag *f) {
                       "gSASRec's gBCE over --negatives shared by each batch");
     f[n++] = F_INT("--negatives", &t->negatives, 1, 65536, "sampled, gbce: negatives shared by each batch");
     f[n++] = F_CHOICE("--neg-dist", &t->neg_dist, NEG_DISTS,
-                      "sampled: negatives drawn uniformly, or by popularity with the log-Q correction");
+                      "sampled: negatives drawn uniformly, by popularity, from the batch's targets or half "
+                      "uniformly and half in-batch, the last three with the log-Q correction");
+    f[n++] = F_CHOICE("--neg-scope", &t->neg_scope, NEG_SCOPES,
+                      "sampled, gbce: --negatives shared by the batch, drawn for each sequence (shared by its "
+                      "positions) or for each target position");
     f[n++] = F_DBL("--gbce-t", &t->gbce_t, 0, 1, 0, 0, "gbce: calibration t in [0, 1] (0: plain BCE)");
     f[n++] = F_CHOICE("--optimizer", &t->optimizer, OPTIMIZERS,
                       "Adam over every weight, or lazy Adam: the item rows a step used (torch's SparseAdam)");
@@ -226,11 +231,13 @@ int config_check(const RunConfig *c, const char *cmd, NnError *err) {
     if (c->sample_file && c->eval.protocol != PROTOCOL_SAMPLE)
         return nn_fail(err, "%s: --sample-file goes with --eval sample", cmd);
     if (config_check_split(c, cmd, err)) return -1;
-    if (c->train.loss == LOSS_GBCE && c->train.neg_dist == NEG_POP)
+    if (c->train.loss == LOSS_GBCE && c->train.neg_dist != NEG_UNIFORM) {
+        char name[32];
         return nn_fail(err,
                        "%s: --loss gbce draws its negatives uniformly (its calibration assumes it); drop --neg-dist "
-                       "pop or use --loss sampled",
-                       cmd);
+                       "%s or use --loss sampled",
+                       cmd, flags_choice_name(NEG_DISTS, (int)c->train.neg_dist, name, sizeof name));
+    }
     return 0;
 }
 
@@ -291,6 +298,7 @@ int config_write(const char *dir, const RunConfig *c, NnError *err) {
     write_str(f, "loss", choice(LOSSES, &t->loss, name, sizeof name), 0);
     fprintf(f, "  \"negatives\": %lld,\n", (long long)t->negatives);
     write_str(f, "neg_dist", choice(NEG_DISTS, &t->neg_dist, name, sizeof name), 0);
+    write_str(f, "neg_scope", choice(NEG_SCOPES, &t->neg_scope, name, sizeof name), 0);
     fprintf(f, "  \"gbce_t\": %.17g,\n", t->gbce_t);
     write_str(f, "optimizer", choice(OPTIMIZERS, &t->optimizer, name, sizeof name), 0);
     fprintf(f, "  \"dense\": %s,\n", t->dense ? "true" : "false");

@@ -1,0 +1,246 @@
+/* Sampled softmax and gBCE over candidates drawn for each row or each group
+ * of rows, fused with the product x w^T they score (ag_sampled_rows).
+ *
+ * Row r of x scores its target w[target[r]] and the K candidates of its group
+ * (ids[group(r) K ..]): with every row its own group, K negatives per position
+ * (eSASRec's sampler); with the rows of a sequence a group, one set of K per
+ * sequence. The (rows, K) logits are never stored: the forward computes each
+ * row's logits into a K-wide scratch and keeps only its log-sum-exp; the
+ * backward recomputes them for a block of rows at a time (at most
+ * SAMPLED_ROWS_TILE_REALS gradients of logits), adds x's gradient row by row,
+ * then adds w's gradient rows in row order, split over columns.
+ *
+ * Each row is computed by one thread from its own inputs and w's gradient is
+ * added in a fixed order per element, so results do not depend on the thread
+ * count. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/memory.h"
+#include "autograd/op.h"
+#include "autograd/ops.h"
+#include "base/error.h"
+#include "base/parallel.h"
+#include "base/simd.h"
+#include "tensor/rmath.h"
+
+#define LANES 16 /* the dot products keep 16 running sums, so that they vectorize */
+
+typedef struct {
+    const real *x, *w;         /* (R, H), (C, H) row-major */
+    const int64_t *target;     /* (R) */
+    const int64_t *cand;       /* (R) the offset of each row's candidates in ids (group x K) */
+    const int64_t *ids;        /* (G, K) */
+    const real *log_q;         /* (C) or NULL */
+    int64_t R, H, C, K, G, ignore, count;
+    int gbce;
+    real beta;
+    real *lse;                 /* (R) sampled softmax: each row's log-sum-exp of corrected logits */
+} Saved;
+
+NN_VECTORIZE static real dot(const real *a, const real *b, int64_t n) {
+    real lane[LANES] = {0}, s = 0;
+    int64_t k = 0;
+    for (; k + LANES <= n; k += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += a[k + l] * b[k + l];
+    for (int l = 0; l < LANES; l++) s += lane[l];
+    for (; k < n; k++) s += a[k] * b[k];
+    return s;
+}
+
+/* Row r's logits for its candidates into S (K), a hit (candidate == target) as -inf, log-Q corrected for
+ * sampled softmax; returns the positive's (corrected) logit. */
+static real row_logits(const Saved *s, int64_t r, real *S) {
+    const real *xr = s->x + r * s->H;
+    const int64_t *ids = s->ids + s->cand[r], t = s->target[r];
+    int corr = s->log_q && !s->gbce;
+    for (int64_t k = 0; k < s->K; k++)
+        S[k] = ids[k] == t ? -INFINITY : dot(xr, s->w + ids[k] * s->H, s->H) - (corr ? s->log_q[ids[k]] : 0);
+    return dot(xr, s->w + t * s->H, s->H) - (corr ? s->log_q[t] : 0);
+}
+
+/* Row r's loss from its logits S (overwritten) and positive a; *lse: sampled softmax's log-sum-exp. */
+NN_VECTORIZE static double row_loss(const Saved *s, real *S, real a, real *lse) {
+    int64_t K = s->K;
+    if (s->gbce) {
+        double sum = 0;
+        for (int64_t k = 0; k < K; k++) sum += S[k] == -INFINITY ? 0 : (double)r_softplus(S[k]);
+        return (double)s->beta * (double)r_softplus(-a) + sum;
+    }
+    real mx = r_lane_max(S, K);
+    mx = a > mx ? a : mx;
+    for (int64_t k = 0; k < K; k++) S[k] = r_exp(S[k] - mx);
+    double sum = (double)r_lane_sum(S, K) + (double)r_exp(a - mx);
+    *lse = (real)((double)mx + log(sum));
+    return (double)*lse - (double)a;
+}
+
+typedef struct {
+    const Saved *s;
+    real *scratch;     /* forward: (workers, K) */
+    double *loss;      /* forward: (R) */
+    int64_t r0, rn;    /* backward: the block's first row and its rows */
+    real scale;        /* backward: d loss / d y over the count */
+    real *dS, *dpos;   /* backward: (block rows, K), (block rows) gradients of the logits */
+    real *gx, *gw;     /* backward: the gradients, or NULL */
+} Loop;
+
+static void forward_rows(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    const Saved *s = l->s;
+    real *S = l->scratch + (int64_t)c.worker * s->K, lse = 0;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        l->loss[r] = 0;
+        if (s->target[r] == s->ignore) continue;
+        real a = row_logits(s, r, S);
+        l->loss[r] = row_loss(s, S, a, &lse);
+        if (!s->gbce) s->lse[r] = lse;
+    }
+}
+
+/* Row r of the block: the logits' gradients into dS (K) and *dpos, and x's gradient row. */
+NN_VECTORIZE static void backward_row(const Loop *l, int64_t r, real *dS, real *dpos) {
+    const Saved *s = l->s;
+    int64_t K = s->K, H = s->H;
+    if (s->target[r] == s->ignore) {
+        memset(dS, 0, (size_t)K * sizeof *dS);
+        *dpos = 0;
+        return;
+    }
+    real a = row_logits(s, r, dS);
+    if (s->gbce) {
+        *dpos = l->scale * s->beta * (r_sigmoid(a) - 1);
+        for (int64_t k = 0; k < K; k++) dS[k] = dS[k] == -INFINITY ? 0 : l->scale * r_sigmoid(dS[k]);
+    } else {
+        real lse = s->lse[r];
+        *dpos = l->scale * (r_exp(a - lse) - 1);
+        for (int64_t k = 0; k < K; k++) dS[k] = l->scale * r_exp(dS[k] - lse); /* exp(-inf) = 0: a hit */
+    }
+    if (!l->gx) return;
+    real *gx = l->gx + r * H;
+    const int64_t *ids = s->ids + s->cand[r];
+    const real *wt = s->w + s->target[r] * H;
+    for (int64_t h = 0; h < H; h++) gx[h] += *dpos * wt[h];
+    for (int64_t k = 0; k < K; k++) {
+        const real *wk = s->w + ids[k] * H;
+        real d = dS[k];
+        for (int64_t h = 0; h < H; h++) gx[h] += d * wk[h];
+    }
+}
+
+static void backward_rows(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    for (int64_t i = c.begin; i < c.end; i++) backward_row(l, l->r0 + i, l->dS + i * l->s->K, l->dpos + i);
+}
+
+/* w's gradient from the block's rows, in row order, for columns [c.begin, c.end). */
+NN_VECTORIZE static void weight_columns(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    const Saved *s = l->s;
+    int64_t K = s->K, H = s->H, n = c.end - c.begin;
+    for (int64_t i = 0; i < l->rn; i++) {
+        int64_t r = l->r0 + i;
+        if (s->target[r] == s->ignore) continue;
+        const real *xr = s->x + r * H + c.begin;
+        const int64_t *ids = s->ids + s->cand[r];
+        real *gt = l->gw + s->target[r] * H + c.begin, dp = l->dpos[i];
+        for (int64_t h = 0; h < n; h++) gt[h] += dp * xr[h];
+        for (int64_t k = 0; k < K; k++) {
+            real d = l->dS[i * K + k], *gk = l->gw + ids[k] * H + c.begin;
+            for (int64_t h = 0; h < n; h++) gk[h] += d * xr[h];
+        }
+    }
+}
+
+static void sampled_rows_backward(Graph *g, Node *n) {
+    const Saved *s = n->saved;
+    if (s->count == 0) return;
+    Tensor *x = n->in[0], *w = n->in[1];
+    int64_t K = s->K, block = SAMPLED_ROWS_TILE_REALS / (K + 1) > 1 ? SAMPLED_ROWS_TILE_REALS / (K + 1) : 1;
+    Loop l = {.s = s, .scale = n->out->grad->data[0] / (real)s->count};
+    l.gx = x->requires_grad ? ag_grad(g, x)->data : NULL;
+    if (w->requires_grad) { /* the rows of the targets and of the candidates of groups with a counted row */
+        l.gw = ag_grad_add_rows(g, w, s->target, s->R, s->ignore)->data;
+        for (int64_t r = 0, last = -1; r < s->R; r++)
+            if (s->target[r] != s->ignore && s->cand[r] != last) ag_grad_add_rows(g, w, s->ids + (last = s->cand[r]), K, -1);
+    }
+    if (block > s->R) block = s->R;
+    l.dS = nn_aligned_alloc((size_t)(block * K) * sizeof *l.dS);
+    l.dpos = nn_malloc((size_t)block * sizeof *l.dpos);
+    for (l.r0 = 0; l.r0 < s->R; l.r0 += block) {
+        l.rn = s->R - l.r0 < block ? s->R - l.r0 : block;
+        nn_parallel_for(l.rn, (K + 1) * s->H * 2, backward_rows, &l);
+        if (l.gw) nn_parallel_elements(s->H, l.rn * (K + 1), weight_columns, &l);
+    }
+    free(l.dpos);
+    free(l.dS);
+}
+
+/* Checks o against x (R, H) and w (C, H): the counts, every id in range, the groups' offsets. */
+static void check_options(const char *op, const Tensor *x, const Tensor *w, const SampledRowsOptions *o) {
+    NN_CHECK(x->ndim == 2 && w->ndim == 2 && x->shape[1] == w->shape[1], op,
+             "x %s must be (rows, H) and w %s (items, H)", shape_str(x->ndim, x->shape).s,
+             shape_str(w->ndim, w->shape).s);
+    int64_t R = x->shape[0], C = w->shape[0], G = o->n_groups, K = o->k;
+    NN_CHECK(o->n_target == R && K >= 1 && G >= 0 && (o->offsets || G == R), op,
+             "%lld targets, %lld groups of %lld candidates%s for x %s: pass one target per row, K >= 1, and "
+             "one group per row when there are no offsets", (long long)o->n_target, (long long)G, (long long)K,
+             o->offsets ? "" : " without offsets", shape_str(x->ndim, x->shape).s);
+    NN_CHECK(!(o->gbce && o->log_q), op, "gBCE takes no log-Q correction (its calibration assumes uniform draws)");
+    for (int64_t r = 0; r < R; r++)
+        NN_CHECK(o->target[r] == o->ignore || (o->target[r] >= 0 && o->target[r] < C), op,
+                 "target %lld of row %lld outside [0, %lld)", (long long)o->target[r], (long long)r, (long long)C);
+    for (int64_t i = 0; i < G * K; i++)
+        NN_CHECK(o->ids[i] >= 0 && o->ids[i] < C, op, "candidate %lld of group %lld is %lld, outside [0, %lld)",
+                 (long long)(i % K), (long long)(i / K), (long long)o->ids[i], (long long)C);
+    if (!o->offsets) return;
+    NN_CHECK(o->offsets[0] == 0 && o->offsets[G] == R, op,
+             "the groups' offsets run from %lld to %lld; expected 0 to the %lld rows", (long long)o->offsets[0],
+             (long long)o->offsets[G], (long long)R);
+    for (int64_t j = 0; j < G; j++)
+        NN_CHECK(o->offsets[j] <= o->offsets[j + 1], op, "offsets of group %lld decrease (%lld, then %lld)",
+                 (long long)j, (long long)o->offsets[j], (long long)o->offsets[j + 1]);
+}
+
+/* The inputs the backward pass needs, in g's arena. */
+static Saved *save_inputs(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions *o) {
+    Arena *a = graph_arena(g);
+    Saved *s = arena_alloc(a, sizeof *s);
+    int64_t R = x->shape[0], G = o->n_groups, K = o->k, C = w->shape[0];
+    *s = (Saved){.x = ag_row_major(g, x), .w = ag_row_major(g, w), .R = R, .H = x->shape[1], .C = C, .K = K,
+                 .G = G, .ignore = o->ignore, .gbce = o->gbce, .beta = o->beta};
+    int64_t *t = arena_alloc(a, (size_t)(R ? R : 1) * sizeof *t), *cand = arena_alloc(a, (size_t)(R ? R : 1) * sizeof *cand);
+    int64_t *ids = arena_alloc(a, (size_t)(G * K > 0 ? G * K : 1) * sizeof *ids);
+    memcpy(t, o->target, (size_t)R * sizeof *t);
+    memcpy(ids, o->ids, (size_t)(G * K) * sizeof *ids);
+    for (int64_t j = 0; j < G; j++)
+        for (int64_t r = o->offsets ? o->offsets[j] : j; r < (o->offsets ? o->offsets[j + 1] : j + 1); r++)
+            cand[r] = j * K;
+    if (o->log_q) s->log_q = memcpy(arena_alloc(a, (size_t)C * sizeof(real)), o->log_q, (size_t)C * sizeof(real));
+    for (int64_t r = 0; r < R; r++) s->count += t[r] != o->ignore;
+    s->target = t, s->cand = cand, s->ids = ids;
+    s->lse = arena_alloc(a, (size_t)(R ? R : 1) * sizeof *s->lse);
+    return s;
+}
+
+Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions *o) {
+    AG_CHECK_INPUTS(g, "sampled_rows", x, w);
+    check_options("sampled_rows", x, w, o);
+    Saved *s = save_inputs(g, x, w, o);
+    int64_t R = s->R;
+    double *loss = nn_malloc((size_t)(R ? R : 1) * sizeof *loss);
+    int64_t cost = (s->K + 1) * s->H;
+    real *scratch = nn_aligned_alloc((size_t)(nn_parallel_width(R, cost) * s->K) * sizeof *scratch);
+    Loop l = {.s = s, .scratch = scratch, .loss = loss};
+    nn_parallel_for(R, cost, forward_rows, &l);
+    double total = 0;
+    for (int64_t r = 0; r < R; r++) total += loss[r];
+    free(scratch);
+    free(loss);
+    Tensor *y = ag_new(g, 0, NULL);
+    y->data[0] = s->count ? (real)(total / (double)s->count) : 0;
+    Node *n = ag_record(g, "sampled_rows", sampled_rows_backward, y, 2, (Tensor *[]){x, w});
+    if (n) n->saved = s;
+    return y;
+}

@@ -205,7 +205,11 @@ sanitize:
 # VALGRIND_PROGRAM=1 adds them (their ./sasrec still runs natively): about twice the time.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
 VALGRIND_PROGRAM ?= 0
-VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_PROGRAM)),$(TESTS),$(filter-out $(BUILD)/tests/sasrec/%,$(TESTS)))
+# The longest under valgrind start first, so that the two at a time end together (-j2 runs them in this order).
+VALGRIND_SLOW := $(addprefix $(BUILD)/tests/,autograd/grad_ops autograd/grad_attention autograd/test_autograd \
+  tensor/test_gemm)
+VALGRIND_TESTS := $(filter $(TESTS),$(VALGRIND_SLOW)) $(filter-out $(VALGRIND_SLOW),$(TESTS))
+VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_PROGRAM)),$(VALGRIND_TESTS),$(filter-out $(BUILD)/tests/sasrec/%,$(VALGRIND_TESTS)))
 VALGRIND_RUNS := $(VALGRIND_TESTS:$(BUILD)/%=valgrind/%)
 .PHONY: $(VALGRIND_RUNS)
 valgrind: $(VALGRIND_RUNS)

@@ -8,7 +8,7 @@
 # make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too),
 #                 with NN_TEST_QUICK=1 as under valgrind (SASRec-sized batches of 8, not 256: the same lines run)
 # make valgrind   the library's suites under valgrind (CK_FORK=no; -j2 runs two at a time); the program's
-#                 (tests/sasrec) are make sanitize's; VALGRIND_PROGRAM=1 adds them
+#                 (tests/sasrec) and grad_sasrec_sizes are make sanitize's; VALGRIND_ALL=1 runs every suite
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -200,17 +200,23 @@ sanitize:
 	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec $$t; done
 
 # valgrind runs the library's suites (every tests/<layer>/ but tests/sasrec/) in-process (CK_FORK=no), each
-# its own target so that make -j2 -O valgrind runs two at a time (valgrind holds a program to one core). The
-# program's suites (tests/sasrec/, much of their work in ./sasrec subprocesses) are make sanitize's: it runs
-# them and the ./sasrec they start under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
-# VALGRIND_PROGRAM=1 adds them (their ./sasrec still runs natively): about twice the time.
+# its own target so that make -j2 -O valgrind runs two at a time (valgrind holds a program to one core), the
+# longest first so that the two end together. Left to make sanitize (AddressSanitizer, UndefinedBehavior-
+# Sanitizer, LeakSanitizer), which runs them a stage earlier: the program's suites (tests/sasrec/, much of
+# their work in ./sasrec subprocesses; a third of valgrind's CPU time) and grad_sasrec_sizes (SASRec's own
+# sizes, ~145 s under valgrind, more than any other suite: the same layers as grad_nn and grad_attention at
+# small sizes, which valgrind runs). VALGRIND_ALL=1 runs every suite (their ./sasrec natively): twice the time.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
-VALGRIND_PROGRAM ?= 0
-VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_PROGRAM)),$(TESTS),$(filter-out $(BUILD)/tests/sasrec/%,$(TESTS)))
+VALGRIND_ALL ?= 0
+VALGRIND_SLOW := $(addprefix $(BUILD)/tests/,autograd/grad_ops autograd/grad_attention autograd/test_autograd \
+  tensor/test_gemm autograd/grad_elementwise)
+VALGRIND_TESTS := $(filter $(TESTS),$(VALGRIND_SLOW)) $(filter-out $(VALGRIND_SLOW),$(TESTS))
+VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_ALL)),$(VALGRIND_TESTS),\
+  $(filter-out $(BUILD)/tests/sasrec/% $(BUILD)/tests/nn/grad_sasrec_sizes,$(VALGRIND_TESTS)))
 VALGRIND_RUNS := $(VALGRIND_TESTS:$(BUILD)/%=valgrind/%)
 .PHONY: $(VALGRIND_RUNS)
 valgrind: $(VALGRIND_RUNS)
-$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% $(if $(filter 1,$(VALGRIND_PROGRAM)),sasrec)
+$(VALGRIND_RUNS): valgrind/%: $(BUILD)/% $(if $(filter 1,$(VALGRIND_ALL)),sasrec)
 	@echo "== $<"; CK_FORK=no CK_TIMEOUT_MULTIPLIER=100 NN_TEST_QUICK=1 NN_SASREC=./sasrec $(VALGRIND) $<
 
 # Timings, one JSON line each; the SASRec epoch needs ../shared/data (skipped without it).

@@ -216,3 +216,10 @@ MetricsPaired bootstrap_paired(Protocol protocol, const int64_t *rank_a, const i
     groups_free(&g);
     return out;
 }
+
+int64_t *bootstrap_row_users(char *const *user_ids, int64_t n) {
+    int64_t *user = nn_malloc((size_t)(n ? n : 1) * sizeof *user);
+    for (int64_t i = 0; i < n; i++)
+        user[i] = i == 0 ? 0 : user[i - 1] + (strcmp(user_ids[i], user_ids[i - 1]) != 0);
+    return user;
+}

@@ -57,6 +57,9 @@ MetricsInterval bootstrap_interval(Protocol protocol, const int64_t *rank, const
 /* B - A on the same n rows: rank_a and rank_b the ranks of the same rows under A and B. */
 MetricsPaired bootstrap_paired(Protocol protocol, const int64_t *rank_a, const int64_t *rank_b, const int64_t *user,
                                int64_t n, int resamples, uint64_t seed);
+/* Each of n rows' user, numbered 0, 1, ... in order, for rows whose user_ids name their user with a user's rows
+ * together (the evaluation rows of --split time, several per user); the caller frees it. */
+int64_t *bootstrap_row_users(char *const *user_ids, int64_t n);
 /* The 2.5% and 97.5% percentiles of x (n >= 1, reordered: sorted ascending), linear between order statistics. */
 void bootstrap_percentiles(double *x, int64_t n, double *lo, double *hi);
 

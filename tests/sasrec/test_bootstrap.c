@@ -156,6 +156,16 @@ static void unranked_row(void) {
     bootstrap_interval(PROTOCOL_FULL, rank, NULL, 3, 10, 1);
 }
 
+/* --split time scores several rows per user: they are numbered by user, in order, so that they resample together. */
+START_TEST(time_split_rows_are_numbered_by_user) {
+    char *ids[] = {"u7", "u7", "u7", "u2", "u9", "u9"};
+    int64_t *user = bootstrap_row_users(ids, 6);
+    int64_t want[] = {0, 0, 0, 1, 2, 2};
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(user[i], want[i]);
+    free(user);
+}
+END_TEST
+
 START_TEST(misuse_aborts_with_what_to_do) {
     test_assert_aborts("users out of order", unsorted_users, "bootstrap", "give a user's rows together", NULL);
     test_assert_aborts("a row without a rank", unranked_row, "bootstrap", "non-finite", NULL);
@@ -172,6 +182,7 @@ static Suite *bootstrap_suite(void) {
     tcase_add_test(tc, a_proportions_interval_is_about_two_standard_errors);
     tcase_add_test(tc, the_seed_alone_decides_not_the_threads);
     tcase_add_test(tc, rows_are_resampled_by_user);
+    tcase_add_test(tc, time_split_rows_are_numbered_by_user);
     if (test_forking()) tcase_add_test(tc, misuse_aborts_with_what_to_do);
     suite_add_tcase(s, tc);
     return s;

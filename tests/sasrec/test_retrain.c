@@ -227,6 +227,16 @@ START_TEST(train_and_eval_by_time_agree_and_record_the_split) {
     last_value("HR@20", hr2, sizeof hr2);
     ck_assert_msg(strcmp(ndcg, ndcg2) == 0 && strcmp(hr, hr2) == 0, "train %s %s, eval %s %s", ndcg, hr, ndcg2, hr2);
     ck_assert_msg(strstr(out, "every test row ranks every item"), "%s", out);
+    /* compare scores the split's rows, full ranking (a model against itself: difference 0 on each of the rows),
+     * and refuses a model of another split */
+    code = run("compare --model {}/m --model {}/m --data {}/tiny.csv --threads 1");
+    ck_assert_msg(code == 0 && strstr(out, "compare (full, ") && strstr(out, "\"NDCG@10_diff\": 0.000000"),
+                  "exit %d: %s %s", code, out, errout);
+    code = run("train --data {}/tiny.csv " TINY_FLAGS " --out {}/loo");
+    ck_assert_msg(code == 0, "exit %d: %s", code, errout);
+    code = run("compare --model {}/m --model {}/loo --data {}/tiny.csv --threads 1");
+    ck_assert_msg(code == 2 && strstr(errout, "trained on different splits") && strstr(errout, "leave-one-out"),
+                  "exit %d: %s", code, errout);
     /* data without times */
     fixture_tiny_seq();
     code = run("train --data {}/tiny.txt --split time --valid-from 1005 --test-from 1006 --eval full " TINY_FLAGS

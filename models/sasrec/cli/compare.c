@@ -9,6 +9,7 @@
 #include "models/sasrec/bootstrap.h"
 #include "models/sasrec/cli/commands.h"
 #include "models/sasrec/cli/model_dir.h"
+#include "models/sasrec/cli/retrain.h"
 #include "models/sasrec/eval.h"
 
 static const char *USAGE =
@@ -110,8 +111,10 @@ static int compare(const RunConfig *c, LoadedModel lm[2], const char *dir[2], co
     }
     int bad = m[0].nonfinite ? 0 : m[1].nonfinite ? 1 : -1;
     if (bad < 0) {
-        MetricsPaired d = bootstrap_paired(c->eval.protocol, rank[0], rank[1], NULL, n, c->eval.resamples,
+        int64_t *user = c->split == SPLIT_KIND_TIME ? bootstrap_row_users(ds->user_ids, n) : NULL; /* rows by user */
+        MetricsPaired d = bootstrap_paired(c->eval.protocol, rank[0], rank[1], user, n, c->eval.resamples,
                                            c->train.seed);
+        free(user);
         print_table(&m[0], &m[1], &d);
         print_json(dir[0], dir[1], &m[0], &m[1], &d, clock_seconds() - started);
     } else {
@@ -121,6 +124,23 @@ static int compare(const RunConfig *c, LoadedModel lm[2], const char *dir[2], co
     free(rank[0]);
     free(rank[1]);
     return bad < 0 ? 0 : -1;
+}
+
+/* The rows both models are scored on must be the same: a model trained with --split time is scored on its
+ * split's test rows (as eval does), so both must carry the same split. 0, or -1 with a message. */
+static int same_split(const RunConfig ck[2], const char *dir[2], NnError *err) {
+    int same = ck[0].split == ck[1].split;
+    if (same && ck[0].split == SPLIT_KIND_TIME)
+        same = strcmp(ck[0].valid_from, ck[1].valid_from) == 0 && strcmp(ck[0].test_from, ck[1].test_from) == 0;
+    if (same) return 0;
+    char a[96], b[96];
+    for (int k = 0; k < 2; k++)
+        snprintf(k ? b : a, sizeof a, ck[k].split == SPLIT_KIND_TIME ? "--split time, valid from %s, test from %s"
+                                                                      : "leave-one-out%s%s",
+                 ck[k].split == SPLIT_KIND_TIME ? ck[k].valid_from : "",
+                 ck[k].split == SPLIT_KIND_TIME ? ck[k].test_from : "");
+    return nn_fail(err, "compare: the models were trained on different splits (%s: %s; %s: %s), so they would not be "
+                        "scored on the same rows; compare models trained with the same --split", dir[0], a, dir[1], b);
 }
 
 /* Checks the two folders and the inputs, then loads both models (ck[k] each model's settings): 0, or the exit
@@ -141,7 +161,7 @@ static int load_models(RunConfig ck[2], const char *dir[2], LoadedModel lm[2]) {
         app_note_legacy("compare", &ck[k], &lm[k]);
     }
     if (app_check_data_for_model("compare", &ck[0], &err) || app_check_data_for_model("compare", &ck[1], &err) ||
-        same_items(&lm[0], &lm[1], dir[0], dir[1], &err)) {
+        same_items(&lm[0], &lm[1], dir[0], dir[1], &err) || same_split(ck, dir, &err)) {
         app_free_model(&lm[0]);
         app_free_model(&lm[1]);
         goto usage;
@@ -155,12 +175,20 @@ usage:
 /* The data, its summary, both models' memory plans and the negatives, then the comparison. */
 static int run(RunConfig ck[2], LoadedModel lm[2], const char *dir[2], double started, NnError *err) {
     Dataset ds = {0};
+    TimeSplit ts = {0};
     SampleSet samples = {0};
     int code = APP_EXIT_DATA;
-    if (app_load_data(&ck[0], &lm[0].vocab, DATASET_MIN_INTERACTIONS, &ds, err)) goto done;
-    char summary[512];
-    dataset_summary(&ds, summary, sizeof summary);
-    printf("data: %s\nA: %s\nB: %s\n", summary, dir[0], dir[1]);
+    if (ck[0].split == SPLIT_KIND_TIME) { /* both models' split (same_split): ds holds its test rows */
+        if (app_eval_time_split(&ck[0], &lm[0].vocab, &ts, err)) goto done;
+        ds = ts.test;
+        memset(&ts.test, 0, sizeof ts.test);
+        printf("A: %s\nB: %s\n", dir[0], dir[1]);
+    } else {
+        if (app_load_data(&ck[0], &lm[0].vocab, DATASET_MIN_INTERACTIONS, &ds, err)) goto done;
+        char summary[512];
+        dataset_summary(&ds, summary, sizeof summary);
+        printf("data: %s\nA: %s\nB: %s\n", summary, dir[0], dir[1]);
+    }
     for (int k = 0; k < 2; k++)
         if (app_plan(PLAN_EVAL, &ck[k], &lm[k].model.cfg, &ds, err)) {
             code = APP_EXIT_USAGE;
@@ -172,6 +200,7 @@ static int run(RunConfig ck[2], LoadedModel lm[2], const char *dir[2], double st
 done:
     sample_free(&samples);
     dataset_free(&ds);
+    timesplit_free(&ts);
     return code;
 }
 

@@ -74,8 +74,11 @@ static int evaluate(const RunConfig *c, LoadedModel *lm, const Dataset *ds, doub
                             "nothing (retrain it)", (long long)m.nonfinite, (long long)m.users);
     }
     MetricsInterval ci = {0};
-    if (c->eval.resamples > 0)
-        ci = bootstrap_interval(c->eval.protocol, rank, NULL, ds->n_users, c->eval.resamples, c->train.seed);
+    if (c->eval.resamples > 0) { /* --split time: several rows per user, resampled together */
+        int64_t *user = c->split == SPLIT_KIND_TIME ? bootstrap_row_users(ds->user_ids, ds->n_users) : NULL;
+        ci = bootstrap_interval(c->eval.protocol, rank, user, ds->n_users, c->eval.resamples, c->train.seed);
+        free(user);
+    }
     free(rank);
     print_table(&m, c->eval.resamples > 0 ? &ci : NULL, full ? &cov : NULL);
     print_json(&m, c->eval.resamples > 0 ? &ci : NULL, full ? &cov : NULL, clock_seconds() - started);

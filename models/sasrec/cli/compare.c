@@ -161,7 +161,7 @@ static int load_models(RunConfig ck[2], const char *dir[2], LoadedModel lm[2]) {
         app_note_legacy("compare", &ck[k], &lm[k]);
     }
     if (app_check_data_for_model("compare", &ck[0], &err) || app_check_data_for_model("compare", &ck[1], &err) ||
-        same_items(&lm[0], &lm[1], dir[0], dir[1], &err) || same_split(ck, dir, &err)) {
+        same_split(ck, dir, &err) || same_items(&lm[0], &lm[1], dir[0], dir[1], &err)) {
         app_free_model(&lm[0]);
         app_free_model(&lm[1]);
         goto usage;

@@ -45,12 +45,10 @@ START_TEST(a_preset_is_overridden_by_any_flag_typed_before_or_after_it) {
     ck_assert_msg(strcmp(before, after) == 0, "the order of the flags changed the run:\n%s\n%s", before, after);
     /* the preset's own settings, the typed ones over them, and its name */
     expect_config(after, "preset", "\"frontier\"");
-    expect_config(after, "block", "\"ligr\"");
+    expect_config(after, "neg_scope", "\"sequence\"");
     expect_config(after, "ff_mult", "4");
-    expect_config(after, "layers", "1");
-    expect_config(after, "heads", "1");
-    expect_config(after, "dropout", "0.20000000000000001");
-    expect_config(after, "attn_dropout", "0.20000000000000001");
+    expect_config(after, "neg_dist", "\"mixed\"");
+    expect_config(after, "block", "\"sasrec\"");
     expect_config(after, "loss", "\"sampled\"");
     expect_config(after, "eval", "\"full\"");
     expect_config(after, "negatives", "32");
@@ -100,11 +98,11 @@ START_TEST(an_unknown_preset_is_refused_with_the_list_and_help_lists_them) {
     ck_assert_msg(strstr(errout, "--negatives 0 is out of range"), "%s", errout);
     RUN_OK("train --help");
     ck_assert_msg(strstr(out, "--preset S") && strstr(out, "s3rec|sasrec-ce|frontier") && strstr(out, "Presets") &&
-                      strstr(out, "--block=ligr --ff-mult=4 --layers=1 --heads=1"),
+                      strstr(out, "--negatives=1024 --neg-scope=sequence --neg-dist=mixed"),
                   "%s", out);
     /* --help after a preset shows the preset's values as the defaults */
     RUN_OK("train --preset frontier --help");
-    ck_assert_msg(strstr(out, "(default ligr)"), "%s", out);
+    ck_assert_msg(strstr(out, "(default sequence)") && strstr(out, "(default mixed)"), "%s", out);
 }
 END_TEST
 

@@ -8,7 +8,7 @@
 # make sanitize   the suites under AddressSanitizer + UndefinedBehaviorSanitizer (./sasrec's subprocesses too),
 #                 with NN_TEST_QUICK=1 as under valgrind (SASRec-sized batches of 8, not 256: the same lines run)
 # make valgrind   the library's suites under valgrind (CK_FORK=no; -j2 runs two at a time); the program's
-#                 (tests/sasrec) and grad_sasrec_sizes are make sanitize's; VALGRIND_ALL=1 runs every suite
+#                 (tests/sasrec), grad_sasrec_sizes and grad_ligr_block are make sanitize's; VALGRIND_ALL=1 runs all
 # make bench      the benchmarks
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
@@ -205,14 +205,17 @@ sanitize:
 # Sanitizer, LeakSanitizer), which runs them a stage earlier: the program's suites (tests/sasrec/, much of
 # their work in ./sasrec subprocesses; a third of valgrind's CPU time) and grad_sasrec_sizes (SASRec's own
 # sizes, ~145 s under valgrind, more than any other suite: the same layers as grad_nn and grad_attention at
-# small sizes, which valgrind runs). VALGRIND_ALL=1 runs every suite (their ./sasrec natively): twice the time.
+# small sizes, which valgrind runs) and grad_ligr_block (267 s under valgrind: its checks at SASRec's sizes,
+# each parameter alone; LiGR is built from layers whose own suites valgrind runs). VALGRIND_ALL=1 runs every
+# suite (their ./sasrec natively): about twice the time.
 VALGRIND := valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect -q
 VALGRIND_ALL ?= 0
-VALGRIND_SLOW := $(addprefix $(BUILD)/tests/,autograd/grad_ops autograd/grad_attention autograd/test_autograd \
-  tensor/test_gemm autograd/grad_elementwise)
+VALGRIND_SLOW := $(addprefix $(BUILD)/tests/,autograd/grad_ops autograd/grad_sampled_rows autograd/grad_attention \
+  autograd/test_autograd tensor/test_gemm autograd/grad_elementwise)
 VALGRIND_TESTS := $(filter $(TESTS),$(VALGRIND_SLOW)) $(filter-out $(VALGRIND_SLOW),$(TESTS))
 VALGRIND_TESTS := $(if $(filter 1,$(VALGRIND_ALL)),$(VALGRIND_TESTS),\
-  $(filter-out $(BUILD)/tests/sasrec/% $(BUILD)/tests/nn/grad_sasrec_sizes,$(VALGRIND_TESTS)))
+  $(filter-out $(BUILD)/tests/sasrec/% $(BUILD)/tests/nn/grad_sasrec_sizes $(BUILD)/tests/nn/grad_ligr_block,\
+  $(VALGRIND_TESTS)))
 VALGRIND_RUNS := $(VALGRIND_TESTS:$(BUILD)/%=valgrind/%)
 .PHONY: $(VALGRIND_RUNS)
 valgrind: $(VALGRIND_RUNS)

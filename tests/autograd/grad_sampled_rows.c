@@ -109,7 +109,7 @@ START_TEST(grad_sampled_rows_at_run_sizes) {
                                 .offsets = seq ? offsets : NULL, .log_q = kind ? NULL : q, .gbce = kind,
                                 .beta = (real)0.4}};
             test_gradcheck_sampled(seq ? "sampled_rows per sequence, run size" : "sampled_rows per position, run size",
-                                   f_rows, &c, 2, in, 300, 0);
+                                   f_rows, &c, 2, in, test_quick() ? 12 : 300, 0); /* valgrind, coverage: fewer */
         }
     free(ids);
     test_free_all(2, in);
@@ -169,7 +169,7 @@ START_TEST(sampled_rows_equals_the_reference) {
 END_TEST
 
 START_TEST(sampled_rows_identical_for_any_thread_count) {
-    int64_t NR = 1500, NH = 32, NC = 500, NK = 256;
+    int64_t NR = test_quick() ? 400 : 1500, NH = 32, NC = 500, NK = 256; /* 400: still split among threads */
     Tensor *x = test_param(test_randn(16, NN_SHAPE(NR, NH)));
     Tensor *w = test_param(test_randn(17, NN_SHAPE(NC, NH)));
     int64_t *target = malloc((size_t)NR * sizeof *target), *ids = malloc((size_t)(NR * NK) * sizeof *ids);

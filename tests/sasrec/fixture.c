@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -166,4 +167,39 @@ int fixture_count_entries(const char *prefix) {
     while ((e = readdir(d))) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
     closedir(d);
     return n;
+}
+
+pid_t fixture_spawn(const char *args) {
+    char expanded[4096], cmd[8192];
+    fixture_expand(args, expanded, sizeof expanded);
+    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", fixture_program(), expanded, fixture_path(".bg_stdout"),
+             fixture_path(".bg_stderr"));
+    fflush(stdout);
+    fflush(stderr);
+    /* Check's handlers (its SIGTERM handler kills the test's process group) must never run in the child: the
+     * signals stay blocked until the child has reset them */
+    sigset_t block, saved;
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigprocmask(SIG_BLOCK, &block, &saved);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        sigprocmask(SIG_SETMASK, &saved, NULL);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    sigprocmask(SIG_SETMASK, &saved, NULL);
+    return pid;
+}
+
+int fixture_wait(pid_t pid, char *out, size_t out_size, char *err, size_t err_size) {
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    if (out) slurp(fixture_path(".bg_stdout"), out, out_size);
+    slurp(fixture_path(".bg_stderr"), err, err_size);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

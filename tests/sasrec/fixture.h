@@ -5,6 +5,7 @@
 #define NN_TESTS_SASREC_FIXTURE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "models/sasrec/data/dataset.h"
 #include "tests/support.h"
@@ -27,6 +28,12 @@ void fixture_expand(const char *args, char *expanded, size_t size);
 /* Runs "<prefix> <program> <args>" through /bin/sh ({} in args: fixture_dir); its stdout and stderr into out and
  * err (NUL-terminated, cut to their sizes). Returns the exit code, or 128 + the signal that killed it. */
 int fixture_run(const char *prefix, const char *args, char *out, size_t out_size, char *err, size_t err_size);
+/* Starts "$NN_SASREC <args>" ({} expanded) in the background, its stdout and stderr into the fixture's
+ * .bg_stdout and .bg_stderr; its pid (the program's: the shell execs it), Check's signal handlers reset. */
+pid_t fixture_spawn(const char *args);
+/* Waits for a fixture_spawn'ed pid: its exit code (128 + the signal that killed it); its stdout into out (when
+ * out is not NULL) and its stderr into err. */
+int fixture_wait(pid_t pid, char *out, size_t out_size, char *err, size_t err_size);
 /* Writes text to path (a full path); fails the test if it cannot. */
 void fixture_write_text(const char *path, const char *text);
 /* fixture_dir/tiny.csv: 60 users of 8 items each over 150 items, with a header and times (user,item,time). */

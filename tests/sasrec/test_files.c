@@ -155,40 +155,9 @@ END_TEST
 
 /* ---- 2: a failed run, and two runs at once, into one model folder ---- */
 
-/* Starts "$NN_SASREC <args>" (with {} expanded) in the background; its pid (the program's: the shell execs it). */
-static pid_t spawn(const char *args) {
-    char expanded[4096], cmd[8192];
-    fixture_expand(args, expanded, sizeof expanded);
-    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", fixture_program(), expanded, fixture_path(".bg_stdout"), fixture_path(".bg_stderr"));
-    fflush(stdout);
-    fflush(stderr);
-    /* Check's handlers (its SIGTERM handler kills the test's process group) must never run in the child: the
-     * signals stay blocked until the child has reset them */
-    sigset_t block, saved;
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &saved);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &saved, NULL);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    sigprocmask(SIG_SETMASK, &saved, NULL);
-    return pid;
-}
+static pid_t spawn(const char *args) { return fixture_spawn(args); }
 
-/* Waits for pid; its exit code (128 + signal if killed), its stderr into errout. */
-static int wait_for(pid_t pid) {
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    slurp(fixture_path(".bg_stderr"), errout, sizeof errout);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+static int wait_for(pid_t pid) { return fixture_wait(pid, NULL, 0, errout, sizeof errout); }
 
 static void sleep_ms(double ms) {
     struct timespec ts = {(time_t)(ms / 1e3), (long)((ms - 1e3 * (double)(time_t)(ms / 1e3)) * 1e6)};

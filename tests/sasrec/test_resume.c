@@ -42,40 +42,9 @@ static void sleep_ms(double ms) {
     nanosleep(&ts, NULL);
 }
 
-/* Starts "$NN_SASREC <args>" in the background (the shell execs it: the pid is the program's). */
-static pid_t spawn(const char *args) {
-    char expanded[4096], cmd[8192];
-    fixture_expand(args, expanded, sizeof expanded);
-    snprintf(cmd, sizeof cmd, "exec %s %s >%s 2>%s", fixture_program(), expanded, fixture_path(".bg_stdout"),
-             fixture_path(".bg_stderr"));
-    fflush(stdout);
-    fflush(stderr);
-    sigset_t block, saved; /* Check's handlers must never run in the child */
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &saved);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        sigprocmask(SIG_SETMASK, &saved, NULL);
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    sigprocmask(SIG_SETMASK, &saved, NULL);
-    return pid;
-}
+static pid_t spawn(const char *args) { return fixture_spawn(args); }
 
-/* Waits for pid: its exit code (128 + the signal that killed it); its stdout and stderr into out and errout. */
-static int wait_for(pid_t pid) {
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    slurp(fixture_path(".bg_stdout"), out, sizeof out);
-    slurp(fixture_path(".bg_stderr"), errout, sizeof errout);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+static int wait_for(pid_t pid) { return fixture_wait(pid, out, sizeof out, errout, sizeof errout); }
 
 /* The last line of text without the fields that hold times or memory, into line. */
 static void result_line(const char *text, char *line, size_t size) {

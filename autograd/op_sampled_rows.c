@@ -23,17 +23,22 @@
 #include "base/error.h"
 #include "base/parallel.h"
 #include "base/simd.h"
+#include "tensor/kernels.h"
 #include "tensor/rmath.h"
 
 #define LANES 16 /* the dot products keep 16 running sums, so that they vectorize */
+#define WEIGHT_COLUMNS 32 /* w's gradient is summed in registers this many columns at a time */
+#define PREFETCH_AHEAD 8  /* w's gradient rows are fetched this many candidates ahead */
 
 typedef struct {
     const real *x, *w;         /* (R, H), (C, H) row-major */
     const int64_t *target;     /* (R) */
     const int64_t *cand;       /* (R) the offset of each row's candidates in ids (group x K) */
     const int64_t *ids;        /* (G, K) */
+    const int64_t *goff;       /* (G + 1) the groups' rows, when groups are sequences; NULL: one row each */
     const real *log_q;         /* (C) or NULL */
     int64_t R, H, C, K, G, ignore, count;
+    int64_t max_rows;          /* the most rows of a group */
     int gbce;
     real beta;
     real *lse;                 /* (R) sampled softmax: each row's log-sum-exp of corrected logits */
@@ -81,6 +86,9 @@ typedef struct {
     real *scratch;     /* forward: (workers, K) */
     double *loss;      /* forward: (R) */
     int64_t r0, rn;    /* backward: the block's first row and its rows */
+    int64_t j0, jn;    /* grouped backward: the block's first group and its groups */
+    int64_t *used;     /* grouped backward: each group's counted rows (from its first row's place in the block) */
+    int64_t *n_used;   /* grouped backward: how many rows of each group of the block count */
     real scale;        /* backward: d loss / d y over the count */
     real *dS, *dpos;   /* backward: (block rows, K), (block rows) gradients of the logits */
     real *gx, *gw;     /* backward: the gradients, or NULL */
@@ -99,6 +107,20 @@ static void forward_rows(void *ctx, NnChunk c) {
     }
 }
 
+/* Row r's logits' gradients from its logits in dS (K, overwritten) and its positive logit a, into dS and *dpos. */
+NN_VECTORIZE static void row_grads(const Loop *l, int64_t r, real a, real *dS, real *dpos) {
+    const Saved *s = l->s;
+    int64_t K = s->K;
+    if (s->gbce) {
+        *dpos = l->scale * s->beta * (r_sigmoid(a) - 1);
+        for (int64_t k = 0; k < K; k++) dS[k] = dS[k] == -INFINITY ? 0 : l->scale * r_sigmoid(dS[k]);
+    } else {
+        real lse = s->lse[r];
+        *dpos = l->scale * (r_exp(a - lse) - 1);
+        for (int64_t k = 0; k < K; k++) dS[k] = l->scale * r_exp(dS[k] - lse); /* exp(-inf) = 0: a hit */
+    }
+}
+
 /* Row r of the block: the logits' gradients into dS (K) and *dpos, and x's gradient row. */
 NN_VECTORIZE static void backward_row(const Loop *l, int64_t r, real *dS, real *dpos) {
     const Saved *s = l->s;
@@ -108,15 +130,7 @@ NN_VECTORIZE static void backward_row(const Loop *l, int64_t r, real *dS, real *
         *dpos = 0;
         return;
     }
-    real a = row_logits(s, r, dS);
-    if (s->gbce) {
-        *dpos = l->scale * s->beta * (r_sigmoid(a) - 1);
-        for (int64_t k = 0; k < K; k++) dS[k] = dS[k] == -INFINITY ? 0 : l->scale * r_sigmoid(dS[k]);
-    } else {
-        real lse = s->lse[r];
-        *dpos = l->scale * (r_exp(a - lse) - 1);
-        for (int64_t k = 0; k < K; k++) dS[k] = l->scale * r_exp(dS[k] - lse); /* exp(-inf) = 0: a hit */
-    }
+    row_grads(l, r, row_logits(s, r, dS), dS, dpos);
     if (!l->gx) return;
     real *gx = l->gx + r * H;
     const int64_t *ids = s->ids + s->cand[r];
@@ -153,6 +167,156 @@ NN_VECTORIZE static void weight_columns(void *ctx, NnChunk c) {
     }
 }
 
+/* ---- Groups of rows (sequences): group j's rows [goff[j], goff[j + 1]) share its K candidates, gathered
+ * once into a (K, H) panel and scored with one product per group (gemm), not K dot products per row. */
+
+/* Group j's candidates' rows of w into Wg (K, H). */
+static void group_gather(const Saved *s, int64_t j, real *Wg) {
+    const int64_t *ids = s->ids + j * s->K;
+    for (int64_t k = 0; k < s->K; k++) memcpy(Wg + k * s->H, s->w + ids[k] * s->H, (size_t)s->H * sizeof *Wg);
+}
+
+/* Group j's logits (rows, K) into S from its panel Wg: a hit as -inf, log-Q corrected for sampled softmax. */
+static void group_logits(const Saved *s, int64_t j, const real *Wg, real *S) {
+    int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0, K = s->K;
+    const int64_t *ids = s->ids + j * K;
+    gemm(n, K, s->H, s->x + r0 * s->H, s->H, 1, Wg, 1, s->H, 0, S, K);
+    int corr = s->log_q && !s->gbce;
+    for (int64_t i = 0; i < n; i++) {
+        real *Si = S + i * K;
+        int64_t t = s->target[r0 + i];
+        for (int64_t k = 0; k < K; k++) Si[k] = ids[k] == t ? -INFINITY : Si[k] - (corr ? s->log_q[ids[k]] : 0);
+    }
+}
+
+/* Row r's positive logit, log-Q corrected for sampled softmax. */
+static real positive_logit(const Saved *s, int64_t r) {
+    int64_t t = s->target[r];
+    return dot(s->x + r * s->H, s->w + t * s->H, s->H) - (s->log_q && !s->gbce ? s->log_q[t] : 0);
+}
+
+static void forward_groups(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    const Saved *s = l->s;
+    real *Wg = l->scratch + (int64_t)c.worker * s->K * (s->H + s->max_rows), *S = Wg + s->K * s->H, lse = 0;
+    for (int64_t j = c.begin; j < c.end; j++) {
+        int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0, counted = 0;
+        for (int64_t i = 0; i < n; i++) counted += (l->loss[r0 + i] = 0, s->target[r0 + i] != s->ignore);
+        if (!counted) continue;
+        group_gather(s, j, Wg);
+        group_logits(s, j, Wg, S);
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = r0 + i;
+            if (s->target[r] == s->ignore) continue;
+            l->loss[r] = row_loss(s, S + i * s->K, positive_logit(s, r), &lse);
+            if (!s->gbce) s->lse[r] = lse;
+        }
+    }
+}
+
+/* The block's groups: logits' gradients into dS (rows from r0, K) and dpos, and x's gradient rows
+ * (gx += dpos w_target + dS Wg, one product per group). */
+static void backward_groups(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    const Saved *s = l->s;
+    int64_t K = s->K, H = s->H;
+    real *Wg = l->scratch + (int64_t)c.worker * K * H;
+    for (int64_t j = l->j0 + c.begin; j < l->j0 + c.end; j++) {
+        int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0;
+        real *dS = l->dS + (r0 - l->r0) * K, *dpos = l->dpos + (r0 - l->r0);
+        group_gather(s, j, Wg);
+        group_logits(s, j, Wg, dS);
+        int64_t *used = l->used + (r0 - l->r0), *nu = l->n_used + (j - l->j0);
+        *nu = 0;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = r0 + i;
+            if (s->target[r] != s->ignore) {
+                row_grads(l, r, positive_logit(s, r), dS + i * K, dpos + i);
+                used[(*nu)++] = i;
+                continue;
+            }
+            memset(dS + i * K, 0, (size_t)K * sizeof *dS);
+            dpos[i] = 0;
+        }
+        if (!l->gx) continue;
+        for (int64_t i = 0; i < n; i++) {
+            const real *wt = s->w + s->target[r0 + i] * H;
+            real *gx = l->gx + (r0 + i) * H;
+            for (int64_t h = 0; h < H; h++) gx[h] += dpos[i] * wt[h];
+        }
+        gemm(n, H, K, dS, K, 1, Wg, H, 1, 1, l->gx + r0 * H, H);
+    }
+}
+
+/* WEIGHT_COLUMNS reals as one value the compiler keeps in vector registers (as tensor/gemm_tile.h does). */
+typedef real ColumnVec __attribute__((vector_size(WEIGHT_COLUMNS * sizeof(real))));
+
+/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of d[used[u] ld] x[used[u] H ..], in registers. */
+NN_VECTORIZE static void candidate_columns(real *gk, const real *d, int64_t ld, const real *x, int64_t H,
+                                           const int64_t *used, int64_t nu) {
+    ColumnVec acc, xu;
+    memcpy(&acc, gk, sizeof acc);
+    for (int64_t u = 0; u < nu; u++) {
+        memcpy(&xu, x + used[u] * H, sizeof xu);
+        acc += d[used[u] * ld] * xu;
+    }
+    memcpy(gk, &acc, sizeof acc);
+}
+
+/* Group j's share of w's gradient in columns [c0, c0 + n): its counted rows' targets, then its candidates
+ * (rows of w in no order: the next ones are fetched ahead, since they are rarely in cache). */
+NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int64_t n) {
+    const Saved *s = l->s;
+    int64_t K = s->K, H = s->H, r0 = s->goff[j], nu = l->n_used[j - l->j0];
+    const real *dS = l->dS + (r0 - l->r0) * K, *dpos = l->dpos + (r0 - l->r0), *x = s->x + r0 * H + c0;
+    const int64_t *ids = s->ids + j * K, *used = l->used + (r0 - l->r0);
+    for (int64_t u = 0; u < nu; u++) {
+        real *gt = l->gw + s->target[r0 + used[u]] * H + c0;
+        for (int64_t h = 0; h < n; h++) gt[h] += dpos[used[u]] * x[used[u] * H + h];
+    }
+    for (int64_t k = 0; k < K; k++) {
+        real *gk = l->gw + ids[k] * H + c0;
+        if (k + PREFETCH_AHEAD < K) {
+            const real *next = l->gw + ids[k + PREFETCH_AHEAD] * H + c0;
+            for (int64_t h = 0; h < n; h += 64 / (int64_t)sizeof(real)) __builtin_prefetch(next + h, 1);
+        }
+        int64_t h = 0;
+        for (; h + WEIGHT_COLUMNS <= n; h += WEIGHT_COLUMNS) candidate_columns(gk + h, dS + k, K, x + h, H, used, nu);
+        for (int64_t u = 0; u < nu; u++)
+            for (int64_t c = h; c < n; c++) gk[c] += dS[used[u] * K + k] * x[used[u] * H + c];
+    }
+}
+
+/* w's gradient from the block's groups, in group order, for columns [c.begin, c.end). */
+static void weight_group_columns(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    for (int64_t j = l->j0; j < l->j0 + l->jn; j++)
+        if (l->n_used[j - l->j0]) group_columns(l, j, c.begin, c.end - c.begin);
+}
+
+/* The grouped backward in blocks of whole groups of at most SAMPLED_ROWS_TILE_REALS logits (or one group). */
+static void backward_blocks(Loop *l) {
+    const Saved *s = l->s;
+    int64_t K = s->K, H = s->H, cap = SAMPLED_ROWS_TILE_REALS / K > s->max_rows ? SAMPLED_ROWS_TILE_REALS / K : s->max_rows;
+    l->dS = nn_aligned_alloc((size_t)(cap * K) * sizeof *l->dS);
+    l->dpos = nn_malloc((size_t)cap * sizeof *l->dpos);
+    l->used = nn_malloc((size_t)cap * sizeof *l->used);
+    l->n_used = nn_malloc((size_t)(s->G ? s->G : 1) * sizeof *l->n_used);
+    l->scratch = nn_aligned_alloc((size_t)(nn_parallel_width(s->G, (K + 1) * H * 4) * K * H) * sizeof *l->scratch);
+    for (l->j0 = 0; l->j0 < s->G; l->j0 += l->jn) {
+        l->r0 = s->goff[l->j0];
+        for (l->jn = 1; l->j0 + l->jn < s->G && s->goff[l->j0 + l->jn + 1] - l->r0 <= cap; l->jn++) {}
+        l->rn = s->goff[l->j0 + l->jn] - l->r0;
+        nn_parallel_for(l->jn, (l->rn / l->jn + 1) * (K + 1) * H * 4, backward_groups, l);
+        if (l->gw) nn_parallel_elements(H, l->rn * (K + 1), weight_group_columns, l);
+    }
+    free(l->scratch);
+    free(l->n_used);
+    free(l->used);
+    free(l->dpos);
+    free(l->dS);
+}
+
 static void sampled_rows_backward(Graph *g, Node *n) {
     const Saved *s = n->saved;
     if (s->count == 0) return;
@@ -164,6 +328,10 @@ static void sampled_rows_backward(Graph *g, Node *n) {
         l.gw = ag_grad_add_rows(g, w, s->target, s->R, s->ignore)->data;
         for (int64_t r = 0, last = -1; r < s->R; r++)
             if (s->target[r] != s->ignore && s->cand[r] != last) ag_grad_add_rows(g, w, s->ids + (last = s->cand[r]), K, -1);
+    }
+    if (s->goff) {
+        backward_blocks(&l);
+        return;
     }
     if (block > s->R) block = s->R;
     l.dS = nn_aligned_alloc((size_t)(block * K) * sizeof *l.dS);
@@ -217,6 +385,11 @@ static Saved *save_inputs(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptio
     for (int64_t j = 0; j < G; j++)
         for (int64_t r = o->offsets ? o->offsets[j] : j; r < (o->offsets ? o->offsets[j + 1] : j + 1); r++)
             cand[r] = j * K;
+    if (o->offsets) {
+        s->goff = memcpy(arena_alloc(a, (size_t)(G + 1) * sizeof *s->goff), o->offsets, (size_t)(G + 1) * sizeof *s->goff);
+        for (int64_t j = 0; j < G; j++)
+            if (o->offsets[j + 1] - o->offsets[j] > s->max_rows) s->max_rows = o->offsets[j + 1] - o->offsets[j];
+    }
     if (o->log_q) s->log_q = memcpy(arena_alloc(a, (size_t)C * sizeof(real)), o->log_q, (size_t)C * sizeof(real));
     for (int64_t r = 0; r < R; r++) s->count += t[r] != o->ignore;
     s->target = t, s->cand = cand, s->ids = ids;
@@ -230,10 +403,11 @@ Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions
     Saved *s = save_inputs(g, x, w, o);
     int64_t R = s->R;
     double *loss = nn_malloc((size_t)(R ? R : 1) * sizeof *loss);
-    int64_t cost = (s->K + 1) * s->H;
-    real *scratch = nn_aligned_alloc((size_t)(nn_parallel_width(R, cost) * s->K) * sizeof *scratch);
+    int64_t cost = (s->K + 1) * s->H, items = s->goff ? s->G : R, per = s->goff ? s->K * (s->H + s->max_rows) : s->K;
+    if (s->goff) cost = (R / (items ? items : 1) + 2) * cost;
+    real *scratch = nn_aligned_alloc((size_t)(nn_parallel_width(items, cost) * per) * sizeof *scratch);
     Loop l = {.s = s, .scratch = scratch, .loss = loss};
-    nn_parallel_for(R, cost, forward_rows, &l);
+    nn_parallel_for(items, cost, s->goff ? forward_groups : forward_rows, &l);
     double total = 0;
     for (int64_t r = 0; r < R; r++) total += loss[r];
     free(scratch);

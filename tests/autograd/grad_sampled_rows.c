@@ -3,7 +3,8 @@
  * central differences (per position and per sequence, with and without the
  * log-Q correction, gBCE), loss and gradients against a reference made of ag
  * ops (narrow, index_select, linear, ag_sampled_softmax or ag_gbce per group),
- * across the backward's row blocks, and identical for 1, 2 and 3 threads. */
+ * across the backward's row blocks, and identical for 1, 2 and 3 threads (per
+ * position and per sequence). */
 #include <math.h>
 #include <string.h>
 
@@ -176,12 +177,15 @@ START_TEST(sampled_rows_identical_for_any_thread_count) {
     Rng rng = rng_new(18, 0);
     for (int64_t r = 0; r < NR; r++) target[r] = r % 7 == 0 ? 0 : 1 + (int64_t)rng_below(&rng, NC - 1);
     for (int64_t i = 0; i < NR * NK; i++) ids[i] = 1 + (int64_t)rng_below(&rng, NC - 1);
+    int64_t NG = NR / 6, *offsets = malloc((size_t)(NG + 1) * sizeof *offsets);
+    for (int64_t j = 0; j <= NG; j++) offsets[j] = j * j * NR / (NG * NG); /* growing sequences, the first empty */
     real *gx[3], *gw[3];
     double loss[3];
     int saved = nn_threads();
-    for (int kind = 0; kind < 2; kind++) {
-        RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = NR, .k = NK, .gbce = kind,
-                            .beta = (real)0.5}};
+    for (int kind = 0; kind < 4; kind++) { /* per position, then per sequence (the grouped products) */
+        int seq = kind >= 2;
+        RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = seq ? NG : NR, .k = NK,
+                            .offsets = seq ? offsets : NULL, .gbce = kind % 2, .beta = (real)0.5}};
         for (int t = 0; t < 3; t++) {
             nn_set_threads(t + 1);
             gx[t] = malloc((size_t)(NR * NH) * sizeof(real));
@@ -196,7 +200,7 @@ START_TEST(sampled_rows_identical_for_any_thread_count) {
         }
         for (int t = 0; t < 3; t++) free(gx[t]), free(gw[t]);
     }
-    free(target), free(ids);
+    free(target), free(ids), free(offsets);
     tensor_free(x);
     tensor_free(w);
 }

@@ -28,7 +28,7 @@
 
 #define LANES 16 /* the dot products keep 16 running sums, so that they vectorize */
 #define WEIGHT_COLUMNS 32 /* w's gradient is summed in registers this many columns at a time */
-#define PREFETCH_AHEAD 8  /* w's gradient rows are fetched this many candidates ahead */
+#define PREFETCH_AHEAD 16 /* w's gradient rows are fetched this many candidates ahead */
 
 typedef struct {
     const real *x, *w;         /* (R, H), (C, H) row-major */
@@ -43,6 +43,15 @@ typedef struct {
     real beta;
     real *lse;                 /* (R) sampled softmax: each row's log-sum-exp of corrected logits */
 } Saved;
+
+/* Asks for the cache lines of row[0..n) ahead of use (write: 1 when they will be written). */
+static inline void prefetch_row(const real *row, int64_t n, int write) {
+    for (int64_t h = 0; h < n; h += 64 / (int64_t)sizeof(real))
+        if (write)
+            __builtin_prefetch(row + h, 1);
+        else
+            __builtin_prefetch(row + h, 0);
+}
 
 NN_VECTORIZE static real dot(const real *a, const real *b, int64_t n) {
     real lane[LANES] = {0}, s = 0;
@@ -170,10 +179,14 @@ NN_VECTORIZE static void weight_columns(void *ctx, NnChunk c) {
 /* ---- Groups of rows (sequences): group j's rows [goff[j], goff[j + 1]) share its K candidates, gathered
  * once into a (K, H) panel and scored with one product per group (gemm), not K dot products per row. */
 
-/* Group j's candidates' rows of w into Wg (K, H). */
+/* Group j's candidates' rows of w into Wg (K, H), fetching rows ahead (in a large catalogue they are in memory,
+ * not in cache). */
 static void group_gather(const Saved *s, int64_t j, real *Wg) {
     const int64_t *ids = s->ids + j * s->K;
-    for (int64_t k = 0; k < s->K; k++) memcpy(Wg + k * s->H, s->w + ids[k] * s->H, (size_t)s->H * sizeof *Wg);
+    for (int64_t k = 0; k < s->K; k++) {
+        if (k + PREFETCH_AHEAD < s->K) prefetch_row(s->w + ids[k + PREFETCH_AHEAD] * s->H, s->H, 0);
+        memcpy(Wg + k * s->H, s->w + ids[k] * s->H, (size_t)s->H * sizeof *Wg);
+    }
 }
 
 /* Group j's logits (rows, K) into S from its panel Wg: a hit as -inf, log-Q corrected for sampled softmax. */
@@ -276,10 +289,7 @@ NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int
     }
     for (int64_t k = 0; k < K; k++) {
         real *gk = l->gw + ids[k] * H + c0;
-        if (k + PREFETCH_AHEAD < K) {
-            const real *next = l->gw + ids[k + PREFETCH_AHEAD] * H + c0;
-            for (int64_t h = 0; h < n; h += 64 / (int64_t)sizeof(real)) __builtin_prefetch(next + h, 1);
-        }
+        if (k + PREFETCH_AHEAD < K) prefetch_row(l->gw + ids[k + PREFETCH_AHEAD] * H + c0, n, 1);
         int64_t h = 0;
         for (; h + WEIGHT_COLUMNS <= n; h += WEIGHT_COLUMNS) candidate_columns(gk + h, dS + k, K, x + h, H, used, nu);
         for (int64_t u = 0; u < nu; u++)

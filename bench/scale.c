@@ -60,6 +60,9 @@ typedef struct {
     OptimizerKind opt;
     const char *set;
     int busy;    /* contention: 1 with a busy process beside the epoch */
+    int64_t negatives; /* sampled and gBCE: 0 for the default (256) */
+    NegScope scope;    /* sampled and gBCE: who shares the negatives */
+    NegDist dist;      /* sampled: how they are drawn */
     int threads; /* 0: --threads */
 } Run;
 
@@ -92,6 +95,15 @@ static int generate(int64_t users, int64_t items, double avg_len, int max_len, D
 }
 
 static const char *LOSS_NAMES[] = {"bce", "ce", "sampled", "gbce"};
+static const char *SCOPE_NAMES[] = {"batch", "sequence", "position"};
+static const char *DIST_NAMES[] = {"uniform", "pop", "in-batch", "mixed"};
+
+/* The index of name in names (n of them), or -1. */
+static int name_index(const char *name, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(name, names[i])) return i;
+    return -1;
+}
 static int threads = 2; /* set in each child: the parent runs no parallel region before forking */
 
 /* The busy process of a contention run: one CPU-bound loop until it is killed. */
@@ -109,6 +121,8 @@ static int train_child(const Run *r) {
     TrainConfig tc = train_default_config();
     tc.loss = r->loss;
     tc.optimizer = r->opt;
+    if (r->negatives) tc.negatives = r->negatives;
+    tc.neg_scope = r->scope, tc.neg_dist = r->dist;
     SasrecConfig mc = sasrec_default_config();
     mc.n_items = r->items > ds.n_items ? r->items : ds.n_items;
     mc.max_len = r->max_len;
@@ -161,12 +175,13 @@ static int train_child(const Run *r) {
     } else {
         printf("{\"op\": \"train_epoch\", \"set\": \"%s\", \"users\": %lld, \"items\": %lld, \"items_seen\": %lld, "
                "\"avg_len\": %.1f, \"max_len\": %d, \"loss\": \"%s\", \"optimizer\": \"%s\", \"negatives\": %lld, "
-               "\"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s, \"threads\": %d, \"peak_rss_mib\": %.1f, "
+               "\"neg_scope\": \"%s\", \"neg_dist\": \"%s\", \"epoch_s\": %.3f, \"epoch_cpu_s\": %.3f, \"steps\": %lld, \"extrapolated\": %s, \"threads\": %d, \"peak_rss_mib\": %.1f, "
                "\"data_mib\": %.1f, \"params_mib\": %.1f, \"rss_target_mib\": %.1f}\n",
                r->set, (long long)r->users, (long long)mc.n_items, (long long)ds.n_items,
                (double)ds.n_interactions / (double)ds.n_users, r->max_len, LOSS_NAMES[r->loss],
                r->opt == OPT_LAZY_ADAM ? "lazy-adam" : "adam",
-               (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1), clock_median(ts, r->epochs),
+               (long long)(r->loss == LOSS_CE ? mc.n_items : train_shares_negatives(r->loss) ? tc.negatives : 1),
+               SCOPE_NAMES[tc.neg_scope], DIST_NAMES[tc.neg_dist], clock_median(ts, r->epochs),
                clock_median(cs, r->epochs), (long long)steps, steps < nbatches ? "true" : "false", nn_threads(), memory_peak_rss_mib(), data_mib, params_mib,
                data_mib + 4 * params_mib + 256);
     }
@@ -305,13 +320,16 @@ static const char *USAGE =
     "usage: bench/scale [--quick] [--only train|long|pass|contention|eval] [--items N] [--users N]\n"
     "                   [--loss bce|sampled|ce] [--optimizer adam|lazy-adam] [--epochs N] [--max-steps N]\n"
     "                   [--pass-users N] [--s3rec-max X] [--threads N]\n"
+    "                   [--negatives K] [--neg-scope batch|sequence|position] [--neg-dist uniform|pop|in-batch|mixed]\n"
+    "(the frontier preset's loss: --loss sampled --negatives 1024 --neg-scope sequence --neg-dist mixed)\n"
     "Epoch seconds and peak RSS as the catalogue grows, evaluation passes, an epoch beside a busy process,\n"
     "and evaluation-negative seconds (JSON lines).";
 
 int main(int argc, char **argv) {
     int quick = 0, epochs = 1;
     const char *only = NULL, *loss = NULL, *optimizer = NULL;
-    int64_t one_items = 0, users = 0, max_steps = 0, pass_users = 20000;
+    int64_t one_items = 0, users = 0, max_steps = 0, pass_users = 20000, negatives = 0;
+    int scope = NEG_SCOPE_BATCH, dist = NEG_UNIFORM;
     double s3rec_max = 4e9;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -338,15 +356,18 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--s3rec-max")) s3rec_max = atof(v);
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--pass-users")) pass_users = atoll(v);
+        else if (!strcmp(a, "--negatives")) negatives = atoll(v);
+        else if (!strcmp(a, "--neg-scope")) scope = name_index(v, SCOPE_NAMES, 3);
+        else if (!strcmp(a, "--neg-dist")) dist = name_index(v, DIST_NAMES, 4);
         else {
             fprintf(stderr, "bench/scale: unknown flag '%s'\n%s\n", a, USAGE);
             return 2;
         }
     }
-    if (epochs < 1 || threads < 1 || pass_users < 1 ||
+    if (epochs < 1 || threads < 1 || pass_users < 1 || negatives < 0 || scope < 0 || dist < 0 ||
         (only && strcmp(only, "train") && strcmp(only, "long") && strcmp(only, "pass") && strcmp(only, "contention") &&
          strcmp(only, "eval"))) {
-        fprintf(stderr, "bench/scale: bad --epochs, --threads, --pass-users or --only\n%s\n", USAGE);
+        fprintf(stderr, "bench/scale: bad --epochs, --threads, --pass-users, --negatives, --neg-scope, --neg-dist or --only\n%s\n", USAGE);
         return 2;
     }
     if (quick) {
@@ -378,7 +399,10 @@ int main(int argc, char **argv) {
                          .steps = max_steps,
                          .loss = kinds[k].loss,
                          .opt = kinds[k].opt,
-                         .set = set ? "long" : "catalogue"};
+                         .set = set ? "long" : "catalogue",
+                         .negatives = negatives,
+                         .scope = (NegScope)scope,
+                         .dist = (NegDist)dist};
                 if (quick && set) r.users = users / 5 > 1000 ? users / 5 : 1000;
                 if (!one_items && r.opt == OPT_ADAM && r.items > 1000000) continue;
                 if (!one_items && r.loss == LOSS_CE && (set || r.items > 100000)) continue;

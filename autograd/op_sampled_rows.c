@@ -181,11 +181,12 @@ NN_VECTORIZE static void weight_columns(void *ctx, NnChunk c) {
 
 /* Group j's candidates' rows of w into Wg (K, H), fetching rows ahead (in a large catalogue they are in memory,
  * not in cache). */
-static void group_gather(const Saved *s, int64_t j, real *Wg) {
-    const int64_t *ids = s->ids + j * s->K;
+NN_VECTORIZE static void group_gather(const Saved *s, int64_t j, real *restrict Wg) {
+    const int64_t *ids = s->ids + j * s->K, H = s->H;
     for (int64_t k = 0; k < s->K; k++) {
-        if (k + PREFETCH_AHEAD < s->K) prefetch_row(s->w + ids[k + PREFETCH_AHEAD] * s->H, s->H, 0);
-        memcpy(Wg + k * s->H, s->w + ids[k] * s->H, (size_t)s->H * sizeof *Wg);
+        if (k + PREFETCH_AHEAD < s->K) prefetch_row(s->w + ids[k + PREFETCH_AHEAD] * H, H, 0);
+        const real *restrict src = s->w + ids[k] * H;
+        for (int64_t h = 0; h < H; h++) Wg[k * H + h] = src[h];
     }
 }
 

@@ -39,6 +39,11 @@ typedef struct {
     const real *log_q;         /* (C) or NULL */
     int64_t R, H, C, K, G, ignore, count;
     int64_t max_rows;          /* the most rows of a group */
+    /* Groups whose (rows, K) fit SAMPLED_ROWS_STORE_REALS: the forward keeps what the backward needs, so that
+     * it neither gathers nor multiplies again (dlogit NULL otherwise: the backward recomputes the logits). */
+    real *dlogit;              /* (R, K) d row loss / d logit (softmax probabilities or gBCE sigmoids) */
+    real *dpos;                /* (R) d row loss / d positive logit */
+    real *gxu;                 /* (R, H) G Wg: x's gradient before the upstream scale, or NULL */
     int gbce;
     real beta;
     real *lse;                 /* (R) sampled softmax: each row's log-sum-exp of corrected logits */
@@ -75,7 +80,7 @@ static real row_logits(const Saved *s, int64_t r, real *S) {
 }
 
 /* Row r's loss from its logits S (overwritten) and positive a; *lse: sampled softmax's log-sum-exp. */
-NN_VECTORIZE static double row_loss(const Saved *s, real *S, real a, real *lse) {
+NN_VECTORIZE static double row_loss(const Saved *s, real *S, real a, real *lse, real *inv_sum) {
     int64_t K = s->K;
     if (s->gbce) {
         double sum = 0;
@@ -87,6 +92,7 @@ NN_VECTORIZE static double row_loss(const Saved *s, real *S, real a, real *lse) 
     for (int64_t k = 0; k < K; k++) S[k] = r_exp(S[k] - mx);
     double sum = (double)r_lane_sum(S, K) + (double)r_exp(a - mx);
     *lse = (real)((double)mx + log(sum));
+    *inv_sum = (real)(1 / sum); /* S[k] inv_sum is candidate k's probability */
     return (double)*lse - (double)a;
 }
 
@@ -99,6 +105,7 @@ typedef struct {
     int64_t *used;     /* grouped backward: each group's counted rows (from its first row's place in the block) */
     int64_t *n_used;   /* grouped backward: how many rows of each group of the block count */
     real scale;        /* backward: d loss / d y over the count */
+    real wscale;       /* grouped backward: the factor w's gradient applies to dS and dpos (1: already scaled) */
     real *dS, *dpos;   /* backward: (block rows, K), (block rows) gradients of the logits */
     real *gx, *gw;     /* backward: the gradients, or NULL */
 } Loop;
@@ -106,12 +113,12 @@ typedef struct {
 static void forward_rows(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     const Saved *s = l->s;
-    real *S = l->scratch + (int64_t)c.worker * s->K, lse = 0;
+    real *S = l->scratch + (int64_t)c.worker * s->K, lse = 0, inv = 0;
     for (int64_t r = c.begin; r < c.end; r++) {
         l->loss[r] = 0;
         if (s->target[r] == s->ignore) continue;
         real a = row_logits(s, r, S);
-        l->loss[r] = row_loss(s, S, a, &lse);
+        l->loss[r] = row_loss(s, S, a, &lse, &inv);
         if (!s->gbce) s->lse[r] = lse;
     }
 }
@@ -209,22 +216,48 @@ static real positive_logit(const Saved *s, int64_t r) {
     return dot(s->x + r * s->H, s->w + t * s->H, s->H) - (s->log_q && !s->gbce ? s->log_q[t] : 0);
 }
 
+/* Row r's gradient factors into s->dlogit and s->dpos from its row_loss output S (exp(logit - max) for softmax,
+ * the logits for gBCE), its positive logit a, its log-sum-exp and 1 / its sum of exponentials. */
+NN_VECTORIZE static void row_store(const Saved *s, int64_t r, const real *S, real a, real lse, real inv) {
+    real *G = s->dlogit + r * s->K;
+    if (s->gbce) {
+        for (int64_t k = 0; k < s->K; k++) G[k] = S[k] == -INFINITY ? 0 : r_sigmoid(S[k]);
+        s->dpos[r] = s->beta * (r_sigmoid(a) - 1);
+        return;
+    }
+    for (int64_t k = 0; k < s->K; k++) G[k] = S[k] * inv;
+    s->dpos[r] = r_exp(a - lse) - 1;
+}
+
 static void forward_groups(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     const Saved *s = l->s;
-    real *Wg = l->scratch + (int64_t)c.worker * s->K * (s->H + s->max_rows), *S = Wg + s->K * s->H, lse = 0;
+    int64_t K = s->K, H = s->H;
+    real *Wg = l->scratch + (int64_t)c.worker * K * (H + s->max_rows), lse = 0, inv = 0;
     for (int64_t j = c.begin; j < c.end; j++) {
         int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0, counted = 0;
         for (int64_t i = 0; i < n; i++) counted += (l->loss[r0 + i] = 0, s->target[r0 + i] != s->ignore);
-        if (!counted) continue;
+        if (!counted) {
+            if (s->dlogit) memset(s->dlogit + r0 * K, 0, (size_t)(n * K) * sizeof(real));
+            if (s->dlogit) memset(s->dpos + r0, 0, (size_t)n * sizeof(real));
+            if (s->gxu) memset(s->gxu + r0 * H, 0, (size_t)(n * H) * sizeof(real));
+            continue;
+        }
+        real *S = s->dlogit ? s->dlogit + r0 * K : Wg + K * H; /* stored: the logits are computed in place */
         group_gather(s, j, Wg);
         group_logits(s, j, Wg, S);
         for (int64_t i = 0; i < n; i++) {
             int64_t r = r0 + i;
-            if (s->target[r] == s->ignore) continue;
-            l->loss[r] = row_loss(s, S + i * s->K, positive_logit(s, r), &lse);
+            if (s->target[r] == s->ignore) {
+                if (s->dlogit) memset(S + i * K, 0, (size_t)K * sizeof(real)), s->dpos[r] = 0;
+                continue;
+            }
+            real a = positive_logit(s, r);
+            l->loss[r] = row_loss(s, S + i * K, a, &lse, &inv);
             if (!s->gbce) s->lse[r] = lse;
+            if (s->dlogit) row_store(s, r, S + i * K, a, lse, inv);
         }
+        if (s->gxu) gemm(n, H, K, S, K, 1, Wg, H, 1, 0, s->gxu + r0 * H, H);
     }
 }
 
@@ -265,14 +298,14 @@ static void backward_groups(void *ctx, NnChunk c) {
 /* WEIGHT_COLUMNS reals as one value the compiler keeps in vector registers (as tensor/gemm_tile.h does). */
 typedef real ColumnVec __attribute__((vector_size(WEIGHT_COLUMNS * sizeof(real))));
 
-/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of d[used[u] ld] x[used[u] H ..], in registers. */
-NN_VECTORIZE static void candidate_columns(real *gk, const real *d, int64_t ld, const real *x, int64_t H,
+/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of scale d[used[u] ld] x[used[u] H ..], in registers. */
+NN_VECTORIZE static void candidate_columns(real *gk, const real *d, int64_t ld, real scale, const real *x, int64_t H,
                                            const int64_t *used, int64_t nu) {
     ColumnVec acc, xu;
     memcpy(&acc, gk, sizeof acc);
     for (int64_t u = 0; u < nu; u++) {
         memcpy(&xu, x + used[u] * H, sizeof xu);
-        acc += d[used[u] * ld] * xu;
+        acc += scale * d[used[u] * ld] * xu;
     }
     memcpy(gk, &acc, sizeof acc);
 }
@@ -284,17 +317,19 @@ NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int
     int64_t K = s->K, H = s->H, r0 = s->goff[j], nu = l->n_used[j - l->j0];
     const real *dS = l->dS + (r0 - l->r0) * K, *dpos = l->dpos + (r0 - l->r0), *x = s->x + r0 * H + c0;
     const int64_t *ids = s->ids + j * K, *used = l->used + (r0 - l->r0);
+    real ws = l->wscale;
     for (int64_t u = 0; u < nu; u++) {
         real *gt = l->gw + s->target[r0 + used[u]] * H + c0;
-        for (int64_t h = 0; h < n; h++) gt[h] += dpos[used[u]] * x[used[u] * H + h];
+        for (int64_t h = 0; h < n; h++) gt[h] += ws * dpos[used[u]] * x[used[u] * H + h];
     }
     for (int64_t k = 0; k < K; k++) {
         real *gk = l->gw + ids[k] * H + c0;
         if (k + PREFETCH_AHEAD < K) prefetch_row(l->gw + ids[k + PREFETCH_AHEAD] * H + c0, n, 1);
         int64_t h = 0;
-        for (; h + WEIGHT_COLUMNS <= n; h += WEIGHT_COLUMNS) candidate_columns(gk + h, dS + k, K, x + h, H, used, nu);
+        for (; h + WEIGHT_COLUMNS <= n; h += WEIGHT_COLUMNS)
+            candidate_columns(gk + h, dS + k, K, ws, x + h, H, used, nu);
         for (int64_t u = 0; u < nu; u++)
-            for (int64_t c = h; c < n; c++) gk[c] += dS[used[u] * K + k] * x[used[u] * H + c];
+            for (int64_t c = h; c < n; c++) gk[c] += ws * dS[used[u] * K + k] * x[used[u] * H + c];
     }
 }
 
@@ -303,6 +338,37 @@ static void weight_group_columns(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     for (int64_t j = l->j0; j < l->j0 + l->jn; j++)
         if (l->n_used[j - l->j0]) group_columns(l, j, c.begin, c.end - c.begin);
+}
+
+/* x's gradient rows from what the forward stored: gx += scale (dpos w_target + G Wg). */
+NN_VECTORIZE static void stored_x_rows(void *ctx, NnChunk c) {
+    const Loop *l = ctx;
+    const Saved *s = l->s;
+    int64_t H = s->H;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        if (s->target[r] == s->ignore) continue;
+        const real *wt = s->w + s->target[r] * H, *u = s->gxu + r * H;
+        real *gx = l->gx + r * H, dp = l->scale * s->dpos[r];
+        for (int64_t h = 0; h < H; h++) gx[h] += dp * wt[h] + l->scale * u[h];
+    }
+}
+
+/* The grouped backward from what the forward stored: no gather, no product but w's gradient's sums. */
+static void backward_stored(Loop *l) {
+    const Saved *s = l->s;
+    if (l->gx) nn_parallel_for(s->R, s->H * 2, stored_x_rows, l);
+    if (!l->gw) return;
+    l->dS = s->dlogit, l->dpos = s->dpos, l->wscale = l->scale, l->r0 = 0, l->j0 = 0, l->jn = s->G;
+    l->used = nn_malloc((size_t)(s->R ? s->R : 1) * sizeof *l->used);
+    l->n_used = nn_malloc((size_t)(s->G ? s->G : 1) * sizeof *l->n_used);
+    for (int64_t j = 0; j < s->G; j++) {
+        l->n_used[j] = 0;
+        for (int64_t r = s->goff[j]; r < s->goff[j + 1]; r++)
+            if (s->target[r] != s->ignore) l->used[s->goff[j] + l->n_used[j]++] = r - s->goff[j];
+    }
+    nn_parallel_elements(s->H, s->R * (s->K + 1), weight_group_columns, l);
+    free(l->n_used);
+    free(l->used);
 }
 
 /* The grouped backward in blocks of whole groups of at most SAMPLED_ROWS_TILE_REALS logits (or one group). */
@@ -340,7 +406,12 @@ static void sampled_rows_backward(Graph *g, Node *n) {
         for (int64_t r = 0, last = -1; r < s->R; r++)
             if (s->target[r] != s->ignore && s->cand[r] != last) ag_grad_add_rows(g, w, s->ids + (last = s->cand[r]), K, -1);
     }
+    if (s->dlogit) {
+        backward_stored(&l);
+        return;
+    }
     if (s->goff) {
+        l.wscale = 1;
         backward_blocks(&l);
         return;
     }
@@ -400,6 +471,11 @@ static Saved *save_inputs(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptio
         s->goff = memcpy(arena_alloc(a, (size_t)(G + 1) * sizeof *s->goff), o->offsets, (size_t)(G + 1) * sizeof *s->goff);
         for (int64_t j = 0; j < G; j++)
             if (o->offsets[j + 1] - o->offsets[j] > s->max_rows) s->max_rows = o->offsets[j + 1] - o->offsets[j];
+        if ((x->requires_grad || w->requires_grad) && !o->recompute && R * K <= SAMPLED_ROWS_STORE_REALS && R > 0) {
+            s->dlogit = arena_alloc(a, (size_t)(R * K) * sizeof(real));
+            s->dpos = arena_alloc(a, (size_t)R * sizeof(real));
+            if (x->requires_grad) s->gxu = arena_alloc(a, (size_t)(R * s->H) * sizeof(real));
+        }
     }
     if (o->log_q) s->log_q = memcpy(arena_alloc(a, (size_t)C * sizeof(real)), o->log_q, (size_t)C * sizeof(real));
     for (int64_t r = 0; r < R; r++) s->count += t[r] != o->ignore;

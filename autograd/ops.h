@@ -276,8 +276,12 @@ Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64
  * rows, fused with the product that scores them (autograd/op_sampled_rows.c): row r of x (R, H) scores
  * its target w[target[r]] and its group's candidates w[ids[j K .. j K + K)] (w (C, H)), as
  * ag_sampled_softmax and ag_gbce do with pos = <x_r, w_target> and neg = x w_ids^T, without storing the
- * (R, K) logits: backward recomputes them a block of at most SAMPLED_ROWS_TILE_REALS at a time. */
+ * (R, K) logits: backward recomputes them a block of at most SAMPLED_ROWS_TILE_REALS at a time (or, with groups
+ * and R K <= SAMPLED_ROWS_STORE_REALS, reads the gradients the forward kept). */
 #define SAMPLED_ROWS_TILE_REALS (1 << 18)
+/* With groups (offsets), when rows x K is at most this, the forward keeps the (R, K) logits' gradients and the
+ * backward does not recompute them. */
+#define SAMPLED_ROWS_STORE_REALS (1 << 23)
 typedef struct {
     const int64_t *target;  /* (n_target == R) each row's target; rows whose target is ignore carry no loss */
     int64_t n_target, ignore;
@@ -287,6 +291,7 @@ typedef struct {
     const real *log_q;      /* (C) sampled softmax: log of each item's draw probability; NULL: uniform draws */
     int gbce;               /* 0: sampled softmax; 1: gBCE with exponent beta */
     real beta;
+    int recompute;          /* 1: never keep the (R, K) gradients, even when they fit (less memory, more time) */
 } SampledRowsOptions;
 /* The mean over the counted rows of each row's loss (0 when there are none). */
 Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions *o);

@@ -4,7 +4,8 @@
  * log-Q correction, gBCE), loss and gradients against a reference made of ag
  * ops (narrow, index_select, linear, ag_sampled_softmax or ag_gbce per group),
  * across the backward's row blocks, and identical for 1, 2 and 3 threads (per
- * position and per sequence). */
+ * position, and per sequence with the gradients kept by the forward or
+ * recomputed by the backward). */
 #include <math.h>
 #include <string.h>
 
@@ -61,6 +62,8 @@ static void fill_ids(int64_t *ids, int64_t groups) {
     ids[3] = 7, ids[K + 4] = 12, ids[5] = ids[6]; /* hits of rows 0 and 1 (or of sequence 0), a repeat */
 }
 
+static const char *const SCOPES[] = {"position", "sequence (kept)", "sequence (recomputed)"};
+
 static RowsCase make_case(int64_t *ids, int per_sequence, const real *log_q, int gbce) {
     RowsCase c = {.o = {.target = TARGET, .n_target = R, .ignore = 0, .ids = ids, .k = K, .log_q = log_q,
                         .gbce = gbce, .beta = (real)0.3}};
@@ -81,11 +84,12 @@ START_TEST(grad_sampled_rows_against_differences) {
     int64_t ids[R * K];
     real q[C];
     log_q_table(q);
-    for (int seq = 0; seq < 2; seq++)
+    for (int seq = 0; seq < 3; seq++) /* per position; per sequence, gradients kept; recomputed */
         for (int kind = 0; kind < 3; kind++) { /* uniform, log-Q corrected, gBCE */
-            RowsCase c = make_case(ids, seq, kind == 1 ? q : NULL, kind == 2);
+            RowsCase c = make_case(ids, seq > 0, kind == 1 ? q : NULL, kind == 2);
+            c.o.recompute = seq == 2;
             char what[80];
-            snprintf(what, sizeof what, "sampled_rows per %s, %s", seq ? "sequence" : "position",
+            snprintf(what, sizeof what, "sampled_rows per %s, %s", SCOPES[seq],
                      kind == 0 ? "uniform" : kind == 1 ? "log-Q" : "gBCE");
             test_gradcheck(what, f_rows, &c, 2, in);
         }
@@ -104,13 +108,14 @@ START_TEST(grad_sampled_rows_at_run_sizes) {
     for (int64_t r = 0; r < NR; r++) target[r] = r < 10 ? 0 : 1 + (int64_t)rng_below(&rng, NC - 1);
     for (int64_t i = 0; i < NR * NK; i++) ids[i] = 1 + (int64_t)rng_below(&rng, NC - 1);
     for (int64_t i = 0; i < NC; i++) q[i] = (real)(-7 - rng_uniform(&rng));
-    for (int seq = 0; seq < 2; seq++)
+    for (int seq = 0; seq < 3; seq++)
         for (int kind = 0; kind < 2; kind++) {
             RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = seq ? 2 : NR, .k = NK,
                                 .offsets = seq ? offsets : NULL, .log_q = kind ? NULL : q, .gbce = kind,
-                                .beta = (real)0.4}};
-            test_gradcheck_sampled(seq ? "sampled_rows per sequence, run size" : "sampled_rows per position, run size",
-                                   f_rows, &c, 2, in, test_quick() ? 12 : 300, 0); /* valgrind, coverage: fewer */
+                                .beta = (real)0.4, .recompute = seq == 2}};
+            char what[80];
+            snprintf(what, sizeof what, "sampled_rows per %s, run size", SCOPES[seq]);
+            test_gradcheck_sampled(what, f_rows, &c, 2, in, test_quick() ? 12 : 300, 0); /* valgrind, coverage: fewer */
         }
     free(ids);
     test_free_all(2, in);
@@ -149,11 +154,11 @@ START_TEST(sampled_rows_equals_the_reference) {
         gx[t] = malloc((size_t)(NR * NH) * sizeof(real));
         gw[t] = malloc((size_t)(NC * NH) * sizeof(real));
     }
-    for (int seq = 0; seq < 2; seq++)
+    for (int seq = 0; seq < 3; seq++)
         for (int kind = 0; kind < 3; kind++) {
             RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = seq ? NG : NR, .k = NK,
                                 .offsets = seq ? offsets : NULL, .log_q = kind == 1 ? q : NULL, .gbce = kind == 2,
-                                .beta = (real)0.7}};
+                                .beta = (real)0.7, .recompute = seq == 2}};
             double l1 = run_case(&c, x, w, gx[1], gw[1]);
             c.reference = 1;
             double l0 = run_case(&c, x, w, gx[0], gw[0]);
@@ -182,10 +187,11 @@ START_TEST(sampled_rows_identical_for_any_thread_count) {
     real *gx[3], *gw[3];
     double loss[3];
     int saved = nn_threads();
-    for (int kind = 0; kind < 4; kind++) { /* per position, then per sequence (the grouped products) */
-        int seq = kind >= 2;
+    for (int kind = 0; kind < 6; kind++) { /* per position, per sequence kept, per sequence recomputed */
+        int seq = kind / 2;
         RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = seq ? NG : NR, .k = NK,
-                            .offsets = seq ? offsets : NULL, .gbce = kind % 2, .beta = (real)0.5}};
+                            .offsets = seq ? offsets : NULL, .gbce = kind % 2, .beta = (real)0.5,
+                            .recompute = seq == 2}};
         for (int t = 0; t < 3; t++) {
             nn_set_threads(t + 1);
             gx[t] = malloc((size_t)(NR * NH) * sizeof(real));

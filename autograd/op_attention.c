@@ -88,16 +88,31 @@ NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real sc
     for (int64_t j = end; j < n; j++) p[j] = 0;
 }
 
-/* Softmax of row i of the raw scores p (S before scaling), written as P in
- * place; masked keys get 0. Keys [0, end) are visible except where key_valid
- * (or, with -inf, the query's own key) says otherwise; a fully masked row
- * (-10000 everywhere) keeps the raw scores of all keys. */
-static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p, real scale) {
+/* Softmax of row i of the raw scores src (S before scaling), written as P
+ * into p (n reals); masked keys get 0. Keys [0, end) are visible except
+ * where key_valid (or, with -inf, the query's own key) says otherwise; a
+ * fully masked row (-10000 everywhere) keeps the raw scores of all keys. */
+static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, const real *src, real *p, real scale) {
     int64_t end = s->row_end[r0 + i];
+    memcpy(p, src, (size_t)end * sizeof(real));
     if (s->row_sees[r0 + i] && s->layout.key_valid)
         for (int64_t j = 0; j < end; j++)
             if (!allowed(s, r0, i, j)) p[j] = -INFINITY;
     softmax_scaled(p, end, n, scale);
+}
+
+/* Columns of the transposed operands and score rows in scratch: n rounded
+ * up to half a gemm tile's width, so that gemm reads them in place (no
+ * packing per block of rows) and the columns past n are zeros. */
+static int64_t padded(int64_t n) { return (n + 31) / 32 * 32; }
+
+/* t (d, ld) = the rows [0, n) of x (n, d; rows xs apart) transposed, zero past column n. */
+static void transpose_into(const real *x, int64_t xs, int64_t n, int64_t d, real *t, int64_t ld) {
+    for (int64_t k = 0; k < d; k++) {
+        real *row = t + k * ld;
+        for (int64_t j = 0; j < n; j++) row[j] = x[j * xs + k];
+        for (int64_t j = n; j < ld; j++) row[j] = 0;
+    }
 }
 
 /* Keep bits of probabilities [index, index + count) of the whole op, each a
@@ -126,27 +141,53 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
     }
 }
 
-/* Forward of one (sequence, head); pt is (n, n) scratch for P~, words (n + 8) scratch. */
+/* Per-worker scratch of the forward pass, in reals: K^T and one block of
+ * scores (padded(max_n) columns each), P~ (max_n, max_n) when there is
+ * dropout, and the dropout words (max_n + 8). */
+typedef struct {
+    real *kt, *scores, *pt;
+    uint32_t *words;
+} ForwardScratch;
+
+static int64_t forward_scratch_reals(const AttnSaved *s) {
+    int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
+    return round_to_lines((s->head_dim + ATTN_BLOCK) * ld + pt + (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+}
+
+static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
+    int64_t ld = padded(s->max_n);
+    ForwardScratch f = {base, base + s->head_dim * ld, NULL, NULL};
+    real *next = f.scores + ATTN_BLOCK * ld;
+    if (s->keep) {
+        f.pt = next;
+        next += s->max_n * s->max_n;
+    }
+    f.words = (uint32_t *)next;
+    return f;
+}
+
+/* Forward of one (sequence, head). */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
-                   real *out, int64_t H, real *pt, uint32_t *words) {
+                   real *out, int64_t H, const ForwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
-    real *P = s->prob + base;
+    real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
+    transpose_into(K, ks, n, d, w->kt, ld);
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
-        /* S rows (i1 - i0, end) = Q rows K^T */
-        gemm(i1 - i0, end, d, Q + i0 * qs, qs, 1, K, 1, ks, 0, P + i0 * n, n);
+        /* S rows (i1 - i0, end) = Q rows K^T, over whole half tiles of columns (zeros past n) */
+        gemm(i1 - i0, padded(end), d, Q + i0 * qs, qs, 1, w->kt, ld, 1, 0, w->scores, ld);
         for (int64_t i = i0; i < i1; i++) {
             real *p = P + i * n;
-            softmax_row(s, r0, i, n, p, scale);
-            real *t = pt + i * n;
-            for (int64_t j = 0; j < n; j++) t[j] = p[j];
+            softmax_row(s, r0, i, n, w->scores + (i - i0) * ld, p, scale);
             if (keep) {
-                keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, words);
+                real *t = pt + i * n;
+                memcpy(t, p, (size_t)n * sizeof(real));
+                keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
                 drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
             }
         }
@@ -161,35 +202,39 @@ typedef struct {
     int64_t ld;
 } GradRows;
 
-/* Backward of one (sequence, head); pt and dp are (n, n) scratch. */
+/* Backward of one (sequence, head); vt is (d, padded(n)) scratch for V^T, dp
+ * (n, padded(n)) for dP~ and dS, pt (n, n) for P~ when there is dropout. */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
-                            real *pt, real *dp) {
+                            real *vt, real *dp, real *pt) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     const real *dO = dout + r0 * H + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
-    const real *P = s->prob + base;
+    const real *P = s->prob + base, *Pt = s->keep ? pt : P; /* without dropout P~ is P */
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
+    transpose_into(V, vs, n, d, vt, ld);
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
-        /* dP~ rows = dO rows V^T */
-        gemm(i1 - i0, end, d, dO + i0 * H, H, 1, V, 1, vs, 0, dp + i0 * n, n);
+        /* dP~ rows = dO rows V^T, over whole half tiles of columns */
+        gemm(i1 - i0, padded(end), d, dO + i0 * H, H, 1, vt, ld, 1, 0, dp + i0 * ld, ld);
         for (int64_t i = i0; i < i1; i++) {
             const real *p = P + i * n;
-            real *t = pt + i * n, *g = dp + i * n, rowdot = 0;
-            for (int64_t j = 0; j < n; j++) t[j] = p[j];
-            if (keep) /* bits exist up to the row's own end; P is 0 past it */
+            real *g = dp + i * ld, rowdot = 0;
+            if (keep) { /* bits exist up to the row's own end; P is 0 past it */
+                real *t = pt + i * n;
+                memcpy(t, p, (size_t)n * sizeof(real));
                 drop_row(t, g, keep + i * n, s->row_end[r0 + i], s->drop_scale);
+            }
             for (int64_t j = 0; j < end; j++) rowdot += p[j] * g[j];
             for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
             for (int64_t j = end; j < n; j++) g[j] = 0;
         }
         /* dQ rows += dS rows K */
-        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * n, n, 1, K, ks, 1, 1, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
+        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * ld, ld, 1, K, ks, 1, 1, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
@@ -197,11 +242,11 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         if (from >= n) continue;
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
-            gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1,
+            gemm(j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dO + from * H, H, 1, 1,
                  dv.data + (r0 + j0) * dv.ld + c0, dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
         if (dk.data)
-            gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1,
+            gemm(j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, Q + from * qs, qs, 1, 1,
                  dk.data + (r0 + j0) * dk.ld + c0, dk.ld);
     }
 }
@@ -212,23 +257,24 @@ typedef struct {
     const real *dout; /* (rows, H) */
     GradRows dq, dk, dv;
     int64_t H;
-    real *scratch; /* per worker: pt and dp, (max_n, max_n) each */
+    real *scratch; /* per worker: vt (head_dim, padded(max_n)), dp (max_n, padded(max_n)), pt (max_n, max_n) */
     int64_t stride;
 } BackwardLoop;
 
 static void backward_items(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
     const AttnSaved *s = l->s;
-    real *pt = l->scratch + c.worker * l->stride, *dp = pt + s->max_n * s->max_n;
+    int64_t ld = padded(s->max_n);
+    real *vt = l->scratch + c.worker * l->stride, *dp = vt + s->head_dim * ld, *pt = dp + s->max_n * ld;
     for (int64_t w = c.begin; w < c.end; w++)
         attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
-                        l->H, pt, dp);
+                        l->H, vt, dp, pt);
 }
 
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
-    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
+    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads, ld = padded(s->max_n);
     /* gradients land straight in the base when q, k, v are column slices of one projection */
     GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
     GradRows *dst[3] = {&dq, &dk, &dv};
@@ -238,7 +284,7 @@ static void attention_backward(Graph *g, Node *n) {
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
         *dst[i] = (GradRows){view.data, view.stride[0]};
     }
-    int64_t stride = round_to_lines(2 * nn + 1);
+    int64_t stride = round_to_lines((s->head_dim + s->max_n) * ld + (s->keep ? s->max_n * s->max_n : 0) + 1);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
     BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, scratch, stride};
@@ -251,17 +297,16 @@ typedef struct {
     const Tensor *q, *k, *v;
     real *out; /* (rows, H) */
     int64_t H;
-    real *scratch; /* per worker: pt (max_n, max_n), dropout words (max_n + 8) */
+    real *scratch; /* per worker: forward_scratch_reals */
     int64_t stride;
 } ForwardLoop;
 
 static void forward_items(void *ctx, NnChunk c) {
     const ForwardLoop *l = ctx;
     const AttnSaved *s = l->s;
-    real *pt = l->scratch + c.worker * l->stride;
-    uint32_t *words = (uint32_t *)(pt + s->max_n * s->max_n + 1);
+    ForwardScratch f = forward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
-        attend(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->out, l->H, pt, words);
+        attend(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->out, l->H, &f);
 }
 
 SeqLayout seq_layout_dense(Graph *g, int64_t n_seq, int64_t L, const unsigned char *key_valid, int causal) {
@@ -324,9 +369,7 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
         }
     }
     Tensor *y = ag_new(g, 2, (int64_t[]){rows, H});
-    int64_t items = n_seq * spec->heads, nn = s->max_n * s->max_n;
-    /* per worker: pt (max_n, max_n), then the dropout words (max_n + 8) */
-    int64_t stride = round_to_lines(nn + 1 + (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+    int64_t items = n_seq * spec->heads, stride = forward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
     ForwardLoop l = {s, q, k, v, y->data, H, scratch, stride};

@@ -22,6 +22,7 @@
 #include "autograd/profile.h"
 #include "base/error.h"
 #include "base/memory.h"
+#include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/parallel.h"
@@ -79,39 +80,45 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
     return n;
 }
 
-/* p[0..end) = softmax(p * scale) in place, p[end..n) = 0. */
-NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real scale) {
-    real m = r_lane_max(p, end);
-    for (int64_t j = 0; j < end; j++) p[j] = r_exp((p[j] - m) * scale); /* scale > 0: max of p * scale is m * scale */
-    real inv = 1 / r_lane_sum(p, end);
-    for (int64_t j = 0; j < end; j++) p[j] *= inv;
+/* p[0..end) = softmax(x * scale), p[end..n) = 0, with x[0..end) the raw
+ * scores, overwritten. x is readable and writable up to end rounded up to
+ * 16 (past end: finite scratch), so the exponentials run in whole vectors. */
+NN_VECTORIZE static void softmax_scaled(real *restrict x, int64_t end, real *restrict p, int64_t n, real scale) {
+    real m = r_lane_max(x, end);
+    int64_t wide = (end + 15) / 16 * 16;
+    for (int64_t j = 0; j < wide; j++) x[j] = r_exp((x[j] - m) * scale); /* scale > 0: max of x * scale is m * scale */
+    real inv = 1 / r_lane_sum(x, end);
+    for (int64_t j = 0; j < end; j++) p[j] = x[j] * inv;
     for (int64_t j = end; j < n; j++) p[j] = 0;
 }
 
-/* Softmax of row i of the raw scores src (S before scaling), written as P
- * into p (n reals); masked keys get 0. Keys [0, end) are visible except
- * where key_valid (or, with -inf, the query's own key) says otherwise; a
- * fully masked row (-10000 everywhere) keeps the raw scores of all keys. */
-static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, const real *src, real *p, real scale) {
+/* Softmax of row i of the raw scores x (S before scaling, scratch as
+ * softmax_scaled's), written as P into p (n reals); masked keys get 0. Keys
+ * [0, end) are visible except where key_valid (or, with -inf, the query's own
+ * key) says otherwise; a fully masked row (-10000 everywhere) keeps the raw
+ * scores of all keys. */
+static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *x, real *p, real scale) {
     int64_t end = s->row_end[r0 + i];
-    memcpy(p, src, (size_t)end * sizeof(real));
     if (s->row_sees[r0 + i] && s->layout.key_valid)
         for (int64_t j = 0; j < end; j++)
-            if (!allowed(s, r0, i, j)) p[j] = -INFINITY;
-    softmax_scaled(p, end, n, scale);
+            if (!allowed(s, r0, i, j)) x[j] = -INFINITY;
+    softmax_scaled(x, end, p, n, scale);
 }
 
-/* Columns of the transposed operands and score rows in scratch: n rounded
- * up to half a gemm tile's width, so that gemm reads them in place (no
- * packing per block of rows) and the columns past n are zeros. */
-static int64_t padded(int64_t n) { return (n + 31) / 32 * 32; }
+/* Columns of a row of scores in scratch: n rounded up to the widest gemm
+ * panel (64), so that whole panels of products and whole vectors of
+ * exponentials fit. */
+static int64_t padded(int64_t n) { return (n + 63) / 64 * 64; }
 
-/* t (d, ld) = the rows [0, n) of x (n, d; rows xs apart) transposed, zero past column n. */
-static void transpose_into(const real *x, int64_t xs, int64_t n, int64_t d, real *t, int64_t ld) {
-    for (int64_t k = 0; k < d; k++) {
-        real *row = t + k * ld;
-        for (int64_t j = 0; j < n; j++) row[j] = x[j * xs + k];
-        for (int64_t j = n; j < ld; j++) row[j] = 0;
+/* C rows (m, keys [0, end)) = A rows (m, d) X^T, xt holding X^T (d, n) in
+ * kn's packed panels of nr columns (zeros past n): one product per panel,
+ * over whole half panels, which gemm reads in place. */
+static void times_transposed(const GemmKernel *kn, int64_t m, int64_t end, int64_t d, const real *A, int64_t as,
+                             const real *xt, real *C, int64_t ldc) {
+    int64_t nr = kn->nr, half = nr / 2;
+    for (int64_t j0 = 0; j0 < end; j0 += nr) {
+        int64_t cols = end - j0 < nr ? end - j0 : nr;
+        gemm_with(kn, m, (cols + half - 1) / half * half, d, A, as, 1, xt + j0 * d, nr, 1, 0, C + j0, ldc);
     }
 }
 
@@ -141,8 +148,8 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
     }
 }
 
-/* Per-worker scratch of the forward pass, in reals: K^T and one block of
- * scores (padded(max_n) columns each), P~ (max_n, max_n) when there is
+/* Per-worker scratch of the forward pass, in reals: K^T packed in gemm
+ * panels and one block of scores (padded(max_n) columns each), P~ (max_n, max_n) when there is
  * dropout, and the dropout words (max_n + 8). */
 typedef struct {
     real *kt, *scores, *pt;
@@ -157,6 +164,7 @@ static int64_t forward_scratch_reals(const AttnSaved *s) {
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
     int64_t ld = padded(s->max_n);
     ForwardScratch f = {base, base + s->head_dim * ld, NULL, NULL};
+    memset(f.scores, 0, (size_t)(ATTN_BLOCK * ld) * sizeof(real)); /* softmax_scaled reads past the keys */
     real *next = f.scores + ATTN_BLOCK * ld;
     if (s->keep) {
         f.pt = next;
@@ -176,11 +184,12 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
     real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
-    transpose_into(K, ks, n, d, w->kt, ld);
+    const GemmKernel *kn = gemm_kernel_best();
+    kn->pack_b(d, n, 0, K, 1, ks, w->kt); /* K^T, once for all blocks of rows */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
-        /* S rows (i1 - i0, end) = Q rows K^T, over whole half tiles of columns (zeros past n) */
-        gemm(i1 - i0, padded(end), d, Q + i0 * qs, qs, 1, w->kt, ld, 1, 0, w->scores, ld);
+        /* S rows (i1 - i0, end) = Q rows K^T */
+        times_transposed(kn, i1 - i0, end, d, Q + i0 * qs, qs, w->kt, w->scores, ld);
         for (int64_t i = i0; i < i1; i++) {
             real *p = P + i * n;
             softmax_row(s, r0, i, n, w->scores + (i - i0) * ld, p, scale);
@@ -202,7 +211,7 @@ typedef struct {
     int64_t ld;
 } GradRows;
 
-/* Backward of one (sequence, head); vt is (d, padded(n)) scratch for V^T, dp
+/* Backward of one (sequence, head); vt is (d, padded(n)) scratch for V^T in gemm panels, dp
  * (n, padded(n)) for dP~ and dS, pt (n, n) for P~ when there is dropout. */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
@@ -215,12 +224,13 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
     const real *P = s->prob + base, *Pt = s->keep ? pt : P; /* without dropout P~ is P */
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
-    transpose_into(V, vs, n, d, vt, ld);
+    const GemmKernel *kn = gemm_kernel_best();
+    kn->pack_b(d, n, 0, V, 1, vs, vt); /* V^T, once for all blocks of rows */
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
-        /* dP~ rows = dO rows V^T, over whole half tiles of columns */
-        gemm(i1 - i0, padded(end), d, dO + i0 * H, H, 1, vt, ld, 1, 0, dp + i0 * ld, ld);
+        /* dP~ rows = dO rows V^T */
+        times_transposed(kn, i1 - i0, end, d, dO + i0 * H, H, vt, dp + i0 * ld, ld);
         for (int64_t i = i0; i < i1; i++) {
             const real *p = P + i * n;
             real *g = dp + i * ld, rowdot = 0;

@@ -211,11 +211,13 @@ typedef struct {
     int64_t ld;
 } GradRows;
 
-/* Backward of one (sequence, head); vt is (d, padded(n)) scratch for V^T in gemm panels, dp
- * (n, padded(n)) for dP~ and dS, pt (n, n) for P~ when there is dropout. */
+/* Backward of one (sequence, head), its gradients added to dq, dk, dv
+ * (beta 1) or stored (beta 0: each element is written once); vt is (d,
+ * padded(n)) scratch for V^T in gemm panels, dp (n, padded(n)) for dP~ and
+ * dS, pt (n, n) for P~ when there is dropout. */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
-                            real *vt, real *dp, real *pt) {
+                            real beta, real *vt, real *dp, real *pt) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
@@ -244,19 +246,25 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
             for (int64_t j = end; j < n; j++) g[j] = 0;
         }
         /* dQ rows += dS rows K */
-        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * ld, ld, 1, K, ks, 1, 1, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
+        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * ld, ld, 1, K, ks, 1, beta, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
         int64_t j1 = j0 + ATTN_BLOCK < n ? j0 + ATTN_BLOCK : n, from = first_row_reaching(s, r0, n, j0);
-        if (from >= n) continue;
+        if (from >= n) { /* no query reaches these keys */
+            for (int64_t j = j0; j < j1 && beta == 0; j++) {
+                if (dv.data) memset(dv.data + (r0 + j) * dv.ld + c0, 0, (size_t)d * sizeof(real));
+                if (dk.data) memset(dk.data + (r0 + j) * dk.ld + c0, 0, (size_t)d * sizeof(real));
+            }
+            continue;
+        }
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
-            gemm(j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dO + from * H, H, 1, 1,
+            gemm(j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dO + from * H, H, 1, beta,
                  dv.data + (r0 + j0) * dv.ld + c0, dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
         if (dk.data)
-            gemm(j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, Q + from * qs, qs, 1, 1,
+            gemm(j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, Q + from * qs, qs, 1, beta,
                  dk.data + (r0 + j0) * dk.ld + c0, dk.ld);
     }
 }
@@ -267,6 +275,7 @@ typedef struct {
     const real *dout; /* (rows, H) */
     GradRows dq, dk, dv;
     int64_t H;
+    real beta;     /* 0: the gradients are unfilled and stored into, 1: added to */
     real *scratch; /* per worker: vt (head_dim, padded(max_n)), dp (max_n, padded(max_n)), pt (max_n, max_n) */
     int64_t stride;
 } BackwardLoop;
@@ -278,7 +287,36 @@ static void backward_items(void *ctx, NnChunk c) {
     real *vt = l->scratch + c.worker * l->stride, *dp = vt + s->head_dim * ld, *pt = dp + s->max_n * ld;
     for (int64_t w = c.begin; w < c.end; w++)
         attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
-                        l->H, vt, dp, pt);
+                        l->H, l->beta, vt, dp, pt);
+}
+
+/* The base of t when t is the narrow view of columns [start, start + H) of a 2-D tensor, else NULL. */
+static Tensor *narrow_base(const Tensor *t, int64_t start, int64_t H) {
+    const Node *n = t->node;
+    if (!n || n->view != AG_VIEW_NARROW || n->n_in != 1 || n->i[0] != 1 || n->i[1] != start || n->i[2] != H)
+        return NULL;
+    return n->in[0]->ndim == 2 ? n->in[0] : NULL;
+}
+
+/* When q, k and v are the column thirds of one (rows, 3H) tensor (the stacked
+ * projection) that has no gradient yet, its gradient is made unfilled and the
+ * op writes all of it (store, not add: 0 + x is x for every sum gemm makes,
+ * which never ends at -0 from +0 accumulators): returns 1 with dq, dk, dv set. */
+static int stacked_fresh(Graph *g, Node *n, int64_t H, GradRows *dq, GradRows *dk, GradRows *dv) {
+    Tensor *base = narrow_base(n->in[0], 0, H);
+    if (!base || narrow_base(n->in[1], H, H) != base || narrow_base(n->in[2], 2 * H, H) != base ||
+        base->shape[1] != 3 * H || !base->requires_grad || base->grad)
+        return 0;
+    int fresh;
+    Tensor b = ag_grad_view(g, base, &fresh);
+    if (b.ndim != 2 || b.stride[1] != 1) {
+        if (fresh) tensor_fill(&b, 0); /* written through the views after all: zeros first */
+        return 0;
+    }
+    *dq = (GradRows){b.data, b.stride[0]};
+    *dk = (GradRows){b.data + H, b.stride[0]};
+    *dv = (GradRows){b.data + 2 * H, b.stride[0]};
+    return fresh;
 }
 
 static void attention_backward(Graph *g, Node *n) {
@@ -288,7 +326,8 @@ static void attention_backward(Graph *g, Node *n) {
     /* gradients land straight in the base when q, k, v are column slices of one projection */
     GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
     GradRows *dst[3] = {&dq, &dk, &dv};
-    for (int i = 0; i < 3; i++) {
+    int store = stacked_fresh(g, n, H, &dq, &dk, &dv);
+    for (int i = 0; i < 3 && !store; i++) {
         if (!n->in[i]->requires_grad) continue;
         Tensor view = ag_grad_view(g, n->in[i], NULL);
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
@@ -297,7 +336,7 @@ static void attention_backward(Graph *g, Node *n) {
     int64_t stride = round_to_lines((s->head_dim + s->max_n) * ld + (s->keep ? s->max_n * s->max_n : 0) + 1);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
-    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, scratch, stride};
+    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, store ? 0 : 1, scratch, stride};
     nn_parallel_for(items, item_work(s), backward_items, &l);
     free(scratch);
 }

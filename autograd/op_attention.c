@@ -205,6 +205,23 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     }
 }
 
+/* dot[r] = sum over j < end of p[r][j] g[r][j] for rows r < m, each summed in
+ * order j = 0, 1, ... as a plain loop would (a product, then an add: this
+ * function is not one of the FMA clones), with the rows interleaved so that
+ * their sums overlap instead of waiting on one another. */
+static void row_dots(const real *p, int64_t lp, const real *g, int64_t lg, int64_t m, int64_t end, real *dot) {
+    for (int64_t r = 0; r < m; r++) dot[r] = 0;
+    for (int64_t j = 0; j < end; j++)
+        for (int64_t r = 0; r < m; r++) dot[r] += p[r * lp + j] * g[r * lg + j];
+}
+
+/* g[0..end) = p (g - rowdot) scale (dS from dP), g[end..n) = 0. */
+NN_VECTORIZE static void scores_grad(const real *restrict p, real *restrict g, int64_t end, int64_t n, real rowdot,
+                                     real scale) {
+    for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
+    for (int64_t j = end; j < n; j++) g[j] = 0;
+}
+
 /* Where a gradient of q, k or v goes: rows of ld reals, or NULL when not needed. */
 typedef struct {
     real *data;
@@ -233,18 +250,14 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* dP~ rows = dO rows V^T */
         times_transposed(kn, i1 - i0, end, d, dO + i0 * H, H, vt, dp + i0 * ld, ld);
-        for (int64_t i = i0; i < i1; i++) {
-            const real *p = P + i * n;
-            real *g = dp + i * ld, rowdot = 0;
-            if (keep) { /* bits exist up to the row's own end; P is 0 past it */
-                real *t = pt + i * n;
-                memcpy(t, p, (size_t)n * sizeof(real));
-                drop_row(t, g, keep + i * n, s->row_end[r0 + i], s->drop_scale);
-            }
-            for (int64_t j = 0; j < end; j++) rowdot += p[j] * g[j];
-            for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
-            for (int64_t j = end; j < n; j++) g[j] = 0;
+        for (int64_t i = i0; i < i1 && keep; i++) { /* bits exist up to the row's own end; P is 0 past it */
+            real *t = pt + i * n;
+            memcpy(t, P + i * n, (size_t)n * sizeof(real));
+            drop_row(t, dp + i * ld, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
+        real rowdot[ATTN_BLOCK];
+        row_dots(P + i0 * n, n, dp + i0 * ld, ld, i1 - i0, end, rowdot);
+        for (int64_t i = i0; i < i1; i++) scores_grad(P + i * n, dp + i * ld, end, n, rowdot[i - i0], scale);
         /* dQ rows += dS rows K */
         if (dq.data) gemm(i1 - i0, d, end, dp + i0 * ld, ld, 1, K, ks, 1, beta, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }

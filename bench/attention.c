@@ -66,7 +66,7 @@ static void block_free(Block *b) {
 
 static Tensor *block_forward(Block *b, Graph *g) {
     Tensor *a = attention_forward(&b->attn, &b->m, g, b->x, &b->layout);
-    return layer_norm_forward(&b->ln, g, ag_add(g, b->x, a));
+    return layer_norm_residual_forward(&b->ln, g, b->x, a); /* LayerNorm(x + a) in one op */
 }
 
 static Tensor *sdpa_forward(Block *b, Graph *g, Tensor *q, Tensor *k, Tensor *v) {

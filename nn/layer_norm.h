@@ -14,5 +14,8 @@ typedef struct {
 LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps);
 /* x (..., dim) -> same shape. */
 Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x);
+/* LayerNorm(x + r), r of x's shape: the post-norm residual in one op (ag_add_layer_norm), the same bits as
+ * layer_norm_forward(ln, g, ag_add(g, x, r)). */
+Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r);
 
 #endif

@@ -110,15 +110,56 @@ static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, re
  * exponentials fit. */
 static int64_t padded(int64_t n) { return (n + 63) / 64 * 64; }
 
-/* C rows (m, keys [0, end)) = A rows (m, d) X^T, xt holding X^T (d, n) in
- * kn's packed panels of nr columns (zeros past n): one product per panel,
- * over whole half panels, which gemm reads in place. */
-static void times_transposed(const GemmKernel *kn, int64_t m, int64_t end, int64_t d, const real *A, int64_t as,
-                             const real *xt, real *C, int64_t ldc) {
-    int64_t nr = kn->nr, half = nr / 2;
-    for (int64_t j0 = 0; j0 < end; j0 += nr) {
-        int64_t cols = end - j0 < nr ? end - j0 : nr;
-        gemm_with(kn, m, (cols + half - 1) / half * half, d, A, as, 1, xt + j0 * d, nr, 1, 0, C + j0, ldc);
+/* Reals of one packed operand of an item: (n, d) or (d, n) in gemm panels of
+ * nr <= 64 columns, for any n <= max_n. */
+static int64_t panel_reals(const AttnSaved *s) { return padded(s->max_n) * padded(s->head_dim); }
+
+/* B (kp, N) packed by kn->pack_b with kc = kp: panels of nr columns, panel p
+ * (kp, nr) row-major at Bp + p kp nr, zeros past N. */
+typedef struct {
+    const real *data;
+    int64_t kp;
+} Panels;
+
+/* C (M, N) = A (M, K) B[k0 .. k0 + K) + beta C (beta 0 or 1), B packed once
+ * for all the products of an item: the tiles and K steps of gemm's own
+ * driver (tensor/gemm.c), hence its sums bit for bit, without packing B again
+ * for every block of rows or a gemm call's setup, in the calling thread. */
+static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs,
+                       int64_t a_cs, Panels B, int64_t k0, real beta, real *C, int64_t ldc) {
+    if (K <= 0) {
+        for (int64_t i = 0; i < M && beta == 0; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(real));
+        return;
+    }
+    const int mr = kn->mr, nr = kn->nr;
+    _Alignas(64) real apack[6 * 256];
+    NN_CHECK(mr * kn->kc <= 6 * 256, "attention", "gemm kernel tile %d x %d too large", mr, kn->kc);
+    for (int64_t pc = 0; pc < K; pc += kn->kc) {
+        int64_t kc = K - pc < kn->kc ? K - pc : kn->kc;
+        int add = pc > 0 || beta != 0;
+        for (int64_t ir = 0; ir < M; ir += mr) {
+            int m = M - ir < mr ? (int)(M - ir) : mr;
+            int r = (3 * m - 1) / mr, rows = (r + 1) * mr / 3; /* the smallest tile with m rows */
+            const real *a = A + ir * a_rs + pc * a_cs;
+            int layout = 0;
+            int64_t ars = 1, acs = mr;
+            if (m == rows && a_cs == 1) {
+                layout = 1;
+                ars = a_rs;
+                acs = 1;
+            } else if (m == rows && a_rs == 1) {
+                acs = a_cs;
+            } else {
+                kn->pack_a(kc, m, a, a_rs, a_cs, apack);
+                a = apack;
+            }
+            GemmTileFn *const *tile = kn->tiles[layout][r];
+            for (int64_t jr = 0; jr < N; jr += nr) {
+                int n = N - jr < nr ? (int)(N - jr) : nr;
+                const real *b = B.data + jr * B.kp + (k0 + pc) * nr;
+                tile[n > nr / 2](kc, a, ars, acs, b, nr, C + ir * ldc + jr, ldc, m, n, add);
+            }
+        }
     }
 }
 
@@ -148,22 +189,23 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
     }
 }
 
-/* Per-worker scratch of the forward pass, in reals: K^T packed in gemm
- * panels and one block of scores (padded(max_n) columns each), P~ (max_n, max_n) when there is
- * dropout, and the dropout words (max_n + 8). */
+/* Per-worker scratch of the forward pass, in reals: K^T and V packed in gemm
+ * panels, one block of scores (padded(max_n) columns), P~ (max_n, max_n) when
+ * there is dropout, and the dropout words (max_n + 8). */
 typedef struct {
-    real *kt, *scores, *pt;
+    real *kt, *vp, *scores, *pt;
     uint32_t *words;
 } ForwardScratch;
 
 static int64_t forward_scratch_reals(const AttnSaved *s) {
     int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
-    return round_to_lines((s->head_dim + ATTN_BLOCK) * ld + pt + (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+    return round_to_lines(2 * panel_reals(s) + ATTN_BLOCK * ld + pt +
+                          (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
 }
 
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
     int64_t ld = padded(s->max_n);
-    ForwardScratch f = {base, base + s->head_dim * ld, NULL, NULL};
+    ForwardScratch f = {base, base + panel_reals(s), base + 2 * panel_reals(s), NULL, NULL};
     memset(f.scores, 0, (size_t)(ATTN_BLOCK * ld) * sizeof(real)); /* softmax_scaled reads past the keys */
     real *next = f.scores + ATTN_BLOCK * ld;
     if (s->keep) {
@@ -185,11 +227,13 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
-    kn->pack_b(d, n, 0, K, 1, ks, w->kt); /* K^T, once for all blocks of rows */
+    kn->pack_b(d, n, 0, K, 1, ks, w->kt); /* K^T and V, once for all blocks of rows */
+    kn->pack_b(n, d, 0, V, vs, 1, w->vp);
+    Panels kt = {w->kt, d}, vp = {w->vp, n};
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* S rows (i1 - i0, end) = Q rows K^T */
-        times_transposed(kn, i1 - i0, end, d, Q + i0 * qs, qs, w->kt, w->scores, ld);
+        gemm_panel(kn, i1 - i0, end, d, Q + i0 * qs, qs, 1, kt, 0, 0, w->scores, ld);
         for (int64_t i = i0; i < i1; i++) {
             real *p = P + i * n;
             softmax_row(s, r0, i, n, w->scores + (i - i0) * ld, p, scale);
@@ -201,7 +245,7 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
             }
         }
         /* O rows = P~ rows V */
-        gemm(i1 - i0, d, end, pt + i0 * n, n, 1, V, vs, 1, 0, out + (r0 + i0) * H + c0, H);
+        gemm_panel(kn, i1 - i0, d, end, pt + i0 * n, n, 1, vp, 0, 0, out + (r0 + i0) * H + c0, H);
     }
 }
 
@@ -228,28 +272,48 @@ typedef struct {
     int64_t ld;
 } GradRows;
 
+/* Per-worker scratch of the backward pass: V^T, K, dO and Q packed in gemm
+ * panels (panel_reals each), dP~ and dS (max_n, padded(max_n)), P~ (max_n,
+ * max_n) when there is dropout. */
+typedef struct {
+    real *vt, *kp, *dop, *qp, *dp, *pt;
+} BackwardScratch;
+
+static int64_t backward_scratch_reals(const AttnSaved *s) {
+    return round_to_lines(4 * panel_reals(s) + s->max_n * padded(s->max_n) + (s->keep ? s->max_n * s->max_n : 0) + 1);
+}
+
+static BackwardScratch backward_scratch(const AttnSaved *s, real *base) {
+    int64_t pr = panel_reals(s);
+    real *dp = base + 4 * pr;
+    return (BackwardScratch){base, base + pr, base + 2 * pr, base + 3 * pr, dp, dp + s->max_n * padded(s->max_n)};
+}
+
 /* Backward of one (sequence, head), its gradients added to dq, dk, dv
- * (beta 1) or stored (beta 0: each element is written once); vt is (d,
- * padded(n)) scratch for V^T in gemm panels, dp (n, padded(n)) for dP~ and
- * dS, pt (n, n) for P~ when there is dropout. */
+ * (beta 1) or stored (beta 0: each element is written once). */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
-                            real beta, real *vt, real *dp, real *pt) {
+                            real beta, const BackwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
     int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     const real *dO = dout + r0 * H + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
+    real *dp = w->dp, *pt = w->pt;
     const real *P = s->prob + base, *Pt = s->keep ? pt : P; /* without dropout P~ is P */
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
-    kn->pack_b(d, n, 0, V, 1, vs, vt); /* V^T, once for all blocks of rows */
+    kn->pack_b(d, n, 0, V, 1, vs, w->vt); /* V^T, K, dO and Q, once for all blocks of rows */
+    kn->pack_b(n, d, 0, K, ks, 1, w->kp);
+    kn->pack_b(n, d, 0, dO, H, 1, w->dop);
+    kn->pack_b(n, d, 0, Q, qs, 1, w->qp);
+    Panels vt = {w->vt, d}, kp = {w->kp, n}, dop = {w->dop, n}, qp = {w->qp, n};
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* dP~ rows = dO rows V^T */
-        times_transposed(kn, i1 - i0, end, d, dO + i0 * H, H, vt, dp + i0 * ld, ld);
+        gemm_panel(kn, i1 - i0, end, d, dO + i0 * H, H, 1, vt, 0, 0, dp + i0 * ld, ld);
         for (int64_t i = i0; i < i1 && keep; i++) { /* bits exist up to the row's own end; P is 0 past it */
             real *t = pt + i * n;
             memcpy(t, P + i * n, (size_t)n * sizeof(real));
@@ -259,7 +323,7 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         row_dots(P + i0 * n, n, dp + i0 * ld, ld, i1 - i0, end, rowdot);
         for (int64_t i = i0; i < i1; i++) scores_grad(P + i * n, dp + i * ld, end, n, rowdot[i - i0], scale);
         /* dQ rows += dS rows K */
-        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * ld, ld, 1, K, ks, 1, beta, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
+        if (dq.data) gemm_panel(kn, i1 - i0, d, end, dp + i0 * ld, ld, 1, kp, 0, beta, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
@@ -273,11 +337,11 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         }
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
-            gemm(j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dO + from * H, H, 1, beta,
+            gemm_panel(kn, j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dop, from, beta,
                  dv.data + (r0 + j0) * dv.ld + c0, dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
         if (dk.data)
-            gemm(j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, Q + from * qs, qs, 1, beta,
+            gemm_panel(kn, j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, qp, from, beta,
                  dk.data + (r0 + j0) * dk.ld + c0, dk.ld);
     }
 }
@@ -289,18 +353,17 @@ typedef struct {
     GradRows dq, dk, dv;
     int64_t H;
     real beta;     /* 0: the gradients are unfilled and stored into, 1: added to */
-    real *scratch; /* per worker: vt (head_dim, padded(max_n)), dp (max_n, padded(max_n)), pt (max_n, max_n) */
+    real *scratch; /* per worker: backward_scratch_reals */
     int64_t stride;
 } BackwardLoop;
 
 static void backward_items(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
     const AttnSaved *s = l->s;
-    int64_t ld = padded(s->max_n);
-    real *vt = l->scratch + c.worker * l->stride, *dp = vt + s->head_dim * ld, *pt = dp + s->max_n * ld;
+    BackwardScratch b = backward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
         attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
-                        l->H, l->beta, vt, dp, pt);
+                        l->H, l->beta, &b);
 }
 
 /* The base of t when t is the narrow view of columns [start, start + H) of a 2-D tensor, else NULL. */
@@ -335,7 +398,7 @@ static int stacked_fresh(Graph *g, Node *n, int64_t H, GradRows *dq, GradRows *d
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
-    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads, ld = padded(s->max_n);
+    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads;
     /* gradients land straight in the base when q, k, v are column slices of one projection */
     GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
     GradRows *dst[3] = {&dq, &dk, &dv};
@@ -346,7 +409,7 @@ static void attention_backward(Graph *g, Node *n) {
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
         *dst[i] = (GradRows){view.data, view.stride[0]};
     }
-    int64_t stride = round_to_lines((s->head_dim + s->max_n) * ld + (s->keep ? s->max_n * s->max_n : 0) + 1);
+    int64_t stride = backward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
     BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, store ? 0 : 1, scratch, stride};

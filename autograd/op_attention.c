@@ -80,29 +80,55 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
     return n;
 }
 
-/* p[0..end) = softmax(x * scale), p[end..n) = 0, with x[0..end) the raw
- * scores, overwritten. x is readable and writable up to end rounded up to
- * 16 (past end: finite scratch), so the exponentials run in whole vectors. */
-NN_VECTORIZE static void softmax_scaled(real *restrict x, int64_t end, real *restrict p, int64_t n, real scale) {
-    real m = r_lane_max(x, end);
-    int64_t wide = (end + 15) / 16 * 16;
-    for (int64_t j = 0; j < wide; j++) x[j] = r_exp((x[j] - m) * scale); /* scale > 0: max of x * scale is m * scale */
-    real inv = 1 / r_lane_sum(x, end);
-    for (int64_t j = 0; j < end; j++) p[j] = x[j] * inv;
-    for (int64_t j = end; j < n; j++) p[j] = 0;
+/* Row r < m of a block of queries: p + r n = softmax(x * scale) over its
+ * keys [0, end[r]), 0 on [end[r], n), from the raw scores x + r ldx
+ * (overwritten; readable up to end[r] rounded up to 16: finite scratch past
+ * end[r], so the exponentials run in whole vectors). The maxima are exact in
+ * any order; each sum is r_lane_sum's (16 lanes of whole vectors, the lanes
+ * added in order, then the tail), computed with the rows side by side so that
+ * the rows' chains of additions overlap instead of running one after another. */
+NN_VECTORIZE static void softmax_rows(real *restrict x, int64_t ldx, const int64_t *end, int64_t m, real *restrict p,
+                                      int64_t n, real scale) {
+    real lane[16][ATTN_BLOCK], tail[16][ATTN_BLOCK], top[ATTN_BLOCK], sum[ATTN_BLOCK];
+    for (int64_t r = 0; r < m; r++) top[r] = r_lane_max(x + r * ldx, end[r]);
+    for (int64_t r = 0; r < m; r++) {
+        real *xr = x + r * ldx;
+        int64_t wide = (end[r] + 15) / 16 * 16, full = end[r] / 16 * 16;
+        for (int64_t j = 0; j < wide; j++) xr[j] = r_exp((xr[j] - top[r]) * scale); /* scale > 0 */
+        real acc[16] = {0};
+        for (int64_t j = 0; j < full; j += 16)
+            for (int l = 0; l < 16; l++) acc[l] += xr[j + l];
+        for (int l = 0; l < 16; l++) {
+            lane[l][r] = acc[l];
+            tail[l][r] = full + l < end[r] ? xr[full + l] : 0; /* + 0 leaves a sum of exponentials as it is */
+        }
+    }
+    for (int64_t r = m; r < ATTN_BLOCK; r++)
+        for (int l = 0; l < 16; l++) lane[l][r] = tail[l][r] = 0;
+    for (int r = 0; r < ATTN_BLOCK; r++) sum[r] = 0;
+    for (int l = 0; l < 16; l++)
+        for (int r = 0; r < ATTN_BLOCK; r++) sum[r] += lane[l][r];
+    for (int l = 0; l < 16; l++)
+        for (int r = 0; r < ATTN_BLOCK; r++) sum[r] += tail[l][r];
+    for (int64_t r = 0; r < m; r++) {
+        const real *xr = x + r * ldx;
+        real *pr = p + r * n, inv = 1 / sum[r];
+        for (int64_t j = 0; j < end[r]; j++) pr[j] = xr[j] * inv;
+        for (int64_t j = end[r]; j < n; j++) pr[j] = 0;
+    }
 }
 
-/* Softmax of row i of the raw scores x (S before scaling, scratch as
- * softmax_scaled's), written as P into p (n reals); masked keys get 0. Keys
- * [0, end) are visible except where key_valid (or, with -inf, the query's own
- * key) says otherwise; a fully masked row (-10000 everywhere) keeps the raw
- * scores of all keys. */
-static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *x, real *p, real scale) {
+/* The keys [0, end) of row i that can carry weight, with the raw scores x of
+ * the masked ones among them set to -inf: keys past the row's end are
+ * masked by end, the others where key_valid (or, with -inf, the query's own
+ * key) says so; a fully masked row (-10000 everywhere) keeps the raw scores
+ * of all keys. */
+static int64_t mask_row(const AttnSaved *s, int64_t r0, int64_t i, real *x) {
     int64_t end = s->row_end[r0 + i];
     if (s->row_sees[r0 + i] && s->layout.key_valid)
         for (int64_t j = 0; j < end; j++)
             if (!allowed(s, r0, i, j)) x[j] = -INFINITY;
-    softmax_scaled(x, end, p, n, scale);
+    return end;
 }
 
 /* Columns of a row of scores in scratch: n rounded up to the widest gemm
@@ -114,15 +140,25 @@ static int64_t padded(int64_t n) { return (n + 63) / 64 * 64; }
  * nr <= 64 columns, for any n <= max_n. */
 static int64_t panel_reals(const AttnSaved *s) { return padded(s->max_n) * padded(s->head_dim); }
 
-/* B (kp, N) packed by kn->pack_b with kc = kp: panels of nr columns, panel p
- * (kp, nr) row-major at Bp + p kp nr, zeros past N. */
+/* An operand B (kp, N) as the tiles read it: B(k, j) = data[(j / nr) panel +
+ * k row + j % nr], readable for whole tiles of nr (or a last nr/2) columns. */
 typedef struct {
     const real *data;
-    int64_t kp;
+    int64_t panel, row;
 } Panels;
 
-/* C (M, N) = A (M, K) B[k0 .. k0 + K) + beta C (beta 0 or 1), B packed once
- * for all the products of an item: the tiles and K steps of gemm's own
+/* B (kp, N) transposed or with N not whole tiles: packed into scratch by kn->pack_b (panels of nr columns,
+ * zeros past N); row-major with whole tiles of columns: read in place, as gemm does. */
+static Panels operand(const GemmKernel *kn, int64_t kp, int64_t N, const real *B, int64_t b_rs, int64_t b_cs,
+                      real *scratch) {
+    int64_t nr = kn->nr;
+    if (b_cs == 1 && (N % nr == 0 || N % nr == nr / 2)) return (Panels){B, nr, b_rs};
+    kn->pack_b(kp, N, 0, B, b_rs, b_cs, scratch);
+    return (Panels){scratch, kp * nr, nr};
+}
+
+/* C (M, N) = A (M, K) B[k0 .. k0 + K) + beta C (beta 0 or 1), B made ready
+ * once (operand) for all the products of an item: the tiles and K steps of gemm's own
  * driver (tensor/gemm.c), hence its sums bit for bit, without packing B again
  * for every block of rows or a gemm call's setup, in the calling thread. */
 static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs,
@@ -156,8 +192,8 @@ static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, co
             GemmTileFn *const *tile = kn->tiles[layout][r];
             for (int64_t jr = 0; jr < N; jr += nr) {
                 int n = N - jr < nr ? (int)(N - jr) : nr;
-                const real *b = B.data + jr * B.kp + (k0 + pc) * nr;
-                tile[n > nr / 2](kc, a, ars, acs, b, nr, C + ir * ldc + jr, ldc, m, n, add);
+                const real *b = B.data + jr / nr * B.panel + (k0 + pc) * B.row;
+                tile[n > nr / 2](kc, a, ars, acs, b, B.row, C + ir * ldc + jr, ldc, m, n, add);
             }
         }
     }
@@ -227,22 +263,20 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
-    kn->pack_b(d, n, 0, K, 1, ks, w->kt); /* K^T and V, once for all blocks of rows */
-    kn->pack_b(n, d, 0, V, vs, 1, w->vp);
-    Panels kt = {w->kt, d}, vp = {w->vp, n};
+    /* K^T and V, once for all blocks of rows */
+    Panels kt = operand(kn, d, n, K, 1, ks, w->kt), vp = operand(kn, n, d, V, vs, 1, w->vp);
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* S rows (i1 - i0, end) = Q rows K^T */
         gemm_panel(kn, i1 - i0, end, d, Q + i0 * qs, qs, 1, kt, 0, 0, w->scores, ld);
-        for (int64_t i = i0; i < i1; i++) {
-            real *p = P + i * n;
-            softmax_row(s, r0, i, n, w->scores + (i - i0) * ld, p, scale);
-            if (keep) {
-                real *t = pt + i * n;
-                memcpy(t, p, (size_t)n * sizeof(real));
-                keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
-                drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
-            }
+        int64_t ends[ATTN_BLOCK];
+        for (int64_t i = i0; i < i1; i++) ends[i - i0] = mask_row(s, r0, i, w->scores + (i - i0) * ld);
+        softmax_rows(w->scores, ld, ends, i1 - i0, P + i0 * n, n, scale);
+        for (int64_t i = i0; i < i1 && keep; i++) {
+            real *t = pt + i * n;
+            memcpy(t, P + i * n, (size_t)n * sizeof(real));
+            keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
+            drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
         /* O rows = P~ rows V */
         gemm_panel(kn, i1 - i0, d, end, pt + i0 * n, n, 1, vp, 0, 0, out + (r0 + i0) * H + c0, H);
@@ -304,11 +338,9 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
     const real *P = s->prob + base, *Pt = s->keep ? pt : P; /* without dropout P~ is P */
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
-    kn->pack_b(d, n, 0, V, 1, vs, w->vt); /* V^T, K, dO and Q, once for all blocks of rows */
-    kn->pack_b(n, d, 0, K, ks, 1, w->kp);
-    kn->pack_b(n, d, 0, dO, H, 1, w->dop);
-    kn->pack_b(n, d, 0, Q, qs, 1, w->qp);
-    Panels vt = {w->vt, d}, kp = {w->kp, n}, dop = {w->dop, n}, qp = {w->qp, n};
+    /* V^T, K, dO and Q, once for all blocks of rows */
+    Panels vt = operand(kn, d, n, V, 1, vs, w->vt), kp = operand(kn, n, d, K, ks, 1, w->kp);
+    Panels dop = operand(kn, n, d, dO, H, 1, w->dop), qp = operand(kn, n, d, Q, qs, 1, w->qp);
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);

@@ -242,7 +242,6 @@ static int64_t forward_scratch_reals(const AttnSaved *s) {
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
     int64_t ld = padded(s->max_n);
     ForwardScratch f = {base, base + panel_reals(s), base + 2 * panel_reals(s), NULL, NULL};
-    memset(f.scores, 0, (size_t)(ATTN_BLOCK * ld) * sizeof(real)); /* softmax_scaled reads past the keys */
     real *next = f.scores + ATTN_BLOCK * ld;
     if (s->keep) {
         f.pt = next;
@@ -529,6 +528,7 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
     int64_t items = n_seq * spec->heads, stride = forward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
+    memset(scratch, 0, (size_t)(width * stride) * sizeof(real)); /* softmax_rows reads scores past the keys */
     ForwardLoop l = {s, q, k, v, y->data, H, scratch, stride};
     nn_parallel_for(items, item_work(s), forward_items, &l);
     free(scratch);

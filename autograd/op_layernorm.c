@@ -11,7 +11,6 @@
 #include "tensor/rmath.h"
 #include "base/simd.h"
 #include "base/parallel.h"
-#include "autograd/op_layernorm.h"
 
 /* Rows per chunk when summing the weight and bias gradients: fixed, so the
  * order of additions does not depend on the thread count. */
@@ -244,6 +243,7 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
     return norm_forward(g, "layer_norm", x, NULL, w, b, eps);
 }
 
+/* Declared in nn/layer_norm.h for now (autograd/ops.h, where it belongs, is not this change's file). */
 Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps) {
     AG_CHECK_INPUTS(g, "add_layer_norm", x, r, w, b);
     if (!tensor_same_shape(x, r)) return ag_layer_norm(g, ag_add(g, x, r), w, b, eps); /* broadcasting: unfused */

@@ -1,6 +1,5 @@
 #include "nn/layer_norm.h"
 
-#include "autograd/op_layernorm.h"
 #include "autograd/ops.h"
 
 LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps) {

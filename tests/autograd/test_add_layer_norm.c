@@ -4,7 +4,7 @@
  * added to existing ones (leaves, or a term with a second consumer). */
 #include <string.h>
 
-#include "autograd/op_layernorm.h"
+#include "nn/layer_norm.h"
 #include "tests/support.h"
 
 enum { R = 37, H = 41 }; /* odd sizes: vector bodies and scalar tails */

@@ -116,32 +116,39 @@ NN_VECTORIZE static void put_row(const real *restrict g, GradOut out, int64_t r,
         for (int64_t j = 0; j < H; j++) o[j] = g[j];
 }
 
-static void input_grad_rows(void *ctx, NnChunk c) {
-    const BackwardLoop *l = ctx;
+/* Row r's input gradient: into gx, or with a residual into both terms. t, row: (H) scratch each. */
+static void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
     const LayerNormSaved *s = l->s;
     int64_t H = l->H;
-    real *t = l->scratch + c.worker * 2 * H, *row = t + H;
-    for (int64_t r = c.begin; r < c.end; r++) {
-        if (!l->residual) {
-            norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx.data + r * H,
-                              l->gx.add, t);
-            continue;
-        }
-        /* the sum's gradient, stored (as the unfilled gradient of ag_add's output was), then to both terms */
-        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], row, 0, t);
-        put_row(row, l->gx, r, H);
-        put_row(row, l->gr, r, H);
+    if (!l->residual) {
+        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx.data + r * H, l->gx.add,
+                          t);
+        return;
     }
+    /* the sum's gradient, stored (as the unfilled gradient of ag_add's output was), then to both terms */
+    norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], row, 0, t);
+    put_row(row, l->gx, r, H);
+    put_row(row, l->gr, r, H);
 }
 
-static void param_grad_chunks(void *ctx, NnChunk c) {
+/* Chunks of LN_ROW_CHUNK rows in one pass over x and dy: each row's input
+ * gradient (when wanted) and the chunk's weight and bias gradients (when
+ * wanted: part, each summed over the chunk's rows in order, a row at a time
+ * as norm_param_grads does over a range). */
+static void backward_chunks(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
     const LayerNormSaved *s = l->s;
     int64_t H = l->H, rows = s->rows;
+    real *t = l->scratch + c.worker * 2 * H, *row = t + H;
+    int inputs = l->gx.data || l->gr.data;
     for (int64_t k = c.begin; k < c.end; k++) {
         int64_t r1 = (k + 1) * LN_ROW_CHUNK < rows ? (k + 1) * LN_ROW_CHUNK : rows;
-        norm_param_grads(s->x, l->dy, s->mean, s->rstd, k * LN_ROW_CHUNK, r1, H, l->part + k * 2 * H,
-                         l->part + k * 2 * H + H);
+        for (int64_t r = k * LN_ROW_CHUNK; r < r1; r++) {
+            if (inputs) input_grad_row(l, r, t, row);
+            if (l->part)
+                norm_param_grads(s->x, l->dy, s->mean, s->rstd, r, r + 1, H, l->part + k * 2 * H,
+                                 l->part + k * 2 * H + H);
+        }
     }
 }
 
@@ -160,18 +167,16 @@ static void norm_backward(Graph *g, Node *n, int residual) {
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     const real *dy = n->out->grad->data, *wc = w ? ag_row_major(g, w) : NULL; /* contiguous weights */
     BackwardLoop l = {s, dy, wc, H, grad_out(g, x), grad_out(g, r), residual, NULL, NULL};
-    if (l.gx.data || l.gr.data) {
-        l.scratch = nn_malloc((size_t)(nn_parallel_width(rows, H * NN_ROW_WORK) * 2 * H) * sizeof(real));
-        nn_parallel_for(rows, H * NN_ROW_WORK, input_grad_rows, &l);
-        free(l.scratch);
-    }
     int need_w = w && w->requires_grad, need_b = b && b->requires_grad;
-    if (!need_w && !need_b) return;
-    int64_t nchunks = (rows + LN_ROW_CHUNK - 1) / LN_ROW_CHUNK;
-    real *part = calloc((size_t)(nchunks * 2 * H), sizeof *part); /* per chunk: dw (H), db (H) */
-    if (!part) nn_abort("layer_norm", "out of memory");
+    if (!l.gx.data && !l.gr.data && !need_w && !need_b) return;
+    int64_t nchunks = (rows + LN_ROW_CHUNK - 1) / LN_ROW_CHUNK, cost = LN_ROW_CHUNK * H * (NN_ROW_WORK + 1);
+    real *part = need_w || need_b ? calloc((size_t)(nchunks * 2 * H), sizeof *part) : NULL; /* per chunk: dw, db */
+    if ((need_w || need_b) && !part) nn_abort("layer_norm", "out of memory");
     l.part = part;
-    nn_parallel_for(nchunks, LN_ROW_CHUNK * H, param_grad_chunks, &l);
+    l.scratch = nn_malloc((size_t)(nn_parallel_width(nchunks, cost) * 2 * H + 1) * sizeof(real));
+    nn_parallel_for(nchunks, cost, backward_chunks, &l);
+    free(l.scratch);
+    if (!part) return;
     real *gw = need_w ? ag_grad(g, w)->data : NULL, *gb = need_b ? ag_grad(g, b)->data : NULL;
     for (int64_t c = 0; c < nchunks; c++)
         for (int64_t j = 0; j < H; j++) {

@@ -2,11 +2,15 @@
  *
  * One work item is one (sequence, head): items write disjoint rows and
  * columns, so threads never share an output and the result is the same for
- * any thread count. Within an item the products run as small gemms over
- * blocks of ATTN_BLOCK query rows, each reaching only the keys its rows can
- * see (with a causal mask, about half of the square). The probabilities P
- * (n x n per item, 0 where masked) and the dropout keep bits are kept for the
- * backward pass.
+ * any thread count. Within an item the products run on gemm's own tiles
+ * (gemm_panel: the same sums as gemm, bit for bit) over blocks of ATTN_BLOCK
+ * query rows, each reaching only the keys its rows can see (with a causal
+ * mask, about half of the square); each item's operands are transposed or
+ * packed once (operand) for all its blocks, and the softmax takes a block's
+ * rows together. The probabilities P (n x n per item, 0 where masked) and the
+ * dropout keep bits are kept for the backward pass. When q, k, v are the
+ * column thirds of one tensor with no gradient yet, the backward pass stores
+ * their gradients into it instead of adding them to zeros.
  *
  * Shapes, for one item of n rows and head size d:
  *   S = Q K^T * scale (n, n); P = softmax(S + mask); P~ = P * keep / (1 - p)

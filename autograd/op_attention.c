@@ -2,11 +2,15 @@
  *
  * One work item is one (sequence, head): items write disjoint rows and
  * columns, so threads never share an output and the result is the same for
- * any thread count. Within an item the products run as small gemms over
- * blocks of ATTN_BLOCK query rows, each reaching only the keys its rows can
- * see (with a causal mask, about half of the square). The probabilities P
- * (n x n per item, 0 where masked) and the dropout keep bits are kept for the
- * backward pass.
+ * any thread count. Within an item the products run on gemm's own tiles
+ * (gemm_panel: the same sums as gemm, bit for bit) over blocks of ATTN_BLOCK
+ * query rows, each reaching only the keys its rows can see (with a causal
+ * mask, about half of the square); each item's operands are transposed or
+ * packed once (operand) for all its blocks, and the softmax takes a block's
+ * rows together. The probabilities P (n x n per item, 0 where masked) and the
+ * dropout keep bits are kept for the backward pass. When q, k, v are the
+ * column thirds of one tensor with no gradient yet, the backward pass stores
+ * their gradients into it instead of adding them to zeros.
  *
  * Shapes, for one item of n rows and head size d:
  *   S = Q K^T * scale (n, n); P = softmax(S + mask); P~ = P * keep / (1 - p)
@@ -22,6 +26,7 @@
 #include "autograd/profile.h"
 #include "base/error.h"
 #include "base/memory.h"
+#include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
 #include "tensor/rmath.h"
 #include "base/parallel.h"
@@ -79,25 +84,123 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
     return n;
 }
 
-/* p[0..end) = softmax(p * scale) in place, p[end..n) = 0. */
-NN_VECTORIZE static void softmax_scaled(real *p, int64_t end, int64_t n, real scale) {
-    real m = r_lane_max(p, end);
-    for (int64_t j = 0; j < end; j++) p[j] = r_exp((p[j] - m) * scale); /* scale > 0: max of p * scale is m * scale */
-    real inv = 1 / r_lane_sum(p, end);
-    for (int64_t j = 0; j < end; j++) p[j] *= inv;
-    for (int64_t j = end; j < n; j++) p[j] = 0;
+/* Row r < m of a block of queries: p + r n = softmax(x * scale) over its
+ * keys [0, end[r]), 0 on [end[r], n), from the raw scores x + r ldx
+ * (overwritten; readable up to end[r] rounded up to 16: finite scratch past
+ * end[r], so the exponentials run in whole vectors). The maxima are exact in
+ * any order; each sum is r_lane_sum's (16 lanes of whole vectors, the lanes
+ * added in order, then the tail), computed with the rows side by side so that
+ * the rows' chains of additions overlap instead of running one after another. */
+NN_VECTORIZE static void softmax_rows(real *restrict x, int64_t ldx, const int64_t *end, int64_t m, real *restrict p,
+                                      int64_t n, real scale) {
+    real lane[16][ATTN_BLOCK], tail[16][ATTN_BLOCK], top[ATTN_BLOCK], sum[ATTN_BLOCK];
+    for (int64_t r = 0; r < m; r++) top[r] = r_lane_max(x + r * ldx, end[r]);
+    for (int64_t r = 0; r < m; r++) {
+        real *xr = x + r * ldx;
+        int64_t wide = (end[r] + 15) / 16 * 16, full = end[r] / 16 * 16;
+        for (int64_t j = 0; j < wide; j++) xr[j] = r_exp((xr[j] - top[r]) * scale); /* scale > 0 */
+        real acc[16] = {0};
+        for (int64_t j = 0; j < full; j += 16)
+            for (int l = 0; l < 16; l++) acc[l] += xr[j + l];
+        for (int l = 0; l < 16; l++) {
+            lane[l][r] = acc[l];
+            tail[l][r] = full + l < end[r] ? xr[full + l] : 0; /* + 0 leaves a sum of exponentials as it is */
+        }
+    }
+    for (int64_t r = m; r < ATTN_BLOCK; r++)
+        for (int l = 0; l < 16; l++) lane[l][r] = tail[l][r] = 0;
+    for (int r = 0; r < ATTN_BLOCK; r++) sum[r] = 0;
+    for (int l = 0; l < 16; l++)
+        for (int r = 0; r < ATTN_BLOCK; r++) sum[r] += lane[l][r];
+    for (int l = 0; l < 16; l++)
+        for (int r = 0; r < ATTN_BLOCK; r++) sum[r] += tail[l][r];
+    for (int64_t r = 0; r < m; r++) {
+        const real *xr = x + r * ldx;
+        real *pr = p + r * n, inv = 1 / sum[r];
+        for (int64_t j = 0; j < end[r]; j++) pr[j] = xr[j] * inv;
+        for (int64_t j = end[r]; j < n; j++) pr[j] = 0;
+    }
 }
 
-/* Softmax of row i of the raw scores p (S before scaling), written as P in
- * place; masked keys get 0. Keys [0, end) are visible except where key_valid
- * (or, with -inf, the query's own key) says otherwise; a fully masked row
- * (-10000 everywhere) keeps the raw scores of all keys. */
-static void softmax_row(const AttnSaved *s, int64_t r0, int64_t i, int64_t n, real *p, real scale) {
+/* The keys [0, end) of row i that can carry weight, with the raw scores x of
+ * the masked ones among them set to -inf: keys past the row's end are
+ * masked by end, the others where key_valid (or, with -inf, the query's own
+ * key) says so; a fully masked row (-10000 everywhere) keeps the raw scores
+ * of all keys. */
+static int64_t mask_row(const AttnSaved *s, int64_t r0, int64_t i, real *x) {
     int64_t end = s->row_end[r0 + i];
     if (s->row_sees[r0 + i] && s->layout.key_valid)
         for (int64_t j = 0; j < end; j++)
-            if (!allowed(s, r0, i, j)) p[j] = -INFINITY;
-    softmax_scaled(p, end, n, scale);
+            if (!allowed(s, r0, i, j)) x[j] = -INFINITY;
+    return end;
+}
+
+/* Columns of a row of scores in scratch: n rounded up to the widest gemm
+ * panel (64), so that whole panels of products and whole vectors of
+ * exponentials fit. */
+static int64_t padded(int64_t n) { return (n + 63) / 64 * 64; }
+
+/* Reals of one packed operand of an item: (n, d) or (d, n) in gemm panels of
+ * nr <= 64 columns, for any n <= max_n. */
+static int64_t panel_reals(const AttnSaved *s) { return padded(s->max_n) * padded(s->head_dim); }
+
+/* An operand B (kp, N) as the tiles read it: B(k, j) = data[(j / nr) panel +
+ * k row + j % nr], readable for whole tiles of nr (or a last nr/2) columns. */
+typedef struct {
+    const real *data;
+    int64_t panel, row;
+} Panels;
+
+/* B (kp, N) transposed or with N not whole tiles: packed into scratch by kn->pack_b (panels of nr columns,
+ * zeros past N); row-major with whole tiles of columns: read in place, as gemm does. */
+static Panels operand(const GemmKernel *kn, int64_t kp, int64_t N, const real *B, int64_t b_rs, int64_t b_cs,
+                      real *scratch) {
+    int64_t nr = kn->nr;
+    if (b_cs == 1 && (N % nr == 0 || N % nr == nr / 2)) return (Panels){B, nr, b_rs};
+    kn->pack_b(kp, N, 0, B, b_rs, b_cs, scratch);
+    return (Panels){scratch, kp * nr, nr};
+}
+
+/* C (M, N) = A (M, K) B[k0 .. k0 + K) + beta C (beta 0 or 1), B made ready
+ * once (operand) for all the products of an item: the tiles and K steps of gemm's own
+ * driver (tensor/gemm.c), hence its sums bit for bit, without packing B again
+ * for every block of rows or a gemm call's setup, in the calling thread. */
+static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs,
+                       int64_t a_cs, Panels B, int64_t k0, real beta, real *C, int64_t ldc) {
+    if (K <= 0) {
+        for (int64_t i = 0; i < M && beta == 0; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(real));
+        return;
+    }
+    const int mr = kn->mr, nr = kn->nr;
+    _Alignas(64) real apack[6 * 256];
+    NN_CHECK(mr * kn->kc <= 6 * 256, "attention", "gemm kernel tile %d x %d too large", mr, kn->kc);
+    for (int64_t pc = 0; pc < K; pc += kn->kc) {
+        int64_t kc = K - pc < kn->kc ? K - pc : kn->kc;
+        int add = pc > 0 || beta != 0;
+        for (int64_t ir = 0; ir < M; ir += mr) {
+            int m = M - ir < mr ? (int)(M - ir) : mr;
+            int r = (3 * m - 1) / mr, rows = (r + 1) * mr / 3; /* the smallest tile with m rows */
+            const real *a = A + ir * a_rs + pc * a_cs;
+            int layout = 0;
+            int64_t ars = 1, acs = mr;
+            if (m == rows && a_cs == 1) {
+                layout = 1;
+                ars = a_rs;
+                acs = 1;
+            } else if (m == rows && a_rs == 1) {
+                acs = a_cs;
+            } else {
+                kn->pack_a(kc, m, a, a_rs, a_cs, apack);
+                a = apack;
+            }
+            GemmTileFn *const *tile = kn->tiles[layout][r];
+            for (int64_t jr = 0; jr < N; jr += nr) {
+                int n = N - jr < nr ? (int)(N - jr) : nr;
+                const real *b = B.data + jr / nr * B.panel + (k0 + pc) * B.row;
+                tile[n > nr / 2](kc, a, ars, acs, b, B.row, C + ir * ldc + jr, ldc, m, n, add);
+            }
+        }
+    }
 }
 
 /* Keep bits of probabilities [index, index + count) of the whole op, each a
@@ -126,33 +229,78 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
     }
 }
 
-/* Forward of one (sequence, head); pt is (n, n) scratch for P~, words (n + 8) scratch. */
+/* Per-worker scratch of the forward pass, in reals: K^T and V packed in gemm
+ * panels, one block of scores (padded(max_n) columns), P~ (max_n, max_n) when
+ * there is dropout, and the dropout words (max_n + 8). */
+typedef struct {
+    real *kt, *vp, *scores, *pt;
+    uint32_t *words;
+} ForwardScratch;
+
+static int64_t forward_scratch_reals(const AttnSaved *s) {
+    int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
+    return round_to_lines(2 * panel_reals(s) + ATTN_BLOCK * ld + pt +
+                          (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+}
+
+static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
+    int64_t ld = padded(s->max_n);
+    ForwardScratch f = {base, base + panel_reals(s), base + 2 * panel_reals(s), NULL, NULL};
+    real *next = f.scores + ATTN_BLOCK * ld;
+    if (s->keep) {
+        f.pt = next;
+        next += s->max_n * s->max_n;
+    }
+    f.words = (uint32_t *)next;
+    return f;
+}
+
+/* Forward of one (sequence, head). */
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
-                   real *out, int64_t H, real *pt, uint32_t *words) {
+                   real *out, int64_t H, const ForwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
-    real *P = s->prob + base;
+    real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
+    const GemmKernel *kn = gemm_kernel_best();
+    /* K^T and V, once for all blocks of rows */
+    Panels kt = operand(kn, d, n, K, 1, ks, w->kt), vp = operand(kn, n, d, V, vs, 1, w->vp);
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* S rows (i1 - i0, end) = Q rows K^T */
-        gemm(i1 - i0, end, d, Q + i0 * qs, qs, 1, K, 1, ks, 0, P + i0 * n, n);
-        for (int64_t i = i0; i < i1; i++) {
-            real *p = P + i * n;
-            softmax_row(s, r0, i, n, p, scale);
+        gemm_panel(kn, i1 - i0, end, d, Q + i0 * qs, qs, 1, kt, 0, 0, w->scores, ld);
+        int64_t ends[ATTN_BLOCK];
+        for (int64_t i = i0; i < i1; i++) ends[i - i0] = mask_row(s, r0, i, w->scores + (i - i0) * ld);
+        softmax_rows(w->scores, ld, ends, i1 - i0, P + i0 * n, n, scale);
+        for (int64_t i = i0; i < i1 && keep; i++) {
             real *t = pt + i * n;
-            for (int64_t j = 0; j < n; j++) t[j] = p[j];
-            if (keep) {
-                keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, words);
-                drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
-            }
+            memcpy(t, P + i * n, (size_t)n * sizeof(real));
+            keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
+            drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
         /* O rows = P~ rows V */
-        gemm(i1 - i0, d, end, pt + i0 * n, n, 1, V, vs, 1, 0, out + (r0 + i0) * H + c0, H);
+        gemm_panel(kn, i1 - i0, d, end, pt + i0 * n, n, 1, vp, 0, 0, out + (r0 + i0) * H + c0, H);
     }
+}
+
+/* dot[r] = sum over j < end of p[r][j] g[r][j] for rows r < m, each summed in
+ * order j = 0, 1, ... as a plain loop would (a product, then an add: this
+ * function is not one of the FMA clones), with the rows interleaved so that
+ * their sums overlap instead of waiting on one another. */
+static void row_dots(const real *p, int64_t lp, const real *g, int64_t lg, int64_t m, int64_t end, real *dot) {
+    for (int64_t r = 0; r < m; r++) dot[r] = 0;
+    for (int64_t j = 0; j < end; j++)
+        for (int64_t r = 0; r < m; r++) dot[r] += p[r * lp + j] * g[r * lg + j];
+}
+
+/* g[0..end) = p (g - rowdot) scale (dS from dP), g[end..n) = 0. */
+NN_VECTORIZE static void scores_grad(const real *restrict p, real *restrict g, int64_t end, int64_t n, real rowdot,
+                                     real scale) {
+    for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
+    for (int64_t j = end; j < n; j++) g[j] = 0;
 }
 
 /* Where a gradient of q, k or v goes: rows of ld reals, or NULL when not needed. */
@@ -161,47 +309,74 @@ typedef struct {
     int64_t ld;
 } GradRows;
 
-/* Backward of one (sequence, head); pt and dp are (n, n) scratch. */
+/* Per-worker scratch of the backward pass: V^T, K, dO and Q packed in gemm
+ * panels (panel_reals each), dP~ and dS (max_n, padded(max_n)), P~ (max_n,
+ * max_n) when there is dropout. */
+typedef struct {
+    real *vt, *kp, *dop, *qp, *dp, *pt;
+} BackwardScratch;
+
+static int64_t backward_scratch_reals(const AttnSaved *s) {
+    return round_to_lines(4 * panel_reals(s) + s->max_n * padded(s->max_n) + (s->keep ? s->max_n * s->max_n : 0) + 1);
+}
+
+static BackwardScratch backward_scratch(const AttnSaved *s, real *base) {
+    int64_t pr = panel_reals(s);
+    real *dp = base + 4 * pr;
+    return (BackwardScratch){base, base + pr, base + 2 * pr, base + 3 * pr, dp, dp + s->max_n * padded(s->max_n)};
+}
+
+/* Backward of one (sequence, head), its gradients added to dq, dk, dv
+ * (beta 1) or stored (beta 0: each element is written once). */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
                             const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
-                            real *pt, real *dp) {
+                            real beta, const BackwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0];
+    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
     const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
     const real *dO = dout + r0 * H + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
-    const real *P = s->prob + base;
+    real *dp = w->dp, *pt = w->pt;
+    const real *P = s->prob + base, *Pt = s->keep ? pt : P; /* without dropout P~ is P */
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
+    const GemmKernel *kn = gemm_kernel_best();
+    /* V^T, K, dO and Q, once for all blocks of rows */
+    Panels vt = operand(kn, d, n, V, 1, vs, w->vt), kp = operand(kn, n, d, K, ks, 1, w->kp);
+    Panels dop = operand(kn, n, d, dO, H, 1, w->dop), qp = operand(kn, n, d, Q, qs, 1, w->qp);
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* dP~ rows = dO rows V^T */
-        gemm(i1 - i0, end, d, dO + i0 * H, H, 1, V, 1, vs, 0, dp + i0 * n, n);
-        for (int64_t i = i0; i < i1; i++) {
-            const real *p = P + i * n;
-            real *t = pt + i * n, *g = dp + i * n, rowdot = 0;
-            for (int64_t j = 0; j < n; j++) t[j] = p[j];
-            if (keep) /* bits exist up to the row's own end; P is 0 past it */
-                drop_row(t, g, keep + i * n, s->row_end[r0 + i], s->drop_scale);
-            for (int64_t j = 0; j < end; j++) rowdot += p[j] * g[j];
-            for (int64_t j = 0; j < end; j++) g[j] = p[j] * (g[j] - rowdot) * scale;
-            for (int64_t j = end; j < n; j++) g[j] = 0;
+        gemm_panel(kn, i1 - i0, end, d, dO + i0 * H, H, 1, vt, 0, 0, dp + i0 * ld, ld);
+        for (int64_t i = i0; i < i1 && keep; i++) { /* bits exist up to the row's own end; P is 0 past it */
+            real *t = pt + i * n;
+            memcpy(t, P + i * n, (size_t)n * sizeof(real));
+            drop_row(t, dp + i * ld, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
+        real rowdot[ATTN_BLOCK];
+        row_dots(P + i0 * n, n, dp + i0 * ld, ld, i1 - i0, end, rowdot);
+        for (int64_t i = i0; i < i1; i++) scores_grad(P + i * n, dp + i * ld, end, n, rowdot[i - i0], scale);
         /* dQ rows += dS rows K */
-        if (dq.data) gemm(i1 - i0, d, end, dp + i0 * n, n, 1, K, ks, 1, 1, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
+        if (dq.data) gemm_panel(kn, i1 - i0, d, end, dp + i0 * ld, ld, 1, kp, 0, beta, dq.data + (r0 + i0) * dq.ld + c0, dq.ld);
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
         int64_t j1 = j0 + ATTN_BLOCK < n ? j0 + ATTN_BLOCK : n, from = first_row_reaching(s, r0, n, j0);
-        if (from >= n) continue;
+        if (from >= n) { /* no query reaches these keys */
+            for (int64_t j = j0; j < j1 && beta == 0; j++) {
+                if (dv.data) memset(dv.data + (r0 + j) * dv.ld + c0, 0, (size_t)d * sizeof(real));
+                if (dk.data) memset(dk.data + (r0 + j) * dk.ld + c0, 0, (size_t)d * sizeof(real));
+            }
+            continue;
+        }
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
-            gemm(j1 - j0, d, n - from, pt + from * n + j0, 1, n, dO + from * H, H, 1, 1,
+            gemm_panel(kn, j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dop, from, beta,
                  dv.data + (r0 + j0) * dv.ld + c0, dv.ld);
         /* dK rows j += dS^T (j, i) Q rows i */
         if (dk.data)
-            gemm(j1 - j0, d, n - from, dp + from * n + j0, 1, n, Q + from * qs, qs, 1, 1,
+            gemm_panel(kn, j1 - j0, d, n - from, dp + from * ld + j0, 1, ld, qp, from, beta,
                  dk.data + (r0 + j0) * dk.ld + c0, dk.ld);
     }
 }
@@ -212,36 +387,67 @@ typedef struct {
     const real *dout; /* (rows, H) */
     GradRows dq, dk, dv;
     int64_t H;
-    real *scratch; /* per worker: pt and dp, (max_n, max_n) each */
+    real beta;     /* 0: the gradients are unfilled and stored into, 1: added to */
+    real *scratch; /* per worker: backward_scratch_reals */
     int64_t stride;
 } BackwardLoop;
 
 static void backward_items(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
     const AttnSaved *s = l->s;
-    real *pt = l->scratch + c.worker * l->stride, *dp = pt + s->max_n * s->max_n;
+    BackwardScratch b = backward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
         attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
-                        l->H, pt, dp);
+                        l->H, l->beta, &b);
+}
+
+/* The base of t when t is the narrow view of columns [start, start + H) of a 2-D tensor, else NULL. */
+static Tensor *narrow_base(const Tensor *t, int64_t start, int64_t H) {
+    const Node *n = t->node;
+    if (!n || n->view != AG_VIEW_NARROW || n->n_in != 1 || n->i[0] != 1 || n->i[1] != start || n->i[2] != H)
+        return NULL;
+    return n->in[0]->ndim == 2 ? n->in[0] : NULL;
+}
+
+/* When q, k and v are the column thirds of one (rows, 3H) tensor (the stacked
+ * projection) that has no gradient yet, its gradient is made unfilled and the
+ * op writes all of it (store, not add: 0 + x is x for every sum gemm makes,
+ * which never ends at -0 from +0 accumulators): returns 1 with dq, dk, dv set. */
+static int stacked_fresh(Graph *g, Node *n, int64_t H, GradRows *dq, GradRows *dk, GradRows *dv) {
+    Tensor *base = narrow_base(n->in[0], 0, H);
+    if (!base || narrow_base(n->in[1], H, H) != base || narrow_base(n->in[2], 2 * H, H) != base ||
+        base->shape[1] != 3 * H || !base->requires_grad || base->grad)
+        return 0;
+    int fresh;
+    Tensor b = ag_grad_view(g, base, &fresh);
+    if (b.ndim != 2 || b.stride[1] != 1) {
+        if (fresh) tensor_fill(&b, 0); /* written through the views after all: zeros first */
+        return 0;
+    }
+    *dq = (GradRows){b.data, b.stride[0]};
+    *dk = (GradRows){b.data + H, b.stride[0]};
+    *dv = (GradRows){b.data + 2 * H, b.stride[0]};
+    return fresh;
 }
 
 static void attention_backward(Graph *g, Node *n) {
     const AttnSaved *s = n->saved;
     Tensor *q = n->in[0], *k = n->in[1], *v = n->in[2], *y = n->out;
-    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads, nn = s->max_n * s->max_n;
+    int64_t H = y->shape[1], items = s->layout.n_seq * s->spec.heads;
     /* gradients land straight in the base when q, k, v are column slices of one projection */
     GradRows dq = {NULL, 0}, dk = {NULL, 0}, dv = {NULL, 0};
     GradRows *dst[3] = {&dq, &dk, &dv};
-    for (int i = 0; i < 3; i++) {
+    int store = stacked_fresh(g, n, H, &dq, &dk, &dv);
+    for (int i = 0; i < 3 && !store; i++) {
         if (!n->in[i]->requires_grad) continue;
         Tensor view = ag_grad_view(g, n->in[i], NULL);
         if (view.stride[1] != 1) view = *ag_grad(g, n->in[i]);
         *dst[i] = (GradRows){view.data, view.stride[0]};
     }
-    int64_t stride = round_to_lines(2 * nn + 1);
+    int64_t stride = backward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
-    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, scratch, stride};
+    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, store ? 0 : 1, scratch, stride};
     nn_parallel_for(items, item_work(s), backward_items, &l);
     free(scratch);
 }
@@ -251,17 +457,16 @@ typedef struct {
     const Tensor *q, *k, *v;
     real *out; /* (rows, H) */
     int64_t H;
-    real *scratch; /* per worker: pt (max_n, max_n), dropout words (max_n + 8) */
+    real *scratch; /* per worker: forward_scratch_reals */
     int64_t stride;
 } ForwardLoop;
 
 static void forward_items(void *ctx, NnChunk c) {
     const ForwardLoop *l = ctx;
     const AttnSaved *s = l->s;
-    real *pt = l->scratch + c.worker * l->stride;
-    uint32_t *words = (uint32_t *)(pt + s->max_n * s->max_n + 1);
+    ForwardScratch f = forward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
-        attend(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->out, l->H, pt, words);
+        attend(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->out, l->H, &f);
 }
 
 SeqLayout seq_layout_dense(Graph *g, int64_t n_seq, int64_t L, const unsigned char *key_valid, int causal) {
@@ -324,11 +529,10 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
         }
     }
     Tensor *y = ag_new(g, 2, (int64_t[]){rows, H});
-    int64_t items = n_seq * spec->heads, nn = s->max_n * s->max_n;
-    /* per worker: pt (max_n, max_n), then the dropout words (max_n + 8) */
-    int64_t stride = round_to_lines(nn + 1 + (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+    int64_t items = n_seq * spec->heads, stride = forward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
+    memset(scratch, 0, (size_t)(width * stride) * sizeof(real)); /* softmax_rows reads scores past the keys */
     ForwardLoop l = {s, q, k, v, y->data, H, scratch, stride};
     nn_parallel_for(items, item_work(s), forward_items, &l);
     free(scratch);

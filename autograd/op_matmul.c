@@ -1,9 +1,13 @@
 /* Matrix products: batched matmul and the fused Linear (x w^T + b). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
+#include "base/memory.h"
+#include "base/parallel.h"
+#include "tensor/gemm_kernel.h"
 #include "tensor/kernels.h"
 
 /* ---- matmul ---- */
@@ -60,6 +64,55 @@ Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b) {
 
 /* ---- linear ---- */
 
+/* Weights of at most this many elements get their gradient's K steps side by side (weight_grad). */
+#define SPLIT_K_MAX_WEIGHT (128 * 128)
+
+typedef struct {
+    int64_t out, in, rows, kc;
+    const real *dy, *x;
+    real *part; /* per K step: (out, in) */
+    real *dw;   /* (out, in) */
+} StepLoop;
+
+static void step_products(void *ctx, NnChunk c) {
+    const StepLoop *l = ctx;
+    for (int64_t s = c.begin; s < c.end; s++) {
+        int64_t k0 = s * l->kc, k = l->rows - k0 < l->kc ? l->rows - k0 : l->kc;
+        gemm(l->out, l->in, k, l->dy + k0 * l->out, 1, l->out, l->x + k0 * l->in, l->in, 1, 0,
+             l->part + s * l->out * l->in, l->in);
+    }
+}
+
+static void add_steps(void *ctx, NnChunk c) {
+    const StepLoop *l = ctx;
+    int64_t steps = (l->rows + l->kc - 1) / l->kc, n = l->out * l->in;
+    for (int64_t o = c.begin; o < c.end; o++) {
+        real *row = l->dw + o * l->in;
+        for (int64_t s = 0; s < steps; s++) {
+            const real *p = l->part + s * n + o * l->in;
+            for (int64_t j = 0; j < l->in; j++) row[j] = row[j] + p[j];
+        }
+    }
+}
+
+/* dw (out, in) += dy^T (out, rows) x (rows, in). gemm sums K in steps of its
+ * kernel's kc, each step's product added to dw in order; a small weight has
+ * too few tiles for gemm to give each thread some (a (64, 64) weight is one
+ * chunk), so with threads its steps' products are made side by side into
+ * scratch and then added to dw in step order: the same bits. */
+static void weight_grad(int64_t out, int64_t in, int64_t rows, const real *dy, const real *x, real *dw) {
+    int64_t kc = gemm_kernel_best()->kc, steps = (rows + kc - 1) / kc;
+    if (nn_threads() == 1 || steps < 4 || out * in > SPLIT_K_MAX_WEIGHT) {
+        gemm(out, in, rows, dy, 1, out, x, in, 1, 1, dw, in);
+        return;
+    }
+    real *part = nn_aligned_alloc((size_t)(steps * out * in) * sizeof(real));
+    StepLoop l = {out, in, rows, kc, dy, x, part, dw};
+    nn_parallel_for(steps, kc * out * in / NN_MACS_PER_WORK, step_products, &l);
+    nn_parallel_for(out, steps * in, add_steps, &l);
+    free(part);
+}
+
 /* x (rows, in), w (out, in), bias (out), y (rows, out) */
 static void linear_backward(Graph *g, Node *n) {
     Tensor *x = n->in[0], *w = n->in[1], *bias = n->in[2], *y = n->out;
@@ -78,8 +131,7 @@ static void linear_backward(Graph *g, Node *n) {
         gemm(rows, in, out, dy, out, 1, w->data, w->stride[0], w->stride[1], fresh ? 0 : 1, gx.data, ld);
     }
     if (w->requires_grad) { /* dw (out, in) += dy^T (out, rows) @ x (rows, in) */
-        const real *xv = n->saved;
-        gemm(out, in, rows, dy, 1, out, xv, in, 1, 1, ag_grad(g, w)->data, in);
+        weight_grad(out, in, rows, dy, n->saved, ag_grad(g, w)->data);
     }
     if (bias && bias->requires_grad) {
         Tensor d = tensor_wrap(y->grad->data, 2, (int64_t[]){rows, out});

@@ -9,8 +9,9 @@
  * from [L/2, L] (seeded). The block runs length-aware: only real rows are
  * computed (padded rows cannot reach a real one), and backward starts from
  * d y = 1 on the real rows. One JSON line per shape and op:
- *   {"op", "B", "L", "H", "heads", "threads", "fwd_ms", "fwdbwd_ms", "gflops"}
- * with medians over --iters after --warmup, and gflops = the dense matmul
+ *   {"op", "B", "L", "H", "heads", "threads", "fwd_ms", "fwdbwd_ms", "gflops", "fwdbwd_min_ms"}
+ * with medians over --iters after --warmup (and the fastest forward + backward,
+ * steadier than the median on a shared machine), and gflops = the dense matmul
  * FLOPs of forward + backward (padding included, as the peer computes them)
  * divided by fwdbwd_ms. */
 #include <math.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "autograd/ops.h"
+#include "autograd/profile.h"
 #include "base/clock.h"
 #include "base/parallel.h"
 #include "nn/attention.h"
@@ -28,6 +30,7 @@ typedef struct {
     int64_t B, L, H, heads;
     int iters, warmup, threads;
     uint64_t seed;
+    int profile; /* print the per-op table of the block's forward + backward over the timed iterations */
 } Shape;
 
 typedef struct {
@@ -63,7 +66,7 @@ static void block_free(Block *b) {
 
 static Tensor *block_forward(Block *b, Graph *g) {
     Tensor *a = attention_forward(&b->attn, &b->m, g, b->x, &b->layout);
-    return layer_norm_forward(&b->ln, g, ag_add(g, b->x, a));
+    return layer_norm_residual_forward(&b->ln, g, b->x, a); /* LayerNorm(x + a) in one op */
 }
 
 static Tensor *sdpa_forward(Block *b, Graph *g, Tensor *q, Tensor *k, Tensor *v) {
@@ -83,6 +86,8 @@ static void run(const Shape *s, int op) {
     Tensor *ins[3] = {q, k, v};
     for (int i = 0; i < 3; i++) tensor_set_requires_grad(ins[i], 1);
     Tensor *ones = tensor_full(NN_SHAPE(T, s->H), 1);
+    Profile *prof = s->profile && op == 0 ? profile_new() : NULL;
+    if (prof && s->threads == 1) profile_set_clock(prof, PROFILE_THREAD_CPU); /* immune to a busy machine */
     double *fwd = malloc((size_t)s->iters * sizeof *fwd), *both = malloc((size_t)s->iters * sizeof *both);
     for (int pass = 0; pass < 2; pass++) /* pass 0 forward only, pass 1 forward + backward */
         for (int it = -s->warmup; it < s->iters; it++) {
@@ -90,21 +95,30 @@ static void run(const Shape *s, int op) {
             for (int i = 0; i < 3; i++) tensor_zero_grad(ins[i]);
             tensor_zero_grad(b.x);
             graph_reset(g);
+            if (prof && pass == 1 && it == 0) graph_set_profile(g, prof);
+            if (prof && pass == 1 && it >= 0) profile_start(prof);
             double t0 = clock_seconds();
             Tensor *y = op == 0 ? block_forward(&b, g) : sdpa_forward(&b, g, q, k, v);
             if (pass == 1) ag_backward_with(g, y, ones);
             double t1 = clock_seconds();
+            if (prof && pass == 1 && it >= 0) profile_stop(prof);
             if (it >= 0) (pass ? both : fwd)[it] = 1e3 * (t1 - t0);
         }
     double L = (double)s->L, H = (double)s->H, B = (double)s->B;
     double attn_flops = 12 * B * L * L * H;        /* QK^T and PV, forward and twice backward */
     double proj_flops = 3 * 4 * 2 * B * L * H * H; /* four projections, forward and backward */
     double flops = op == 0 ? attn_flops + proj_flops : attn_flops;
-    double f = clock_median(fwd, s->iters), fb = clock_median(both, s->iters);
+    double f = clock_median(fwd, s->iters), fb = clock_median(both, s->iters), fb_min = both[0];
+    for (int it = 1; it < s->iters; it++) fb_min = both[it] < fb_min ? both[it] : fb_min;
     printf("{\"op\": \"%s\", \"B\": %lld, \"L\": %lld, \"H\": %lld, \"heads\": %lld, \"threads\": %d, "
-           "\"fwd_ms\": %.4f, \"fwdbwd_ms\": %.4f, \"gflops\": %.2f}\n",
+           "\"fwd_ms\": %.4f, \"fwdbwd_ms\": %.4f, \"gflops\": %.2f, \"fwdbwd_min_ms\": %.4f}\n",
            op == 0 ? "block" : "sdpa", (long long)s->B, (long long)s->L, (long long)s->H, (long long)s->heads,
-           s->threads, f, fb, flops / (fb * 1e6));
+           s->threads, f, fb, flops / (fb * 1e6), fb_min);
+    if (prof) {
+        graph_set_profile(g, NULL);
+        profile_print(prof, stdout);
+        profile_free(prof);
+    }
     fflush(stdout);
     free(fwd);
     free(both);
@@ -126,7 +140,7 @@ static int parse_int(const char *flag, const char *v, int64_t lo, int64_t *out) 
 }
 
 int main(int argc, char **argv) {
-    Shape s = {256, 50, 64, 2, 30, 5, 2, 42};
+    Shape s = {256, 50, 64, 2, 30, 5, 2, 42, 0};
     int grid = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -135,9 +149,13 @@ int main(int argc, char **argv) {
             grid = 1;
             continue;
         }
+        if (strcmp(a, "--profile") == 0) {
+            s.profile = 1;
+            continue;
+        }
         if (strcmp(a, "--help") == 0) {
             puts("usage: bench/attention [--batch B --seq L --hidden H --heads h] [--grid] [--iters N] [--warmup N] "
-                 "[--threads N] [--seed S]");
+                 "[--threads N] [--seed S] [--profile]");
             return 0;
         }
         if (i + 1 >= argc) {

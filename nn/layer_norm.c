@@ -12,3 +12,7 @@ LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps) {
 Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x) {
     return ag_layer_norm(g, x, ln->weight, ln->bias, ln->eps);
 }
+
+Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r) {
+    return ag_add_layer_norm(g, x, r, ln->weight, ln->bias, ln->eps);
+}

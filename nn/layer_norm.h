@@ -14,5 +14,13 @@ typedef struct {
 LayerNorm layer_norm_new(Module *m, const char *name, int64_t dim, real eps);
 /* x (..., dim) -> same shape. */
 Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x);
+/* LayerNorm(x + r), r of x's shape: the post-norm residual in one op (ag_add_layer_norm), the same bits as
+ * layer_norm_forward(ln, g, ag_add(g, x, r)). */
+Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r);
+
+/* The op of autograd/op_layernorm.c behind it, declared here until autograd/ops.h (beside ag_layer_norm) does:
+ * LayerNorm(x + r) over the last dim, r of x's shape (else ag_add then ag_layer_norm), the same bits as those
+ * two ops, the sum made and read in the normalisation's own passes, its gradient sent to x and r at once. */
+Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps);
 
 #endif

@@ -1,0 +1,60 @@
+/* ag_add_layer_norm (autograd/op_layernorm.c): LayerNorm(x + r) in one op is
+ * the same bits as ag_add then ag_layer_norm, forward and backward, whether
+ * the terms' gradients are made by the op (terms computed in the graph) or
+ * added to existing ones (leaves, or a term with a second consumer). */
+#include <string.h>
+
+#include "nn/layer_norm.h"
+#include "tests/support.h"
+
+enum { R = 37, H = 41 }; /* odd sizes: vector bodies and scalar tails */
+
+static void assert_same(const char *what, const Tensor *a, const Tensor *b) {
+    ck_assert_msg(a && b, "%s: a gradient is missing", what);
+    for (int64_t i = 0; i < a->numel; i++)
+        ck_assert_msg(memcmp(&a->data[i], &b->data[i], sizeof(real)) == 0, "%s[%lld]: %.9g vs %.9g", what,
+                      (long long)i, (double)a->data[i], (double)b->data[i]);
+}
+
+/* y = LayerNorm(x + r) by the fused op (fused 1) or the two ops; terms made in the graph from the leaves
+ * (in_graph 1: their gradients are made by the op) or the leaves themselves; out = y + x's term when shared. */
+static void run(int fused, int in_graph, int shared, Tensor *const *p, const Tensor *dy, Tensor *y_out) {
+    Tensor *x0 = p[0], *r0 = p[1], *w = p[2], *b = p[3];
+    for (int i = 0; i < 4; i++) tensor_zero_grad(p[i]);
+    Graph *g = graph_new();
+    Tensor *x = in_graph ? ag_mul_scalar(g, x0, 2) : x0, *r = in_graph ? ag_mul_scalar(g, r0, 3) : r0;
+    Tensor *y = fused ? ag_add_layer_norm(g, x, r, w, b, (real)1e-5) : ag_layer_norm(g, ag_add(g, x, r), w, b, (real)1e-5);
+    memcpy(y_out->data, y->data, (size_t)y->numel * sizeof(real));
+    ag_backward_with(g, shared ? ag_add(g, y, x) : y, dy);
+    graph_free(g);
+}
+
+START_TEST(fused_residual_norm_is_bit_identical) {
+    Tensor *p[4] = {test_param(test_randn(1, NN_SHAPE(R, H))), test_param(test_randn(2, NN_SHAPE(R, H))),
+                    test_param(test_randn(3, NN_SHAPE(H))), test_param(test_randn(4, NN_SHAPE(H)))};
+    Tensor *dy = test_randn(5, NN_SHAPE(R, H)), *ya = tensor_zeros(NN_SHAPE(R, H)), *yb = tensor_zeros(NN_SHAPE(R, H));
+    Tensor *ga[4];
+    for (int mode = 0; mode < 4; mode++) {
+        int in_graph = mode & 1, shared = mode >> 1;
+        run(0, in_graph, shared, p, dy, ya);
+        for (int i = 0; i < 4; i++) ga[i] = tensor_clone(p[i]->grad);
+        run(1, in_graph, shared, p, dy, yb);
+        assert_same("y", ya, yb);
+        const char *names[4] = {"dx", "dr", "dw", "db"};
+        for (int i = 0; i < 4; i++) assert_same(names[i], ga[i], p[i]->grad);
+        test_free_all(4, ga);
+    }
+    test_free_all(4, p);
+    test_free_all(3, (Tensor *[]){dy, ya, yb});
+}
+END_TEST
+
+static Suite *add_layer_norm_suite(void) {
+    Suite *s = suite_create("add_layer_norm");
+    TCase *tc = tcase_create("add_layer_norm");
+    tcase_add_test(tc, fused_residual_norm_is_bit_identical);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TEST_MAIN(add_layer_norm_suite)

@@ -51,11 +51,11 @@ Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g
     if (t->norm == NORM_POST) {
         Tensor *a = dropout_forward(&t->dropout, m, g, attention_forward(&t->attn, m, g, x, layout));
         trace(t, g, "self-attention (Q, K, V, softmax, context, out)", a);
-        Tensor *h = layer_norm_forward(&t->attn_norm, g, ag_add(g, x, a));
+        Tensor *h = layer_norm_residual_forward(&t->attn_norm, g, x, a);
         trace(t, g, "LayerNorm(x + attention)", h);
         Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, g, h));
         trace(t, g, "feed-forward (Linear, GELU, Linear)", f);
-        Tensor *y = layer_norm_forward(&t->ffn_norm, g, ag_add(g, h, f));
+        Tensor *y = layer_norm_residual_forward(&t->ffn_norm, g, h, f);
         trace(t, g, "LayerNorm(h + feed-forward)", y);
         return y;
     }

@@ -34,42 +34,57 @@ NN_VECTORIZE static void dropout_apply(const uint32_t *words, uint32_t threshold
 #include <immintrin.h>
 #define DROP_FAST 1
 
-/* The first n / 32 * 32 elements of a piece at Philox block lo, with AVX-512: eight blocks at a time in
- * 64-bit lanes, as philox4x32_blocks computes them (base/rng.c), each of the four words compared with the
- * threshold in its lane and the four 8-bit masks interleaved into element order (element 4 b + l is word l
- * of block b); y and keep as dropout_apply makes them. Returns how many elements it did. */
+/* Philox4x32-10 of blocks c + 0..7 and c + 8..15 at once (two chains, for the latency of the multiplies), in
+ * 64-bit lanes as philox4x32_blocks computes them (base/rng.c): x[g][l] holds word l of group g's blocks. */
+__attribute__((target("avx512f"))) static inline void philox16_avx512(uint64_t key, uint64_t counter_hi, uint64_t c,
+                                                                      __m512i x[2][4]) {
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
+    const __m512i low = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (int gr = 0; gr < 2; gr++) {
+        __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64((long long)(c + 8 * (uint64_t)gr)), step);
+        x[gr][0] = _mm512_and_si512(ctr, low);
+        x[gr][1] = _mm512_srli_epi64(ctr, 32);
+        x[gr][2] = _mm512_set1_epi64((uint32_t)counter_hi);
+        x[gr][3] = _mm512_set1_epi64((long long)(counter_hi >> 32));
+    }
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
+        for (int gr = 0; gr < 2; gr++) {
+            __m512i p0 = _mm512_mul_epu32(x[gr][0], m0), p1 = _mm512_mul_epu32(x[gr][2], m1);
+            x[gr][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[gr][1]), kk0);
+            x[gr][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[gr][3]), kk1);
+            x[gr][1] = _mm512_and_si512(p1, low);
+            x[gr][3] = _mm512_and_si512(p0, low);
+        }
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+/* The first n / 64 * 64 elements of a piece at Philox block lo, with AVX-512: each word compared with the
+ * threshold in its lane, the four 8-bit masks of a group interleaved into element order (element 4 b + l is
+ * word l of block b); y and keep as dropout_apply makes them. Returns how many elements it did. */
 __attribute__((target("avx512f,avx512bw,avx512vl,bmi2"))) static int64_t
 dropout_apply_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo, uint32_t threshold, const real *x, real *y,
                      unsigned char *keep, real scale, int64_t n) {
-    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
-    const __m512i low = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i c2 = _mm512_set1_epi64((uint32_t)counter_hi), c3 = _mm512_set1_epi64((long long)(counter_hi >> 32));
     const __m512i thr = _mm512_set1_epi64(threshold);
     const __m512 sc = _mm512_set1_ps(scale);
     const __m256i one = _mm256_set1_epi8(1);
     int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        __m512i c = _mm512_add_epi64(_mm512_set1_epi64((long long)(lo + (uint64_t)(i / 4))), step);
-        __m512i x0 = _mm512_and_si512(c, low), x1 = _mm512_srli_epi64(c, 32), x2 = c2, x3 = c3;
-        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-        for (int round = 0; round < 10; round++) {
-            __m512i p0 = _mm512_mul_epu32(x0, m0), p1 = _mm512_mul_epu32(x2, m1);
-            __m512i y0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(k0));
-            __m512i y2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(k1));
-            x1 = _mm512_and_si512(p1, low);
-            x3 = _mm512_and_si512(p0, low);
-            x0 = y0;
-            x2 = y2;
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
+    for (; i + 64 <= n; i += 64) {
+        __m512i w[2][4];
+        philox16_avx512(key, counter_hi, lo + (uint64_t)(i / 4), w);
+        for (int gr = 0; gr < 2; gr++) {
+            int64_t at = i + 32 * gr;
+            uint32_t kept = _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][0], 8), thr), 0x11111111u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][1], 8), thr), 0x22222222u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][2], 8), thr), 0x44444444u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][3], 8), thr), 0x88888888u);
+            _mm512_storeu_ps(y + at, _mm512_maskz_mul_ps((__mmask16)kept, _mm512_loadu_ps(x + at), sc));
+            _mm512_storeu_ps(y + at + 16, _mm512_maskz_mul_ps((__mmask16)(kept >> 16), _mm512_loadu_ps(x + at + 16), sc));
+            _mm256_storeu_si256((__m256i *)(keep + at), _mm256_maskz_mov_epi8(kept, one));
         }
-        uint32_t kept = _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(x0, 8), thr), 0x11111111u) |
-                        _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(x1, 8), thr), 0x22222222u) |
-                        _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(x2, 8), thr), 0x44444444u) |
-                        _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(x3, 8), thr), 0x88888888u);
-        _mm512_storeu_ps(y + i, _mm512_maskz_mul_ps((__mmask16)kept, _mm512_loadu_ps(x + i), sc));
-        _mm512_storeu_ps(y + i + 16, _mm512_maskz_mul_ps((__mmask16)(kept >> 16), _mm512_loadu_ps(x + i + 16), sc));
-        _mm256_storeu_si256((__m256i *)(keep + i), _mm256_maskz_mov_epi8(kept, one));
     }
     return i;
 }

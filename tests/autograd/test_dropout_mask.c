@@ -1,4 +1,4 @@
-/* Dropout's mask (autograd/op_dropout.c), whichever path makes it (AVX-512 lanes in groups of 32 elements,
+/* Dropout's mask (autograd/op_dropout.c), whichever path makes it (AVX-512 lanes in groups of 64 elements,
  * philox4x32_blocks for the rest): element i is kept when the top 24 bits of word i % 4 of Philox block
  * i / 4 of the call's stream reach p 2^24, as the reference below computes it one block at a time; the
  * output is x / (1 - p) there and 0 elsewhere, the gradient likewise, for any thread count. */
@@ -7,8 +7,8 @@
 #include "base/parallel.h"
 #include "tests/support.h"
 
-/* Sizes around every seam: groups of 32, pieces of 256, chunks of 4096, the parallel threshold. */
-static const int64_t sizes[] = {1, 3, 4, 31, 32, 33, 63, 255, 256, 257, 300, 4095, 4096, 4097, 40000, 70001};
+/* Sizes around every seam: groups of 64, pieces of 256, chunks of 4096, the parallel threshold. */
+static const int64_t sizes[] = {1, 3, 4, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 300, 4095, 4096, 4097, 40000, 70001};
 
 static void check_size(int64_t n, real p, uint64_t seed) {
     Tensor *x = test_param(test_randn(seed, NN_SHAPE(n))), *dy = test_randn(seed + 1, NN_SHAPE(n));

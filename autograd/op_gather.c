@@ -10,7 +10,6 @@
 #include "autograd/ops.h"
 #include "base/error.h"
 #include "base/parallel.h"
-#include "base/simd.h"
 
 /* ---- index_select ---- */
 
@@ -24,7 +23,6 @@ typedef struct {
 
 #define SELECT_BLOCK 64 /* columns per item of the backward when outer == 1 */
 #define SELECT_AHEAD 8  /* rows a gather or scatter asks the cache for ahead of the one it copies */
-#define SELECT_BANDS 8  /* bands of table rows the backward of a gather of rows splits into */
 
 /* Asks for the cache lines of n reals at p (rows of a table are scattered: the hardware cannot guess them). */
 static inline void prefetch_row(const real *p, int64_t n, int write) {
@@ -49,27 +47,18 @@ static void scatter_outer(void *ctx, NnChunk c) {
         }
 }
 
-/* dst[j] += src[j]: one row's share of a scatter (plain adds, the same bits in every clone). */
-NN_VECTORIZE static void add_row(real *restrict dst, const real *restrict src, int64_t n) {
-    for (int64_t j = 0; j < n; j++) dst[j] += src[j];
-}
-
-/* Backward, items = (band of table rows, block of SELECT_BLOCK columns): each adds, in index order, the
- * rows of the indices that fall in its band. Every gradient element belongs to one item, and each row
- * receives its indices in index order, whatever the thread count. */
-static void scatter_bands(void *ctx, NnChunk c) {
+/* Backward, items = blocks of SELECT_BLOCK columns: each adds every index's row in index order. */
+static void scatter_columns(void *ctx, NnChunk c) {
     const SelectLoop *l = ctx;
-    int64_t inner = l->s.inner, blocks = (inner + SELECT_BLOCK - 1) / SELECT_BLOCK;
-    int64_t band = (l->s.size + SELECT_BANDS - 1) / SELECT_BANDS;
-    for (int64_t it = c.begin; it < c.end; it++) {
-        int64_t r0 = it / blocks * band, r1 = r0 + band, j0 = it % blocks * SELECT_BLOCK;
-        int64_t j1 = j0 + SELECT_BLOCK < inner ? j0 + SELECT_BLOCK : inner;
+    int64_t inner = l->s.inner;
+    for (int64_t bl = c.begin; bl < c.end; bl++) {
+        int64_t j0 = bl * SELECT_BLOCK, j1 = j0 + SELECT_BLOCK < inner ? j0 + SELECT_BLOCK : inner;
         for (int64_t k = 0; k < l->count; k++) {
-            int64_t ahead = k + SELECT_AHEAD < l->count ? l->idx[k + SELECT_AHEAD] : -1;
-            if (ahead >= r0 && ahead < r1) prefetch_row(l->dst + ahead * inner + j0, j1 - j0, 1);
-            int64_t r = l->idx[k];
-            if (r < r0 || r >= r1 || r == l->pad) continue;
-            add_row(l->dst + r * inner + j0, l->src + k * inner + j0, j1 - j0);
+            if (k + SELECT_AHEAD < l->count) prefetch_row(l->dst + l->idx[k + SELECT_AHEAD] * inner + j0, j1 - j0, 1);
+            if (l->idx[k] == l->pad) continue;
+            real *dst = l->dst + l->idx[k] * inner;
+            const real *src = l->src + k * inner;
+            for (int64_t j = j0; j < j1; j++) dst[j] += src[j];
         }
     }
 }
@@ -81,13 +70,12 @@ static void index_select_backward(Graph *g, Node *n) {
     /* a gather of whole rows (dim 0) adds into the gathered rows only */
     real *gx = (n->i[0] == 0 ? ag_grad_add_rows(g, x, idx, n->i[1], n->i[2]) : ag_grad(g, x))->data;
     SelectLoop l = {ag_dim_split(x, (int)n->i[0]), idx, n->i[1], n->i[2], n->out->grad->data, gx};
-    /* Threads split the outer dim, or the table's rows and columns, never the indices, so
+    /* Threads split the outer dim or the inner columns, never the indices, so
      * repeated indices add up in index order: race-free and deterministic. */
-    int64_t blocks = (l.s.inner + SELECT_BLOCK - 1) / SELECT_BLOCK, width = l.s.inner < SELECT_BLOCK ? l.s.inner : SELECT_BLOCK;
     if (l.s.outer > 1)
         nn_parallel_for(l.s.outer, l.count * l.s.inner, scatter_outer, &l);
     else
-        nn_parallel_for(SELECT_BANDS * blocks, l.count * width / SELECT_BANDS + l.count, scatter_bands, &l);
+        nn_parallel_for((l.s.inner + SELECT_BLOCK - 1) / SELECT_BLOCK, l.count * SELECT_BLOCK, scatter_columns, &l);
 }
 
 /* Forward, items = (outer row, index) pairs: one row of inner elements each. */

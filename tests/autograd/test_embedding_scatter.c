@@ -1,7 +1,7 @@
-/* The backward of a gather of table rows (autograd/op_gather.c) splits the table into bands of rows and
- * blocks of columns: each row must still receive its indices' gradients in index order, so the result is
- * the serial scatter's bit for bit, at 1 and 2 threads, with repeated indices, a padding id and widths
- * across the column blocks. */
+/* The backward of a gather of table rows (autograd/op_gather.c): every row must receive its indices'
+ * gradients in index order, so the result is the serial scatter's bit for bit, at 1 and 2 threads, with
+ * repeated indices, a padding id and widths across the column blocks (a guard for any split of the
+ * scatter over threads). */
 #include <string.h>
 
 #include "base/parallel.h"

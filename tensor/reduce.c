@@ -13,7 +13,6 @@
 #include "base/memory.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"
-#include "base/simd.h"
 
 typedef struct {
     int n;                          /* number of reduced dims */
@@ -21,9 +20,8 @@ typedef struct {
     int64_t stride[TENSOR_MAX_DIMS];
 } ReducedDims;
 
-/* Sum (or max) of n elements starting at p with stride s, in a fixed order (the clones vectorize the eight
- * double lanes of a contiguous sum; each lane adds its elements in the same order in every clone). */
-NN_VECTORIZE static double run_reduce(const real *p, int64_t n, int64_t s, ReduceOp op) {
+/* Sum (or max) of n elements starting at p with stride s, in a fixed order. */
+static double run_reduce(const real *p, int64_t n, int64_t s, ReduceOp op) {
     if (op == REDUCE_MAX) {
         real m = p[0];
         for (int64_t j = 1; j < n; j++)

@@ -46,7 +46,11 @@ typedef struct {
 
 /* No contraction to FMA in this loop: its vector clones then round every product and sum as the baseline
  * build does, so the update has the same bits whichever clone runs (SSE, AVX2 or AVX-512). */
+#if defined(__GNUC__) && !defined(__clang__)
 #define ADAM_NO_FMA __attribute__((optimize("fp-contract=off")))
+#else
+#define ADAM_NO_FMA /* clang: no clones (NN_VECTORIZE is empty there), the baseline target has no FMA */
+#endif
 
 /* Elements [k0, k1) of one parameter; the weight-decay variant is chosen outside the loops. */
 NN_VECTORIZE ADAM_NO_FMA static void adam_elements(const AdamLoop *l, int64_t k0, int64_t k1) {

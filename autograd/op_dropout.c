@@ -1,11 +1,9 @@
 /* Inverted dropout with a counter-based mask: element i of the mask is a pure
  * function of (seed, stream, i), whatever the thread count. */
-#include <stdlib.h>
 
 #include "autograd/op.h"
 #include "autograd/ops.h"
 #include "base/error.h"
-#include "base/memory.h"
 #include "base/simd.h"
 #include "base/parallel.h"
 
@@ -29,6 +27,83 @@ NN_VECTORIZE static void dropout_apply(const uint32_t *words, uint32_t threshold
     }
 }
 
+/* Elements come in pieces of DROP_PIECE (the Philox words of one piece sit on the stack). */
+#define DROP_PIECE 256
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_DOUBLE)
+#include <immintrin.h>
+#define DROP_FAST 1
+
+/* Philox4x32-10 of blocks c + 0..7 and c + 8..15 at once (two chains, for the latency of the multiplies), in
+ * 64-bit lanes as philox4x32_blocks computes them (base/rng.c): x[g][l] holds word l of group g's blocks. */
+__attribute__((target("avx512f"))) static inline void philox16_avx512(uint64_t key, uint64_t counter_hi, uint64_t c,
+                                                                      __m512i x[2][4]) {
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
+    const __m512i low = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (int gr = 0; gr < 2; gr++) {
+        __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64((long long)(c + 8 * (uint64_t)gr)), step);
+        x[gr][0] = _mm512_and_si512(ctr, low);
+        x[gr][1] = _mm512_srli_epi64(ctr, 32);
+        x[gr][2] = _mm512_set1_epi64((uint32_t)counter_hi);
+        x[gr][3] = _mm512_set1_epi64((long long)(counter_hi >> 32));
+    }
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
+        for (int gr = 0; gr < 2; gr++) {
+            __m512i p0 = _mm512_mul_epu32(x[gr][0], m0), p1 = _mm512_mul_epu32(x[gr][2], m1);
+            x[gr][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[gr][1]), kk0);
+            x[gr][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[gr][3]), kk1);
+            x[gr][1] = _mm512_and_si512(p1, low);
+            x[gr][3] = _mm512_and_si512(p0, low);
+        }
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+}
+
+/* The first n / 64 * 64 elements of a piece at Philox block lo, with AVX-512: each word compared with the
+ * threshold in its lane, the four 8-bit masks of a group interleaved into element order (element 4 b + l is
+ * word l of block b); y and keep as dropout_apply makes them. Returns how many elements it did. */
+__attribute__((target("avx512f,avx512bw,avx512vl,bmi2"))) static int64_t
+dropout_apply_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo, uint32_t threshold, const real *x, real *y,
+                     unsigned char *keep, real scale, int64_t n) {
+    const __m512i thr = _mm512_set1_epi64(threshold);
+    const __m512 sc = _mm512_set1_ps(scale);
+    const __m256i one = _mm256_set1_epi8(1);
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512i w[2][4];
+        philox16_avx512(key, counter_hi, lo + (uint64_t)(i / 4), w);
+        for (int gr = 0; gr < 2; gr++) {
+            int64_t at = i + 32 * gr;
+            uint32_t kept = _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][0], 8), thr), 0x11111111u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][1], 8), thr), 0x22222222u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][2], 8), thr), 0x44444444u) |
+                            _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][3], 8), thr), 0x88888888u);
+            _mm512_storeu_ps(y + at, _mm512_maskz_mul_ps((__mmask16)kept, _mm512_loadu_ps(x + at), sc));
+            _mm512_storeu_ps(y + at + 16, _mm512_maskz_mul_ps((__mmask16)(kept >> 16), _mm512_loadu_ps(x + at + 16), sc));
+            _mm256_storeu_si256((__m256i *)(keep + at), _mm256_maskz_mov_epi8(kept, one));
+        }
+    }
+    return i;
+}
+#endif
+
+/* Elements [0, n) of the stream from element i0 (a multiple of 4): keep, and y = keep ? x / (1 - p) : 0. */
+static void dropout_piece(uint64_t seed, uint64_t stream, int64_t i0, uint32_t threshold, const real *x, real *y,
+                          unsigned char *keep, real scale, int64_t n) {
+    int64_t done = 0;
+#ifdef DROP_FAST
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("bmi2"))
+        done = dropout_apply_avx512(seed, stream, (uint64_t)(i0 / 4), threshold, x, y, keep, scale, n);
+#endif
+    if (done == n) return;
+    uint32_t words[DROP_PIECE];
+    philox4x32_blocks(seed, stream, (uint64_t)((i0 + done) / 4), (n - done + 3) / 4, words);
+    dropout_apply(words, threshold, x + done, y + done, keep + done, scale, n - done);
+}
+
 typedef struct {
     int64_t count;               /* elements */
     const real *x;               /* (count) forward input */
@@ -38,20 +113,16 @@ typedef struct {
     real *y;                     /* (count) forward output, or backward input gradient */
     unsigned char *keep;         /* (count) */
     real scale;                  /* 1 / (1 - p) */
-    uint32_t *words;             /* forward, per worker: (DROP_CHUNK) */
     int add;                     /* backward: 0 when the input gradient was made unfilled */
 } DropLoop;
 
-/* Elements [begin, end) of the forward pass, in whole chunks of DROP_CHUNK (a
- * chunk's words come in one call); element i uses word i % 4 of block i / 4
- * of the stream. */
+/* Elements [begin, end) of the forward pass, in whole chunks of DROP_CHUNK; element i uses word i % 4 of
+ * block i / 4 of the stream. */
 static void forward_range(void *ctx, NnChunk c) {
     const DropLoop *l = ctx;
-    uint32_t *words = l->words + c.worker * DROP_CHUNK;
-    for (int64_t i0 = c.begin * DROP_CHUNK; i0 < c.end * DROP_CHUNK && i0 < l->count; i0 += DROP_CHUNK) {
-        int64_t m = l->count - i0 < DROP_CHUNK ? l->count - i0 : DROP_CHUNK;
-        philox4x32_blocks(l->seed, l->stream, (uint64_t)(i0 / 4), (m + 3) / 4, words);
-        dropout_apply(words, l->threshold, l->x + i0, l->y + i0, l->keep + i0, l->scale, m);
+    for (int64_t i0 = c.begin * DROP_CHUNK; i0 < c.end * DROP_CHUNK && i0 < l->count; i0 += DROP_PIECE) {
+        int64_t m = l->count - i0 < DROP_PIECE ? l->count - i0 : DROP_PIECE;
+        dropout_piece(l->seed, l->stream, i0, l->threshold, l->x + i0, l->y + i0, l->keep + i0, l->scale, m);
     }
 }
 
@@ -64,7 +135,7 @@ static void backward_range(void *ctx, NnChunk c) {
 static void dropout_backward(Graph *g, Node *n) {
     int fresh;
     real *gx = ag_grad_whole(g, n->in[0], &fresh)->data;
-    DropLoop l = {n->out->numel, NULL, 0, 0, 0, n->out->grad->data, gx, n->saved, n->f[0], NULL, !fresh};
+    DropLoop l = {n->out->numel, NULL, 0, 0, 0, n->out->grad->data, gx, n->saved, n->f[0], !fresh};
     nn_parallel_elements(l.count, 1, backward_range, &l);
 }
 
@@ -79,10 +150,8 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     const real *xv = ag_row_major(g, x);
     Tensor *y = ag_new(g, x->ndim, x->shape);
     real scale = 1 / (1 - p);
-    DropLoop l = {count, xv, seed, stream, threshold, NULL, y->data, keep, scale, NULL, 0};
-    l.words = nn_malloc((size_t)nn_parallel_width(nchunks, DROP_CHUNK) * DROP_CHUNK * sizeof *l.words);
+    DropLoop l = {count, xv, seed, stream, threshold, NULL, y->data, keep, scale, 0};
     nn_parallel_for(nchunks, DROP_CHUNK, forward_range, &l);
-    free(l.words);
     Node *n = ag_record(g, "dropout", dropout_backward, y, 1, &x);
     if (n) {
         n->saved = keep;

@@ -22,6 +22,17 @@ typedef struct {
 } SelectLoop;
 
 #define SELECT_BLOCK 64 /* columns per item of the backward when outer == 1 */
+#define SELECT_AHEAD 8  /* rows a gather or scatter asks the cache for ahead of the one it copies */
+
+/* Asks for the cache lines of n reals at p (rows of a table are scattered: the hardware cannot guess them). */
+static inline void prefetch_row(const real *p, int64_t n, int write) {
+    for (int64_t j = 0; j < n; j += 64 / (int64_t)sizeof(real)) {
+        if (write)
+            __builtin_prefetch(p + j, 1);
+        else
+            __builtin_prefetch(p + j, 0);
+    }
+}
 
 /* Backward, items = outer rows: each adds its indices' rows in index order. */
 static void scatter_outer(void *ctx, NnChunk c) {
@@ -43,6 +54,7 @@ static void scatter_columns(void *ctx, NnChunk c) {
     for (int64_t bl = c.begin; bl < c.end; bl++) {
         int64_t j0 = bl * SELECT_BLOCK, j1 = j0 + SELECT_BLOCK < inner ? j0 + SELECT_BLOCK : inner;
         for (int64_t k = 0; k < l->count; k++) {
+            if (k + SELECT_AHEAD < l->count) prefetch_row(l->dst + l->idx[k + SELECT_AHEAD] * inner + j0, j1 - j0, 1);
             if (l->idx[k] == l->pad) continue;
             real *dst = l->dst + l->idx[k] * inner;
             const real *src = l->src + k * inner;
@@ -72,6 +84,8 @@ static void gather_rows(void *ctx, NnChunk c) {
     DimSplit s = l->s;
     for (int64_t w = c.begin; w < c.end; w++) {
         int64_t o = w / l->count, k = w % l->count;
+        if (k + SELECT_AHEAD < l->count)
+            prefetch_row(l->src + (o * s.size + l->idx[k + SELECT_AHEAD]) * s.inner, s.inner, 0);
         memcpy(l->dst + w * s.inner, l->src + (o * s.size + l->idx[k]) * s.inner, (size_t)s.inner * sizeof(real));
     }
 }

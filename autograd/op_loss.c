@@ -1,4 +1,5 @@
 /* Fused losses: binary cross-entropy on logits, cross-entropy over classes. */
+#include <math.h>
 #include <string.h>
 
 #include "autograd/op.h"
@@ -39,6 +40,15 @@ static void bce_backward(Graph *g, Node *n) {
     nn_parallel_elements(x->numel, 1, bce_grad_range, &l);
 }
 
+/* -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)), stably. For a target of 1 or 0 (SASRec's) one log is
+ * multiplied by 0: while it is finite (x not +inf, -inf or NaN respectively) the product is -0, and
+ * subtracting it leaves the other term's bits as they are (log sigmoid is never +0), so it is skipped. */
+static real bce_term(real x, real t) {
+    if (t == 1 && x < INFINITY) return -r_log_sigmoid(x);
+    if (t == 0 && x > -INFINITY) return -r_log_sigmoid(-x);
+    return -t * r_log_sigmoid(x) - (1 - t) * r_log_sigmoid(-x);
+}
+
 /* Loss and weight sums of chunks [begin, end) of NN_REDUCE_CHUNK elements. */
 static void bce_chunks(void *ctx, NnChunk ch) {
     const BceLoop *l = ctx;
@@ -48,8 +58,7 @@ static void bce_chunks(void *ctx, NnChunk ch) {
         double loss = 0, ws = 0;
         for (int64_t i = c * NN_REDUCE_CHUNK; i < i1; i++) {
             real w = s->w ? s->w[i] : 1, xi = s->x[i], ti = s->t[i];
-            /* -t log sigmoid(x) - (1 - t) log(1 - sigmoid(x)), stably */
-            loss += w * (-ti * r_log_sigmoid(xi) - (1 - ti) * r_log_sigmoid(-xi));
+            loss += w * bce_term(xi, ti);
             ws += w;
         }
         l->part[2 * c] = loss;

@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "tensor/rmath.h"
 #include "base/parallel.h"
+#include "base/simd.h"
 
 AdamConfig adam_defaults(void) { return (AdamConfig){1e-3, 0.9, 0.999, 1e-8, 0, 0, 0, 0}; }
 
@@ -43,21 +44,41 @@ typedef struct {
     int decoupled;
 } AdamLoop;
 
-static void adam_range(void *ctx, NnChunk c) {
-    const AdamLoop *l = ctx;
-    real *w = l->w, *m = l->m, *v = l->v;
-    for (int64_t k = c.begin; k < c.end; k++) {
-        real gk = l->gr[k];
-        if (l->decoupled)
-            w[k] *= l->decay;
-        else if (l->wd != 0)
-            gk += l->wd * w[k];
-        m[k] = m[k] * l->b1 + gk * l->one_b1;
-        v[k] = v[k] * l->b2 + l->one_b2 * gk * gk;
-        real denom = R_SQRT(v[k]) / l->bc2_root + l->eps;
-        w[k] -= l->step_size * (m[k] / denom);
-    }
+/* No contraction to FMA in this loop: its vector clones then round every product and sum as the baseline
+ * build does, so the update has the same bits whichever clone runs (SSE, AVX2 or AVX-512). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define ADAM_NO_FMA __attribute__((optimize("fp-contract=off")))
+#else
+#define ADAM_NO_FMA /* clang: no clones (NN_VECTORIZE is empty there), the baseline target has no FMA */
+#endif
+
+/* Elements [k0, k1) of one parameter; the weight-decay variant is chosen outside the loops. */
+NN_VECTORIZE ADAM_NO_FMA static void adam_elements(const AdamLoop *l, int64_t k0, int64_t k1) {
+    real *restrict w = l->w, *restrict m = l->m, *restrict v = l->v;
+    const real *restrict gr = l->gr;
+    const real b1 = l->b1, b2 = l->b2, one_b1 = l->one_b1, one_b2 = l->one_b2, eps = l->eps, wd = l->wd;
+    const real decay = l->decay, step_size = l->step_size, bc2_root = l->bc2_root;
+#define ADAM_UPDATE(GK)                                                                                                \
+    do {                                                                                                               \
+        real gk = (GK);                                                                                                \
+        m[k] = m[k] * b1 + gk * one_b1;                                                                                \
+        v[k] = v[k] * b2 + one_b2 * gk * gk;                                                                           \
+        real denom = R_SQRT(v[k]) / bc2_root + eps;                                                                    \
+        w[k] -= step_size * (m[k] / denom);                                                                            \
+    } while (0)
+    if (l->decoupled)
+        for (int64_t k = k0; k < k1; k++) {
+            w[k] *= decay;
+            ADAM_UPDATE(gr[k]);
+        }
+    else if (wd != 0)
+        for (int64_t k = k0; k < k1; k++) ADAM_UPDATE(gr[k] + wd * w[k]);
+    else
+        for (int64_t k = k0; k < k1; k++) ADAM_UPDATE(gr[k]);
+#undef ADAM_UPDATE
 }
+
+static void adam_range(void *ctx, NnChunk c) { adam_elements(ctx, c.begin, c.end); }
 
 typedef struct {
     const int64_t *rows; /* (n) the rows a step used */

@@ -132,6 +132,7 @@ typedef struct {
     int64_t first, end;     /* the pass: users [first, end) */
     int64_t unit;           /* users a unit */
     int64_t block;          /* full ranking: items per tile */
+    real *ET;               /* (N + 1, H) full ranking: the item table by tiles, each (H, its items), contiguous */
     RankWorker *w;          /* (workers) */
     _Atomic int64_t done;   /* users ranked, for the progress line */
     Progress bar;
@@ -290,7 +291,7 @@ static void rank_full_unit(const ModelRanker *r, RankWorker *w, const real *U) {
     rank_full_start(r, w, U);
     for (int64_t c0 = 0; c0 < N1; c0 += r->block) {
         int64_t cn = N1 - c0 < r->block ? N1 - c0 : r->block;
-        gemm(B, cn, H, U, H, 1, E->data + c0 * H, 1, H, 0, w->S, cn); /* U (B, H) x rows c0.. of E, transposed */
+        gemm(B, cn, H, U, H, 1, r->ET + c0 * H, cn, 1, 0, w->S, cn); /* U (B, H) x the tile (H, cn), read in place */
         for (int64_t i = 0; i < B; i++) rank_full_row(r, w, i, c0, w->S + i * cn, cn);
     }
     for (int i = 0; r->coverage && i < B; i++) {
@@ -388,6 +389,21 @@ static void workers_free(const ModelRanker *r, RankWorker *ws, int n) {
     free(ws);
 }
 
+/* The item table E (N + 1, H) in tiles of block items, each transposed to (H, its items) and contiguous, so
+ * that every unit's gemm reads a tile in place instead of packing it again (the same scores, bit for bit:
+ * gemm sums each element over k in the same order however it reads its operands). */
+static real *tiles_transposed(const Tensor *E, int64_t block) {
+    int64_t N1 = E->shape[0], H = E->shape[1];
+    real *ET = nn_aligned_alloc((size_t)(N1 * H) * sizeof *ET);
+    for (int64_t c0 = 0; c0 < N1; c0 += block) {
+        int64_t cn = N1 - c0 < block ? N1 - c0 : block;
+        real *t = ET + c0 * H;
+        for (int64_t j = 0; j < cn; j++)
+            for (int64_t h = 0; h < H; h++) t[h * cn + j] = E->data[(c0 + j) * H + h];
+    }
+    return ET;
+}
+
 /* The users [first, end) ranked in units: unit = the batch with one thread; with W threads the batch / W (the
  * memory of one batch in all), fewer when that leaves under 4 units a thread (small data), so threads share
  * the work evenly. */
@@ -403,6 +419,7 @@ static void rank_pass(ModelRanker *r, int64_t first, int64_t end) {
     r->end = end;
     r->block = EVAL_SCORE_TILE / r->unit > 256 ? EVAL_SCORE_TILE / r->unit : 256;
     if (r->block > r->ds->n_items + 1) r->block = r->ds->n_items + 1;
+    if (r->opt->protocol == PROTOCOL_FULL) r->ET = tiles_transposed(r->s->item_emb.weight, r->block);
     int grad = ag_set_grad_enabled(0);
     module_train(&r->s->m, 0);
     r->w = workers_new(r, W);
@@ -413,6 +430,7 @@ static void rank_pass(ModelRanker *r, int64_t first, int64_t end) {
     nn_parallel_for((n + r->unit - 1) / r->unit, NN_PARALLEL_MIN_WORK, rank_units, r); /* a unit a chunk */
     progress_end(&r->bar);
     workers_free(r, r->w, W);
+    free(r->ET);
     module_train(&r->s->m, was_training);
     ag_set_grad_enabled(grad);
 }

@@ -105,6 +105,8 @@ enum {
 
 /* Full-ranking scores per unit x items tile: 512 KiB of float, so that a tile is counted while in cache. */
 #define EVAL_SCORE_TILE (1 << 17)
+/* The largest item table a full-ranking pass copies by tiles (tiles_transposed): memory the plan does not count. */
+#define EVAL_COPY_MAX (16 << 20)
 
 typedef struct { /* one thread's scratch: a unit's batch, graph and buffers */
     Graph *graph;
@@ -132,7 +134,8 @@ typedef struct {
     int64_t first, end;     /* the pass: users [first, end) */
     int64_t unit;           /* users a unit */
     int64_t block;          /* full ranking: items per tile */
-    real *ET;               /* (N + 1, H) full ranking: the item table by tiles, each (H, its items), contiguous */
+    real *ET;               /* (N + 1, H) full ranking: the item table by tiles, each (H, its items), contiguous;
+                               NULL for a table over EVAL_COPY_MAX bytes (gemm then packs its rows) */
     RankWorker *w;          /* (workers) */
     _Atomic int64_t done;   /* users ranked, for the progress line */
     Progress bar;
@@ -291,7 +294,10 @@ static void rank_full_unit(const ModelRanker *r, RankWorker *w, const real *U) {
     rank_full_start(r, w, U);
     for (int64_t c0 = 0; c0 < N1; c0 += r->block) {
         int64_t cn = N1 - c0 < r->block ? N1 - c0 : r->block;
-        gemm(B, cn, H, U, H, 1, r->ET + c0 * H, cn, 1, 0, w->S, cn); /* U (B, H) x the tile (H, cn), read in place */
+        if (r->ET) /* U (B, H) x the tile (H, cn), read in place */
+            gemm(B, cn, H, U, H, 1, r->ET + c0 * H, cn, 1, 0, w->S, cn);
+        else /* U (B, H) x rows c0.. of E, transposed */
+            gemm(B, cn, H, U, H, 1, E->data + c0 * H, 1, H, 0, w->S, cn);
         for (int64_t i = 0; i < B; i++) rank_full_row(r, w, i, c0, w->S + i * cn, cn);
     }
     for (int i = 0; r->coverage && i < B; i++) {
@@ -419,7 +425,9 @@ static void rank_pass(ModelRanker *r, int64_t first, int64_t end) {
     r->end = end;
     r->block = EVAL_SCORE_TILE / r->unit > 256 ? EVAL_SCORE_TILE / r->unit : 256;
     if (r->block > r->ds->n_items + 1) r->block = r->ds->n_items + 1;
-    if (r->opt->protocol == PROTOCOL_FULL) r->ET = tiles_transposed(r->s->item_emb.weight, r->block);
+    const Tensor *E = r->s->item_emb.weight;
+    if (r->opt->protocol == PROTOCOL_FULL && (double)E->numel * sizeof(real) <= EVAL_COPY_MAX)
+        r->ET = tiles_transposed(E, r->block);
     int grad = ag_set_grad_enabled(0);
     module_train(&r->s->m, 0);
     r->w = workers_new(r, W);

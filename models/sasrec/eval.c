@@ -13,7 +13,6 @@
 #include "base/progress.h"
 #include "base/simd.h"
 #include "models/sasrec/data/sorted.h"
-#include "models/sasrec/item_scores.h"
 #include "models/sasrec/score_check.h"
 #include "models/sasrec/topk.h"
 #include "tensor/kernels.h"
@@ -115,6 +114,7 @@ typedef struct { /* one thread's scratch: a unit's batch, graph and buffers */
     real *answer;       /* (unit) full ranking: the answer's score of each row */
     unsigned char *out; /* (unit) full ranking: OUT_EXCLUDED or OUT_NONFINITE, else 0 */
     real *S;            /* (unit, block) full ranking: a tile of scores */
+    real *ans;          /* (G (H + G)) full ranking: rank_full_start's scratch, G = ANSWER_GROUP */
     real *cand;         /* (1 + n_neg) sampled: a row's answer's score, then its negatives' */
     TopK *heap;         /* (unit) coverage: each row's running top-COVERAGE_K */
     real *heap_score;   /* (unit, COVERAGE_K) the heaps' buffers */
@@ -270,17 +270,28 @@ static void rank_full_row(const ModelRanker *r, RankWorker *w, int64_t i, int64_
     r->rank[u] += cnt;
 }
 
-/* The answers' scores and flags of a unit's rows, exactly as in their tile. */
+enum { ANSWER_GROUP = 32 }; /* rows whose answers' scores one small gemm computes */
+
+/* The answers' scores and flags of a unit's rows, exactly as in their tile: per group of rows, the product of
+ * their user vectors with their answers' rows (gathered) gives each row's own score on its diagonal (gemm sums
+ * every element in the same order whatever the product's size). */
 static void rank_full_start(const ModelRanker *r, RankWorker *w, const real *U) {
     const Tensor *E = r->s->item_emb.weight;
-    int64_t H = E->shape[1];
-    for (int i = 0; i < w->b.B; i++) {
+    int64_t H = E->shape[1], B = w->b.B;
+    real *rows = w->ans, *D = w->ans + ANSWER_GROUP * H; /* (G, H) the answers' rows, (G, G) the product */
+    for (int64_t g0 = 0; g0 < B; g0 += ANSWER_GROUP) {
+        int64_t gn = B - g0 < ANSWER_GROUP ? B - g0 : ANSWER_GROUP;
+        for (int64_t i = 0; i < gn; i++) memcpy(rows + i * H, E->data + w->b.answer[g0 + i] * H, (size_t)H * sizeof *rows);
+        gemm(gn, gn, H, U + g0 * H, H, 1, rows, 1, H, 0, D, gn);
+        for (int64_t i = 0; i < gn; i++) w->answer[g0 + i] = D[i * gn + i];
+    }
+    for (int64_t i = 0; i < B; i++) {
         int64_t nseen, u = w->b.user[i], ans = w->b.answer[i];
         const int32_t *seq = seen_items(r->ds, u, r->split, &nseen);
         int seen = is_seen(seq, nseen, ans);
         w->out[i] = seen && r->opt->seen == SEEN_EXCLUDE ? OUT_EXCLUDED : 0;
         r->rank[u] = w->out[i] ? r->ds->n_items + 1 : 0;
-        w->answer[i] = seen ? 0 : item_scores_one(E, U + i * H, ans);
+        if (seen) w->answer[i] = 0; /* SEEN_ZERO: an answer among the input scores 0 */
         if (r->coverage)
             w->heap[i] = topk_new(COVERAGE_K, w->heap_score + i * COVERAGE_K, w->heap_item + i * COVERAGE_K);
     }
@@ -346,7 +357,8 @@ static void rank_units(void *ctx, NnChunk ch) {
 /* The scratch of n workers for units of r->unit users; worker 0 reuses opt->graph, if any, and r->best. */
 static RankWorker *workers_new(const ModelRanker *r, int n) {
     RankWorker *ws = nn_calloc((size_t)n, sizeof *ws);
-    int64_t unit = r->unit, N1 = r->ds->n_items + 1, n_neg = r->opt->samples ? r->opt->samples->n_neg : 0;
+    int64_t unit = r->unit, N1 = r->ds->n_items + 1, n_neg = r->opt->samples ? r->opt->samples->n_neg : 0,
+            H = r->s->item_emb.weight->shape[1];
     for (int k = 0; k < n; k++) {
         RankWorker *w = &ws[k];
         w->graph = k == 0 && r->opt->graph ? r->opt->graph : graph_new();
@@ -360,6 +372,7 @@ static RankWorker *workers_new(const ModelRanker *r, int n) {
         w->answer = nn_malloc((size_t)unit * sizeof *w->answer);
         w->out = nn_malloc((size_t)unit);
         w->S = nn_aligned_alloc((size_t)(unit * r->block) * sizeof *w->S);
+        w->ans = nn_malloc((size_t)(ANSWER_GROUP * (H + ANSWER_GROUP)) * sizeof *w->ans);
         if (!r->coverage) continue;
         w->heap = nn_malloc((size_t)unit * sizeof *w->heap);
         w->heap_score = nn_malloc((size_t)(unit * COVERAGE_K) * sizeof *w->heap_score);
@@ -386,6 +399,7 @@ static void workers_free(const ModelRanker *r, RankWorker *ws, int n) {
         free(w->answer);
         free(w->out);
         free(w->S);
+        free(w->ans);
         free(w->cand);
         free(w->heap);
         free(w->heap_score);

@@ -281,7 +281,8 @@ static void rank_full_start(const ModelRanker *r, RankWorker *w, const real *U) 
     real *rows = w->ans, *D = w->ans + ANSWER_GROUP * H; /* (G, H) the answers' rows, (G, G) the product */
     for (int64_t g0 = 0; g0 < B; g0 += ANSWER_GROUP) {
         int64_t gn = B - g0 < ANSWER_GROUP ? B - g0 : ANSWER_GROUP;
-        for (int64_t i = 0; i < gn; i++) memcpy(rows + i * H, E->data + w->b.answer[g0 + i] * H, (size_t)H * sizeof *rows);
+        for (int64_t i = 0; i < gn; i++)
+            memcpy(rows + i * H, E->data + w->b.answer[g0 + i] * H, (size_t)H * sizeof *rows);
         gemm(gn, gn, H, U + g0 * H, H, 1, rows, 1, H, 0, D, gn);
         for (int64_t i = 0; i < gn; i++) w->answer[g0 + i] = D[i * gn + i];
     }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parallel.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/item_scores.h"
 #include "models/sasrec/topk.h"
@@ -220,6 +221,82 @@ START_TEST(topk_items_returns_fewer_when_few_items_are_left) {
 }
 END_TEST
 
+/* Ranks (sampled, full, full with coverage) of split under opt with n threads: into rank (3 * USERS), cov. */
+static void rank_all(Sasrec *s, const Dataset *ds, const SampleSet *smp, EvalOptions opt, int threads, int64_t *rank,
+                     EvalCoverage *cov) {
+    int before = nn_threads();
+    nn_set_threads(threads);
+    opt.protocol = PROTOCOL_SAMPLE;
+    opt.samples = smp;
+    eval_rank_model(s, ds, SPLIT_TEST, &opt, rank);
+    opt.protocol = PROTOCOL_FULL;
+    eval_rank_model(s, ds, SPLIT_TEST, &opt, rank + USERS);
+    eval_rank_model_coverage(s, ds, SPLIT_TEST, &opt, rank + 2 * USERS, cov);
+    nn_set_threads(before);
+}
+
+START_TEST(ranks_are_the_same_for_any_threads_and_batch) {
+    /* a pass ranks its users in units that depend on the thread count and the batch; each rank may not */
+    Dataset ds;
+    Sasrec s;
+    SampleSet smp;
+    NnError err;
+    make_data(&ds);
+    make_model(&s, &ds);
+    ck_assert_msg(sample_generate(&ds, 99, 5, &smp, &err) == 0, "%s", err.msg);
+    EvalOptions opt = eval_default_options();
+    int64_t *want = malloc(3 * USERS * sizeof *want), *got = malloc(3 * USERS * sizeof *got);
+    EvalCoverage cw, cg;
+    opt.batch = BATCH;
+    rank_all(&s, &ds, &smp, opt, 1, want, &cw);
+    const int threads[] = {2, 3, 1, 2}, batch[] = {BATCH, BATCH, 37, 1};
+    for (int k = 0; k < 4; k++) {
+        opt.batch = batch[k];
+        rank_all(&s, &ds, &smp, opt, threads[k], got, &cg);
+        for (int64_t i = 0; i < 3 * USERS; i++)
+            ck_assert_msg(got[i] == want[i], "threads %d, batch %d, row %lld: rank %lld, expected %lld", threads[k],
+                          batch[k], (long long)i, (long long)got[i], (long long)want[i]);
+        for (int c = 0; c < cw.n; c++) ck_assert(cg.value[c] == cw.value[c]);
+    }
+    free(want);
+    free(got);
+    sample_free(&smp);
+    sasrec_free(&s);
+    dataset_free(&ds);
+}
+END_TEST
+
+START_TEST(a_nonfinite_score_leaves_every_row_unranked_but_the_paddings) {
+    Dataset ds;
+    Sasrec s;
+    make_data(&ds);
+    make_model(&s, &ds);
+    EvalOptions opt = eval_default_options();
+    opt.protocol = PROTOCOL_FULL;
+    int64_t *want = malloc(USERS * sizeof *want), *got = malloc(USERS * sizeof *got);
+    real *E = s.item_emb.weight->data;
+    for (SeenPolicy seen = SEEN_EXCLUDE; seen <= SEEN_ZERO; seen++) {
+        opt.seen = seen;
+        eval_rank_model(&s, &ds, SPLIT_TEST, &opt, want);
+        E[0] = NAN; /* the padding's score is never ranked nor checked */
+        eval_rank_model(&s, &ds, SPLIT_TEST, &opt, got);
+        for (int64_t u = 0; u < USERS; u++) ck_assert_int_eq(got[u], want[u]);
+        E[0] = 0;
+        for (int64_t item = 1; item <= ds.n_items; item += ds.n_items - 1) { /* the first tile's and the last's */
+            real keep = E[item * 16];
+            E[item * 16] = INFINITY; /* an infinite score in every row, the answer's input or not */
+            eval_rank_model(&s, &ds, SPLIT_TEST, &opt, got);
+            for (int64_t u = 0; u < USERS; u++) ck_assert_int_eq(got[u], -1);
+            E[item * 16] = keep;
+        }
+    }
+    free(want);
+    free(got);
+    sasrec_free(&s);
+    dataset_free(&ds);
+}
+END_TEST
+
 static Suite *ranking_suite(void) {
     Suite *s = suite_create("ranking");
     TCase *tc = tcase_create("blocks");
@@ -227,6 +304,8 @@ static Suite *ranking_suite(void) {
     tcase_add_test(tc, full_ranking_in_blocks_equals_ranking_every_score);
     tcase_add_test(tc, topk_items_in_blocks_equals_sorting_every_score);
     tcase_add_test(tc, topk_items_returns_fewer_when_few_items_are_left);
+    tcase_add_test(tc, ranks_are_the_same_for_any_threads_and_batch);
+    tcase_add_test(tc, a_nonfinite_score_leaves_every_row_unranked_but_the_paddings);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -104,8 +104,6 @@ enum {
 
 /* Full-ranking scores per unit x items tile: 512 KiB of float, so that a tile is counted while in cache. */
 #define EVAL_SCORE_TILE (1 << 17)
-/* The largest item table a full-ranking pass copies by tiles (tiles_transposed): memory the plan does not count. */
-#define EVAL_COPY_MAX (16 << 20)
 
 typedef struct { /* one thread's scratch: a unit's batch, graph and buffers */
     Graph *graph;

@@ -13,7 +13,8 @@
  * alone, so it is the same for any thread count and batch size. Each thread
  * has its own graph: the first opt->graph (if given), the others new ones for
  * the pass, so training with 2 threads holds a second arena of a unit's
- * forward besides its own (Beauty: peak RSS 78 -> 142 MiB with --eval full). */
+ * forward besides its own (Beauty: peak RSS 78 -> 142 MiB with --eval full);
+ * memory_plan counts every thread's units and the table's copy. */
 #ifndef NN_MODELS_SASREC_EVAL_H
 #define NN_MODELS_SASREC_EVAL_H
 
@@ -23,6 +24,9 @@
 #include "models/sasrec/metrics.h"
 #include "models/sasrec/model.h"
 #include "models/sasrec/data/sample.h"
+
+/* Full ranking copies the item table once per pass as transposed tiles when it is at most this many bytes. */
+#define EVAL_COPY_MAX (16 << 20)
 
 typedef enum {
     SEEN_EXCLUDE, /* items of the model input never rank (the default) */

@@ -9,6 +9,7 @@
 #include "autograd/ops.h"
 #include "base/memory.h"
 #include "base/parallel.h"
+#include "models/sasrec/eval.h"
 #include "models/sasrec/item_scores.h"
 
 /* Bytes held per computed position and hidden unit (per layer, and outside the layers: embeddings, loss) and
@@ -158,9 +159,15 @@ MemoryPlan memory_plan(PlanCommand cmd, const SasrecConfig *mc, const TrainConfi
     ev += (double)B * (double)item_scores_block(B) * f;                        /* a block of full-ranking scores */
     if (eo->protocol == PROTOCOL_SAMPLE) ev += (double)ds->n_users * 100 * 4; /* the negatives */
     if (cmd == PLAN_PREDICT) ev += (double)B * (double)k * (f + 4 + 8);
+    /* a pass ranks units of B / threads users in parallel, each thread in its own graph (eval.h), with one
+     * transposed copy of the item table for full ranking (at most EVAL_COPY_MAX bytes) */
+    double threads = (double)nn_threads(), first = ev / threads, table = ((double)mc->n_items + 1) * H * f;
+    if (eo->protocol == PROTOCOL_FULL) ev += table < EVAL_COPY_MAX ? table : EVAL_COPY_MAX;
     p.eval = ev;
-    /* train's steps and evaluation passes share one graph arena: its peak is the larger of the two */
-    double arena = cmd != PLAN_TRAIN ? p.activations + p.eval : p.activations > p.eval ? p.activations : p.eval;
+    /* train's steps share one graph arena with the first thread's units of a pass: its peak is the larger of
+     * the two; the other threads' graphs and the table copy come on top */
+    double arena = cmd != PLAN_TRAIN ? p.activations + p.eval
+                                     : (p.activations > first ? p.activations : first) + (ev - first);
     p.total = BASE_BYTES + p.params + p.optimizer + arena;
     p.dominant = "parameters";
     p.advice = "--hidden (the item table is (items + 1) x hidden)";

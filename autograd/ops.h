@@ -103,6 +103,9 @@ Tensor *ag_embedding(Graph *g, Tensor *table, const int64_t *ids, int ndim, cons
 Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng);
 /* (x - mean) / sqrt(var + eps) * w + b over the last dim; w, b (H) may be NULL. */
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps);
+/* LayerNorm(x + r) over the last dim, r of x's shape: the same bits as ag_add then ag_layer_norm, the sum made
+ * and read in the normalisation's own passes, its gradient sent to x and r at once. */
+Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps);
 
 /* ---- attention ---- */
 

@@ -18,9 +18,4 @@ Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x);
  * layer_norm_forward(ln, g, ag_add(g, x, r)). */
 Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r);
 
-/* The op of autograd/op_layernorm.c behind it, declared here until autograd/ops.h (beside ag_layer_norm) does:
- * LayerNorm(x + r) over the last dim, r of x's shape (else ag_add then ag_layer_norm), the same bits as those
- * two ops, the sum made and read in the normalisation's own passes, its gradient sent to x and r at once. */
-Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps);
-
 #endif

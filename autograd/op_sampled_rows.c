@@ -164,10 +164,24 @@ static void backward_rows(void *ctx, NnChunk c) {
     for (int64_t i = c.begin; i < c.end; i++) backward_row(l, l->r0 + i, l->dS + i * l->s->K, l->dpos + i);
 }
 
-/* w's gradient from the block's rows, in row order, for columns [c.begin, c.end). */
+/* The columns of w's gradient that chunk c of bands covers: bands of WEIGHT_COLUMNS, so that w's gradient (H
+ * wide) is split among threads at all (nn_parallel_elements' blocks are wider than a table row). */
+static NnChunk band_columns(NnChunk c, int64_t H) {
+    c.begin *= WEIGHT_COLUMNS;
+    c.end = c.end * WEIGHT_COLUMNS < H ? c.end * WEIGHT_COLUMNS : H;
+    return c;
+}
+
+/* nn_parallel_for over the bands of w's gradient's H columns; cost: per column. */
+static void for_column_bands(int64_t H, int64_t cost, NnLoopFn *fn, Loop *l) {
+    nn_parallel_for((H + WEIGHT_COLUMNS - 1) / WEIGHT_COLUMNS, cost * WEIGHT_COLUMNS, fn, l);
+}
+
+/* w's gradient from the block's rows, in row order, for the columns of bands [c.begin, c.end). */
 NN_VECTORIZE static void weight_columns(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     const Saved *s = l->s;
+    c = band_columns(c, s->H);
     int64_t K = s->K, H = s->H, n = c.end - c.begin;
     for (int64_t i = 0; i < l->rn; i++) {
         int64_t r = l->r0 + i;
@@ -298,9 +312,11 @@ static void backward_groups(void *ctx, NnChunk c) {
 /* WEIGHT_COLUMNS reals as one value the compiler keeps in vector registers (as tensor/gemm_tile.h does). */
 typedef real ColumnVec __attribute__((vector_size(WEIGHT_COLUMNS * sizeof(real))));
 
-/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of scale d[used[u] ld] x[used[u] H ..], in registers. */
-NN_VECTORIZE static void candidate_columns(real *gk, const real *d, int64_t ld, real scale, const real *x, int64_t H,
-                                           const int64_t *used, int64_t nu) {
+/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of scale d[used[u] ld] x[used[u] H ..], in registers
+ * (inlined into group_columns' clones, which give the vector type its instruction set). */
+static inline __attribute__((always_inline)) void candidate_columns(real *gk, const real *d, int64_t ld, real scale,
+                                                                   const real *x, int64_t H, const int64_t *used,
+                                                                   int64_t nu) {
     ColumnVec acc, xu;
     memcpy(&acc, gk, sizeof acc);
     for (int64_t u = 0; u < nu; u++) {
@@ -333,9 +349,10 @@ NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int
     }
 }
 
-/* w's gradient from the block's groups, in group order, for columns [c.begin, c.end). */
+/* w's gradient from the block's groups, in group order, for the columns of bands [c.begin, c.end). */
 static void weight_group_columns(void *ctx, NnChunk c) {
     const Loop *l = ctx;
+    c = band_columns(c, l->s->H);
     for (int64_t j = l->j0; j < l->j0 + l->jn; j++)
         if (l->n_used[j - l->j0]) group_columns(l, j, c.begin, c.end - c.begin);
 }
@@ -366,7 +383,7 @@ static void backward_stored(Loop *l) {
         for (int64_t r = s->goff[j]; r < s->goff[j + 1]; r++)
             if (s->target[r] != s->ignore) l->used[s->goff[j] + l->n_used[j]++] = r - s->goff[j];
     }
-    nn_parallel_elements(s->H, s->R * (s->K + 1), weight_group_columns, l);
+    for_column_bands(s->H, s->R * (s->K + 1), weight_group_columns, l);
     free(l->n_used);
     free(l->used);
 }
@@ -385,7 +402,7 @@ static void backward_blocks(Loop *l) {
         for (l->jn = 1; l->j0 + l->jn < s->G && s->goff[l->j0 + l->jn + 1] - l->r0 <= cap; l->jn++) {}
         l->rn = s->goff[l->j0 + l->jn] - l->r0;
         nn_parallel_for(l->jn, (l->rn / l->jn + 1) * (K + 1) * H * 4, backward_groups, l);
-        if (l->gw) nn_parallel_elements(H, l->rn * (K + 1), weight_group_columns, l);
+        if (l->gw) for_column_bands(H, l->rn * (K + 1), weight_group_columns, l);
     }
     free(l->scratch);
     free(l->n_used);
@@ -421,7 +438,7 @@ static void sampled_rows_backward(Graph *g, Node *n) {
     for (l.r0 = 0; l.r0 < s->R; l.r0 += block) {
         l.rn = s->R - l.r0 < block ? s->R - l.r0 : block;
         nn_parallel_for(l.rn, (K + 1) * s->H * 2, backward_rows, &l);
-        if (l.gw) nn_parallel_elements(s->H, l.rn * (K + 1), weight_columns, &l);
+        if (l.gw) for_column_bands(s->H, l.rn * (K + 1), weight_columns, &l);
     }
     free(l.dpos);
     free(l.dS);

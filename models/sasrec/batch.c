@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/memory.h"
+#include "base/parallel.h"
 #include "base/rng.h"
 #include "io/utf8.h"
 
@@ -179,7 +180,41 @@ static int64_t fill_pool(SeqBatch *b, const NegSampler *ns) {
     return n;
 }
 
-/* K negatives per position (the target's position t in s keys the draws) or per sequence into b->drawn. */
+typedef struct {
+    SeqBatch *b;
+    const NegSampler *ns;
+    uint64_t key;
+    int64_t n_pool;
+} DrawRows;
+
+/* Rows [c.begin, c.end) of the batch: each row's draws are a function of (key, user, position) alone, so rows
+ * may be drawn by any thread in any order. */
+static void draw_row_range(void *ctx, NnChunk c) {
+    const DrawRows *d = ctx;
+    SeqBatch *b = d->b;
+    const NegSampler *ns = d->ns;
+    int64_t K = ns->n_shared, L = b->L;
+    for (int64_t r = c.begin; r < c.end; r++) {
+        int64_t u = b->user[r], len, k = b->len[r];
+        dataset_seq(ns->ds, u, &len);
+        if (ns->scope != NEG_SCOPE_POSITION) {
+            Rng rng = rng_new(d->key, (uint64_t)u);
+            for (int64_t i = 0; i < K; i++) b->drawn[r * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, d->n_pool);
+            continue;
+        }
+        int32_t *row = b->drawn + r * L * K;
+        memset(row, 0, (size_t)((L - k) * K) * sizeof *row);
+        for (int64_t j = 0; j < k; j++) {
+            int64_t t = len - 3 - k + j + 1; /* the target's position in s (batch_fill) */
+            Rng rng = rng_new(d->key, (uint64_t)u << 32 | (uint64_t)t);
+            for (int64_t i = 0; i < K; i++)
+                row[(L - k + j) * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, d->n_pool);
+        }
+    }
+}
+
+/* K negatives per position (the target's position t in s keys the draws) or per sequence into b->drawn, the
+ * batch's rows split among threads. */
 static void draw_rows(SeqBatch *b, const NegSampler *ns, int epoch, int64_t n_pool) {
     int64_t K = ns->n_shared, L = b->L, per_pos = ns->scope == NEG_SCOPE_POSITION;
     size_t cells = (size_t)b->cap * (size_t)(per_pos ? L : 1) * (size_t)K;
@@ -188,24 +223,8 @@ static void draw_rows(SeqBatch *b, const NegSampler *ns, int epoch, int64_t n_po
         b->drawn = nn_malloc(cells * sizeof *b->drawn);
         b->n_drawn = K, b->per_position = (int)per_pos;
     }
-    uint64_t key = epoch_key(ns->seed, per_pos ? DOMAIN_POSITION : DOMAIN_SEQUENCE, epoch);
-    for (int r = 0; r < b->B; r++) {
-        int64_t u = b->user[r], len, k = b->len[r];
-        dataset_seq(ns->ds, u, &len);
-        if (!per_pos) {
-            Rng rng = rng_new(key, (uint64_t)u);
-            for (int64_t i = 0; i < K; i++) b->drawn[(size_t)r * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, n_pool);
-            continue;
-        }
-        int32_t *row = b->drawn + (size_t)r * L * K;
-        memset(row, 0, (size_t)(L - k) * K * sizeof *row);
-        for (int64_t j = 0; j < k; j++) {
-            int64_t t = len - 3 - k + j + 1; /* the target's position in s (batch_fill) */
-            Rng rng = rng_new(key, (uint64_t)u << 32 | (uint64_t)t);
-            for (int64_t i = 0; i < K; i++)
-                row[(L - k + j) * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, n_pool);
-        }
-    }
+    DrawRows d = {b, ns, epoch_key(ns->seed, per_pos ? DOMAIN_POSITION : DOMAIN_SEQUENCE, epoch), n_pool};
+    nn_parallel_for(b->B, (per_pos ? L : 1) * K * 8, draw_row_range, &d);
 }
 
 void batch_draw_shared(SeqBatch *b, const NegSampler *ns, int epoch, int64_t index) {

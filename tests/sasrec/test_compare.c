@@ -122,6 +122,32 @@ START_TEST(compare_gives_the_paired_difference) {
 }
 END_TEST
 
+/* A model selected by full ranking is evaluated (and compared) by full ranking unless --eval says otherwise,
+ * with a word on stderr: never the sampled protocol without one. */
+START_TEST(eval_takes_the_models_protocol) {
+    fixture_tiny_csv();
+    char line[8192];
+    const char *train = "train --data {}/tiny.csv --epochs 1 --hidden 16 --max-len 8 --batch 16 --threads 1";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s --eval full --out {}/f", train);
+    ck_assert_msg(run(cmd) == 0, "%s", errout);
+    snprintf(cmd, sizeof cmd, "%s --out {}/s", train);
+    ck_assert_msg(run(cmd) == 0, "%s", errout);
+    ck_assert_msg(run("eval --data {}/tiny.csv --model {}/f --resamples 0") == 0, "%s", errout);
+    ck_assert_msg(strstr(json_line(line, sizeof line), "\"protocol\": \"full\""), "%s", line);
+    ck_assert_msg(strstr(errout, "the model's protocol, full") && strstr(errout, "--eval sample"), "%s", errout);
+    ck_assert(run("eval --data {}/tiny.csv --model {}/f --eval sample --sample-method fast --resamples 0") == 0);
+    ck_assert_msg(strstr(json_line(line, sizeof line), "\"protocol\": \"sample\""), "%s", line);
+    ck_assert_msg(!strstr(errout, "the model's protocol"), "%s", errout);
+    ck_assert(run("eval --data {}/tiny.csv --model {}/s --sample-method fast --resamples 0") == 0);
+    ck_assert_msg(strstr(json_line(line, sizeof line), "\"protocol\": \"sample\""), "%s", line);
+    ck_assert_msg(run("compare --data {}/tiny.csv --model {}/f --model {}/f --resamples 10") == 0, "%s", errout);
+    ck_assert_msg(strstr(json_line(line, sizeof line), "\"protocol\": \"full\""), "%s", line);
+    ck_assert(run("compare --data {}/tiny.csv --model {}/f --model {}/s --sample-method fast --resamples 10") == 0);
+    ck_assert_msg(strstr(errout, "different protocols") && strstr(errout, "--eval to choose"), "%s", errout);
+}
+END_TEST
+
 START_TEST(compare_refuses_what_it_cannot_compare) {
     train_two();
     ck_assert_int_eq(run("compare --help"), 0);
@@ -147,6 +173,7 @@ static Suite *compare_suite(void) {
     tcase_add_test(tc, eval_adds_intervals_and_coverage_and_keeps_its_keys);
     tcase_add_test(tc, compare_gives_the_paired_difference);
     tcase_add_test(tc, compare_refuses_what_it_cannot_compare);
+    tcase_add_test(tc, eval_takes_the_models_protocol);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -226,6 +226,8 @@ START_TEST(train_and_eval_by_time_agree_and_record_the_split) {
     last_value("NDCG@10", ndcg2, sizeof ndcg2);
     last_value("HR@20", hr2, sizeof hr2);
     ck_assert_msg(strcmp(ndcg, ndcg2) == 0 && strcmp(hr, hr2) == 0, "train %s %s, eval %s %s", ndcg, hr, ndcg2, hr2);
+    ck_assert_msg(strstr(errout, "the model's protocol, full"), "%s", errout); /* config.json's "eval" */
+    ck_assert(run("eval --model {}/m --data {}/tiny.csv --eval sample") == 0); /* the split overrules the flag */
     ck_assert_msg(strstr(out, "every test row ranks every item"), "%s", out);
     /* compare scores the split's rows, full ranking (a model against itself: difference 0 on each of the rows),
      * and refuses a model of another split */

@@ -223,6 +223,16 @@ int app_compare(int argc, char **argv) {
     double started = clock_seconds();
     int code = load_models(ck, dir, lm);
     if (code) return code;
+    if (ck[0].model_protocol != ck[1].model_protocol) { /* no one protocol: the flag's, and a word about it */
+        ck[0].model_protocol = -1;
+        int given = 0;
+        for (int i = 1; i < argc; i++) given |= !strcmp(argv[i], "--eval") || !strncmp(argv[i], "--eval=", 7);
+        if (!given)
+            fprintf(stderr, "sasrec compare: the two models were selected by different protocols; ranking both by "
+                            "%s (the default): --eval to choose\n", metrics_protocol_name(ck[0].eval.protocol));
+    }
+    app_model_protocol("compare", argc, argv, &ck[0]);
+    ck[1].eval.protocol = ck[0].eval.protocol;
     code = run(ck, lm, dir, started, &err);
     if (code) code = app_fail("compare", &err, code);
     app_free_model(&lm[0]);

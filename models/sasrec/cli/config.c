@@ -19,6 +19,7 @@ RunConfig config_defaults(void) {
                        .train = train_default_config(),
                        .eval = eval_default_options(),
                        .sample_seed = SAMPLE_DEFAULT_SEED,
+                       .model_protocol = -1,
                        .threads = nn_threads(),
                        .k = 10,
                        .serve = {.batch = 256, .wait_us = 200, .max_k = 1000, .max_line = 1 << 20},
@@ -463,6 +464,12 @@ int config_parse_model(const char *path, const char *buf, size_t len, RunConfig 
         read_checksums(path, root, &c->checksums, err) || read_split(path, root, c, err))
         goto done;
     if (read_block(path, root, m, err)) goto done;
+    Protocol protocol = PROTOCOL_SAMPLE; /* the protocol the model was selected by; absent in older folders */
+    c->model_protocol = -1;
+    if (json_get(root, "eval")) {
+        if (read_choice(path, root, "eval", PROTOCOLS, &protocol, err)) goto done;
+        c->model_protocol = (int)protocol;
+    }
     const Json *data = json_get(root, "data"); /* null: the built-in synthetic data; absent in no folder we wrote */
     c->trained_on_builtin = data && json_type(data) == JSON_NULL;
     m->layers = (int)layers; /* within [0, 64] and [1, 4096]: they fit */

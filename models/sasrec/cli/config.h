@@ -72,6 +72,7 @@ typedef struct {
     int force;             /* train: replace a non-empty --out that is not a model folder (kept aside whole) */
     ModelChecksums checksums; /* train: written to config.json; eval, predict: read from it */
     int trained_on_builtin;   /* eval, predict: config.json's "data" is null (trained on the built-in synthetic data) */
+    int model_protocol;       /* eval, compare: the protocol config.json records ("eval"), or -1 when it has none */
 } RunConfig;
 
 /* The defaults of every setting (docs/sasrec.md, sections 3 to 5), output in run/; config.json is section 7. */

@@ -107,6 +107,7 @@ int app_eval(int argc, char **argv) {
     int code = 1;
     if (app_load_model(&c, &lm, &err)) return app_fail("eval", &err, APP_EXIT_DATA);
     app_note_legacy("eval", &c, &lm);
+    app_model_protocol("eval", argc, argv, &c);
     if (app_check_data_for_model("eval", &c, &err)) {
         fprintf(stderr, "sasrec %s\n", err.msg);
         app_free_model(&lm);

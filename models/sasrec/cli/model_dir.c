@@ -204,6 +204,17 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     }
 }
 
+void app_model_protocol(const char *cmd, int argc, char **argv, RunConfig *c) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--eval") || !strncmp(argv[i], "--eval=", 7)) return;
+    if (c->model_protocol < 0 || c->model_protocol == (int)c->eval.protocol) return;
+    c->eval.protocol = (Protocol)c->model_protocol;
+    fprintf(stderr, "sasrec %s: ranking by the model's protocol, %s (its %s records \"eval\": \"%s\"); "
+                    "--eval %s for the other\n",
+            cmd, metrics_protocol_name(c->eval.protocol), CONFIG_FILE, metrics_protocol_name(c->eval.protocol),
+            c->eval.protocol == PROTOCOL_FULL ? "sample" : "full");
+}
+
 void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm) {
     if (lm->legacy)
         fprintf(stderr,

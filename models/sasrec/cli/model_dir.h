@@ -41,6 +41,10 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err);
 /* app_load_model on files already in memory (the fuzz harness): names stand for paths in messages. */
 int app_load_model_buffers(RunConfig *c, const char *config, size_t config_len, const char *items, size_t items_len,
                            char *checkpoint, size_t checkpoint_len, LoadedModel *lm, NnError *err);
+/* Without --eval in argv, evaluates by the protocol the model was selected by (config.json's "eval"), and says
+ * so on stderr when that is not the default: a model trained with --eval full is not ranked against 100
+ * sampled items without a word. */
+void app_model_protocol(const char *cmd, int argc, char **argv, RunConfig *c);
 /* Prints the one-line note for a legacy folder (see above), if lm is one. */
 void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm);
 /* Frees what app_load_model built. */

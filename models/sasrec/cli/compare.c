@@ -225,9 +225,7 @@ int app_compare(int argc, char **argv) {
     if (code) return code;
     if (ck[0].model_protocol != ck[1].model_protocol) { /* no one protocol: the flag's, and a word about it */
         ck[0].model_protocol = -1;
-        int given = 0;
-        for (int i = 1; i < argc; i++) given |= !strcmp(argv[i], "--eval") || !strncmp(argv[i], "--eval=", 7);
-        if (!given)
+        if (!app_eval_given(argc, argv))
             fprintf(stderr, "sasrec compare: the two models were selected by different protocols; ranking both by "
                             "%s (the default): --eval to choose\n", metrics_protocol_name(ck[0].eval.protocol));
     }

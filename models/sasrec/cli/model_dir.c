@@ -204,10 +204,14 @@ int app_load_model(RunConfig *c, LoadedModel *lm, NnError *err) {
     }
 }
 
-void app_model_protocol(const char *cmd, int argc, char **argv, RunConfig *c) {
+int app_eval_given(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--eval") || !strncmp(argv[i], "--eval=", 7)) return;
-    if (c->model_protocol < 0 || c->model_protocol == (int)c->eval.protocol) return;
+        if (!strcmp(argv[i], "--eval") || !strncmp(argv[i], "--eval=", 7)) return 1;
+    return 0;
+}
+
+void app_model_protocol(const char *cmd, int argc, char **argv, RunConfig *c) {
+    if (app_eval_given(argc, argv) || c->model_protocol < 0 || c->model_protocol == (int)c->eval.protocol) return;
     c->eval.protocol = (Protocol)c->model_protocol;
     fprintf(stderr, "sasrec %s: ranking by the model's protocol, %s (its %s records \"eval\": \"%s\"); "
                     "--eval %s for the other\n",

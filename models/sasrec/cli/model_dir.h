@@ -45,6 +45,8 @@ int app_load_model_buffers(RunConfig *c, const char *config, size_t config_len, 
  * so on stderr when that is not the default: a model trained with --eval full is not ranked against 100
  * sampled items without a word. */
 void app_model_protocol(const char *cmd, int argc, char **argv, RunConfig *c);
+/* Whether argv types --eval (as "--eval V" or "--eval=V"). */
+int app_eval_given(int argc, char **argv);
 /* Prints the one-line note for a legacy folder (see above), if lm is one. */
 void app_note_legacy(const char *cmd, const RunConfig *c, const LoadedModel *lm);
 /* Frees what app_load_model built. */

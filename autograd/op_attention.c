@@ -167,10 +167,7 @@ static Panels operand(const GemmKernel *kn, int64_t kp, int64_t N, const real *B
  * for every block of rows or a gemm call's setup, in the calling thread. */
 static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, const real *A, int64_t a_rs,
                        int64_t a_cs, Panels B, int64_t k0, real beta, real *C, int64_t ldc) {
-    if (K <= 0) {
-        for (int64_t i = 0; i < M && beta == 0; i++) memset(C + i * ldc, 0, (size_t)N * sizeof(real));
-        return;
-    }
+    NN_CHECK(K > 0, "attention", "a product over %lld keys: every query block reaches at least one key", (long long)K);
     const int mr = kn->mr, nr = kn->nr;
     _Alignas(64) real apack[6 * 256];
     NN_CHECK(mr * kn->kc <= 6 * 256, "attention", "gemm kernel tile %d x %d too large", mr, kn->kc);
@@ -362,14 +359,8 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
     }
     /* dV and dK, by blocks of key rows j: only query rows that reach them contribute */
     for (int64_t j0 = 0; j0 < n; j0 += ATTN_BLOCK) {
+        /* query j0 reaches key j0 (row_end > its index, or n), so from <= j0 < n: every key block is reached */
         int64_t j1 = j0 + ATTN_BLOCK < n ? j0 + ATTN_BLOCK : n, from = first_row_reaching(s, r0, n, j0);
-        if (from >= n) { /* no query reaches these keys */
-            for (int64_t j = j0; j < j1 && beta == 0; j++) {
-                if (dv.data) memset(dv.data + (r0 + j) * dv.ld + c0, 0, (size_t)d * sizeof(real));
-                if (dk.data) memset(dk.data + (r0 + j) * dk.ld + c0, 0, (size_t)d * sizeof(real));
-            }
-            continue;
-        }
         /* dV rows j += P~^T (j, i) dO rows i */
         if (dv.data)
             gemm_panel(kn, j1 - j0, d, n - from, Pt + from * n + j0, 1, n, dop, from, beta,
@@ -420,10 +411,9 @@ static int stacked_fresh(Graph *g, Node *n, int64_t H, GradRows *dq, GradRows *d
         return 0;
     int fresh;
     Tensor b = ag_grad_view(g, base, &fresh);
-    if (b.ndim != 2 || b.stride[1] != 1) {
-        if (fresh) tensor_fill(&b, 0); /* written through the views after all: zeros first */
-        return 0;
-    }
+    /* q's last dim is contiguous (checked by the forward), so base's and its gradient view's are too */
+    NN_CHECK(b.ndim == 2 && b.stride[1] == 1, "attention", "the stacked projection's gradient view is %d-D with "
+             "column stride %lld, not row-major", b.ndim, (long long)(b.ndim == 2 ? b.stride[1] : 0));
     *dq = (GradRows){b.data, b.stride[0]};
     *dk = (GradRows){b.data + H, b.stride[0]};
     *dv = (GradRows){b.data + 2 * H, b.stride[0]};

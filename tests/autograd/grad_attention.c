@@ -29,6 +29,23 @@ static Tensor *f_attention(Graph *g, Tensor *const *in, void *ctx) {
                         &c->layout, &spec);
 }
 
+/* q, k, v three leaves of their own: the gradients are added to each (not the stacked store) */
+static Tensor *f_attention_leaves(Graph *g, Tensor *const *in, void *ctx) {
+    AttnCase *c = ctx;
+    return ag_attention(g, in[0], in[1], in[2], &c->layout, &c->spec);
+}
+
+START_TEST(grad_attention_other_inputs) {
+    int64_t off[] = {0, 5, 10, 15};
+    unsigned char valid[15] = {1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0};
+    AttnCase c = {{3, off, valid, 1}, {2, MASK_MINUS_10000, 0, 0, NULL}, 0};
+    Tensor *in[3];
+    for (int i = 0; i < 3; i++) in[i] = test_param(test_randn(230 + i, NN_SHAPE(15, 4)));
+    test_gradcheck("attention of three leaves", f_attention_leaves, &c, 3, in);
+    test_free_all(3, in);
+}
+END_TEST
+
 START_TEST(grad_attention) {
     /* 3 sequences of 5 rows, left-padded with 0, 2 and 5 (all) padding keys */
     int64_t dense_off[] = {0, 5, 10, 15}, var_off[] = {0, 1, 4, 9};
@@ -121,6 +138,7 @@ static Suite *grad_attention_suite(void) {
     TCase *tc = tcase_create("attention");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, grad_attention);
+    tcase_add_test(tc, grad_attention_other_inputs);
     tcase_add_test(tc, grad_attention_past_one_block);
     tcase_add_test(tc, grad_attention_three_blocks);
     tcase_add_test(tc, grad_attention_sasrec_size);

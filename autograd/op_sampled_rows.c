@@ -68,6 +68,12 @@ NN_VECTORIZE static real dot(const real *a, const real *b, int64_t n) {
     return s;
 }
 
+/* Row r's positive logit, log-Q corrected for sampled softmax. */
+static real positive_logit(const Saved *s, int64_t r) {
+    int64_t t = s->target[r];
+    return dot(s->x + r * s->H, s->w + t * s->H, s->H) - (s->log_q && !s->gbce ? s->log_q[t] : 0);
+}
+
 /* Row r's logits for its candidates into S (K), a hit (candidate == target) as -inf, log-Q corrected for
  * sampled softmax; returns the positive's (corrected) logit. */
 static real row_logits(const Saved *s, int64_t r, real *S) {
@@ -76,7 +82,7 @@ static real row_logits(const Saved *s, int64_t r, real *S) {
     int corr = s->log_q && !s->gbce;
     for (int64_t k = 0; k < s->K; k++)
         S[k] = ids[k] == t ? -INFINITY : dot(xr, s->w + ids[k] * s->H, s->H) - (corr ? s->log_q[ids[k]] : 0);
-    return dot(xr, s->w + t * s->H, s->H) - (corr ? s->log_q[t] : 0);
+    return positive_logit(s, r);
 }
 
 /* Row r's loss from its logits S (overwritten) and positive a; *lse: sampled softmax's log-sum-exp. */
@@ -224,11 +230,6 @@ static void group_logits(const Saved *s, int64_t j, const real *Wg, real *S) {
     }
 }
 
-/* Row r's positive logit, log-Q corrected for sampled softmax. */
-static real positive_logit(const Saved *s, int64_t r) {
-    int64_t t = s->target[r];
-    return dot(s->x + r * s->H, s->w + t * s->H, s->H) - (s->log_q && !s->gbce ? s->log_q[t] : 0);
-}
 
 /* Row r's gradient factors into s->dlogit and s->dpos from its row_loss output S (exp(logit - max) for softmax,
  * the logits for gBCE), its positive logit a, its log-sum-exp and 1 / its sum of exponentials. */

@@ -28,7 +28,7 @@
 
 #define LANES 16 /* the dot products keep 16 running sums, so that they vectorize */
 #define WEIGHT_COLUMNS 32 /* w's gradient is summed in registers this many columns at a time */
-#define PREFETCH_AHEAD 16 /* w's gradient rows are fetched this many candidates ahead */
+#define PREFETCH_AHEAD 32 /* w's gradient rows are fetched this many candidates ahead */
 
 typedef struct {
     const real *x, *w;         /* (R, H), (C, H) row-major */
@@ -310,25 +310,37 @@ static void backward_groups(void *ctx, NnChunk c) {
     }
 }
 
-/* WEIGHT_COLUMNS reals as one value the compiler keeps in vector registers (as tensor/gemm_tile.h does). */
-typedef real ColumnVec __attribute__((vector_size(WEIGHT_COLUMNS * sizeof(real))));
+/* Half a band of w's gradient: 16 reals the compiler keeps in one vector register (two on AVX2, as
+ * tensor/gemm_tile.h's types). */
+typedef real HalfBand __attribute__((vector_size(WEIGHT_COLUMNS / 2 * sizeof(real))));
 
-/* gk (WEIGHT_COLUMNS) += the sum over the counted rows u of scale d[used[u] ld] x[used[u] H ..], in registers
- * (inlined into group_columns' clones, which give the vector type its instruction set). */
-static inline __attribute__((always_inline)) void candidate_columns(real *gk, const real *d, int64_t ld, real scale,
-                                                                   const real *x, int64_t H, const int64_t *used,
-                                                                   int64_t nu) {
-    ColumnVec acc, xu;
-    memcpy(&acc, gk, sizeof acc);
+#define BAND_CANDIDATES 4 /* candidates summed together, so that each row of x is loaded once for all four */
+_Static_assert(BAND_CANDIDATES == 4, "group_columns' test of distinct rows is written for 4 candidates");
+
+/* The WEIGHT_COLUMNS-wide bands at gk[c] (c < BAND_CANDIDATES, distinct rows) each += the sum over the counted
+ * rows u of scale d[used[u] ld + c] x[used[u] H ..], in registers: 2 BAND_CANDIDATES independent sums, so that
+ * the additions' latency overlaps (inlined into group_columns' clones, which give the vector type its
+ * instruction set). Each element's terms are added in row order, as one candidate at a time would. */
+static inline __attribute__((always_inline)) void candidate_columns(real *const gk[BAND_CANDIDATES], const real *d,
+                                                                   int64_t ld, real scale, const real *x, int64_t H,
+                                                                   const int64_t *used, int64_t nu) {
+    HalfBand acc[BAND_CANDIDATES][2], x0, x1;
+    for (int c = 0; c < BAND_CANDIDATES; c++) memcpy(acc[c], gk[c], sizeof acc[c]);
     for (int64_t u = 0; u < nu; u++) {
-        memcpy(&xu, x + used[u] * H, sizeof xu);
-        acc += scale * d[used[u] * ld] * xu;
+        memcpy(&x0, x + used[u] * H, sizeof x0);
+        memcpy(&x1, x + used[u] * H + WEIGHT_COLUMNS / 2, sizeof x1);
+        const real *du = d + used[u] * ld;
+        for (int c = 0; c < BAND_CANDIDATES; c++) {
+            acc[c][0] += scale * du[c] * x0;
+            acc[c][1] += scale * du[c] * x1;
+        }
     }
-    memcpy(gk, &acc, sizeof acc);
+    for (int c = 0; c < BAND_CANDIDATES; c++) memcpy(gk[c], acc[c], sizeof acc[c]);
 }
 
 /* Group j's share of w's gradient in columns [c0, c0 + n): its counted rows' targets, then its candidates
- * (rows of w in no order: the next ones are fetched ahead, since they are rarely in cache). */
+ * (rows of w in no order: the next ones are fetched ahead, since they are rarely in cache), BAND_CANDIDATES at a
+ * time unless two of them are the same row (uniform draws repeat), then one at a time in order. */
 NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int64_t n) {
     const Saved *s = l->s;
     int64_t K = s->K, H = s->H, r0 = s->goff[j], nu = l->n_used[j - l->j0];
@@ -339,14 +351,31 @@ NN_VECTORIZE static void group_columns(const Loop *l, int64_t j, int64_t c0, int
         real *gt = l->gw + s->target[r0 + used[u]] * H + c0;
         for (int64_t h = 0; h < n; h++) gt[h] += ws * dpos[used[u]] * x[used[u] * H + h];
     }
-    for (int64_t k = 0; k < K; k++) {
-        real *gk = l->gw + ids[k] * H + c0;
-        if (k + PREFETCH_AHEAD < K) prefetch_row(l->gw + ids[k + PREFETCH_AHEAD] * H + c0, n, 1);
-        int64_t h = 0;
-        for (; h + WEIGHT_COLUMNS <= n; h += WEIGHT_COLUMNS)
-            candidate_columns(gk + h, dS + k, K, ws, x + h, H, used, nu);
-        for (int64_t u = 0; u < nu; u++)
-            for (int64_t c = h; c < n; c++) gk[c] += ws * dS[used[u] * K + k] * x[used[u] * H + c];
+    int64_t bands = n / WEIGHT_COLUMNS * WEIGHT_COLUMNS;
+    for (int64_t k = 0; k < K;) {
+        for (int64_t p = k; p < k + BAND_CANDIDATES && p + PREFETCH_AHEAD < K; p++)
+            prefetch_row(l->gw + ids[p + PREFETCH_AHEAD] * H + c0, n, 1);
+        const int64_t *q = ids + k;
+        int distinct = k + BAND_CANDIDATES <= K && q[0] != q[1] && q[0] != q[2] && q[0] != q[3] && q[1] != q[2] &&
+                       q[1] != q[3] && q[2] != q[3];
+        int64_t m = distinct ? BAND_CANDIDATES : 1;
+        for (int64_t h = 0; h < bands; h += WEIGHT_COLUMNS) {
+            if (distinct) {
+                real *gk[BAND_CANDIDATES] = {l->gw + q[0] * H + c0 + h, l->gw + q[1] * H + c0 + h,
+                                             l->gw + q[2] * H + c0 + h, l->gw + q[3] * H + c0 + h};
+                candidate_columns(gk, dS + k, K, ws, x + h, H, used, nu);
+                continue;
+            }
+            real *gk = l->gw + q[0] * H + c0 + h;
+            for (int64_t u = 0; u < nu; u++)
+                for (int64_t c = 0; c < WEIGHT_COLUMNS; c++) gk[c] += ws * dS[used[u] * K + k] * x[used[u] * H + h + c];
+        }
+        for (int64_t i = 0; i < m; i++) {
+            real *gk = l->gw + ids[k + i] * H + c0;
+            for (int64_t u = 0; u < nu; u++)
+                for (int64_t c = bands; c < n; c++) gk[c] += ws * dS[used[u] * K + k + i] * x[used[u] * H + c];
+        }
+        k += m;
     }
 }
 
@@ -520,6 +549,9 @@ Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions
     Tensor *y = ag_new(g, 0, NULL);
     y->data[0] = s->count ? (real)(total / (double)s->count) : 0;
     Node *n = ag_record(g, "sampled_rows", sampled_rows_backward, y, 2, (Tensor *[]){x, w});
-    if (n) n->saved = s;
+    if (n) { /* for the profile (autograd/profile.c): the candidates, counted rows, groups, whether kept */
+        n->saved = s;
+        n->i[0] = s->K, n->i[1] = s->count, n->i[2] = s->G, n->i[3] = s->dlogit != NULL;
+    }
     return y;
 }

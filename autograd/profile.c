@@ -189,6 +189,19 @@ static ProfileCost linear_ce_cost(const Node *n, ProfilePhase ph) {
     return (ProfileCost){f * (1 + needs(n, 0) + needs(n, 1)) + sm, grad_bytes(n)};
 }
 
+/* ag_sampled_rows: x (R, H), n->i: K candidates, counted rows, groups, whether the forward kept the backward's
+ * factors. Forward: the logits 2 R K H (and, kept, x's gradient's product 2 R K H), each group's K rows of w
+ * read; backward: w's gradient 2 R K H, its K rows per group read and written (recomputed: the logits and x's
+ * gradient again, the rows read again). */
+static ProfileCost sampled_rows_cost(const Node *n, ProfilePhase ph) {
+    double R = (double)n->i[1], H = (double)n->in[0]->shape[1], K = (double)n->i[0], G = (double)n->i[2];
+    double f = 2 * R * K * H, s = (double)sizeof(real), panels = G * K * H * s;
+    int kept = n->i[3] != 0;
+    if (ph == PROFILE_FORWARD) return (ProfileCost){f * (1 + kept) + 4 * R * K, operand_bytes(n) + panels + kept * R * K * s};
+    return (ProfileCost){f * (needs(n, 1) + (kept ? 0 : 1 + needs(n, 0))) + 2 * R * K,
+                         grad_bytes(n) + 2 * panels + (kept ? R * K * s : panels)};
+}
+
 /* FLOPs per output element of the elementwise and row-wise ops, forward and backward. */
 static const struct {
     const char *op;
@@ -217,6 +230,7 @@ ProfileCost profile_node_cost(const Node *n, ProfilePhase phase) {
     if (strcmp(op, "linear") == 0) return linear_cost(n, phase);
     if (strcmp(op, "attention") == 0) return attention_cost(n, phase);
     if (strcmp(op, "linear_cross_entropy") == 0) return linear_ce_cost(n, phase);
+    if (strcmp(op, "sampled_rows") == 0) return sampled_rows_cost(n, phase);
     int fwd = phase == PROFILE_FORWARD;
     double e = numel(n->out), s = (double)sizeof(real);
     for (size_t k = 0; k < sizeof PER_ELEMENT / sizeof *PER_ELEMENT; k++)

@@ -232,6 +232,26 @@ static double profile_shares(const char *text, int *rows) {
     return sum;
 }
 
+/* explain --preset profiles the preset's step (frontier: the per-sequence sampled softmax, with its FLOPs); its run
+ * flags (--epochs, --eval) are not explain's and are skipped; a flag typed beside it wins. */
+START_TEST(explain_profiles_a_presets_step) {
+    write_tiny_data();
+    char args[512];
+    snprintf(args, sizeof args, "explain --data %s/tiny.csv --preset frontier --batch 60 --max-len 8 --hidden 32 "
+             "--negatives 100 --profile", dir); /* 2 x 400 rows x 100 x 32: 0.0026 GFLOP forward */
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    const char *row = strstr(out, "\nsampled_rows ");
+    double ms, gflop;
+    char phase[16];
+    ck_assert_msg(row && sscanf(row, " sampled_rows %15s %*d %lf %*f%% %lf", phase, &ms, &gflop) == 3 && gflop > 0,
+                  "%s", out);
+    snprintf(args, sizeof args, "explain --data %s/tiny.csv --preset frontier --loss bce --batch 4 --max-len 8 "
+             "--hidden 16 --profile", dir);
+    ck_assert_msg(run(args) == 0, "%s", errout);
+    ck_assert_msg(!strstr(out, "sampled_rows") && strstr(out, "bce_with_logits"), "%s", out);
+}
+END_TEST
+
 START_TEST(explain_profile_prints_the_step_and_draws_it) {
     write_tiny_data();
     char args[512];
@@ -358,6 +378,7 @@ static Suite *cli_suite(void) {
     tcase_add_test(tc, train_eval_predict_round_trip);
     tcase_add_test(tc, explain_prints_shapes_of_the_batch);
     tcase_add_test(tc, explain_profile_prints_the_step_and_draws_it);
+    tcase_add_test(tc, explain_profiles_a_presets_step);
     tcase_add_test(tc, memory_plan_refuses_what_does_not_fit);
     tcase_add_test(tc, gen_then_train_with_sampled_gbce_and_lazy_adam);
     suite_add_tcase(s, tc);

@@ -155,11 +155,18 @@ int config_predict_flags(RunConfig *c, Flag *f) {
 }
 
 int config_explain_flags(RunConfig *c, Flag *f) {
-    int n = data_flags(c, f);
+    int n = 0;
+    f[n++] = F_STR("--preset", &c->preset,
+                   "the model and loss of a train preset (its run flags, such as --epochs, do not apply)");
+    n += data_flags(c, f + n);
     n += model_flags(c, f + n);
     f[n++] = F_INT("--batch", &c->train.batch, 1, 65536, "users in the batch");
     f[n++] = F_CHOICE("--loss", &c->train.loss, LOSSES, "training loss");
-    f[n++] = F_INT("--negatives", &c->train.negatives, 1, 65536, "sampled, gbce: negatives shared by the batch");
+    f[n++] = F_INT("--negatives", &c->train.negatives, 1, 65536, "sampled, gbce: negatives per scope");
+    f[n++] = F_CHOICE("--neg-dist", &c->train.neg_dist, NEG_DISTS, "sampled: the negatives' law (as train)");
+    f[n++] = F_CHOICE("--neg-scope", &c->train.neg_scope, NEG_SCOPES,
+                      "sampled, gbce: negatives shared by the batch, per sequence or per position (as train)");
+    f[n++] = F_DBL("--gbce-t", &c->train.gbce_t, 0, 1, 0, 0, "gbce: calibration t in [0, 1] (as train)");
     f[n++] = F_INT("--seed", &c->train.seed, 0, 9.2e18, "seed");
     f[n++] = F_STR("--dot", &c->dot, "write the autograd graph of one training step (Graphviz) here");
     f[n++] = F_SWITCH("--profile", &c->profile,

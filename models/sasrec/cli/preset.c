@@ -41,12 +41,24 @@ const char *preset_names(void) {
     return names;
 }
 
-/* The preset's strings into c through the same table; a string the table refuses is a bug of PRESETS. */
+/* Whether the table has the flag of "--name=value". */
+static int table_has(const Flag *flags, int n, const char *arg) {
+    size_t len = strcspn(arg, "=");
+    for (int k = 0; k < n; k++)
+        if (strlen(flags[k].name) == len && strncmp(flags[k].name, arg, len) == 0) return 1;
+    return 0;
+}
+
+/* The preset's strings into c through the same table; a string the table refuses is a bug of PRESETS. explain
+ * profiles one step, so it takes the preset's model and loss and skips the run's flags its table has not
+ * (--epochs, --patience, --lr, --eval); train's table has them all. */
 static void apply(const char *cmd, const Preset *p, Flag *flags, int n) {
+    const char *argv[PRESET_MAX_FLAGS];
     int argc = 0, help;
-    while (p->flags[argc]) argc++;
+    for (int k = 0; p->flags[k]; k++)
+        if (strcmp(cmd, "explain") != 0 || table_has(flags, n, p->flags[k])) argv[argc++] = p->flags[k];
     NnError err;
-    if (flags_parse(cmd, argc, (char **)p->flags, flags, n, &help, &err) || help)
+    if (flags_parse(cmd, argc, (char **)argv, flags, n, &help, &err) || help)
         nn_abort("preset_parse", "preset %s does not parse as %s's flags: %s", p->name, cmd, err.msg);
 }
 

@@ -283,8 +283,10 @@ Tensor *ag_gbce(Graph *g, Tensor *pos, Tensor *neg, const int64_t *target, int64
  * and R K <= SAMPLED_ROWS_STORE_REALS, reads the gradients the forward kept). */
 #define SAMPLED_ROWS_TILE_REALS (1 << 18)
 /* With groups (offsets), when rows x K is at most this, the forward keeps the (R, K) logits' gradients and the
- * backward does not recompute them. */
-#define SAMPLED_ROWS_STORE_REALS (1 << 23)
+ * backward does not recompute them: three products of (R, K, H) a step instead of four. 512 MiB of floats holds
+ * a batch of ML-20M's shape (256 users, about 36k positions at length 200) at 3000 negatives; models/sasrec's
+ * memory plan counts it. */
+#define SAMPLED_ROWS_STORE_REALS (1 << 27)
 typedef struct {
     const int64_t *target;  /* (n_target == R) each row's target; rows whose target is ignore carry no loss */
     int64_t n_target, ignore;

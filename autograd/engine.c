@@ -190,11 +190,29 @@ static int cmp_i64(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* rs's rows in increasing order from its marks: one pass over cap bytes, eight at a time (a sort of n rows costs
+ * more once n is past cap / 64). */
+static void rows_from_marks(RowSet *rs) {
+    int64_t n = 0, r = 0;
+    for (; r + 8 <= rs->cap; r += 8) {
+        uint64_t word;
+        memcpy(&word, rs->in + r, sizeof word);
+        if (!word) continue;
+        for (int64_t k = r; k < r + 8; k++)
+            if (rs->in[k]) rs->rows[n++] = k;
+    }
+    for (; r < rs->cap; r++)
+        if (rs->in[r]) rs->rows[n++] = r;
+}
+
 const int64_t *ag_grad_rows(Tensor *t, int64_t *n) {
     RowSet *rs = t->grad_rows;
     *n = 0;
     if (!rs || rs->all) return NULL;
-    if (!rs->sorted) qsort(rs->rows, (size_t)rs->n, sizeof *rs->rows, cmp_i64);
+    if (!rs->sorted && rs->n > rs->cap / 64)
+        rows_from_marks(rs);
+    else if (!rs->sorted)
+        qsort(rs->rows, (size_t)rs->n, sizeof *rs->rows, cmp_i64);
     rs->sorted = 1;
     *n = rs->n;
     return rs->rows;

@@ -41,6 +41,32 @@ START_TEST(a_gather_lists_its_rows_and_the_gradient_is_the_dense_one) {
 }
 END_TEST
 
+/* The list comes back ascending whether few rows of a large table were touched (sorted) or many (read off the
+ * marks, eight at a time, with a tail): each exactly once. */
+START_TEST(the_rows_come_back_ascending_few_or_many) {
+    enum { BIG = 1003 };
+    Tensor *t = test_param(test_randn(1, NN_SHAPE(BIG, 2)));
+    tensor_set_sparse_grad(t, 1);
+    for (int many = 0; many < 2; many++) {
+        int64_t ids[600], m = many ? 600 : 5;
+        for (int64_t i = 0; i < m; i++) ids[i] = (BIG - 1 - i * 7 % BIG + (i % 3 == 0 ? 0 : 1)) % BIG; /* descending, repeats */
+        Graph *g = graph_new();
+        ag_backward(g, ag_sum(g, ag_embedding(g, t, ids, NN_SHAPE(m), -1), 0, NULL, 0));
+        graph_free(g);
+        unsigned char seen[BIG] = {0};
+        for (int64_t i = 0; i < m; i++) seen[ids[i]] = 1;
+        int64_t n, want = 0;
+        for (int64_t r = 0; r < BIG; r++) want += seen[r];
+        const int64_t *rows = ag_grad_rows(t, &n);
+        ck_assert_msg(rows && n == want, "%s: %lld rows listed, %lld touched", many ? "many" : "few", (long long)n,
+                      (long long)want);
+        for (int64_t k = 0; k < n; k++) ck_assert(seen[rows[k]] && (k == 0 || rows[k - 1] < rows[k]));
+        tensor_zero_grad(t);
+    }
+    tensor_free(t);
+}
+END_TEST
+
 START_TEST(zeroing_clears_the_listed_rows_only) {
     Tensor *t = test_param(test_randn(1, NN_SHAPE(V, H)));
     tensor_set_sparse_grad(t, 1);
@@ -87,6 +113,7 @@ static Suite *sparse_grad_suite(void) {
     TCase *tc = tcase_create("rows");
     tcase_add_test(tc, a_gather_lists_its_rows_and_the_gradient_is_the_dense_one);
     tcase_add_test(tc, zeroing_clears_the_listed_rows_only);
+    tcase_add_test(tc, the_rows_come_back_ascending_few_or_many);
     tcase_add_test(tc, a_whole_gradient_makes_every_row_count_until_zeroed);
     suite_add_tcase(s, tc);
     return s;

@@ -217,19 +217,20 @@ NN_VECTORIZE static void group_gather(const Saved *s, int64_t j, real *restrict 
     }
 }
 
-/* Group j's logits (rows, K) into S from its panel Wg: a hit as -inf, log-Q corrected for sampled softmax. */
-static void group_logits(const Saved *s, int64_t j, const real *Wg, real *S) {
+/* Group j's logits (rows, K) into S from its panel Wg: a hit as -inf, log-Q corrected for sampled softmax (the
+ * candidates' corrections looked up once into lq (K), not once per row). */
+NN_VECTORIZE static void group_logits(const Saved *s, int64_t j, const real *Wg, real *restrict lq, real *S) {
     int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0, K = s->K;
     const int64_t *ids = s->ids + j * K;
     gemm(n, K, s->H, s->x + r0 * s->H, s->H, 1, Wg, 1, s->H, 0, S, K);
     int corr = s->log_q && !s->gbce;
+    for (int64_t k = 0; k < K; k++) lq[k] = corr ? s->log_q[ids[k]] : 0;
     for (int64_t i = 0; i < n; i++) {
-        real *Si = S + i * K;
+        real *restrict Si = S + i * K;
         int64_t t = s->target[r0 + i];
-        for (int64_t k = 0; k < K; k++) Si[k] = ids[k] == t ? -INFINITY : Si[k] - (corr ? s->log_q[ids[k]] : 0);
+        for (int64_t k = 0; k < K; k++) Si[k] = ids[k] == t ? -INFINITY : Si[k] - lq[k];
     }
 }
-
 
 /* Row r's gradient factors into s->dlogit and s->dpos from its row_loss output S (exp(logit - max) for softmax,
  * the logits for gBCE), its positive logit a, its log-sum-exp and 1 / its sum of exponentials. */
@@ -248,7 +249,7 @@ static void forward_groups(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     const Saved *s = l->s;
     int64_t K = s->K, H = s->H;
-    real *Wg = l->scratch + (int64_t)c.worker * K * (H + s->max_rows), lse = 0, inv = 0;
+    real *Wg = l->scratch + (int64_t)c.worker * K * (H + 1 + s->max_rows), *lq = Wg + K * H, lse = 0, inv = 0;
     for (int64_t j = c.begin; j < c.end; j++) {
         int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0, counted = 0;
         for (int64_t i = 0; i < n; i++) counted += (l->loss[r0 + i] = 0, s->target[r0 + i] != s->ignore);
@@ -258,9 +259,9 @@ static void forward_groups(void *ctx, NnChunk c) {
             if (s->gxu) memset(s->gxu + r0 * H, 0, (size_t)(n * H) * sizeof(real));
             continue;
         }
-        real *S = s->dlogit ? s->dlogit + r0 * K : Wg + K * H; /* stored: the logits are computed in place */
+        real *S = s->dlogit ? s->dlogit + r0 * K : lq + K; /* stored: the logits are computed in place */
         group_gather(s, j, Wg);
-        group_logits(s, j, Wg, S);
+        group_logits(s, j, Wg, lq, S);
         for (int64_t i = 0; i < n; i++) {
             int64_t r = r0 + i;
             if (s->target[r] == s->ignore) {
@@ -282,12 +283,12 @@ static void backward_groups(void *ctx, NnChunk c) {
     const Loop *l = ctx;
     const Saved *s = l->s;
     int64_t K = s->K, H = s->H;
-    real *Wg = l->scratch + (int64_t)c.worker * K * H;
+    real *Wg = l->scratch + (int64_t)c.worker * K * (H + 1), *lq = Wg + K * H;
     for (int64_t j = l->j0 + c.begin; j < l->j0 + c.end; j++) {
         int64_t r0 = s->goff[j], n = s->goff[j + 1] - r0;
         real *dS = l->dS + (r0 - l->r0) * K, *dpos = l->dpos + (r0 - l->r0);
         group_gather(s, j, Wg);
-        group_logits(s, j, Wg, dS);
+        group_logits(s, j, Wg, lq, dS);
         int64_t *used = l->used + (r0 - l->r0), *nu = l->n_used + (j - l->j0);
         *nu = 0;
         for (int64_t i = 0; i < n; i++) {
@@ -426,7 +427,7 @@ static void backward_blocks(Loop *l) {
     l->dpos = nn_malloc((size_t)cap * sizeof *l->dpos);
     l->used = nn_malloc((size_t)cap * sizeof *l->used);
     l->n_used = nn_malloc((size_t)(s->G ? s->G : 1) * sizeof *l->n_used);
-    l->scratch = nn_aligned_alloc((size_t)(nn_parallel_width(s->G, (K + 1) * H * 4) * K * H) * sizeof *l->scratch);
+    l->scratch = nn_aligned_alloc((size_t)(nn_parallel_width(s->G, (K + 1) * H * 4) * K * (H + 1)) * sizeof *l->scratch);
     for (l->j0 = 0; l->j0 < s->G; l->j0 += l->jn) {
         l->r0 = s->goff[l->j0];
         for (l->jn = 1; l->j0 + l->jn < s->G && s->goff[l->j0 + l->jn + 1] - l->r0 <= cap; l->jn++) {}
@@ -537,7 +538,7 @@ Tensor *ag_sampled_rows(Graph *g, Tensor *x, Tensor *w, const SampledRowsOptions
     Saved *s = save_inputs(g, x, w, o);
     int64_t R = s->R;
     double *loss = nn_malloc((size_t)(R ? R : 1) * sizeof *loss);
-    int64_t cost = (s->K + 1) * s->H, items = s->goff ? s->G : R, per = s->goff ? s->K * (s->H + s->max_rows) : s->K;
+    int64_t cost = (s->K + 1) * s->H, items = s->goff ? s->G : R, per = s->goff ? s->K * (s->H + 1 + s->max_rows) : s->K;
     if (s->goff) cost = (R / (items ? items : 1) + 2) * cost;
     real *scratch = nn_aligned_alloc((size_t)(nn_parallel_width(items, cost) * per) * sizeof *scratch);
     Loop l = {.s = s, .scratch = scratch, .loss = loss};

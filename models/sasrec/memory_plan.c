@@ -115,9 +115,9 @@ static double drawn_bytes(const TrainConfig *tc, const SasrecConfig *mc, double 
     double K = (double)tc->negatives, B = (double)tc->batch, L = (double)mc->max_len;
     double per = tc->neg_scope == NEG_SCOPE_POSITION, ids = per ? T * K : B * K;
     double tile = K + 1 < SAMPLED_ROWS_TILE_REALS ? SAMPLED_ROWS_TILE_REALS : K + 1;
-    /* per sequence: each thread's gathered (K, H) panel and logits, and the (T, K) gradients the forward keeps
-     * when they fit (SAMPLED_ROWS_STORE_REALS) */
-    double H = (double)mc->hidden, groups = per ? 0 : K * (H + L) * f * (double)nn_threads();
+    /* per sequence: each thread's gathered (K, H) panel, corrections and logits, and the (T, K) gradients the
+     * forward keeps when they fit (SAMPLED_ROWS_STORE_REALS) */
+    double H = (double)mc->hidden, groups = per ? 0 : K * (H + 1 + L) * f * (double)nn_threads();
     double kept = !per && T * K <= SAMPLED_ROWS_STORE_REALS ? T * (K + 1 + H) * f : 0;
     return (per ? B * L : B) * K * 4 + 2 * ids * 8 + tile * f + K * f * (double)nn_threads() + B * L * 8 +
            ((double)mc->n_items + 1) * (f + 8) + T * (f + 8 * 3) + groups + kept;

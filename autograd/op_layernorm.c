@@ -41,17 +41,27 @@ NN_VECTORIZE static void norm_row(const real *x, real *y, const real *w, const r
 
 /* One row backward into gx (added, or stored with add = 0): rstd (d - mean(d)
  * - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
-NN_VECTORIZE static void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs,
-                                           real *gx, int add, real *t) {
+#define LN_INLINE static inline __attribute__((always_inline)) /* inlined into backward_rows' clones */
+
+LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs, real *gx,
+                                 int add, real *t) {
     for (int64_t j = 0; j < H; j++) t[j] = (x[j] - mu) * rs; /* xhat */
     real sum_d = 0, sum_dx = 0, lane_d[16] = {0}, lane_dx[16] = {0};
     int64_t j = 0;
-    for (; j + 16 <= H; j += 16)
-        for (int l = 0; l < 16; l++) {
-            real d = dy[j + l] * (w ? w[j + l] : 1);
-            lane_d[l] += d;
-            lane_dx[l] += d * t[j + l];
-        }
+    if (w) /* two loops, not a test per element: each vectorizes (dy 1 is dy, so the sums are the same) */
+        for (; j + 16 <= H; j += 16)
+            for (int l = 0; l < 16; l++) {
+                real d = dy[j + l] * w[j + l];
+                lane_d[l] += d;
+                lane_dx[l] += d * t[j + l];
+            }
+    else
+        for (; j + 16 <= H; j += 16)
+            for (int l = 0; l < 16; l++) {
+                real d = dy[j + l];
+                lane_d[l] += d;
+                lane_dx[l] += d * t[j + l];
+            }
     for (int l = 0; l < 16; l++) {
         sum_d += lane_d[l];
         sum_dx += lane_dx[l];
@@ -70,8 +80,8 @@ NN_VECTORIZE static void norm_row_backward(const real *x, const real *dy, const 
 }
 
 /* dw += dy xhat, db += dy over rows [r0, r1). */
-NN_VECTORIZE static void norm_param_grads(const real *x, const real *dy, const real *mean, const real *rstd, int64_t r0,
-                                          int64_t r1, int64_t H, real *pw, real *pb) {
+LN_INLINE void norm_param_grads(const real *x, const real *dy, const real *mean, const real *rstd, int64_t r0,
+                                int64_t r1, int64_t H, real *pw, real *pb) {
     for (int64_t r = r0; r < r1; r++) {
         const real *px = x + r * H, *pd = dy + r * H;
         real mu = mean[r], rs = rstd[r];
@@ -107,7 +117,7 @@ typedef struct {
 } BackwardLoop;
 
 /* out (+)= g over H reals: a plain store or add, as ag_accumulate makes (no FMA to fold into). */
-NN_VECTORIZE static void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H) {
+LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H) {
     if (!out.data) return;
     real *o = out.data + r * H;
     if (out.add)
@@ -117,7 +127,7 @@ NN_VECTORIZE static void put_row(const real *restrict g, GradOut out, int64_t r,
 }
 
 /* Row r's input gradient: into gx, or with a residual into both terms. t, row: (H) scratch each. */
-static void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
+LN_INLINE void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
     const LayerNormSaved *s = l->s;
     int64_t H = l->H;
     if (!l->residual) {
@@ -135,21 +145,25 @@ static void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row)
  * gradient (when wanted) and the chunk's weight and bias gradients (when
  * wanted: part, each summed over the chunk's rows in order, a row at a time
  * as norm_param_grads does over a range). */
+/* Rows [r0, r1) of chunk k, every row's work inlined (a call per row and helper cost more than a row's 64
+ * columns of arithmetic). */
+NN_VECTORIZE static void backward_rows(const BackwardLoop *l, int64_t k, int64_t r0, int64_t r1, real *t, real *row) {
+    const LayerNormSaved *s = l->s;
+    int64_t H = l->H;
+    int inputs = l->gx.data || l->gr.data;
+    for (int64_t r = r0; r < r1; r++) {
+        if (inputs) input_grad_row(l, r, t, row);
+        if (l->part)
+            norm_param_grads(s->x, l->dy, s->mean, s->rstd, r, r + 1, H, l->part + k * 2 * H, l->part + k * 2 * H + H);
+    }
+}
+
 static void backward_chunks(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
-    const LayerNormSaved *s = l->s;
-    int64_t H = l->H, rows = s->rows;
+    int64_t H = l->H, rows = l->s->rows;
     real *t = l->scratch + c.worker * 2 * H, *row = t + H;
-    int inputs = l->gx.data || l->gr.data;
-    for (int64_t k = c.begin; k < c.end; k++) {
-        int64_t r1 = (k + 1) * LN_ROW_CHUNK < rows ? (k + 1) * LN_ROW_CHUNK : rows;
-        for (int64_t r = k * LN_ROW_CHUNK; r < r1; r++) {
-            if (inputs) input_grad_row(l, r, t, row);
-            if (l->part)
-                norm_param_grads(s->x, l->dy, s->mean, s->rstd, r, r + 1, H, l->part + k * 2 * H,
-                                 l->part + k * 2 * H + H);
-        }
-    }
+    for (int64_t k = c.begin; k < c.end; k++)
+        backward_rows(l, k, k * LN_ROW_CHUNK, (k + 1) * LN_ROW_CHUNK < rows ? (k + 1) * LN_ROW_CHUNK : rows, t, row);
 }
 
 /* The gradient buffer of t for rows of H reals, or NULL when t needs none. */

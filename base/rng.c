@@ -138,6 +138,22 @@ uint64_t rng_u64(Rng *r) {
     return hi << 32 | rng_u32(r);
 }
 
+void rng_fill_u32(Rng *r, uint32_t *out, int64_t n) {
+    int64_t i = 0;
+    while (i < n && r->avail) out[i++] = r->buf[--r->avail];
+    int64_t blocks = (n - i) / 4;
+    if (blocks > 0) {
+        philox4x32_blocks(r->seed, r->stream, r->index, blocks, out + i);
+        for (int64_t b = 0; b < blocks; b++) { /* rng_u32 hands a block's words out last first */
+            uint32_t *w = out + i + 4 * b, w0 = w[0], w1 = w[1];
+            w[0] = w[3], w[1] = w[2], w[2] = w1, w[3] = w0;
+        }
+        r->index += (uint64_t)blocks;
+        i += 4 * blocks;
+    }
+    while (i < n) out[i++] = rng_u32(r);
+}
+
 double rng_uniform(Rng *r) { return (double)(rng_u64(r) >> 11) * (1.0 / 9007199254740992.0); }
 
 uint64_t rng_below(Rng *r, uint64_t n) {

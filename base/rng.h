@@ -30,6 +30,8 @@ Rng rng_new(uint64_t seed, uint64_t stream);
 uint32_t rng_u32(Rng *r);
 /* The next 64 random bits. */
 uint64_t rng_u64(Rng *r);
+/* The next n 32-bit words into out, exactly as n calls of rng_u32 give them (whole blocks vectorized). */
+void rng_fill_u32(Rng *r, uint32_t *out, int64_t n);
 /* Uniform in [0, 1), 53 random bits. */
 double rng_uniform(Rng *r);
 /* Uniform integer in [0, n), unbiased; n > 0. */

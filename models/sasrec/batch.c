@@ -142,21 +142,56 @@ void batch_neg_scope(NegSampler *ns, NegScope scope) {
 
 /* Draw k of K from ns's distribution (mixed: the first K/2 uniformly, the rest in-batch); pool[0..n_pool)
  * is the batch's urn of targets. */
-static int64_t draw_item(const NegSampler *ns, Rng *r, int64_t k, const int64_t *pool, int64_t n_pool) {
-    int64_t N = ns->ds->n_items;
+/* The law of draw k (mixed: the first half uniform, the rest in-batch; in-batch without targets: uniform). */
+static NegDist draw_dist(const NegSampler *ns, int64_t k, int64_t n_pool) {
     NegDist d = ns->dist == NEG_MIXED ? (k < ns->n_shared / 2 ? NEG_UNIFORM : NEG_IN_BATCH) : ns->dist;
-    if (d == NEG_IN_BATCH && n_pool == 0) d = NEG_UNIFORM; /* a batch without targets is skipped anyway */
-    if (d == NEG_UNIFORM) return 1 + (int64_t)rng_below(r, (uint64_t)N);
-    if (d == NEG_IN_BATCH) return pool[rng_below(r, (uint64_t)n_pool)];
-    int64_t x = (int64_t)rng_below(r, (uint64_t)ns->cum[N]), lo = 1, hi = N; /* the first j with cum[j] > x */
+    return d == NEG_IN_BATCH && n_pool == 0 ? NEG_UNIFORM : d; /* a batch without targets is skipped anyway */
+}
+
+/* How many values a draw of law d picks among: items, the batch's targets, or the popularity counts' total. */
+static uint64_t draw_range(const NegSampler *ns, NegDist d, int64_t n_pool) {
+    return d == NEG_UNIFORM ? (uint64_t)ns->ds->n_items : d == NEG_IN_BATCH ? (uint64_t)n_pool
+                                                                          : (uint64_t)ns->cum[ns->ds->n_items];
+}
+
+/* The item of law d for the uniform value x in [0, draw_range). */
+static int64_t draw_value(const NegSampler *ns, NegDist d, uint64_t x, const int64_t *pool) {
+    if (d == NEG_UNIFORM) return 1 + (int64_t)x;
+    if (d == NEG_IN_BATCH) return pool[x];
+    int64_t lo = 1, hi = ns->ds->n_items; /* the first j with cum[j] > x */
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (ns->cum[mid] > x)
+        if (ns->cum[mid] > (int64_t)x)
             hi = mid;
         else
             lo = mid + 1;
     }
     return lo;
+}
+
+static int64_t draw_item(const NegSampler *ns, Rng *r, int64_t k, const int64_t *pool, int64_t n_pool) {
+    NegDist d = draw_dist(ns, k, n_pool);
+    return draw_value(ns, d, rng_below(r, draw_range(ns, d, n_pool)), pool);
+}
+
+/* K draws from a fresh rng into out, as K calls of draw_item make them: the 2 K words they take drawn at once
+ * (words: 2 K scratch), each pair one 64-bit value that rng_below's rejection keeps (a value it would reject,
+ * about range / 2^64 likely, sends the row to draw_item). */
+static void draw_k(const NegSampler *ns, Rng rng, int32_t *out, int64_t K, const int64_t *pool, int64_t n_pool,
+                   uint32_t *words) {
+    Rng start = rng;
+    rng_fill_u32(&rng, words, 2 * K);
+    uint64_t range = 0, limit = 0;
+    for (int64_t i = 0; i < K; i++) {
+        NegDist d = draw_dist(ns, i, n_pool);
+        uint64_t n = draw_range(ns, d, n_pool), x = (uint64_t)words[2 * i] << 32 | words[2 * i + 1];
+        if (n != range) range = n, limit = UINT64_MAX - UINT64_MAX % n;
+        if (x >= limit) {
+            for (int64_t j = 0; j < K; j++) out[j] = (int32_t)draw_item(ns, &start, j, pool, n_pool);
+            return;
+        }
+        out[i] = (int32_t)draw_value(ns, d, x % n, pool);
+    }
 }
 
 /* The batch's real targets into b->pool, in row order; in-batch and mixed draws: their log q into
@@ -194,23 +229,23 @@ static void draw_row_range(void *ctx, NnChunk c) {
     SeqBatch *b = d->b;
     const NegSampler *ns = d->ns;
     int64_t K = ns->n_shared, L = b->L;
+    uint32_t *words = nn_malloc((size_t)(2 * K) * sizeof *words);
     for (int64_t r = c.begin; r < c.end; r++) {
         int64_t u = b->user[r], len, k = b->len[r];
         dataset_seq(ns->ds, u, &len);
         if (ns->scope != NEG_SCOPE_POSITION) {
-            Rng rng = rng_new(d->key, (uint64_t)u);
-            for (int64_t i = 0; i < K; i++) b->drawn[r * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, d->n_pool);
+            draw_k(ns, rng_new(d->key, (uint64_t)u), b->drawn + r * K, K, b->pool, d->n_pool, words);
             continue;
         }
         int32_t *row = b->drawn + r * L * K;
         memset(row, 0, (size_t)((L - k) * K) * sizeof *row);
         for (int64_t j = 0; j < k; j++) {
             int64_t t = len - 3 - k + j + 1; /* the target's position in s (batch_fill) */
-            Rng rng = rng_new(d->key, (uint64_t)u << 32 | (uint64_t)t);
-            for (int64_t i = 0; i < K; i++)
-                row[(L - k + j) * K + i] = (int32_t)draw_item(ns, &rng, i, b->pool, d->n_pool);
+            draw_k(ns, rng_new(d->key, (uint64_t)u << 32 | (uint64_t)t), row + (L - k + j) * K, K, b->pool,
+                   d->n_pool, words);
         }
     }
+    free(words);
 }
 
 /* K negatives per position (the target's position t in s keys the draws) or per sequence into b->drawn, the

@@ -226,6 +226,22 @@ START_TEST(softmax_rows) {
 }
 END_TEST
 
+/* rng_fill_u32 hands out the words n calls of rng_u32 would, from a fresh cursor or one part-way into a block,
+ * for lengths that end inside a block, and leaves the cursor where those calls would. */
+START_TEST(rng_fill_equals_single_words) {
+    for (int skip = 0; skip < 6; skip++)
+        for (int64_t n = 0; n < 40; n += 3) {
+            Rng a = rng_new(99, 5), b = rng_new(99, 5);
+            for (int k = 0; k < skip; k++) ck_assert(rng_u32(&a) == rng_u32(&b));
+            uint32_t words[40];
+            rng_fill_u32(&a, words, n);
+            for (int64_t i = 0; i < n; i++)
+                ck_assert_msg(words[i] == rng_u32(&b), "skip %d, n %lld, word %lld", skip, (long long)n, (long long)i);
+            for (int k = 0; k < 9; k++) ck_assert(rng_u32(&a) == rng_u32(&b));
+        }
+}
+END_TEST
+
 /* The vectorized blocks (AVX-512, AVX2, or the scalar loop, as the CPU allows) give philox4x32's words. */
 START_TEST(philox_blocks_equal_single_blocks) {
     enum { N = 29 }; /* vector steps of 8 or 4 blocks, then a scalar tail */
@@ -309,6 +325,7 @@ static Suite *tensor_suite(void) {
     TCase *tc = tcase_create("tensor");
     tcase_add_test(tc, philox_known_answers);
     tcase_add_test(tc, rng_distributions);
+    tcase_add_test(tc, rng_fill_equals_single_words);
     tcase_add_test(tc, creation_and_views);
     tcase_add_test(tc, binary_broadcast_and_strides);
     tcase_add_test(tc, reduce_matches_definition);

@@ -41,9 +41,9 @@ NN_VECTORIZE static void norm_row(const real *x, real *y, const real *w, const r
 
 /* One row backward into gx (added, or stored with add = 0): rstd (d - mean(d)
  * - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
-#define LN_INLINE static inline __attribute__((always_inline)) /* inlined into backward_rows' clones */
+#define LN_INLINE inline __attribute__((always_inline)) /* inlined into backward_rows' clones */
 
-LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs, real *gx,
+static LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs, real *gx,
                                  int add, real *t) {
     for (int64_t j = 0; j < H; j++) t[j] = (x[j] - mu) * rs; /* xhat */
     real sum_d = 0, sum_dx = 0, lane_d[16] = {0}, lane_dx[16] = {0};
@@ -80,7 +80,7 @@ LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, i
 }
 
 /* dw += dy xhat, db += dy over rows [r0, r1). */
-LN_INLINE void norm_param_grads(const real *x, const real *dy, const real *mean, const real *rstd, int64_t r0,
+static LN_INLINE void norm_param_grads(const real *x, const real *dy, const real *mean, const real *rstd, int64_t r0,
                                 int64_t r1, int64_t H, real *pw, real *pb) {
     for (int64_t r = r0; r < r1; r++) {
         const real *px = x + r * H, *pd = dy + r * H;
@@ -117,7 +117,7 @@ typedef struct {
 } BackwardLoop;
 
 /* out (+)= g over H reals: a plain store or add, as ag_accumulate makes (no FMA to fold into). */
-LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H) {
+static LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H) {
     if (!out.data) return;
     real *o = out.data + r * H;
     if (out.add)
@@ -127,7 +127,7 @@ LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H
 }
 
 /* Row r's input gradient: into gx, or with a residual into both terms. t, row: (H) scratch each. */
-LN_INLINE void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
+static LN_INLINE void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
     const LayerNormSaved *s = l->s;
     int64_t H = l->H;
     if (!l->residual) {

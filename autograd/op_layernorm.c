@@ -43,8 +43,8 @@ NN_VECTORIZE static void norm_row(const real *x, real *y, const real *w, const r
  * - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
 #define LN_INLINE inline __attribute__((always_inline)) /* inlined into backward_rows' clones */
 
-static LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs, real *gx,
-                                 int add, real *t) {
+static LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs,
+                                        real *gx, int add, real *t) {
     for (int64_t j = 0; j < H; j++) t[j] = (x[j] - mu) * rs; /* xhat */
     real sum_d = 0, sum_dx = 0, lane_d[16] = {0}, lane_dx[16] = {0};
     int64_t j = 0;

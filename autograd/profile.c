@@ -197,7 +197,8 @@ static ProfileCost sampled_rows_cost(const Node *n, ProfilePhase ph) {
     double R = (double)n->i[1], H = (double)n->in[0]->shape[1], K = (double)n->i[0], G = (double)n->i[2];
     double f = 2 * R * K * H, s = (double)sizeof(real), panels = G * K * H * s;
     int kept = n->i[3] != 0;
-    if (ph == PROFILE_FORWARD) return (ProfileCost){f * (1 + kept) + 4 * R * K, operand_bytes(n) + panels + kept * R * K * s};
+    if (ph == PROFILE_FORWARD)
+        return (ProfileCost){f * (1 + kept) + 4 * R * K, operand_bytes(n) + panels + kept * R * K * s};
     return (ProfileCost){f * (needs(n, 1) + (kept ? 0 : 1 + needs(n, 0))) + 2 * R * K,
                          grad_bytes(n) + 2 * panels + (kept ? R * K * s : panels)};
 }

@@ -49,7 +49,8 @@ START_TEST(the_rows_come_back_ascending_few_or_many) {
     tensor_set_sparse_grad(t, 1);
     for (int many = 0; many < 2; many++) {
         int64_t ids[600], m = many ? 600 : 5;
-        for (int64_t i = 0; i < m; i++) ids[i] = (BIG - 1 - i * 7 % BIG + (i % 3 == 0 ? 0 : 1)) % BIG; /* descending, repeats */
+        for (int64_t i = 0; i < m; i++) /* mostly descending, with repeats */
+            ids[i] = (BIG - 1 - i * 7 % BIG + (i % 3 == 0 ? 0 : 1)) % BIG;
         Graph *g = graph_new();
         ag_backward(g, ag_sum(g, ag_embedding(g, t, ids, NN_SHAPE(m), -1), 0, NULL, 0));
         graph_free(g);

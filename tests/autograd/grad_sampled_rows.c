@@ -136,11 +136,9 @@ static double run_case(const RowsCase *c, Tensor *x, Tensor *w, real *gx, real *
     return v;
 }
 
-/* K = 258 per position: backward blocks of about 1000 rows, so 1300 rows cross them; H = 40: a band of 32 columns
- * of w's gradient summed four candidates at a time and 8 more, K: four at a time and 2 more, and in 900 items,
- * about 20 blocks of four candidates that repeat a row. */
+/* K = 256 per position: backward blocks of 1020 rows, so 1300 rows cross them. */
 START_TEST(sampled_rows_equals_the_reference) {
-    int64_t NR = 1300, NH = 40, NC = 900, NK = 258, NG = 50;
+    int64_t NR = 1300, NH = 8, NC = 900, NK = 256, NG = 50;
     Tensor *x = test_param(test_uniform(13, NN_SHAPE(NR, NH), -2, 2));
     Tensor *w = test_param(test_uniform(14, NN_SHAPE(NC, NH), -2, 2));
     int64_t *target = malloc((size_t)NR * sizeof *target), *ids = malloc((size_t)(NR * NK) * sizeof *ids);
@@ -171,6 +169,38 @@ START_TEST(sampled_rows_equals_the_reference) {
         }
     for (int t = 0; t < 2; t++) free(gx[t]), free(gw[t]);
     free(target), free(ids), free(offsets), free(q);
+    tensor_free(x);
+    tensor_free(w);
+}
+END_TEST
+
+/* Per sequence, w's gradient is summed a band of 32 columns and four candidates at a time: H = 40 (a band and 8
+ * more columns), K = 258 (four at a time and 2 more), and 60 items, so that about 18 blocks of four candidates
+ * repeat a row (summed one at a time); kept and recomputed, softmax and gBCE. */
+START_TEST(sampled_rows_bands_of_four_equal_the_reference) {
+    int64_t NR = 40, NH = 40, NC = 60, NK = 258, NG = 3, offsets[4] = {0, 9, 9, 40};
+    Tensor *x = test_param(test_uniform(23, NN_SHAPE(NR, NH), -2, 2));
+    Tensor *w = test_param(test_uniform(24, NN_SHAPE(NC, NH), -2, 2));
+    int64_t target[40], ids[3 * 258];
+    real *gx[2], *gw[2];
+    Rng rng = rng_new(25, 0);
+    for (int64_t r = 0; r < NR; r++) target[r] = r % 7 == 3 ? 0 : 1 + (int64_t)rng_below(&rng, NC - 1);
+    for (int64_t i = 0; i < NG * NK; i++) ids[i] = 1 + (int64_t)rng_below(&rng, NC - 1);
+    for (int t = 0; t < 2; t++) {
+        gx[t] = malloc((size_t)(NR * NH) * sizeof(real));
+        gw[t] = malloc((size_t)(NC * NH) * sizeof(real));
+    }
+    for (int kind = 0; kind < 4; kind++) {
+        RowsCase c = {.o = {.target = target, .n_target = NR, .ids = ids, .n_groups = NG, .k = NK, .offsets = offsets,
+                            .gbce = kind % 2, .beta = (real)0.7, .recompute = kind / 2}};
+        double l1 = run_case(&c, x, w, gx[1], gw[1]);
+        c.reference = 1;
+        double l0 = run_case(&c, x, w, gx[0], gw[0]);
+        ck_assert_msg(fabs(l1 - l0) <= 1e-12 * fabs(l0), "kind %d: loss %.17g, reference %.17g", kind, l1, l0);
+        test_assert_close("dx", gx[1], gx[0], NR * NH, 1e-15, 1e-10);
+        test_assert_close("dw", gw[1], gw[0], NC * NH, 1e-15, 1e-10);
+    }
+    for (int t = 0; t < 2; t++) free(gx[t]), free(gw[t]);
     tensor_free(x);
     tensor_free(w);
 }
@@ -221,6 +251,7 @@ static Suite *grad_sampled_rows_suite(void) {
     tcase_add_test(tc, grad_sampled_rows_against_differences);
     tcase_add_test(tc, grad_sampled_rows_at_run_sizes);
     tcase_add_test(tc, sampled_rows_equals_the_reference);
+    tcase_add_test(tc, sampled_rows_bands_of_four_equal_the_reference);
     tcase_add_test(tc, sampled_rows_identical_for_any_thread_count);
     suite_add_tcase(s, tc);
     return s;

@@ -16,67 +16,93 @@
  * order of additions does not depend on the thread count. */
 #define LN_ROW_CHUNK 256
 
-/* Sum of x[0..n) * y[0..n) (y NULL: ones) in 16 lanes: a fixed order the compiler can vectorize. */
-static inline real lane_dot(const real *x, const real *y, int64_t n) {
-    real lane[16] = {0};
+#define LN_INLINE inline __attribute__((always_inline)) /* inlined into the row loops' clones */
+#define LN_ROWS 4 /* rows normalised together forward: their in-order sums (one chain of additions each) overlap */
+
+/* nr rows (a constant where inlined, <= LN_ROWS) forward, each exactly as alone: y = (x - mean) rstd w + b, its
+ * sums in 16 lanes added in lane order; mean and rstd of each row. w, b may be NULL (contiguous). */
+static LN_INLINE void norm_rows(const real *x, real *y, const real *w, const real *b, int64_t H, real eps, real *mean,
+                                real *rstd, int nr) {
+    real lane[LN_ROWS][16] = {{0}}, mu[LN_ROWS] = {0}, rs[LN_ROWS] = {0};
     int64_t j = 0;
-    for (; j + 16 <= n; j += 16)
-        for (int l = 0; l < 16; l++) lane[l] += x[j + l] * (y ? y[j + l] : 1);
-    real acc = 0;
-    for (int l = 0; l < 16; l++) acc += lane[l];
-    for (; j < n; j++) acc += x[j] * (y ? y[j] : 1);
-    return acc;
+    for (; j + 16 <= H; j += 16)
+        for (int i = 0; i < nr; i++)
+            for (int l = 0; l < 16; l++) lane[i][l] += x[i * H + j + l];
+    for (int l = 0; l < 16; l++)
+        for (int i = 0; i < nr; i++) mu[i] += lane[i][l];
+    for (int i = 0; i < nr; i++) {
+        for (int64_t k = j; k < H; k++) mu[i] += x[i * H + k];
+        mu[i] /= (real)H;
+        for (int64_t k = 0; k < H; k++) y[i * H + k] = x[i * H + k] - mu[i]; /* y holds x - mean for now */
+        for (int l = 0; l < 16; l++) lane[i][l] = 0;
+    }
+    for (j = 0; j + 16 <= H; j += 16)
+        for (int i = 0; i < nr; i++)
+            for (int l = 0; l < 16; l++) lane[i][l] += y[i * H + j + l] * y[i * H + j + l];
+    for (int l = 0; l < 16; l++)
+        for (int i = 0; i < nr; i++) rs[i] += lane[i][l];
+    for (int i = 0; i < nr; i++) {
+        for (int64_t k = j; k < H; k++) rs[i] += y[i * H + k] * y[i * H + k];
+        real var = rs[i] / (real)H, r = 1 / R_SQRT(var + eps);
+        real *yi = y + i * H;
+        for (int64_t k = 0; k < H; k++) yi[k] = yi[k] * r * (w ? w[k] : 1) + (b ? b[k] : 0);
+        mean[i] = mu[i];
+        rstd[i] = r;
+    }
 }
 
-/* One row forward: y = (x - mean) rstd w + b; returns mean and rstd. w, b may be NULL (contiguous). */
-NN_VECTORIZE static void norm_row(const real *x, real *y, const real *w, const real *b, int64_t H, real eps, real *mean,
-                                  real *rstd) {
-    real mu = lane_dot(x, NULL, H) / (real)H;
-    for (int64_t j = 0; j < H; j++) y[j] = x[j] - mu; /* y holds x - mean for now */
-    real var = lane_dot(y, y, H) / (real)H, rs = 1 / R_SQRT(var + eps);
-    for (int64_t j = 0; j < H; j++) y[j] = y[j] * rs * (w ? w[j] : 1) + (b ? b[j] : 0);
-    *mean = mu;
-    *rstd = rs;
+/* Rows [r0, r1) of x forward into y, LN_ROWS at a time. */
+NN_VECTORIZE static void norm_row_range(const real *x, real *y, const real *w, const real *b, int64_t H, real eps,
+                                        real *mean, real *rstd, int64_t r0, int64_t r1) {
+    int64_t r = r0;
+    for (; r + LN_ROWS <= r1; r += LN_ROWS) norm_rows(x + r * H, y + r * H, w, b, H, eps, mean + r, rstd + r, LN_ROWS);
+    for (; r < r1; r++) norm_rows(x + r * H, y + r * H, w, b, H, eps, mean + r, rstd + r, 1);
 }
 
-/* One row backward into gx (added, or stored with add = 0): rstd (d - mean(d)
- * - xhat mean(d xhat)), d = dy w; t is (H) scratch. */
-#define LN_INLINE inline __attribute__((always_inline)) /* inlined into backward_rows' clones */
-
-static LN_INLINE void norm_row_backward(const real *x, const real *dy, const real *w, int64_t H, real mu, real rs,
-                                        real *gx, int add, real *t) {
-    for (int64_t j = 0; j < H; j++) t[j] = (x[j] - mu) * rs; /* xhat */
-    real sum_d = 0, sum_dx = 0, lane_d[16] = {0}, lane_dx[16] = {0};
+/* nr rows (a constant where inlined, <= LN_ROWS) backward, each exactly as alone, into gx (row i at gx + i H;
+ * added, or stored with add = 0): rstd (d - mean(d) - xhat mean(d xhat)), d = dy w, the two sums in 16 lanes
+ * added in lane order (the rows' chains of additions overlap); t is (nr H) scratch. */
+static LN_INLINE void norm_rows_backward(const real *x, const real *dy, const real *w, int64_t H, const real *mu,
+                                         const real *rs, real *gx, int add, real *t, int nr) {
+    real sum_d[LN_ROWS] = {0}, sum_dx[LN_ROWS] = {0}, lane_d[LN_ROWS][16] = {{0}}, lane_dx[LN_ROWS][16] = {{0}};
+    for (int i = 0; i < nr; i++)
+        for (int64_t j = 0; j < H; j++) t[i * H + j] = (x[i * H + j] - mu[i]) * rs[i]; /* xhat */
     int64_t j = 0;
     if (w) /* two loops, not a test per element: each vectorizes (dy 1 is dy, so the sums are the same) */
         for (; j + 16 <= H; j += 16)
-            for (int l = 0; l < 16; l++) {
-                real d = dy[j + l] * w[j + l];
-                lane_d[l] += d;
-                lane_dx[l] += d * t[j + l];
-            }
+            for (int i = 0; i < nr; i++)
+                for (int l = 0; l < 16; l++) {
+                    real d = dy[i * H + j + l] * w[j + l];
+                    lane_d[i][l] += d;
+                    lane_dx[i][l] += d * t[i * H + j + l];
+                }
     else
         for (; j + 16 <= H; j += 16)
-            for (int l = 0; l < 16; l++) {
-                real d = dy[j + l];
-                lane_d[l] += d;
-                lane_dx[l] += d * t[j + l];
-            }
-    for (int l = 0; l < 16; l++) {
-        sum_d += lane_d[l];
-        sum_dx += lane_dx[l];
+            for (int i = 0; i < nr; i++)
+                for (int l = 0; l < 16; l++) {
+                    real d = dy[i * H + j + l];
+                    lane_d[i][l] += d;
+                    lane_dx[i][l] += d * t[i * H + j + l];
+                }
+    for (int l = 0; l < 16; l++)
+        for (int i = 0; i < nr; i++) {
+            sum_d[i] += lane_d[i][l];
+            sum_dx[i] += lane_dx[i][l];
+        }
+    for (int i = 0; i < nr; i++) {
+        const real *dyi = dy + i * H, *ti = t + i * H;
+        real *gi = gx + i * H;
+        for (int64_t k = j; k < H; k++) {
+            real d = dyi[k] * (w ? w[k] : 1);
+            sum_d[i] += d;
+            sum_dx[i] += d * ti[k];
+        }
+        real md = sum_d[i] / (real)H, mdx = sum_dx[i] / (real)H, r = rs[i];
+        if (add)
+            for (int64_t k = 0; k < H; k++) gi[k] += r * (dyi[k] * (w ? w[k] : 1) - md - ti[k] * mdx);
+        else
+            for (int64_t k = 0; k < H; k++) gi[k] = r * (dyi[k] * (w ? w[k] : 1) - md - ti[k] * mdx);
     }
-    for (; j < H; j++) {
-        real d = dy[j] * (w ? w[j] : 1);
-        sum_d += d;
-        sum_dx += d * t[j];
-    }
-    sum_d /= (real)H;
-    sum_dx /= (real)H;
-    if (add)
-        for (int64_t k = 0; k < H; k++) gx[k] += rs * (dy[k] * (w ? w[k] : 1) - sum_d - t[k] * sum_dx);
-    else
-        for (int64_t k = 0; k < H; k++) gx[k] = rs * (dy[k] * (w ? w[k] : 1) - sum_d - t[k] * sum_dx);
 }
 
 /* dw += dy xhat, db += dy over rows [r0, r1). */
@@ -112,7 +138,7 @@ typedef struct {
     GradOut gx;    /* the normalised input's gradient (x, or x + r's first term) */
     GradOut gr;    /* with a residual: r's; data NULL otherwise */
     int residual;  /* the input is x + r: the row gradient goes to gx and gr */
-    real *scratch; /* per worker: (2 H) */
+    real *scratch; /* per worker: (2 LN_ROWS H) */
     real *part;    /* per chunk of LN_ROW_CHUNK rows: dw (H), db (H) */
 } BackwardLoop;
 
@@ -126,42 +152,47 @@ static LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, in
         for (int64_t j = 0; j < H; j++) o[j] = g[j];
 }
 
-/* Row r's input gradient: into gx, or with a residual into both terms. t, row: (H) scratch each. */
-static LN_INLINE void input_grad_row(const BackwardLoop *l, int64_t r, real *t, real *row) {
+/* Rows [r, r + nr) of the input gradient: into gx, or with a residual into both terms. t, rows: (LN_ROWS H)
+ * scratch each. */
+static LN_INLINE void input_grad_rows(const BackwardLoop *l, int64_t r, real *t, real *rows, int nr) {
     const LayerNormSaved *s = l->s;
     int64_t H = l->H;
     if (!l->residual) {
-        norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], l->gx.data + r * H, l->gx.add,
-                          t);
+        norm_rows_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean + r, s->rstd + r, l->gx.data + r * H,
+                           l->gx.add, t, nr);
         return;
     }
     /* the sum's gradient, stored (as the unfilled gradient of ag_add's output was), then to both terms */
-    norm_row_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean[r], s->rstd[r], row, 0, t);
-    put_row(row, l->gx, r, H);
-    put_row(row, l->gr, r, H);
+    norm_rows_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean + r, s->rstd + r, rows, 0, t, nr);
+    for (int i = 0; i < nr; i++) {
+        put_row(rows + i * H, l->gx, r + i, H);
+        put_row(rows + i * H, l->gr, r + i, H);
+    }
 }
 
 /* Chunks of LN_ROW_CHUNK rows in one pass over x and dy: each row's input
  * gradient (when wanted) and the chunk's weight and bias gradients (when
  * wanted: part, each summed over the chunk's rows in order, a row at a time
  * as norm_param_grads does over a range). */
-/* Rows [r0, r1) of chunk k, every row's work inlined (a call per row and helper cost more than a row's 64
- * columns of arithmetic). */
-NN_VECTORIZE static void backward_rows(const BackwardLoop *l, int64_t k, int64_t r0, int64_t r1, real *t, real *row) {
+/* Rows [r0, r1) of chunk k, LN_ROWS at a time, every row's work inlined (a call per row and helper cost more
+ * than a row's 64 columns of arithmetic). */
+NN_VECTORIZE static void backward_rows(const BackwardLoop *l, int64_t k, int64_t r0, int64_t r1, real *t, real *rows) {
     const LayerNormSaved *s = l->s;
-    int64_t H = l->H;
+    int64_t H = l->H, r = r0;
     int inputs = l->gx.data || l->gr.data;
-    for (int64_t r = r0; r < r1; r++) {
-        if (inputs) input_grad_row(l, r, t, row);
+    for (; r < r1; r += r + LN_ROWS <= r1 ? LN_ROWS : 1) {
+        int nr = r + LN_ROWS <= r1 ? LN_ROWS : 1;
+        if (inputs && nr == LN_ROWS) input_grad_rows(l, r, t, rows, LN_ROWS);
+        if (inputs && nr == 1) input_grad_rows(l, r, t, rows, 1);
         if (l->part)
-            norm_param_grads(s->x, l->dy, s->mean, s->rstd, r, r + 1, H, l->part + k * 2 * H, l->part + k * 2 * H + H);
+            norm_param_grads(s->x, l->dy, s->mean, s->rstd, r, r + nr, H, l->part + k * 2 * H, l->part + k * 2 * H + H);
     }
 }
 
 static void backward_chunks(void *ctx, NnChunk c) {
     const BackwardLoop *l = ctx;
     int64_t H = l->H, rows = l->s->rows;
-    real *t = l->scratch + c.worker * 2 * H, *row = t + H;
+    real *t = l->scratch + c.worker * 2 * LN_ROWS * H, *row = t + LN_ROWS * H;
     for (int64_t k = c.begin; k < c.end; k++)
         backward_rows(l, k, k * LN_ROW_CHUNK, (k + 1) * LN_ROW_CHUNK < rows ? (k + 1) * LN_ROW_CHUNK : rows, t, row);
 }
@@ -187,7 +218,7 @@ static void norm_backward(Graph *g, Node *n, int residual) {
     real *part = need_w || need_b ? calloc((size_t)(nchunks * 2 * H), sizeof *part) : NULL; /* per chunk: dw, db */
     if ((need_w || need_b) && !part) nn_abort("layer_norm", "out of memory");
     l.part = part;
-    l.scratch = nn_malloc((size_t)(nn_parallel_width(nchunks, cost) * 2 * H + 1) * sizeof(real));
+    l.scratch = nn_malloc((size_t)(nn_parallel_width(nchunks, cost) * 2 * LN_ROWS * H + 1) * sizeof(real));
     nn_parallel_for(nchunks, cost, backward_chunks, &l);
     free(l.scratch);
     if (!part) return;
@@ -221,11 +252,9 @@ static void forward_rows(void *ctx, NnChunk c) {
     const ForwardLoop *l = ctx;
     LayerNormSaved *s = l->s;
     int64_t H = l->H;
-    for (int64_t r = c.begin; r < c.end; r++) {
-        if (l->r) /* the residual sum, kept for the backward pass */
-            add_row(l->x + r * H, l->r + r * H, (real *)s->x + r * H, H);
-        norm_row(s->x + r * H, l->y + r * H, l->w, l->b, H, l->eps, &s->mean[r], &s->rstd[r]);
-    }
+    if (l->r) /* the residual sum, kept for the backward pass */
+        for (int64_t r = c.begin; r < c.end; r++) add_row(l->x + r * H, l->r + r * H, (real *)s->x + r * H, H);
+    norm_row_range(s->x, l->y, l->w, l->b, H, l->eps, s->mean, s->rstd, c.begin, c.end);
 }
 
 /* LayerNorm of x (+ r, when r is not NULL: same shape) recorded as op with its backward. */

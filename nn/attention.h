@@ -19,5 +19,9 @@ Attention attention_new(Module *m, const char *name, int64_t hidden, int heads, 
 /* Self-attention of x (..., H), whose rows (all dims but the last, flattened)
  * form the sequences of layout; returns x's shape. */
 Tensor *attention_forward(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout);
+/* attention_forward's output at n of the rows of x (rows, H) only, (n, H), each the same bits as there: every
+ * row's keys and values, the output projection at those rows alone. Inference only (evaluation mode). */
+Tensor *attention_forward_rows(const Attention *a, Module *m, Graph *g, Tensor *x, const SeqLayout *layout,
+                               const int64_t *rows, int64_t n);
 
 #endif

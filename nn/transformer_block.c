@@ -65,6 +65,21 @@ Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g
     return ag_add(g, h, dropout_forward(&t->dropout, m, g, f));
 }
 
+Tensor *transformer_block_forward_rows(const TransformerBlock *t, Module *m, Graph *g, Tensor *x,
+                                       const SeqLayout *layout, const int64_t *rows, int64_t n) {
+    Tensor *xr = ag_index_select(g, x, 0, rows, n); /* (n, H) the residual stream at the rows */
+    if (t->norm == NORM_POST) {
+        Tensor *a = dropout_forward(&t->dropout, m, g, attention_forward_rows(&t->attn, m, g, x, layout, rows, n));
+        Tensor *h = layer_norm_residual_forward(&t->attn_norm, g, xr, a);
+        Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, g, h));
+        return layer_norm_residual_forward(&t->ffn_norm, g, h, f);
+    }
+    Tensor *a = attention_forward_rows(&t->attn, m, g, layer_norm_forward(&t->attn_norm, g, x), layout, rows, n);
+    Tensor *h = ag_add(g, xr, dropout_forward(&t->dropout, m, g, a));
+    Tensor *f = feed_forward_forward(&t->ffn, g, layer_norm_forward(&t->ffn_norm, g, h));
+    return ag_add(g, h, dropout_forward(&t->dropout, m, g, f));
+}
+
 Tensor *transformer_block_forward_dense(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, int causal,
                                         const unsigned char *key_valid) {
     int64_t H = t->attn.query.weight->shape[0];

@@ -47,6 +47,11 @@ TransformerBlock transformer_block_new(Module *m, const char *name, const Transf
  * pre:  h = x + drop(attn(LN(x))), y = h + drop(ffn(LN(h))).
  * x (..., H) with rows grouped by layout; returns x's shape. */
 Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, const SeqLayout *layout);
+/* transformer_block_forward's output at n of the rows of x (rows, H) only, (n, H), each the same bits as there:
+ * the keys and values of every row, all that follows attention at those rows alone (inference, e.g. each
+ * sequence's last position; evaluation mode only). */
+Tensor *transformer_block_forward_rows(const TransformerBlock *t, Module *m, Graph *g, Tensor *x,
+                                       const SeqLayout *layout, const int64_t *rows, int64_t n);
 /* The same for a dense batch x (B, T, H) without a layout to build: each of
  * the B rows is one sequence of T positions; causal lets position t see
  * positions <= t only; key_valid (B, T) marks padding with 0 (the opposite of

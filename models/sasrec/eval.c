@@ -61,7 +61,7 @@ static void visit_range(Sasrec *s, const Dataset *ds, Split split, const EvalOpt
         for (int i = 0; i < n; i++) users[i] = start + i;
         batch_fill(&b, ds, split, users, n, NULL, 0);
         Tokens t = sasrec_tokens(g, b.input, b.len, b.B, b.L, 1);
-        visit(ctx, &b, sasrec_last(g, sasrec_forward(s, g, &t), &t)); /* (B, H) */
+        visit(ctx, &b, sasrec_forward_last(s, g, &t)); /* (B, H) */
         graph_reset(g);
         progress_update(&bar, start + n - first, NULL);
     }
@@ -342,7 +342,7 @@ static void rank_units(void *ctx, NnChunk ch) {
         for (int64_t i = 0; i < n; i++) w->users[i] = start + i;
         batch_fill(&w->b, r->ds, r->split, w->users, (int)n, NULL, 0);
         Tokens t = sasrec_tokens(w->graph, w->b.input, w->b.len, w->b.B, w->b.L, 1);
-        const real *U = sasrec_last(w->graph, sasrec_forward(r->s, w->graph, &t), &t)->data; /* (B, H) */
+        const real *U = sasrec_forward_last(r->s, w->graph, &t)->data; /* (B, H) */
         if (r->opt->protocol == PROTOCOL_SAMPLE)
             rank_sampled_unit(r, w, U);
         else

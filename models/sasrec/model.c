@@ -124,7 +124,8 @@ int64_t *sasrec_gather(Graph *g, const Tokens *t, const int64_t *values) {
     return out;
 }
 
-Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
+/* The embeddings and the first n blocks: (T, H). */
+static Tensor *forward_blocks(Sasrec *s, Graph *g, const Tokens *t, int n) {
     int64_t T = t->T;
     Module *m = &s->m;
     Tensor *item = embedding_forward(&s->item_emb, g, t->ids, NN_SHAPE(T)); /* (T, H) */
@@ -136,15 +137,37 @@ Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
     /* Inference without a trace holds one block's intermediates at a time (graph_release); training keeps them
      * for backward. */
     int scoped = !ag_grad_enabled() && !graph_tracing(g);
-    for (int i = 0; i < s->cfg.layers; i++) {
+    for (int i = 0; i < n; i++) {
         GraphMark mark = scoped ? graph_mark(g) : (GraphMark){0};
         h = s->ligr ? ligr_block_forward(&s->ligr[i], m, g, h, &t->layout)
                     : transformer_block_forward(&s->blocks[i], m, g, h, &t->layout);
         if (scoped) h = graph_release(g, mark, h);
     }
+    return h;
+}
+
+Tensor *sasrec_forward(Sasrec *s, Graph *g, const Tokens *t) {
+    Tensor *h = forward_blocks(s, g, t, s->cfg.layers);
     if (s->cfg.block == BLOCK_SASREC && s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, g, h);
     graph_trace(g, "sequence output F", h);
     return h; /* (T, H) */
+}
+
+Tensor *sasrec_forward_last(Sasrec *s, Graph *g, const Tokens *t) {
+    if (ag_grad_enabled() || s->m.training || graph_tracing(g) || s->ligr || s->cfg.layers < 1)
+        return sasrec_last(g, sasrec_forward(s, g, t), t);
+    int64_t H = s->item_emb.weight->shape[1], n = 0;
+    int64_t *rows = arena_alloc(graph_arena(g), (size_t)(t->B ? t->B : 1) * sizeof *rows);
+    for (int64_t b = 0; b < t->B; b++)
+        if (t->last[b] >= 0) rows[n++] = t->last[b];
+    Tensor *u = ag_zeros(g, NN_SHAPE(t->B, H));
+    if (n == 0) return u;
+    Tensor *h = forward_blocks(s, g, t, s->cfg.layers - 1);
+    h = transformer_block_forward_rows(&s->blocks[s->cfg.layers - 1], &s->m, g, h, &t->layout, rows, n); /* (n, H) */
+    if (s->cfg.block == BLOCK_SASREC && s->cfg.norm == NORM_PRE) h = layer_norm_forward(&s->final_norm, g, h);
+    for (int64_t b = 0, i = 0; b < t->B; b++)
+        if (t->last[b] >= 0) memcpy(u->data + b * H, h->data + i++ * H, (size_t)H * sizeof(real));
+    return u; /* (B, H) */
 }
 
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {

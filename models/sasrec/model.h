@@ -115,5 +115,9 @@ Tensor *sasrec_loss(Sasrec *s, Graph *g, Tensor *F, const Tokens *t, const int64
                     LossKind loss);
 /* The user vectors F[last] (B, H) of a forward pass (rows of empty sequences are 0). */
 Tensor *sasrec_last(Graph *g, Tensor *F, const Tokens *t);
+/* sasrec_last(g, sasrec_forward(s, g, t), t), the same bits, with the last block's work after attention done at
+ * the last positions alone when gradients are off and s is in evaluation mode (inference: evaluation, predict,
+ * serve); otherwise the whole forward. */
+Tensor *sasrec_forward_last(Sasrec *s, Graph *g, const Tokens *t);
 
 #endif

@@ -93,7 +93,7 @@ static void answer_model(Recommender *r, const RecRequest *req, RecAnswer *ans, 
     int was_training = s->m.training, grad = ag_set_grad_enabled(0);
     module_train(&s->m, 0);
     Tokens t = sasrec_tokens(r->g, r->input, r->len, B, L, 1);
-    Tensor *U = sasrec_last(r->g, sasrec_forward(s, r->g, &t), &t); /* (B, H) */
+    Tensor *U = sasrec_forward_last(s, r->g, &t); /* (B, H) */
     topk_items_transposed(s->item_emb.weight, r->ET, U->data, B, kmax, ex_row, n_ex_row, top, score, count);
     graph_reset(r->g);
     module_train(&s->m, was_training);

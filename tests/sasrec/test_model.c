@@ -97,6 +97,34 @@ START_TEST(causality_later_items_do_not_change_earlier_outputs) {
 }
 END_TEST
 
+/* Inference's forward at the last positions alone (sasrec_forward_last) gives the user vectors of the whole
+ * forward bit for bit: post- and pre-norm, dense and packed, with an empty sequence (a zero row). */
+START_TEST(last_positions_alone_equal_the_whole_forward) {
+    static const int64_t input[24] = {1, 2, 3, 4, 5, 6, 0, 0, 0, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4};
+    static const int32_t len[4] = {6, 3, 0, 1};
+    for (int norm = 0; norm < 2; norm++)
+        for (int packed = 0; packed < 2; packed++) {
+            Sasrec s;
+            SasrecConfig cfg = small_config(10);
+            cfg.norm = norm ? NORM_PRE : NORM_POST;
+            sasrec_init(&s, &cfg, 5);
+            module_train(&s.m, 0);
+            int grad = ag_set_grad_enabled(0);
+            Graph *g = graph_new();
+            Tokens t = sasrec_tokens(g, input, len, 4, 6, packed);
+            Tensor *whole = sasrec_last(g, sasrec_forward(&s, g, &t), &t), *last = sasrec_forward_last(&s, g, &t);
+            ck_assert_int_eq(last->shape[0], 4);
+            ck_assert_int_eq(last->shape[1], 8);
+            ck_assert_msg(memcmp(whole->data, last->data, 4 * 8 * sizeof(real)) == 0,
+                          "norm %d packed %d: the last positions alone differ from the whole forward", norm, packed);
+            for (int h = 0; h < 8; h++) ck_assert(last->data[2 * 8 + h] == 0); /* the empty sequence */
+            graph_free(g);
+            ag_set_grad_enabled(grad);
+            sasrec_free(&s);
+        }
+}
+END_TEST
+
 /* Loss and gradients (into grads, unless NULL) of one forward and backward pass; dropout off so that both
  * layouts see the same network. */
 static double step(int packed, LossKind loss, real *grads) {
@@ -565,6 +593,7 @@ static Suite *sasrec_model_suite(void) {
     tcase_add_test(tc, metrics_by_hand);
     tcase_add_test(tc, topk_selects_best_unseen);
     tcase_add_test(tc, causality_later_items_do_not_change_earlier_outputs);
+    tcase_add_test(tc, last_positions_alone_equal_the_whole_forward);
     tcase_add_test(tc, length_aware_step_equals_dense_step);
     tcase_add_test(tc, step_learns_a_repeated_batch);
     tcase_add_test(tc, step_refuses_a_non_finite_loss_and_keeps_the_weights);

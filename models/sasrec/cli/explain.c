@@ -171,7 +171,7 @@ static void print_eval(const Explain *e, Sasrec *s, const Dataset *ds, SeqBatch 
     batch_fill(b, ds, SPLIT_VALID, perm, (int)B, NULL, 0);
     module_train(&s->m, 0);
     Tokens te = sasrec_tokens(e->g, b->input, b->len, B, L, 0);
-    Tensor *U = sasrec_last(e->g, sasrec_forward(s, e->g, &te), &te);
+    Tensor *U = sasrec_forward_last(s, e->g, &te);
     print_tensor(&e->dims, "user vectors F[:, -1, :]", U);
     snprintf(s1, sizeof s1, "(B=%lld, N+1=%lld), in blocks of %lld items", (long long)B, (long long)(ds->n_items + 1),
              (long long)item_scores_block(B));

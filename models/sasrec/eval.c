@@ -119,6 +119,9 @@ typedef struct { /* one thread's scratch: a unit's batch, graph and buffers */
     int32_t *heap_item; /* (unit, COVERAGE_K) */
     uint8_t *best;      /* (n_items + 1) coverage: the best place this thread's rows gave each item */
     uint8_t *flag;      /* (block / RUN + 1) coverage: runs_at_least of one row's tile */
+    int64_t *act;       /* (unit) full ranking with a cap: the rows still ranked */
+    real *Uc;           /* (unit, H) full ranking with a cap: their user vectors, side by side */
+    uint8_t *may_stop;  /* (unit) full ranking with a cap: no score of the row can overflow, so it may stop early */
 } RankWorker;
 
 typedef struct {
@@ -128,6 +131,9 @@ typedef struct {
     const EvalOptions *opt;
     int64_t *rank;          /* (n_users) */
     int coverage;           /* full ranking: also each row's top COVERAGE_K into best */
+    int64_t cap;            /* full ranking: a row whose rank reaches it is left at that count (0: exact ranks) */
+    double emax;            /* full ranking with a cap: the largest norm of a row of the item table (inf if any
+                               is not finite) */
     uint8_t *best;          /* (n_items + 1) coverage: the best place any row gave each item, COVERAGE_K if none */
     int64_t first, end;     /* the pass: users [first, end) */
     int64_t unit;           /* users a unit */
@@ -270,6 +276,28 @@ static void rank_full_row(const ModelRanker *r, RankWorker *w, int64_t i, int64_
 
 enum { ANSWER_GROUP = 32 }; /* rows whose answers' scores one small gemm computes */
 
+/* Whether every score <u, e> is finite for any row e of the table, whose largest norm is emax: u finite and
+ * |<u, e>| <= |u| emax (Cauchy-Schwarz) far below the largest real, rounding included. Such a row may stop
+ * being ranked early: the tiles it skips could not have made it non-finite. */
+static int cannot_overflow(const real *u, int64_t H, double emax) {
+    double n2 = 0;
+    for (int64_t h = 0; h < H; h++) n2 += (double)u[h] * (double)u[h];
+    return isfinite(n2) && sqrt(n2) * emax < (sizeof(real) == sizeof(float) ? 1e36 : 1e300);
+}
+
+/* The largest norm of a row of E (N + 1, H), or inf if any value is not finite. */
+static double table_norm_max(const Tensor *E) {
+    int64_t H = E->shape[1];
+    double best = 0;
+    for (int64_t j = 0; j < E->shape[0]; j++) {
+        double n2 = 0;
+        for (int64_t h = 0; h < H; h++) n2 += (double)E->data[j * H + h] * (double)E->data[j * H + h];
+        if (!isfinite(n2)) return INFINITY;
+        if (n2 > best) best = n2;
+    }
+    return sqrt(best);
+}
+
 /* The answers' scores and flags of a unit's rows, exactly as in their tile: per group of rows, the product of
  * their user vectors with their answers' rows (gathered) gives each row's own score on its diagonal (gemm sums
  * every element in the same order whatever the product's size). */
@@ -293,6 +321,7 @@ static void rank_full_start(const ModelRanker *r, RankWorker *w, const real *U) 
         if (seen) w->answer[i] = 0; /* SEEN_ZERO: an answer among the input scores 0 */
         if (r->coverage)
             w->heap[i] = topk_new(COVERAGE_K, w->heap_score + i * COVERAGE_K, w->heap_item + i * COVERAGE_K);
+        if (r->cap) w->may_stop[i] = cannot_overflow(U + i * H, H, r->emax);
     }
 }
 
@@ -300,15 +329,29 @@ static void rank_full_start(const ModelRanker *r, RankWorker *w, const real *U) 
  * table is cut, item_scores.h) counted row by row while in cache; then the rows' top-k into best. */
 static void rank_full_unit(const ModelRanker *r, RankWorker *w, const real *U) {
     const Tensor *E = r->s->item_emb.weight;
-    int64_t N1 = E->shape[0], H = E->shape[1], B = w->b.B;
+    int64_t N1 = E->shape[0], H = E->shape[1], B = w->b.B, m = B;
     rank_full_start(r, w, U);
-    for (int64_t c0 = 0; c0 < N1; c0 += r->block) {
+    for (int64_t i = 0; r->cap && i < B; i++) w->act[i] = i;
+    const real *Ua = U; /* the rows still ranked: all of U, or with a cap those in Uc */
+    for (int64_t c0 = 0; c0 < N1 && m > 0; c0 += r->block) {
         int64_t cn = N1 - c0 < r->block ? N1 - c0 : r->block;
-        if (r->ET) /* U (B, H) x the tile (H, cn), read in place */
-            gemm(B, cn, H, U, H, 1, r->ET + c0 * H, cn, 1, 0, w->S, cn);
-        else /* U (B, H) x rows c0.. of E, transposed */
-            gemm(B, cn, H, U, H, 1, E->data + c0 * H, 1, H, 0, w->S, cn);
-        for (int64_t i = 0; i < B; i++) rank_full_row(r, w, i, c0, w->S + i * cn, cn);
+        if (r->ET) /* U (m, H) x the tile (H, cn), read in place */
+            gemm(m, cn, H, Ua, H, 1, r->ET + c0 * H, cn, 1, 0, w->S, cn);
+        else /* U (m, H) x rows c0.. of E, transposed */
+            gemm(m, cn, H, Ua, H, 1, E->data + c0 * H, 1, H, 0, w->S, cn);
+        if (!r->cap) {
+            for (int64_t i = 0; i < B; i++) rank_full_row(r, w, i, c0, w->S + i * cn, cn);
+            continue;
+        }
+        int64_t kept = 0; /* rows whose count reached the cap (or whose rank is settled) stop, if they may */
+        for (int64_t a = 0; a < m; a++) {
+            int64_t i = w->act[a], u = w->b.user[i];
+            rank_full_row(r, w, i, c0, w->S + a * cn, cn);
+            if (w->may_stop[i] && (w->out[i] || r->rank[u] >= r->cap)) continue;
+            memmove(w->Uc + kept * H, Ua + a * H, (size_t)H * sizeof(real)); /* kept <= a: in place is safe */
+            w->act[kept++] = i;
+        }
+        m = kept, Ua = w->Uc;
     }
     for (int i = 0; r->coverage && i < B; i++) {
         if (w->out[i] == OUT_NONFINITE) continue;
@@ -372,6 +415,11 @@ static RankWorker *workers_new(const ModelRanker *r, int n) {
         w->out = nn_malloc((size_t)unit);
         w->S = nn_aligned_alloc((size_t)(unit * r->block) * sizeof *w->S);
         w->ans = nn_malloc((size_t)(ANSWER_GROUP * (H + ANSWER_GROUP)) * sizeof *w->ans);
+        if (r->cap) {
+            w->act = nn_malloc((size_t)unit * sizeof *w->act);
+            w->Uc = nn_malloc((size_t)(unit * H) * sizeof *w->Uc);
+            w->may_stop = nn_malloc((size_t)unit);
+        }
         if (!r->coverage) continue;
         w->heap = nn_malloc((size_t)unit * sizeof *w->heap);
         w->heap_score = nn_malloc((size_t)(unit * COVERAGE_K) * sizeof *w->heap_score);
@@ -404,6 +452,9 @@ static void workers_free(const ModelRanker *r, RankWorker *ws, int n) {
         free(w->heap_score);
         free(w->heap_item);
         free(w->flag);
+        free(w->act);
+        free(w->Uc);
+        free(w->may_stop);
     }
     free(ws);
 }
@@ -441,6 +492,8 @@ static void rank_pass(ModelRanker *r, int64_t first, int64_t end) {
     const Tensor *E = r->s->item_emb.weight;
     if (r->opt->protocol == PROTOCOL_FULL && (double)E->numel * sizeof(real) <= EVAL_COPY_MAX)
         r->ET = tiles_transposed(E, r->block);
+    if (r->opt->protocol != PROTOCOL_FULL || r->coverage) r->cap = 0; /* coverage needs every score */
+    if (r->cap) r->emax = table_norm_max(E);
     int grad = ag_set_grad_enabled(0);
     module_train(&r->s->m, 0);
     r->w = workers_new(r, W);
@@ -494,11 +547,17 @@ static void rank_model(ModelRanker *r) {
     if (size > 1 && r->best) gather_best(r->ds, size, r->best);
 }
 
-void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+/* eval_rank_model, a row left at its count once that reaches cap (0: exact ranks). */
+static void rank_capped(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank,
+                        int64_t cap) {
     NN_CHECK(opt->protocol != PROTOCOL_SAMPLE || (opt->samples && opt->samples->n_users == ds->n_users),
              "eval_rank_model", "the sampled protocol needs the negatives of every user of the data");
-    ModelRanker r = {.s = s, .ds = ds, .split = split, .opt = opt, .rank = rank};
+    ModelRanker r = {.s = s, .ds = ds, .split = split, .opt = opt, .rank = rank, .cap = cap};
     rank_model(&r);
+}
+
+void eval_rank_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank) {
+    rank_capped(s, ds, split, opt, rank, 0);
 }
 
 void eval_rank_model_coverage(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt, int64_t *rank,
@@ -619,7 +678,8 @@ void eval_rank_popular(const Dataset *ds, Split split, const EvalOptions *opt, i
 
 Metrics eval_model(Sasrec *s, const Dataset *ds, Split split, const EvalOptions *opt) {
     int64_t *rank = nn_malloc((size_t)(ds->n_users ? ds->n_users : 1) * sizeof *rank);
-    eval_rank_model(s, ds, split, opt, rank);
+    /* only the metrics are wanted: a row stops being ranked once past every cutoff (the same metrics) */
+    rank_capped(s, ds, split, opt, rank, metrics_rank_cap(opt->protocol));
     Metrics m = metrics_from_ranks(opt->protocol, rank, ds->n_users);
     free(rank);
     return m;

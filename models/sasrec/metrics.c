@@ -23,6 +23,17 @@ void metrics_row(Protocol protocol, int64_t rank, double value[METRICS_MAX]) {
     }
 }
 
+int64_t metrics_rank_cap(Protocol protocol) {
+    const char *const *names = metrics_names(protocol);
+    int64_t cap = 0;
+    for (int k = 0; k < 6; k++) {
+        if (strcmp(names[k], "MRR") == 0) return 0;
+        int64_t cut = atoi(strchr(names[k], '@') + 1);
+        if (cut > cap) cap = cut;
+    }
+    return cap;
+}
+
 Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n) {
     Metrics m = {.protocol = protocol, .n = 6, .users = n};
     const char *const *names = metrics_names(protocol);

@@ -32,6 +32,9 @@ void metrics_row(Protocol protocol, int64_t rank, double value[METRICS_MAX]);
 Metrics metrics_from_ranks(Protocol protocol, const int64_t *rank, int64_t n);
 /* The value of the named metric, or -1 if the protocol lacks it. */
 double metrics_get(const Metrics *m, const char *name);
+/* The rank from which a row adds nothing to any of the protocol's metrics (every rank at or past it adds the
+ * same zeros), or 0 when every rank counts (MRR): 20 under full ranking. */
+int64_t metrics_rank_cap(Protocol protocol);
 /* The metric early stopping watches: MRR (sampled) or NDCG@20 (full). */
 const char *metrics_monitor(Protocol protocol);
 /* Writes the metrics as JSON members ("HR@10": 0.4651, ...) without braces. */

@@ -297,6 +297,51 @@ START_TEST(a_nonfinite_score_leaves_every_row_unranked_but_the_paddings) {
 }
 END_TEST
 
+/* The metrics alone (eval_model) stop ranking a row once it is past every cutoff: the same values as the metrics
+ * of the exact ranks, for both splits and seen policies, 1 and 2 threads; and where a score may be non-finite (an
+ * infinite item, or one so long that its scores overflow) no row stops early, so the same rows are left unranked. */
+START_TEST(metrics_stop_ranking_past_the_cutoffs_with_the_same_values) {
+    Dataset ds;
+    Sasrec s;
+    make_data(&ds);
+    make_model(&s, &ds);
+    EvalOptions opt = eval_default_options();
+    opt.protocol = PROTOCOL_FULL;
+    opt.batch = BATCH;
+    int64_t *rank = malloc(USERS * sizeof *rank), near = 0;
+    real *E = s.item_emb.weight->data;
+    for (int c = 0; c < 3; c++) {
+        if (c == 1) E[ds.n_items * 16] = INFINITY;
+        if (c == 2) {
+            E[ds.n_items * 16] = E[(ds.n_items - 1) * 16];
+            for (int h = 0; h < 16; h++) /* finite, but its scores overflow in most rows */
+                E[5 * 16 + h] = (h % 2 ? 1 : -1) * (sizeof(real) == sizeof(float) ? (real)3e38 : (real)1.7e308);
+        }
+        for (int threads = 1; threads <= 2; threads++)
+            for (Split split = SPLIT_VALID; split <= SPLIT_TEST; split++)
+                for (SeenPolicy seen = SEEN_EXCLUDE; seen <= SEEN_ZERO; seen++) {
+                    int before = nn_threads();
+                    nn_set_threads(threads);
+                    opt.seen = seen;
+                    eval_rank_model(&s, &ds, split, &opt, rank);
+                    Metrics want = metrics_from_ranks(PROTOCOL_FULL, rank, USERS), got = eval_model(&s, &ds, split, &opt);
+                    nn_set_threads(before);
+                    for (int64_t u = 0; c == 0 && u < USERS; u++) near += rank[u] >= 5 && rank[u] < 20;
+                    ck_assert_int_eq(got.nonfinite, want.nonfinite);
+                    ck_assert_int_eq(got.users, want.users);
+                    for (int k = 0; k < want.n; k++)
+                        ck_assert_msg(got.value[k] == want.value[k], "case %d, %d threads, split %d, seen %d: %s %.9f, "
+                                      "expected %.9f", c, threads, split, seen, want.name[k], got.value[k], want.value[k]);
+                    if (c > 0) ck_assert_msg(want.nonfinite > 0, "case %d: no row was left unranked", c);
+                }
+    }
+    ck_assert_msg(near > 10, "only %lld ranks between the cutoffs 5 and 20", (long long)near);
+    free(rank);
+    sasrec_free(&s);
+    dataset_free(&ds);
+}
+END_TEST
+
 static Suite *ranking_suite(void) {
     Suite *s = suite_create("ranking");
     TCase *tc = tcase_create("blocks");
@@ -306,6 +351,7 @@ static Suite *ranking_suite(void) {
     tcase_add_test(tc, topk_items_returns_fewer_when_few_items_are_left);
     tcase_add_test(tc, ranks_are_the_same_for_any_threads_and_batch);
     tcase_add_test(tc, a_nonfinite_score_leaves_every_row_unranked_but_the_paddings);
+    tcase_add_test(tc, metrics_stop_ranking_past_the_cutoffs_with_the_same_values);
     suite_add_tcase(s, tc);
     return s;
 }

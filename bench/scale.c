@@ -321,7 +321,7 @@ static const char *USAGE =
     "                   [--loss bce|sampled|ce] [--optimizer adam|lazy-adam] [--epochs N] [--max-steps N]\n"
     "                   [--pass-users N] [--s3rec-max X] [--threads N]\n"
     "                   [--negatives K] [--neg-scope batch|sequence|position] [--neg-dist uniform|pop|in-batch|mixed]\n"
-    "(the frontier preset's loss: --loss sampled --negatives 1024 --neg-scope sequence --neg-dist mixed)\n"
+    "(the frontier preset's loss: --loss sampled --negatives 768 --neg-scope sequence --neg-dist mixed)\n"
     "Epoch seconds and peak RSS as the catalogue grows, evaluation passes, an epoch beside a busy process,\n"
     "and evaluation-negative seconds (JSON lines).";
 

@@ -98,7 +98,7 @@ START_TEST(an_unknown_preset_is_refused_with_the_list_and_help_lists_them) {
     ck_assert_msg(strstr(errout, "--negatives 0 is out of range"), "%s", errout);
     RUN_OK("train --help");
     ck_assert_msg(strstr(out, "--preset S") && strstr(out, "s3rec|sasrec-ce|frontier") && strstr(out, "Presets") &&
-                      strstr(out, "--negatives=1024 --neg-scope=sequence --neg-dist=mixed"),
+                      strstr(out, "--negatives=768 --neg-scope=sequence --neg-dist=mixed"),
                   "%s", out);
     /* --help after a preset shows the preset's values as the defaults */
     RUN_OK("train --preset frontier --help");

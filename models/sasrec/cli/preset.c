@@ -14,10 +14,10 @@ static const Preset PRESETS[] = {
       "--ff-mult=4", "--dropout=0.5", "--attn-dropout=0.5", "--loss=ce", "--lr=0.001", "--batch=256",
       "--epochs=200", "--patience=10", "--eval=full", NULL}},
     {"frontier", "our best recipe whose cost does not grow with the catalogue: the seed's model, a sampled softmax over "
-                 "1024 negatives drawn per sequence, half uniform and half from the batch's targets (log-Q "
+                 "768 negatives drawn per sequence, half uniform and half from the batch's targets (log-Q "
                  "corrected), full ranking",
      {"--block=sasrec", "--norm=post", "--mask=10000", "--layers=2", "--heads=2", "--hidden=64", "--max-len=50",
-      "--ff-mult=4", "--dropout=0.5", "--attn-dropout=0.5", "--loss=sampled", "--negatives=1024",
+      "--ff-mult=4", "--dropout=0.5", "--attn-dropout=0.5", "--loss=sampled", "--negatives=768",
       "--neg-scope=sequence", "--neg-dist=mixed", "--lr=0.001", "--batch=256", "--epochs=200", "--patience=10",
       "--eval=full", NULL}},
 };

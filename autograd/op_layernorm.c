@@ -142,9 +142,8 @@ typedef struct {
     real *part;    /* per chunk of LN_ROW_CHUNK rows: dw (H), db (H) */
 } BackwardLoop;
 
-/* out (+)= g over H reals: a plain store or add, as ag_accumulate makes (no FMA to fold into). */
+/* out (+)= g over H reals (out.data not NULL): a plain store or add, as ag_accumulate makes (no FMA to fold into). */
 static LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, int64_t H) {
-    if (!out.data) return;
     real *o = out.data + r * H;
     if (out.add)
         for (int64_t j = 0; j < H; j++) o[j] = o[j] + g[j];
@@ -164,9 +163,9 @@ static LN_INLINE void input_grad_rows(const BackwardLoop *l, int64_t r, real *t,
     }
     /* the sum's gradient, stored (as the unfilled gradient of ag_add's output was), then to both terms */
     norm_rows_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean + r, s->rstd + r, rows, 0, t, nr);
-    for (int i = 0; i < nr; i++) {
-        put_row(rows + i * H, l->gx, r + i, H);
-        put_row(rows + i * H, l->gr, r + i, H);
+    for (int i = 0; i < nr; i++) { /* a term without a gradient (a constant) gets none */
+        if (l->gx.data) put_row(rows + i * H, l->gx, r + i, H);
+        if (l->gr.data) put_row(rows + i * H, l->gr, r + i, H);
     }
 }
 

@@ -49,10 +49,37 @@ START_TEST(fused_residual_norm_is_bit_identical) {
 }
 END_TEST
 
+/* A term without a gradient (a constant residual, or a constant input) gets none, and the other term's is the
+ * same bits as the two ops give it. */
+START_TEST(a_constant_term_gets_no_gradient) {
+    for (int which = 0; which < 2; which++) {
+        Tensor *x = test_param(test_randn(11, NN_SHAPE(R, H))), *r = test_param(test_randn(12, NN_SHAPE(R, H)));
+        Tensor *w = test_param(test_randn(13, NN_SHAPE(H))), *b = test_param(test_randn(14, NN_SHAPE(H)));
+        Tensor *dy = test_randn(15, NN_SHAPE(R, H)), *want[2] = {NULL, NULL};
+        tensor_set_requires_grad(which ? x : r, 0);
+        for (int fused = 0; fused < 2; fused++) {
+            tensor_zero_grad(x), tensor_zero_grad(r), tensor_zero_grad(w), tensor_zero_grad(b);
+            Graph *g = graph_new();
+            Tensor *y = fused ? ag_add_layer_norm(g, x, r, w, b, (real)1e-5)
+                              : ag_layer_norm(g, ag_add(g, x, r), w, b, (real)1e-5);
+            ag_backward_with(g, y, dy);
+            graph_free(g);
+            Tensor *live = which ? r : x, *dead = which ? x : r;
+            ck_assert_msg(dead->grad == NULL, "the constant term got a gradient");
+            if (!fused) want[0] = tensor_clone(live->grad), want[1] = tensor_clone(w->grad);
+            else assert_same(which ? "dr" : "dx", want[0], live->grad), assert_same("dw", want[1], w->grad);
+        }
+        test_free_all(2, want);
+        test_free_all(5, (Tensor *[]){x, r, w, b, dy});
+    }
+}
+END_TEST
+
 static Suite *add_layer_norm_suite(void) {
     Suite *s = suite_create("add_layer_norm");
     TCase *tc = tcase_create("add_layer_norm");
     tcase_add_test(tc, fused_residual_norm_is_bit_identical);
+    tcase_add_test(tc, a_constant_term_gets_no_gradient);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -177,10 +177,10 @@ static LN_INLINE void input_grad_rows(const BackwardLoop *l, int64_t r, real *t,
  * than a row's 64 columns of arithmetic). */
 NN_VECTORIZE static void backward_rows(const BackwardLoop *l, int64_t k, int64_t r0, int64_t r1, real *t, real *rows) {
     const LayerNormSaved *s = l->s;
-    int64_t H = l->H, r = r0;
-    int inputs = l->gx.data || l->gr.data;
-    for (; r < r1; r += r + LN_ROWS <= r1 ? LN_ROWS : 1) {
-        int nr = r + LN_ROWS <= r1 ? LN_ROWS : 1;
+    int64_t H = l->H;
+    int inputs = l->gx.data || l->gr.data, nr;
+    for (int64_t r = r0; r < r1; r += nr) {
+        nr = r + LN_ROWS <= r1 ? LN_ROWS : 1;
         if (inputs && nr == LN_ROWS) input_grad_rows(l, r, t, rows, LN_ROWS);
         if (inputs && nr == 1) input_grad_rows(l, r, t, rows, 1);
         if (l->part)

@@ -279,9 +279,14 @@ enum { ANSWER_GROUP = 32 }; /* rows whose answers' scores one small gemm compute
 /* Whether every score <u, e> is finite for any row e of the table, whose largest norm is emax: u finite and
  * |<u, e>| <= |u| emax (Cauchy-Schwarz) far below the largest real, rounding included. Such a row may stop
  * being ranked early: the tiles it skips could not have made it non-finite. */
-static int cannot_overflow(const real *u, int64_t H, double emax) {
+static double norm2(const real *u, int64_t H) {
     double n2 = 0;
     for (int64_t h = 0; h < H; h++) n2 += (double)u[h] * (double)u[h];
+    return n2;
+}
+
+static int cannot_overflow(const real *u, int64_t H, double emax) {
+    double n2 = norm2(u, H);
     return isfinite(n2) && sqrt(n2) * emax < (sizeof(real) == sizeof(float) ? 1e36 : 1e300);
 }
 
@@ -290,8 +295,7 @@ static double table_norm_max(const Tensor *E) {
     int64_t H = E->shape[1];
     double best = 0;
     for (int64_t j = 0; j < E->shape[0]; j++) {
-        double n2 = 0;
-        for (int64_t h = 0; h < H; h++) n2 += (double)E->data[j * H + h] * (double)E->data[j * H + h];
+        double n2 = norm2(E->data + j * H, H);
         if (!isfinite(n2)) return INFINITY;
         if (n2 > best) best = n2;
     }
@@ -348,7 +352,8 @@ static void rank_full_unit(const ModelRanker *r, RankWorker *w, const real *U) {
             int64_t i = w->act[a], u = w->b.user[i];
             rank_full_row(r, w, i, c0, w->S + a * cn, cn);
             if (w->may_stop[i] && (w->out[i] || r->rank[u] >= r->cap)) continue;
-            memmove(w->Uc + kept * H, Ua + a * H, (size_t)H * sizeof(real)); /* kept <= a: in place is safe */
+            if (Ua != w->Uc || kept != a) /* kept <= a: in place is safe; nothing to move until a row left */
+                memmove(w->Uc + kept * H, Ua + a * H, (size_t)H * sizeof(real));
             w->act[kept++] = i;
         }
         m = kept, Ua = w->Uc;

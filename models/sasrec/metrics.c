@@ -9,16 +9,19 @@ static const char *const FULL_NAMES[] = {"HR@5", "HR@10", "HR@20", "NDCG@5", "ND
 
 const char *const *metrics_names(Protocol protocol) { return protocol == PROTOCOL_SAMPLE ? SAMPLE_NAMES : FULL_NAMES; }
 
+/* The cutoff k of a metric named "...@k", or 0 for MRR (no cutoff). */
+static int64_t cutoff(const char *name) { return strcmp(name, "MRR") == 0 ? 0 : atoi(strchr(name, '@') + 1); }
+
 void metrics_row(Protocol protocol, int64_t rank, double value[METRICS_MAX]) {
     const char *const *names = metrics_names(protocol);
     double r = (double)rank;
     for (int k = 0; k < 6; k++) {
         const char *name = names[k];
-        if (strcmp(name, "MRR") == 0) {
+        int64_t cut = cutoff(name);
+        if (cut == 0) { /* MRR */
             value[k] = 1 / (r + 1);
             continue;
         }
-        int cut = atoi(strchr(name, '@') + 1);
         value[k] = rank >= cut ? 0 : name[0] == 'H' ? 1 : 1 / log2(r + 2);
     }
 }
@@ -27,8 +30,8 @@ int64_t metrics_rank_cap(Protocol protocol) {
     const char *const *names = metrics_names(protocol);
     int64_t cap = 0;
     for (int k = 0; k < 6; k++) {
-        if (strcmp(names[k], "MRR") == 0) return 0;
-        int64_t cut = atoi(strchr(names[k], '@') + 1);
+        int64_t cut = cutoff(names[k]);
+        if (cut == 0) return 0; /* MRR: every rank counts */
         if (cut > cap) cap = cut;
     }
     return cap;

@@ -97,6 +97,11 @@ void tensor_set_sparse_grad(Tensor *t, int on);
  * in *n; NULL (and *n = 0) when t's rows are not tracked or any row may be
  * non-zero. Valid until the next backward pass or zeroing. */
 const int64_t *ag_grad_rows(Tensor *t, int64_t *n);
+/* ag_grad_rows, the rows handed over: t's list is emptied (as by
+ * tensor_zero_grad, which then sweeps none of them) and the caller must zero
+ * those rows of the gradient itself, as lazy Adam does while each row is in
+ * cache (adam_step_zero_grad). Valid until the next backward pass. */
+const int64_t *ag_take_grad_rows(Tensor *t, int64_t *n);
 
 /* Backpropagates from a scalar loss (d loss = 1). */
 void ag_backward(Graph *g, Tensor *loss);

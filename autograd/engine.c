@@ -198,11 +198,15 @@ static void rows_from_marks(RowSet *rs) {
         uint64_t word;
         memcpy(&word, rs->in + r, sizeof word);
         if (!word) continue;
-        for (int64_t k = r; k < r + 8; k++)
-            if (rs->in[k]) rs->rows[n++] = k;
+        for (int64_t k = r; k < r + 8; k++) { /* no branch on a mark: at 1M rows a tenth marked, it mispredicts */
+            rs->rows[n] = k;
+            n += rs->in[k];
+        }
     }
-    for (; r < rs->cap; r++)
-        if (rs->in[r]) rs->rows[n++] = r;
+    for (; r < rs->cap; r++) {
+        rs->rows[n] = r;
+        n += rs->in[r];
+    }
 }
 
 const int64_t *ag_grad_rows(Tensor *t, int64_t *n) {
@@ -216,6 +220,15 @@ const int64_t *ag_grad_rows(Tensor *t, int64_t *n) {
     rs->sorted = 1;
     *n = rs->n;
     return rs->rows;
+}
+
+const int64_t *ag_take_grad_rows(Tensor *t, int64_t *n) {
+    const int64_t *rows = ag_grad_rows(t, n);
+    if (!rows) return NULL;
+    RowSet *rs = t->grad_rows;
+    for (int64_t k = 0; k < rs->n; k++) rs->in[rs->rows[k]] = 0;
+    rs->n = 0; /* rows[0..*n) stay as they are until a gather lists a row again */
+    return rows;
 }
 
 void tensor_zero_grad(Tensor *t) {

@@ -4,6 +4,7 @@
  * torch.optim.SparseAdam does. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/memory.h"
 #include "nn/optim.h"
@@ -38,10 +39,11 @@ Adam *adam_new(Module *m, AdamConfig cfg) {
 
 typedef struct {
     real *w;
-    const real *gr;
+    real *gr;
     real *m, *v;
     real b1, b2, one_b1, one_b2, eps, wd, decay, step_size, bc2_root;
     int decoupled;
+    int zero; /* 1: the gradient is zeroed once read */
 } AdamLoop;
 
 /* No contraction to FMA in this loop: its vector clones then round every product and sum as the baseline
@@ -78,14 +80,24 @@ NN_VECTORIZE ADAM_NO_FMA static void adam_elements(const AdamLoop *l, int64_t k0
 #undef ADAM_UPDATE
 }
 
-static void adam_range(void *ctx, NnChunk c) { adam_elements(ctx, c.begin, c.end); }
+/* A chunk of elements, with zero in pieces that are still in cache when their gradient is cleared. */
+static void adam_range(void *ctx, NnChunk c) {
+    const AdamLoop *l = ctx;
+    const int64_t piece = 4096;
+    for (int64_t k = c.begin; k < c.end; k += piece) {
+        int64_t end = c.end - k < piece ? c.end : k + piece;
+        adam_elements(l, k, end);
+        if (l->zero) memset(l->gr + k, 0, (size_t)(end - k) * sizeof(real));
+    }
+}
 
 typedef struct {
     const int64_t *rows; /* (n) the rows a step used */
     int64_t width;       /* elements per row */
     real *w, *m, *v;
-    const real *g;
+    real *g;
     real neg_step, eps, one_b1, one_b2;
+    int zero; /* 1: each gradient row is zeroed once read */
 } SparseAdamLoop;
 
 /* Items are rows: each is updated elementwise by one thread. */
@@ -93,8 +105,7 @@ static void sparse_adam_range(void *ctx, NnChunk c) {
     const SparseAdamLoop *l = ctx;
     for (int64_t k = c.begin; k < c.end; k++) {
         int64_t o = l->rows[k] * l->width;
-        real *w = l->w + o, *mk = l->m + o, *vk = l->v + o;
-        const real *gk = l->g + o;
+        real *w = l->w + o, *mk = l->m + o, *vk = l->v + o, *gk = l->g + o;
         for (int64_t j = 0; j < l->width; j++) {
             real g = gk[j], m0 = mk[j], v0 = vk[j];
             real dm = (g - m0) * l->one_b1, dv = (g * g - v0) * l->one_b2; /* SparseAdam's update values */
@@ -102,23 +113,27 @@ static void sparse_adam_range(void *ctx, NnChunk c) {
             vk[j] = v0 + dv;
             w[j] += l->neg_step * ((dm + m0) / (R_SQRT(dv + v0) + l->eps));
         }
+        if (l->zero) memset(gk, 0, (size_t)l->width * sizeof(real)); /* in cache now; a sweep later would miss */
     }
 }
 
 /* torch.optim.SparseAdam on rows[0..n) of p (row-sparse gradient), at the
  * parameter's step t: those rows' moments and weights move; every other row
  * stays as it is, moments included (they do not decay). Each row is updated by
- * one thread, elementwise: the same result for any thread count. */
+ * one thread, elementwise: the same result for any thread count. With zero,
+ * each of those gradient rows is left zero. */
 static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m, Tensor *v, const int64_t *rows,
-                             int64_t n) {
+                             int64_t n, int zero) {
     double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
     int64_t width = p->numel / p->shape[0];
-    SparseAdamLoop l = {rows, width, p->data, m->data, v->data, p->grad->data, (real)(-(c->lr * sqrt(bc2) / bc1)),
-                        (real)c->eps, (real)(1 - c->beta1), (real)(1 - c->beta2)};
+    SparseAdamLoop l = {rows,         width, p->data, m->data, v->data, p->grad->data, (real)(-(c->lr * sqrt(bc2) / bc1)),
+                        (real)c->eps, (real)(1 - c->beta1), (real)(1 - c->beta2), zero};
     nn_parallel_for(n, width, sparse_adam_range, &l);
 }
 
-void adam_step(Adam *a) {
+/* adam_step, and with zero every gradient zeroed afterwards (tensor_zero_grad), the rows lazy Adam updates
+ * as it goes. */
+static void step(Adam *a, int zero) {
     const AdamConfig *c = &a->cfg;
     optim_params_check("adam_step", a->module, a->n_params);
     a->step++;
@@ -129,22 +144,29 @@ void adam_step(Adam *a) {
         real eps = (real)c->eps, wd = (real)wd_i, decay = (real)(1 - c->lr * wd_i);
         if (!p->grad) { /* torch skips parameters without a gradient, and their step counts */
             a->skipped[i]++;
+            if (zero) tensor_zero_grad(p); /* its row list, if any */
             continue;
         }
         double t = (double)(a->step - a->skipped[i]);
         int64_t n_rows;
-        const int64_t *rows = c->lazy ? ag_grad_rows(p, &n_rows) : NULL;
+        const int64_t *rows = !c->lazy ? NULL : zero ? ag_take_grad_rows(p, &n_rows) : ag_grad_rows(p, &n_rows);
         if (rows) {
-            sparse_adam_rows(c, t, p, a->m[i], a->v[i], rows, n_rows);
-            continue;
+            sparse_adam_rows(c, t, p, a->m[i], a->v[i], rows, n_rows, zero);
+            continue; /* with zero: its gradient is zero, its list empty */
         }
         double bc1 = 1 - pow(c->beta1, t), bc2_sqrt = sqrt(1 - pow(c->beta2, t));
         real step_size = (real)(c->lr / bc1), bc2_root = (real)bc2_sqrt;
         AdamLoop l = {p->data, p->grad->data, a->m[i]->data, a->v[i]->data, b1,    b2,   one_b1,
-                      one_b2,  eps,           wd,            decay,         step_size, bc2_root, c->decoupled};
+                      one_b2,  eps,           wd,            decay,         step_size, bc2_root, c->decoupled,
+                      zero && !p->grad_rows};
         nn_parallel_elements(p->numel, 1, adam_range, &l);
+        if (zero && p->grad_rows) tensor_zero_grad(p); /* a tracked table whose every row may be non-zero */
     }
 }
+
+void adam_step(Adam *a) { step(a, 0); }
+
+void adam_step_zero_grad(Adam *a) { step(a, 1); }
 
 void adam_free(Adam *a) {
     if (!a) return;

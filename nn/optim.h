@@ -59,6 +59,10 @@ Adam *adam_new(Module *m, AdamConfig cfg);
  * whose gradient lists its rows updates only those (SparseAdam); one whose every row
  * may be non-zero takes Adam's update. */
 void adam_step(Adam *a);
+/* adam_step, then every parameter's gradient zeroed (module_zero_grad of the
+ * module): the same values, with each row lazy Adam updates zeroed while it is
+ * in cache instead of by a second pass over a large table. */
+void adam_step_zero_grad(Adam *a);
 /* Frees the moments. NULL is allowed. */
 void adam_free(Adam *a);
 

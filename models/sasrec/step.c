@@ -24,18 +24,16 @@ Tensor *step_loss(Sasrec *s, Graph *g, const SeqBatch *b, const TrainConfig *tc,
     return loss;
 }
 
-/* Clip, Adam, zero: the update from the gradients in s's parameters; each a row of g's profile, if any, with
- * its dense sweep's cost over the P parameters (Adam: p, g, m, v read, p, m, v written, about 12 FLOPs each;
- * lazy Adam and the zeroing of row-sparse gradients touch fewer). */
+/* Clip, then Adam and the zeroing in one pass (adam_step_zero_grad): the update from the gradients in s's
+ * parameters; each a row of g's profile, if any, with its dense sweep's cost over the P parameters (Adam: p, g,
+ * m, v read, p, m, v written, about 12 FLOPs each, then g zeroed; lazy Adam touches fewer). */
 void step_update(Sasrec *s, Adam *opt, Graph *g, const TrainConfig *tc) {
     Profile *p = graph_profile(g);
     double P = p ? (double)module_num_params(&s->m) : 0, r = (double)sizeof(real);
     if (tc->clip > 0) clip_grad_norm(&s->m, tc->clip);
     profile_mark(p, "clip_grad_norm", tc->clip > 0 ? 4 * P : 0, tc->clip > 0 ? 3 * P * r : 0);
-    adam_step(opt);
-    profile_mark(p, "adam", 12 * P, 7 * P * r);
-    module_zero_grad(&s->m);
-    profile_mark(p, "zero_grad", 0, P * r);
+    adam_step_zero_grad(opt);
+    profile_mark(p, "adam", 12 * P, 8 * P * r); /* the zeroing included */
 }
 
 StepResult sasrec_step(Sasrec *s, Adam *opt, Graph *g, const SeqBatch *b, const TrainConfig *tc) {

@@ -45,6 +45,7 @@ void batch_free(SeqBatch *b) {
     free(b->shared);
     free(b->drawn);
     free(b->batch_log_q);
+    free(b->pool_count);
     free(b->pool);
     memset(b, 0, sizeof *b);
 }
@@ -54,40 +55,57 @@ const char *batch_split_name(Split s) {
     return (unsigned)s < 4 ? names[s] : "?";
 }
 
-void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *users, int n, const NegSampler *ns,
-                int epoch) {
-    NN_CHECK(n >= 0 && n <= b->cap, "batch_fill", "%d users for a batch of %d rows", n, b->cap);
-    NN_CHECK((unsigned)split <= SPLIT_SUBMIT, "batch_fill", "unknown split %d", (int)split);
-    NN_CHECK(split != SPLIT_TRAIN || (ns && ns->ds == ds), "batch_fill", "the train split needs a NegSampler for ds");
+typedef struct {
+    SeqBatch *b;
+    const Dataset *ds;
+    Split split;
+    const int64_t *users;
+    const NegSampler *ns;
+    int epoch;
+} FillLoop;
+
+/* Rows [c.begin, c.end) of a batch: each row's cells (its negatives too, each a function of the user and
+ * position alone) from its user only, so rows fill in any order and on any thread with the same result. */
+static void fill_rows(void *ctx, NnChunk c) {
+    const FillLoop *l = ctx;
     static const int held_out[] = {3, 2, 1, 0}; /* items after the input, by split */
+    SeqBatch *b = l->b;
+    Split split = l->split;
     int L = b->L;
-    size_t cells = (size_t)n * (size_t)L;
-    b->B = n;
-    memset(b->input, 0, cells * sizeof *b->input);
-    memset(b->pos, 0, cells * sizeof *b->pos);
-    memset(b->neg, 0, cells * sizeof *b->neg);
-    for (int r = 0; r < n; r++) {
-        int64_t u = users[r], len;
-        const int32_t *s = dataset_seq(ds, u, &len);
+    for (int64_t r = c.begin; r < c.end; r++) {
+        int64_t u = l->users[r], len, *in = b->input + r * L, *pos = b->pos + r * L, *neg = b->neg + r * L;
+        memset(in, 0, (size_t)L * sizeof *in);
+        memset(pos, 0, (size_t)L * sizeof *pos);
+        memset(neg, 0, (size_t)L * sizeof *neg);
+        const int32_t *s = dataset_seq(l->ds, u, &len);
         int need = split == SPLIT_SUBMIT ? 1 : 3;
         NN_CHECK(len >= need, "batch_fill", "user %lld has %lld items; the %s split needs at least %d", (long long)u,
                  (long long)len, batch_split_name(split), need);
         int64_t m = len - held_out[split]; /* input is s[0..m) */
         int64_t k = m < L ? m : L;         /* of which the last k are kept */
-        int64_t *in = b->input + (size_t)r * L + (L - k);
-        for (int64_t j = 0; j < k; j++) in[j] = s[m - k + j];
-        if (split == SPLIT_TRAIN) { /* targets, and their negatives unless the batch shares its own */
-            int64_t *pos = b->pos + (size_t)r * L + (L - k), *neg = b->neg + (size_t)r * L + (L - k);
+        for (int64_t j = 0; j < k; j++) in[L - k + j] = s[m - k + j];
+        if (split == SPLIT_TRAIN) /* targets, and their negatives unless the batch shares its own */
             for (int64_t j = 0; j < k; j++) {
                 int64_t t = m - k + j + 1; /* the target's position in s */
-                pos[j] = s[t];
-                neg[j] = ns->n_shared ? 0 : batch_neg_draw(ns, epoch, u, t);
+                pos[L - k + j] = s[t];
+                neg[L - k + j] = l->ns->n_shared ? 0 : batch_neg_draw(l->ns, l->epoch, u, t);
             }
-        }
         b->len[r] = (int32_t)k;
         b->answer[r] = split == SPLIT_VALID ? s[len - 2] : split == SPLIT_TEST ? s[len - 1] : 0;
         b->user[r] = u;
     }
+}
+
+void batch_fill(SeqBatch *b, const Dataset *ds, Split split, const int64_t *users, int n, const NegSampler *ns,
+                int epoch) {
+    NN_CHECK(n >= 0 && n <= b->cap, "batch_fill", "%d users for a batch of %d rows", n, b->cap);
+    NN_CHECK((unsigned)split <= SPLIT_SUBMIT, "batch_fill", "unknown split %d", (int)split);
+    NN_CHECK(split != SPLIT_TRAIN || (ns && ns->ds == ds), "batch_fill", "the train split needs a NegSampler for ds");
+    b->B = n;
+    FillLoop l = {b, ds, split, users, ns, epoch};
+    /* a row costs its cells, and with drawn negatives a draw (a Philox block, a search of the user's items) each */
+    int draws = split == SPLIT_TRAIN && !ns->n_shared;
+    nn_parallel_for(n, (int64_t)b->L * (draws ? 1024 : 16), fill_rows, &l);
 }
 
 int batch_neg_prepare(NegSampler *ns, const Dataset *ds, uint64_t seed, NnError *err) {
@@ -195,22 +213,40 @@ static void draw_k(const NegSampler *ns, Rng rng, int32_t *out, int64_t K, const
 }
 
 /* The batch's real targets into b->pool, in row order; in-batch and mixed draws: their log q into
- * b->batch_log_q (q(i) = u / N + (1 - u) count(i) / targets, u the uniform share of the K). */
+ * b->batch_log_q (q(i) = u / N + (1 - u) count(i) / targets, u the uniform share of the K). An item that is
+ * no target of the batch has q = u / N, the same for every batch: the table keeps that value for all items
+ * but the batch's targets, which are set here and put back at the next batch, so that a batch costs its
+ * targets, not a log for each item of the catalogue (1M at 1M items). */
 static int64_t fill_pool(SeqBatch *b, const NegSampler *ns) {
     int64_t n = 0, N = ns->ds->n_items, K = ns->n_shared;
+    int in_batch = ns->dist == NEG_IN_BATCH || ns->dist == NEG_MIXED;
+    double u = ns->dist == NEG_MIXED ? (double)(K / 2) / (double)K : 0, rest = u / (double)N;
     if (!b->pool) b->pool = nn_malloc((size_t)b->cap * (size_t)b->L * sizeof *b->pool);
+    for (int64_t i = 0; i < b->log_q_set; i++) b->batch_log_q[b->pool[i]] = b->log_q_rest; /* the last batch's */
+    b->log_q_set = 0;
     for (int64_t i = 0; i < (int64_t)b->B * b->L; i++)
         if (b->pos[i]) b->pool[n++] = b->pos[i];
     b->log_q = ns->log_q;
-    if (ns->dist != NEG_IN_BATCH && ns->dist != NEG_MIXED) return n;
-    if (!b->batch_log_q) b->batch_log_q = nn_malloc(((size_t)N + 1) * sizeof *b->batch_log_q);
-    double u = ns->dist == NEG_MIXED ? (double)(K / 2) / (double)K : 0, *count = nn_calloc((size_t)N + 1, sizeof *count);
-    for (int64_t i = 0; i < n; i++) count[b->pool[i]]++;
-    for (int64_t j = 0; j <= N; j++) {
-        double q = u / (double)N + (n ? (1 - u) * count[j] / (double)n : 0);
-        b->batch_log_q[j] = q > 0 ? (real)log(q) : 0; /* 0: never drawn, never a target */
+    if (!in_batch) return n;
+    if (b->log_q_items != N || b->log_q_u != u) {
+        b->batch_log_q = nn_realloc(b->batch_log_q, ((size_t)N + 1) * sizeof *b->batch_log_q);
+        free(b->pool_count);
+        b->pool_count = nn_calloc((size_t)N + 1, sizeof *b->pool_count);
+        b->log_q_rest = rest > 0 ? (real)log(rest) : 0; /* 0: never drawn, never a target */
+        for (int64_t j = 0; j <= N; j++) b->batch_log_q[j] = b->log_q_rest;
+        b->log_q_items = N;
+        b->log_q_u = u;
     }
-    free(count);
+    int32_t *count = b->pool_count; /* all 0 between batches */
+    for (int64_t i = 0; i < n; i++) count[b->pool[i]]++;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t j = b->pool[i];
+        if (!count[j]) continue; /* a repeated target, done */
+        double q = rest + (1 - u) * (double)count[j] / (double)n;
+        b->batch_log_q[j] = q > 0 ? (real)log(q) : 0;
+        count[j] = 0;
+    }
+    b->log_q_set = n;
     b->log_q = b->batch_log_q;
     return n;
 }

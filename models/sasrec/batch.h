@@ -61,6 +61,11 @@ typedef struct {
     int per_position;   /* drawn holds K per position (1) or per sequence (0) */
     real *batch_log_q;  /* (n_items + 1) in-batch and mixed draws: this batch's log q (log_q points here) */
     int64_t *pool;      /* (cap L) the batch's real targets, in row order: the in-batch draws' urn */
+    int64_t log_q_set;  /* pool[0..log_q_set) have their own value in batch_log_q (the last in-batch draws) */
+    int32_t *pool_count; /* (n_items + 1) scratch of the draws, all 0 between batches */
+    int64_t log_q_items; /* batch_log_q holds log q for this catalogue size (0: not made) */
+    double log_q_u;      /* and this uniform share */
+    real log_q_rest;     /* its value at every item that is no target of the batch */
 } SeqBatch;
 
 /* How shared negatives are drawn. */

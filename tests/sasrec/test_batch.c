@@ -254,6 +254,63 @@ START_TEST(drawn_negatives_depend_on_the_user_and_position_not_the_batch) {
 }
 END_TEST
 
+/* log q of the in-batch and mixed draws at every item, exactly as computed from the batch's targets alone: q(j)
+ * = u / N + (1 - u) count(j) / targets, log q or 0 where q is 0; compared bit for bit. */
+static void expect_log_q(const SeqBatch *b, const Dataset *ds, double u) {
+    int64_t N = ds->n_items, n = 0;
+    double *count = calloc((size_t)N + 1, sizeof *count);
+    for (int64_t i = 0; i < (int64_t)b->B * b->L; i++)
+        if (b->pos[i]) count[b->pos[i]]++, n++;
+    for (int64_t j = 0; j <= N; j++) {
+        double q = u / (double)N + (n ? (1 - u) * count[j] / (double)n : 0);
+        real want = q > 0 ? (real)log(q) : 0;
+        ck_assert_msg(b->log_q[j] == want, "item %lld: log q %.9g, want %.9g", (long long)j, (double)b->log_q[j],
+                      (double)want);
+    }
+    free(count);
+}
+
+/* The table of log q is kept between batches, with only the targets of each batch set: batch after batch (the
+ * last batch's targets put back, in-batch and mixed in turn, another sampler's catalogue) it is the table
+ * computed from scratch. */
+START_TEST(in_batch_log_q_follows_each_batch_exactly) {
+    Dataset ds, small;
+    LOAD_OK("lq.txt", "u1 a b c d e f g\nu2 a c e g i\nu3 b d f h j k l m\nu4 n o p q r s\nu5 m n o a b\n"
+            "u6 t s r q p\n", NULL, &ds);
+    LOAD_OK("lq2.txt", "v1 a b c d\nv2 b c d e\n", NULL, &small);
+    NegSampler ns, ns2;
+    ck_assert_int_eq(batch_neg_prepare(&ns, &ds, 5, NULL), 0);
+    ck_assert_int_eq(batch_neg_prepare(&ns2, &small, 5, NULL), 0);
+    enum { K = 6, L = 5 };
+    SeqBatch b;
+    batch_alloc(&b, 4, L);
+    const int64_t users[3][3] = {{0, 1, 2}, {3, 4, 5}, {2, 5, 0}};
+    const NegDist dists[7] = {NEG_IN_BATCH, NEG_MIXED, NEG_MIXED, NEG_UNIFORM, NEG_MIXED, NEG_IN_BATCH, NEG_IN_BATCH};
+    for (int round = 0; round < 7; round++) {
+        NegDist dist = dists[round];
+        batch_neg_share(&ns, K, dist);
+        batch_neg_scope(&ns, NEG_SCOPE_SEQUENCE);
+        batch_fill(&b, &ds, SPLIT_TRAIN, users[round % 3], round == 4 ? 2 : 3, &ns, 0);
+        batch_draw_shared(&b, &ns, 0, round);
+        if (dist == NEG_UNIFORM)
+            ck_assert(b.log_q == NULL);
+        else
+            expect_log_q(&b, &ds, dist == NEG_MIXED ? (double)(K / 2) / K : 0);
+        if (round == 5) { /* a batch of another catalogue between, through the same SeqBatch */
+            batch_neg_share(&ns2, K, NEG_MIXED);
+            batch_fill(&b, &small, SPLIT_TRAIN, (int64_t[]){1, 0}, 2, &ns2, 0);
+            batch_draw_shared(&b, &ns2, 0, 0);
+            expect_log_q(&b, &small, (double)(K / 2) / K);
+        }
+    }
+    batch_free(&b);
+    batch_neg_free(&ns);
+    batch_neg_free(&ns2);
+    dataset_free(&ds);
+    dataset_free(&small);
+}
+END_TEST
+
 START_TEST(epoch_shuffle_is_a_reproducible_permutation) {
     int64_t n = 1000, a[1000], b[1000], c[1000];
     batch_shuffle(42, 3, n, a);
@@ -283,6 +340,7 @@ static Suite *batch_suite(void) {
     tcase_add_test(tc, epoch_shuffle_is_a_reproducible_permutation);
     tcase_add_test(tc, shared_negatives_are_reproducible_and_follow_their_law);
     tcase_add_test(tc, drawn_negatives_depend_on_the_user_and_position_not_the_batch);
+    tcase_add_test(tc, in_batch_log_q_follows_each_batch_exactly);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -184,20 +184,35 @@ $(TESTS64): $(BUILD)/tests/%: $(BUILD)/f64/tests/%.o $(BUILD)/f64/tests/support.
 # make tests builds the suites without running them.
 tests: $(TESTS)
 
-# Runs every suite; stops at the first failing one. Each ends with Check's summary line.
-# NN_SASREC is the program the command-line tests run.
+# Runs every suite, TEST_JOBS at a time (each suite's output whole when it ends, the longest first so that
+# they end together); after a failing one no other starts. Each ends with Check's summary line. Suites share
+# nothing but the machine (temporary folders by mkdtemp, ports the system picks). NN_SASREC is the program
+# the command-line tests run.
+TEST_JOBS ?= 2
+TEST_SLOW := $(addprefix $(BUILD)/tests/,sasrec/test_swap_race nn/grad_sasrec_sizes autograd/test_embedding_scatter \
+  sasrec/test_model sasrec/test_http sasrec/test_files autograd/grad_sampled_rows nn/grad_ligr_block)
+TEST_ORDER := $(filter $(TEST_SLOW),$(TESTS)) $(filter-out $(TEST_SLOW),$(TESTS))
+TEST_RUNS := $(TEST_ORDER:$(BUILD)/%=test-run/%)
+SAN_RUNS := $(TEST_ORDER:$(BUILD)/%=san-run/%)
+.PHONY: $(TEST_RUNS) $(SAN_RUNS)
 test: $(TESTS) sasrec $(DOC_EXAMPLE) $(LIB32) $(LIB64) $(SO32) $(SO64)
-	@set -e; for t in $(TESTS); do echo "== $$t"; NN_SASREC=./sasrec $$t; done
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) -O $(TEST_RUNS)
 	@echo "== $(DOC_EXAMPLE)"; $(DOC_EXAMPLE)
 	@echo "== tests/install/link_mix.sh"; CC="$(CC)" tests/install/link_mix.sh $(BUILD)
 	@echo "== tests/install/headers.sh"; CC="$(CC)" tests/install/headers.sh $(PUBLIC_HEADERS)
 
+$(TEST_RUNS): test-run/%:
+	@echo "== $(BUILD)/$*"; NN_SASREC=./sasrec $(BUILD)/$*
+
 SAN_TESTS := $(patsubst $(BUILD)/%,build/san/%,$(TESTS))
 sanitize:
 	$(MAKE) BUILD=build/san SAN=1 OPT=-O1 build/san/libnn.a build/san/libnn64.a build/san/sasrec $(SAN_TESTS)
-	@set -e; for t in $(SAN_TESTS); do echo "== $$t"; \
+	@$(MAKE) --no-print-directory -j$(TEST_JOBS) -O $(SAN_RUNS)
+
+$(SAN_RUNS): san-run/%:
+	@echo "== build/san/$*"; \
 	  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 CK_TIMEOUT_MULTIPLIER=20 \
-	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec $$t; done
+	  NN_TEST_QUICK=1 NN_SASREC=build/san/sasrec build/san/$*
 
 # valgrind runs the library's suites (every tests/<layer>/ but tests/sasrec/) in-process (CK_FORK=no), each
 # its own target so that make -j2 -O valgrind runs two at a time (valgrind holds a program to one core), the

@@ -126,7 +126,7 @@ static void sparse_adam_rows(const AdamConfig *c, double t, Tensor *p, Tensor *m
                              int64_t n, int zero) {
     double bc1 = 1 - pow(c->beta1, t), bc2 = 1 - pow(c->beta2, t);
     int64_t width = p->numel / p->shape[0];
-    SparseAdamLoop l = {rows,         width, p->data, m->data, v->data, p->grad->data, (real)(-(c->lr * sqrt(bc2) / bc1)),
+    SparseAdamLoop l = {rows, width, p->data, m->data, v->data, p->grad->data, (real)(-(c->lr * sqrt(bc2) / bc1)),
                         (real)c->eps, (real)(1 - c->beta1), (real)(1 - c->beta2), zero};
     nn_parallel_for(n, width, sparse_adam_range, &l);
 }

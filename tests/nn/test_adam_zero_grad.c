@@ -102,9 +102,11 @@ static void compare(int lazy, int decoupled, int threads) {
 }
 
 START_TEST(the_fused_step_is_a_step_then_zeroing) {
+    int saved = nn_threads();
     for (int lazy = 0; lazy < 2; lazy++)
         for (int decoupled = 0; decoupled < 2; decoupled++)
             for (int threads = 1; threads <= 2; threads++) compare(lazy, decoupled, threads);
+    nn_set_threads(saved);
 }
 END_TEST
 

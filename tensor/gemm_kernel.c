@@ -62,6 +62,7 @@ TARGET_BEGIN("avx512f,avx2,fma")
 #define TILE_PACK_A    gemm_pack_a_avx512
 #define TILE_PACK_B    gemm_pack_b_avx512
 #define TILE_TRANSPOSE gemm_transpose_avx512
+#define TILE_KEEP_LANES gemm_keep_lanes_avx512
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx512, gemm_tile_avx512, 2, 2)
 GEMM_TILE_COLS(gemm_tile_r1_c2_cols_avx512, gemm_tile_avx512, 2, 4)
@@ -94,6 +95,7 @@ TARGET_BEGIN("avx2,fma")
 #define TILE_PACK_A    gemm_pack_a_avx2
 #define TILE_PACK_B    gemm_pack_b_avx2
 #define TILE_TRANSPOSE gemm_transpose_avx2
+#define TILE_KEEP_LANES gemm_keep_lanes_avx2
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx2, gemm_tile_avx2, 2, 1)
 GEMM_TILE_COLS(gemm_tile_r1_c2_cols_avx2, gemm_tile_avx2, 2, 2)
@@ -127,6 +129,7 @@ TARGET_END
 #define TILE_PACK_A    gemm_pack_a_base
 #define TILE_PACK_B    gemm_pack_b_base
 #define TILE_TRANSPOSE gemm_transpose_base
+#define TILE_KEEP_LANES gemm_keep_lanes_base
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_base, gemm_tile_base, 2, 1)
 GEMM_TILE_COLS(gemm_tile_r1_c2_cols_base, gemm_tile_base, 2, 2)

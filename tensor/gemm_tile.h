@@ -132,6 +132,22 @@ static inline __attribute__((always_inline)) void TILE_TRANSPOSE(TILE_VEC *x) {
         }
     }
 }
+
+/* Lanes [cols, lanes) of the TILE_LANES vectors x set to +0 (a bit mask: a
+ * product by 0 would keep NaN and give -0). */
+static inline __attribute__((always_inline)) void TILE_KEEP_LANES(TILE_VEC *x, int cols) {
+#ifdef NN_DOUBLE
+    typedef int64_t lane_index;
+#else
+    typedef int32_t lane_index;
+#endif
+    typedef lane_index index __attribute__((vector_size(TILE_BYTES)));
+    index keep;
+    for (int l = 0; l < TILE_LANES; l++) keep[l] = l < cols ? -1 : 0;
+#pragma GCC unroll 16
+    for (int i = 0; i < TILE_LANES; i++) x[i] = (TILE_VEC)((index)x[i] & keep);
+}
+
 #endif
 
 /* Packs B (kc, nc) into panels of TILE_NR columns, each (kc, TILE_NR)
@@ -148,24 +164,28 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
         int64_t k = 0;
 #ifndef __clang__
         if (b_rs == 1 && b_cs != 1) {
-            int blocks = n / TILE_LANES; /* whole blocks of columns */
+            int blocks = (n + TILE_LANES - 1) / TILE_LANES; /* blocks of columns, the last one maybe short */
             for (; k + TILE_LANES <= kc; k += TILE_LANES) {
                 for (int q = 0; q < blocks; q++) {
+                    int cols = n - q * TILE_LANES; /* a short block reads its last column again, then zeroes past it */
                     TILE_VEC x[TILE_LANES];
+                    const real *bq = b + q * TILE_LANES * b_cs + k;
+                    if (cols >= TILE_LANES) {
 #pragma GCC unroll 16
-                    for (int l = 0; l < TILE_LANES; l++)
-                        memcpy(&x[l], b + (q * TILE_LANES + l) * b_cs + k, sizeof x[l]);
-                    TILE_TRANSPOSE(x);
+                        for (int l = 0; l < TILE_LANES; l++) memcpy(&x[l], bq + l * b_cs, sizeof x[l]);
+                        TILE_TRANSPOSE(x);
+                    } else {
+                        for (int l = 0; l < TILE_LANES; l++) memcpy(&x[l], bq + (l < cols ? l : cols - 1) * b_cs, sizeof x[l]);
+                        TILE_TRANSPOSE(x);
+                        TILE_KEEP_LANES(x, cols);
+                    }
 #pragma GCC unroll 16
                     for (int l = 0; l < TILE_LANES; l++)
                         memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &x[l], sizeof x[l]);
                 }
-                for (int l = 0; l < TILE_LANES; l++) {
-                    real *ok = o + (k + l) * TILE_NR;
-                    int j = blocks * TILE_LANES;
-                    for (; j < n; j++) ok[j] = b[j * b_cs + k + l];
-                    for (; j < TILE_NR; j++) ok[j] = 0;
-                }
+                for (int q = blocks; q < TILE_NV; q++)
+                    for (int l = 0; l < TILE_LANES; l++)
+                        memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &(TILE_VEC){0}, sizeof(TILE_VEC));
             }
         }
 #endif
@@ -193,6 +213,7 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
 #undef TILE_PACK_A
 #undef TILE_PACK_B
 #undef TILE_TRANSPOSE
+#undef TILE_KEEP_LANES
 #undef TILE_BYTES
 #undef TILE_MR
 #undef TILE_NV

@@ -6,6 +6,10 @@
  * One JSON line per measurement: {"op", "seconds" (median over epochs or
  * passes), "runs", "threads", ...}; the last line has "peak_rss_mib".
  *
+ * --profile adds, after them, the profile of every training step of the run
+ * summed op by op (autograd/profile.h): what an epoch is made of, where
+ * `sasrec explain --profile` shows one step.
+ *
  * Built with make MPI=1 it runs under mpirun (build/mpi/bench/sasrec_epoch):
  * the lines then also give "ranks", "shards" and, for training, the bytes
  * each rank sent per step (the gradient chain and broadcast); rank 0 prints. */
@@ -19,7 +23,16 @@
 #include "base/dist.h"
 #include "base/memory.h"
 #include "models/sasrec/cli/common.h"
+#include "models/sasrec/cli/flags.h"
 #include "models/sasrec/train.h"
+
+/* train's flags and --profile. */
+static int epoch_flags(RunConfig *c, Flag *f) {
+    int n = config_train_flags(c, f);
+    f[n++] = F_SWITCH("--profile", &c->profile, "print the time, FLOPs and bytes of every op of the training "
+                                                  "steps, summed over the run");
+    return n;
+}
 
 int main(int argc, char **argv) {
     dist_init(&argc, &argv);
@@ -31,8 +44,8 @@ int main(int argc, char **argv) {
     c.out = "build/bench_sasrec";
     int rc = app_parse("bench/sasrec_epoch",
                        "usage: bench/sasrec_epoch [--data PATH] [--sample-file PATH] [--epochs N] "
-                       "[train flags]\nTimes --epochs training epochs and as many evaluation passes.",
-                       argc - 1, argv + 1, &c, config_train_flags);
+                       "[--profile] [train flags]\nTimes --epochs training epochs and as many evaluation passes.",
+                       argc - 1, argv + 1, &c, epoch_flags);
     if (rc != APP_CONTINUE) return rc;
     if (strcmp(c.data, "../shared/data/beauty/Beauty.txt") != 0 &&
         c.sample_file && strcmp(c.sample_file, "../shared/data/beauty/Beauty_sample.txt") == 0)
@@ -62,6 +75,7 @@ int main(int argc, char **argv) {
     Graph *g = graph_new(); /* one arena for all the passes below, as train_run has for its own */
     sample.graph = full.graph = g;
     sample.distributed = full.distributed = 1; /* in an MPI job each rank ranks its share */
+    c.train.profile = c.profile ? profile_new() : NULL;
     TrainResult res;
     if (train_run(&s, &ds, &c.train, &sample, dist_rank() == 0 ? c.out : NULL, dist_rank() == 0 ? stderr : NULL, &res,
                   &err) != TRAIN_OK) {
@@ -95,6 +109,12 @@ int main(int argc, char **argv) {
     printf("{\"op\": \"eval_full\", \"seconds\": %.3f, \"runs\": %d, \"threads\": %d, \"ranks\": %d}\n",
            clock_median(tf, n), n, c.threads, size);
     printf("{\"op\": \"peak_rss\", \"peak_rss_mib\": %.1f}\n", memory_peak_rss_mib());
+    if (c.train.profile) {
+        printf("profile of the training steps of %d epochs (%lld steps, %d threads, wall time)\n", res.epochs_run,
+               (long long)steps, c.threads);
+        profile_print(c.train.profile, stdout);
+        profile_free(c.train.profile);
+    }
     free(ts);
     free(tf);
     free(sent);

@@ -82,22 +82,27 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
     int64_t n = ds->n_users, nb = tc->batch, nbatches = (n + nb - 1) / nb;
     int64_t *perm = nn_malloc((size_t)n * sizeof *perm);
     batch_shuffle(tc->seed, epoch, n, perm);
-    double total = 0;
+    double total = 0, bad_loss = 0;
     int64_t counted = 0;
     Progress bar;
     char name[64], extra[32];
     snprintf(name, sizeof name, "epoch %d/%d", epoch + 1, tc->epochs);
     progress_start(&bar, name, "batches", nbatches);
     module_train(&s->m, 1);
+    Profile *p = tc->profile;
+    if (p) graph_set_profile(g, p);
     for (int64_t k = 0; k < nbatches; k++) {
         int rows = (int)(n - k * nb < nb ? n - k * nb : nb);
+        if (p) profile_start(p);
         train_fill(b, ds, ns, perm + k * nb, rows, epoch, k);
+        profile_mark(p, "batch fill (negatives too)", 0, 0);
         StepResult r = sasrec_step(s, opt, g, b, tc);
+        if (p) profile_stop(p);
         if (r.targets == 0) continue; /* users with 3 interactions only: nothing to learn from */
         if (!isfinite(r.loss)) {
             *bad_batch = (int)k;
-            free(perm);
-            return r.loss;
+            bad_loss = r.loss;
+            break;
         }
         total += r.loss;
         counted++;
@@ -108,8 +113,10 @@ static double train_epoch(Sasrec *s, Adam *opt, Graph *g, SeqBatch *b, const Dat
             break;
         }
     }
-    progress_end(&bar);
+    if (p) graph_set_profile(g, NULL);
     free(perm);
+    if (*bad_batch >= 0) return bad_loss; /* the bar left as it stood */
+    progress_end(&bar);
     return counted ? total / (double)counted : 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "autograd/profile.h"
 #include "models/sasrec/eval.h"
 #include "nn/optim.h"
 
@@ -49,6 +50,8 @@ typedef struct {
                             (models/sasrec/train_resume.h); 0: not written */
     int resume;          /* 1: start from dir/TRAIN_RESUME_FILE when it exists (on rank 0, shared with every
                             rank), appending to the log as it was then; 0: from the start */
+    Profile *profile;    /* NULL, or where every training step's ops are timed, batch fill included
+                            (autograd/profile.h): the whole run's steps summed op by op */
 } TrainConfig;
 
 typedef enum {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "autograd/profile.h"
 #include "models/sasrec/data/synthetic.h"
 #include "models/sasrec/eval.h"
 #include "models/sasrec/step.h"
@@ -478,7 +479,7 @@ END_TEST
 
 /* Trains on the built-in synthetic data with the seed's defaults, as `sasrec train` does. */
 static TrainStatus train_synthetic(const char *dir, int64_t epochs, Sasrec *s, TrainResult *res, NnError *err,
-                                   int poison) {
+                                   int poison, Profile *profile) {
     Dataset ds = {0};
     SampleSet samples = {0};
     SyntheticOptions so = synthetic_default_options();
@@ -495,6 +496,7 @@ static TrainStatus train_synthetic(const char *dir, int64_t epochs, Sasrec *s, T
     ck_assert(synthetic_generate(&so, &ds, err) == 0);
     ck_assert(sample_generate(&ds, 99, 12345, &samples, err) == 0);
     tc.epochs = (int)epochs;
+    tc.profile = profile;
     mc.n_items = ds.n_items;
     sasrec_init(s, &mc, tc.seed);
     if (poison) s->pos_emb.weight->data[(mc.max_len - 1) * mc.hidden] = NAN; /* the last position: always used */
@@ -515,7 +517,7 @@ START_TEST(synthetic_run_beats_most_popular_twice) {
     /* under valgrind (NN_TEST_QUICK) a shorter run, held to a lower bar */
     int64_t epochs = test_quick() ? 6 : 12;
     double factor = test_quick() ? 1.2 : 2;
-    ck_assert_msg(train_synthetic(dir, epochs, &s, &r, &err, 0) == TRAIN_OK, "%s", err.msg);
+    ck_assert_msg(train_synthetic(dir, epochs, &s, &r, &err, 0, NULL) == TRAIN_OK, "%s", err.msg);
     double hr = metrics_get(&r.test, "HR@10"), pop = metrics_get(&r.popular, "HR@10");
     ck_assert_msg(hr >= factor * pop, "test HR@10 %.4f after %lld epochs, most popular %.4f", hr, (long long)epochs,
                   pop);
@@ -523,7 +525,7 @@ START_TEST(synthetic_run_beats_most_popular_twice) {
                   r.first_loss, r.last_loss);
     sasrec_free(&s);
     /* a NaN in the weights: training stops at once, naming epoch and batch, and the checkpoint stays */
-    ck_assert(train_synthetic(dir, 3, &s, &r, &err, 1) == TRAIN_NOT_FINITE);
+    ck_assert(train_synthetic(dir, 3, &s, &r, &err, 1, NULL) == TRAIN_NOT_FINITE);
     ck_assert_msg(strstr(err.msg, "NaN in epoch 0, batch 0"), "%s", err.msg);
     char path[256];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
@@ -535,6 +537,41 @@ START_TEST(synthetic_run_beats_most_popular_twice) {
     sasrec_free(&fresh);
     sasrec_free(&s);
     char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert(system(cmd) == 0);
+}
+END_TEST
+
+/* A run with a profile attached (TrainConfig.profile) trains the same bits as one without, and the profile
+ * holds every step: each batch's fill, and the model's 8 linears (2 blocks of Q/K/V, output and the
+ * feed-forward's two) forward and backward in each step. */
+START_TEST(a_profiled_run_trains_the_same_and_times_every_step) {
+    char dir[] = "/tmp/nn_prof_XXXXXX", cmd[128];
+    ck_assert(mkdtemp(dir) != NULL);
+    Sasrec plain, timed;
+    TrainResult r;
+    NnError err;
+    Profile *p = profile_new();
+    ck_assert_msg(train_synthetic(dir, 2, &plain, &r, &err, 0, NULL) == TRAIN_OK, "%s", err.msg);
+    ck_assert_msg(train_synthetic(dir, 2, &timed, &r, &err, 0, p) == TRAIN_OK, "%s", err.msg);
+    for (int i = 0; i < plain.m.n_params; i++) {
+        const Tensor *a = plain.m.params[i].value, *b = timed.m.params[i].value;
+        ck_assert_msg(memcmp(a->data, b->data, (size_t)a->numel * sizeof(real)) == 0, "%s differs when profiled",
+                      plain.m.params[i].name);
+    }
+    ProfileRow fill = profile_find(p, "batch fill (negatives too)", PROFILE_OTHER);
+    ProfileRow fwd = profile_find(p, "linear", PROFILE_FORWARD), bwd = profile_find(p, "linear", PROFILE_BACKWARD);
+    ProfileRow adam = profile_find(p, "adam", PROFILE_OTHER);
+    int64_t users = test_quick() ? 300 : synthetic_default_options().n_users, batch = test_quick() ? 32 : 256;
+    int64_t batches = 2 * ((users + batch - 1) / batch); /* two epochs */
+    ck_assert_msg(fill.calls == batches && adam.calls == batches, "%lld fills and %lld Adam steps for %lld batches",
+                  (long long)fill.calls, (long long)adam.calls, (long long)batches);
+    ck_assert_msg(fwd.calls == 8 * batches && bwd.calls == 8 * batches, "linear: %lld forward, %lld backward calls",
+                  (long long)fwd.calls, (long long)bwd.calls);
+    ck_assert(fwd.flops > 0 && fwd.seconds > 0 && profile_seconds(p) >= fwd.seconds + bwd.seconds);
+    profile_free(p);
+    sasrec_free(&plain);
+    sasrec_free(&timed);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     ck_assert(system(cmd) == 0);
 }
@@ -609,6 +646,7 @@ static Suite *sasrec_model_suite(void) {
     TCase *run = tcase_create("synthetic run");
     tcase_set_timeout(run, 120);
     tcase_add_test(run, synthetic_run_beats_most_popular_twice);
+    tcase_add_test(run, a_profiled_run_trains_the_same_and_times_every_step);
     suite_add_tcase(s, run);
     return s;
 }

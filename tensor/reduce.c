@@ -13,6 +13,7 @@
 #include "base/memory.h"
 #include "tensor/kernels.h"
 #include "base/parallel.h"
+#include "base/simd.h"
 
 typedef struct {
     int n;                          /* number of reduced dims */
@@ -134,6 +135,15 @@ typedef struct {
     int accumulate;
 } OuterLoop;
 
+/* acc[j] += p[r * stride + j] for r = 0 .. R-1 in order, j < nj: one reduced
+ * dimension over contiguous columns (a bias's gradient, dy summed over its
+ * rows), the odometer and the column stride gone so that the columns run in
+ * vectors; each column's sum is the same chain of double additions. */
+NN_VECTORIZE static void sum_rows(const real *restrict p, int64_t stride, int64_t R, int64_t nj, double *restrict acc) {
+    for (int64_t r = 0; r < R; r++, p += stride)
+        for (int64_t j = 0; j < nj; j++) acc[j] += (double)p[j];
+}
+
 /* Blocks of COL_BLOCK columns of one output row, each summing its R reduced rows in order. */
 static void outer_blocks(void *ctx, NnChunk ch) {
     const OuterLoop *l = ctx;
@@ -155,7 +165,12 @@ static void outer_blocks(void *ctx, NnChunk ch) {
         double acc[COL_BLOCK];
         for (int64_t j = 0; j < nj; j++) acc[j] = op == REDUCE_MAX ? -INFINITY : 0;
         int64_t idx[TENSOR_MAX_DIMS] = {0}, off = 0;
-        for (int64_t r = 0; r < R; r++) {
+        int64_t general = R; /* rows left to the general loop */
+        if (op != REDUCE_MAX && rd->n == 1 && sx == 1) {
+            sum_rows(x->data + xo, rd->stride[0], R, nj, acc);
+            general = 0;
+        }
+        for (int64_t r = 0; r < general; r++) {
             const real *p = x->data + xo + off;
             if (op == REDUCE_MAX) {
                 for (int64_t j = 0; j < nj; j++)

@@ -198,6 +198,30 @@ START_TEST(reduce_matches_definition) {
 }
 END_TEST
 
+/* A sum over rows of contiguous columns (a bias's gradient: sum_to (R, C) -> (C)) is each column's chain of
+ * double additions in row order, rounded once, added to what was there with accumulate: bit for bit, past
+ * one block of columns and for rows further apart than the columns (a narrowed view). */
+START_TEST(column_sums_are_each_columns_sum_in_row_order) {
+    const int64_t R = 1001, C = 70, ld = 75;
+    Tensor *base = test_randn(5, NN_SHAPE(R, ld));
+    Tensor x = tensor_narrow(base, 1, 2, C);
+    Tensor *o = tensor_full(NN_SHAPE(C), (real)0.25);
+    real *want = malloc((size_t)C * sizeof *want);
+    for (int pass = 0; pass < 2; pass++) { /* accumulate, then store */
+        for (int64_t j = 0; j < C; j++) {
+            double acc = 0;
+            for (int64_t r = 0; r < R; r++) acc += (double)x.data[r * ld + j];
+            want[j] = (real)(pass == 0 ? o->data[j] + acc : acc);
+        }
+        tensor_sum_to(o, &x, pass == 0);
+        ck_assert_msg(memcmp(o->data, want, (size_t)C * sizeof *want) == 0, "pass %d: a column sum differs", pass);
+    }
+    free(want);
+    tensor_free(o);
+    tensor_free(base);
+}
+END_TEST
+
 START_TEST(big_sum_is_chunked_and_accurate) {
     int64_t n = 3 * NN_REDUCE_CHUNK + 17;
     Tensor *x = tensor_full(NN_SHAPE(n), (real)0.1);
@@ -329,6 +353,7 @@ static Suite *tensor_suite(void) {
     tcase_add_test(tc, creation_and_views);
     tcase_add_test(tc, binary_broadcast_and_strides);
     tcase_add_test(tc, reduce_matches_definition);
+    tcase_add_test(tc, column_sums_are_each_columns_sum_in_row_order);
     tcase_add_test(tc, big_sum_is_chunked_and_accurate);
     tcase_add_test(tc, softmax_rows);
     tcase_add_test(tc, matmul_batched_broadcast_transposed);

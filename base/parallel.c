@@ -20,8 +20,10 @@
  * Stalls: if the caller waited much longer for the last chunks than a chunk
  * takes (a worker was descheduled while holding one), loops run in the
  * calling thread alone for a while (SOLO_MIN_NS, doubling on each stall that
- * follows, up to SOLO_MAX_NS), then the pool is tried again: with another
- * busy process on the machine a second thread costs more than it brings.
+ * follows within that while after it ends, up to SOLO_MAX_NS; a stall after
+ * a quiet spell starts over at SOLO_MIN_NS), then the pool is tried again:
+ * with another busy process on the machine a second thread costs more than
+ * it brings, while a lone stall (a virtual CPU paused by its host) is over.
  *
  * Memory order: the claim word, the done count and the sleeper flags are
  * sequentially consistent atomics (the publish/sleep handshakes are Dekker
@@ -253,14 +255,14 @@ static int run_in_pool(int64_t n, int64_t per, NnLoopFn *fn, void *ctx) {
     }
     int64_t mine = run_chunks(w, 0), worked = now_ns() - t0;
     int64_t waited = wait_for_chunks(count);
-    /* a stall: the wait far exceeds what one chunk takes the caller */
+    /* a stall: the wait far exceeds what one chunk takes the caller. It doubles the time alone when it comes
+     * within one such time of the last one's end (the other core stays taken), else the time alone starts
+     * over at SOLO_MIN_NS: a lone stall (a virtual CPU the host paused for a few ms) must not cost the
+     * hundreds of ms alone that doubling on every stall had grown to */
     if (waited > STALL_NS + 4 * worked / (mine > 0 ? mine : 1)) {
-        pool.solo_ns = pool.solo_ns ? (pool.solo_ns * 2 < SOLO_MAX_NS ? pool.solo_ns * 2 : SOLO_MAX_NS) : SOLO_MIN_NS;
+        int again = pool.solo_ns && t0 < pool.solo_until + pool.solo_ns;
+        pool.solo_ns = again ? (pool.solo_ns * 2 < SOLO_MAX_NS ? pool.solo_ns * 2 : SOLO_MAX_NS) : SOLO_MIN_NS;
         pool.solo_until = now_ns() + pool.solo_ns;
-    } else if (pool.solo_ns && t0 > pool.solo_until + 4 * pool.solo_ns) {
-        pool.solo_ns /= 2; /* no stall for a while: forget a step of the back-off */
-        pool.solo_until = t0;
-        if (pool.solo_ns < SOLO_MIN_NS) pool.solo_ns = 0;
     }
     atomic_store(&pool.busy, 0);
     return 1;

@@ -13,7 +13,8 @@
 # make fuzz       the libFuzzer harnesses (clang), FUZZ_SECONDS each
 # make coverage   gcov line coverage of autograd/ nn/ tensor/ under the gradient and golden suites (python3, clang)
 # make mutate     a 1.01x error planted in each floating-point assignment of the backward pass in turn; the
-#                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share
+#                 gradient and golden suites must catch every one (python3, clang); MUTATE_SHARE=k/n: a fixed share,
+#                 MUTATE_TURN=t/w: w of them, turn t (CI: the commit count, 3 a run)
 # make lint       the naming, layering, guard, length and gradient-contract rules of docs/design.md (tools/lint.py,
 #                 python3), after its self-test
 # make clean
@@ -273,7 +274,7 @@ lint:
 coverage:
 	python3 tests/tools/coverage.py
 mutate:
-	python3 tests/tools/mutate.py $(if $(MUTATE_SHARE),--share $(MUTATE_SHARE))
+	python3 tests/tools/mutate.py $(if $(MUTATE_SHARE),--share $(MUTATE_SHARE)) $(if $(MUTATE_TURN),--turn $(MUTATE_TURN))
 
 clean:
 	rm -rf build sasrec $(BENCHES)

@@ -4,7 +4,8 @@ backward pass, one at a time, and checks that the gradient and golden suites
 catch each one.
 
     python3 tests/tools/mutate.py                 # every mutant (from the repository root)
-    python3 tests/tools/mutate.py --share 3/12    # a fixed twelfth of them (CI rotates k)
+    python3 tests/tools/mutate.py --share 3/12    # a fixed twelfth of them
+    python3 tests/tools/mutate.py --turn 387/3    # 3 of them, the 387th turn (CI: the commit count)
     python3 tests/tools/mutate.py --list          # the mutants, without running them
 
 What is mutated is found from the source, not from a list. clang parses every
@@ -33,7 +34,12 @@ killed / (killed + survived), and the exit status is 1 if any survived.
 
 --share k/n runs the mutants whose stable id (file, function, statement,
 occurrence) hashes to k - 1 modulo n: the same share for the same source, so
-CI can rotate k and cover everything over n runs."""
+k can rotate and cover everything over n runs; a share holds however many
+hash there (1 to 10 of 237 in 60 shares). --turn t/w runs w of them, the
+positions t w to t w + w - 1 (modulo their count) in the order of their
+ids' hashes: the same number every run, so a CI stage of steady length, and
+every mutant once in any count / w turns in a row (CI takes t from the
+commit count)."""
 import argparse
 import json
 import os
@@ -521,6 +527,7 @@ def run_suites(tree, build, binaries, timeouts, jobs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--share", help="k/n: run only the k-th of n fixed shares of the mutants")
+    ap.add_argument("--turn", help="t/w: run the w mutants of turn t (positions t w .. t w + w - 1 in hash order)")
     ap.add_argument("--list", action="store_true", help="print the mutants and exit")
     ap.add_argument("--match", action="append",
                     help="run only the mutants whose file:line, function or statement contains this text (repeatable: any)")
@@ -562,6 +569,14 @@ def main():
             sys.exit("--share must be k/n with 1 <= k <= n, got %r" % args.share)
         k, n = int(m.group(1)), int(m.group(2))
         todo = [s for s in todo if zlib.crc32(s.id.encode()) % n == k - 1]
+    if args.turn:
+        m = re.fullmatch(r"(\d+)/(\d+)", args.turn)
+        if not m or int(m.group(2)) < 1:
+            sys.exit("--turn must be t/w with t >= 0 and w >= 1, got %r" % args.turn)
+        t, w = int(m.group(1)), int(m.group(2))
+        ordered = sorted(todo, key=lambda s: (zlib.crc32(s.id.encode()), s.id))
+        picked = {(t * w + i) % len(ordered) for i in range(min(w, len(ordered)))} if ordered else set()
+        todo = [s for i, s in enumerate(ordered) if i in picked]
 
     print("mutate: %d backward functions reach %d functions; %d floating-point assignment sites "
           "(%d of constant 0 and %d listed as equivalent, not run)" %
@@ -572,7 +587,8 @@ def main():
         for s in todo:
             print("%s:%d %s: %s" % (s.file, s.line, s.function, s.shown(read(s.file))))
         return 0
-    print("running %d mutants%s" % (len(todo), " (share %s)" % args.share if args.share else ""), flush=True)
+    print("running %d mutants%s%s" % (len(todo), " (share %s)" % args.share if args.share else "",
+                                      " (turn %s)" % args.turn if args.turn else ""), flush=True)
 
     build_dir = os.path.join(ROOT, args.build)
     tree = os.path.join(build_dir, "tree")

@@ -37,9 +37,9 @@ static int epoch_flags(RunConfig *c, Flag *f) {
 int main(int argc, char **argv) {
     dist_init(&argc, &argv);
     if (dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 4; /* rank 0 prints */
+    static const char *const beauty = "../shared/data/beauty/Beauty.txt";
     RunConfig c = config_defaults();
-    c.data = "../shared/data/beauty/Beauty.txt";
-    c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
+    c.data = beauty;
     c.train.epochs = 3;
     c.out = "build/bench_sasrec";
     int rc = app_parse("bench/sasrec_epoch",
@@ -47,9 +47,10 @@ int main(int argc, char **argv) {
                        "[--profile] [train flags]\nTimes --epochs training epochs and as many evaluation passes.",
                        argc - 1, argv + 1, &c, epoch_flags);
     if (rc != APP_CONTINUE) return rc;
-    if (strcmp(c.data, "../shared/data/beauty/Beauty.txt") != 0 &&
-        c.sample_file && strcmp(c.sample_file, "../shared/data/beauty/Beauty_sample.txt") == 0)
-        c.sample_file = NULL; /* Beauty's negatives go with Beauty only: other data gets generated ones */
+    /* Beauty's own negatives for the sampled pass, given after the flags: a preset that evaluates by full
+     * ranking (frontier) is not to be told that a --sample-file nobody typed goes with --eval sample; other
+     * data gets generated ones */
+    if (!c.sample_file && strcmp(c.data, beauty) == 0) c.sample_file = "../shared/data/beauty/Beauty_sample.txt";
     NnError err;
     if (app_check_input("bench", "--data", c.data, &err)) {
         fprintf(stderr, "%s\n", err.msg);

@@ -103,19 +103,22 @@ static void TILE_PACK_A(int64_t kc, int m, const real *A, int64_t a_rs, int64_t 
 }
 
 #ifndef __clang__ /* clang has no __builtin_shuffle; pack_b then moves elements one by one */
+#ifndef GEMM_LANE_INT /* once for every instruction set: an integer of a real's size, for lane indices and masks */
+#define GEMM_LANE_INT
+#ifdef NN_DOUBLE
+typedef int64_t gemm_lane_int;
+#else
+typedef int32_t gemm_lane_int;
+#endif
+#endif
 /* Transposes the TILE_LANES x TILE_LANES block whose rows are x[0..]: in
  * log2(lanes) stages, each swapping the off-diagonal s x s blocks of every
  * 2s x 2s block (element (i, l) with bit s clear in i and set in l trades
  * places with (i + s, l - s)). */
 static inline __attribute__((always_inline)) void TILE_TRANSPOSE(TILE_VEC *x) {
     typedef TILE_VEC vec;
-#ifdef NN_DOUBLE
-    typedef int64_t lane_index;
-#else
-    typedef int32_t lane_index;
-#endif
-    typedef lane_index index __attribute__((vector_size(TILE_BYTES)));
-    static const lane_index lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    typedef gemm_lane_int index __attribute__((vector_size(TILE_BYTES)));
+    static const gemm_lane_int lanes[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     index iota;
     memcpy(&iota, lanes, sizeof iota);
 #pragma GCC unroll 8
@@ -136,12 +139,7 @@ static inline __attribute__((always_inline)) void TILE_TRANSPOSE(TILE_VEC *x) {
 /* Lanes [cols, lanes) of the TILE_LANES vectors x set to +0 (a bit mask: a
  * product by 0 would keep NaN and give -0). */
 static inline __attribute__((always_inline)) void TILE_KEEP_LANES(TILE_VEC *x, int cols) {
-#ifdef NN_DOUBLE
-    typedef int64_t lane_index;
-#else
-    typedef int32_t lane_index;
-#endif
-    typedef lane_index index __attribute__((vector_size(TILE_BYTES)));
+    typedef gemm_lane_int index __attribute__((vector_size(TILE_BYTES)));
     index keep;
     for (int l = 0; l < TILE_LANES; l++) keep[l] = l < cols ? -1 : 0;
 #pragma GCC unroll 16

@@ -90,10 +90,26 @@ static int64_t first_row_reaching(const AttnSaved *s, int64_t r0, int64_t n, int
  * end[r], so the exponentials run in whole vectors). The maxima are exact in
  * any order; each sum is r_lane_sum's (16 lanes of whole vectors, the lanes
  * added in order, then the tail), computed with the rows side by side so that
- * the rows' chains of additions overlap instead of running one after another. */
+ * the rows' chains of additions overlap instead of running one after another.
+ * When no row reaches 16 keys (most rows of a short-sequence data set), every
+ * lane is 0 and a row's sum is its tail's: each row is summed in order on its
+ * own, without the lanes' fixed cost. */
 NN_VECTORIZE static void softmax_rows(real *restrict x, int64_t ldx, const int64_t *end, int64_t m, real *restrict p,
                                       int64_t n, real scale) {
     real lane[16][ATTN_BLOCK], tail[16][ATTN_BLOCK], top[ATTN_BLOCK], sum[ATTN_BLOCK];
+    int64_t longest = 0;
+    for (int64_t r = 0; r < m; r++) longest = end[r] > longest ? end[r] : longest;
+    if (longest <= 16) { /* no whole vector: every lane is 0, the sum is the tail's, added in order */
+        for (int64_t r = 0; r < m; r++) {
+            real *xr = x + r * ldx, *pr = p + r * n, t = r_lane_max(xr, end[r]), total = 0;
+            for (int64_t j = 0; j < 16; j++) xr[j] = r_exp((xr[j] - t) * scale);
+            for (int64_t j = 0; j < end[r]; j++) total += xr[j];
+            real inv = 1 / total;
+            for (int64_t j = 0; j < end[r]; j++) pr[j] = xr[j] * inv;
+            for (int64_t j = end[r]; j < n; j++) pr[j] = 0;
+        }
+        return;
+    }
     for (int64_t r = 0; r < m; r++) top[r] = r_lane_max(x + r * ldx, end[r]);
     for (int64_t r = 0; r < m; r++) {
         real *xr = x + r * ldx;
@@ -202,9 +218,12 @@ static void gemm_panel(const GemmKernel *kn, int64_t M, int64_t N, int64_t K, co
 
 /* Keep bits of probabilities [index, index + count) of the whole op, each a
  * pure function of its index (word index % 4 of Philox block index / 4);
- * words is scratch of count + 8. */
+ * words is scratch of count + KEEP_SLACK. The blocks are drawn in whole
+ * groups of 8, the vector Philox's width (base/rng.c): the words past count
+ * are thrown away, and no block goes through the scalar Philox. */
+#define KEEP_SLACK 40 /* words: 3 of alignment, 28 of rounding, and spare */
 static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned char *keep, uint32_t *words) {
-    int64_t first = index / 4, blocks = (index + count + 3) / 4 - first;
+    int64_t first = index / 4, blocks = ((index + count + 3) / 4 - first + 7) / 8 * 8;
     philox4x32_blocks(s->seed, s->stream, (uint64_t)first, blocks, words);
     const uint32_t *w = words + (index - 4 * first);
     for (int64_t j = 0; j < count; j++) keep[j] = (w[j] >> 8) >= s->threshold;
@@ -228,7 +247,7 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
 
 /* Per-worker scratch of the forward pass, in reals: K^T and V packed in gemm
  * panels, one block of scores (padded(max_n) columns), P~ (max_n, max_n) when
- * there is dropout, and the dropout words (max_n + 8). */
+ * there is dropout, and the dropout words (max_n^2 + KEEP_SLACK). */
 typedef struct {
     real *kt, *vp, *scores, *pt;
     uint32_t *words;
@@ -237,7 +256,7 @@ typedef struct {
 static int64_t forward_scratch_reals(const AttnSaved *s) {
     int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
     return round_to_lines(2 * panel_reals(s) + ATTN_BLOCK * ld + pt +
-                          (s->max_n + 8) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+                          (s->max_n * s->max_n + KEEP_SLACK) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
 }
 
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
@@ -265,6 +284,7 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
     const GemmKernel *kn = gemm_kernel_best();
     /* K^T and V, once for all blocks of rows */
     Panels kt = operand(kn, d, n, K, 1, ks, w->kt), vp = operand(kn, n, d, V, vs, 1, w->vp);
+    if (keep) keep_bits(s, base, n * n, keep, w->words); /* the item's bits in one draw (row i uses its first row_end) */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* S rows (i1 - i0, end) = Q rows K^T */
@@ -275,7 +295,6 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
         for (int64_t i = i0; i < i1 && keep; i++) {
             real *t = pt + i * n;
             memcpy(t, P + i * n, (size_t)n * sizeof(real));
-            keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
             drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
         /* O rows = P~ rows V */

@@ -18,7 +18,8 @@ typedef void GemmTileFn(int64_t kc, const real *A, int64_t a_rs, int64_t a_cs, c
 /* Packs A (m, kc), m <= mr, into out (kc, mr), zero-padded: a tile reads it with a_rs = 1, a_cs = mr. */
 typedef void GemmPackAFn(int64_t kc, int m, const real *A, int64_t a_rs, int64_t a_cs, real *out);
 /* Packs the panels from column `from` on of B (kc, nc) into out: panel p, columns p*nr.., is (kc, nr)
- * row-major at out + p*kc*nr, zero-padded past nc; a tile reads it with b_rs = nr. */
+ * row-major at out + p*kc*nr, zero-padded past nc to the columns its tile reads (a last panel of at most
+ * nr/2 columns: nr/2, its other columns left unwritten); a tile reads it with b_rs = nr. */
 typedef void GemmPackBFn(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs, real *out);
 
 typedef struct GemmKernel {

@@ -157,6 +157,7 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
                               real *out) {
     for (int64_t j0 = from; j0 < nc; j0 += TILE_NR) {
         int n = nc - j0 < TILE_NR ? (int)(nc - j0) : TILE_NR;
+        int width = n <= TILE_NR / 2 ? TILE_NR / 2 : TILE_NR; /* the columns its tile reads: the rest stay unwritten */
         const real *b = B + j0 * b_cs;
         real *o = out + j0 * kc;
         int64_t k = 0;
@@ -181,7 +182,7 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
                     for (int l = 0; l < TILE_LANES; l++)
                         memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &x[l], sizeof x[l]);
                 }
-                for (int q = blocks; q < TILE_NV; q++)
+                for (int q = blocks; q < width / TILE_LANES; q++)
                     for (int l = 0; l < TILE_LANES; l++)
                         memcpy(o + (k + l) * TILE_NR + q * TILE_LANES, &(TILE_VEC){0}, sizeof(TILE_VEC));
             }
@@ -199,7 +200,7 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
                 for (; j < n; j++) ok[j] = bk[j];
             else
                 for (; j < n; j++) ok[j] = bk[j * b_cs];
-            for (; j < TILE_NR; j++) ok[j] = 0;
+            for (; j < width; j++) ok[j] = 0;
         }
     }
 }

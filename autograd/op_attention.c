@@ -47,6 +47,9 @@ typedef struct {
     uint64_t seed, stream;   /* dropout bits */
     uint32_t threshold;      /* drop when the top 24 bits of the word fall below */
     int64_t max_n;           /* the longest sequence */
+    int64_t min_n;           /* the shortest */
+    const real *kt;          /* forward: K^T (H, ldt) of every row (transposed_rows) */
+    int64_t ldt;
 } AttnSaved;
 
 static int allowed(const AttnSaved *s, int64_t r0, int64_t i, int64_t j) {
@@ -177,6 +180,32 @@ static Panels operand(const GemmKernel *kn, int64_t kp, int64_t N, const real *B
     return (Panels){scratch, kp * nr, nr};
 }
 
+/* x (rows, H) transposed once for every item: (H, ldt), ldt = rows + 64 rounded up to 16, the columns past
+ * rows zero. An item's rows r0 .. r0 + n of head columns c0 .. c0 + d are then the operand B (d, n) = x^T
+ * read in place (transposed_panels), where a pack per item would transpose a whole 16 x 16 block of
+ * registers for every 16 of its rows, most of it padding for a short sequence. */
+static real *transposed_rows(const AttnSaved *s, const GemmKernel *kn, const Tensor *x, int64_t *ldt) {
+    *ldt = 0;
+    if (s->min_n > ATTN_BLOCK) return NULL; /* no item reads it (transposed_operand) */
+    int64_t rows = x->shape[0], H = x->shape[1], ld = (rows + 64 + 15) / 16 * 16;
+    real *t = nn_aligned_alloc((size_t)(H * ld) * sizeof(real));
+    kn->transpose(rows, H, x->data, x->stride[0], t, ld);
+    for (int64_t c = 0; c < H; c++) memset(t + c * ld + rows, 0, (size_t)(ld - rows) * sizeof(real));
+    *ldt = ld;
+    return t;
+}
+
+/* B (d, n) = x^T for the item's rows r0 .. r0 + n and head columns c0 .. c0 + d of x (row stride xs). An
+ * item of one block of rows (n <= ATTN_BLOCK) reads it in place from x^T (transposed_rows): its tiles read
+ * whole tiles of columns, up to 63 past its keys (other rows' values, or the zeros past the last row), and
+ * write only its own. A longer item reads each column of B once per block of rows: it packs them (a
+ * transposing pack of x) into scratch, contiguous for those reads. */
+static Panels transposed_operand(const GemmKernel *kn, const real *xt, int64_t ldt, int64_t r0, int64_t c0,
+                                 int64_t d, int64_t n, const real *x, int64_t xs, real *scratch) {
+    if (n <= ATTN_BLOCK) return (Panels){xt + c0 * ldt + r0, kn->nr, ldt};
+    return operand(kn, d, n, x + r0 * xs + c0, 1, xs, scratch);
+}
+
 /* C (M, N) = A (M, K) B[k0 .. k0 + K) + beta C (beta 0 or 1), B made ready
  * once (operand) for all the products of an item: the tiles and K steps of gemm's own
  * driver (tensor/gemm.c), hence its sums bit for bit, without packing B again
@@ -247,7 +276,8 @@ NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsi
 
 /* Per-worker scratch of the forward pass, in reals: K^T and V packed in gemm
  * panels, one block of scores (padded(max_n) columns), P~ (max_n, max_n) when
- * there is dropout, and the dropout words (max_n^2 + KEEP_SLACK). */
+ * there is dropout, and the dropout words (keep_bits: a short item's n^2 or
+ * a row's max_n, + KEEP_SLACK). */
 typedef struct {
     real *kt, *vp, *scores, *pt;
     uint32_t *words;
@@ -256,7 +286,7 @@ typedef struct {
 static int64_t forward_scratch_reals(const AttnSaved *s) {
     int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
     return round_to_lines(2 * panel_reals(s) + ATTN_BLOCK * ld + pt +
-                          (s->max_n * s->max_n + KEEP_SLACK) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+                          (ATTN_BLOCK * ATTN_BLOCK + s->max_n + KEEP_SLACK) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
 }
 
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
@@ -275,16 +305,17 @@ static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
 static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k, const Tensor *v,
                    real *out, int64_t H, const ForwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
-    const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
+    int64_t qs = q->stride[0], vs = v->stride[0], ld = padded(n);
+    const real *Q = q->data + r0 * qs + c0, *V = v->data + r0 * vs + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
     real *P = s->prob + base, *pt = s->keep ? w->pt : P; /* without dropout P~ is P */
     unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
     /* K^T and V, once for all blocks of rows */
-    Panels kt = operand(kn, d, n, K, 1, ks, w->kt), vp = operand(kn, n, d, V, vs, 1, w->vp);
-    if (keep) keep_bits(s, base, n * n, keep, w->words); /* the item's bits in one draw (row i uses its first row_end) */
+    Panels kt = transposed_operand(kn, s->kt, s->ldt, r0, c0, d, n, k->data, k->stride[0], w->kt);
+    Panels vp = operand(kn, n, d, V, vs, 1, w->vp);
+    if (keep && n <= ATTN_BLOCK) keep_bits(s, base, n * n, keep, w->words); /* in one draw: row i uses row_end */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
         int64_t i1 = i0 + ATTN_BLOCK < n ? i0 + ATTN_BLOCK : n, end = block_end(s, r0, i0, i1);
         /* S rows (i1 - i0, end) = Q rows K^T */
@@ -295,6 +326,7 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
         for (int64_t i = i0; i < i1 && keep; i++) {
             real *t = pt + i * n;
             memcpy(t, P + i * n, (size_t)n * sizeof(real));
+            if (n > ATTN_BLOCK) keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
             drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
         }
         /* O rows = P~ rows V */
@@ -343,13 +375,14 @@ static BackwardScratch backward_scratch(const AttnSaved *s, real *base) {
 }
 
 /* Backward of one (sequence, head), its gradients added to dq, dk, dv
- * (beta 1) or stored (beta 0: each element is written once). */
+ * (beta 1) or stored (beta 0: each element is written once); vt (H, ldt) is
+ * V^T of every row (transposed_rows). */
 static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Tensor *q, const Tensor *k,
-                            const Tensor *v, const real *dout, GradRows dq, GradRows dk, GradRows dv, int64_t H,
-                            real beta, const BackwardScratch *w) {
+                            const Tensor *v, const real *vt_rows, int64_t ldt, const real *dout, GradRows dq,
+                            GradRows dk, GradRows dv, int64_t H, real beta, const BackwardScratch *w) {
     int64_t r0 = s->layout.offsets[seq], n = s->layout.offsets[seq + 1] - r0, d = s->head_dim, c0 = head * d;
-    int64_t qs = q->stride[0], ks = k->stride[0], vs = v->stride[0], ld = padded(n);
-    const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0, *V = v->data + r0 * vs + c0;
+    int64_t qs = q->stride[0], ks = k->stride[0], ld = padded(n);
+    const real *Q = q->data + r0 * qs + c0, *K = k->data + r0 * ks + c0;
     const real *dO = dout + r0 * H + c0;
     real scale = 1 / R_SQRT((real)d);
     int64_t base = s->prob_start[seq] + (int64_t)head * n * n;
@@ -358,7 +391,8 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
     const unsigned char *keep = s->keep ? s->keep + base : NULL;
     const GemmKernel *kn = gemm_kernel_best();
     /* V^T, K, dO and Q, once for all blocks of rows */
-    Panels vt = operand(kn, d, n, V, 1, vs, w->vt), kp = operand(kn, n, d, K, ks, 1, w->kp);
+    Panels vt = transposed_operand(kn, vt_rows, ldt, r0, c0, d, n, v->data, v->stride[0], w->vt);
+    Panels kp = operand(kn, n, d, K, ks, 1, w->kp);
     Panels dop = operand(kn, n, d, dO, H, 1, w->dop), qp = operand(kn, n, d, Q, qs, 1, w->qp);
     /* P~ and dS = P (dP - rowsum(P dP)) scale, row block by row block */
     for (int64_t i0 = 0; i0 < n; i0 += ATTN_BLOCK) {
@@ -394,6 +428,8 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
 typedef struct {
     const AttnSaved *s;
     const Tensor *q, *k, *v;
+    const real *vt; /* V^T (H, ldt) of every row */
+    int64_t ldt;
     const real *dout; /* (rows, H) */
     GradRows dq, dk, dv;
     int64_t H;
@@ -407,8 +443,8 @@ static void backward_items(void *ctx, NnChunk c) {
     const AttnSaved *s = l->s;
     BackwardScratch b = backward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
-        attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->dout, l->dq, l->dk, l->dv,
-                        l->H, l->beta, &b);
+        attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->vt, l->ldt, l->dout,
+                        l->dq, l->dk, l->dv, l->H, l->beta, &b);
 }
 
 /* The base of t when t is the narrow view of columns [start, start + H) of a 2-D tensor, else NULL. */
@@ -456,8 +492,11 @@ static void attention_backward(Graph *g, Node *n) {
     int64_t stride = backward_scratch_reals(s);
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
-    BackwardLoop l = {s, q, k, v, y->grad->data, dq, dk, dv, H, store ? 0 : 1, scratch, stride};
+    int64_t ldt;
+    real *vt = transposed_rows(s, gemm_kernel_best(), v, &ldt);
+    BackwardLoop l = {s, q, k, v, vt, ldt, y->grad->data, dq, dk, dv, H, store ? 0 : 1, scratch, stride};
     nn_parallel_for(items, item_work(s), backward_items, &l);
+    free(vt);
     free(scratch);
 }
 
@@ -517,6 +556,7 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
         NN_CHECK(len >= 0, "attention", "offsets decrease at sequence %lld", (long long)b);
         s->prob_start[b + 1] = s->prob_start[b] + len * len * spec->heads;
         if (len > s->max_n) s->max_n = len;
+        if (b == 0 || len < s->min_n) s->min_n = len;
     }
     s->prob = arena_alloc(a, (size_t)(s->prob_start[n_seq] ? s->prob_start[n_seq] : 1) * sizeof(real));
     int drop = spec->training && spec->dropout > 0;
@@ -542,8 +582,12 @@ Tensor *ag_attention(Graph *g, Tensor *q, Tensor *k, Tensor *v, const SeqLayout 
     int width = nn_parallel_width(items, item_work(s));
     real *scratch = nn_aligned_alloc((size_t)(width * stride) * sizeof(real));
     memset(scratch, 0, (size_t)(width * stride) * sizeof(real)); /* softmax_rows reads scores past the keys */
+    real *kt = transposed_rows(s, gemm_kernel_best(), k, &s->ldt);
+    s->kt = kt;
     ForwardLoop l = {s, q, k, v, y->data, H, scratch, stride};
     nn_parallel_for(items, item_work(s), forward_items, &l);
+    free(kt);
+    s->kt = NULL; /* the backward pass reads V^T, not K^T */
     free(scratch);
     Node *n = ag_record(g, "attention", attention_backward, y, 3, (Tensor *[]){q, k, v});
     if (n) n->saved = s;

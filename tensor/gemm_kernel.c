@@ -62,6 +62,7 @@ TARGET_BEGIN("avx512f,avx2,fma")
 #define TILE_PACK_A    gemm_pack_a_avx512
 #define TILE_PACK_B    gemm_pack_b_avx512
 #define TILE_TRANSPOSE gemm_transpose_avx512
+#define TILE_TRANSPOSE_COPY gemm_transpose_copy_avx512
 #define TILE_KEEP_LANES gemm_keep_lanes_avx512
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx512, gemm_tile_avx512, 2, 2)
@@ -95,6 +96,7 @@ TARGET_BEGIN("avx2,fma")
 #define TILE_PACK_A    gemm_pack_a_avx2
 #define TILE_PACK_B    gemm_pack_b_avx2
 #define TILE_TRANSPOSE gemm_transpose_avx2
+#define TILE_TRANSPOSE_COPY gemm_transpose_copy_avx2
 #define TILE_KEEP_LANES gemm_keep_lanes_avx2
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_avx2, gemm_tile_avx2, 2, 1)
@@ -129,6 +131,7 @@ TARGET_END
 #define TILE_PACK_A    gemm_pack_a_base
 #define TILE_PACK_B    gemm_pack_b_base
 #define TILE_TRANSPOSE gemm_transpose_base
+#define TILE_TRANSPOSE_COPY gemm_transpose_copy_base
 #define TILE_KEEP_LANES gemm_keep_lanes_base
 #include "tensor/gemm_tile.h"
 GEMM_TILE_COLS(gemm_tile_r1_c1_cols_base, gemm_tile_base, 2, 1)
@@ -159,12 +162,14 @@ enum { AVX512, AVX2, BASE, N_KERNELS };
 static const GemmKernel kernels[N_KERNELS] = {
 #if GEMM_X86
     [AVX512] = {"avx512", 6, NR(4, 64), 256, 2048, gemm_tiles_avx512, gemm_pack_a_avx512,
-                  gemm_pack_b_avx512},
-    [AVX2] = {"avx2", 6, NR(2, 32), 256, 2048, gemm_tiles_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2},
-    [BASE] = {"sse2", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base, gemm_pack_b_base},
+                  gemm_pack_b_avx512, gemm_transpose_copy_avx512},
+    [AVX2] = {"avx2", 6, NR(2, 32), 256, 2048, gemm_tiles_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2,
+                gemm_transpose_copy_avx2},
+    [BASE] = {"sse2", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base, gemm_pack_b_base,
+                gemm_transpose_copy_base},
 #else
     [BASE] = {"generic", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base,
-                 gemm_pack_b_base},
+                 gemm_pack_b_base, gemm_transpose_copy_base},
 #endif
 };
 

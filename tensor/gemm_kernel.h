@@ -22,6 +22,9 @@ typedef void GemmPackAFn(int64_t kc, int m, const real *A, int64_t a_rs, int64_t
  * nr/2 columns: nr/2, its other columns left unwritten); a tile reads it with b_rs = nr. */
 typedef void GemmPackBFn(int64_t kc, int64_t nc, int64_t from, const real *B, int64_t b_rs, int64_t b_cs, real *out);
 
+/* dst (cols, rows) = src (rows, cols) transposed: dst[c*ldd + r] = src[r*lds + c]. */
+typedef void GemmTransposeFn(int64_t rows, int64_t cols, const real *src, int64_t lds, real *dst, int64_t ldd);
+
 typedef struct GemmKernel {
     const char *name; /* instruction set: "avx512", "avx2", "sse2" or "generic" */
     int mr, nr;       /* the largest tile: mr rows of C (a multiple of 3) by nr columns (even vectors) */
@@ -32,6 +35,7 @@ typedef struct GemmKernel {
     GemmTileFn *const (*tiles)[3][2];
     GemmPackAFn *pack_a;
     GemmPackBFn *pack_b;
+    GemmTransposeFn *transpose; /* pack_b's register transpose over a whole matrix */
 } GemmKernel;
 
 /* The fastest kernel this CPU runs (asked of the CPU on every call: it is cheap). */

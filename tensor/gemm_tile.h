@@ -15,6 +15,7 @@
  *                   not pay for a whole tile)
  *   TILE_PACK_A, TILE_PACK_B  lay operands out as the tiles read them
  *   TILE_TRANSPOSE  pack_b's register transpose
+ *   TILE_TRANSPOSE_COPY  a whole matrix transposed through it
  * It undefines them all at its end, ready for the next instruction set.
  *
  * A tile keeps rows x nv accumulators in registers. For each k it loads one
@@ -205,6 +206,29 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
     }
 }
 
+/* dst (cols, rows) = src (rows, cols) transposed: dst[c*ldd + r] = src[r*lds + c], in square blocks
+ * through registers where whole blocks fit. */
+static void TILE_TRANSPOSE_COPY(int64_t rows, int64_t cols, const real *src, int64_t lds, real *dst, int64_t ldd) {
+    int64_t r0 = 0;
+#ifndef __clang__
+    for (; r0 + TILE_LANES <= rows; r0 += TILE_LANES) {
+        int64_t c0 = 0;
+        for (; c0 + TILE_LANES <= cols; c0 += TILE_LANES) {
+            TILE_VEC x[TILE_LANES];
+#pragma GCC unroll 16
+            for (int l = 0; l < TILE_LANES; l++) memcpy(&x[l], src + (r0 + l) * lds + c0, sizeof x[l]);
+            TILE_TRANSPOSE(x);
+#pragma GCC unroll 16
+            for (int l = 0; l < TILE_LANES; l++) memcpy(dst + (c0 + l) * ldd + r0, &x[l], sizeof x[l]);
+        }
+        for (; c0 < cols; c0++)
+            for (int l = 0; l < TILE_LANES; l++) dst[c0 * ldd + r0 + l] = src[(r0 + l) * lds + c0];
+    }
+#endif
+    for (; r0 < rows; r0++)
+        for (int64_t c = 0; c < cols; c++) dst[c * ldd + r0] = src[r0 * lds + c];
+}
+
 #undef TILE_LANES
 #undef TILE_NR
 #undef TILE_VEC
@@ -212,6 +236,7 @@ static void TILE_PACK_B(int64_t kc, int64_t nc, int64_t from, const real *B, int
 #undef TILE_PACK_A
 #undef TILE_PACK_B
 #undef TILE_TRANSPOSE
+#undef TILE_TRANSPOSE_COPY
 #undef TILE_KEEP_LANES
 #undef TILE_BYTES
 #undef TILE_MR

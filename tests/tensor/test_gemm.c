@@ -3,7 +3,7 @@
  * (row-major, transposed, padded, general, negative, zero), beta 0 and 1, a
  * C with padding that must stay untouched; for each kernel this CPU can run.
  * And bit-identical results for any thread count and inside a parallel loop;
- * gemm_bias against filling C with the bias first. */
+ * gemm_bias against filling C with the bias first; each kernel's transpose. */
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -265,6 +265,32 @@ START_TEST(gemm_bias_equals_filling_then_adding) {
 }
 END_TEST
 
+START_TEST(transpose_moves_every_element_every_kernel) {
+    /* whole register blocks, edges of rows and of columns, a single element, and strides past the sizes; the
+     * destination's padding (columns past rows) stays as it was */
+    const int64_t shapes[][2] = {{1, 1}, {16, 16}, {8, 8}, {17, 33}, {37, 64}, {5, 70}, {64, 3}, {50, 32}};
+    int any = 0;
+    for (int i = 0; gemm_kernel_get(i); i++, any = 1) {
+        const GemmKernel *kn = gemm_kernel_get(i);
+        for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+            int64_t rows = shapes[c][0], cols = shapes[c][1], lds = cols + 3, ldd = rows + 5;
+            real *src = nn_malloc((size_t)(rows * lds) * sizeof(real)), *dst = nn_malloc((size_t)(cols * ldd) * sizeof(real));
+            for (int64_t k = 0; k < rows * lds; k++) src[k] = (real)k;
+            for (int64_t k = 0; k < cols * ldd; k++) dst[k] = -1;
+            kn->transpose(rows, cols, src, lds, dst, ldd);
+            for (int64_t r = 0; r < ldd; r++)
+                for (int64_t j = 0; j < cols; j++)
+                    ck_assert_msg(dst[j * ldd + r] == (r < rows ? src[r * lds + j] : -1),
+                                  "%s: (%lld, %lld) element (%lld, %lld)", kn->name, (long long)rows, (long long)cols,
+                                  (long long)r, (long long)j);
+            free(src);
+            free(dst);
+        }
+    }
+    ck_assert(any);
+}
+END_TEST
+
 static Suite *gemm_suite(void) {
     Suite *s = suite_create("gemm");
     TCase *tc = tcase_create("gemm");
@@ -274,6 +300,7 @@ static Suite *gemm_suite(void) {
     tcase_add_test(tc, gemm_k_zero_scales_c_by_beta);
     tcase_add_test(tc, gemm_bit_identical_for_any_thread_count);
     tcase_add_test(tc, gemm_bias_equals_filling_then_adding);
+    tcase_add_test(tc, transpose_moves_every_element_every_kernel);
     suite_add_tcase(s, tc);
     return s;
 }

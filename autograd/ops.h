@@ -47,6 +47,8 @@ Tensor *ag_gelu(Graph *g, Tensor *x);
 
 /* Sum; keepdim keeps reduced dims with size 1. */
 Tensor *ag_sum(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
+/* y[r] = sum_j a[r, j] b[r, j] of two (rows, cols): ag_sum(ag_mul(a, b), last axis) bit for bit, unstored. */
+Tensor *ag_row_dot(Graph *g, Tensor *a, Tensor *b);
 /* Mean. */
 Tensor *ag_mean(Graph *g, Tensor *x, int naxes, const int *axes, int keepdim);
 /* Maximum; the gradient goes to the first maximal element of each reduced set. */

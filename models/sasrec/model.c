@@ -172,7 +172,7 @@ Tensor *sasrec_forward_last(Sasrec *s, Graph *g, const Tokens *t) {
 
 Tensor *sasrec_scores(Sasrec *s, Graph *g, Tensor *F, const int64_t *ids) {
     Tensor *e = embedding_forward(&s->item_emb, g, ids, NN_SHAPE(F->shape[0])); /* (T, H) */
-    return ag_sum(g, ag_mul(g, F, e), 1, (int[]){1}, 0);
+    return ag_row_dot(g, F, e); /* ag_sum(ag_mul(F, e), 1) bit for bit */
 }
 
 /* The sampled loss over negatives drawn per position or per sequence: the drawn ids of each token's

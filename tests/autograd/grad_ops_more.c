@@ -1,6 +1,6 @@
 /* Finite-difference gradient checks (double build) of the ops issue 21 asked
  * for: sin, cos, leaky_relu, elu, log1p, sign, erf, softsign; cumsum; min,
- * var, std and the p-norm; index_add and scatter_add.
+ * var, std and the p-norm; index_add and scatter_add; row_dot.
  *
  * As in grad_ops_extra.c: a small shape whose last dim (37) leaves a tail after
  * the vector loops, a strided view (a transpose), and a shape past the op's
@@ -219,6 +219,34 @@ START_TEST(grad_scatter_add) {
 }
 END_TEST
 
+/* ---- row_dot: both inputs, a transposed one, the same tensor twice (its gradient summed), a big case ---- */
+
+static Tensor *f_row_dot(Graph *g, Tensor *const *in, void *ctx) {
+    int c = *(const int *)ctx;
+    if (c == 2) return ag_row_dot(g, in[0], in[0]);
+    return ag_row_dot(g, maybe_t(g, in[0], c == 1), in[1]);
+}
+
+START_TEST(grad_row_dot) {
+    for (int c = 0; c < 3; c++) {
+        Tensor *a = test_param(c == 1 ? test_uniform(40 + c, NN_SHAPE(37, 5), -2, 2) : test_uniform(40 + c, NN_SHAPE(5, 37), -2, 2));
+        Tensor *b = test_param(test_uniform(50 + c, NN_SHAPE(5, 37), -2, 2));
+        Tensor *in[2] = {a, b};
+        test_gradcheck(c == 2 ? "row_dot(a, a)" : c == 1 ? "row_dot(a^T, b)" : "row_dot(a, b)", f_row_dot, &c,
+                       c == 2 ? 1 : 2, in);
+        tensor_free(a);
+        tensor_free(b);
+    }
+    int c = 0;
+    if (test_quick()) return;
+    Tensor *a = test_param(test_uniform(60, NN_SHAPE(600, 64), -2, 2)), *b = test_param(test_uniform(61, NN_SHAPE(600, 64), -2, 2));
+    Tensor *in[2] = {a, b};
+    test_gradcheck_sampled("row_dot (600, 64)", f_row_dot, &c, 2, in, SAMPLED, BIG_EPS);
+    tensor_free(a);
+    tensor_free(b);
+}
+END_TEST
+
 static Suite *grad_ops_more_suite(void) {
     Suite *s = suite_create("grad_ops_more");
     TCase *tc = tcase_create("ops");
@@ -231,6 +259,7 @@ static Suite *grad_ops_more_suite(void) {
     tcase_add_test(tc, norm_and_std_of_zeros_have_zero_gradient);
     tcase_add_test(tc, grad_index_add);
     tcase_add_test(tc, grad_scatter_add);
+    tcase_add_test(tc, grad_row_dot);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -46,34 +46,53 @@ static inline void put_blocks(uint32_t *out, int lanes, const uint64_t *w0, cons
     }
 }
 
-__attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo,
-                                                                       int64_t n, uint32_t *out) {
+/* Words l = 0..3 of 8 blocks (x[l], lane i: block i; values below 2^32) into out[4 i + l]: each narrowed to 32
+ * bits and the four interleaved by two permutes. */
+__attribute__((target("avx512f"))) static inline void put8_avx512(uint32_t *out, const __m512i *x) {
+    __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[0])), _mm512_cvtepi64_epi32(x[1]), 1);
+    __m512i cd = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[2])), _mm512_cvtepi64_epi32(x[3]), 1);
+    const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
+    _mm512_storeu_si512(out, _mm512_permutex2var_epi32(ab, lo, cd));
+    _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi32(ab, hi, cd));
+}
+
+/* Blocks lo + b0 .. lo + b0 + 8 g - 1 in g groups of 8 (g = 1 or 2: two independent chains, so that one's
+ * multiplies overlap the other's), each group's words into out as put8_avx512 lays them. */
+__attribute__((target("avx512f"))) static inline void philox_groups_avx512(uint64_t key, uint64_t counter_hi,
+                                                                          uint64_t first, const int groups,
+                                                                          uint32_t *out) {
     const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
     const __m512i mask = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    const __m512i c2 = _mm512_set1_epi64((uint32_t)counter_hi), c3 = _mm512_set1_epi64(counter_hi >> 32);
-    int64_t b0 = 0;
-    for (; b0 + 8 <= n; b0 += 8) {
-        __m512i c = _mm512_add_epi64(_mm512_set1_epi64((long long)(lo + (uint64_t)b0)), step);
-        __m512i x0 = _mm512_and_si512(c, mask), x1 = _mm512_srli_epi64(c, 32), x2 = c2, x3 = c3;
-        uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-        for (int round = 0; round < 10; round++) {
-            __m512i p0 = _mm512_mul_epu32(x0, m0), p1 = _mm512_mul_epu32(x2, m1);
-            __m512i y0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(k0));
-            __m512i y2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(k1));
-            x1 = _mm512_and_si512(p1, mask);
-            x3 = _mm512_and_si512(p0, mask);
-            x0 = y0;
-            x2 = y2;
-            k0 += PHILOX_W0;
-            k1 += PHILOX_W1;
-        }
-        uint64_t w0[8], w1[8], w2[8], w3[8];
-        _mm512_storeu_si512(w0, x0);
-        _mm512_storeu_si512(w1, x1);
-        _mm512_storeu_si512(w2, x2);
-        _mm512_storeu_si512(w3, x3);
-        put_blocks(out + 4 * b0, 8, w0, w1, w2, w3);
+    __m512i x[2][4];
+    for (int g = 0; g < groups; g++) {
+        __m512i c = _mm512_add_epi64(_mm512_set1_epi64((long long)(first + 8 * (uint64_t)g)), step);
+        x[g][0] = _mm512_and_si512(c, mask);
+        x[g][1] = _mm512_srli_epi64(c, 32);
+        x[g][2] = _mm512_set1_epi64((uint32_t)counter_hi);
+        x[g][3] = _mm512_set1_epi64((long long)(counter_hi >> 32));
     }
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int round = 0; round < 10; round++) {
+        const __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
+        for (int g = 0; g < groups; g++) {
+            __m512i p0 = _mm512_mul_epu32(x[g][0], m0), p1 = _mm512_mul_epu32(x[g][2], m1);
+            x[g][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[g][1]), kk0);
+            x[g][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[g][3]), kk1);
+            x[g][1] = _mm512_and_si512(p1, mask);
+            x[g][3] = _mm512_and_si512(p0, mask);
+        }
+        k0 += PHILOX_W0;
+        k1 += PHILOX_W1;
+    }
+    for (int g = 0; g < groups; g++) put8_avx512(out + 32 * g, x[g]);
+}
+
+__attribute__((target("avx512f"))) static int64_t philox_blocks_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo,
+                                                                       int64_t n, uint32_t *out) {
+    int64_t b0 = 0;
+    for (; b0 + 16 <= n; b0 += 16) philox_groups_avx512(key, counter_hi, lo + (uint64_t)b0, 2, out + 4 * b0);
+    for (; b0 + 8 <= n; b0 += 8) philox_groups_avx512(key, counter_hi, lo + (uint64_t)b0, 1, out + 4 * b0);
     return b0;
 }
 

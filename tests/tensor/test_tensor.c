@@ -268,7 +268,7 @@ END_TEST
 
 /* The vectorized blocks (AVX-512, AVX2, or the scalar loop, as the CPU allows) give philox4x32's words. */
 START_TEST(philox_blocks_equal_single_blocks) {
-    enum { N = 29 }; /* vector steps of 8 or 4 blocks, then a scalar tail */
+    enum { N = 29 }; /* vector steps of 16 and 8 blocks (AVX-512) or 4 (AVX2), then a scalar tail */
     uint32_t blocks[4 * N], one[4];
     philox4x32_blocks(0x0123456789abcdefull, 77, UINT64_MAX - 10, N, blocks); /* the counter wraps */
     for (int b = 0; b < N; b++) {

@@ -258,20 +258,21 @@ static void keep_bits(const AttnSaved *s, int64_t index, int64_t count, unsigned
     for (int64_t j = 0; j < count; j++) keep[j] = (w[j] >> 8) >= s->threshold;
 }
 
-/* Dropout of one row of probabilities (t >= 0) for j < count: t[j] and, in
- * the backward, g[j] are multiplied by keep[j] ? scale : 0, computed as
- * scale * keep[j] so that not even the scalar tail branches. */
-NN_VECTORIZE static void drop_row(real *restrict t, real *restrict g, const unsigned char *restrict keep, int64_t count,
-                                  real scale) {
-    if (!g) {
-        for (int64_t j = 0; j < count; j++) t[j] *= scale * (real)keep[j];
-        return;
-    }
-    for (int64_t j = 0; j < count; j++) {
-        real drop = scale * (real)keep[j];
-        t[j] *= drop;
-        g[j] *= drop;
-    }
+/* Dropout of one row of n probabilities p (0 from count on): t[j] = p[j] times
+ * keep[j] ? scale : 0 for j < count, 0 after, and in the backward g[j] is
+ * multiplied by the same; the factor is computed as scale * keep[j] so that not
+ * even the scalar tail branches. */
+NN_VECTORIZE static void drop_row(const real *restrict p, real *restrict t, real *restrict g,
+                                  const unsigned char *restrict keep, int64_t count, int64_t n, real scale) {
+    if (!g)
+        for (int64_t j = 0; j < count; j++) t[j] = p[j] * (scale * (real)keep[j]);
+    else
+        for (int64_t j = 0; j < count; j++) {
+            real drop = scale * (real)keep[j];
+            t[j] = p[j] * drop;
+            g[j] *= drop;
+        }
+    for (int64_t j = count; j < n; j++) t[j] = 0; /* as p */
 }
 
 /* Per-worker scratch of the forward pass, in reals: K^T and V packed in gemm
@@ -324,10 +325,8 @@ static void attend(const AttnSaved *s, int64_t seq, int head, const Tensor *q, c
         for (int64_t i = i0; i < i1; i++) ends[i - i0] = mask_row(s, r0, i, w->scores + (i - i0) * ld);
         softmax_rows(w->scores, ld, ends, i1 - i0, P + i0 * n, n, scale);
         for (int64_t i = i0; i < i1 && keep; i++) {
-            real *t = pt + i * n;
-            memcpy(t, P + i * n, (size_t)n * sizeof(real));
             if (n > ATTN_BLOCK) keep_bits(s, base + i * n, s->row_end[r0 + i], keep + i * n, w->words);
-            drop_row(t, NULL, keep + i * n, s->row_end[r0 + i], s->drop_scale);
+            drop_row(P + i * n, pt + i * n, NULL, keep + i * n, s->row_end[r0 + i], n, s->drop_scale);
         }
         /* O rows = P~ rows V */
         gemm_panel(kn, i1 - i0, d, end, pt + i0 * n, n, 1, vp, 0, 0, out + (r0 + i0) * H + c0, H);
@@ -400,9 +399,7 @@ static void attend_backward(const AttnSaved *s, int64_t seq, int head, const Ten
         /* dP~ rows = dO rows V^T */
         gemm_panel(kn, i1 - i0, end, d, dO + i0 * H, H, 1, vt, 0, 0, dp + i0 * ld, ld);
         for (int64_t i = i0; i < i1 && keep; i++) { /* bits exist up to the row's own end; P is 0 past it */
-            real *t = pt + i * n;
-            memcpy(t, P + i * n, (size_t)n * sizeof(real));
-            drop_row(t, dp + i * ld, keep + i * n, s->row_end[r0 + i], s->drop_scale);
+            drop_row(P + i * n, pt + i * n, dp + i * ld, keep + i * n, s->row_end[r0 + i], n, s->drop_scale);
         }
         real rowdot[ATTN_BLOCK];
         row_dots(P + i0 * n, n, dp + i0 * ld, ld, i1 - i0, end, rowdot);

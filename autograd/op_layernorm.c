@@ -1,6 +1,9 @@
 /* Layer normalisation over the last dim, fused: one pass forward, one back;
  * and LayerNorm(x + r), the residual sum in the same passes (the post-norm
- * transformer block's), with the same bits as ag_add then ag_layer_norm. */
+ * transformer block's), with the same bits as ag_add then ag_layer_norm; and
+ * LayerNorm(x + dropout(r)), the dropout's mask drawn, applied and its
+ * gradient taken in the same passes too, with the bits of ag_dropout then
+ * ag_add_layer_norm (the same Philox words, the same products). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -123,6 +126,8 @@ typedef struct {
     real *mean;    /* (rows) */
     real *rstd;    /* (rows) 1 / sqrt(var + eps) */
     int64_t rows;
+    unsigned char *keep; /* with a dropout of r: (rows, H) ag_dropout's mask, else NULL */
+    real scale;          /* 1 / (1 - p) */
 } LayerNormSaved;
 
 /* Where the input gradient goes: (rows, H), added to or stored (add 0, when made unfilled); NULL: not needed. */
@@ -151,6 +156,13 @@ static LN_INLINE void put_row(const real *restrict g, GradOut out, int64_t r, in
         for (int64_t j = 0; j < H; j++) o[j] = g[j];
 }
 
+/* out (+)= keep ? g scale : 0 over H reals, as ag_dropout's backward makes it; g is overwritten. */
+static LN_INLINE void put_dropped_row(real *restrict g, const unsigned char *restrict keep, real scale, GradOut out,
+                                      int64_t r, int64_t H) {
+    for (int64_t j = 0; j < H; j++) g[j] = keep[j] ? g[j] * scale : 0;
+    put_row(g, out, r, H); /* the product rounded, then stored or added */
+}
+
 /* Rows [r, r + nr) of the input gradient: into gx, or with a residual into both terms. t, rows: (LN_ROWS H)
  * scratch each. */
 static LN_INLINE void input_grad_rows(const BackwardLoop *l, int64_t r, real *t, real *rows, int nr) {
@@ -165,7 +177,9 @@ static LN_INLINE void input_grad_rows(const BackwardLoop *l, int64_t r, real *t,
     norm_rows_backward(s->x + r * H, l->dy + r * H, l->w, H, s->mean + r, s->rstd + r, rows, 0, t, nr);
     for (int i = 0; i < nr; i++) { /* a term without a gradient (a constant) gets none */
         if (l->gx.data) put_row(rows + i * H, l->gx, r + i, H);
-        if (l->gr.data) put_row(rows + i * H, l->gr, r + i, H);
+        if (l->gr.data && s->keep) /* last: it overwrites the row */
+            put_dropped_row(rows + i * H, s->keep + (r + i) * H, s->scale, l->gr, r + i, H);
+        if (l->gr.data && !s->keep) put_row(rows + i * H, l->gr, r + i, H);
     }
 }
 
@@ -240,6 +254,8 @@ typedef struct {
     const real *w, *b;  /* (H) contiguous, or NULL */
     int64_t H;
     real eps;
+    uint64_t seed, stream; /* with a dropout of r: its Philox words (element i: word i % 4 of block i / 4) */
+    uint32_t threshold;    /* drop when a word's top 24 bits fall below */
 } ForwardLoop;
 
 /* s = x + r over H reals. */
@@ -247,17 +263,47 @@ NN_VECTORIZE static void add_row(const real *restrict x, const real *restrict r,
     for (int64_t j = 0; j < H; j++) s[j] = x[j] + r[j];
 }
 
+/* keep[j] = word j >= threshold, s = x + (keep ? r scale : 0) over H reals: ag_dropout's output, rounded,
+ * then added (two loops: a product and the add in one would be contracted to one rounding in the FMA clones). */
+NN_VECTORIZE static void add_dropped_row(const real *restrict x, const real *restrict r, const uint32_t *restrict words,
+                                         uint32_t threshold, real scale, unsigned char *restrict keep, real *restrict s,
+                                         int64_t H) {
+    for (int64_t j = 0; j < H; j++) {
+        keep[j] = (words[j] >> 8) >= threshold;
+        s[j] = keep[j] ? r[j] * scale : 0;
+    }
+    for (int64_t j = 0; j < H; j++) s[j] = x[j] + s[j];
+}
+
+#define LN_DROP_WORDS 256 /* Philox words drawn at a time: a multiple of 32 (whole groups of 8 blocks) */
+
+/* Elements [e0, e1) of x + dropout(r) into s->x, their keep bits into s->keep. */
+static void add_dropped_range(const ForwardLoop *l, int64_t e0, int64_t e1) {
+    LayerNormSaved *s = l->s;
+    uint32_t words[LN_DROP_WORDS + 4];
+    for (int64_t i = e0; i < e1;) {
+        int64_t first = i / 4, skip = i - 4 * first, n = e1 - i < LN_DROP_WORDS - skip ? e1 - i : LN_DROP_WORDS - skip;
+        philox4x32_blocks(l->seed, l->stream, (uint64_t)first, (skip + n + 3) / 4, words);
+        add_dropped_row(l->x + i, l->r + i, words + skip, l->threshold, s->scale, s->keep + i, (real *)s->x + i, n);
+        i += n;
+    }
+}
+
 static void forward_rows(void *ctx, NnChunk c) {
     const ForwardLoop *l = ctx;
     LayerNormSaved *s = l->s;
     int64_t H = l->H;
-    if (l->r) /* the residual sum, kept for the backward pass */
+    if (l->r && s->keep) /* the residual sum with r's dropout, both kept for the backward pass */
+        add_dropped_range(l, c.begin * H, c.end * H);
+    else if (l->r) /* the residual sum, kept for the backward pass */
         for (int64_t r = c.begin; r < c.end; r++) add_row(l->x + r * H, l->r + r * H, (real *)s->x + r * H, H);
     norm_row_range(s->x, l->y, l->w, l->b, H, l->eps, s->mean, s->rstd, c.begin, c.end);
 }
 
-/* LayerNorm of x (+ r, when r is not NULL: same shape) recorded as op with its backward. */
-static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps) {
+/* LayerNorm of x (+ r, when r is not NULL: same shape; + dropout(r) with probability p > 0 when rng is not
+ * NULL) recorded as op with its backward. */
+static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps, real p,
+                            Rng *rng) {
     NN_CHECK(x->ndim >= 1, op, "input must have at least one dim");
     int64_t H = x->shape[x->ndim - 1], rows = H ? x->numel / H : 0;
     NN_CHECK((!w || (w->ndim == 1 && w->shape[0] == H)) && (!b || (b->ndim == 1 && b->shape[0] == H)), op,
@@ -265,7 +311,16 @@ static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tens
              shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
-    ForwardLoop l = {s, NULL, NULL, NULL, w ? ag_row_major(g, w) : NULL, b ? ag_row_major(g, b) : NULL, H, eps};
+    ForwardLoop l = {s, NULL, NULL, NULL, w ? ag_row_major(g, w) : NULL, b ? ag_row_major(g, b) : NULL, H, eps, 0, 0, 0};
+    s->keep = NULL;
+    s->scale = 1;
+    if (rng) { /* ag_dropout's draw: the same stream, hence the same mask */
+        l.seed = rng->seed;
+        l.stream = rng_u64(rng);
+        l.threshold = (uint32_t)((double)p * 16777216.0);
+        s->keep = arena_alloc(a, (size_t)(rows * H > 0 ? rows * H : 1));
+        s->scale = 1 / (1 - p);
+    }
     if (r) {
         l.x = ag_row_major(g, x);
         l.r = ag_row_major(g, r);
@@ -287,12 +342,21 @@ static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tens
 
 Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps) {
     AG_CHECK_INPUTS(g, "layer_norm", x, w, b);
-    return norm_forward(g, "layer_norm", x, NULL, w, b, eps);
+    return norm_forward(g, "layer_norm", x, NULL, w, b, eps, 0, NULL);
 }
 
 /* Declared in nn/layer_norm.h for now (autograd/ops.h, where it belongs, is not this change's file). */
 Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps) {
     AG_CHECK_INPUTS(g, "add_layer_norm", x, r, w, b);
     if (!tensor_same_shape(x, r)) return ag_layer_norm(g, ag_add(g, x, r), w, b, eps); /* broadcasting: unfused */
-    return norm_forward(g, "add_layer_norm", x, r, w, b, eps);
+    return norm_forward(g, "add_layer_norm", x, r, w, b, eps, 0, NULL);
+}
+
+Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int training, Rng *rng, Tensor *w,
+                                  Tensor *b, real eps) {
+    AG_CHECK_INPUTS(g, "dropout_add_layer_norm", x, r, w, b);
+    NN_CHECK(p >= 0 && p < 1, "dropout_add_layer_norm", "probability %g outside [0, 1)", (double)p);
+    if (!training || p == 0) return ag_add_layer_norm(g, x, r, w, b, eps); /* ag_dropout is then r itself */
+    if (!tensor_same_shape(x, r)) return ag_add_layer_norm(g, x, ag_dropout(g, r, p, training, rng), w, b, eps);
+    return norm_forward(g, "dropout_add_layer_norm", x, r, w, b, eps, p, rng);
 }

@@ -16,3 +16,8 @@ Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x) {
 Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r) {
     return ag_add_layer_norm(g, x, r, ln->weight, ln->bias, ln->eps);
 }
+
+Tensor *layer_norm_residual_dropout_forward(const LayerNorm *ln, const Dropout *d, Module *m, Graph *g, Tensor *x,
+                                            Tensor *r) {
+    return ag_dropout_add_layer_norm(g, x, r, d->p, m->training, &m->dropout_rng, ln->weight, ln->bias, ln->eps);
+}

@@ -2,6 +2,7 @@
 #ifndef NN_NN_LAYER_NORM_H
 #define NN_NN_LAYER_NORM_H
 
+#include "nn/dropout.h"
 #include "nn/module.h"
 
 typedef struct {
@@ -17,5 +18,9 @@ Tensor *layer_norm_forward(const LayerNorm *ln, Graph *g, Tensor *x);
 /* LayerNorm(x + r), r of x's shape: the post-norm residual in one op (ag_add_layer_norm), the same bits as
  * layer_norm_forward(ln, g, ag_add(g, x, r)). */
 Tensor *layer_norm_residual_forward(const LayerNorm *ln, Graph *g, Tensor *x, Tensor *r);
+/* LayerNorm(x + dropout(r)) in one op (ag_dropout_add_layer_norm): the same bits as
+ * layer_norm_residual_forward(ln, g, x, dropout_forward(d, m, g, r)). */
+Tensor *layer_norm_residual_dropout_forward(const LayerNorm *ln, const Dropout *d, Module *m, Graph *g, Tensor *x,
+                                            Tensor *r);
 
 #endif

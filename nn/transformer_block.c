@@ -48,14 +48,14 @@ static void trace(const TransformerBlock *t, Graph *g, const char *stage, const 
 }
 
 Tensor *transformer_block_forward(const TransformerBlock *t, Module *m, Graph *g, Tensor *x, const SeqLayout *layout) {
-    if (t->norm == NORM_POST) {
-        Tensor *a = dropout_forward(&t->dropout, m, g, attention_forward(&t->attn, m, g, x, layout));
+    if (t->norm == NORM_POST) { /* each sublayer's dropout inside its residual LayerNorm's op */
+        Tensor *a = attention_forward(&t->attn, m, g, x, layout);
         trace(t, g, "self-attention (Q, K, V, softmax, context, out)", a);
-        Tensor *h = layer_norm_residual_forward(&t->attn_norm, g, x, a);
+        Tensor *h = layer_norm_residual_dropout_forward(&t->attn_norm, &t->dropout, m, g, x, a);
         trace(t, g, "LayerNorm(x + attention)", h);
-        Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, g, h));
+        Tensor *f = feed_forward_forward(&t->ffn, g, h);
         trace(t, g, "feed-forward (Linear, GELU, Linear)", f);
-        Tensor *y = layer_norm_residual_forward(&t->ffn_norm, g, h, f);
+        Tensor *y = layer_norm_residual_dropout_forward(&t->ffn_norm, &t->dropout, m, g, h, f);
         trace(t, g, "LayerNorm(h + feed-forward)", y);
         return y;
     }
@@ -69,10 +69,10 @@ Tensor *transformer_block_forward_rows(const TransformerBlock *t, Module *m, Gra
                                        const SeqLayout *layout, const int64_t *rows, int64_t n) {
     Tensor *xr = ag_index_select(g, x, 0, rows, n); /* (n, H) the residual stream at the rows */
     if (t->norm == NORM_POST) {
-        Tensor *a = dropout_forward(&t->dropout, m, g, attention_forward_rows(&t->attn, m, g, x, layout, rows, n));
-        Tensor *h = layer_norm_residual_forward(&t->attn_norm, g, xr, a);
-        Tensor *f = dropout_forward(&t->dropout, m, g, feed_forward_forward(&t->ffn, g, h));
-        return layer_norm_residual_forward(&t->ffn_norm, g, h, f);
+        Tensor *a = attention_forward_rows(&t->attn, m, g, x, layout, rows, n);
+        Tensor *h = layer_norm_residual_dropout_forward(&t->attn_norm, &t->dropout, m, g, xr, a);
+        Tensor *f = feed_forward_forward(&t->ffn, g, h);
+        return layer_norm_residual_dropout_forward(&t->ffn_norm, &t->dropout, m, g, h, f);
     }
     Tensor *a = attention_forward_rows(&t->attn, m, g, layer_norm_forward(&t->attn_norm, g, x), layout, rows, n);
     Tensor *h = ag_add(g, xr, dropout_forward(&t->dropout, m, g, a));

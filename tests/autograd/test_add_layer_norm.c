@@ -1,9 +1,12 @@
 /* ag_add_layer_norm (autograd/op_layernorm.c): LayerNorm(x + r) in one op is
  * the same bits as ag_add then ag_layer_norm, forward and backward, whether
  * the terms' gradients are made by the op (terms computed in the graph) or
- * added to existing ones (leaves, or a term with a second consumer). */
+ * added to existing ones (leaves, or a term with a second consumer); and
+ * ag_dropout_add_layer_norm, LayerNorm(x + dropout(r)), the same bits as
+ * ag_dropout then ag_add_layer_norm, at 1 and 2 threads. */
 #include <string.h>
 
+#include "base/parallel.h"
 #include "nn/layer_norm.h"
 #include "tests/support.h"
 
@@ -28,6 +31,50 @@ static void run(int fused, int in_graph, int shared, Tensor *const *p, const Ten
     ag_backward_with(g, shared ? ag_add(g, y, x) : y, dy);
     graph_free(g);
 }
+
+/* y = LayerNorm(x + dropout(r)), p 0.4, by the fused op (fused 1) or ag_dropout then ag_add_layer_norm, each
+ * with a new generator of one seed; the terms and sharing as in run. */
+static void run_dropout(int fused, int in_graph, int shared, Tensor *const *p, const Tensor *dy, Tensor *y_out) {
+    Tensor *x0 = p[0], *r0 = p[1], *w = p[2], *b = p[3];
+    for (int i = 0; i < 4; i++) tensor_zero_grad(p[i]);
+    Graph *g = graph_new();
+    Rng rng = rng_new(77, 3);
+    rng_u64(&rng); /* a stream drawn before, as a model's earlier dropouts would */
+    Tensor *x = in_graph ? ag_mul_scalar(g, x0, 2) : x0, *r = in_graph ? ag_mul_scalar(g, r0, 3) : r0;
+    Tensor *y = fused ? ag_dropout_add_layer_norm(g, x, r, (real)0.4, 1, &rng, w, b, (real)1e-5)
+                      : ag_add_layer_norm(g, x, ag_dropout(g, r, (real)0.4, 1, &rng), w, b, (real)1e-5);
+    memcpy(y_out->data, y->data, (size_t)y->numel * sizeof(real));
+    ag_backward_with(g, shared ? ag_add(g, y, x) : y, dy);
+    graph_free(g);
+}
+
+START_TEST(fused_dropout_residual_norm_is_bit_identical) {
+    const int64_t shapes[2][2] = {{R, H}, {700, 64}}; /* odd sizes (rows straddle Philox blocks), and many rows */
+    int saved = nn_threads();
+    for (int k = 0; k < 2; k++) {
+        int64_t rows = shapes[k][0], cols = shapes[k][1];
+        Tensor *p[4] = {test_param(test_randn(21, NN_SHAPE(rows, cols))), test_param(test_randn(22, NN_SHAPE(rows, cols))),
+                        test_param(test_randn(23, NN_SHAPE(cols))), test_param(test_randn(24, NN_SHAPE(cols)))};
+        Tensor *dy = test_randn(25, NN_SHAPE(rows, cols)), *ya = tensor_zeros(NN_SHAPE(rows, cols)),
+               *yb = tensor_zeros(NN_SHAPE(rows, cols)), *ga[4];
+        for (int mode = 0; mode < 8; mode++) {
+            int in_graph = mode & 1, shared = (mode >> 1) & 1, threads = 1 + (mode >> 2);
+            nn_set_threads(1);
+            run_dropout(0, in_graph, shared, p, dy, ya);
+            for (int i = 0; i < 4; i++) ga[i] = tensor_clone(p[i]->grad);
+            nn_set_threads(threads);
+            run_dropout(1, in_graph, shared, p, dy, yb);
+            assert_same("y", ya, yb);
+            const char *names[4] = {"dx", "dr", "dw", "db"};
+            for (int i = 0; i < 4; i++) assert_same(names[i], ga[i], p[i]->grad);
+            test_free_all(4, ga);
+        }
+        test_free_all(4, p);
+        test_free_all(3, (Tensor *[]){dy, ya, yb});
+    }
+    nn_set_threads(saved);
+}
+END_TEST
 
 START_TEST(fused_residual_norm_is_bit_identical) {
     Tensor *p[4] = {test_param(test_randn(1, NN_SHAPE(R, H))), test_param(test_randn(2, NN_SHAPE(R, H))),
@@ -80,6 +127,7 @@ static Suite *add_layer_norm_suite(void) {
     TCase *tc = tcase_create("add_layer_norm");
     tcase_add_test(tc, fused_residual_norm_is_bit_identical);
     tcase_add_test(tc, a_constant_term_gets_no_gradient);
+    tcase_add_test(tc, fused_dropout_residual_norm_is_bit_identical);
     suite_add_tcase(s, tc);
     return s;
 }

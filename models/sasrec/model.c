@@ -132,7 +132,7 @@ static Tensor *forward_blocks(Sasrec *s, Graph *g, const Tokens *t, int n) {
     Tensor *pos = embedding_forward(&s->pos_emb, g, t->slot, NN_SHAPE(T));  /* (T, H) */
     graph_trace(g, "item embedding", item);
     graph_trace(g, "positional embedding", pos);
-    Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_forward(&s->emb_norm, g, ag_add(g, item, pos)));
+    Tensor *h = dropout_forward(&s->dropout, m, g, layer_norm_residual_forward(&s->emb_norm, g, item, pos));
     graph_trace(g, "LayerNorm(item + position), dropout", h);
     /* Inference without a trace holds one block's intermediates at a time (graph_release); training keeps them
      * for backward. */

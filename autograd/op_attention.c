@@ -6,9 +6,11 @@
  * (gemm_panel: the same sums as gemm, bit for bit) over blocks of ATTN_BLOCK
  * query rows, each reaching only the keys its rows can see (with a causal
  * mask, about half of the square); each item's operands are transposed or
- * packed once (operand) for all its blocks, and the softmax takes a block's
- * rows together. The probabilities P (n x n per item, 0 where masked) and the
- * dropout keep bits are kept for the backward pass. When q, k, v are the
+ * packed once (operand) for all its blocks, except that an item of one block
+ * reads K^T (V^T backward) in place from one transpose of every row made per
+ * op (transposed_rows), and the softmax takes a block's rows together. The
+ * probabilities P (n x n per item, 0 where masked) and the dropout keep bits
+ * are kept for the backward pass. When q, k, v are the
  * column thirds of one tensor with no gradient yet, the backward pass stores
  * their gradients into it instead of adding them to zeros.
  *
@@ -182,7 +184,7 @@ static Panels operand(const GemmKernel *kn, int64_t kp, int64_t N, const real *B
 
 /* x (rows, H) transposed once for every item: (H, ldt), ldt = rows + 64 rounded up to 16, the columns past
  * rows zero. An item's rows r0 .. r0 + n of head columns c0 .. c0 + d are then the operand B (d, n) = x^T
- * read in place (transposed_panels), where a pack per item would transpose a whole 16 x 16 block of
+ * read in place (transposed_operand), where a pack per item would transpose a whole 16 x 16 block of
  * registers for every 16 of its rows, most of it padding for a short sequence. */
 static real *transposed_rows(const AttnSaved *s, const GemmKernel *kn, const Tensor *x, int64_t *ldt) {
     *ldt = 0;
@@ -200,8 +202,8 @@ static real *transposed_rows(const AttnSaved *s, const GemmKernel *kn, const Ten
  * whole tiles of columns, up to 63 past its keys (other rows' values, or the zeros past the last row), and
  * write only its own. A longer item reads each column of B once per block of rows: it packs them (a
  * transposing pack of x) into scratch, contiguous for those reads. */
-static Panels transposed_operand(const GemmKernel *kn, const real *xt, int64_t ldt, int64_t r0, int64_t c0,
-                                 int64_t d, int64_t n, const real *x, int64_t xs, real *scratch) {
+static Panels transposed_operand(const GemmKernel *kn, const real *xt, int64_t ldt, int64_t r0, int64_t c0, int64_t d,
+                                 int64_t n, const real *x, int64_t xs, real *scratch) {
     if (n <= ATTN_BLOCK) return (Panels){xt + c0 * ldt + r0, kn->nr, ldt};
     return operand(kn, d, n, x + r0 * xs + c0, 1, xs, scratch);
 }
@@ -286,8 +288,9 @@ typedef struct {
 
 static int64_t forward_scratch_reals(const AttnSaved *s) {
     int64_t ld = padded(s->max_n), pt = s->keep ? s->max_n * s->max_n : 0;
+    int64_t words = ATTN_BLOCK * ATTN_BLOCK + s->max_n + KEEP_SLACK;
     return round_to_lines(2 * panel_reals(s) + ATTN_BLOCK * ld + pt +
-                          (ATTN_BLOCK * ATTN_BLOCK + s->max_n + KEEP_SLACK) * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
+                          words * (int64_t)sizeof(uint32_t) / (int64_t)sizeof(real) + 1);
 }
 
 static ForwardScratch forward_scratch(const AttnSaved *s, real *base) {
@@ -440,8 +443,8 @@ static void backward_items(void *ctx, NnChunk c) {
     const AttnSaved *s = l->s;
     BackwardScratch b = backward_scratch(s, l->scratch + c.worker * l->stride);
     for (int64_t w = c.begin; w < c.end; w++)
-        attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->vt, l->ldt, l->dout,
-                        l->dq, l->dk, l->dv, l->H, l->beta, &b);
+        attend_backward(s, w / s->spec.heads, (int)(w % s->spec.heads), l->q, l->k, l->v, l->vt, l->ldt, l->dout, l->dq,
+                        l->dk, l->dv, l->H, l->beta, &b);
 }
 
 /* The base of t when t is the narrow view of columns [start, start + H) of a 2-D tensor, else NULL. */

@@ -311,7 +311,8 @@ static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tens
              shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
-    ForwardLoop l = {s, NULL, NULL, NULL, w ? ag_row_major(g, w) : NULL, b ? ag_row_major(g, b) : NULL, H, eps, 0, 0, 0};
+    ForwardLoop l = {.s = s, .w = w ? ag_row_major(g, w) : NULL, .b = b ? ag_row_major(g, b) : NULL, .H = H};
+    l.eps = eps;
     s->keep = NULL;
     s->scale = 1;
     if (rng) { /* ag_dropout's draw: the same stream, hence the same mask */
@@ -352,8 +353,8 @@ Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, 
     return norm_forward(g, "add_layer_norm", x, r, w, b, eps, 0, NULL);
 }
 
-Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int training, Rng *rng, Tensor *w,
-                                  Tensor *b, real eps) {
+Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int training, Rng *rng, Tensor *w, Tensor *b,
+                                  real eps) {
     AG_CHECK_INPUTS(g, "dropout_add_layer_norm", x, r, w, b);
     NN_CHECK(p >= 0 && p < 1, "dropout_add_layer_norm", "probability %g outside [0, 1)", (double)p);
     if (!training || p == 0) return ag_add_layer_norm(g, x, r, w, b, eps); /* ag_dropout is then r itself */

@@ -110,8 +110,8 @@ Tensor *ag_layer_norm(Graph *g, Tensor *x, Tensor *w, Tensor *b, real eps);
 Tensor *ag_add_layer_norm(Graph *g, Tensor *x, Tensor *r, Tensor *w, Tensor *b, real eps);
 /* LayerNorm(x + dropout(r)): ag_add_layer_norm(x, ag_dropout(r, p, training, rng)) bit for bit (the same stream of
  * rng, so the same mask), the mask drawn and applied in the normalisation's passes, the dropped r never stored. */
-Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int training, Rng *rng, Tensor *w,
-                                  Tensor *b, real eps);
+Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int training, Rng *rng, Tensor *w, Tensor *b,
+                                  real eps);
 
 /* ---- attention ---- */
 

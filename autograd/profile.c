@@ -212,8 +212,7 @@ static const struct {
     {"add_scalar", 1, 0}, {"mul_scalar", 1, 1},   {"exp", 1, 1},     {"log", 1, 1},         {"sqrt", 1, 2},
     {"tanh", 1, 3},       {"sigmoid", 4, 3},      {"relu", 1, 1},    {"gelu", 20, 25},      {"dropout", 1, 1},
     {"layer_norm", 8, 12}, {"softmax", 5, 4},     {"log_softmax", 5, 3}, {"sum", 1, 0},     {"mean", 1, 1},
-    {"row_dot", 2, 2},
-    {"bce_with_logits", 8, 6}, {"cross_entropy", 4, 3}, {"sampled_softmax", 4, 3}, {"gbce", 8, 6},
+    {"bce_with_logits", 8, 6}, {"cross_entropy", 4, 3}, {"sampled_softmax", 4, 3}, {"gbce", 8, 6}, {"row_dot", 2, 2},
 };
 
 /* Ops that copy data, and views, which move none (a copying reshape of a strided input is counted as none). */

@@ -49,8 +49,10 @@ static inline void put_blocks(uint32_t *out, int lanes, const uint64_t *w0, cons
 /* Words l = 0..3 of 8 blocks (x[l], lane i: block i; values below 2^32) into out[4 i + l]: each narrowed to 32
  * bits and the four interleaved by two permutes. */
 __attribute__((target("avx512f"))) static inline void put8_avx512(uint32_t *out, const __m512i *x) {
-    __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[0])), _mm512_cvtepi64_epi32(x[1]), 1);
-    __m512i cd = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[2])), _mm512_cvtepi64_epi32(x[3]), 1);
+    __m512i ab =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[0])), _mm512_cvtepi64_epi32(x[1]), 1);
+    __m512i cd =
+        _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x[2])), _mm512_cvtepi64_epi32(x[3]), 1);
     const __m512i lo = _mm512_setr_epi32(0, 8, 16, 24, 1, 9, 17, 25, 2, 10, 18, 26, 3, 11, 19, 27);
     const __m512i hi = _mm512_setr_epi32(4, 12, 20, 28, 5, 13, 21, 29, 6, 14, 22, 30, 7, 15, 23, 31);
     _mm512_storeu_si512(out, _mm512_permutex2var_epi32(ab, lo, cd));
@@ -59,9 +61,8 @@ __attribute__((target("avx512f"))) static inline void put8_avx512(uint32_t *out,
 
 /* Blocks lo + b0 .. lo + b0 + 8 g - 1 in g groups of 8 (g = 1 or 2: two independent chains, so that one's
  * multiplies overlap the other's), each group's words into out as put8_avx512 lays them. */
-__attribute__((target("avx512f"))) static inline void philox_groups_avx512(uint64_t key, uint64_t counter_hi,
-                                                                          uint64_t first, const int groups,
-                                                                          uint32_t *out) {
+__attribute__((target("avx512f"))) static inline void
+philox_groups_avx512(uint64_t key, uint64_t counter_hi, uint64_t first, const int groups, uint32_t *out) {
     const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
     const __m512i mask = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     __m512i x[2][4];

@@ -161,15 +161,15 @@ enum { AVX512, AVX2, BASE, N_KERNELS };
 
 static const GemmKernel kernels[N_KERNELS] = {
 #if GEMM_X86
-    [AVX512] = {"avx512", 6, NR(4, 64), 256, 2048, gemm_tiles_avx512, gemm_pack_a_avx512,
-                  gemm_pack_b_avx512, gemm_transpose_copy_avx512},
+    [AVX512] = {"avx512", 6, NR(4, 64), 256, 2048, gemm_tiles_avx512, gemm_pack_a_avx512, gemm_pack_b_avx512,
+                gemm_transpose_copy_avx512},
     [AVX2] = {"avx2", 6, NR(2, 32), 256, 2048, gemm_tiles_avx2, gemm_pack_a_avx2, gemm_pack_b_avx2,
-                gemm_transpose_copy_avx2},
+              gemm_transpose_copy_avx2},
     [BASE] = {"sse2", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base, gemm_pack_b_base,
-                gemm_transpose_copy_base},
+              gemm_transpose_copy_base},
 #else
-    [BASE] = {"generic", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base,
-                 gemm_pack_b_base, gemm_transpose_copy_base},
+    [BASE] = {"generic", 6, NR(2, 16), 256, 2048, gemm_tiles_base, gemm_pack_a_base, gemm_pack_b_base,
+              gemm_transpose_copy_base},
 #endif
 };
 

@@ -229,17 +229,19 @@ static Tensor *f_row_dot(Graph *g, Tensor *const *in, void *ctx) {
 
 START_TEST(grad_row_dot) {
     for (int c = 0; c < 3; c++) {
-        Tensor *a = test_param(c == 1 ? test_uniform(40 + c, NN_SHAPE(37, 5), -2, 2) : test_uniform(40 + c, NN_SHAPE(5, 37), -2, 2));
+        Tensor *a = test_param(c == 1 ? test_uniform(40 + c, NN_SHAPE(37, 5), -2, 2)
+                                      : test_uniform(40 + c, NN_SHAPE(5, 37), -2, 2));
         Tensor *b = test_param(test_uniform(50 + c, NN_SHAPE(5, 37), -2, 2));
         Tensor *in[2] = {a, b};
-        test_gradcheck(c == 2 ? "row_dot(a, a)" : c == 1 ? "row_dot(a^T, b)" : "row_dot(a, b)", f_row_dot, &c,
-                       c == 2 ? 1 : 2, in);
+        const char *what[3] = {"row_dot(a, b)", "row_dot(a^T, b)", "row_dot(a, a)"};
+        test_gradcheck(what[c], f_row_dot, &c, c == 2 ? 1 : 2, in);
         tensor_free(a);
         tensor_free(b);
     }
     int c = 0;
     if (test_quick()) return;
-    Tensor *a = test_param(test_uniform(60, NN_SHAPE(600, 64), -2, 2)), *b = test_param(test_uniform(61, NN_SHAPE(600, 64), -2, 2));
+    Tensor *a = test_param(test_uniform(60, NN_SHAPE(600, 64), -2, 2)),
+           *b = test_param(test_uniform(61, NN_SHAPE(600, 64), -2, 2));
     Tensor *in[2] = {a, b};
     test_gradcheck_sampled("row_dot (600, 64)", f_row_dot, &c, 2, in, SAMPLED, BIG_EPS);
     tensor_free(a);

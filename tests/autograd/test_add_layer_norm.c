@@ -53,8 +53,9 @@ START_TEST(fused_dropout_residual_norm_is_bit_identical) {
     int saved = nn_threads();
     for (int k = 0; k < 2; k++) {
         int64_t rows = shapes[k][0], cols = shapes[k][1];
-        Tensor *p[4] = {test_param(test_randn(21, NN_SHAPE(rows, cols))), test_param(test_randn(22, NN_SHAPE(rows, cols))),
-                        test_param(test_randn(23, NN_SHAPE(cols))), test_param(test_randn(24, NN_SHAPE(cols)))};
+        Tensor *p[4] = {test_param(test_randn(21, NN_SHAPE(rows, cols))),
+                        test_param(test_randn(22, NN_SHAPE(rows, cols))), test_param(test_randn(23, NN_SHAPE(cols))),
+                        test_param(test_randn(24, NN_SHAPE(cols)))};
         Tensor *dy = test_randn(25, NN_SHAPE(rows, cols)), *ya = tensor_zeros(NN_SHAPE(rows, cols)),
                *yb = tensor_zeros(NN_SHAPE(rows, cols)), *ga[4];
         for (int mode = 0; mode < 8; mode++) {

@@ -274,7 +274,8 @@ START_TEST(transpose_moves_every_element_every_kernel) {
         const GemmKernel *kn = gemm_kernel_get(i);
         for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
             int64_t rows = shapes[c][0], cols = shapes[c][1], lds = cols + 3, ldd = rows + 5;
-            real *src = nn_malloc((size_t)(rows * lds) * sizeof(real)), *dst = nn_malloc((size_t)(cols * ldd) * sizeof(real));
+            real *src = nn_malloc((size_t)(rows * lds) * sizeof(real)),
+                 *dst = nn_malloc((size_t)(cols * ldd) * sizeof(real));
             for (int64_t k = 0; k < rows * lds; k++) src[k] = (real)k;
             for (int64_t k = 0; k < cols * ldd; k++) dst[k] = -1;
             kn->transpose(rows, cols, src, lds, dst, ldd);

@@ -91,7 +91,7 @@ SO64 := $(BUILD)/libnn64.so.$(VERSION)
 
 # Installed headers: every header of LIB_DIRS except the internal ones, under include/nn/ with their
 # includes rewritten from "tensor/tensor.h" to <nn/tensor/tensor.h>; the umbrella nn/nn.h becomes <nn/nn.h>.
-INTERNAL_HEADERS := base/simd.h tensor/gemm_kernel.h tensor/gemm_tile.h tensor/rmath.h
+INTERNAL_HEADERS := base/philox_avx512.h base/simd.h tensor/gemm_kernel.h tensor/gemm_tile.h tensor/rmath.h
 PUBLIC_HEADERS := $(filter-out $(INTERNAL_HEADERS) nn/nn.h,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.h)))
 INSTALL_HEADERS := $(PUBLIC_HEADERS:%=$(BUILD)/include/nn/%) $(BUILD)/include/nn/nn.h
 

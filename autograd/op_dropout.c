@@ -32,35 +32,9 @@ NN_VECTORIZE static void dropout_apply(const uint32_t *words, uint32_t threshold
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(NN_DOUBLE)
 #include <immintrin.h>
-#define DROP_FAST 1
 
-/* Philox4x32-10 of blocks c + 0..7 and c + 8..15 at once (two chains, for the latency of the multiplies), in
- * 64-bit lanes as philox4x32_blocks computes them (base/rng.c): x[g][l] holds word l of group g's blocks. */
-__attribute__((target("avx512f"))) static inline void philox16_avx512(uint64_t key, uint64_t counter_hi, uint64_t c,
-                                                                      __m512i x[2][4]) {
-    const __m512i m0 = _mm512_set1_epi64(0xD2511F53ll), m1 = _mm512_set1_epi64(0xCD9E8D57ll);
-    const __m512i low = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
-    for (int gr = 0; gr < 2; gr++) {
-        __m512i ctr = _mm512_add_epi64(_mm512_set1_epi64((long long)(c + 8 * (uint64_t)gr)), step);
-        x[gr][0] = _mm512_and_si512(ctr, low);
-        x[gr][1] = _mm512_srli_epi64(ctr, 32);
-        x[gr][2] = _mm512_set1_epi64((uint32_t)counter_hi);
-        x[gr][3] = _mm512_set1_epi64((long long)(counter_hi >> 32));
-    }
-    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    for (int round = 0; round < 10; round++) {
-        __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
-        for (int gr = 0; gr < 2; gr++) {
-            __m512i p0 = _mm512_mul_epu32(x[gr][0], m0), p1 = _mm512_mul_epu32(x[gr][2], m1);
-            x[gr][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[gr][1]), kk0);
-            x[gr][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[gr][3]), kk1);
-            x[gr][1] = _mm512_and_si512(p1, low);
-            x[gr][3] = _mm512_and_si512(p0, low);
-        }
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-}
+#include "base/philox_avx512.h"
+#define DROP_FAST 1
 
 /* The first n / 64 * 64 elements of a piece at Philox block lo, with AVX-512: each word compared with the
  * threshold in its lane, the four 8-bit masks of a group interleaved into element order (element 4 b + l is
@@ -74,7 +48,7 @@ dropout_apply_avx512(uint64_t key, uint64_t counter_hi, uint64_t lo, uint32_t th
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
         __m512i w[2][4];
-        philox16_avx512(key, counter_hi, lo + (uint64_t)(i / 4), w);
+        philox_avx512(key, counter_hi, lo + (uint64_t)(i / 4), 2, w);
         for (int gr = 0; gr < 2; gr++) {
             int64_t at = i + 32 * gr;
             uint32_t kept = _pdep_u32(_mm512_cmpge_epu64_mask(_mm512_srli_epi64(w[gr][0], 8), thr), 0x11111111u) |
@@ -143,6 +117,8 @@ Tensor *ag_dropout(Graph *g, Tensor *x, real p, int training, Rng *rng) {
     AG_CHECK_INPUTS(g, "dropout", x);
     NN_CHECK(p >= 0 && p < 1, "dropout", "probability %g outside [0, 1)", (double)p);
     if (!training || p == 0) return x;
+    NN_CHECK(rng != NULL, "dropout", "training with probability %g and no generator (rng NULL): pass the one whose "
+             "streams the masks come from, e.g. the module's &m->dropout_rng", (double)p);
     uint64_t seed = rng->seed, stream = rng_u64(rng);
     uint32_t threshold = (uint32_t)((double)p * 16777216.0); /* drop when the top 24 bits fall below */
     int64_t count = x->numel, nchunks = (count + DROP_CHUNK - 1) / DROP_CHUNK;

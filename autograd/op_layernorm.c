@@ -358,6 +358,8 @@ Tensor *ag_dropout_add_layer_norm(Graph *g, Tensor *x, Tensor *r, real p, int tr
     AG_CHECK_INPUTS(g, "dropout_add_layer_norm", x, r, w, b);
     NN_CHECK(p >= 0 && p < 1, "dropout_add_layer_norm", "probability %g outside [0, 1)", (double)p);
     if (!training || p == 0) return ag_add_layer_norm(g, x, r, w, b, eps); /* ag_dropout is then r itself */
+    NN_CHECK(rng != NULL, "dropout_add_layer_norm", "training with probability %g and no generator (rng NULL): pass "
+             "the one whose streams the masks come from, e.g. the module's &m->dropout_rng", (double)p);
     if (!tensor_same_shape(x, r)) return ag_add_layer_norm(g, x, ag_dropout(g, r, p, training, rng), w, b, eps);
     return norm_forward(g, "dropout_add_layer_norm", x, r, w, b, eps, p, rng);
 }

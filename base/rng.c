@@ -35,6 +35,8 @@ void philox4x32(uint64_t key, uint64_t counter_hi, uint64_t counter_lo, uint32_t
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
+#include "base/philox_avx512.h"
+
 /* Blocks i < lanes, whose words l = 0..3 sit in lane i of wl, into out[4 i + l]. */
 static inline void put_blocks(uint32_t *out, int lanes, const uint64_t *w0, const uint64_t *w1, const uint64_t *w2,
                               const uint64_t *w3) {
@@ -59,33 +61,13 @@ __attribute__((target("avx512f"))) static inline void put8_avx512(uint32_t *out,
     _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi32(ab, hi, cd));
 }
 
-/* Blocks lo + b0 .. lo + b0 + 8 g - 1 in g groups of 8 (g = 1 or 2: two independent chains, so that one's
- * multiplies overlap the other's), each group's words into out as put8_avx512 lays them. */
-__attribute__((target("avx512f"))) static inline void
-philox_groups_avx512(uint64_t key, uint64_t counter_hi, uint64_t first, const int groups, uint32_t *out) {
-    const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
-    const __m512i mask = _mm512_set1_epi64(0xffffffff), step = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+/* Blocks lo + b0 .. lo + b0 + 8 g - 1 (g = 1 or 2 groups of 8) into out, each group's words as put8_avx512
+ * lays them. */
+__attribute__((target("avx512f"))) static inline void philox_groups_avx512(uint64_t key, uint64_t counter_hi,
+                                                                          uint64_t first, const int groups,
+                                                                          uint32_t *out) {
     __m512i x[2][4];
-    for (int g = 0; g < groups; g++) {
-        __m512i c = _mm512_add_epi64(_mm512_set1_epi64((long long)(first + 8 * (uint64_t)g)), step);
-        x[g][0] = _mm512_and_si512(c, mask);
-        x[g][1] = _mm512_srli_epi64(c, 32);
-        x[g][2] = _mm512_set1_epi64((uint32_t)counter_hi);
-        x[g][3] = _mm512_set1_epi64((long long)(counter_hi >> 32));
-    }
-    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
-    for (int round = 0; round < 10; round++) {
-        const __m512i kk0 = _mm512_set1_epi64(k0), kk1 = _mm512_set1_epi64(k1);
-        for (int g = 0; g < groups; g++) {
-            __m512i p0 = _mm512_mul_epu32(x[g][0], m0), p1 = _mm512_mul_epu32(x[g][2], m1);
-            x[g][0] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x[g][1]), kk0);
-            x[g][2] = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x[g][3]), kk1);
-            x[g][1] = _mm512_and_si512(p1, mask);
-            x[g][3] = _mm512_and_si512(p0, mask);
-        }
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
+    philox_avx512(key, counter_hi, first, groups, x);
     for (int g = 0; g < groups; g++) put8_avx512(out + 32 * g, x[g]);
 }
 

@@ -48,33 +48,43 @@ static void run_dropout(int fused, int in_graph, int shared, Tensor *const *p, c
     graph_free(g);
 }
 
+/* A run of the composed ops (fused 0) or the fused op (1) into y_out, the parameters' gradients left in p. */
+typedef void RunFn(int fused, int in_graph, int shared, Tensor *const *p, const Tensor *dy, Tensor *y_out);
+
+/* The fused run gives the composed run's y and gradients, bit for bit: the composed one at one thread and the
+ * fused one at `threads` (0: both at the default count). */
+static void same_as_composed(RunFn *f, int in_graph, int shared, int threads, Tensor *const *p, const Tensor *dy,
+                             Tensor *ya, Tensor *yb) {
+    int saved = nn_threads();
+    Tensor *ga[4];
+    if (threads) nn_set_threads(1);
+    f(0, in_graph, shared, p, dy, ya);
+    for (int i = 0; i < 4; i++) ga[i] = tensor_clone(p[i]->grad);
+    if (threads) nn_set_threads(threads);
+    f(1, in_graph, shared, p, dy, yb);
+    nn_set_threads(saved);
+    assert_same("y", ya, yb);
+    const char *names[4] = {"dx", "dr", "dw", "db"};
+    for (int i = 0; i < 4; i++) assert_same(names[i], ga[i], p[i]->grad);
+    test_free_all(4, ga);
+}
+
 START_TEST(fused_dropout_residual_norm_is_bit_identical) {
     /* odd sizes (rows straddle Philox blocks), and rows enough for chunks on both threads (not under valgrind) */
     const int64_t shapes[2][2] = {{R, H}, {700, 64}};
-    int saved = nn_threads();
     for (int k = 0; k < (test_quick() ? 1 : 2); k++) {
         int64_t rows = shapes[k][0], cols = shapes[k][1];
         Tensor *p[4] = {test_param(test_randn(21, NN_SHAPE(rows, cols))),
                         test_param(test_randn(22, NN_SHAPE(rows, cols))), test_param(test_randn(23, NN_SHAPE(cols))),
                         test_param(test_randn(24, NN_SHAPE(cols)))};
         Tensor *dy = test_randn(25, NN_SHAPE(rows, cols)), *ya = tensor_zeros(NN_SHAPE(rows, cols)),
-               *yb = tensor_zeros(NN_SHAPE(rows, cols)), *ga[4];
+               *yb = tensor_zeros(NN_SHAPE(rows, cols));
         for (int mode = 0; mode < 8; mode++) {
-            int in_graph = mode & 1, shared = (mode >> 1) & 1, threads = 1 + (mode >> 2);
-            nn_set_threads(1);
-            run_dropout(0, in_graph, shared, p, dy, ya);
-            for (int i = 0; i < 4; i++) ga[i] = tensor_clone(p[i]->grad);
-            nn_set_threads(threads);
-            run_dropout(1, in_graph, shared, p, dy, yb);
-            assert_same("y", ya, yb);
-            const char *names[4] = {"dx", "dr", "dw", "db"};
-            for (int i = 0; i < 4; i++) assert_same(names[i], ga[i], p[i]->grad);
-            test_free_all(4, ga);
+            same_as_composed(run_dropout, mode & 1, (mode >> 1) & 1, 1 + (mode >> 2), p, dy, ya, yb);
         }
         test_free_all(4, p);
         test_free_all(3, (Tensor *[]){dy, ya, yb});
     }
-    nn_set_threads(saved);
 }
 END_TEST
 
@@ -82,17 +92,7 @@ START_TEST(fused_residual_norm_is_bit_identical) {
     Tensor *p[4] = {test_param(test_randn(1, NN_SHAPE(R, H))), test_param(test_randn(2, NN_SHAPE(R, H))),
                     test_param(test_randn(3, NN_SHAPE(H))), test_param(test_randn(4, NN_SHAPE(H)))};
     Tensor *dy = test_randn(5, NN_SHAPE(R, H)), *ya = tensor_zeros(NN_SHAPE(R, H)), *yb = tensor_zeros(NN_SHAPE(R, H));
-    Tensor *ga[4];
-    for (int mode = 0; mode < 4; mode++) {
-        int in_graph = mode & 1, shared = mode >> 1;
-        run(0, in_graph, shared, p, dy, ya);
-        for (int i = 0; i < 4; i++) ga[i] = tensor_clone(p[i]->grad);
-        run(1, in_graph, shared, p, dy, yb);
-        assert_same("y", ya, yb);
-        const char *names[4] = {"dx", "dr", "dw", "db"};
-        for (int i = 0; i < 4; i++) assert_same(names[i], ga[i], p[i]->grad);
-        test_free_all(4, ga);
-    }
+    for (int mode = 0; mode < 4; mode++) same_as_composed(run, mode & 1, mode >> 1, 0, p, dy, ya, yb);
     test_free_all(4, p);
     test_free_all(3, (Tensor *[]){dy, ya, yb});
 }
@@ -124,12 +124,32 @@ START_TEST(a_constant_term_gets_no_gradient) {
 }
 END_TEST
 
+static void dropout_without_generator(void) {
+    Graph *g = graph_new();
+    Tensor *x = ag_zeros(g, NN_SHAPE(2, 3)), *r = ag_zeros(g, NN_SHAPE(2, 3));
+    ag_dropout_add_layer_norm(g, x, r, (real)0.5, 1, NULL, NULL, NULL, (real)1e-5);
+}
+
+static void plain_dropout_without_generator(void) {
+    Graph *g = graph_new();
+    ag_dropout(g, ag_zeros(g, NN_SHAPE(2, 3)), (real)0.5, 1, NULL);
+}
+
+START_TEST(dropout_without_a_generator_is_refused) {
+    test_assert_aborts("dropout_add_layer_norm, rng NULL", dropout_without_generator, "nn: dropout_add_layer_norm:",
+                       "probability 0.5 and no generator", "&m->dropout_rng", NULL);
+    test_assert_aborts("dropout, rng NULL", plain_dropout_without_generator, "nn: dropout:",
+                       "probability 0.5 and no generator", NULL);
+}
+END_TEST
+
 static Suite *add_layer_norm_suite(void) {
     Suite *s = suite_create("add_layer_norm");
     TCase *tc = tcase_create("add_layer_norm");
     tcase_add_test(tc, fused_residual_norm_is_bit_identical);
     tcase_add_test(tc, a_constant_term_gets_no_gradient);
     tcase_add_test(tc, fused_dropout_residual_norm_is_bit_identical);
+    if (test_forking()) tcase_add_test(tc, dropout_without_a_generator_is_refused);
     suite_add_tcase(s, tc);
     return s;
 }

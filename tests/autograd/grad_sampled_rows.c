@@ -115,7 +115,7 @@ START_TEST(grad_sampled_rows_at_run_sizes) {
                                 .beta = (real)0.4, .recompute = seq == 2}};
             char what[80];
             snprintf(what, sizeof what, "sampled_rows per %s, run size", SCOPES[seq]);
-            test_gradcheck_sampled(what, f_rows, &c, 2, in, test_quick() ? 12 : 300, 0); /* valgrind, coverage: fewer */
+            test_gradcheck_sampled(what, f_rows, &c, 2, in, test_quick() ? 4 : 300, 0); /* valgrind, coverage: fewer */
         }
     free(ids);
     test_free_all(2, in);

@@ -1,13 +1,18 @@
 /* The thread pool behind nn_parallel_for.
  *
  * One loop runs in the pool at a time. The caller writes the loop's fields
- * and publishes it by storing a new claim word (loop number << 32 | next
- * chunk << 16 | chunks). A thread claims chunk c by a compare-and-swap from
- * (loop, c, chunks) to (loop, c + 1, chunks): a claim made on a stale word (a
- * loop that ended, whose fields may be rewritten) fails, and no chunk runs
- * twice. The caller claims chunks like any worker, then waits only for chunks
- * that were claimed and are not finished: a worker that was asleep or
- * descheduled during the whole loop claimed nothing and costs nothing.
+ * and publishes it by storing a new claim word (loop number << 32 | front
+ * << 16 | back): the chunks not yet claimed are [front, back). The caller
+ * claims the front chunk by a compare-and-swap from (loop, f, b) to (loop,
+ * f + 1, b), the workers the back one, from (loop, f, b) to (loop, f, b - 1):
+ * a claim made on a stale word (a loop that ended, whose fields may be
+ * rewritten) fails, and no chunk runs twice. Each thread taking the same end
+ * of every loop keeps rows that one loop wrote in the cache of the core that
+ * reads them in the next (a Beauty epoch: 0.69 -> 0.64 s at 2 threads, when
+ * both took the front, the rows of consecutive loops fell to either core).
+ * The caller claims chunks like a worker, then waits only for chunks that
+ * were claimed and are not finished: a worker that was asleep or descheduled
+ * during the whole loop claimed nothing and costs nothing.
  *
  * Waiting, made for a machine shared with other work: an idle thread spins
  * briefly (PAUSE_NS), then keeps checking between sched_yield() calls, which
@@ -75,10 +80,10 @@ static int default_threads(void) {
 
 static int thread_count; /* threads kernels use, caller included; 0 until asked */
 
-#define WORD(loop, next, count) ((uint64_t)(loop) << 32 | (uint64_t)(next) << 16 | (uint64_t)(count))
+#define WORD(loop, front, back) ((uint64_t)(loop) << 32 | (uint64_t)(front) << 16 | (uint64_t)(back))
 #define WORD_LOOP(w)            ((uint32_t)((w) >> 32))
-#define WORD_NEXT(w)            ((int64_t)(((w) >> 16) & 0xffff))
-#define WORD_COUNT(w)           ((int64_t)((w)&0xffff))
+#define WORD_FRONT(w)           ((int64_t)(((w) >> 16) & 0xffff))
+#define WORD_BACK(w)            ((int64_t)((w)&0xffff))
 
 static struct {
     _Alignas(64) _Atomic uint64_t claim; /* loop number, next chunk, chunks */
@@ -112,24 +117,30 @@ static int idle_step(int64_t start, int *k) {
     return waited < SPIN_NS;
 }
 
-/* Claims and runs chunks of the loop of claim word w until none is left; returns how many it ran. */
+/* Claims and runs chunks of the loop of claim word w until none is left; returns how many it ran. The
+ * caller (worker 0) claims from the front, the other workers from the back: each thread takes the same
+ * end of every loop, so that rows one loop wrote are mostly where the next loop reads them (in that
+ * core's cache), whatever the chunk sizes of the two loops. */
 static int64_t run_chunks(uint64_t w, int worker) {
     uint32_t loop = WORD_LOOP(w);
     int64_t ran = 0;
+    int back = worker != 0;
     in_loop = 1;
-    while (WORD_NEXT(w) < WORD_COUNT(w)) {
+    while (WORD_FRONT(w) < WORD_BACK(w)) {
         NnLoopFn *fn = atomic_load_explicit(&pool.fn, memory_order_relaxed);
         void *ctx = atomic_load_explicit(&pool.ctx, memory_order_relaxed);
         int64_t n = atomic_load_explicit(&pool.n, memory_order_relaxed);
         int64_t per = atomic_load_explicit(&pool.per, memory_order_relaxed);
-        if (!atomic_compare_exchange_weak(&pool.claim, &w, w + ((uint64_t)1 << 16))) {
+        uint64_t claimed = back ? w - 1 : w + ((uint64_t)1 << 16);
+        if (!atomic_compare_exchange_weak(&pool.claim, &w, claimed)) {
             if (WORD_LOOP(w) != loop) break; /* the loop ended: the fields may be another loop's */
             continue;
         }
-        int64_t begin = WORD_NEXT(w) * per, end = begin + per < n ? begin + per : n;
+        int64_t chunk = back ? WORD_BACK(w) - 1 : WORD_FRONT(w), count = (n + per - 1) / per;
+        int64_t begin = chunk * per, end = begin + per < n ? begin + per : n;
         fn(ctx, (NnChunk){begin, end, worker});
         ran++;
-        if (atomic_fetch_add(&pool.done, 1) + 1 == WORD_COUNT(w) && atomic_load(&pool.caller_sleeps)) {
+        if (atomic_fetch_add(&pool.done, 1) + 1 == count && atomic_load(&pool.caller_sleeps)) {
             pthread_mutex_lock(&pool.lock);
             pthread_cond_signal(&pool.finished);
             pthread_mutex_unlock(&pool.lock);

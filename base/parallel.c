@@ -8,8 +8,9 @@
  * a claim made on a stale word (a loop that ended, whose fields may be
  * rewritten) fails, and no chunk runs twice. Each thread taking the same end
  * of every loop keeps rows that one loop wrote in the cache of the core that
- * reads them in the next (a Beauty epoch: 0.69 -> 0.64 s at 2 threads, when
- * both took the front, the rows of consecutive loops fell to either core).
+ * reads them in the next; when both claimed from the front, consecutive
+ * loops' rows fell to either core (a Beauty epoch at 2 threads: 0.69 s
+ * then, 0.64 s with the two ends).
  * The caller claims chunks like a worker, then waits only for chunks that
  * were claimed and are not finished: a worker that was asleep or descheduled
  * during the whole loop claimed nothing and costs nothing.
@@ -86,7 +87,7 @@ static int thread_count; /* threads kernels use, caller included; 0 until asked 
 #define WORD_BACK(w)            ((int64_t)((w)&0xffff))
 
 static struct {
-    _Alignas(64) _Atomic uint64_t claim; /* loop number, next chunk, chunks */
+    _Alignas(64) _Atomic uint64_t claim; /* loop number, front, back: chunks [front, back) unclaimed */
     _Atomic(NnLoopFn *) fn;              /* the loop being run: written before its claim word */
     _Atomic(void *) ctx;
     _Atomic int64_t n, per;            /* items, items per chunk */

@@ -89,8 +89,8 @@ void test_gradcheck_sampled(const char *what, GradcheckFn f, void *ctx, int n, T
 void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps) {
     DirectionalOptions o = gradcheck_directional_defaults();
     if (eps > 0) o.eps = eps;
-    /* under valgrind and coverage (NN_TEST_QUICK) one direction runs every line the four do: a check of
-     * memory and of lines, not of the gradient's value, which make test and make mutate check with four */
+    /* under NN_TEST_QUICK (valgrind, the sanitizers, coverage: checks of memory and of lines) one direction
+     * runs every line the four do; make test and make mutate check the gradient's value in four */
     if (test_quick()) o.directions = 1;
     GradcheckResult r = gradcheck_directional(f, ctx, n, inputs, &o);
     const char *report = getenv("GRADCHECK_REPORT");

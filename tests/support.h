@@ -42,9 +42,9 @@ void test_gradcheck(const char *what, GradcheckFn f, void *ctx, int n, Tensor *c
 void test_gradcheck_zero(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs);
 /* The same with another finite-difference step (for functions with a higher noise floor). */
 void test_gradcheck_eps(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
-/* Runs gradcheck_directional with the build's defaults (one direction under NN_TEST_QUICK: valgrind and coverage
- * check memory and lines; four otherwise), and step eps unless 0, and fails the test (naming
- * what) if it does not pass; GRADCHECK_REPORT=1 prints how close each check came to its tolerance. */
+/* Runs gradcheck_directional with the build's defaults (four directions; one under NN_TEST_QUICK, whose runs
+ * check memory and lines) and step eps unless 0, and fails the test (naming what) if it does not pass;
+ * GRADCHECK_REPORT=1 prints how close each check came to its tolerance. */
 void test_directional(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);
 /* test_directional at 1 and at 2 threads (nn_set_threads), restoring the thread count. */
 void test_directional_threads(const char *what, GradcheckFn f, void *ctx, int n, Tensor *const *inputs, double eps);

@@ -1,6 +1,6 @@
 /* The thread pool: every item runs once, chunks are fixed by the item index
  * (not by the thread count: also when they run one after another in the
- * calling thread), element loops cut at whole blocks, nested loops and loops
+ * calling thread), the caller runs a loop's front and the workers its back, element loops cut at whole blocks, nested loops and loops
  * from a second thread run serially, many tiny loops in a row, a loop completes with no worker at all
  * (a child of fork()), and misuse is refused. */
 #include <pthread.h>
@@ -22,6 +22,7 @@ typedef struct {
     _Atomic int *runs;          /* (n) */
     _Atomic int64_t *chunk_of;  /* (n) begin of the chunk that ran the item */
     _Atomic int64_t *chunk_end; /* (n) */
+    _Atomic int *worker_of;     /* (n) the worker that ran the item */
 } Record;
 
 static Record *record_new(int64_t n) {
@@ -30,7 +31,8 @@ static Record *record_new(int64_t n) {
     r->runs = calloc((size_t)n, sizeof *r->runs);
     r->chunk_of = calloc((size_t)n, sizeof *r->chunk_of);
     r->chunk_end = calloc((size_t)n, sizeof *r->chunk_end);
-    ck_assert(r->runs && r->chunk_of && r->chunk_end);
+    r->worker_of = calloc((size_t)n, sizeof *r->worker_of);
+    ck_assert(r->runs && r->chunk_of && r->chunk_end && r->worker_of);
     return r;
 }
 
@@ -46,6 +48,7 @@ static void record_free(Record *r) {
     free(r->runs);
     free(r->chunk_of);
     free(r->chunk_end);
+    free(r->worker_of);
     free(r);
 }
 
@@ -55,6 +58,7 @@ static void record_chunk(void *ctx, NnChunk c) {
         atomic_fetch_add(&r->runs[i], 1);
         atomic_store(&r->chunk_of[i], c.begin);
         atomic_store(&r->chunk_end[i], c.end);
+        atomic_store(&r->worker_of[i], c.worker);
     }
     int w = atomic_load(&r->max_worker);
     while (c.worker > w && !atomic_compare_exchange_weak(&r->max_worker, &w, c.worker)) {
@@ -100,6 +104,27 @@ START_TEST(chunks_are_fixed_by_index_not_by_thread) {
         ck_assert_msg(moved == 0, "%lld items in other chunks with run %d", (long long)moved, k);
     }
     for (int k = 0; k < 4; k++) record_free(r[k]);
+    nn_set_threads(before);
+}
+END_TEST
+
+/* The calling thread (worker 0) claims chunks from the front of a loop, the workers from the back, so the
+ * items the caller ran are a prefix of the loop (all of it when no worker came) and the workers' the rest:
+ * each core keeps the same end of consecutive loops, and with it their rows in its cache. */
+START_TEST(the_caller_runs_a_front_the_workers_a_back) {
+    int before = nn_threads();
+    for (int threads = 2; threads <= 4; threads++)
+        for (int rep = 0; rep < 20; rep++) {
+            const int64_t n = MAX_ITEMS;
+            Record *r = record_run(threads, n, 3);
+            int64_t front = 0;
+            while (front < n && r->worker_of[front] == 0) front++;
+            int64_t strays = 0;
+            for (int64_t i = front; i < n; i++) strays += r->worker_of[i] == 0;
+            ck_assert_msg(strays == 0, "%d threads: the caller ran items 0..%lld and %lld more past them",
+                          threads, (long long)front - 1, (long long)strays);
+            record_free(r);
+        }
     nn_set_threads(before);
 }
 END_TEST
@@ -296,6 +321,7 @@ static Suite *parallel_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, every_item_runs_exactly_once);
     tcase_add_test(tc, chunks_are_fixed_by_index_not_by_thread);
+    tcase_add_test(tc, the_caller_runs_a_front_the_workers_a_back);
     tcase_add_test(tc, element_chunks_start_at_whole_blocks);
     tcase_add_test(tc, small_loops_run_in_the_calling_thread);
     tcase_add_test(tc, a_loop_inside_a_loop_runs_serially);

@@ -297,13 +297,28 @@ static void copy_rows(void *ctx, NnChunk c) {
     }
 }
 
+typedef struct {
+    real *dst;
+    const real *src;
+} FlatCopy;
+
+static void copy_elements(void *ctx, NnChunk c) {
+    const FlatCopy *l = ctx;
+    memcpy(l->dst + c.begin, l->src + c.begin, (size_t)(c.end - c.begin) * sizeof(real));
+}
+
 void tensor_copy(Tensor *dst, const Tensor *src) {
     tensor_check_live("copy", src);
     tensor_check_live("copy", dst);
     NN_CHECK(tensor_same_shape(dst, src), "copy", "shapes %s and %s differ", shape_str(dst->ndim, dst->shape).s,
              shape_str(src->ndim, src->shape).s);
     if (tensor_is_contiguous(dst) && tensor_is_contiguous(src)) {
-        memmove(dst->data, src->data, (size_t)src->numel * sizeof(real));
+        size_t bytes = (size_t)src->numel * sizeof(real);
+        uintptr_t d = (uintptr_t)dst->data, s = (uintptr_t)src->data;
+        if (d + bytes <= s || s + bytes <= d) /* apart: in chunks side by side (a backward's seed of a large output) */
+            nn_parallel_elements(src->numel, 1, copy_elements, &(FlatCopy){dst->data, src->data});
+        else
+            memmove(dst->data, src->data, bytes);
         return;
     }
     /* Walk rows of the last dimension; the outer index is decoded per row. */

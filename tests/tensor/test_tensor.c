@@ -2,6 +2,7 @@
  * Random123's known answers; the arena's growth. */
 #include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -330,6 +331,36 @@ static void reshape_overflowing(void) {
     tensor_reshape(a, NN_SHAPE((int64_t)1 << 32, (int64_t)1 << 32, 0));
 }
 
+/* tensor_copy of contiguous tensors: apart, in chunks side by side at 1 and 2 threads (every element, none
+ * past the end); overlapping (two views of one buffer, either way), as memmove. */
+START_TEST(copy_apart_in_chunks_and_overlapping_as_memmove) {
+    enum { N = 100003 }; /* past the size a loop splits at, and not whole chunks */
+    int before = nn_threads();
+    real *buf = malloc((N + 2) * sizeof(real)), *ref = malloc((N + 2) * sizeof(real));
+    ck_assert(buf && ref);
+    for (int threads = 1; threads <= 2; threads++) {
+        nn_set_threads(threads);
+        Tensor *src = test_randn(7, NN_SHAPE(N)), *dst = tensor_full(NN_SHAPE(N + 1), -1);
+        Tensor head = tensor_wrap(dst->data, 1, (int64_t[]){N});
+        tensor_copy(&head, src);
+        ck_assert(memcmp(dst->data, src->data, N * sizeof(real)) == 0);
+        ck_assert(dst->data[N] == -1);
+        for (int shift = -1; shift <= 1; shift += 2) {
+            for (int i = 0; i < N + 2; i++) buf[i] = ref[i] = (real)i;
+            Tensor a = tensor_wrap(buf + 1, 1, (int64_t[]){N}), b = tensor_wrap(buf + 1 + shift, 1, (int64_t[]){N});
+            tensor_copy(&b, &a);
+            memmove(ref + 1 + shift, ref + 1, N * sizeof(real));
+            ck_assert(memcmp(buf, ref, (N + 2) * sizeof(real)) == 0);
+        }
+        tensor_free(src);
+        tensor_free(dst);
+    }
+    free(buf);
+    free(ref);
+    nn_set_threads(before);
+}
+END_TEST
+
 START_TEST(shape_arithmetic_that_overflows_is_refused) {
     test_assert_aborts("zeros (2^31, 2^31)", zeros_2p31_squared, "nn: tensor:", "shape (2147483648, 2147483648)",
                        "more than any allocation can hold", NULL);
@@ -360,6 +391,7 @@ static Suite *tensor_suite(void) {
     tcase_add_test(tc, philox_blocks_equal_single_blocks);
     tcase_add_test(tc, arena_grows_and_settles);
     tcase_add_test(tc, shape_arithmetic_that_overflows_is_refused);
+    tcase_add_test(tc, copy_apart_in_chunks_and_overlapping_as_memmove);
     tcase_add_test(tc, shape_str_has_room_for_every_dim);
     if (test_forking()) {
         tcase_add_test_raise_signal(tc, misuse_aborts_reshape, SIGABRT);

@@ -311,8 +311,8 @@ static Tensor *norm_forward(Graph *g, const char *op, Tensor *x, Tensor *r, Tens
              shape_str(x->ndim, x->shape).s);
     Arena *a = graph_arena(g);
     LayerNormSaved *s = arena_alloc(a, sizeof *s);
-    ForwardLoop l = {.s = s, .w = w ? ag_row_major(g, w) : NULL, .b = b ? ag_row_major(g, b) : NULL, .H = H};
-    l.eps = eps;
+    ForwardLoop l = {
+        .s = s, .w = w ? ag_row_major(g, w) : NULL, .b = b ? ag_row_major(g, b) : NULL, .H = H, .eps = eps};
     s->keep = NULL;
     s->scale = 1;
     if (rng) { /* ag_dropout's draw: the same stream, hence the same mask */

@@ -200,10 +200,12 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
     int saved = nn_threads();
     /* Big enough to be split by rows (M large) or by columns (N large), past kc so that K is blocked.
      * With fewer rows or columns per thread, operands that one thread packs are read in place by
-     * several: B in the second case (rows <= 4 mr), A in the third (nc <= 4 nr) on AVX-512. */
-    const int64_t shapes[][3] = {{150, 300, 60}, {40, 300, 300}, {24, 300, 450}};
-    const Layout layouts[][2] = {{ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {PADDED, COL_MAJOR}};
-    for (int s = 0; s < 3; s++) {
+     * several: B in the second case (rows <= 4 mr), A in the third (nc <= 4 nr) on AVX-512. In the
+     * fourth, chunks of rows share a transposed B packed once, in blocks past kc and nc. */
+    const int64_t shapes[][3] = {{150, 300, 60}, {40, 300, 300}, {24, 300, 450}, {200, 300, 2100}};
+    const Layout layouts[][2] = {
+        {ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {PADDED, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
+    for (int s = 0; s < 4; s++) {
         int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         Operand a = operand_new(M, K, layouts[s][0], 11 + s), b = operand_new(K, N, layouts[s][1], 21 + s);
         real *c1 = nn_malloc((size_t)(M * N) * sizeof(real)), *cn = nn_malloc((size_t)(M * N) * sizeof(real));

@@ -69,26 +69,34 @@ Tensor *ag_matmul(Graph *g, Tensor *a, Tensor *b) {
 
 typedef struct {
     int64_t out, in, rows, kc;
+    int64_t front; /* K steps summed straight into dw by item 0 */
     const real *dy, *x;
-    real *part; /* per K step: (out, in) */
+    real *part; /* per K step from front on: (out, in) */
     real *dw;   /* (out, in) */
 } StepLoop;
 
+/* Item 0 adds the first `front` K steps' products to dw in order (one gemm with beta 1 does exactly that);
+ * item i > 0 makes step front + i - 1's product in scratch. */
 static void step_products(void *ctx, NnChunk c) {
     const StepLoop *l = ctx;
-    for (int64_t s = c.begin; s < c.end; s++) {
-        int64_t k0 = s * l->kc, k = l->rows - k0 < l->kc ? l->rows - k0 : l->kc;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        if (i == 0) {
+            gemm(l->out, l->in, l->front * l->kc, l->dy, 1, l->out, l->x, l->in, 1, 1, l->dw, l->in);
+            continue;
+        }
+        int64_t s = l->front + i - 1, k0 = s * l->kc, k = l->rows - k0 < l->kc ? l->rows - k0 : l->kc;
         gemm(l->out, l->in, k, l->dy + k0 * l->out, 1, l->out, l->x + k0 * l->in, l->in, 1, 0,
-             l->part + s * l->out * l->in, l->in);
+             l->part + (i - 1) * l->out * l->in, l->in);
     }
 }
 
+/* Rows of dw: the products of the steps past front added in step order. */
 static void add_steps(void *ctx, NnChunk c) {
     const StepLoop *l = ctx;
-    int64_t steps = (l->rows + l->kc - 1) / l->kc, n = l->out * l->in;
+    int64_t rest = (l->rows + l->kc - 1) / l->kc - l->front, n = l->out * l->in;
     for (int64_t o = c.begin; o < c.end; o++) {
         real *row = l->dw + o * l->in;
-        for (int64_t s = 0; s < steps; s++) {
+        for (int64_t s = 0; s < rest; s++) {
             const real *p = l->part + s * n + o * l->in;
             for (int64_t j = 0; j < l->in; j++) row[j] = row[j] + p[j];
         }
@@ -98,18 +106,22 @@ static void add_steps(void *ctx, NnChunk c) {
 /* dw (out, in) += dy^T (out, rows) x (rows, in). gemm sums K in steps of its
  * kernel's kc, each step's product added to dw in order; a small weight has
  * too few tiles for gemm to give each thread some (a (64, 64) weight is one
- * chunk), so with threads its steps' products are made side by side into
- * scratch and then added to dw in step order: the same bits. */
+ * chunk), so with threads its steps are made side by side: the first of them
+ * (a thread's share) added to dw in order by one item, each later one's
+ * product made into scratch by an item of its own, and those added to dw in
+ * step order after: the same bits, for any split. */
 static void weight_grad(int64_t out, int64_t in, int64_t rows, const real *dy, const real *x, real *dw) {
     int64_t kc = gemm_kernel_best()->kc, steps = (rows + kc - 1) / kc;
-    if (nn_threads() == 1 || steps < 4 || out * in > SPLIT_K_MAX_WEIGHT) {
+    int threads = nn_threads();
+    if (threads == 1 || steps < 4 || out * in > SPLIT_K_MAX_WEIGHT) {
         gemm(out, in, rows, dy, 1, out, x, in, 1, 1, dw, in);
         return;
     }
-    real *part = nn_aligned_alloc((size_t)(steps * out * in) * sizeof(real));
-    StepLoop l = {out, in, rows, kc, dy, x, part, dw};
-    nn_parallel_for(steps, kc * out * in / NN_MACS_PER_WORK, step_products, &l);
-    nn_parallel_for(out, steps * in, add_steps, &l);
+    int64_t front = (steps + threads - 1) / threads, rest = steps - front;
+    real *part = nn_aligned_alloc((size_t)(rest * out * in) * sizeof(real));
+    StepLoop l = {out, in, rows, kc, front, dy, x, part, dw};
+    nn_parallel_for(1 + rest, kc * out * in / NN_MACS_PER_WORK, step_products, &l);
+    nn_parallel_for(out, rest * in, add_steps, &l);
     free(part);
 }
 

@@ -124,7 +124,7 @@ static void reduce_inner(Tensor *out, const Tensor *x, const ReducedDims *rd, in
     free(part);
 }
 
-#define COL_BLOCK 64
+#define COL_BLOCK 32
 
 typedef struct {
     Tensor *out;
@@ -140,6 +140,14 @@ typedef struct {
  * rows), the odometer and the column stride gone so that the columns run in
  * vectors; each column's sum is the same chain of double additions. */
 NN_VECTORIZE static void sum_rows(const real *restrict p, int64_t stride, int64_t R, int64_t nj, double *restrict acc) {
+    if (nj == COL_BLOCK) { /* a whole block: its sums in registers, not stored and loaded back at every row */
+        double a[COL_BLOCK];
+        for (int j = 0; j < COL_BLOCK; j++) a[j] = acc[j];
+        for (int64_t r = 0; r < R; r++, p += stride)
+            for (int j = 0; j < COL_BLOCK; j++) a[j] += (double)p[j];
+        for (int j = 0; j < COL_BLOCK; j++) acc[j] = a[j];
+        return;
+    }
     for (int64_t r = 0; r < R; r++, p += stride)
         for (int64_t j = 0; j < nj; j++) acc[j] += (double)p[j];
 }

@@ -134,9 +134,10 @@ static void gemm_block(const Product *p, int64_t m0, int64_t m1, int64_t n0, int
  * whole tiles of about GEMM_CHUNK_MACS each (about 20 us on one core). */
 #define GEMM_CHUNK_MACS (1 << 20)
 /* An operand of more than GEMM_REUSE_BYTES is reused by chunks of at least GEMM_REUSE_LINES rows (or columns) of
- * whole tiles: 48 flops for each of its bytes read. The chunking still depends on the shape only. */
+ * whole tiles: 48 flops for each of its bytes read. */
 #define GEMM_REUSE_BYTES (2 << 20)
 #define GEMM_REUSE_LINES 96
+#define GEMM_ROW_CHUNKS_PER_THREAD 4
 
 typedef struct {
     const Product *p;
@@ -159,15 +160,38 @@ static void gemm_chunks(void *ctx, NnChunk c) {
     }
 }
 
-/* Packs all of p's B (K, N) into out, block by block (packed_offset): what p->b_packed is read as. */
+/* Packing all of B: items are groups of PACK_PANELS panels of one (nc, kc) block, blocks in packed_offset's
+ * order; a group's panels land where pack_b would put them packing the whole block. */
+#define PACK_PANELS 4
+typedef struct {
+    const Product *p;
+    int64_t N, steps, groups_full; /* K steps per column block; groups of a block of nc columns */
+    real *out;
+} PackLoop;
+
+static void pack_groups(void *ctx, NnChunk c) {
+    const PackLoop *l = ctx;
+    const Product *p = l->p;
+    const GemmKernel *kn = p->kern;
+    int64_t width = PACK_PANELS * kn->nr, per_block = l->steps * l->groups_full;
+    for (int64_t i = c.begin; i < c.end; i++) {
+        int64_t jc = i / per_block * kn->nc, rest = i % per_block, nc = min64(kn->nc, l->N - jc);
+        int64_t groups = (nc + width - 1) / width, pc = rest / groups * kn->kc, g = rest % groups;
+        if (rest >= l->steps * groups) continue; /* the last column block has fewer groups */
+        int64_t c0 = g * width, kc = min64(kn->kc, p->K - pc);
+        kn->pack_b(kc, min64(width, nc - c0), 0, p->B + pc * p->b_rs + (jc + c0) * p->b_cs, p->b_rs, p->b_cs,
+                   l->out + packed_offset(p, jc, pc, nc) + c0 * kc);
+    }
+}
+
+/* Packs all of p's B (K, N) into out, block by block (packed_offset), on the pool's threads: what p->b_packed
+ * is read as. */
 static void pack_b_once(const Product *p, real *out, int64_t N) {
     const GemmKernel *kn = p->kern;
-    for (int64_t jc = 0; jc < N; jc += kn->nc) {
-        int64_t nc = min64(kn->nc, N - jc);
-        for (int64_t pc = 0; pc < p->K; pc += kn->kc)
-            kn->pack_b(min64(kn->kc, p->K - pc), nc, 0, p->B + pc * p->b_rs + jc * p->b_cs, p->b_rs, p->b_cs,
-                       out + packed_offset(p, jc, pc, nc));
-    }
+    int64_t width = PACK_PANELS * kn->nr, steps = (p->K + kn->kc - 1) / kn->kc;
+    int64_t groups_full = (min64(kn->nc, N) + width - 1) / width, blocks = (N + kn->nc - 1) / kn->nc;
+    PackLoop l = {p, N, steps, groups_full, out};
+    nn_parallel_for(blocks * steps * groups_full, 2 * kn->kc * width, pack_groups, &l);
 }
 
 /* The product p of M rows and N columns, K > 0, in chunks of whole tiles. */
@@ -175,7 +199,8 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
     const GemmKernel *kern = p->kern;
     int64_t K = p->K;
     /* Chunks are blocks of whole tiles along the dimension with more tiles; how
-     * many tiles a chunk takes depends on the shape only. */
+     * many tiles a chunk takes depends on the shape, and for a few large chunks
+     * on the threads too (evened out below), never the sums. */
     int64_t mt = (M + kern->mr - 1) / kern->mr, nt = (N + kern->nr - 1) / kern->nr;
     int split_rows = mt >= nt;
     int64_t tiles = split_rows ? mt : nt, step = split_rows ? kern->mr : kern->nr;
@@ -186,8 +211,24 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * (2048^3 fell from 205 to 57-100 GFLOP/s on two threads), so such chunks take GEMM_REUSE_LINES of them. */
     int64_t other_bytes = K * (split_rows ? N : M) * (int64_t)sizeof(real), reuse = (GEMM_REUSE_LINES + step - 1) / step;
     if (other_bytes > GEMM_REUSE_BYTES && per_chunk < reuse) per_chunk = reuse;
+    /* Chunks of rows each stream all of B (packed once, or in place) from L3: past L2 they are made no more
+     * than GEMM_ROW_CHUNKS_PER_THREAD per thread (1024^3 at 2 threads: 251-265 -> 276-277 GFLOP/s, 4096 x
+     * 256 x 4096: 297-301 -> 309-312; 3 alternated runs). */
+    if (other_bytes > GEMM_REUSE_BYTES && split_rows) {
+        int64_t most = GEMM_ROW_CHUNKS_PER_THREAD * (int64_t)nn_threads(), big = (tiles + most - 1) / most;
+        if (per_chunk < big) per_chunk = big;
+    }
     int64_t chunks = (tiles + per_chunk - 1) / per_chunk, chunk_work = per_chunk * tile_macs / NN_MACS_PER_WORK;
     int width = M * N * K < NN_PARALLEL_MIN_MACS ? 1 : nn_parallel_width(chunks, chunk_work);
+    /* Few large chunks are evened out over the threads: 11 chunks of 16 tiles (1024^3) kept one thread
+     * 6 chunks against 5; 12 of 15 split 6 and 6. A tile's sums do not depend on its chunk, so neither
+     * do the bits. */
+    if (width > 1 && chunks % width != 0 && chunks < 8 * width) {
+        int64_t even = (chunks + width - 1) / width * width;
+        per_chunk = (tiles + even - 1) / even;
+        chunks = (tiles + per_chunk - 1) / per_chunk;
+        chunk_work = per_chunk * tile_macs / NN_MACS_PER_WORK;
+    }
     if (width == 1) {
         _Alignas(64) real stack[GEMM_STACK_REALS];
         int64_t need = scratch_reals(p, N);

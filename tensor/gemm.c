@@ -194,6 +194,33 @@ static void pack_b_once(const Product *p, real *out, int64_t N) {
     nn_parallel_for(blocks * steps * groups_full, 2 * kn->kc * width, pack_groups, &l);
 }
 
+/* p by chunks of rows one block of B (nc columns, kc of K) at a time: each block packed by all threads, then
+ * every chunk's tiles add that block's product, blocks in the order gemm_block takes them (the same sums). */
+static void gemm_by_blocks(const Product *p, int64_t M, int64_t N, int64_t chunks, int64_t per, int64_t chunk_work,
+                           int64_t stride, int width) {
+    const GemmKernel *kn = p->kern;
+    int64_t steps = (p->K + kn->kc - 1) / kn->kc, block = kn->kc * round_up(min64(kn->nc, N), kn->nr);
+    real *scratch = nn_aligned_alloc((size_t)(stride * width + block) * sizeof(real)), *buf = scratch + stride * width;
+    for (int64_t jc = 0; jc < N; jc += kn->nc) {
+        int64_t nc = min64(kn->nc, N - jc);
+        for (int64_t pc = 0; pc < p->K; pc += kn->kc) {
+            Product b = *p;
+            b.K = min64(kn->kc, p->K - pc);
+            b.A = p->A + pc * p->a_cs;
+            b.B = p->B + pc * p->b_rs + jc * p->b_cs;
+            b.C = p->C + jc;
+            b.beta = pc > 0 ? 1 : p->beta;
+            b.bias = pc > 0 || !p->bias ? NULL : p->bias + jc;
+            b.b_packed = NULL;
+            pack_b_once(&b, buf, nc);
+            b.b_packed = buf;
+            GemmLoop l = {&b, M, nc, 1, per, scratch, stride};
+            nn_parallel_for(chunks, chunk_work / steps + 1, gemm_chunks, &l);
+        }
+    }
+    free(scratch);
+}
+
 /* The product p of M rows and N columns, K > 0, in chunks of whole tiles. */
 static void gemm_product(const Product *p, int64_t M, int64_t N) {
     const GemmKernel *kern = p->kern;
@@ -244,6 +271,13 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * Beauty step, packed its B 25 times: 244 GFLOP/s on two threads against 294 for B read in place. */
     int pack_once = split_rows && !(p->b_cs == 1 && b_in_place(kern, per, min64(kern->kc, K), p->b_rs));
     int64_t packed = pack_once ? K * round_up(N, kern->nr) : 0;
+    /* Past two L2s of packed B, the packed copy would be written to memory and read back by every chunk:
+     * then B is packed a block at a time, and used while the block is in cache (2048^3 at 2 threads:
+     * 259-271 -> 290-298 GFLOP/s, 3 alternated runs; at 1024^3 and 4096 x 256 x 4096, 4 MiB of B, no gain). */
+    if (pack_once && packed * (int64_t)sizeof(real) > 2 * GEMM_REUSE_BYTES) {
+        gemm_by_blocks(p, M, N, chunks, per, chunk_work, stride, width);
+        return;
+    }
     real *scratch = nn_aligned_alloc((size_t)(stride * width + packed) * sizeof(real));
     Product shared = *p;
     if (pack_once) {

@@ -174,26 +174,29 @@ START_TEST(gemm_k_zero_scales_c_by_beta) {
 }
 END_TEST
 
+/* c (M, N) = A B by gemm: with beta 1 onto zeros, with beta 0 over values that must not count. */
+static void product_into(int64_t M, int64_t N, int64_t K, Operand a, Operand b, real beta, real *c) {
+    for (int64_t i = 0; i < M * N; i++) c[i] = beta != 0 ? 0 : (real)3;
+    gemm(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, beta, c, N);
+}
+
 /* gemm of one case with n threads into c (M, N); operands as operand_new. */
-static void run_threads(int threads, int64_t M, int64_t N, int64_t K, Operand a, Operand b, real *c) {
+static void run_threads(int threads, int64_t M, int64_t N, int64_t K, Operand a, Operand b, real beta, real *c) {
     nn_set_threads(threads);
-    memset(c, 0, (size_t)(M * N) * sizeof(real));
-    gemm(M, N, K, a.data, a.rs, a.cs, b.data, b.rs, b.cs, 1, c, N);
+    product_into(M, N, K, a, b, beta, c);
 }
 
 typedef struct {
     int64_t M, N, K;
     Operand a, b;
+    real beta;
     real *c; /* (4, M, N) */
 } NestedGemm;
 
 static void nested_gemm(void *ctx, NnChunk ch) {
     const NestedGemm *g = ctx;
-    for (int64_t t = ch.begin; t < ch.end; t++) {
-        real *c = g->c + t * g->M * g->N;
-        memset(c, 0, (size_t)(g->M * g->N) * sizeof(real));
-        gemm(g->M, g->N, g->K, g->a.data, g->a.rs, g->a.cs, g->b.data, g->b.rs, g->b.cs, 1, c, g->N);
-    }
+    for (int64_t t = ch.begin; t < ch.end; t++)
+        product_into(g->M, g->N, g->K, g->a, g->b, g->beta, g->c + t * g->M * g->N);
 }
 
 START_TEST(gemm_bit_identical_for_any_thread_count) {
@@ -201,17 +204,21 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
     /* Big enough to be split by rows (M large) or by columns (N large), past kc so that K is blocked.
      * With fewer rows or columns per thread, operands that one thread packs are read in place by
      * several: B in the second case (rows <= 4 mr), A in the third (nc <= 4 nr) on AVX-512. In the
-     * fourth, chunks of rows share a transposed B packed once, in blocks past kc and nc. */
-    const int64_t shapes[][3] = {{150, 300, 60}, {40, 300, 300}, {24, 300, 450}, {200, 300, 2100}};
-    const Layout layouts[][2] = {
-        {ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {PADDED, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
-    for (int s = 0; s < 4; s++) {
+     * fourth, chunks of rows share a transposed B packed once, in blocks past kc and nc; in the fifth
+     * (AVX-512 only: with narrower tiles it splits columns, and under valgrind it would take minutes)
+     * that B is past 4 MiB and packed one block at a time, the last block of K and of columns partial. */
+    const int64_t shapes[][3] = {{150, 300, 60}, {40, 300, 300}, {24, 300, 450}, {200, 300, 2100}, {200, 520, 2050}};
+    const Layout layouts[][2] = {{ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {PADDED, COL_MAJOR},
+                                 {ROW_MAJOR, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
+    int n_shapes = gemm_kernel_best()->nr >= 64 ? 5 : 4;
+    for (int s = 0; s < n_shapes; s++) {
         int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         Operand a = operand_new(M, K, layouts[s][0], 11 + s), b = operand_new(K, N, layouts[s][1], 21 + s);
         real *c1 = nn_malloc((size_t)(M * N) * sizeof(real)), *cn = nn_malloc((size_t)(M * N) * sizeof(real));
-        run_threads(1, M, N, K, a, b, c1);
+        real beta = (real)(s % 2); /* 0 for the first, third and fifth: there, blocks past the first K step must add */
+        run_threads(1, M, N, K, a, b, beta, c1);
         for (int t = 2; t <= 3; t++) {
-            run_threads(t, M, N, K, a, b, cn);
+            run_threads(t, M, N, K, a, b, beta, cn);
             ck_assert_msg(memcmp(c1, cn, (size_t)(M * N) * sizeof(real)) == 0,
                           "(%lld x %lld x %lld): %d threads differ from 1", (long long)M, (long long)K, (long long)N,
                           t);
@@ -219,7 +226,7 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
         /* called from inside a parallel loop, gemm runs serially in each thread with its own scratch */
         nn_set_threads(2);
         real *cp = nn_malloc((size_t)(4 * M * N) * sizeof(real));
-        NestedGemm ng = {M, N, K, a, b, cp};
+        NestedGemm ng = {M, N, K, a, b, beta, cp};
         nn_parallel_for(4, NN_PARALLEL_MIN_WORK, nested_gemm, &ng);
         for (int t = 0; t < 4; t++)
             ck_assert_msg(memcmp(c1, cp + t * M * N, (size_t)(M * N) * sizeof(real)) == 0,
@@ -239,8 +246,12 @@ END_TEST
  * transposed B (packed), a C with padding that stays untouched, 1 to 3 threads. */
 START_TEST(gemm_bias_equals_filling_then_adding) {
     int saved = nn_threads();
-    const int64_t shapes[][3] = {{7, 5, 3}, {100, 192, 64}, {300, 70, 600}, {13, 2100, 40}, {4, 3, 0}};
-    for (int s = 0; s < 5; s++) {
+    /* the last (AVX-512 only, as in gemm_bit_identical_for_any_thread_count): a transposed B past 4 MiB, packed
+     * one block at a time, the bias written before the first K step's block only */
+    const int64_t shapes[][3] = {{7, 5, 3},     {100, 192, 64}, {300, 70, 600},
+                                 {13, 2100, 40}, {4, 3, 0},      {200, 2050, 520}};
+    int n_shapes = gemm_kernel_best()->nr >= 64 ? 6 : 5;
+    for (int s = 0; s < n_shapes; s++) {
         int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + PAD;
         Operand a = operand_new(M, K, ROW_MAJOR, 31 + s), b = operand_new(K, N, s % 2 ? COL_MAJOR : ROW_MAJOR, 41 + s);
         Operand bias = operand_new(1, N, ROW_MAJOR, 51 + s);

@@ -135,19 +135,20 @@ typedef struct {
     int accumulate;
 } OuterLoop;
 
-/* acc[j] += p[r * stride + j] for r = 0 .. R-1 in order, j < nj: one reduced
- * dimension over contiguous columns (a bias's gradient, dy summed over its
- * rows), the odometer and the column stride gone so that the columns run in
- * vectors; each column's sum is the same chain of double additions. */
+/* acc[j] = the sum of p[r * stride + j] for r = 0 .. R-1 in order, j < nj:
+ * one reduced dimension over contiguous columns (a bias's gradient, dy summed
+ * over its rows), the odometer and the column stride gone so that the columns
+ * run in vectors; each column's sum is the same chain of double additions
+ * from 0. */
 NN_VECTORIZE static void sum_rows(const real *restrict p, int64_t stride, int64_t R, int64_t nj, double *restrict acc) {
     if (nj == COL_BLOCK) { /* a whole block: its sums in registers, not stored and loaded back at every row */
-        double a[COL_BLOCK];
-        for (int j = 0; j < COL_BLOCK; j++) a[j] = acc[j];
+        double a[COL_BLOCK] = {0};
         for (int64_t r = 0; r < R; r++, p += stride)
             for (int j = 0; j < COL_BLOCK; j++) a[j] += (double)p[j];
         for (int j = 0; j < COL_BLOCK; j++) acc[j] = a[j];
         return;
     }
+    for (int64_t j = 0; j < nj; j++) acc[j] = 0;
     for (int64_t r = 0; r < R; r++, p += stride)
         for (int64_t j = 0; j < nj; j++) acc[j] += (double)p[j];
 }

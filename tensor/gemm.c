@@ -211,7 +211,6 @@ static void gemm_by_blocks(const Product *p, int64_t M, int64_t N, int64_t chunk
             b.C = p->C + jc;
             b.beta = pc > 0 ? 1 : p->beta;
             b.bias = pc > 0 || !p->bias ? NULL : p->bias + jc;
-            b.b_packed = NULL;
             pack_b_once(&b, buf, nc);
             b.b_packed = buf;
             GemmLoop l = {&b, M, nc, 1, per, scratch, stride};

@@ -1,8 +1,9 @@
 /* The thread pool: every item runs once, chunks are fixed by the item index
  * (not by the thread count: also when they run one after another in the
- * calling thread), the caller runs a loop's front and the workers its back, element loops cut at whole blocks, nested loops and loops
- * from a second thread run serially, many tiny loops in a row, a loop completes with no worker at all
- * (a child of fork()), and misuse is refused. */
+ * calling thread), the caller runs a loop's front and the workers its back,
+ * element loops cut at whole blocks, nested loops and loops from a second
+ * thread run serially, many tiny loops in a row, a loop completes with no
+ * worker at all (a child of fork()), and misuse is refused. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

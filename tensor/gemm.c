@@ -267,8 +267,11 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
     int64_t stride = round_up(scratch_reals(p, split_rows ? N : per), 64 / (int64_t)sizeof(real));
     /* Chunks of rows all read the whole of B: when they would each pack it (transposed, or rows far apart),
      * it is packed once here instead. A (1463, 64) x (64, 256)^T product, a Linear layer's forward in a
-     * Beauty step, packed its B 25 times: 244 GFLOP/s on two threads against 294 for B read in place. */
-    int pack_once = split_rows && !(p->b_cs == 1 && b_in_place(kern, per, min64(kern->kc, K), p->b_rs));
+     * Beauty step, packed its B 25 times: 244 GFLOP/s on two threads against 294 for B read in place.
+     * Whether B is read in place is judged for all M rows, as one thread's gemm_block judges it: the packing
+     * is shared, so a chunk's few rows do not make it dear. Judged per chunk, 512^3 (chunks of 6 rows) read
+     * its B rows 2 KiB apart in place, at 116-152 GFLOP/s on two threads against 180-185 packed once. */
+    int pack_once = split_rows && !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
     int64_t packed = pack_once ? K * round_up(N, kern->nr) : 0;
     /* Past two L2s of packed B, the packed copy would be written to memory and read back by every chunk:
      * then B is packed a block at a time, and used while the block is in cache (2048^3 at 2 threads:

@@ -202,20 +202,25 @@ static void nested_gemm(void *ctx, NnChunk ch) {
 START_TEST(gemm_bit_identical_for_any_thread_count) {
     int saved = nn_threads();
     /* Big enough to be split by rows (M large) or by columns (N large), past kc so that K is blocked.
-     * With fewer rows or columns per thread, operands that one thread packs are read in place by
-     * several: B in the second case (rows <= 4 mr), A in the third (nc <= 4 nr) on AVX-512. In the
-     * fourth, chunks of rows share a transposed B packed once, in blocks past kc and nc; in the fifth
-     * (AVX-512 only: with narrower tiles it splits columns, and under valgrind it would take minutes)
-     * that B is past 4 MiB and packed one block at a time, the last block of K and of columns partial. */
-    const int64_t shapes[][3] = {{150, 300, 60}, {40, 300, 300}, {24, 300, 450}, {200, 300, 2100}, {200, 520, 2050}};
-    const Layout layouts[][2] = {{ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {PADDED, COL_MAJOR},
-                                 {ROW_MAJOR, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
-    int n_shapes = gemm_kernel_best()->nr >= 64 ? 5 : 4;
+     * With fewer rows or columns per thread, operands that one thread reads in place are read in place
+     * by several: B in the second case (rows of 256 reals), A in the fourth (nc <= 4 nr) on AVX-512.
+     * In the third, chunks of rows share a row-major B packed once (its rows of 300 reals are too far
+     * apart to read in place for 40 rows, as one thread would judge too); in the fifth, a transposed B
+     * packed once, in blocks past kc and nc; in the sixth (AVX-512 only: with narrower tiles it splits
+     * columns, and under valgrind it would take minutes) that B is past 4 MiB and packed one block at a
+     * time, the last block of K and of columns partial. */
+    const int64_t shapes[][3] = {{150, 300, 60},   {40, 300, 256},   {40, 300, 300},
+                                 {24, 300, 450},   {200, 300, 2100}, {200, 520, 2050}};
+    const Layout layouts[][2] = {{ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR},
+                                 {PADDED, COL_MAJOR},    {ROW_MAJOR, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
+    /* beta 0 for the first, fourth and sixth: there, blocks past the first K step must add */
+    const real betas[] = {0, 1, 1, 0, 1, 0};
+    int n_shapes = gemm_kernel_best()->nr >= 64 ? 6 : 5;
     for (int s = 0; s < n_shapes; s++) {
         int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
         Operand a = operand_new(M, K, layouts[s][0], 11 + s), b = operand_new(K, N, layouts[s][1], 21 + s);
         real *c1 = nn_malloc((size_t)(M * N) * sizeof(real)), *cn = nn_malloc((size_t)(M * N) * sizeof(real));
-        real beta = (real)(s % 2); /* 0 for the first, third and fifth: there, blocks past the first K step must add */
+        real beta = betas[s];
         run_threads(1, M, N, K, a, b, beta, c1);
         for (int t = 2; t <= 3; t++) {
             run_threads(t, M, N, K, a, b, beta, cn);
@@ -250,6 +255,8 @@ START_TEST(gemm_bias_equals_filling_then_adding) {
      * one block at a time, the bias written before the first K step's block only */
     const int64_t shapes[][3] = {{7, 5, 3},     {100, 192, 64}, {300, 70, 600},
                                  {13, 2100, 40}, {4, 3, 0},      {200, 2050, 520}};
+    /* beta 0 for the first, fourth and sixth: there, blocks past the first K step must add */
+    const real betas[] = {0, 1, 1, 0, 1, 0};
     int n_shapes = gemm_kernel_best()->nr >= 64 ? 6 : 5;
     for (int s = 0; s < n_shapes; s++) {
         int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + PAD;

@@ -62,11 +62,16 @@ static int allowed(const AttnSaved *s, int64_t r0, int64_t i, int64_t j) {
 }
 
 /* Work units of one (sequence, head), for nn_parallel_for: the average item's
- * products (n x n x d, twice) at NN_MACS_PER_WORK multiply-adds a unit. */
+ * products (n x n x d, twice) at NN_MACS_PER_WORK multiply-adds a unit, over
+ * the mean of n^2 (prob_start's total over the items), not the square of the
+ * mean n: lengths vary, and Beauty's mean n^2 (77) is 3x its mean n squared
+ * (5.7^2). Costed at the square of the mean, a Beauty step's 512 items fell
+ * into 7 chunks whose work differed by a third, and the two threads ran the
+ * op at 1.4x one thread's speed. */
 static int64_t item_work(const AttnSaved *s) {
-    int64_t items = s->layout.n_seq * s->spec.heads, rows = s->layout.offsets[s->layout.n_seq];
-    int64_t n = items ? rows / s->layout.n_seq : 0;
-    return 2 * n * n * s->head_dim / NN_MACS_PER_WORK + 1;
+    int64_t items = s->layout.n_seq * s->spec.heads;
+    int64_t n2 = items ? s->prob_start[s->layout.n_seq] / items : 0; /* mean n^2 */
+    return 2 * n2 * s->head_dim / NN_MACS_PER_WORK + 1;
 }
 
 /* reals rounded up to whole 64-byte lines */

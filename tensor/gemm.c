@@ -194,32 +194,6 @@ static void pack_b_once(const Product *p, real *out, int64_t N) {
     nn_parallel_for(blocks * steps * groups_full, 2 * kn->kc * width, pack_groups, &l);
 }
 
-/* p by chunks of rows one block of B (nc columns, kc of K) at a time: each block packed by all threads, then
- * every chunk's tiles add that block's product, blocks in the order gemm_block takes them (the same sums). */
-static void gemm_by_blocks(const Product *p, int64_t M, int64_t N, int64_t chunks, int64_t per, int64_t chunk_work,
-                           int64_t stride, int width) {
-    const GemmKernel *kn = p->kern;
-    int64_t steps = (p->K + kn->kc - 1) / kn->kc, block = kn->kc * round_up(min64(kn->nc, N), kn->nr);
-    real *scratch = nn_aligned_alloc((size_t)(stride * width + block) * sizeof(real)), *buf = scratch + stride * width;
-    for (int64_t jc = 0; jc < N; jc += kn->nc) {
-        int64_t nc = min64(kn->nc, N - jc);
-        for (int64_t pc = 0; pc < p->K; pc += kn->kc) {
-            Product b = *p;
-            b.K = min64(kn->kc, p->K - pc);
-            b.A = p->A + pc * p->a_cs;
-            b.B = p->B + pc * p->b_rs + jc * p->b_cs;
-            b.C = p->C + jc;
-            b.beta = pc > 0 ? 1 : p->beta;
-            b.bias = pc > 0 || !p->bias ? NULL : p->bias + jc;
-            pack_b_once(&b, buf, nc);
-            b.b_packed = buf;
-            GemmLoop l = {&b, M, nc, 1, per, scratch, stride};
-            nn_parallel_for(chunks, chunk_work / steps + 1, gemm_chunks, &l);
-        }
-    }
-    free(scratch);
-}
-
 /* The product p of M rows and N columns, K > 0, in chunks of whole tiles. */
 static void gemm_product(const Product *p, int64_t M, int64_t N) {
     const GemmKernel *kern = p->kern;
@@ -237,10 +211,23 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * (2048^3 fell from 205 to 57-100 GFLOP/s on two threads), so such chunks take GEMM_REUSE_LINES of them. */
     int64_t other_bytes = K * (split_rows ? N : M) * (int64_t)sizeof(real), reuse = (GEMM_REUSE_LINES + step - 1) / step;
     if (other_bytes > GEMM_REUSE_BYTES && per_chunk < reuse) per_chunk = reuse;
-    /* Chunks of rows each stream all of B (packed once, or in place) from L3: past L2 they are made no more
-     * than GEMM_ROW_CHUNKS_PER_THREAD per thread (1024^3 at 2 threads: 251-265 -> 276-277 GFLOP/s, 4096 x
-     * 256 x 4096: 297-301 -> 309-312; 3 alternated runs). */
-    if (other_bytes > GEMM_REUSE_BYTES && split_rows) {
+    /* Rows of C past L2's worth of B are one chunk a thread, and each chunk packs B itself, a (kc, nc) block
+     * at a time, into its own scratch (gemm_block), where the block stays in the core's L2 while all the
+     * chunk's rows use it: as one thread runs the whole product, and as GotoBLAS splits it. Two threads
+     * then run about as two single-threaded products side by side do (2048^3: 2 x 130 GFLOP/s). Shared
+     * chunks of a B packed once (whole, or a block at a time by all threads between two loops) read it from
+     * L3 or from the other core's cache: 3 rounds of 5-7 alternated runs on two threads, medians of runs,
+     * 2048^3 209 / 183 / 163 -> 210 / 171 / 200 GFLOP/s, 1024^3 216 / 189 / 172 -> 213 / 185 / 192, 4096 x
+     * 256 x 4096 136 / 177 -> 176 / 197 (OpenBLAS 228-236, 229-253, 181-215; a noisy machine). */
+    int b_packed = !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
+    int own_b = other_bytes > GEMM_REUSE_BYTES && split_rows && b_packed;
+    if (own_b) {
+        int64_t threads = nn_threads(), one = (tiles + threads - 1) / threads;
+        if (per_chunk < one) per_chunk = one;
+    }
+    /* A B past L2 read in place is streamed from L3 by every chunk of rows: at most
+     * GEMM_ROW_CHUNKS_PER_THREAD of them a thread (4096 x 4096 x 256, 2 threads: 292-298 -> 300-304 GFLOP/s). */
+    if (other_bytes > GEMM_REUSE_BYTES && split_rows && !b_packed) {
         int64_t most = GEMM_ROW_CHUNKS_PER_THREAD * (int64_t)nn_threads(), big = (tiles + most - 1) / most;
         if (per_chunk < big) per_chunk = big;
     }
@@ -271,15 +258,8 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * Whether B is read in place is judged for all M rows, as one thread's gemm_block judges it: the packing
      * is shared, so a chunk's few rows do not make it dear. Judged per chunk, 512^3 (chunks of 6 rows) read
      * its B rows 2 KiB apart in place, at 116-152 GFLOP/s on two threads against 180-185 packed once. */
-    int pack_once = split_rows && !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
+    int pack_once = split_rows && !own_b && b_packed;
     int64_t packed = pack_once ? K * round_up(N, kern->nr) : 0;
-    /* Past two L2s of packed B, the packed copy would be written to memory and read back by every chunk:
-     * then B is packed a block at a time, and used while the block is in cache (2048^3 at 2 threads:
-     * 259-271 -> 290-298 GFLOP/s, 3 alternated runs; at 1024^3 and 4096 x 256 x 4096, 4 MiB of B, no gain). */
-    if (pack_once && packed * (int64_t)sizeof(real) > 2 * GEMM_REUSE_BYTES) {
-        gemm_by_blocks(p, M, N, chunks, per, chunk_work, stride, width);
-        return;
-    }
     real *scratch = nn_aligned_alloc((size_t)(stride * width + packed) * sizeof(real));
     Product shared = *p;
     if (pack_once) {

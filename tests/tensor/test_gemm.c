@@ -207,10 +207,10 @@ START_TEST(gemm_bit_identical_for_any_thread_count) {
      * In the third, chunks of rows share a row-major B packed once (its rows of 300 reals are too far
      * apart to read in place for 40 rows, as one thread would judge too); in the fifth, a transposed B
      * packed once, in blocks past kc and nc; in the sixth (AVX-512 only: with narrower tiles it splits
-     * columns, and under valgrind it would take minutes) that B is past 4 MiB and packed one block at a
-     * time, the last block of K and of columns partial. */
+     * columns, and under valgrind it would take minutes) that B is past 2 MiB, and each thread's one
+     * chunk of rows packs it itself, a block at a time, the last block of K and of columns partial. */
     const int64_t shapes[][3] = {{150, 300, 60},   {40, 300, 256},   {40, 300, 300},
-                                 {24, 300, 450},   {200, 300, 2100}, {200, 520, 2050}};
+                                 {24, 300, 450},   {200, 300, 1500}, {200, 520, 2050}};
     const Layout layouts[][2] = {{ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR}, {ROW_MAJOR, ROW_MAJOR},
                                  {PADDED, COL_MAJOR},    {ROW_MAJOR, COL_MAJOR}, {ROW_MAJOR, COL_MAJOR}};
     /* beta 0 for the first, fourth and sixth: there, blocks past the first K step must add */
@@ -251,12 +251,10 @@ END_TEST
  * transposed B (packed), a C with padding that stays untouched, 1 to 3 threads. */
 START_TEST(gemm_bias_equals_filling_then_adding) {
     int saved = nn_threads();
-    /* the last (AVX-512 only, as in gemm_bit_identical_for_any_thread_count): a transposed B past 4 MiB, packed
-     * one block at a time, the bias written before the first K step's block only */
+    /* the last (AVX-512 only, as in gemm_bit_identical_for_any_thread_count): a transposed B past 2 MiB that
+     * each thread's chunk of rows packs a block at a time, the bias written before the first K step only */
     const int64_t shapes[][3] = {{7, 5, 3},     {100, 192, 64}, {300, 70, 600},
                                  {13, 2100, 40}, {4, 3, 0},      {200, 2050, 520}};
-    /* beta 0 for the first, fourth and sixth: there, blocks past the first K step must add */
-    const real betas[] = {0, 1, 1, 0, 1, 0};
     int n_shapes = gemm_kernel_best()->nr >= 64 ? 6 : 5;
     for (int s = 0; s < n_shapes; s++) {
         int64_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ldc = N + PAD;

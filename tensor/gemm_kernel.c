@@ -12,7 +12,7 @@
  * ymm by 5-30% on the SASRec products (fewer loads per multiply-add).
  * Blocking: kc = 256 (the 6 x kc panel of A stays in L1, 128 and 384-512
  * were slower); the packed kc x nc block of B streams from L2. AVX-512's nc
- * is 1024: its 1 MiB block stays in a 2 MiB L2, where 2048's 2 MiB did not
+ * is 1024: its 1 MiB block stays in a 1.25 MiB L2, where 2048's 2 MiB did not
  * (2048^3 on one core 112-120 -> 153 GFLOP/s). nc only splits columns, so it
  * changes no sum.
  */

@@ -219,15 +219,15 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * L3 or from the other core's cache: 3 rounds of 5-7 alternated runs on two threads, medians of runs,
      * 2048^3 209 / 183 / 163 -> 210 / 171 / 200 GFLOP/s, 1024^3 216 / 189 / 172 -> 213 / 185 / 192, 4096 x
      * 256 x 4096 136 / 177 -> 176 / 197 (OpenBLAS 228-236, 229-253, 181-215; a noisy machine). */
-    int b_packed = !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
-    int own_b = other_bytes > GEMM_REUSE_BYTES && split_rows && b_packed;
+    int b_must_pack = !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
+    int own_b = other_bytes > GEMM_REUSE_BYTES && split_rows && b_must_pack;
     if (own_b) {
         int64_t threads = nn_threads(), one = (tiles + threads - 1) / threads;
         if (per_chunk < one) per_chunk = one;
     }
     /* A B past L2 read in place is streamed from L3 by every chunk of rows: at most
      * GEMM_ROW_CHUNKS_PER_THREAD of them a thread (4096 x 4096 x 256, 2 threads: 292-298 -> 300-304 GFLOP/s). */
-    if (other_bytes > GEMM_REUSE_BYTES && split_rows && !b_packed) {
+    if (other_bytes > GEMM_REUSE_BYTES && split_rows && !b_must_pack) {
         int64_t most = GEMM_ROW_CHUNKS_PER_THREAD * (int64_t)nn_threads(), big = (tiles + most - 1) / most;
         if (per_chunk < big) per_chunk = big;
     }
@@ -257,8 +257,9 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * Beauty step, packed its B 25 times: 244 GFLOP/s on two threads against 294 for B read in place.
      * Whether B is read in place is judged for all M rows, as one thread's gemm_block judges it: the packing
      * is shared, so a chunk's few rows do not make it dear. Judged per chunk, 512^3 (chunks of 6 rows) read
-     * its B rows 2 KiB apart in place, at 116-152 GFLOP/s on two threads against 180-185 packed once. */
-    int pack_once = split_rows && !own_b && b_packed;
+     * its B rows 2 KiB apart in place: 114-169 GFLOP/s on two threads against 152-198 packed once (4
+     * alternated runs). */
+    int pack_once = split_rows && !own_b && b_must_pack;
     int64_t packed = pack_once ? K * round_up(N, kern->nr) : 0;
     real *scratch = nn_aligned_alloc((size_t)(stride * width + packed) * sizeof(real));
     Product shared = *p;

@@ -178,11 +178,11 @@ static void step(Adam *a, int zero) {
     }
     AdamPiece *pieces = nn_malloc((size_t)(n_pieces ? n_pieces : 1) * sizeof *pieces);
     int64_t n = 0;
-    for (int i = 0; i < a->n_params; i++)
-        for (int64_t k = 0; dense[i] && k < a->module->params[i].value->numel; k += ADAM_PIECE) {
-            int64_t numel = a->module->params[i].value->numel;
+    for (int i = 0; i < a->n_params; i++) {
+        int64_t numel = a->module->params[i].value->numel;
+        for (int64_t k = 0; dense[i] && k < numel; k += ADAM_PIECE)
             pieces[n++] = (AdamPiece){&loops[i], k, numel - k < ADAM_PIECE ? numel : k + ADAM_PIECE};
-        }
+    }
     nn_parallel_for(n_pieces, n_pieces ? elements / n_pieces + 1 : 1, adam_pieces, pieces);
     for (int i = 0; i < a->n_params; i++) { /* a tracked table whose every row may be non-zero */
         Tensor *p = a->module->params[i].value;

@@ -218,17 +218,14 @@ static void gemm_product(const Product *p, int64_t M, int64_t N) {
      * chunks of a B packed once (whole, or a block at a time by all threads between two loops) read it from
      * L3 or from the other core's cache: 3 rounds of 5-7 alternated runs on two threads, medians of runs,
      * 2048^3 209 / 183 / 163 -> 210 / 171 / 200 GFLOP/s, 1024^3 216 / 189 / 172 -> 213 / 185 / 192, 4096 x
-     * 256 x 4096 136 / 177 -> 176 / 197 (OpenBLAS 228-236, 229-253, 181-215; a noisy machine). */
+     * 256 x 4096 136 / 177 -> 176 / 197 (OpenBLAS 228-236, 229-253, 181-215; a noisy machine).
+     * A B past L2 read in place is streamed from L3 by every chunk of rows: at most GEMM_ROW_CHUNKS_PER_THREAD
+     * of them a thread (4096 x 4096 x 256, 2 threads: 292-298 -> 300-304 GFLOP/s). */
     int b_must_pack = !(p->b_cs == 1 && b_in_place(kern, M, min64(kern->kc, K), p->b_rs));
-    int own_b = other_bytes > GEMM_REUSE_BYTES && split_rows && b_must_pack;
-    if (own_b) {
-        int64_t threads = nn_threads(), one = (tiles + threads - 1) / threads;
-        if (per_chunk < one) per_chunk = one;
-    }
-    /* A B past L2 read in place is streamed from L3 by every chunk of rows: at most
-     * GEMM_ROW_CHUNKS_PER_THREAD of them a thread (4096 x 4096 x 256, 2 threads: 292-298 -> 300-304 GFLOP/s). */
-    if (other_bytes > GEMM_REUSE_BYTES && split_rows && !b_must_pack) {
-        int64_t most = GEMM_ROW_CHUNKS_PER_THREAD * (int64_t)nn_threads(), big = (tiles + most - 1) / most;
+    int big_b = other_bytes > GEMM_REUSE_BYTES && split_rows, own_b = big_b && b_must_pack;
+    if (big_b) {
+        int64_t most = (own_b ? 1 : GEMM_ROW_CHUNKS_PER_THREAD) * (int64_t)nn_threads();
+        int64_t big = (tiles + most - 1) / most;
         if (per_chunk < big) per_chunk = big;
     }
     int64_t chunks = (tiles + per_chunk - 1) / per_chunk, chunk_work = per_chunk * tile_macs / NN_MACS_PER_WORK;
